@@ -1,0 +1,29 @@
+"""The chunkserver's configuration: every timeout and size is a documented field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ChunkserverConfig:
+    data_dir: Path
+    master: str = "127.0.0.1:9000"
+    listen: str = "127.0.0.1:0"
+    advertise: str = ""  # address given to the master and clients; default: the bound address
+    rack: str = "default"
+    # Until the master's first reply says otherwise.
+    heartbeat_interval: float = 1.0
+    # Deadline of RPCs to the master and of forwarding to the next server in a chain.
+    rpc_timeout: float = 10.0
+    # Pushed data not written within this long is dropped.
+    buffer_ttl: float = 120.0
+    # Pushed data held at once; a push past it is refused (RESOURCE_EXHAUSTED).
+    buffer_limit: int = 2048 * MiB
+    # Largest chunk accepted (the master's chunk size may be smaller, never larger).
+    max_chunk_size: int = 64 * MiB
+    # Size of each streamed read message.
+    read_piece: int = 1 * MiB

@@ -1,0 +1,72 @@
+"""The chunkserver's heartbeat loop: reports replicas and disk use, carries out removals."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from chunkserver.config import ChunkserverConfig
+from chunkserver.storage import ChunkStore
+from client import errors, rpc
+from protos import master_pb2
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeater:
+    def __init__(
+        self, config: ChunkserverConfig, address: str, store: ChunkStore, channels: rpc.Channels
+    ) -> None:
+        self.config = config
+        self.address = address
+        self.store = store
+        self.channels = channels
+        self.interval = config.heartbeat_interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._reachable = True
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.beat()
+                if not self._reachable:
+                    log.info("master %s reachable again", self.config.master)
+                self._reachable = True
+            except errors.GfsError as err:
+                if self._reachable:
+                    log.warning("heartbeat to master failed: %s", err)
+                self._reachable = False
+            self._stop.wait(self.interval)
+
+    def beat(self) -> None:
+        used, free = self.store.usage()
+        request = master_pb2.HeartbeatRequest(
+            address=self.address,
+            rack=self.config.rack,
+            used_bytes=used,
+            free_bytes=free,
+            replicas=[
+                master_pb2.ReplicaReport(handle=h, version=v, length=n)
+                for h, v, n in self.store.reports()
+            ],
+            corrupt=sorted(self.store.corrupt),
+        )
+        reply = rpc.call(
+            self.channels.master(self.config.master).Heartbeat,
+            request,
+            target=f"master {self.config.master}",
+            timeout=self.config.rpc_timeout,
+        )
+        if reply.interval_seconds > 0:
+            self.interval = reply.interval_seconds
+        for removal in reply.delete:
+            if self.store.delete(removal.handle, removal.max_version):
+                log.info("removed replica of chunk %d as the master asked", removal.handle)

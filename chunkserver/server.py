@@ -1,0 +1,49 @@
+"""Runs a chunkserver: builds the gRPC server (port 0 allowed), then heartbeats."""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+
+import grpc
+
+from chunkserver.config import ChunkserverConfig
+from chunkserver.heartbeat import Heartbeater
+from chunkserver.servicer import ChunkServicer
+from chunkserver.storage import ChunkStore
+from client import rpc
+from protos import chunkserver_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class ChunkServer:
+    def __init__(self, config: ChunkserverConfig) -> None:
+        self.config = config
+        self.channels = rpc.Channels()
+        self.store = ChunkStore(config.data_dir / "chunks", config.max_chunk_size)
+        self.servicer = ChunkServicer(config, self.store, self.channels)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="chunkserver"),
+            options=rpc.CHANNEL_OPTIONS,
+        )
+        chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)
+        port = self.server.add_insecure_port(config.listen)
+        if port == 0:
+            raise OSError(f"cannot listen on {config.listen}")
+        self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{port}"
+        self.heartbeater = Heartbeater(config, self.address, self.store, self.channels)
+
+    def start(self) -> None:
+        self.server.start()
+        self.heartbeater.start()
+        log.info("chunkserver serving on %s (rack %s), master %s", self.address, self.config.rack, self.config.master)
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+    def stop(self, grace: float = 1.0) -> None:
+        self.heartbeater.stop()
+        self.server.stop(grace).wait()
+        self.servicer.close()
+        self.channels.close()

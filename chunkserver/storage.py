@@ -1,0 +1,241 @@
+"""Chunk replicas on local disk.
+
+Each replica is `<handle>.chunk` (the bytes) beside `<handle>.meta` (version, length and one
+CRC32C per 64 KiB block, with a CRC of its own). A mutation writes and syncs the data first, then
+writes the metadata to a temporary file, syncs it and renames it over the old one, so a crash at
+any instant leaves metadata that claims no byte the data file lacks: bytes past the recorded
+length are ignored, and an overwrite cut short fails its checksum (reported as corrupt, never
+returned).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chunkserver.checksum import BLOCK, block_crcs, crc
+from client import errors
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<4sQQI")
+_MAGIC = b"GFSM"
+
+
+@dataclass
+class ReplicaMeta:
+    version: int
+    length: int
+    crcs: list[int] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        body = _HEADER.pack(_MAGIC, self.version, self.length, len(self.crcs))
+        body += struct.pack(f"<{len(self.crcs)}I", *self.crcs)
+        return body + struct.pack("<I", crc(body))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> ReplicaMeta:
+        if len(raw) < _HEADER.size + 4 or struct.unpack("<I", raw[-4:])[0] != crc(raw[:-4]):
+            raise ValueError("metadata checksum mismatch")
+        magic, version, length, n = _HEADER.unpack_from(raw)
+        if magic != _MAGIC or len(raw) != _HEADER.size + 4 * n + 4 or n != -(-length // BLOCK):
+            raise ValueError("malformed metadata")
+        return cls(version, length, list(struct.unpack_from(f"<{n}I", raw, _HEADER.size)))
+
+
+class CorruptReplica(errors.DataLoss):
+    def __init__(self, handle: int, detail: str) -> None:
+        super().__init__(f"replica of chunk {handle} is corrupt: {detail}")
+        self.handle = handle
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ChunkStore:
+    """Invariant: `metas[h]` is what `<h>.meta` on disk says, and `<h>.chunk` holds at least
+    `metas[h].length` bytes whose blocks match `metas[h].crcs` unless `h` is in `corrupt`."""
+
+    def __init__(self, directory: Path, max_chunk_size: int) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.max_chunk_size = max_chunk_size
+        self.metas: dict[int, ReplicaMeta] = {}
+        self.corrupt: set[int] = set()
+        self._guard = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+        self._load()
+
+    def _data(self, handle: int) -> Path:
+        return self.dir / f"{handle}.chunk"
+
+    def _meta(self, handle: int) -> Path:
+        return self.dir / f"{handle}.meta"
+
+    def _load(self) -> None:
+        for tmp in self.dir.glob("*.tmp"):
+            tmp.unlink()
+        for meta_path in self.dir.glob("*.meta"):
+            handle = int(meta_path.stem)
+            try:
+                meta = ReplicaMeta.decode(meta_path.read_bytes())
+            except ValueError as err:
+                log.warning("replica of chunk %d unreadable (%s); ignoring it", handle, err)
+                continue
+            self.metas[handle] = meta
+            data = self._data(handle)
+            if not data.exists() or data.stat().st_size < meta.length:
+                log.warning("replica of chunk %d is shorter than its metadata says", handle)
+                self.corrupt.add(handle)
+        log.info("loaded %d replicas from %s", len(self.metas), self.dir)
+
+    def lock(self, handle: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(handle, threading.Lock())
+
+    def _require(self, handle: int, version: int) -> ReplicaMeta:
+        meta = self.metas.get(handle)
+        if meta is None:
+            raise errors.NotFound(f"no replica of chunk {handle} here")
+        if meta.version != version:
+            raise errors.StaleReplica(
+                f"replica of chunk {handle} is at version {meta.version}, not {version}"
+            )
+        if handle in self.corrupt:
+            raise CorruptReplica(handle, "failed verification earlier")
+        return meta
+
+    def _save_meta(self, handle: int, meta: ReplicaMeta) -> None:
+        tmp = self.dir / f"{handle}.meta.tmp"
+        with open(tmp, "wb") as f:
+            f.write(meta.encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._meta(handle))
+        _fsync_dir(self.dir)
+        self.metas[handle] = meta
+
+    def set_version(self, handle: int, version: int, create: bool) -> None:
+        with self.lock(handle):
+            meta = self.metas.get(handle)
+            if meta is None:
+                if not create:
+                    raise errors.NotFound(f"no replica of chunk {handle} here")
+                self._data(handle).touch()
+                self._save_meta(handle, ReplicaMeta(version, 0))
+                return
+            if version < meta.version:
+                raise errors.FailedPrecondition(
+                    f"chunk {handle} is at version {meta.version}; refusing to go back to {version}"
+                )
+            self._save_meta(handle, ReplicaMeta(version, meta.length, meta.crcs))
+
+    def _read_verified(self, handle: int, meta: ReplicaMeta, f: int, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the replica, after verifying every block they touch."""
+        if end <= start:
+            return b""
+        first, last = start // BLOCK, (end - 1) // BLOCK
+        lo, hi = first * BLOCK, min(meta.length, (last + 1) * BLOCK)
+        raw = os.pread(f, hi - lo, lo)
+        if len(raw) != hi - lo:
+            self.corrupt.add(handle)
+            raise CorruptReplica(handle, "data file is shorter than its metadata")
+        for i, block in enumerate(range(first, last + 1)):
+            piece = raw[i * BLOCK : (i + 1) * BLOCK]
+            if crc(piece) != meta.crcs[block]:
+                self.corrupt.add(handle)
+                raise CorruptReplica(handle, f"checksum mismatch in block {block}")
+        return raw[start - lo : end - lo]
+
+    def write(self, handle: int, version: int, offset: int, data: bytes) -> int:
+        """Writes `data` at `offset` (a gap past the end reads as zeros); returns the new length.
+        The caller holds `lock(handle)`."""
+        meta = self._require(handle, version)
+        if not data:
+            return meta.length
+        end = offset + len(data)
+        if offset < 0 or end > self.max_chunk_size:
+            raise errors.InvalidArgument(
+                f"write [{offset}, {end}) is outside a chunk of {self.max_chunk_size} bytes"
+            )
+        old = meta.length
+        first_block = offset // BLOCK
+        start_block = first_block if offset <= old else min(first_block, old // BLOCK)
+        start = start_block * BLOCK
+        region_end = max(end, min(old, -(-end // BLOCK) * BLOCK))
+        fd = os.open(self._data(handle), os.O_RDWR)
+        try:
+            prefix = self._read_verified(handle, meta, fd, start, min(offset, old))
+            suffix = self._read_verified(handle, meta, fd, end, region_end) if region_end > end else b""
+            region = b"".join((prefix, bytes(max(0, offset - old)), data, suffix))
+            written = os.pwrite(fd, region, start)
+            if written != len(region):
+                raise OSError(f"short write of chunk {handle}")
+            os.fdatasync(fd)
+        except OSError as err:
+            raise errors.ResourceExhausted(f"cannot write chunk {handle}: {err.strerror or err}") from None
+        finally:
+            os.close(fd)
+        new_length = max(old, end)
+        crcs = meta.crcs[:start_block] + block_crcs(region) + meta.crcs[start_block + -(-len(region) // BLOCK) :]
+        self._save_meta(handle, ReplicaMeta(version, new_length, crcs))
+        return new_length
+
+    def read(self, handle: int, version: int, offset: int, length: int, piece: int) -> Iterator[bytes]:
+        """Yields the verified bytes [offset, offset+length) clipped to the replica, in pieces of
+        about `piece` bytes. A mismatch raises CorruptReplica and marks the replica corrupt."""
+        with self.lock(handle):
+            meta = self._require(handle, version)
+        end = min(offset + length, meta.length)
+        piece = max(BLOCK, piece - piece % BLOCK)
+        fd = os.open(self._data(handle), os.O_RDONLY)
+        try:
+            pos = offset
+            while pos < end:
+                stop = min(end, (pos // BLOCK) * BLOCK + piece)
+                with self.lock(handle):  # a concurrent write must not change blocks mid-check
+                    meta = self._require(handle, version)
+                    chunk = self._read_verified(handle, meta, fd, pos, min(stop, meta.length))
+                if not chunk:
+                    return
+                yield chunk
+                pos += len(chunk)
+        finally:
+            os.close(fd)
+
+    def delete(self, handle: int, max_version: int) -> bool:
+        """Removes the replica if its version is at most `max_version`."""
+        with self.lock(handle):
+            meta = self.metas.get(handle)
+            if meta is None or meta.version > max_version:
+                return False
+            self._meta(handle).unlink(missing_ok=True)
+            self._data(handle).unlink(missing_ok=True)
+            _fsync_dir(self.dir)
+            del self.metas[handle]
+            self.corrupt.discard(handle)
+        with self._guard:
+            self._locks.pop(handle, None)
+        return True
+
+    def reports(self) -> list[tuple[int, int, int]]:
+        """(handle, version, length) of every healthy replica."""
+        return [
+            (h, m.version, m.length) for h, m in list(self.metas.items()) if h not in self.corrupt
+        ]
+
+    def usage(self) -> tuple[int, int]:
+        """(bytes used by replicas, bytes free on the disk)."""
+        used = sum(m.length for m in list(self.metas.values()))
+        return used, shutil.disk_usage(self.dir).free

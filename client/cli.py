@@ -1,0 +1,294 @@
+"""The `gfs` command: a thin shell over the client library (and the servers' entry points).
+
+Every failure the user can cause ends as one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import click
+
+from client import errors, paths
+from client.client import Client
+
+MiB = 1024 * 1024
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _serve_forever(stop: Callable[[], None]) -> None:
+    """Blocks until SIGINT or SIGTERM, then stops the server."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    stop()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--master", envvar="GFS_MASTER", default="127.0.0.1:9000", show_default=True,
+              help="Master address HOST:PORT (env GFS_MASTER).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Per-RPC deadline, seconds.")
+@click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, master: str, timeout: float, verbose: int) -> None:
+    """pygfs: a distributed chunk store modelled on the Google File System."""
+    if ctx.invoked_subcommand not in ("master", "chunkserver", "cluster"):
+        logging.basicConfig(level=logging.WARNING - 10 * verbose, format=LOG_FORMAT)
+    ctx.obj = {"master": master, "timeout": timeout, "verbose": verbose}
+
+
+def _client(ctx: click.Context) -> Client:
+    client = Client(ctx.obj["master"], timeout=ctx.obj["timeout"])
+    ctx.call_on_close(client.close)
+    return client
+
+
+def _server_logging(verbose: int) -> None:
+    logging.basicConfig(level=logging.INFO - 10 * verbose, format=LOG_FORMAT, stream=sys.stderr)
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--chunk-size", type=int, envvar="GFS_CHUNK_SIZE", default=64 * MiB, show_default=True),
+        click.option("--replication", type=int, envvar="GFS_REPLICATION", default=3, show_default=True),
+        click.option("--lease-seconds", type=float, envvar="GFS_LEASE_SECONDS", default=60.0, show_default=True),
+        click.option("--heartbeat-interval", type=float, envvar="GFS_HEARTBEAT_INTERVAL", default=1.0, show_default=True),
+        click.option("--dead-after", type=float, envvar="GFS_DEAD_AFTER", default=10.0, show_default=True),
+    ]):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9000", show_default=True)
+@click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
+@master_options
+@click.pass_context
+def master(ctx: click.Context, listen: str, data_dir: Path, **tuning: Any) -> None:
+    """Run the master."""
+    from master.config import MasterConfig
+    from master.server import MasterServer
+
+    _server_logging(ctx.obj["verbose"])
+    try:
+        config = MasterConfig(data_dir=data_dir, listen=listen, **tuning)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    server = MasterServer(config)
+    server.start()
+    click.echo(f"master serving on {server.address}")
+    sys.stdout.flush()
+    _serve_forever(server.stop)
+
+
+@cli.command()
+@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:0", show_default=True)
+@click.option("--master", "master_address", envvar="GFS_MASTER", default=None, help="Default: the global --master.")
+@click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
+@click.option("--rack", envvar="GFS_RACK", default="default", show_default=True)
+@click.option("--advertise", envvar="GFS_ADVERTISE", default="", help="Address given out (default: the bound one).")
+@click.pass_context
+def chunkserver(ctx: click.Context, listen: str, master_address: str | None, data_dir: Path, rack: str, advertise: str) -> None:
+    """Run a chunkserver."""
+    from chunkserver.config import ChunkserverConfig
+    from chunkserver.server import ChunkServer
+
+    _server_logging(ctx.obj["verbose"])
+    config = ChunkserverConfig(
+        data_dir=data_dir, master=master_address or ctx.obj["master"], listen=listen, rack=rack, advertise=advertise
+    )
+    server = ChunkServer(config)
+    server.start()
+    click.echo(f"chunkserver serving on {server.address}")
+    sys.stdout.flush()
+    _serve_forever(server.stop)
+
+
+@cli.group()
+def cluster() -> None:
+    """A whole cluster as local processes."""
+
+
+@cluster.command("up")
+@click.option("--chunkservers", type=int, default=3, show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("gfs-data"), show_default=True)
+@click.option("--port", type=int, default=9000, show_default=True, help="Master port; chunkservers take the next ones.")
+@master_options
+@click.pass_context
+def cluster_up(ctx: click.Context, chunkservers: int, data_dir: Path, port: int, **tuning: Any) -> None:
+    """Run a master and N chunkservers in the foreground until Ctrl-C."""
+    from client.localcluster import LocalCluster
+
+    if chunkservers < 1:
+        raise click.BadParameter("need at least one chunkserver", param_hint="--chunkservers")
+    if ctx.get_parameter_source("replication") != click.core.ParameterSource.COMMANDLINE:
+        tuning["replication"] = min(tuning["replication"], chunkservers)
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in tuning.items()]
+    local = LocalCluster(data_dir.resolve(), chunkservers=chunkservers, port=port, master_args=args)
+    try:
+        local.start()
+        click.echo(f"master serving on {local.master_address}")
+        click.echo(f"{chunkservers} chunkservers: {', '.join(p.address for p in local.servers)}")
+        click.echo(f"data and logs under {data_dir}; Ctrl-C stops the cluster")
+        sys.stdout.flush()
+        _serve_forever(lambda: None)
+    finally:
+        local.stop()
+
+
+# --- files ------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _progress(total: int | None, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a terminal (stderr), none when piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total or 0, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+@contextlib.contextmanager
+def _local_file(path: str, mode: str) -> Iterator[BinaryIO]:
+    if path == "-":
+        yield (sys.stdin.buffer if "r" in mode else sys.stdout.buffer)
+        return
+    try:
+        f: IO[bytes] = open(path, mode)  # noqa: SIM115
+    except OSError as err:
+        raise click.ClickException(f"cannot open local file {path}: {err.strerror}") from None
+    with f:
+        yield f
+
+
+@cli.command()
+@click.argument("local")
+@click.argument("remote")
+@click.pass_context
+def put(ctx: click.Context, local: str, remote: str) -> None:
+    """Copy a local file (- for stdin) into pygfs."""
+    size = Path(local).stat().st_size if local != "-" and Path(local).is_file() else None
+    with _local_file(local, "rb") as source, _progress(size, "put") as progress:
+        _client(ctx).put(source, remote, progress)
+
+
+@cli.command()
+@click.argument("remote")
+@click.argument("local")
+@click.pass_context
+def get(ctx: click.Context, remote: str, local: str) -> None:
+    """Copy a file out of pygfs into a local file (- for stdout)."""
+    client = _client(ctx)
+    stat = client.stat(remote)  # fail before creating the local file
+    if stat.is_dir:
+        raise errors.IsADirectory(f"is a directory: {stat.path}")
+    with _local_file(local, "wb") as sink, _progress(stat.size, "get") as progress:
+        client.get(remote, sink, progress)
+
+
+@cli.command()
+@click.argument("remote")
+@click.argument("local")
+@click.option("--offset", type=click.IntRange(min=0), required=True)
+@click.pass_context
+def write(ctx: click.Context, remote: str, local: str, offset: int) -> None:
+    """Overwrite a region of an existing file with a local file's bytes, extending it if needed."""
+    with _local_file(local, "rb") as source:
+        data = source.read()
+    _client(ctx).write(remote, offset, data)
+
+
+@cli.command()
+@click.option("-l", "long", is_flag=True, help="Long listing: type, size, chunks, mtime.")
+@click.argument("path", default="/")
+@click.pass_context
+def ls(ctx: click.Context, long: bool, path: str) -> None:
+    """List a directory."""
+    import datetime
+
+    for e in _client(ctx).ls(path):
+        if long:
+            when = datetime.datetime.fromtimestamp(e.mtime).strftime("%Y-%m-%d %H:%M")
+            kind = "d" if e.is_dir else "-"
+            click.echo(f"{kind}{e.mode:o} {e.size:>14} {e.chunks:>6} {when} {e.path}")
+        else:
+            click.echo(e.path + ("/" if e.is_dir else ""))
+
+
+@cli.command()
+@click.option("-p", "parents", is_flag=True, help="Create parents as needed; no error if it exists.")
+@click.argument("path")
+@click.pass_context
+def mkdir(ctx: click.Context, parents: bool, path: str) -> None:
+    """Create a directory."""
+    _client(ctx).mkdir(path, parents)
+
+
+@cli.command()
+@click.option("-r", "recursive", is_flag=True, help="Remove directories and their contents.")
+@click.argument("path")
+@click.pass_context
+def rm(ctx: click.Context, recursive: bool, path: str) -> None:
+    """Remove a file or directory."""
+    _client(ctx).rm(path, recursive)
+
+
+@cli.command()
+@click.argument("src")
+@click.argument("dst")
+@click.pass_context
+def mv(ctx: click.Context, src: str, dst: str) -> None:
+    """Rename a file or directory."""
+    _client(ctx).mv(src, dst)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("path")
+@click.pass_context
+def stat(ctx: click.Context, as_json: bool, path: str) -> None:
+    """Show a file's size and chunks with their replicas."""
+    info = _client(ctx).stat(path)
+    if as_json:
+        click.echo(json.dumps(info.as_json(), indent=2))
+        return
+    click.echo(f"{info.path}: {'directory' if info.is_dir else f'{info.size} bytes, {len(info.chunks)} chunks'}")
+    for c in info.chunks:
+        click.echo(f"  chunk {c.index}: handle {c.handle} v{c.version} {c.size} bytes on {', '.join(c.replicas) or 'NO REPLICA'}"
+                   + (f" (primary {c.primary})" if c.primary else ""))
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False, prog_name="gfs")
+    except click.exceptions.Abort:
+        click.echo("gfs: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        click.echo(f"gfs: {err.format_message()}", err=True)
+        sys.exit(err.exit_code)
+    except (errors.GfsError, paths.InvalidPath) as err:
+        click.echo(f"gfs: {err}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("gfs: interrupted", err=True)
+        sys.exit(130)
+    except OSError as err:
+        click.echo(f"gfs: {err}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

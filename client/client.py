@@ -1,0 +1,299 @@
+"""The pygfs client library.
+
+    with Client("127.0.0.1:9000") as gfs:
+        gfs.put(open("big.bin", "rb"), "/data/big.bin")
+        gfs.get("/data/big.bin", open("copy.bin", "wb"))
+
+Metadata comes from the master; data moves directly between the client and chunkservers. A write
+pushes its bytes along the chain of replicas, then asks the primary to apply them; a read goes to
+the nearest replica and fails over to the next on an error or a checksum mismatch.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, BinaryIO
+
+from client import errors, paths, rpc
+from client.locations import LocationCache
+from client.models import ChunkInfo, Entry, FileStat
+from protos import chunkserver_pb2, master_pb2
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+def _local_hosts() -> set[str]:
+    hosts = {"127.0.0.1", "localhost", "::1"}
+    try:
+        name = socket.gethostname()
+        hosts.add(name)
+        hosts.update(info[4][0] for info in socket.getaddrinfo(name, None))  # type: ignore[misc]
+    except OSError:
+        pass
+    return hosts
+
+
+class Client:
+    def __init__(
+        self,
+        master: str = "127.0.0.1:9000",
+        *,
+        timeout: float = 30.0,
+        attempts: int = 5,
+        piece_size: int = 1024 * 1024,
+        parallel_chunks: int = 2,
+        cache_seconds: float = 30.0,
+    ) -> None:
+        self.master_address = master
+        self.timeout = timeout
+        self.attempts = attempts
+        self.piece_size = piece_size
+        self.parallel_chunks = max(1, parallel_chunks)
+        self.channels = rpc.Channels()
+        self.cache = LocationCache(cache_seconds)
+        self._local = _local_hosts()
+        self._chunk_size: int | None = None
+
+    def close(self) -> None:
+        self.channels.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- master calls -------------------------------------------------------------------------
+
+    def _master(self, method: str, request: Any) -> Any:
+        stub = self.channels.master(self.master_address)
+        target = f"master {self.master_address}"
+        return rpc.retry(
+            lambda: rpc.call(getattr(stub, method), request, target=target, timeout=self.timeout),
+            attempts=3,
+            retry_on=(errors.Unavailable,),
+        )
+
+    def mkdir(self, path: str, parents: bool = False) -> None:
+        self._master("Mkdir", master_pb2.MkdirRequest(path=paths.normalize(path), parents=parents))
+
+    def create(self, path: str) -> None:
+        self._master("Create", master_pb2.CreateRequest(path=paths.normalize(path)))
+
+    def rm(self, path: str, recursive: bool = False) -> None:
+        path = paths.normalize(path)
+        self._master("Delete", master_pb2.DeleteRequest(path=path, recursive=recursive))
+        self.cache.forget(path)
+
+    def mv(self, src: str, dst: str) -> None:
+        src, dst = paths.normalize(src), paths.normalize(dst)
+        self._master("Rename", master_pb2.RenameRequest(src=src, dst=dst))
+        self.cache.forget(src)
+
+    def ls(self, path: str) -> list[Entry]:
+        reply = self._master("List", master_pb2.ListRequest(path=paths.normalize(path)))
+        return [Entry.of(e) for e in reply.entries]
+
+    def stat(self, path: str) -> FileStat:
+        path = paths.normalize(path)
+        info = self._master("Stat", master_pb2.StatRequest(path=path))
+        chunks = tuple(ChunkInfo.of(c) for c in info.chunks)
+        now = time.monotonic()
+        for chunk in chunks:
+            self.cache.put(path, chunk, now)
+        self._chunk_size = info.chunk_size
+        return FileStat(info.entry.path, info.entry.is_dir, info.entry.size, info.chunk_size, chunks)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+            return True
+        except errors.NotFound:
+            return False
+
+    def _locate(self, path: str, index: int, for_write: bool) -> ChunkInfo:
+        now = time.monotonic()
+        cached = self.cache.get(path, index, now)
+        if cached is not None and (cached.primary or not for_write) and cached.replicas:
+            return cached
+        request = master_pb2.GetChunkRequest(path=path, index=index, for_write=for_write)
+        info = ChunkInfo.of(self._master("GetChunk", request))
+        self.cache.put(path, info, now)
+        return info
+
+    def _nearest_first(self, replicas: tuple[str, ...]) -> list[str]:
+        return sorted(replicas, key=lambda a: a.rsplit(":", 1)[0] not in self._local)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _push(self, chain: list[str], data_id: str, data: bytes) -> None:
+        step = self.piece_size
+
+        def pieces() -> Iterator[chunkserver_pb2.DataPiece]:
+            yield chunkserver_pb2.DataPiece(data_id=data_id, chain=chain[1:], data=data[:step])
+            for i in range(step, len(data), step):
+                yield chunkserver_pb2.DataPiece(data=data[i : i + step])
+
+        with rpc.translating(chain[0]):
+            self.channels.chunkserver(chain[0]).PushData(pieces(), timeout=self.timeout)
+
+    def _write_chunk(self, path: str, index: int, offset: int, data: bytes) -> None:
+        """Writes `data` at `offset` within chunk `index`, on every replica, retrying a bounded
+        number of times (each retry pushes the data again and re-asks the master)."""
+
+        def attempt() -> None:
+            info = self._locate(path, index, for_write=True)
+            if not info.primary:
+                raise errors.Unavailable(f"chunk {index} of {path} has no primary")
+            chain = [info.primary, *self._nearest_first(tuple(r for r in info.replicas if r != info.primary))]
+            data_id = uuid.uuid4().hex
+            self._push(chain, data_id, data)
+            request = chunkserver_pb2.WriteRequest(
+                handle=info.handle, version=info.version, offset=offset, data_id=data_id
+            )
+            rpc.call(
+                self.channels.chunkserver(info.primary).Write,
+                request,
+                target=info.primary,
+                timeout=self.timeout,
+            )
+
+        rpc.retry(attempt, attempts=self.attempts, on_retry=lambda _: self.cache.forget(path, index))
+
+    def _chunk_size_of(self, path: str) -> int:
+        if self._chunk_size is None:
+            self.stat(path)
+        assert self._chunk_size is not None
+        return self._chunk_size
+
+    def write(self, path: str, offset: int, data: bytes) -> None:
+        """Overwrites [offset, offset+len(data)) of an existing file, extending it if needed
+        (a gap past the old end reads as zeros)."""
+        path = paths.normalize(path)
+        if offset < 0:
+            raise errors.InvalidArgument(f"offset must be >= 0, not {offset}")
+        size = self._chunk_size_of(path)
+        pos = 0
+        while pos < len(data):
+            index, within = divmod(offset + pos, size)
+            take = min(size - within, len(data) - pos)
+            self._write_chunk(path, index, within, data[pos : pos + take])
+            pos += take
+        if data:
+            self._master("ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data)))
+
+    def put(self, source: BinaryIO, path: str, progress: Progress | None = None) -> int:
+        """Creates `path` from the stream `source`; returns its size. Chunks go over their own
+        chains, a few at a time. If it fails, the half-written file is removed."""
+        path = paths.normalize(path)
+        self.create(path)
+        try:
+            size = self._chunk_size_of(path)
+            total = 0
+            with ThreadPoolExecutor(self.parallel_chunks, thread_name_prefix="put") as pool:
+                pending: list[Future[None]] = []
+                index = 0
+                while True:
+                    data = _read_exactly(source, size)
+                    if not data:
+                        break
+                    if len(pending) >= self.parallel_chunks:
+                        pending.pop(0).result()
+                    pending.append(pool.submit(self._put_chunk, path, index, data, progress))
+                    total += len(data)
+                    index += 1
+                    if len(data) < size:
+                        break
+                for future in pending:
+                    future.result()
+            if total:
+                self._master("ExtendFile", master_pb2.ExtendFileRequest(path=path, length=total))
+            return total
+        except BaseException:
+            try:
+                self.rm(path)
+            except errors.GfsError as err:
+                log.warning("could not remove the partial %s: %s", path, err)
+            raise
+
+    def _put_chunk(self, path: str, index: int, data: bytes, progress: Progress | None) -> None:
+        self._write_chunk(path, index, 0, data)
+        if progress is not None:
+            progress(len(data))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read_chunk(self, path: str, info: ChunkInfo, offset: int, length: int) -> Iterator[bytes]:
+        """Yields bytes [offset, offset+length) of a chunk from the nearest replica that serves
+        them, resuming on the next replica where one fails; a replica shorter than asked (a
+        hole never written) reads as zeros."""
+        pos, end = offset, offset + length
+        failures: list[str] = []
+        for refreshed in (False, True):
+            if refreshed:
+                self.cache.forget(path, info.index)
+                info = self._locate(path, info.index, for_write=False)
+            for replica in self._nearest_first(info.replicas):
+                request = chunkserver_pb2.ReadRequest(
+                    handle=info.handle, version=info.version, offset=pos, length=end - pos
+                )
+                try:
+                    with rpc.translating(replica):
+                        for piece in self.channels.chunkserver(replica).Read(request, timeout=self.timeout):
+                            pos += len(piece.data)
+                            yield piece.data
+                except (errors.Unavailable, errors.DataLoss, errors.Aborted, errors.NotFound) as err:
+                    log.info("replica %s failed reading chunk %d: %s", replica, info.handle, err)
+                    failures.append(f"{replica}: {err}")
+                    continue
+                if pos < end:
+                    yield bytes(end - pos)
+                return
+        detail = "; ".join(failures[-3:]) or "no live replica"
+        raise errors.DataLoss(f"chunk {info.index} of {path} could not be read from any replica ({detail})")
+
+    def get(self, path: str, sink: BinaryIO, progress: Progress | None = None) -> int:
+        """Streams the whole file into `sink`, chunk by chunk in order; returns its size."""
+        stat = self.stat(path)
+        if stat.is_dir:
+            raise errors.IsADirectory(f"is a directory: {stat.path}")
+        for info in stat.chunks:
+            for data in self._read_chunk(stat.path, info, 0, info.size):
+                sink.write(data)
+                if progress is not None:
+                    progress(len(data))
+        return stat.size
+
+    def read(self, path: str, offset: int, length: int) -> bytes:
+        """Bytes [offset, offset+length) of a file, clipped to its size."""
+        stat = self.stat(path)
+        end = min(stat.size, offset + length)
+        out = bytearray()
+        pos = max(0, offset)
+        while pos < end:
+            index, within = divmod(pos, stat.chunk_size)
+            take = min(stat.chunk_size - within, end - pos)
+            for data in self._read_chunk(stat.path, stat.chunks[index], within, take):
+                out += data
+            pos += take
+        return bytes(out)
+
+
+def _read_exactly(source: BinaryIO, size: int) -> bytes:
+    """Up to `size` bytes, fewer only at the end of the stream (pipes return short reads)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        data = source.read(size - got)
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts)

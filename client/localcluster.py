@@ -1,0 +1,156 @@
+"""A master and N chunkservers as local processes on loopback: what `gfs cluster up` runs and
+what the cluster tests start. Servers are spawned as `python -m client.cli ...`, so nothing here
+imports the servers; each prints its address on its first stdout line once it serves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from client import errors, rpc
+from protos import master_pb2
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    address: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+
+def _read_address(proc: subprocess.Popen[bytes], name: str, log_path: Path, timeout: float) -> str:
+    """The address from the first stdout line ('... serving on ADDR')."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    os.set_blocking(proc.stdout.fileno(), False)
+    buf = b""
+    while time.monotonic() < deadline:
+        chunk = proc.stdout.read()
+        if chunk:
+            buf += chunk
+            if b"\n" in buf:
+                return buf.split(b"\n", 1)[0].decode().rsplit(" ", 1)[-1]
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
+            raise errors.Unavailable(f"{name} exited with {proc.returncode}: {' '.join(tail)}")
+        time.sleep(0.02)
+    raise errors.Unavailable(f"{name} did not start within {timeout:.0f}s (log: {log_path})")
+
+
+@dataclass
+class LocalCluster:
+    data_dir: Path
+    chunkservers: int = 3
+    port: int = 0
+    master_args: list[str] = field(default_factory=list)
+    racks: list[str] = field(default_factory=list)  # one per chunkserver; default: all "default"
+    start_timeout: float = 30.0
+    master: Process | None = None
+    servers: list[Process] = field(default_factory=list)
+
+    @property
+    def master_address(self) -> str:
+        assert self.master is not None and self.master.address
+        return self.master.address
+
+    def _spawn(self, proc: Process) -> None:
+        proc.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log: IO[bytes] = open(proc.log_path, "ab")  # noqa: SIM115 - owned by the child
+        proc.popen = subprocess.Popen(
+            [sys.executable, "-m", "client.cli", *proc.args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        proc.address = _read_address(proc.popen, proc.name, proc.log_path, self.start_timeout)
+
+    def start(self) -> None:
+        logs = self.data_dir / "logs"
+        listen = f"127.0.0.1:{self.port}"
+        self.master = Process(
+            "master",
+            ["master", "--listen", listen, "--data-dir", str(self.data_dir / "master"), *self.master_args],
+            logs / "master.log",
+        )
+        self._spawn(self.master)
+        for i in range(self.chunkservers):
+            port = self.port + 1 + i if self.port else 0
+            rack = self.racks[i] if i < len(self.racks) else "default"
+            self.servers.append(
+                Process(
+                    f"chunkserver {i}",
+                    [
+                        "chunkserver", "--listen", f"127.0.0.1:{port}", "--master", self.master_address,
+                        "--data-dir", str(self.data_dir / f"cs{i}"), "--rack", rack,
+                    ],
+                    logs / f"cs{i}.log",
+                )
+            )
+        for proc in self.servers:
+            self._spawn(proc)
+        self.wait_for_chunkservers(self.chunkservers)
+
+    def alive_chunkservers(self) -> list[str]:
+        channels = rpc.Channels()
+        try:
+            report = rpc.call(
+                channels.master(self.master_address).Report,
+                master_pb2.Empty(),
+                target=f"master {self.master_address}",
+                timeout=5,
+            )
+        finally:
+            channels.close()
+        return [s.address for s in report.chunkservers if s.state == "alive"]
+
+    def wait_for_chunkservers(self, count: int, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or self.start_timeout)
+        while True:
+            try:
+                if len(self.alive_chunkservers()) >= count:
+                    return
+            except errors.Unavailable:
+                pass
+            if time.monotonic() > deadline:
+                raise errors.Unavailable(f"fewer than {count} chunkservers registered in time")
+            time.sleep(0.05)
+
+    def kill(self, proc: Process) -> None:
+        """SIGKILL, as a crash would."""
+        if proc.popen is not None and proc.running:
+            proc.popen.kill()
+            proc.popen.wait()
+
+    def restart(self, proc: Process) -> None:
+        self.kill(proc)
+        self._spawn(proc)
+
+    def stop(self) -> None:
+        procs = [*self.servers, *([self.master] if self.master else [])]
+        for proc in procs:
+            if proc.popen is not None and proc.running:
+                proc.popen.send_signal(signal.SIGTERM)
+        for proc in procs:
+            if proc.popen is None:
+                continue
+            try:
+                proc.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+            if proc.popen.stdout is not None:
+                proc.popen.stdout.close()

@@ -1,0 +1,63 @@
+"""What the library returns: plain dataclasses, no protobuf."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from protos import master_pb2
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    is_dir: bool
+    size: int
+    mtime: float
+    mode: int
+    owner: str
+    chunks: int
+
+    @classmethod
+    def of(cls, e: master_pb2.Entry) -> Entry:
+        return cls(e.path, e.is_dir, e.size, e.mtime, e.mode, e.owner, e.chunks)
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    index: int
+    handle: int
+    version: int
+    size: int
+    replicas: tuple[str, ...]
+    primary: str | None
+
+    @classmethod
+    def of(cls, c: master_pb2.ChunkLocation) -> ChunkInfo:
+        return cls(c.index, c.handle, c.version, c.size, tuple(c.replicas), c.primary or None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "handle": self.handle,
+            "version": self.version,
+            "size": self.size,
+            "replicas": list(self.replicas),
+            "primary": self.primary,
+        }
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    is_dir: bool
+    size: int
+    chunk_size: int
+    chunks: tuple[ChunkInfo, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size": self.size,
+            "chunks": [c.as_json() for c in self.chunks],
+        }

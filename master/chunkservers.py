@@ -1,0 +1,156 @@
+"""The master's view of the chunkservers: liveness from heartbeats and where replicas live.
+
+Locations are never persisted (GFS section 2.6.2): they are rebuilt from each server's report.
+A report judges every replica against the chunk table:
+- a chunk the master no longer has (deleted) -> the replica is garbage, removed;
+- a lower version than the master's -> stale: never a location, removed;
+- a higher version -> the master crashed after telling replicas but before logging: adopted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from master.placement import Candidate
+from master.state import Chunk, MasterState, Mutation, PutChunk
+
+# Version sent with a removal of a replica whose chunk no longer exists: removes any version.
+ANY_VERSION = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Report:
+    handle: int
+    version: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Remove replica `handle` if its version is at most `max_version` (so a replica upgraded
+    after the report was taken is never removed by mistake)."""
+
+    handle: int
+    max_version: int
+
+
+@dataclass
+class ServerInfo:
+    address: str
+    rack: str
+    last_heartbeat: float
+    used_bytes: int = 0
+    free_bytes: int = 0
+    handles: set[int] = field(default_factory=set)
+
+
+@dataclass
+class HeartbeatOutcome:
+    removals: list[Removal]
+    adoption: Mutation | None  # version adoptions to log before they count
+
+
+@dataclass
+class Chunkservers:
+    """Invariant: `locations[h]` holds exactly the servers whose last word on `h` (a report or
+    an acknowledged SetVersion) was the master's current version of `h`."""
+
+    dead_after: float
+    servers: dict[str, ServerInfo] = field(default_factory=dict)
+    locations: dict[int, set[str]] = field(default_factory=dict)
+    # (handle, address) -> when an RPC acknowledged it; a report older than the ack may lack it.
+    recent: dict[tuple[int, str], float] = field(default_factory=dict)
+    report_grace: float = 5.0
+
+    def alive(self, address: str, now: float) -> bool:
+        info = self.servers.get(address)
+        return info is not None and now - info.last_heartbeat < self.dead_after
+
+    def live_servers(self, now: float) -> list[ServerInfo]:
+        return [s for s in self.servers.values() if self.alive(s.address, now)]
+
+    def candidates(self, now: float) -> list[Candidate]:
+        return [
+            Candidate(s.address, s.rack, s.free_bytes, len(s.handles))
+            for s in self.live_servers(now)
+        ]
+
+    def replicas(self, handle: int, now: float) -> list[str]:
+        """Live servers holding the current version, in address order."""
+        return sorted(a for a in self.locations.get(handle, ()) if self.alive(a, now))
+
+    def confirm(self, handle: int, address: str, now: float) -> None:
+        """`address` acknowledged holding the current version of `handle`."""
+        self.locations.setdefault(handle, set()).add(address)
+        if address in self.servers:
+            self.servers[address].handles.add(handle)
+        self.recent[(handle, address)] = now
+
+    def forget(self, handle: int, address: str) -> None:
+        self.locations.get(handle, set()).discard(address)
+        if address in self.servers:
+            self.servers[address].handles.discard(handle)
+
+    def reset_versions(self, handle: int, holders: set[str]) -> None:
+        """After a version bump only the servers that acknowledged it hold the current one."""
+        for address in self.locations.get(handle, set()) - holders:
+            self.forget(handle, address)
+
+    def heartbeat(
+        self,
+        state: MasterState,
+        address: str,
+        rack: str,
+        used_bytes: int,
+        free_bytes: int,
+        reports: list[Report],
+        corrupt: list[int],
+        now: float,
+        versions_in_flight: set[int] = frozenset(),  # type: ignore[assignment]
+    ) -> HeartbeatOutcome:
+        info = self.servers.get(address)
+        if info is None:
+            info = self.servers[address] = ServerInfo(address, rack, now)
+        info.rack, info.last_heartbeat = rack, now
+        info.used_bytes, info.free_bytes = used_bytes, free_bytes
+
+        removals: list[Removal] = []
+        adopted: list[Chunk] = []
+        held: set[int] = set()
+        for r in reports:
+            chunk = state.chunks.get(r.handle)
+            if chunk is None:
+                if r.handle < state.next_handle:  # issued once, since deleted: garbage
+                    removals.append(Removal(r.handle, ANY_VERSION))
+                continue  # a handle never issued: not ours to judge
+            if r.handle in versions_in_flight:
+                continue  # being upgraded right now; the next report decides
+            if r.version < chunk.version:
+                removals.append(Removal(r.handle, r.version))
+                continue
+            if r.version > chunk.version:
+                chunk = dataclasses.replace(chunk, version=r.version)
+                adopted.append(chunk)
+                self.reset_versions(r.handle, set())
+            held.add(r.handle)
+        for handle in corrupt:
+            held.discard(handle)
+            self.recent.pop((handle, address), None)
+
+        for handle in info.handles - held:
+            if now - self.recent.get((handle, address), -1e18) >= self.report_grace:
+                self.forget(handle, address)
+        for handle in held:
+            self.locations.setdefault(handle, set()).add(address)
+            info.handles.add(handle)
+        self.recent = {k: t for k, t in self.recent.items() if now - t < self.report_grace}
+
+        adoption = None
+        if adopted:
+            adoption = Mutation(
+                "adopt_versions",
+                {"address": address, "handles": [c.handle for c in adopted]},
+                tuple(PutChunk(c) for c in adopted),
+            )
+        return HeartbeatOutcome(removals, adoption)

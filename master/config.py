@@ -1,0 +1,33 @@
+"""The master's configuration: every timeout and size is a documented field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MasterConfig:
+    data_dir: Path
+    listen: str = "127.0.0.1:9000"
+    chunk_size: int = 64 * MiB
+    replication: int = 3
+    # How long a primary may order mutations without hearing from the master again.
+    lease_seconds: float = 60.0
+    # How often chunkservers report; sent back to them in every heartbeat reply.
+    heartbeat_interval: float = 1.0
+    # A chunkserver silent this long is dead: never chosen, never handed to clients.
+    dead_after: float = 10.0
+    # Deadline of every master -> chunkserver RPC. It is also added to the master's record of
+    # a lease's end, because the primary starts its own lease clock when the grant arrives.
+    rpc_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 64 * 1024 or self.chunk_size % (64 * 1024):
+            raise ValueError("chunk size must be a positive multiple of 64 KiB")
+        if self.replication < 1:
+            raise ValueError("replication must be at least 1")
+        if self.lease_seconds <= 0 or self.heartbeat_interval <= 0 or self.dead_after <= 0:
+            raise ValueError("lease, heartbeat interval and dead-after must be positive")

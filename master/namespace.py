@@ -1,0 +1,155 @@
+"""Planning of namespace operations: pure functions from the state to a `Mutation`.
+
+Each function validates against the current state and raises a `client.errors.GfsError` for a
+request that cannot be carried out; it changes nothing. The caller holds the path locks that
+keep the checked state from changing until the mutation is applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from client import errors, paths
+from master.state import (
+    Change,
+    Chunk,
+    DeleteChunk,
+    DeleteNode,
+    MasterState,
+    Mutation,
+    Node,
+    PutChunk,
+    PutNode,
+    RaiseNextHandle,
+)
+
+DIR_MODE = 0o755
+FILE_MODE = 0o644
+
+
+def lookup(state: MasterState, path: str) -> Node:
+    node = state.nodes.get(path)
+    if node is None:
+        raise errors.NotFound(f"no such file or directory: {path}")
+    return node
+
+
+def lookup_file(state: MasterState, path: str) -> Node:
+    node = lookup(state, path)
+    if node.is_dir:
+        raise errors.IsADirectory(f"is a directory: {path}")
+    return node
+
+
+def _require_parent_dir(state: MasterState, path: str) -> None:
+    parent = state.nodes.get(paths.parent(path))
+    if parent is None:
+        raise errors.NotFound(f"parent directory does not exist: {paths.parent(path)}")
+    if not parent.is_dir:
+        raise errors.NotADirectory(f"not a directory: {parent.path}")
+
+
+def mkdir(state: MasterState, path: str, parents: bool, now: float, owner: str = "") -> Mutation:
+    existing = state.nodes.get(path)
+    if existing is not None:
+        if parents and existing.is_dir:
+            return Mutation("mkdir", {"path": path}, ())
+        raise errors.AlreadyExists(f"already exists: {path}")
+    changes: list[Change] = []
+    if parents:
+        for ancestor in paths.ancestors(path):
+            node = state.nodes.get(ancestor)
+            if node is None:
+                changes.append(PutNode(Node(ancestor, True, now, now, DIR_MODE, owner)))
+            elif not node.is_dir:
+                raise errors.NotADirectory(f"not a directory: {ancestor}")
+    else:
+        _require_parent_dir(state, path)
+    changes.append(PutNode(Node(path, True, now, now, DIR_MODE, owner)))
+    return Mutation("mkdir", {"path": path, "parents": parents}, tuple(changes))
+
+
+def create(state: MasterState, path: str, now: float, owner: str = "") -> Mutation:
+    if path in state.nodes:
+        raise errors.AlreadyExists(f"already exists: {path}")
+    _require_parent_dir(state, path)
+    node = Node(path, False, now, now, FILE_MODE, owner)
+    return Mutation("create", {"path": path}, (PutNode(node),))
+
+
+def _release_chunks(state: MasterState, handles: list[int]) -> list[Change]:
+    """Drops one reference from each chunk; a chunk with none left leaves the table (its
+    replicas are reclaimed through heartbeat replies)."""
+    counts: dict[int, int] = {}
+    for handle in handles:
+        counts[handle] = counts.get(handle, 0) + 1
+    changes: list[Change] = []
+    for handle, dropped in counts.items():
+        chunk = state.chunks.get(handle)
+        if chunk is None:
+            continue
+        if chunk.refcount <= dropped:
+            changes.append(DeleteChunk(handle))
+        else:
+            changes.append(PutChunk(dataclasses.replace(chunk, refcount=chunk.refcount - dropped)))
+    return changes
+
+
+def delete(state: MasterState, path: str, recursive: bool) -> Mutation:
+    if path == "/":
+        raise errors.InvalidArgument("cannot delete the root directory")
+    node = lookup(state, path)
+    if node.is_dir and state.children.get(path) and not recursive:
+        raise errors.DirectoryNotEmpty(f"directory not empty (use -r): {path}")
+    doomed = state.subtree(path)
+    handles = [h for n in doomed for h in n.chunks]
+    changes: list[Change] = [DeleteNode(n.path) for n in reversed(doomed)]
+    changes.extend(_release_chunks(state, handles))
+    return Mutation("delete", {"path": path, "recursive": recursive}, tuple(changes))
+
+
+def rename(state: MasterState, src: str, dst: str, now: float) -> Mutation:
+    if src == "/":
+        raise errors.InvalidArgument("cannot rename the root directory")
+    lookup(state, src)
+    if dst in state.nodes:
+        raise errors.AlreadyExists(f"already exists: {dst}")
+    if paths.is_within(dst, src):
+        raise errors.InvalidArgument(f"cannot move {src} inside itself")
+    _require_parent_dir(state, dst)
+    moved = state.subtree(src)
+    changes: list[Change] = [DeleteNode(n.path) for n in reversed(moved)]
+    for n in moved:
+        new_path = dst + n.path[len(src) :]
+        mtime = now if n.path == src else n.mtime
+        changes.append(PutNode(dataclasses.replace(n, path=new_path, mtime=mtime)))
+    return Mutation("rename", {"src": src, "dst": dst}, tuple(changes))
+
+
+def extend(state: MasterState, path: str, length: int, now: float) -> Mutation:
+    node = lookup_file(state, path)
+    if length <= node.size:
+        return Mutation("extend", {"path": path, "length": length}, ())
+    grown = dataclasses.replace(node, size=length, mtime=now)
+    return Mutation("extend", {"path": path, "length": length}, (PutNode(grown),))
+
+
+def list_dir(state: MasterState, path: str) -> list[Node]:
+    node = lookup(state, path)
+    if not node.is_dir:
+        return [node]
+    return [state.nodes[p] for p in sorted(state.children.get(path, ()))]
+
+
+def add_chunks(state: MasterState, path: str, upto_index: int, now: float) -> Mutation:
+    """Allocates handles for the missing chunks of a file up to and including `upto_index`
+    (a write past the end leaves a hole of zeros). Versions start at 1."""
+    node = lookup_file(state, path)
+    missing = upto_index + 1 - len(node.chunks)
+    if missing <= 0:
+        return Mutation("add_chunks", {"path": path, "index": upto_index}, ())
+    handles = tuple(range(state.next_handle, state.next_handle + missing))
+    changes: list[Change] = [RaiseNextHandle(handles[-1] + 1)]
+    changes.extend(PutChunk(Chunk(h, 1)) for h in handles)
+    changes.append(PutNode(dataclasses.replace(node, chunks=node.chunks + handles, mtime=now)))
+    return Mutation("add_chunks", {"path": path, "handles": list(handles)}, tuple(changes))

@@ -1,0 +1,302 @@
+"""The master's operations: the pure planners and tables, made concurrent and durable.
+
+Every change is planned against the in-memory state under the path locks that keep what was
+checked from changing, committed to the store (durable), and only then applied in memory, so a
+reader never sees a change that a crash could take back. Chunkservers are told of new versions
+and leases over RPCs here; nothing in this module speaks protobuf to clients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from client import errors, rpc
+from master import namespace, placement
+from master.chunkservers import Chunkservers, Removal, Report
+from master.config import MasterConfig
+from master.locks import PathLocks
+from master.state import Chunk, MasterState, Mutation, Node, PutChunk
+from master.store import Store
+from protos import chunkserver_pb2
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkView:
+    index: int
+    handle: int
+    version: int
+    size: int
+    replicas: list[str]
+    primary: str  # "" when no valid lease
+
+
+class MasterService:
+    def __init__(
+        self,
+        config: MasterConfig,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        channels: rpc.Channels | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.channels = channels or rpc.Channels()
+        self.state: MasterState = store.load()
+        self.servers = Chunkservers(dead_after=config.dead_after)
+        self.paths = PathLocks()
+        self._core = threading.Lock()  # guards state and servers
+        self._allocation = threading.Lock()  # one handle reservation at a time
+        self._chunk_guard = threading.Lock()
+        self._chunk_locks: dict[int, threading.Lock] = {}
+        self._versions_in_flight: set[int] = set()
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="master-rpc")
+        self._known_dead: set[str] = set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.channels.close()
+
+    # --- durability ---------------------------------------------------------------------------
+
+    def _commit(self, mutation: Mutation) -> None:
+        self.store.commit(mutation)
+        with self._core:
+            self.state.apply(mutation)
+
+    def _plan(self, planner: Callable[[], Mutation]) -> Mutation:
+        with self._core:
+            return planner()
+
+    # --- namespace ----------------------------------------------------------------------------
+
+    def mkdir(self, path: str, parents: bool) -> None:
+        with self.paths.hold(write=[path]):
+            self._commit(self._plan(lambda: namespace.mkdir(self.state, path, parents, self.clock())))
+
+    def create(self, path: str) -> None:
+        with self.paths.hold(write=[path]):
+            self._commit(self._plan(lambda: namespace.create(self.state, path, self.clock())))
+
+    def delete(self, path: str, recursive: bool) -> None:
+        with self.paths.hold(write=[path]):
+            mutation = self._plan(lambda: namespace.delete(self.state, path, recursive))
+            self._commit(mutation)
+        log.info("deleted %s (%d changes)", path, len(mutation.changes))
+
+    def rename(self, src: str, dst: str) -> None:
+        with self.paths.hold(write=[src, dst]):
+            self._commit(self._plan(lambda: namespace.rename(self.state, src, dst, self.clock())))
+
+    def extend(self, path: str, length: int) -> None:
+        with self.paths.hold(write=[path]):
+            self._commit(self._plan(lambda: namespace.extend(self.state, path, length, self.clock())))
+
+    def list(self, path: str) -> list[Node]:
+        with self.paths.hold(read=[path]), self._core:
+            return namespace.list_dir(self.state, path)
+
+    def stat(self, path: str) -> tuple[Node, list[ChunkView]]:
+        with self.paths.hold(read=[path]), self._core:
+            node = namespace.lookup(self.state, path)
+            now = self.clock()
+            views = [self._view(node, i, now) for i in range(len(node.chunks))]
+            return node, views
+
+    # --- chunks and leases --------------------------------------------------------------------
+
+    def _view(self, node: Node, index: int, now: float) -> ChunkView:
+        handle = node.chunks[index]
+        chunk = self.state.chunks[handle]
+        replicas = self.servers.replicas(handle, now)
+        size = max(0, min(self.config.chunk_size, node.size - index * self.config.chunk_size))
+        primary = chunk.lease_holder if chunk.lease_valid(now) else ""
+        return ChunkView(index, handle, chunk.version, size, replicas, primary)
+
+    def get_chunk(self, path: str, index: int, for_write: bool) -> ChunkView:
+        if index < 0:
+            raise errors.InvalidArgument(f"chunk index must be >= 0, not {index}")
+        if for_write:
+            self._allocate_through(path, index)
+        with self.paths.hold(read=[path]):
+            with self._core:
+                node = namespace.lookup_file(self.state, path)
+                if index >= len(node.chunks):
+                    raise errors.NotFound(f"{path} has no chunk {index}")
+                handle = node.chunks[index]
+            if for_write:
+                with self._chunk_lock(handle):
+                    self._ensure_lease(handle)
+            with self._core:
+                return self._view(self.state.nodes[path], index, self.clock())
+
+    def _chunk_lock(self, handle: int) -> threading.Lock:
+        with self._chunk_guard:
+            return self._chunk_locks.setdefault(handle, threading.Lock())
+
+    def _allocate_through(self, path: str, index: int) -> None:
+        """Adds chunks up to `index` to the file, each with replicas created on distinct live
+        servers, unless it has them already."""
+        with self.paths.hold(read=[path]), self._core:
+            if index < len(namespace.lookup_file(self.state, path).chunks):
+                return
+        with self.paths.hold(write=[path]), self._allocation:
+            now = self.clock()
+            with self._core:
+                mutation = namespace.add_chunks(self.state, path, index, now)
+                candidates = self.servers.candidates(now)
+            handles: list[int] = list(mutation.args.get("handles", []))  # type: ignore[call-overload]
+            if not handles:
+                return
+            if len(candidates) < self.config.replication:
+                raise errors.FailedPrecondition(
+                    f"only {len(candidates)} chunkserver(s) alive; "
+                    f"replication {self.config.replication} needs {self.config.replication}"
+                )
+            self._commit(mutation)
+            for handle in handles:
+                chosen = placement.choose(candidates, self.config.replication)
+                acks = self._set_version(handle, 1, chosen, create=True)
+                log.info("chunk %d of %s created on %s", handle, path, ", ".join(acks) or "none")
+
+    def _set_version(self, handle: int, version: int, servers: list[str], create: bool) -> list[str]:
+        """Tells each server the chunk's version; returns those that acknowledged, now
+        recorded as holding it."""
+        request = chunkserver_pb2.SetVersionRequest(handle=handle, version=version, create=create)
+
+        def tell(address: str) -> str | None:
+            try:
+                rpc.call(
+                    self.channels.chunkserver(address).SetVersion,
+                    request,
+                    target=address,
+                    timeout=self.config.rpc_timeout,
+                )
+                return address
+            except errors.GfsError as err:
+                log.warning("chunkserver %s missed version %d of chunk %d: %s", address, version, handle, err)
+                return None
+
+        acks = [a for a in self._pool.map(tell, servers) if a is not None]
+        now = self.clock()
+        with self._core:
+            self.servers.reset_versions(handle, set(acks))
+            for address in acks:
+                self.servers.confirm(handle, address, now)
+        return acks
+
+    def _ensure_lease(self, handle: int) -> None:
+        """Makes sure the chunk has a primary with a valid lease (GFS section 3.1): bump the
+        version and log it, tell the live replicas, then name a primary."""
+        now = self.clock()
+        with self._core:
+            chunk = self.state.chunks[handle]
+            replicas = self.servers.replicas(handle, now)
+        if chunk.lease_valid(now):
+            if chunk.lease_holder in replicas:
+                return
+            raise errors.Unavailable(
+                f"primary {chunk.lease_holder} of chunk {handle} is unreachable; "
+                f"its lease ends in {chunk.lease_expiry - now:.0f}s"
+            )
+        if not replicas:
+            raise errors.Unavailable(f"no live replica of chunk {handle}")
+        version = chunk.version + 1
+        with self._core:
+            self._versions_in_flight.add(handle)
+        try:
+            bumped = dataclasses.replace(chunk, version=version, lease_holder="", lease_expiry=0.0)
+            self._commit(Mutation("bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)))
+            holders = self._set_version(handle, version, replicas, create=False)
+        finally:
+            with self._core:
+                self._versions_in_flight.discard(handle)
+        if not holders:
+            raise errors.Unavailable(f"no replica of chunk {handle} accepted version {version}")
+        primary, secondaries = holders[0], holders[1:]
+        granted_at = self.clock()
+        leased = dataclasses.replace(
+            bumped,
+            lease_holder=primary,
+            lease_expiry=granted_at + self.config.lease_seconds + self.config.rpc_timeout,
+        )
+        self._commit(
+            Mutation("grant_lease", {"handle": handle, "primary": primary}, (PutChunk(leased),))
+        )
+        rpc.call(
+            self.channels.chunkserver(primary).GrantLease,
+            chunkserver_pb2.GrantLeaseRequest(
+                handle=handle,
+                version=version,
+                seconds=self.config.lease_seconds,
+                secondaries=secondaries,
+            ),
+            target=primary,
+            timeout=self.config.rpc_timeout,
+        )
+        log.info("lease on chunk %d v%d granted to %s", handle, version, primary)
+
+    # --- chunkservers -------------------------------------------------------------------------
+
+    def heartbeat(
+        self,
+        address: str,
+        rack: str,
+        used_bytes: int,
+        free_bytes: int,
+        reports: list[Report],
+        corrupt: list[int],
+    ) -> list[Removal]:
+        now = self.clock()
+        with self._core:
+            new = address not in self.servers.servers or address in self._known_dead
+            outcome = self.servers.heartbeat(
+                self.state, address, rack, used_bytes, free_bytes, reports, corrupt, now,
+                self._versions_in_flight,
+            )
+            self._known_dead.discard(address)
+        if new:
+            log.info("chunkserver %s (rack %s) joined with %d replicas", address, rack, len(reports))
+        for removal in outcome.removals:
+            log.info("replica of chunk %d on %s is stale or garbage; removing", removal.handle, address)
+        for handle in corrupt:
+            log.warning("replica of chunk %d on %s is corrupt", handle, address)
+        if outcome.adoption is not None:
+            self._commit(outcome.adoption)
+            log.warning("adopted higher versions reported by %s: %s", address, outcome.adoption.args)
+        return outcome.removals
+
+    def check_liveness(self) -> list[str]:
+        """Declares servers dead that stopped reporting; returns those newly dead."""
+        now = self.clock()
+        with self._core:
+            dead = [
+                a for a in self.servers.servers
+                if not self.servers.alive(a, now) and a not in self._known_dead
+            ]
+            self._known_dead.update(dead)
+        for address in dead:
+            log.warning("chunkserver %s is dead (silent for %.1fs)", address, self.config.dead_after)
+        return dead
+
+    def chunk(self, handle: int) -> Chunk | None:
+        with self._core:
+            return self.state.chunks.get(handle)
+
+    def report(self) -> list[tuple[str, str, bool, int, int, int, float]]:
+        """(address, rack, alive, chunks, used, free, seconds since last heartbeat) per server."""
+        now = self.clock()
+        with self._core:
+            return [
+                (s.address, s.rack, self.servers.alive(s.address, now), len(s.handles),
+                 s.used_bytes, s.free_bytes, now - s.last_heartbeat)
+                for s in sorted(self.servers.servers.values(), key=lambda s: s.address)
+            ]

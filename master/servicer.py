@@ -1,0 +1,116 @@
+"""gRPC servicer of the master: proto <-> domain, nothing else."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from client import paths
+from client.servicing import aborting
+from master.chunkservers import Report
+from master.service import ChunkView, MasterService
+from master.state import Node
+from protos import master_pb2, master_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+def _entry(node: Node) -> master_pb2.Entry:
+    return master_pb2.Entry(
+        path=node.path,
+        is_dir=node.is_dir,
+        size=node.size,
+        mtime=node.mtime,
+        mode=node.mode,
+        owner=node.owner,
+        chunks=len(node.chunks),
+    )
+
+
+def _location(view: ChunkView) -> master_pb2.ChunkLocation:
+    return master_pb2.ChunkLocation(
+        index=view.index,
+        handle=view.handle,
+        version=view.version,
+        size=view.size,
+        replicas=view.replicas,
+        primary=view.primary,
+    )
+
+
+class MasterServicer(master_pb2_grpc.MasterServicer):
+    def __init__(self, service: MasterService) -> None:
+        self.service = service
+
+    @aborting(log)
+    def Mkdir(self, request: master_pb2.MkdirRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+        self.service.mkdir(paths.normalize(request.path), request.parents)
+        return master_pb2.Empty()
+
+    @aborting(log)
+    def Create(self, request: master_pb2.CreateRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+        self.service.create(paths.normalize(request.path))
+        return master_pb2.Empty()
+
+    @aborting(log)
+    def Delete(self, request: master_pb2.DeleteRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+        self.service.delete(paths.normalize(request.path), request.recursive)
+        return master_pb2.Empty()
+
+    @aborting(log)
+    def Rename(self, request: master_pb2.RenameRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+        self.service.rename(paths.normalize(request.src), paths.normalize(request.dst))
+        return master_pb2.Empty()
+
+    @aborting(log)
+    def List(self, request: master_pb2.ListRequest, context: grpc.ServicerContext) -> master_pb2.ListResponse:
+        nodes = self.service.list(paths.normalize(request.path))
+        return master_pb2.ListResponse(entries=[_entry(n) for n in nodes])
+
+    @aborting(log)
+    def Stat(self, request: master_pb2.StatRequest, context: grpc.ServicerContext) -> master_pb2.FileInfo:
+        node, views = self.service.stat(paths.normalize(request.path))
+        return master_pb2.FileInfo(
+            entry=_entry(node),
+            chunk_size=self.service.config.chunk_size,
+            chunks=[_location(v) for v in views],
+        )
+
+    @aborting(log)
+    def GetChunk(self, request: master_pb2.GetChunkRequest, context: grpc.ServicerContext) -> master_pb2.ChunkLocation:
+        view = self.service.get_chunk(paths.normalize(request.path), request.index, request.for_write)
+        return _location(view)
+
+    @aborting(log)
+    def ExtendFile(self, request: master_pb2.ExtendFileRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+        self.service.extend(paths.normalize(request.path), request.length)
+        return master_pb2.Empty()
+
+    @aborting(log)
+    def Heartbeat(self, request: master_pb2.HeartbeatRequest, context: grpc.ServicerContext) -> master_pb2.HeartbeatResponse:
+        removals = self.service.heartbeat(
+            request.address,
+            request.rack,
+            request.used_bytes,
+            request.free_bytes,
+            [Report(r.handle, r.version, r.length) for r in request.replicas],
+            list(request.corrupt),
+        )
+        return master_pb2.HeartbeatResponse(
+            delete=[master_pb2.Removal(handle=r.handle, max_version=r.max_version) for r in removals],
+            interval_seconds=self.service.config.heartbeat_interval,
+        )
+
+    @aborting(log)
+    def Report(self, request: master_pb2.Empty, context: grpc.ServicerContext) -> master_pb2.ClusterReport:
+        return master_pb2.ClusterReport(
+            chunkservers=[
+                master_pb2.ServerReport(
+                    address=address, rack=rack, state="alive" if alive else "dead",
+                    chunks=chunks, used_bytes=used, free_bytes=free, last_heartbeat_age_s=age,
+                )
+                for address, rack, alive, chunks, used, free, age in self.service.report()
+            ],
+            safe_mode=False,
+        )

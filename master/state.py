@@ -1,0 +1,133 @@
+"""The master's durable state and the changes that move it.
+
+Every mutation is planned as a `Mutation`: the operation's name and arguments (for the op log)
+plus the rows it replaces (`changes`). The store writes the log entry and the rows in one
+transaction; only then does `MasterState.apply` make them visible in memory. Applying rows
+rather than re-running operations keeps the store, the in-memory state and any follower of the
+log trivially in agreement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from client import paths
+
+
+@dataclass(frozen=True)
+class Node:
+    """A file or directory. Files hold their chunk handles in order."""
+
+    path: str
+    is_dir: bool
+    ctime: float
+    mtime: float
+    mode: int
+    owner: str = ""
+    size: int = 0
+    chunks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A chunk's version, reference count and lease (holder and expiry, wall-clock seconds)."""
+
+    handle: int
+    version: int
+    refcount: int = 1
+    lease_holder: str = ""
+    lease_expiry: float = 0.0
+
+    def lease_valid(self, now: float) -> bool:
+        return bool(self.lease_holder) and now < self.lease_expiry
+
+
+@dataclass(frozen=True)
+class PutNode:
+    node: Node
+
+
+@dataclass(frozen=True)
+class DeleteNode:
+    path: str
+
+
+@dataclass(frozen=True)
+class PutChunk:
+    chunk: Chunk
+
+
+@dataclass(frozen=True)
+class DeleteChunk:
+    handle: int
+
+
+@dataclass(frozen=True)
+class RaiseNextHandle:
+    """The next handle to issue is at least `value` (applied as a maximum, so concurrent
+    allocations that commit out of order never move it backwards)."""
+
+    value: int
+
+
+Change = PutNode | DeleteNode | PutChunk | DeleteChunk | RaiseNextHandle
+
+
+@dataclass(frozen=True)
+class Mutation:
+    op: str
+    args: dict[str, object]
+    changes: tuple[Change, ...]
+
+
+ROOT_MODE = 0o755
+
+
+@dataclass
+class MasterState:
+    """Namespace and chunk table in memory. `children` is derived from `nodes`."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    children: dict[str, set[str]] = field(default_factory=dict)
+    chunks: dict[int, Chunk] = field(default_factory=dict)
+    next_handle: int = 1
+
+    def __post_init__(self) -> None:
+        if "/" not in self.nodes:
+            self._put(Node("/", True, 0.0, 0.0, ROOT_MODE))
+
+    def apply(self, mutation: Mutation) -> None:
+        for change in mutation.changes:
+            self.apply_change(change)
+
+    def apply_change(self, change: Change) -> None:
+        match change:
+            case PutNode(node):
+                self._put(node)
+            case DeleteNode(path):
+                self.nodes.pop(path, None)
+                self.children.pop(path, None)
+                self.children.get(paths.parent(path), set()).discard(path)
+            case PutChunk(chunk):
+                self.chunks[chunk.handle] = chunk
+            case DeleteChunk(handle):
+                self.chunks.pop(handle, None)
+            case RaiseNextHandle(value):
+                self.next_handle = max(self.next_handle, value)
+
+    def _put(self, node: Node) -> None:
+        self.nodes[node.path] = node
+        if node.is_dir:
+            self.children.setdefault(node.path, set())
+        if node.path != "/":
+            self.children.setdefault(paths.parent(node.path), set()).add(node.path)
+
+    def subtree(self, top: str) -> list[Node]:
+        """`top` and everything below it, parents before children."""
+        out: list[Node] = []
+        stack = [top]
+        while stack:
+            path = stack.pop()
+            out.append(self.nodes[path])
+            stack.extend(sorted(self.children.get(path, ()), reverse=True))
+        return out
