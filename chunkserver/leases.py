@@ -24,7 +24,9 @@ class LeaseTable:
     leases: dict[int, Lease] = field(default_factory=dict)
     serials: dict[int, int] = field(default_factory=dict)
 
-    def grant(self, handle: int, version: int, seconds: float, secondaries: list[str], now: float) -> None:
+    def grant(
+        self, handle: int, version: int, seconds: float, secondaries: list[str], now: float
+    ) -> None:
         self.leases[handle] = Lease(version, now + seconds, tuple(secondaries))
 
     def check(self, handle: int, version: int, now: float) -> Lease:

@@ -27,7 +27,7 @@ class ChunkServer:
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="chunkserver"),
             options=rpc.CHANNEL_OPTIONS,
         )
-        chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)
+        chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)  # type: ignore[no-untyped-call]
         port = self.server.add_insecure_port(config.listen)
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
@@ -37,7 +37,12 @@ class ChunkServer:
     def start(self) -> None:
         self.server.start()
         self.heartbeater.start()
-        log.info("chunkserver serving on %s (rack %s), master %s", self.address, self.config.rack, self.config.master)
+        log.info(
+            "chunkserver serving on %s (rack %s), master %s",
+            self.address,
+            self.config.rack,
+            self.config.master,
+        )
 
     def wait(self) -> None:
         self.server.wait_for_termination()

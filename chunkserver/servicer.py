@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 
 class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
-    def __init__(self, config: ChunkserverConfig, store: ChunkStore, channels: rpc.Channels) -> None:
+    def __init__(
+        self, config: ChunkserverConfig, store: ChunkStore, channels: rpc.Channels
+    ) -> None:
         self.config = config
         self.store = store
         self.channels = channels
@@ -52,6 +54,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         forward: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         downstream = None
         if chain:
+
             def relay() -> Iterator[chunkserver_pb2.DataPiece]:
                 yield chunkserver_pb2.DataPiece(data_id=data_id, chain=chain[1:], data=first.data)
                 while (item := forward.get()) is not None:
@@ -89,7 +92,11 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             raise errors.InvalidArgument("offset and length must be >= 0")
         try:
             for data in self.store.read(
-                request.handle, request.version, request.offset, request.length, self.config.read_piece
+                request.handle,
+                request.version,
+                request.offset,
+                request.length,
+                self.config.read_piece,
             ):
                 yield chunkserver_pb2.ReadPiece(data=data)
         except CorruptReplica as err:
@@ -110,10 +117,17 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 serial = self.leases.next_serial(handle)
             length = self.store.write(handle, version, request.offset, data)
             applied = chunkserver_pb2.ApplyWriteRequest(
-                handle=handle, version=version, offset=request.offset,
-                data_id=request.data_id, serial=serial,
+                handle=handle,
+                version=version,
+                offset=request.offset,
+                data_id=request.data_id,
+                serial=serial,
             )
-            failures = [f for f in self._pool.map(lambda a: self._apply_on(a, applied), lease.secondaries) if f]
+            failures = [
+                f
+                for f in self._pool.map(lambda a: self._apply_on(a, applied), lease.secondaries)
+                if f
+            ]
         if failures:
             raise errors.Unavailable("; ".join(failures))
         self.buffers.drop(request.data_id)
@@ -158,11 +172,18 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     ) -> chunkserver_pb2.Ack:
         meta = self.store.metas.get(request.handle)
         if meta is None or meta.version != request.version:
-            raise errors.StaleReplica(f"cannot lead chunk {request.handle} v{request.version}: not held")
+            raise errors.StaleReplica(
+                f"cannot lead chunk {request.handle} v{request.version}: not held"
+            )
         with self._lease_lock:
             self.leases.grant(
-                request.handle, request.version, request.seconds, list(request.secondaries),
+                request.handle,
+                request.version,
+                request.seconds,
+                list(request.secondaries),
                 time.monotonic(),
             )
-        log.info("primary of chunk %d v%d for %.0fs", request.handle, request.version, request.seconds)
+        log.info(
+            "primary of chunk %d v%d for %.0fs", request.handle, request.version, request.seconds
+        )
         return chunkserver_pb2.Ack()

@@ -177,22 +177,32 @@ class ChunkStore:
         fd = os.open(self._data(handle), os.O_RDWR)
         try:
             prefix = self._read_verified(handle, meta, fd, start, min(offset, old))
-            suffix = self._read_verified(handle, meta, fd, end, region_end) if region_end > end else b""
+            suffix = (
+                self._read_verified(handle, meta, fd, end, region_end) if region_end > end else b""
+            )
             region = b"".join((prefix, bytes(max(0, offset - old)), data, suffix))
             written = os.pwrite(fd, region, start)
             if written != len(region):
                 raise OSError(f"short write of chunk {handle}")
             os.fdatasync(fd)
         except OSError as err:
-            raise errors.ResourceExhausted(f"cannot write chunk {handle}: {err.strerror or err}") from None
+            raise errors.ResourceExhausted(
+                f"cannot write chunk {handle}: {err.strerror or err}"
+            ) from None
         finally:
             os.close(fd)
         new_length = max(old, end)
-        crcs = meta.crcs[:start_block] + block_crcs(region) + meta.crcs[start_block + -(-len(region) // BLOCK) :]
+        crcs = (
+            meta.crcs[:start_block]
+            + block_crcs(region)
+            + meta.crcs[start_block + -(-len(region) // BLOCK) :]
+        )
         self._save_meta(handle, ReplicaMeta(version, new_length, crcs))
         return new_length
 
-    def read(self, handle: int, version: int, offset: int, length: int, piece: int) -> Iterator[bytes]:
+    def read(
+        self, handle: int, version: int, offset: int, length: int, piece: int
+    ) -> Iterator[bytes]:
         """Yields the verified bytes [offset, offset+length) clipped to the replica, in pieces of
         about `piece` bytes. A mismatch raises CorruptReplica and marks the replica corrupt."""
         with self.lock(handle):

@@ -33,9 +33,16 @@ def _serve_forever(stop: Callable[[], None]) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--master", envvar="GFS_MASTER", default="127.0.0.1:9000", show_default=True,
-              help="Master address HOST:PORT (env GFS_MASTER).")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Per-RPC deadline, seconds.")
+@click.option(
+    "--master",
+    envvar="GFS_MASTER",
+    default="127.0.0.1:9000",
+    show_default=True,
+    help="Master address HOST:PORT (env GFS_MASTER).",
+)
+@click.option(
+    "--timeout", type=float, default=30.0, show_default=True, help="Per-RPC deadline, seconds."
+)
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 @click.pass_context
 def cli(ctx: click.Context, master: str, timeout: float, verbose: int) -> None:
@@ -57,14 +64,39 @@ def _server_logging(verbose: int) -> None:
 
 # --- servers ----------------------------------------------------------------------------------
 
+
 def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed([
-        click.option("--chunk-size", type=int, envvar="GFS_CHUNK_SIZE", default=64 * MiB, show_default=True),
-        click.option("--replication", type=int, envvar="GFS_REPLICATION", default=3, show_default=True),
-        click.option("--lease-seconds", type=float, envvar="GFS_LEASE_SECONDS", default=60.0, show_default=True),
-        click.option("--heartbeat-interval", type=float, envvar="GFS_HEARTBEAT_INTERVAL", default=1.0, show_default=True),
-        click.option("--dead-after", type=float, envvar="GFS_DEAD_AFTER", default=10.0, show_default=True),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--chunk-size",
+                type=int,
+                envvar="GFS_CHUNK_SIZE",
+                default=64 * MiB,
+                show_default=True,
+            ),
+            click.option(
+                "--replication", type=int, envvar="GFS_REPLICATION", default=3, show_default=True
+            ),
+            click.option(
+                "--lease-seconds",
+                type=float,
+                envvar="GFS_LEASE_SECONDS",
+                default=60.0,
+                show_default=True,
+            ),
+            click.option(
+                "--heartbeat-interval",
+                type=float,
+                envvar="GFS_HEARTBEAT_INTERVAL",
+                default=1.0,
+                show_default=True,
+            ),
+            click.option(
+                "--dead-after", type=float, envvar="GFS_DEAD_AFTER", default=10.0, show_default=True
+            ),
+        ]
+    ):
         f = option(f)
     return f
 
@@ -74,7 +106,7 @@ def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
 @master_options
 @click.pass_context
-def master(ctx: click.Context, listen: str, data_dir: Path, **tuning: Any) -> None:
+def master(ctx: click.Context, /, listen: str, data_dir: Path, **tuning: Any) -> None:
     """Run the master."""
     from master.config import MasterConfig
     from master.server import MasterServer
@@ -93,19 +125,41 @@ def master(ctx: click.Context, listen: str, data_dir: Path, **tuning: Any) -> No
 
 @cli.command()
 @click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:0", show_default=True)
-@click.option("--master", "master_address", envvar="GFS_MASTER", default=None, help="Default: the global --master.")
+@click.option(
+    "--master",
+    "master_address",
+    envvar="GFS_MASTER",
+    default=None,
+    help="Default: the global --master.",
+)
 @click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
 @click.option("--rack", envvar="GFS_RACK", default="default", show_default=True)
-@click.option("--advertise", envvar="GFS_ADVERTISE", default="", help="Address given out (default: the bound one).")
+@click.option(
+    "--advertise",
+    envvar="GFS_ADVERTISE",
+    default="",
+    help="Address given out (default: the bound one).",
+)
 @click.pass_context
-def chunkserver(ctx: click.Context, listen: str, master_address: str | None, data_dir: Path, rack: str, advertise: str) -> None:
+def chunkserver(
+    ctx: click.Context,
+    listen: str,
+    master_address: str | None,
+    data_dir: Path,
+    rack: str,
+    advertise: str,
+) -> None:
     """Run a chunkserver."""
     from chunkserver.config import ChunkserverConfig
     from chunkserver.server import ChunkServer
 
     _server_logging(ctx.obj["verbose"])
     config = ChunkserverConfig(
-        data_dir=data_dir, master=master_address or ctx.obj["master"], listen=listen, rack=rack, advertise=advertise
+        data_dir=data_dir,
+        master=master_address or ctx.obj["master"],
+        listen=listen,
+        rack=rack,
+        advertise=advertise,
     )
     server = ChunkServer(config)
     server.start()
@@ -121,11 +175,21 @@ def cluster() -> None:
 
 @cluster.command("up")
 @click.option("--chunkservers", type=int, default=3, show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("gfs-data"), show_default=True)
-@click.option("--port", type=int, default=9000, show_default=True, help="Master port; chunkservers take the next ones.")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("gfs-data"), show_default=True
+)
+@click.option(
+    "--port",
+    type=int,
+    default=9000,
+    show_default=True,
+    help="Master port; chunkservers take the next ones.",
+)
 @master_options
 @click.pass_context
-def cluster_up(ctx: click.Context, chunkservers: int, data_dir: Path, port: int, **tuning: Any) -> None:
+def cluster_up(
+    ctx: click.Context, /, chunkservers: int, data_dir: Path, port: int, **tuning: Any
+) -> None:
     """Run a master and N chunkservers in the foreground until Ctrl-C."""
     from client.localcluster import LocalCluster
 
@@ -148,6 +212,7 @@ def cluster_up(ctx: click.Context, chunkservers: int, data_dir: Path, port: int,
 
 # --- files ------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def _progress(total: int | None, label: str) -> Iterator[Callable[[int], None] | None]:
     """A progress bar on a terminal (stderr), none when piped."""
@@ -168,7 +233,7 @@ def _local_file(path: str, mode: str) -> Iterator[BinaryIO]:
     except OSError as err:
         raise click.ClickException(f"cannot open local file {path}: {err.strerror}") from None
     with f:
-        yield f
+        yield f  # type: ignore[misc]  # open(..., "rb"/"wb") is a binary stream
 
 
 @cli.command()
@@ -226,7 +291,9 @@ def ls(ctx: click.Context, long: bool, path: str) -> None:
 
 
 @cli.command()
-@click.option("-p", "parents", is_flag=True, help="Create parents as needed; no error if it exists.")
+@click.option(
+    "-p", "parents", is_flag=True, help="Create parents as needed; no error if it exists."
+)
 @click.argument("path")
 @click.pass_context
 def mkdir(ctx: click.Context, parents: bool, path: str) -> None:
@@ -262,10 +329,15 @@ def stat(ctx: click.Context, as_json: bool, path: str) -> None:
     if as_json:
         click.echo(json.dumps(info.as_json(), indent=2))
         return
-    click.echo(f"{info.path}: {'directory' if info.is_dir else f'{info.size} bytes, {len(info.chunks)} chunks'}")
+    if info.is_dir:
+        click.echo(f"{info.path}: directory")
+        return
+    click.echo(f"{info.path}: {info.size} bytes, {len(info.chunks)} chunks")
     for c in info.chunks:
-        click.echo(f"  chunk {c.index}: handle {c.handle} v{c.version} {c.size} bytes on {', '.join(c.replicas) or 'NO REPLICA'}"
-                   + (f" (primary {c.primary})" if c.primary else ""))
+        where = ", ".join(c.replicas) or "NO LIVE REPLICA"
+        primary = f" (primary {c.primary})" if c.primary else ""
+        head = f"  chunk {c.index}: handle {c.handle} v{c.version} {c.size} bytes"
+        click.echo(f"{head} on {where}{primary}")
 
 
 def main() -> None:

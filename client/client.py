@@ -109,7 +109,9 @@ class Client:
         for chunk in chunks:
             self.cache.put(path, chunk, now)
         self._chunk_size = info.chunk_size
-        return FileStat(info.entry.path, info.entry.is_dir, info.entry.size, info.chunk_size, chunks)
+        return FileStat(
+            info.entry.path, info.entry.is_dir, info.entry.size, info.chunk_size, chunks
+        )
 
     def exists(self, path: str) -> bool:
         try:
@@ -152,7 +154,10 @@ class Client:
             info = self._locate(path, index, for_write=True)
             if not info.primary:
                 raise errors.Unavailable(f"chunk {index} of {path} has no primary")
-            chain = [info.primary, *self._nearest_first(tuple(r for r in info.replicas if r != info.primary))]
+            chain = [
+                info.primary,
+                *self._nearest_first(tuple(r for r in info.replicas if r != info.primary)),
+            ]
             data_id = uuid.uuid4().hex
             self._push(chain, data_id, data)
             request = chunkserver_pb2.WriteRequest(
@@ -165,7 +170,9 @@ class Client:
                 timeout=self.timeout,
             )
 
-        rpc.retry(attempt, attempts=self.attempts, on_retry=lambda _: self.cache.forget(path, index))
+        rpc.retry(
+            attempt, attempts=self.attempts, on_retry=lambda _: self.cache.forget(path, index)
+        )
 
     def _chunk_size_of(self, path: str) -> int:
         if self._chunk_size is None:
@@ -187,7 +194,9 @@ class Client:
             self._write_chunk(path, index, within, data[pos : pos + take])
             pos += take
         if data:
-            self._master("ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data)))
+            self._master(
+                "ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data))
+            )
 
     def put(self, source: BinaryIO, path: str, progress: Progress | None = None) -> int:
         """Creates `path` from the stream `source`; returns its size. Chunks go over their own
@@ -246,10 +255,17 @@ class Client:
                 )
                 try:
                     with rpc.translating(replica):
-                        for piece in self.channels.chunkserver(replica).Read(request, timeout=self.timeout):
+                        for piece in self.channels.chunkserver(replica).Read(
+                            request, timeout=self.timeout
+                        ):
                             pos += len(piece.data)
                             yield piece.data
-                except (errors.Unavailable, errors.DataLoss, errors.Aborted, errors.NotFound) as err:
+                except (
+                    errors.Unavailable,
+                    errors.DataLoss,
+                    errors.Aborted,
+                    errors.NotFound,
+                ) as err:
                     log.info("replica %s failed reading chunk %d: %s", replica, info.handle, err)
                     failures.append(f"{replica}: {err}")
                     continue
@@ -257,7 +273,9 @@ class Client:
                     yield bytes(end - pos)
                 return
         detail = "; ".join(failures[-3:]) or "no live replica"
-        raise errors.DataLoss(f"chunk {info.index} of {path} could not be read from any replica ({detail})")
+        raise errors.DataLoss(
+            f"chunk {info.index} of {path} could not be read from any replica ({detail})"
+        )
 
     def get(self, path: str, sink: BinaryIO, progress: Progress | None = None) -> int:
         """Streams the whole file into `sink`, chunk by chunk in order; returns its size."""

@@ -99,5 +99,9 @@ def translate(err: grpc.RpcError, target: str) -> GfsError:
     if cls is Unavailable:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return Unavailable(f"{target} did not answer in time")
-        return Unavailable(f"cannot reach {target}: {details.splitlines()[0]}")
+        # gRPC's detail is a chain of causes ("failed to connect ...: ...: Connection refused");
+        # the last one is what the user can act on.
+        return Unavailable(
+            f"cannot reach {target}: {details.splitlines()[0].rsplit(': ', 1)[-1].lower()}"
+        )
     return cls(details.splitlines()[0] if details else str(code))

@@ -43,7 +43,11 @@ def _read_address(proc: subprocess.Popen[bytes], name: str, log_path: Path, time
             if b"\n" in buf:
                 return buf.split(b"\n", 1)[0].decode().rsplit(" ", 1)[-1]
         if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.exists() else []
+            tail = (
+                log_path.read_text(errors="replace").strip().splitlines()[-1:]
+                if log_path.exists()
+                else []
+            )
             raise errors.Unavailable(f"{name} exited with {proc.returncode}: {' '.join(tail)}")
         time.sleep(0.02)
     raise errors.Unavailable(f"{name} did not start within {timeout:.0f}s (log: {log_path})")
@@ -83,7 +87,14 @@ class LocalCluster:
         listen = f"127.0.0.1:{self.port}"
         self.master = Process(
             "master",
-            ["master", "--listen", listen, "--data-dir", str(self.data_dir / "master"), *self.master_args],
+            [
+                "master",
+                "--listen",
+                listen,
+                "--data-dir",
+                str(self.data_dir / "master"),
+                *self.master_args,
+            ],
             logs / "master.log",
         )
         self._spawn(self.master)
@@ -94,8 +105,15 @@ class LocalCluster:
                 Process(
                     f"chunkserver {i}",
                     [
-                        "chunkserver", "--listen", f"127.0.0.1:{port}", "--master", self.master_address,
-                        "--data-dir", str(self.data_dir / f"cs{i}"), "--rack", rack,
+                        "chunkserver",
+                        "--listen",
+                        f"127.0.0.1:{port}",
+                        "--master",
+                        self.master_address,
+                        "--data-dir",
+                        str(self.data_dir / f"cs{i}"),
+                        "--rack",
+                        rack,
                     ],
                     logs / f"cs{i}.log",
                 )
@@ -129,11 +147,24 @@ class LocalCluster:
                 raise errors.Unavailable(f"fewer than {count} chunkservers registered in time")
             time.sleep(0.05)
 
+    @staticmethod
+    def _reap(proc: Process, timeout: float) -> None:
+        """Waits for the process (SIGKILL after `timeout`) and closes its pipe."""
+        if proc.popen is None:
+            return
+        try:
+            proc.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            proc.popen.wait()
+        if proc.popen.stdout is not None:
+            proc.popen.stdout.close()
+
     def kill(self, proc: Process) -> None:
         """SIGKILL, as a crash would."""
         if proc.popen is not None and proc.running:
             proc.popen.kill()
-            proc.popen.wait()
+        self._reap(proc, timeout=10)
 
     def restart(self, proc: Process) -> None:
         self.kill(proc)
@@ -145,12 +176,4 @@ class LocalCluster:
             if proc.popen is not None and proc.running:
                 proc.popen.send_signal(signal.SIGTERM)
         for proc in procs:
-            if proc.popen is None:
-                continue
-            try:
-                proc.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.popen.kill()
-                proc.popen.wait()
-            if proc.popen.stdout is not None:
-                proc.popen.stdout.close()
+            self._reap(proc, timeout=10)

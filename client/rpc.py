@@ -46,10 +46,10 @@ class Channels:
             return channel
 
     def master(self, address: str) -> master_pb2_grpc.MasterStub:
-        return master_pb2_grpc.MasterStub(self.get(address))
+        return master_pb2_grpc.MasterStub(self.get(address))  # type: ignore[no-untyped-call]
 
     def chunkserver(self, address: str) -> chunkserver_pb2_grpc.ChunkServerStub:
-        return chunkserver_pb2_grpc.ChunkServerStub(self.get(address))
+        return chunkserver_pb2_grpc.ChunkServerStub(self.get(address))  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         with self._lock:

@@ -28,7 +28,7 @@ class MasterServer:
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="master"),
             options=CHANNEL_OPTIONS,
         )
-        master_pb2_grpc.add_MasterServicer_to_server(MasterServicer(self.service), self.server)
+        master_pb2_grpc.add_MasterServicer_to_server(MasterServicer(self.service), self.server)  # type: ignore[no-untyped-call]
         self.port = self.server.add_insecure_port(config.listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {config.listen}")
@@ -42,7 +42,9 @@ class MasterServer:
         state = self.service.state
         log.info(
             "master serving on %s (%d paths, %d chunks)",
-            self.address, len(state.nodes), len(state.chunks),
+            self.address,
+            len(state.nodes),
+            len(state.chunks),
         )
 
     def _tick(self) -> None:

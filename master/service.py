@@ -80,7 +80,9 @@ class MasterService:
 
     def mkdir(self, path: str, parents: bool) -> None:
         with self.paths.hold(write=[path]):
-            self._commit(self._plan(lambda: namespace.mkdir(self.state, path, parents, self.clock())))
+            self._commit(
+                self._plan(lambda: namespace.mkdir(self.state, path, parents, self.clock()))
+            )
 
     def create(self, path: str) -> None:
         with self.paths.hold(write=[path]):
@@ -98,9 +100,11 @@ class MasterService:
 
     def extend(self, path: str, length: int) -> None:
         with self.paths.hold(write=[path]):
-            self._commit(self._plan(lambda: namespace.extend(self.state, path, length, self.clock())))
+            self._commit(
+                self._plan(lambda: namespace.extend(self.state, path, length, self.clock()))
+            )
 
-    def list(self, path: str) -> list[Node]:
+    def list_dir(self, path: str) -> list[Node]:
         with self.paths.hold(read=[path]), self._core:
             return namespace.list_dir(self.state, path)
 
@@ -167,7 +171,9 @@ class MasterService:
                 acks = self._set_version(handle, 1, chosen, create=True)
                 log.info("chunk %d of %s created on %s", handle, path, ", ".join(acks) or "none")
 
-    def _set_version(self, handle: int, version: int, servers: list[str], create: bool) -> list[str]:
+    def _set_version(
+        self, handle: int, version: int, servers: list[str], create: bool
+    ) -> list[str]:
         """Tells each server the chunk's version; returns those that acknowledged, now
         recorded as holding it."""
         request = chunkserver_pb2.SetVersionRequest(handle=handle, version=version, create=create)
@@ -182,7 +188,13 @@ class MasterService:
                 )
                 return address
             except errors.GfsError as err:
-                log.warning("chunkserver %s missed version %d of chunk %d: %s", address, version, handle, err)
+                log.warning(
+                    "chunkserver %s missed version %d of chunk %d: %s",
+                    address,
+                    version,
+                    handle,
+                    err,
+                )
                 return None
 
         acks = [a for a in self._pool.map(tell, servers) if a is not None]
@@ -214,7 +226,11 @@ class MasterService:
             self._versions_in_flight.add(handle)
         try:
             bumped = dataclasses.replace(chunk, version=version, lease_holder="", lease_expiry=0.0)
-            self._commit(Mutation("bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)))
+            self._commit(
+                Mutation(
+                    "bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)
+                )
+            )
             holders = self._set_version(handle, version, replicas, create=False)
         finally:
             with self._core:
@@ -259,19 +275,32 @@ class MasterService:
         with self._core:
             new = address not in self.servers.servers or address in self._known_dead
             outcome = self.servers.heartbeat(
-                self.state, address, rack, used_bytes, free_bytes, reports, corrupt, now,
+                self.state,
+                address,
+                rack,
+                used_bytes,
+                free_bytes,
+                reports,
+                corrupt,
+                now,
                 self._versions_in_flight,
             )
             self._known_dead.discard(address)
         if new:
-            log.info("chunkserver %s (rack %s) joined with %d replicas", address, rack, len(reports))
+            log.info(
+                "chunkserver %s (rack %s) joined with %d replicas", address, rack, len(reports)
+            )
         for removal in outcome.removals:
-            log.info("replica of chunk %d on %s is stale or garbage; removing", removal.handle, address)
+            log.info(
+                "replica of chunk %d on %s is stale or garbage; removing", removal.handle, address
+            )
         for handle in corrupt:
             log.warning("replica of chunk %d on %s is corrupt", handle, address)
         if outcome.adoption is not None:
             self._commit(outcome.adoption)
-            log.warning("adopted higher versions reported by %s: %s", address, outcome.adoption.args)
+            log.warning(
+                "adopted higher versions reported by %s: %s", address, outcome.adoption.args
+            )
         return outcome.removals
 
     def check_liveness(self) -> list[str]:
@@ -279,12 +308,15 @@ class MasterService:
         now = self.clock()
         with self._core:
             dead = [
-                a for a in self.servers.servers
+                a
+                for a in self.servers.servers
                 if not self.servers.alive(a, now) and a not in self._known_dead
             ]
             self._known_dead.update(dead)
         for address in dead:
-            log.warning("chunkserver %s is dead (silent for %.1fs)", address, self.config.dead_after)
+            log.warning(
+                "chunkserver %s is dead (silent for %.1fs)", address, self.config.dead_after
+            )
         return dead
 
     def chunk(self, handle: int) -> Chunk | None:
@@ -296,7 +328,14 @@ class MasterService:
         now = self.clock()
         with self._core:
             return [
-                (s.address, s.rack, self.servers.alive(s.address, now), len(s.handles),
-                 s.used_bytes, s.free_bytes, now - s.last_heartbeat)
+                (
+                    s.address,
+                    s.rack,
+                    self.servers.alive(s.address, now),
+                    len(s.handles),
+                    s.used_bytes,
+                    s.free_bytes,
+                    now - s.last_heartbeat,
+                )
                 for s in sorted(self.servers.servers.values(), key=lambda s: s.address)
             ]

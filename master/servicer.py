@@ -44,32 +44,44 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self.service = service
 
     @aborting(log)
-    def Mkdir(self, request: master_pb2.MkdirRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+    def Mkdir(
+        self, request: master_pb2.MkdirRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
         self.service.mkdir(paths.normalize(request.path), request.parents)
         return master_pb2.Empty()
 
     @aborting(log)
-    def Create(self, request: master_pb2.CreateRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+    def Create(
+        self, request: master_pb2.CreateRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
         self.service.create(paths.normalize(request.path))
         return master_pb2.Empty()
 
     @aborting(log)
-    def Delete(self, request: master_pb2.DeleteRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+    def Delete(
+        self, request: master_pb2.DeleteRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
         self.service.delete(paths.normalize(request.path), request.recursive)
         return master_pb2.Empty()
 
     @aborting(log)
-    def Rename(self, request: master_pb2.RenameRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+    def Rename(
+        self, request: master_pb2.RenameRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
         self.service.rename(paths.normalize(request.src), paths.normalize(request.dst))
         return master_pb2.Empty()
 
     @aborting(log)
-    def List(self, request: master_pb2.ListRequest, context: grpc.ServicerContext) -> master_pb2.ListResponse:
-        nodes = self.service.list(paths.normalize(request.path))
+    def List(
+        self, request: master_pb2.ListRequest, context: grpc.ServicerContext
+    ) -> master_pb2.ListResponse:
+        nodes = self.service.list_dir(paths.normalize(request.path))
         return master_pb2.ListResponse(entries=[_entry(n) for n in nodes])
 
     @aborting(log)
-    def Stat(self, request: master_pb2.StatRequest, context: grpc.ServicerContext) -> master_pb2.FileInfo:
+    def Stat(
+        self, request: master_pb2.StatRequest, context: grpc.ServicerContext
+    ) -> master_pb2.FileInfo:
         node, views = self.service.stat(paths.normalize(request.path))
         return master_pb2.FileInfo(
             entry=_entry(node),
@@ -78,17 +90,25 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         )
 
     @aborting(log)
-    def GetChunk(self, request: master_pb2.GetChunkRequest, context: grpc.ServicerContext) -> master_pb2.ChunkLocation:
-        view = self.service.get_chunk(paths.normalize(request.path), request.index, request.for_write)
+    def GetChunk(
+        self, request: master_pb2.GetChunkRequest, context: grpc.ServicerContext
+    ) -> master_pb2.ChunkLocation:
+        view = self.service.get_chunk(
+            paths.normalize(request.path), request.index, request.for_write
+        )
         return _location(view)
 
     @aborting(log)
-    def ExtendFile(self, request: master_pb2.ExtendFileRequest, context: grpc.ServicerContext) -> master_pb2.Empty:
+    def ExtendFile(
+        self, request: master_pb2.ExtendFileRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
         self.service.extend(paths.normalize(request.path), request.length)
         return master_pb2.Empty()
 
     @aborting(log)
-    def Heartbeat(self, request: master_pb2.HeartbeatRequest, context: grpc.ServicerContext) -> master_pb2.HeartbeatResponse:
+    def Heartbeat(
+        self, request: master_pb2.HeartbeatRequest, context: grpc.ServicerContext
+    ) -> master_pb2.HeartbeatResponse:
         removals = self.service.heartbeat(
             request.address,
             request.rack,
@@ -98,17 +118,26 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             list(request.corrupt),
         )
         return master_pb2.HeartbeatResponse(
-            delete=[master_pb2.Removal(handle=r.handle, max_version=r.max_version) for r in removals],
+            delete=[
+                master_pb2.Removal(handle=r.handle, max_version=r.max_version) for r in removals
+            ],
             interval_seconds=self.service.config.heartbeat_interval,
         )
 
     @aborting(log)
-    def Report(self, request: master_pb2.Empty, context: grpc.ServicerContext) -> master_pb2.ClusterReport:
+    def Report(
+        self, request: master_pb2.Empty, context: grpc.ServicerContext
+    ) -> master_pb2.ClusterReport:
         return master_pb2.ClusterReport(
             chunkservers=[
                 master_pb2.ServerReport(
-                    address=address, rack=rack, state="alive" if alive else "dead",
-                    chunks=chunks, used_bytes=used, free_bytes=free, last_heartbeat_age_s=age,
+                    address=address,
+                    rack=rack,
+                    state="alive" if alive else "dead",
+                    chunks=chunks,
+                    used_bytes=used,
+                    free_bytes=free,
+                    last_heartbeat_age_s=age,
                 )
                 for address, rack, alive, chunks, used, free, age in self.service.report()
             ],

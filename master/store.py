@@ -83,7 +83,7 @@ class Store:
     def _create_tables(self) -> None:
         db = self.db
         with db.atomic():
-            db["nodes"].create(
+            db.table("nodes").create(
                 {
                     "path": str,
                     "is_dir": int,
@@ -97,7 +97,7 @@ class Store:
                 pk="path",
                 if_not_exists=True,
             )
-            db["chunks"].create(
+            db.table("chunks").create(
                 {
                     "handle": int,
                     "version": int,
@@ -108,8 +108,8 @@ class Store:
                 pk="handle",
                 if_not_exists=True,
             )
-            db["meta"].create({"key": str, "value": int}, pk="key", if_not_exists=True)
-            db["oplog"].create(
+            db.table("meta").create({"key": str, "value": int}, pk="key", if_not_exists=True)
+            db.table("oplog").create(
                 {"seq": int, "ts": float, "op": str, "args": str, "changes": str},
                 pk="seq",
                 if_not_exists=True,
@@ -161,11 +161,11 @@ class Store:
         db = self.db
         match change:
             case PutNode(node):
-                db["nodes"].upsert(_node_row(node), pk="path")
+                db.table("nodes").upsert(_node_row(node), pk="path")
             case DeleteNode(path):
                 db.execute("DELETE FROM nodes WHERE path = ?", [path])
             case PutChunk(chunk):
-                db["chunks"].upsert(_chunk_row(chunk), pk="handle")
+                db.table("chunks").upsert(_chunk_row(chunk), pk="handle")
             case DeleteChunk(handle):
                 db.execute("DELETE FROM chunks WHERE handle = ?", [handle])
             case RaiseNextHandle(value):

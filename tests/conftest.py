@@ -1,0 +1,80 @@
+"""Fixtures that start real clusters of local processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client.client import Client
+from client.localcluster import LocalCluster
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL_CHUNK = 256 * 1024  # four 64 KiB checksum blocks: chunk boundaries are cheap to cross
+
+FAST_TIMING = ["--heartbeat-interval=0.2", "--dead-after=2"]
+
+
+def start_cluster(
+    data_dir: Path,
+    chunk_size: int = SMALL_CHUNK,
+    chunkservers: int = 3,
+    extra: list[str] | None = None,
+) -> LocalCluster:
+    cluster = LocalCluster(
+        data_dir,
+        chunkservers=chunkservers,
+        master_args=[f"--chunk-size={chunk_size}", *FAST_TIMING, *(extra or [])],
+    )
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Three chunkservers, 256 KiB chunks; tests on it must not kill or damage anything."""
+    cluster = start_cluster(tmp_path_factory.mktemp("shared"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A cluster for one test that breaks things."""
+    cluster = start_cluster(tmp_path / "cluster")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def gfs(shared_cluster: LocalCluster) -> Iterator[Client]:
+    with Client(shared_cluster.master_address, timeout=10) as client:
+        yield client
+
+
+def run_gfs(
+    master: str, *args: str, stdin: bytes | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """The real `gfs` command, as a user runs it (not in-process)."""
+    env = {**os.environ, "GFS_MASTER": master}
+    return subprocess.run(
+        [sys.executable, "-m", "client.cli", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def replica_path(cluster: LocalCluster, address: str, handle: int) -> Path:
+    index = next(i for i, p in enumerate(cluster.servers) if p.address == address)
+    return cluster.data_dir / f"cs{index}" / "chunks" / f"{handle}.chunk"

@@ -1,0 +1,141 @@
+"""Chunk replicas on disk: checksums per 64 KiB block, partial overwrites, crash leftovers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chunkserver.checksum import BLOCK
+from chunkserver.storage import ChunkStore, CorruptReplica, ReplicaMeta
+from client import errors
+
+CHUNK = 16 * BLOCK
+
+
+def read_all(
+    store: ChunkStore, handle: int, version: int, offset: int = 0, length: int = CHUNK
+) -> bytes:
+    return b"".join(store.read(handle, version, offset, length, piece=3 * BLOCK))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ChunkStore:
+    s = ChunkStore(tmp_path, CHUNK)
+    s.set_version(1, 1, create=True)
+    return s
+
+
+@pytest.mark.parametrize(
+    ("offset", "size"),
+    [
+        (0, 1),
+        (0, BLOCK),
+        (0, BLOCK + 1),
+        (BLOCK - 1, 2),
+        (3 * BLOCK + 7, 2 * BLOCK + 11),
+        (0, CHUNK),
+    ],
+)
+def test_writes_at_any_alignment_read_back_exactly(
+    store: ChunkStore, offset: int, size: int
+) -> None:
+    model = bytearray()
+    for round_ in range(3):
+        data = os.urandom(size)
+        start = (offset + round_ * 5000) % (CHUNK - size + 1)
+        store.write(1, 1, start, data)
+        if start > len(model):
+            model += bytes(start - len(model))
+        model[start : start + size] = data
+        assert read_all(store, 1, 1) == bytes(model)
+        assert read_all(store, 1, 1, offset=start, length=size) == data
+
+
+def test_a_write_past_the_end_leaves_a_zero_gap_with_valid_checksums(store: ChunkStore) -> None:
+    store.write(1, 1, 0, b"abc")
+    store.write(1, 1, 2 * BLOCK + 5, b"xyz")
+    expected = b"abc" + bytes(2 * BLOCK + 2) + b"xyz"
+    assert read_all(store, 1, 1) == expected
+
+
+def test_a_flipped_bit_is_detected_and_never_returned(store: ChunkStore, tmp_path: Path) -> None:
+    data = os.urandom(4 * BLOCK)
+    store.write(1, 1, 0, data)
+    path = tmp_path / "1.chunk"
+    raw = bytearray(path.read_bytes())
+    raw[2 * BLOCK + 100] ^= 0x01
+    path.write_bytes(raw)
+    assert read_all(store, 1, 1, 0, BLOCK) == data[:BLOCK], "untouched blocks still read"
+    with pytest.raises(CorruptReplica):
+        read_all(store, 1, 1)
+    assert 1 in store.corrupt and 1 not in [h for h, _, _ in store.reports()]
+    with pytest.raises(errors.DataLoss):  # a corrupt replica serves nothing afterwards
+        read_all(store, 1, 1, 0, BLOCK)
+
+
+def test_an_overwrite_verifies_the_blocks_it_merges_with(store: ChunkStore, tmp_path: Path) -> None:
+    store.write(1, 1, 0, os.urandom(2 * BLOCK))
+    raw = bytearray((tmp_path / "1.chunk").read_bytes())
+    raw[5] ^= 0xFF
+    (tmp_path / "1.chunk").write_bytes(raw)
+    with pytest.raises(CorruptReplica):
+        store.write(1, 1, 10, b"partial block")
+
+
+def test_versions_must_match_and_never_go_back(store: ChunkStore) -> None:
+    store.write(1, 1, 0, b"data")
+    with pytest.raises(errors.StaleReplica):
+        read_all(store, 1, 2)
+    with pytest.raises(errors.StaleReplica):
+        store.write(1, 2, 0, b"x")
+    store.set_version(1, 3, create=False)
+    assert read_all(store, 1, 3) == b"data"
+    with pytest.raises(errors.FailedPrecondition):
+        store.set_version(1, 2, create=False)
+
+
+def test_writes_outside_the_chunk_are_refused(store: ChunkStore) -> None:
+    with pytest.raises(errors.InvalidArgument):
+        store.write(1, 1, CHUNK - 1, b"ab")
+
+
+def test_restart_reloads_replicas_and_ignores_crash_leftovers(
+    store: ChunkStore, tmp_path: Path
+) -> None:
+    data = os.urandom(BLOCK + 10)
+    store.write(1, 1, 0, data)
+    # A crash after the data was extended but before the metadata was renamed into place:
+    with open(tmp_path / "1.chunk", "ab") as f:
+        f.write(b"never acknowledged")
+    (tmp_path / "1.meta.tmp").write_bytes(b"half-written metadata")
+    again = ChunkStore(tmp_path, CHUNK)
+    assert read_all(again, 1, 1) == data
+    assert not (tmp_path / "1.meta.tmp").exists()
+
+
+def test_metadata_claiming_missing_bytes_marks_the_replica_corrupt(
+    store: ChunkStore, tmp_path: Path
+) -> None:
+    store.write(1, 1, 0, os.urandom(3 * BLOCK))
+    os.truncate(tmp_path / "1.chunk", BLOCK)
+    again = ChunkStore(tmp_path, CHUNK)
+    assert 1 in again.corrupt
+    with pytest.raises(errors.DataLoss):
+        read_all(again, 1, 1)
+
+
+def test_garbled_metadata_is_rejected() -> None:
+    raw = bytearray(ReplicaMeta(3, 5, [123]).encode())
+    assert ReplicaMeta.decode(bytes(raw)) == ReplicaMeta(3, 5, [123])
+    raw[6] ^= 1
+    with pytest.raises(ValueError):
+        ReplicaMeta.decode(bytes(raw))
+
+
+def test_delete_respects_the_version_bound(store: ChunkStore) -> None:
+    store.set_version(1, 4, create=False)
+    assert not store.delete(1, max_version=3), "a replica upgraded since the report stays"
+    assert store.delete(1, max_version=4)
+    assert store.reports() == []

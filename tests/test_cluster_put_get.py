@@ -1,0 +1,140 @@
+"""put/get/write on a real cluster of processes: bytes identical, replicas distinct and in step."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from client.client import Client
+from client.localcluster import LocalCluster
+from tests.conftest import SMALL_CHUNK, replica_path, run_gfs, start_cluster
+
+BLOCK = 64 * 1024
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize(
+    "size",
+    [
+        0,
+        1,
+        BLOCK - 1,
+        BLOCK + 1,
+        SMALL_CHUNK - 1,
+        SMALL_CHUNK,
+        SMALL_CHUNK + 1,
+        5 * SMALL_CHUNK + 12345,
+    ],
+)
+def test_put_then_get_is_byte_identical(gfs: Client, size: int) -> None:
+    data = os.urandom(size)
+    path = f"/sizes/f{size}"
+    gfs.mkdir("/sizes", parents=True)
+    assert gfs.put(io.BytesIO(data), path) == size
+    out = io.BytesIO()
+    assert gfs.get(path, out) == size
+    assert out.getvalue() == data
+    stat = gfs.stat(path)
+    assert stat.size == size
+    assert len(stat.chunks) == -(-size // SMALL_CHUNK)
+
+
+@pytest.mark.cluster
+def test_every_chunk_is_on_three_distinct_servers_at_one_version(
+    gfs: Client, shared_cluster: LocalCluster
+) -> None:
+    gfs.put(io.BytesIO(os.urandom(3 * SMALL_CHUNK + 1)), "/replicated")
+    stat = gfs.stat("/replicated")
+    assert len(stat.chunks) == 4
+    for chunk in stat.chunks:
+        assert len(set(chunk.replicas)) == 3
+        for address in chunk.replicas:
+            on_disk = replica_path(shared_cluster, address, chunk.handle)
+            assert on_disk.stat().st_size == chunk.size
+            meta = on_disk.with_suffix(".meta").read_bytes()
+            assert int.from_bytes(meta[4:12], "little") == chunk.version
+
+
+@pytest.mark.cluster
+def test_write_at_an_offset_across_a_chunk_boundary(gfs: Client) -> None:
+    original = os.urandom(2 * SMALL_CHUNK)
+    gfs.put(io.BytesIO(original), "/overwrite")
+    patch = os.urandom(BLOCK * 2 + 333)
+    offset = SMALL_CHUNK - BLOCK - 100
+    gfs.write("/overwrite", offset, patch)
+    expected = bytearray(original)
+    expected[offset : offset + len(patch)] = patch
+    assert gfs.read("/overwrite", 0, 10 * SMALL_CHUNK) == bytes(expected)
+
+
+@pytest.mark.cluster
+def test_write_past_the_end_extends_the_file_with_zeros(gfs: Client) -> None:
+    gfs.put(io.BytesIO(b"head"), "/sparse")
+    gfs.write("/sparse", 2 * SMALL_CHUNK + 10, b"tail")
+    out = io.BytesIO()
+    gfs.get("/sparse", out)
+    assert out.getvalue() == b"head" + bytes(2 * SMALL_CHUNK + 6) + b"tail"
+
+
+@pytest.mark.cluster
+def test_namespace_operations_through_the_command(shared_cluster: LocalCluster) -> None:
+    m = shared_cluster.master_address
+    assert run_gfs(m, "mkdir", "-p", "/cli/a/b").returncode == 0
+    assert run_gfs(m, "put", "-", "/cli/a/b/f", stdin=b"hello").returncode == 0
+    assert run_gfs(m, "mv", "/cli/a", "/cli/z").returncode == 0
+    listing = run_gfs(m, "ls", "/cli/z/b").stdout.decode().split()
+    assert listing == ["/cli/z/b/f"]
+    assert run_gfs(m, "get", "/cli/z/b/f", "-").stdout == b"hello"
+    assert run_gfs(m, "rm", "-r", "/cli/z").returncode == 0
+    assert run_gfs(m, "ls", "/cli").stdout == b""
+
+
+@pytest.mark.cluster
+def test_a_flipped_byte_is_never_returned_and_the_read_uses_another_replica(
+    own_cluster: LocalCluster,
+) -> None:
+    data = os.urandom(SMALL_CHUNK)
+    with Client(own_cluster.master_address) as gfs:
+        gfs.put(io.BytesIO(data), "/flip")
+        chunk = gfs.stat("/flip").chunks[0]
+        first = sorted(chunk.replicas)[0]  # every replica is local: the client tries them in order
+        path = replica_path(own_cluster, first, chunk.handle)
+        raw = bytearray(path.read_bytes())
+        raw[BLOCK + 7] ^= 0x40
+        path.write_bytes(raw)
+
+        out = io.BytesIO()
+        gfs.get("/flip", out)
+        assert out.getvalue() == data
+
+        # The corrupt replica reports itself and the master stops handing it out.
+        deadline = time.monotonic() + 10
+        while first in gfs.stat("/flip").chunks[0].replicas:
+            assert time.monotonic() < deadline, "the corrupt replica is still listed"
+            time.sleep(0.1)
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_default_64_mib_chunks_file_over_two_chunks(tmp_path: Path) -> None:
+    cluster = start_cluster(tmp_path / "big", chunk_size=64 * 1024 * 1024)
+    try:
+        data = os.urandom(64 * 1024 * 1024 + 4321)
+        local = tmp_path / "big.bin"
+        local.write_bytes(data)
+        m = cluster.master_address
+        put = run_gfs(m, "put", str(local), "/big.bin")
+        assert put.returncode == 0, put.stderr
+        got = run_gfs(m, "get", "/big.bin", str(tmp_path / "copy.bin"))
+        assert got.returncode == 0, got.stderr
+        assert (tmp_path / "copy.bin").read_bytes() == data
+        stat = json.loads(run_gfs(m, "stat", "--json", "/big.bin").stdout)
+        assert [c["size"] for c in stat["chunks"]] == [64 * 1024 * 1024, 4321]
+        assert all(len(set(c["replicas"])) == 3 for c in stat["chunks"])
+    finally:
+        cluster.stop()

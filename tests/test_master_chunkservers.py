@@ -1,0 +1,102 @@
+"""Liveness, placement and the stale/garbage/adopt rules, with a fake clock."""
+
+from __future__ import annotations
+
+from master import namespace, placement
+from master.chunkservers import ANY_VERSION, Chunkservers, Removal, Report
+from master.state import MasterState
+
+
+def setup_file(chunks: int = 1) -> MasterState:
+    state = MasterState()
+    state.apply(namespace.create(state, "/f", now=0.0))
+    state.apply(namespace.add_chunks(state, "/f", chunks - 1, now=0.0))
+    return state
+
+
+def beat(
+    cs: Chunkservers,
+    state: MasterState,
+    address: str,
+    reports: list[Report],
+    now: float,
+    corrupt: list[int] | None = None,
+    in_flight: set[int] | None = None,
+):  # type: ignore[no-untyped-def]
+    return cs.heartbeat(
+        state, address, "r1", 0, 10**12, reports, corrupt or [], now, in_flight or set()
+    )
+
+
+def test_a_server_is_dead_after_silence_and_alive_again_when_it_reports() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    beat(cs, state, "a:1", [], now=0.0)
+    assert cs.alive("a:1", 2.9)
+    assert not cs.alive("a:1", 3.0)
+    beat(cs, state, "a:1", [], now=10.0)
+    assert cs.alive("a:1", 10.5)
+
+
+def test_a_replica_with_a_lower_version_is_stale_never_a_location_and_removed() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    state.chunks[1] = state.chunks[1].__class__(1, version=5)
+    outcome = beat(cs, state, "a:1", [Report(1, 4, 100)], now=0.0)
+    assert outcome.removals == [Removal(1, 4)]
+    assert cs.replicas(1, now=0.0) == []
+
+
+def test_a_replica_being_upgraded_is_not_judged_stale() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    state.chunks[1] = state.chunks[1].__class__(1, version=5)
+    outcome = beat(cs, state, "a:1", [Report(1, 4, 100)], now=0.0, in_flight={1})
+    assert outcome.removals == []
+
+
+def test_a_higher_version_is_adopted_through_a_logged_mutation() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    outcome = beat(cs, state, "a:1", [Report(1, 7, 100)], now=0.0)
+    assert outcome.adoption is not None
+    state.apply(outcome.adoption)
+    assert state.chunks[1].version == 7
+    assert cs.replicas(1, now=0.0) == ["a:1"]
+
+
+def test_replicas_of_deleted_chunks_are_garbage_but_unknown_future_handles_are_kept() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    state.apply(namespace.delete(state, "/f", recursive=False))
+    outcome = beat(cs, state, "a:1", [Report(1, 1, 10), Report(99, 1, 10)], now=0.0)
+    assert outcome.removals == [Removal(1, ANY_VERSION)], "handle 99 was never issued: not ours"
+
+
+def test_dead_servers_are_not_handed_out_and_corrupt_replicas_are_dropped() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.0)
+    beat(cs, state, "b:1", [Report(1, 1, 10)], now=2.0)
+    assert cs.replicas(1, now=2.5) == ["a:1", "b:1"]
+    assert cs.replicas(1, now=4.0) == ["b:1"]
+    beat(cs, state, "b:1", [], now=10.0, corrupt=[1])
+    assert cs.replicas(1, now=10.0) == []
+
+
+def test_a_report_taken_before_a_confirmed_creation_does_not_drop_it() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0, report_grace=1.0)
+    beat(cs, state, "a:1", [], now=0.0)
+    cs.confirm(1, "a:1", now=0.5)
+    beat(cs, state, "a:1", [], now=0.9)
+    assert cs.replicas(1, now=0.9) == ["a:1"]
+    beat(cs, state, "a:1", [], now=2.0)
+    assert cs.replicas(1, now=2.0) == [], "a report well after the ack is believed"
+
+
+def test_placement_spans_racks_first_then_free_space() -> None:
+    c = placement.Candidate
+    candidates = [
+        c("a", "r1", 100, 0),
+        c("b", "r1", 90, 0),
+        c("c", "r2", 10, 0),
+        c("d", "r1", 80, 0),
+    ]
+    assert placement.choose(candidates, 2) == ["a", "c"]
+    assert placement.choose(candidates, 3) == ["a", "c", "b"]
+    assert placement.choose(candidates, 3, needed_bytes=50) == ["a", "b", "d"]
+    assert placement.choose(candidates, 9) == ["a", "c", "b", "d"]

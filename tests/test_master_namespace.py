@@ -1,0 +1,89 @@
+"""The namespace planners, on an in-memory state: no I/O, no threads."""
+
+from __future__ import annotations
+
+import pytest
+
+from client import errors
+from master import namespace
+from master.state import MasterState
+
+
+@pytest.fixture
+def state() -> MasterState:
+    return MasterState()
+
+
+def test_create_needs_an_existing_parent_directory(state: MasterState) -> None:
+    with pytest.raises(errors.NotFound):
+        namespace.create(state, "/d/f", now=1.0)
+    state.apply(namespace.mkdir(state, "/d", parents=False, now=1.0))
+    state.apply(namespace.create(state, "/d/f", now=2.0))
+    assert [n.path for n in namespace.list_dir(state, "/d")] == ["/d/f"]
+    with pytest.raises(errors.AlreadyExists):
+        namespace.create(state, "/d/f", now=3.0)
+    with pytest.raises(errors.NotADirectory):
+        namespace.create(state, "/d/f/g", now=3.0)
+
+
+def test_mkdir_p_creates_missing_parents_and_is_idempotent(state: MasterState) -> None:
+    state.apply(namespace.mkdir(state, "/a/b/c", parents=True, now=1.0))
+    assert {"/a", "/a/b", "/a/b/c"} <= set(state.nodes)
+    assert namespace.mkdir(state, "/a/b/c", parents=True, now=2.0).changes == ()
+    with pytest.raises(errors.AlreadyExists):
+        namespace.mkdir(state, "/a/b/c", parents=False, now=2.0)
+
+
+def test_planning_changes_nothing_until_applied(state: MasterState) -> None:
+    mutation = namespace.mkdir(state, "/x", parents=False, now=1.0)
+    assert "/x" not in state.nodes
+    state.apply(mutation)
+    assert state.nodes["/x"].is_dir
+
+
+def test_delete_of_a_non_empty_directory_needs_recursive(state: MasterState) -> None:
+    state.apply(namespace.mkdir(state, "/d", parents=False, now=1.0))
+    state.apply(namespace.create(state, "/d/f", now=1.0))
+    state.apply(namespace.add_chunks(state, "/d/f", 1, now=1.0))
+    handles = state.nodes["/d/f"].chunks
+    with pytest.raises(errors.DirectoryNotEmpty):
+        namespace.delete(state, "/d", recursive=False)
+    state.apply(namespace.delete(state, "/d", recursive=True))
+    assert "/d" not in state.nodes and "/d/f" not in state.nodes
+    assert not state.children["/"]
+    assert all(h not in state.chunks for h in handles), "chunks of deleted files leave the table"
+
+
+def test_rename_moves_a_whole_subtree_and_refuses_cycles(state: MasterState) -> None:
+    state.apply(namespace.mkdir(state, "/a/b", parents=True, now=1.0))
+    state.apply(namespace.create(state, "/a/b/f", now=1.0))
+    with pytest.raises(errors.InvalidArgument):
+        namespace.rename(state, "/a", "/a/b/c", now=2.0)
+    state.apply(namespace.rename(state, "/a", "/z", now=2.0))
+    assert {"/z", "/z/b", "/z/b/f"} <= set(state.nodes)
+    assert not any(p.startswith("/a") for p in state.nodes)
+    assert state.children["/z/b"] == {"/z/b/f"}
+    state.apply(namespace.create(state, "/y", now=3.0))
+    with pytest.raises(errors.AlreadyExists):
+        namespace.rename(state, "/z", "/y", now=3.0)
+
+
+def test_add_chunks_fills_holes_and_issues_fresh_handles(state: MasterState) -> None:
+    state.apply(namespace.create(state, "/f", now=1.0))
+    state.apply(namespace.add_chunks(state, "/f", 2, now=1.0))
+    assert state.nodes["/f"].chunks == (1, 2, 3)
+    assert all(state.chunks[h].version == 1 for h in (1, 2, 3))
+    state.apply(namespace.delete(state, "/f", recursive=False))
+    state.apply(namespace.create(state, "/g", now=2.0))
+    state.apply(namespace.add_chunks(state, "/g", 0, now=2.0))
+    assert state.nodes["/g"].chunks == (4,), "handles are never reused after a delete"
+    assert namespace.add_chunks(state, "/g", 0, now=3.0).changes == ()
+
+
+def test_extend_only_grows_a_file(state: MasterState) -> None:
+    state.apply(namespace.create(state, "/f", now=1.0))
+    state.apply(namespace.extend(state, "/f", 100, now=2.0))
+    assert namespace.extend(state, "/f", 50, now=3.0).changes == ()
+    assert state.nodes["/f"].size == 100
+    with pytest.raises(errors.IsADirectory):
+        namespace.extend(state, "/", 10, now=3.0)
