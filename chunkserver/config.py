@@ -21,8 +21,8 @@ class ChunkserverConfig:
     rpc_timeout: float = 10.0
     # Pushed data not written within this long is dropped.
     buffer_ttl: float = 120.0
-    # Pushed data held at once; a push past it is refused (RESOURCE_EXHAUSTED).
-    buffer_limit: int = 2048 * MiB
+    # Pushed data spooled at once; a push that could pass it is refused (RESOURCE_EXHAUSTED).
+    buffer_limit: int = 4096 * MiB
     # Largest chunk accepted (the master's chunk size may be smaller, never larger).
     max_chunk_size: int = 64 * MiB
     # Size of each streamed read message.

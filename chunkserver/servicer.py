@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from chunkserver.buffers import DataBuffers
 from chunkserver.config import ChunkserverConfig
 from chunkserver.leases import LeaseTable
+from chunkserver.spool import Pushed, Spool
 from chunkserver.storage import ChunkStore, CorruptReplica
 from client import errors, rpc
 from client.servicing import aborting
@@ -30,7 +30,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.config = config
         self.store = store
         self.channels = channels
-        self.buffers = DataBuffers(config.buffer_ttl, config.buffer_limit)
+        self.spool = Spool(config.data_dir / "spool", config.buffer_ttl, config.buffer_limit)
         self.leases = LeaseTable()
         self._lease_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cs-forward")
@@ -48,40 +48,51 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         if first is None or not first.data_id:
             raise errors.InvalidArgument("a push must start with a piece naming its data id")
         data_id, chain = first.data_id, list(first.chain)
-        self.buffers.reserve(self.config.max_chunk_size, time.monotonic())
-        pieces = [first.data]
-        size = len(first.data)
-        forward: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        writer = self.spool.open(data_id, time.monotonic(), self.config.max_chunk_size)
+        # Reading a bytes field copies it out of the message: read each piece once.
+        head = first.data
+        forward: queue.SimpleQueue[bytes | None] | None = None
         downstream = None
         if chain:
+            forward = queue.SimpleQueue()
+            relayed = forward
 
             def relay() -> Iterator[chunkserver_pb2.DataPiece]:
-                yield chunkserver_pb2.DataPiece(data_id=data_id, chain=chain[1:], data=first.data)
-                while (item := forward.get()) is not None:
+                yield chunkserver_pb2.DataPiece(data_id=data_id, chain=chain[1:], data=head)
+                while (item := relayed.get()) is not None:
                     yield chunkserver_pb2.DataPiece(data=item)
 
             downstream = self.channels.chunkserver(chain[0]).PushData.future(
                 relay(), timeout=self.config.rpc_timeout + 60
             )
         try:
+            writer.write(head)
             for piece in request_iterator:
-                size += len(piece.data)
-                if size > self.config.max_chunk_size:
+                data = piece.data
+                if writer.size + len(data) > self.config.max_chunk_size:
                     raise errors.InvalidArgument(
                         f"pushed data exceeds the chunk size of {self.config.max_chunk_size} bytes"
                     )
-                pieces.append(piece.data)
-                forward.put(piece.data)
+                writer.write(data)
+                if forward is not None:
+                    forward.put(data)
+        except BaseException:
+            writer.abort()
+            raise
         finally:
-            forward.put(None)
+            if forward is not None:
+                forward.put(None)
+        pushed = writer.finish()
         if downstream is not None:
             try:
                 downstream.result()
             except grpc.RpcError as err:
+                pushed.path.unlink(missing_ok=True)
                 raise errors.Unavailable(
                     f"forwarding to {chain[0]} failed: {errors.translate(err, chain[0])}"
                 ) from None
-        self.buffers.put(data_id, b"".join(pieces), time.monotonic())
+        size = pushed.size
+        self.spool.add(data_id, pushed, time.monotonic())
         return chunkserver_pb2.PushDataResponse(length=size)
 
     @aborting(log)
@@ -110,12 +121,11 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self, request: chunkserver_pb2.WriteRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.WriteResponse:
         handle, version = request.handle, request.version
-        data = self.buffers.get(request.data_id)
-        with self.store.lock(handle):
+        pushed = self.spool.get(request.data_id)
+        with self.store.lock(handle):  # held until every replica applied: one order for all
             with self._lease_lock:
                 lease = self.leases.check(handle, version, time.monotonic())
                 serial = self.leases.next_serial(handle)
-            length = self.store.write(handle, version, request.offset, data)
             applied = chunkserver_pb2.ApplyWriteRequest(
                 handle=handle,
                 version=version,
@@ -123,15 +133,27 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 data_id=request.data_id,
                 serial=serial,
             )
-            failures = [
-                f
-                for f in self._pool.map(lambda a: self._apply_on(a, applied), lease.secondaries)
-                if f
-            ]
+            # The secondaries apply while this replica does.
+            remote = [self._pool.submit(self._apply_on, a, applied) for a in lease.secondaries]
+            try:
+                length = self._apply(handle, version, request.offset, request.data_id, pushed)
+            finally:
+                failures = [f for f in (r.result() for r in remote) if f]
         if failures:
             raise errors.Unavailable("; ".join(failures))
-        self.buffers.drop(request.data_id)
         return chunkserver_pb2.WriteResponse(chunk_length=length)
+
+    def _apply(self, handle: int, version: int, offset: int, data_id: str, pushed: Pushed) -> int:
+        """Applies pushed data to a replica (the caller holds its lock). Data that covers the
+        whole replica becomes the replica by a rename; anything else is merged block-wise."""
+        meta = self.store.metas.get(handle)
+        if offset == 0 and meta is not None and pushed.size >= meta.length:
+            length = self.store.install(handle, version, pushed.path, pushed.size, pushed.crcs)
+            self.spool.forget(data_id)
+            return length
+        length = self.store.write(handle, version, offset, pushed.path.read_bytes())
+        self.spool.drop(data_id)
+        return length
 
     def _apply_on(self, address: str, request: chunkserver_pb2.ApplyWriteRequest) -> str:
         try:
@@ -149,10 +171,11 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def ApplyWrite(
         self, request: chunkserver_pb2.ApplyWriteRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.WriteResponse:
-        data = self.buffers.get(request.data_id)
+        pushed = self.spool.get(request.data_id)
         with self.store.lock(request.handle):
-            length = self.store.write(request.handle, request.version, request.offset, data)
-        self.buffers.drop(request.data_id)
+            length = self._apply(
+                request.handle, request.version, request.offset, request.data_id, pushed
+            )
         return chunkserver_pb2.WriteResponse(chunk_length=length)
 
     @aborting(log)

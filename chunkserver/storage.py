@@ -132,8 +132,9 @@ class ChunkStore:
             if meta is None:
                 if not create:
                     raise errors.NotFound(f"no replica of chunk {handle} here")
-                self._data(handle).touch()
-                self._save_meta(handle, ReplicaMeta(version, 0))
+                # An empty replica need not survive a crash (the master then sees it missing),
+                # so nothing is synced until the first write persists it.
+                self.metas[handle] = ReplicaMeta(version, 0)
                 return
             if version < meta.version:
                 raise errors.FailedPrecondition(
@@ -158,7 +159,7 @@ class ChunkStore:
                 raise CorruptReplica(handle, f"checksum mismatch in block {block}")
         return raw[start - lo : end - lo]
 
-    def write(self, handle: int, version: int, offset: int, data: bytes) -> int:
+    def write(self, handle: int, version: int, offset: int, data: bytes | bytearray) -> int:
         """Writes `data` at `offset` (a gap past the end reads as zeros); returns the new length.
         The caller holds `lock(handle)`."""
         meta = self._require(handle, version)
@@ -174,7 +175,7 @@ class ChunkStore:
         start_block = first_block if offset <= old else min(first_block, old // BLOCK)
         start = start_block * BLOCK
         region_end = max(end, min(old, -(-end // BLOCK) * BLOCK))
-        fd = os.open(self._data(handle), os.O_RDWR)
+        fd = os.open(self._data(handle), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             prefix = self._read_verified(handle, meta, fd, start, min(offset, old))
             suffix = (
@@ -200,6 +201,29 @@ class ChunkStore:
         self._save_meta(handle, ReplicaMeta(version, new_length, crcs))
         return new_length
 
+    def install(
+        self, handle: int, version: int, source: Path, length: int, crcs: tuple[int, ...]
+    ) -> int:
+        """Replaces the whole replica with the file `source` (`length` bytes, checksummed as
+        `crcs`), which must cover everything the replica holds now; returns the new length.
+        The caller holds `lock(handle)`."""
+        meta = self._require(handle, version)
+        if length < meta.length or length > self.max_chunk_size:
+            raise errors.InvalidArgument(f"cannot install {length} bytes over chunk {handle}")
+        try:
+            fd = os.open(source, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            os.replace(source, self._data(handle))
+        except OSError as err:
+            raise errors.ResourceExhausted(
+                f"cannot write chunk {handle}: {err.strerror or err}"
+            ) from None
+        self._save_meta(handle, ReplicaMeta(version, length, list(crcs)))
+        return length
+
     def read(
         self, handle: int, version: int, offset: int, length: int, piece: int
     ) -> Iterator[bytes]:
@@ -209,20 +233,22 @@ class ChunkStore:
             meta = self._require(handle, version)
         end = min(offset + length, meta.length)
         piece = max(BLOCK, piece - piece % BLOCK)
-        fd = os.open(self._data(handle), os.O_RDONLY)
-        try:
-            pos = offset
-            while pos < end:
-                stop = min(end, (pos // BLOCK) * BLOCK + piece)
-                with self.lock(handle):  # a concurrent write must not change blocks mid-check
-                    meta = self._require(handle, version)
+        pos = offset
+        while pos < end:
+            stop = min(end, (pos // BLOCK) * BLOCK + piece)
+            # Under the lock, and through a descriptor opened under it: a concurrent write or
+            # install (which renames a new file into place) never mixes with this check.
+            with self.lock(handle):
+                meta = self._require(handle, version)
+                fd = os.open(self._data(handle), os.O_RDONLY)
+                try:
                     chunk = self._read_verified(handle, meta, fd, pos, min(stop, meta.length))
-                if not chunk:
-                    return
-                yield chunk
-                pos += len(chunk)
-        finally:
-            os.close(fd)
+                finally:
+                    os.close(fd)
+            if not chunk:
+                return
+            yield chunk
+            pos += len(chunk)
 
     def delete(self, handle: int, max_version: int) -> bool:
         """Removes the replica if its version is at most `max_version`."""

@@ -221,22 +221,12 @@ class MasterService:
             )
         if not replicas:
             raise errors.Unavailable(f"no live replica of chunk {handle}")
-        version = chunk.version + 1
-        with self._core:
-            self._versions_in_flight.add(handle)
-        try:
-            bumped = dataclasses.replace(chunk, version=version, lease_holder="", lease_expiry=0.0)
-            self._commit(
-                Mutation(
-                    "bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)
-                )
-            )
-            holders = self._set_version(handle, version, replicas, create=False)
-        finally:
-            with self._core:
-                self._versions_in_flight.discard(handle)
-        if not holders:
-            raise errors.Unavailable(f"no replica of chunk {handle} accepted version {version}")
+        if chunk.version == 1 and chunk.lease_expiry == 0.0:
+            # Never leased, so never mutated: every replica created at version 1 is current.
+            bumped, holders = chunk, replicas
+        else:
+            bumped, holders = self._bump_version(chunk, replicas)
+        version = bumped.version
         primary, secondaries = holders[0], holders[1:]
         granted_at = self.clock()
         leased = dataclasses.replace(
@@ -259,6 +249,26 @@ class MasterService:
             timeout=self.config.rpc_timeout,
         )
         log.info("lease on chunk %d v%d granted to %s", handle, version, primary)
+
+    def _bump_version(self, chunk: Chunk, replicas: list[str]) -> tuple[Chunk, list[str]]:
+        """Logs version+1, then tells the live replicas; those that miss it become stale."""
+        handle, version = chunk.handle, chunk.version + 1
+        with self._core:
+            self._versions_in_flight.add(handle)
+        try:
+            bumped = dataclasses.replace(chunk, version=version, lease_holder="", lease_expiry=0.0)
+            self._commit(
+                Mutation(
+                    "bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)
+                )
+            )
+            holders = self._set_version(handle, version, replicas, create=False)
+        finally:
+            with self._core:
+                self._versions_in_flight.discard(handle)
+        if not holders:
+            raise errors.Unavailable(f"no replica of chunk {handle} accepted version {version}")
+        return bumped, holders
 
     # --- chunkservers -------------------------------------------------------------------------
 

@@ -1,11 +1,15 @@
-"""The primary's lease clock and the push buffers, with a fake clock."""
+"""The primary's lease clock and the push spool, with a fake clock."""
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import pytest
 
-from chunkserver.buffers import DataBuffers
+from chunkserver.checksum import BLOCK, block_crcs
 from chunkserver.leases import LeaseTable
+from chunkserver.spool import Spool
 from client import errors
 
 
@@ -26,14 +30,40 @@ def test_serial_numbers_increase_per_chunk() -> None:
     assert [leases.next_serial(1), leases.next_serial(1), leases.next_serial(2)] == [1, 2, 1]
 
 
-def test_buffers_expire_and_enforce_a_limit() -> None:
-    buffers = DataBuffers(ttl=5.0, limit=10)
-    buffers.put("a", b"12345678", now=0.0)
+def push(spool: Spool, data_id: str, pieces: list[bytes], now: float) -> None:
+    writer = spool.open(data_id, now, expected=sum(map(len, pieces)))
+    for piece in pieces:
+        writer.write(piece)
+    spool.add(data_id, writer.finish(), now)
+
+
+def test_the_spool_checksums_blocks_across_uneven_pieces(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, ttl=5.0, limit=10 * BLOCK)
+    data = bytes(range(256)) * (3 * BLOCK // 256) + b"tail"
+    cuts = [0, 1000, BLOCK + 5, BLOCK + 6, 2 * BLOCK, len(data)]
+    push(spool, "a", [data[x:y] for x, y in itertools.pairwise(cuts)], now=0.0)
+    pushed = spool.get("a")
+    assert pushed.path.read_bytes() == data
+    assert pushed.size == len(data)
+    assert list(pushed.crcs) == block_crcs(data)
+
+
+def test_the_spool_expires_pushes_and_enforces_a_limit(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, ttl=5.0, limit=10)
+    push(spool, "a", [b"12345678"], now=0.0)
     with pytest.raises(errors.ResourceExhausted):
-        buffers.reserve(5, now=1.0)
-    buffers.reserve(5, now=6.0)  # "a" expired
+        spool.open("b", now=1.0, expected=5)
+    spool.open("b", now=6.0, expected=5).abort()  # "a" expired meanwhile
     with pytest.raises(errors.Aborted, match="push it again"):
-        buffers.get("a")
-    buffers.put("b", b"xy", now=7.0)
-    buffers.drop("b")
-    assert buffers.held == 0
+        spool.get("a")
+    push(spool, "c", [b"xy"], now=7.0)
+    spool.drop("c")
+    assert spool.held == 0
+    assert list(tmp_path.iterdir()) == [], "no spool file outlives its push"
+
+
+def test_malformed_data_ids_are_refused(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, ttl=5.0, limit=10)
+    for bad in ["", "../x", ".hidden"]:
+        with pytest.raises(errors.InvalidArgument):
+            spool.open(bad, now=0.0, expected=1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chunkserver.checksum import BLOCK
+from chunkserver.checksum import BLOCK, block_crcs
 from chunkserver.storage import ChunkStore, CorruptReplica, ReplicaMeta
 from client import errors
 
@@ -139,3 +139,16 @@ def test_delete_respects_the_version_bound(store: ChunkStore) -> None:
     assert not store.delete(1, max_version=3), "a replica upgraded since the report stays"
     assert store.delete(1, max_version=4)
     assert store.reports() == []
+
+
+def test_install_replaces_the_whole_replica_by_a_rename(store: ChunkStore, tmp_path: Path) -> None:
+    store.write(1, 1, 0, b"old bytes")
+    data = os.urandom(2 * BLOCK + 3)
+    source = tmp_path / "pushed.spool"
+    source.write_bytes(data)
+    with pytest.raises(errors.InvalidArgument):
+        store.install(1, 1, source, 4, tuple(block_crcs(data[:4])))  # would lose "old bytes"
+    assert store.install(1, 1, source, len(data), tuple(block_crcs(data))) == len(data)
+    assert not source.exists()
+    assert read_all(store, 1, 1) == data
+    assert read_all(ChunkStore(tmp_path, CHUNK), 1, 1) == data, "durable across a restart"

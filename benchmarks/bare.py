@@ -1,0 +1,118 @@
+"""Bare Python gRPC servers: the limits pygfs is measured against.
+
+  python benchmarks/bare.py chain --out FILE [--next ADDR]
+      a client-streaming sink that writes every piece to FILE as it arrives and forwards it to
+      the next server (pipelined), then fdatasyncs: one link of a bare replication chain.
+  python benchmarks/bare.py source --file FILE
+      a server-streaming source that sends FILE in pieces.
+
+Both use pygfs's own messages (DataPiece, ReadPiece) so serialization costs are the same.
+Each prints 'serving on ADDR' once it serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from client.rpc import CHANNEL_OPTIONS
+from protos import chunkserver_pb2 as pb
+
+PUSH = "/bare.Chain/Push"
+READ = "/bare.Source/Read"
+
+
+def chain_handler(out: Path, next_address: str | None) -> grpc.GenericRpcHandler:
+    channel = grpc.insecure_channel(next_address, options=CHANNEL_OPTIONS) if next_address else None
+    forward = (
+        channel.stream_unary(
+            PUSH,
+            request_serializer=pb.DataPiece.SerializeToString,
+            response_deserializer=pb.PushDataResponse.FromString,
+        )
+        if channel
+        else None
+    )
+
+    def push(pieces: Iterator[pb.DataPiece], context: grpc.ServicerContext) -> pb.PushDataResponse:
+        relay: queue.SimpleQueue[pb.DataPiece | None] = queue.SimpleQueue()
+
+        def relayed() -> Iterator[pb.DataPiece]:
+            while (item := relay.get()) is not None:
+                yield item
+
+        downstream = forward.future(relayed()) if forward else None
+        size = 0
+        with open(out, "wb") as f:
+            for piece in pieces:
+                f.write(piece.data)
+                size += len(piece.data)
+                relay.put(pb.DataPiece(data=piece.data))
+            relay.put(None)
+            f.flush()
+            os.fdatasync(f.fileno())
+        if downstream is not None:
+            downstream.result()
+        return pb.PushDataResponse(length=size)
+
+    return grpc.method_handlers_generic_handler(
+        "bare.Chain",
+        {
+            "Push": grpc.stream_unary_rpc_method_handler(
+                push,
+                request_deserializer=pb.DataPiece.FromString,
+                response_serializer=pb.PushDataResponse.SerializeToString,
+            )
+        },
+    )
+
+
+def source_handler(path: Path, piece: int) -> grpc.GenericRpcHandler:
+    def read(request: pb.ReadRequest, context: grpc.ServicerContext) -> Iterator[pb.ReadPiece]:
+        with open(path, "rb") as f:
+            while data := f.read(piece):
+                yield pb.ReadPiece(data=data)
+
+    return grpc.method_handlers_generic_handler(
+        "bare.Source",
+        {
+            "Read": grpc.unary_stream_rpc_method_handler(
+                read,
+                request_deserializer=pb.ReadRequest.FromString,
+                response_serializer=pb.ReadPiece.SerializeToString,
+            )
+        },
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", choices=["chain", "source"])
+    parser.add_argument("--listen", default="127.0.0.1:0")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--next")
+    parser.add_argument("--file", type=Path)
+    parser.add_argument("--piece", type=int, default=1024 * 1024)
+    args = parser.parse_args()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=CHANNEL_OPTIONS)
+    if args.role == "chain":
+        server.add_generic_rpc_handlers([chain_handler(args.out, args.next)])
+    else:
+        server.add_generic_rpc_handlers([source_handler(args.file, args.piece)])
+    port = server.add_insecure_port(args.listen)
+    server.start()
+    print(f"serving on 127.0.0.1:{port}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

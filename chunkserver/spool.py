@@ -1,0 +1,156 @@
+"""Pushed data waiting for its write, spooled to files as it arrives (time passed in).
+
+Writing each piece to disk as it comes overlaps the disk with the network, as a bare pipelined
+chain does, and the CRC of every complete 64 KiB block is computed on the way: a write that
+covers a whole replica then just renames the spool file into place (see ChunkStore.install).
+Spool files live beside the chunk files, on the same file system, so a rename is enough.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chunkserver.checksum import BLOCK, crc
+from client import errors
+
+# Start write-back of a spool file every this many bytes, so the disk works while the data
+# streams in (as it does for a writer that passes the kernel's dirty limits) instead of all at
+# once when the replica is installed and synced.
+WRITEBACK_STEP = 8 * 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _writeback_starter() -> Callable[[int, int, int, int], int] | None:
+    """Linux's sync_file_range (asynchronous: starts write-back, keeps the pages cached)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    return function
+
+
+_start_writeback = _writeback_starter()
+
+
+@dataclass(frozen=True)
+class Pushed:
+    path: Path
+    size: int
+    crcs: tuple[int, ...]  # of the blocks of the data as if written at offset 0
+
+
+class SpoolWriter:
+    """Receives one push: appends pieces to its file and checksums complete blocks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = open(path, "wb")  # noqa: SIM115 - closed by finish/abort
+        self.size = 0
+        self.crcs: list[int] = []
+        self._tail = b""  # the bytes of a block not yet complete
+        self._written_back = 0
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.size += len(data)
+        if _start_writeback is not None and self.size - self._written_back >= WRITEBACK_STEP:
+            self.file.flush()
+            _start_writeback(
+                self.file.fileno(),
+                self._written_back,
+                self.size - self._written_back,
+                _SYNC_FILE_RANGE_WRITE,
+            )
+            self._written_back = self.size
+        if self._tail:
+            need = BLOCK - len(self._tail)
+            self._tail += data[:need]
+            data = data[need:]
+            if len(self._tail) < BLOCK:
+                return
+            self.crcs.append(crc(self._tail))
+            self._tail = b""
+        whole = len(data) - len(data) % BLOCK
+        view = memoryview(data)
+        self.crcs.extend(crc(view[i : i + BLOCK]) for i in range(0, whole, BLOCK))
+        self._tail = bytes(view[whole:])
+
+    def finish(self) -> Pushed:
+        self.file.close()
+        if self._tail:
+            self.crcs.append(crc(self._tail))
+        return Pushed(self.path, self.size, tuple(self.crcs))
+
+    def abort(self) -> None:
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class Spool:
+    directory: Path
+    ttl: float
+    limit: int
+    _items: dict[str, tuple[Pushed, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    held: int = 0
+
+    def __post_init__(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for leftover in self.directory.iterdir():  # pushes of a previous run: never acknowledged
+            leftover.unlink()
+
+    def open(self, data_id: str, now: float, expected: int) -> SpoolWriter:
+        """A writer for a new push; fails if `expected` more bytes would pass the limit."""
+        if not data_id or "/" in data_id or data_id.startswith("."):
+            raise errors.InvalidArgument(f"malformed data id {data_id!r}")
+        with self._lock:
+            self._expire(now)
+            if self.held + expected > self.limit:
+                raise errors.ResourceExhausted(
+                    f"push spool full ({self.held} of {self.limit} bytes held); try again"
+                )
+        return SpoolWriter(self.directory / f"{data_id}.{threading.get_ident()}.spool")
+
+    def add(self, data_id: str, pushed: Pushed, now: float) -> None:
+        with self._lock:
+            self._expire(now)
+            self._remove(data_id)
+            self._items[data_id] = (pushed, now)
+            self.held += pushed.size
+
+    def get(self, data_id: str) -> Pushed:
+        with self._lock:
+            item = self._items.get(data_id)
+        if item is None:
+            raise errors.Aborted(f"no pushed data with id {data_id}; push it again")
+        return item[0]
+
+    def forget(self, data_id: str) -> None:
+        """The spool file was moved away (installed as a replica): only forget it."""
+        with self._lock:
+            item = self._items.pop(data_id, None)
+            if item is not None:
+                self.held -= item[0].size
+
+    def drop(self, data_id: str) -> None:
+        with self._lock:
+            self._remove(data_id)
+
+    def _remove(self, data_id: str) -> None:
+        item = self._items.pop(data_id, None)
+        if item is not None:
+            self.held -= item[0].size
+            item[0].path.unlink(missing_ok=True)
+
+    def _expire(self, now: float) -> None:
+        for data_id, (_, at) in list(self._items.items()):
+            if now - at >= self.ttl:
+                self._remove(data_id)
