@@ -150,7 +150,8 @@ def main() -> None:
                 if n[0] > 1:
                     gfs.rm(f"/bench{n[0] - 1}")
             if not filecmp.cmp(tmp / "gfs_out.bin", source, shallow=False):
-                raise SystemExit("pygfs returned different bytes than were put")
+                print("pygfs returned different bytes than were put", file=sys.stderr)
+                sys.exit(2)
             gfs.close()
             channel.close()
             src_channel.close()

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from client import errors, rpc
-from master import namespace, placement
+from master import leases, namespace, placement
 from master.chunkservers import Chunkservers, Removal, Report
 from master.config import MasterConfig
 from master.locks import PathLocks
@@ -212,20 +212,20 @@ class MasterService:
         with self._core:
             chunk = self.state.chunks[handle]
             replicas = self.servers.replicas(handle, now)
-        if chunk.lease_valid(now):
-            if chunk.lease_holder in replicas:
+        match leases.decide(chunk, replicas, now):
+            case leases.Reuse():
                 return
-            raise errors.Unavailable(
-                f"primary {chunk.lease_holder} of chunk {handle} is unreachable; "
-                f"its lease ends in {chunk.lease_expiry - now:.0f}s"
-            )
-        if not replicas:
-            raise errors.Unavailable(f"no live replica of chunk {handle}")
-        if chunk.version == 1 and chunk.lease_expiry == 0.0:
-            # Never leased, so never mutated: every replica created at version 1 is current.
-            bumped, holders = chunk, replicas
-        else:
-            bumped, holders = self._bump_version(chunk, replicas)
+            case leases.WaitOut(holder, seconds_left):
+                raise errors.Unavailable(
+                    f"primary {holder} of chunk {handle} is unreachable; "
+                    f"its lease ends in {seconds_left:.0f}s"
+                )
+            case leases.NoReplica():
+                raise errors.Unavailable(f"no live replica of chunk {handle}")
+            case leases.Grant(bump=True):
+                bumped, holders = self._bump_version(chunk, replicas)
+            case _:
+                bumped, holders = chunk, replicas
         version = bumped.version
         primary, secondaries = holders[0], holders[1:]
         granted_at = self.clock()

@@ -1,0 +1,50 @@
+"""Whether a chunk's mutation can go ahead under the current lease (GFS section 3.1), decided
+purely from the chunk's record, its live replicas and the time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from master.state import Chunk
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """The current primary's lease is valid and it is alive."""
+
+    primary: str
+
+
+@dataclass(frozen=True)
+class WaitOut:
+    """A lease is still valid but its holder is unreachable: no other primary may be named
+    until it expires, or two primaries could order mutations at once."""
+
+    holder: str
+    seconds_left: float
+
+
+@dataclass(frozen=True)
+class NoReplica:
+    pass
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Name a new primary; `bump` says whether the version must go up first (it need not for a
+    chunk that was never leased, hence never mutated)."""
+
+    bump: bool
+
+
+Decision = Reuse | WaitOut | NoReplica | Grant
+
+
+def decide(chunk: Chunk, live_replicas: list[str], now: float) -> Decision:
+    if chunk.lease_valid(now):
+        if chunk.lease_holder in live_replicas:
+            return Reuse(chunk.lease_holder)
+        return WaitOut(chunk.lease_holder, chunk.lease_expiry - now)
+    if not live_replicas:
+        return NoReplica()
+    return Grant(bump=not (chunk.version == 1 and chunk.lease_expiry == 0.0))

@@ -1,0 +1,116 @@
+"""`gfs cluster up` as a user runs it: serves, stops on SIGTERM, finds its files again."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from client.client import Client
+from client.localcluster import LocalCluster
+from tests.conftest import ROOT, SMALL_CHUNK
+
+
+def cluster_up(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "client.cli",
+            "cluster",
+            "up",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            f"--chunk-size={SMALL_CHUNK}",
+            "--heartbeat-interval=0.2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    assert line.startswith("master serving on "), line + proc.stderr.read().decode()  # type: ignore[union-attr]
+    return proc, line.split()[-1]
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def wait_readable(master: str, path: str, timeout: float = 15) -> bytes:
+    deadline = time.monotonic() + timeout
+    with Client(master, timeout=5) as gfs:
+        while True:
+            try:
+                out = io.BytesIO()
+                gfs.get(path, out)
+                return out.getvalue()
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+
+@pytest.mark.cluster
+def test_cluster_up_keeps_data_across_a_stop_and_start(tmp_path: Path) -> None:
+    data = os.urandom(3 * SMALL_CHUNK + 77)
+    proc, master = cluster_up(tmp_path / "data")
+    try:
+        with Client(master) as gfs:
+            gfs.mkdir("/kept", parents=True)
+            gfs.put(io.BytesIO(data), "/kept/f")
+    finally:
+        stop(proc)
+    proc, master = cluster_up(tmp_path / "data")
+    try:
+        assert wait_readable(master, "/kept/f") == data
+        with Client(master) as gfs:
+            assert [c.version for c in gfs.stat("/kept/f").chunks] == [1, 1, 1, 1]
+    finally:
+        stop(proc)
+
+
+@pytest.mark.cluster
+def test_concurrent_creates_and_puts_in_one_directory_all_land(
+    shared_cluster: LocalCluster,
+) -> None:
+    with Client(shared_cluster.master_address) as gfs:
+        gfs.mkdir("/busy", parents=True)
+        payloads = {f"/busy/f{i}": os.urandom(SMALL_CHUNK // 2 + i) for i in range(24)}
+        failures: list[BaseException] = []
+
+        def put(path: str) -> None:
+            try:
+                with Client(shared_cluster.master_address) as own:
+                    own.put(io.BytesIO(payloads[path]), path)
+            except BaseException as err:
+                failures.append(err)
+
+        threads = [threading.Thread(target=put, args=(p,)) for p in payloads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert failures == []
+        assert sorted(e.path for e in gfs.ls("/busy")) == sorted(payloads)
+        handles = [c.handle for p in payloads for c in gfs.stat(p).chunks]
+        assert len(handles) == len(set(handles)), "no chunk belongs to two files"
+        for path, data in payloads.items():
+            out = io.BytesIO()
+            gfs.get(path, out)
+            assert out.getvalue() == data

@@ -1,0 +1,166 @@
+"""Lease and version rules of the master, with a fake clock and fake chunkservers.
+
+The fake stubs record what the durable store held when each RPC was sent, so the ordering GFS
+needs can be asserted: the new version is logged before any replica hears of it, and the lease
+is logged before the primary hears of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client import errors
+from master import leases
+from master.chunkservers import Report
+from master.config import MasterConfig
+from master.service import MasterService
+from master.state import Chunk
+from master.store import Store
+
+LEASE, MARGIN, DEAD_AFTER = 60.0, 5.0, 10.0
+
+
+@dataclass
+class Sent:
+    method: str
+    address: str
+    request: Any
+    logged_version: int
+    logged_holder: str
+
+
+@dataclass
+class FakeCluster:
+    store: Store
+    sent: list[Sent] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)
+    held: dict[str, dict[int, int]] = field(default_factory=dict)  # address -> handle -> version
+
+    def chunkserver(self, address: str) -> Any:
+        cluster = self
+
+        class Stub:
+            def _record(self, method: str, request: Any) -> object:
+                row = cluster.store.db.execute(
+                    "SELECT version, lease_holder FROM chunks WHERE handle = ?", [request.handle]
+                ).fetchone()
+                cluster.sent.append(Sent(method, address, request, row[0], row[1]))
+                if address in cluster.down:
+                    raise errors.Unavailable(f"cannot reach {address}")
+                return object()
+
+            def SetVersion(self, request: Any, timeout: float) -> object:
+                reply = self._record("SetVersion", request)
+                cluster.held.setdefault(address, {})[request.handle] = request.version
+                return reply
+
+            def GrantLease(self, request: Any, timeout: float) -> object:
+                return self._record("GrantLease", request)
+
+        return Stub()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[MasterService, FakeCluster, list[float]]:
+    clock = [1000.0]
+    store = Store(tmp_path / "m.db")
+    fake = FakeCluster(store)
+    config = MasterConfig(
+        data_dir=tmp_path, lease_seconds=LEASE, rpc_timeout=MARGIN, dead_after=DEAD_AFTER
+    )
+    service = MasterService(config, store, clock=lambda: clock[0], channels=fake)  # type: ignore[arg-type]
+    for address in ("a:1", "b:1", "c:1", "d:1"):
+        service.heartbeat(address, "r", 0, 10**12, [], [])
+    service.create("/f")
+    return service, fake, clock
+
+
+def beat_all(service: MasterService, fake: FakeCluster, except_: str = "") -> None:
+    """Every live server reports the replicas it holds, as real chunkservers do."""
+    for address in ("a:1", "b:1", "c:1", "d:1"):
+        if address != except_:
+            held = fake.held.get(address, {})
+            reports = [Report(h, v, 0) for h, v in held.items()]
+            service.heartbeat(address, "r", 0, 10**12, reports, [])
+
+
+def test_a_new_chunk_is_created_on_three_distinct_servers_then_leased_without_a_bump(setup) -> None:  # type: ignore[no-untyped-def]
+    service, fake, _ = setup
+    view = service.get_chunk("/f", 0, for_write=True)
+    creates = [s for s in fake.sent if s.method == "SetVersion"]
+    assert len({s.address for s in creates}) == 3 and all(s.request.create for s in creates)
+    assert all(s.logged_version == 1 for s in creates)
+    (grant,) = [s for s in fake.sent if s.method == "GrantLease"]
+    assert grant.logged_holder == grant.address, "the lease is logged before the primary is told"
+    assert view.primary == grant.address and view.version == 1
+    assert sorted(grant.request.secondaries) == sorted(set(view.replicas) - {view.primary})
+
+
+def test_a_valid_lease_is_reused_without_any_rpc(setup) -> None:  # type: ignore[no-untyped-def]
+    service, fake, clock = setup
+    first = service.get_chunk("/f", 0, for_write=True)
+    fake.sent.clear()
+    clock[0] += LEASE - 1
+    beat_all(service, fake)
+    assert service.get_chunk("/f", 0, for_write=True).primary == first.primary
+    assert fake.sent == []
+
+
+def test_after_expiry_the_version_is_logged_before_any_replica_hears_of_it(setup) -> None:  # type: ignore[no-untyped-def]
+    service, fake, clock = setup
+    service.get_chunk("/f", 0, for_write=True)
+    fake.sent.clear()
+    clock[0] += LEASE + MARGIN
+    beat_all(service, fake)
+    view = service.get_chunk("/f", 0, for_write=True)
+    assert view.version == 2
+    bumps = [s for s in fake.sent if s.method == "SetVersion"]
+    assert len(bumps) == 3
+    assert all(
+        s.request.version == 2 and s.logged_version == 2 and not s.request.create for s in bumps
+    )
+    assert fake.sent[-1].method == "GrantLease", "the primary is named last"
+
+
+def test_a_dead_primarys_lease_is_waited_out_and_a_replica_that_misses_the_bump_is_stale(
+    setup,
+) -> None:  # type: ignore[no-untyped-def]
+    service, fake, clock = setup
+    first = service.get_chunk("/f", 0, for_write=True)
+    dead = first.primary
+    clock[0] += DEAD_AFTER + 1  # the primary stopped heartbeating; its lease is still valid
+    beat_all(service, fake, except_=dead)
+    with pytest.raises(errors.Unavailable, match="unreachable; its lease ends in"):
+        service.get_chunk("/f", 0, for_write=True)
+    assert not [s for s in fake.sent if s.method == "GrantLease" and s.address != dead]
+
+    clock[0] = 1000.0 + LEASE + MARGIN  # master-side expiry: now a new primary may be named
+    beat_all(service, fake, except_=dead)
+    survivors = sorted(set(first.replicas) - {dead})
+    fake.down.add(survivors[1])  # this one misses version 2
+    fake.sent.clear()
+    view = service.get_chunk("/f", 0, for_write=True)
+    assert view.version == 2
+    assert view.primary == survivors[0]
+    assert view.replicas == [survivors[0]], "the dead and the one that missed v2 are not current"
+
+
+@pytest.mark.parametrize(
+    ("chunk", "replicas", "expected"),
+    [
+        (Chunk(1, 3, lease_holder="a", lease_expiry=50.0), ["a", "b"], leases.Reuse("a")),
+        (Chunk(1, 3, lease_holder="a", lease_expiry=50.0), ["b"], leases.WaitOut("a", 10.0)),
+        (Chunk(1, 3, lease_holder="a", lease_expiry=40.0), ["a", "b"], leases.Grant(bump=True)),
+        (Chunk(1, 1), ["a"], leases.Grant(bump=False)),
+        (Chunk(1, 1, lease_holder="a", lease_expiry=10.0), ["a"], leases.Grant(bump=True)),
+        (Chunk(1, 3), [], leases.NoReplica()),
+    ],
+)
+def test_lease_decisions(chunk: Chunk, replicas: list[str], expected: leases.Decision) -> None:
+    assert leases.decide(chunk, replicas, now=40.0) == expected
