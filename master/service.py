@@ -227,7 +227,9 @@ class MasterService:
             case _:
                 bumped, holders = chunk, replicas
         version = bumped.version
-        primary, secondaries = holders[0], holders[1:]
+        # Spread primaries (and with them the ordering work) over the replicas by handle.
+        primary = holders[handle % len(holders)]
+        secondaries = [a for a in holders if a != primary]
         granted_at = self.clock()
         leased = dataclasses.replace(
             bumped,
