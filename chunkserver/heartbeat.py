@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from chunkserver.config import ChunkserverConfig
+from chunkserver.servicer import ChunkServicer
 from chunkserver.storage import ChunkStore
 from client import errors, rpc
 from protos import master_pb2
@@ -15,11 +17,17 @@ log = logging.getLogger(__name__)
 
 class Heartbeater:
     def __init__(
-        self, config: ChunkserverConfig, address: str, store: ChunkStore, channels: rpc.Channels
+        self,
+        config: ChunkserverConfig,
+        address: str,
+        store: ChunkStore,
+        servicer: ChunkServicer,
+        channels: rpc.Channels,
     ) -> None:
         self.config = config
         self.address = address
         self.store = store
+        self.servicer = servicer
         self.channels = channels
         self.interval = config.heartbeat_interval
         self._stop = threading.Event()
@@ -47,6 +55,8 @@ class Heartbeater:
             self._stop.wait(self.interval)
 
     def beat(self) -> None:
+        sent_at = time.monotonic()  # before the master can have extended anything
+        extend = self.servicer.lease_extension_requests()
         used, free = self.store.usage()
         request = master_pb2.HeartbeatRequest(
             address=self.address,
@@ -58,6 +68,7 @@ class Heartbeater:
                 for h, v, n in self.store.reports()
             ],
             corrupt=sorted(self.store.corrupt),
+            extend=[master_pb2.ReplicaReport(handle=h, version=v) for h, v in extend],
         )
         reply = rpc.call(
             self.channels.master(self.config.master).Heartbeat,
@@ -67,6 +78,10 @@ class Heartbeater:
         )
         if reply.interval_seconds > 0:
             self.interval = reply.interval_seconds
+        if reply.extended:
+            self.servicer.leases_extended(
+                list(reply.extended), extend, sent_at + reply.lease_seconds
+            )
         for removal in reply.delete:
             if self.store.delete(removal.handle, removal.max_version):
                 log.info("removed replica of chunk %d as the master asked", removal.handle)

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from client import errors
 
 
-@dataclass(frozen=True)
+@dataclass
 class Lease:
     version: int
     expiry: float
     secondaries: tuple[str, ...]
+    active: bool = False  # ordered a mutation since extension was last asked for
 
 
 @dataclass
@@ -39,9 +40,30 @@ class LeaseTable:
         return lease
 
     def next_serial(self, handle: int) -> int:
+        """The next mutation's place in the chunk's order; marks the lease as in use."""
         serial = self.serials.get(handle, 0) + 1
         self.serials[handle] = serial
+        lease = self.leases.get(handle)
+        if lease is not None:
+            lease.active = True
         return serial
+
+    def extension_requests(self, now: float) -> list[tuple[int, int]]:
+        """(handle, version) of valid leases used since the last call (GFS section 3.1: a
+        primary asks for extensions in heartbeats while mutations continue)."""
+        wanted = []
+        for handle, lease in self.leases.items():
+            if lease.active and now < lease.expiry:
+                wanted.append((handle, lease.version))
+                lease.active = False
+        return wanted
+
+    def extend(self, handle: int, version: int, until: float) -> None:
+        """The master extended the lease; `until` is measured from before the request left, so
+        this primary's lease still ends before the master's record of it."""
+        lease = self.leases.get(handle)
+        if lease is not None and lease.version == version:
+            lease.expiry = max(lease.expiry, until)
 
     def drop(self, handle: int) -> None:
         self.leases.pop(handle, None)

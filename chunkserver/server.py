@@ -32,7 +32,9 @@ class ChunkServer:
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
         self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{port}"
-        self.heartbeater = Heartbeater(config, self.address, self.store, self.channels)
+        self.heartbeater = Heartbeater(
+            config, self.address, self.store, self.servicer, self.channels
+        )
 
     def start(self) -> None:
         self.server.start()

@@ -38,6 +38,19 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def lease_extension_requests(self) -> list[tuple[int, int]]:
+        with self._lease_lock:
+            return self.leases.extension_requests(time.monotonic())
+
+    def leases_extended(
+        self, handles: list[int], requests: list[tuple[int, int]], until: float
+    ) -> None:
+        granted = set(handles)
+        with self._lease_lock:
+            for handle, version in requests:
+                if handle in granted:
+                    self.leases.extend(handle, version, until)
+
     # --- data flow ----------------------------------------------------------------------------
 
     @aborting(log)

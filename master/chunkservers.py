@@ -27,6 +27,19 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """What a chunkserver says in a heartbeat."""
+
+    address: str
+    rack: str
+    used_bytes: int
+    free_bytes: int
+    reports: list[Report] = field(default_factory=list)
+    corrupt: list[int] = field(default_factory=list)
+    extend: list[tuple[int, int]] = field(default_factory=list)  # (handle, version) leases
+
+
+@dataclass(frozen=True)
 class Removal:
     """Remove replica `handle` if its version is at most `max_version` (so a replica upgraded
     after the report was taken is never removed by mistake)."""
@@ -100,20 +113,16 @@ class Chunkservers:
     def heartbeat(
         self,
         state: MasterState,
-        address: str,
-        rack: str,
-        used_bytes: int,
-        free_bytes: int,
-        reports: list[Report],
-        corrupt: list[int],
+        beat: Heartbeat,
         now: float,
-        versions_in_flight: set[int] = frozenset(),  # type: ignore[assignment]
+        versions_in_flight: set[int] | frozenset[int] = frozenset(),
     ) -> HeartbeatOutcome:
+        address, reports, corrupt = beat.address, beat.reports, beat.corrupt
         info = self.servers.get(address)
         if info is None:
-            info = self.servers[address] = ServerInfo(address, rack, now)
-        info.rack, info.last_heartbeat = rack, now
-        info.used_bytes, info.free_bytes = used_bytes, free_bytes
+            info = self.servers[address] = ServerInfo(address, beat.rack, now)
+        info.rack, info.last_heartbeat = beat.rack, now
+        info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
         removals: list[Removal] = []
         adopted: list[Chunk] = []

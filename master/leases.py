@@ -3,6 +3,7 @@ purely from the chunk's record, its live replicas and the time."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from master.state import Chunk
@@ -38,6 +39,28 @@ class Grant:
 
 
 Decision = Reuse | WaitOut | NoReplica | Grant
+
+
+def extensions(
+    chunks: dict[int, Chunk],
+    holder: str,
+    requests: list[tuple[int, int]],
+    now: float,
+    until: float,
+) -> list[Chunk]:
+    """The chunks whose leases `holder` may extend to `until`: it must hold a still-valid lease
+    on the current version. An expired lease is never revived (another primary may follow)."""
+    out = []
+    for handle, version in requests:
+        chunk = chunks.get(handle)
+        if (
+            chunk is not None
+            and chunk.lease_holder == holder
+            and chunk.version == version
+            and chunk.lease_valid(now)
+        ):
+            out.append(dataclasses.replace(chunk, lease_expiry=max(chunk.lease_expiry, until)))
+    return out
 
 
 def decide(chunk: Chunk, live_replicas: list[str], now: float) -> Decision:

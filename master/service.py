@@ -8,6 +8,7 @@ and leases over RPCs here; nothing in this module speaks protobuf to clients.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from client import errors, rpc
 from master import leases, namespace, placement
-from master.chunkservers import Chunkservers, Removal, Report
+from master.chunkservers import Chunkservers, Heartbeat, Removal
 from master.config import MasterConfig
 from master.locks import PathLocks
 from master.state import Chunk, MasterState, Mutation, Node, PutChunk
@@ -274,46 +275,57 @@ class MasterService:
 
     # --- chunkservers -------------------------------------------------------------------------
 
-    def heartbeat(
-        self,
-        address: str,
-        rack: str,
-        used_bytes: int,
-        free_bytes: int,
-        reports: list[Report],
-        corrupt: list[int],
-    ) -> list[Removal]:
+    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[int]]:
+        """Takes a chunkserver's report; returns the replicas it must remove and the leases
+        (handles) extended for it."""
         now = self.clock()
         with self._core:
-            new = address not in self.servers.servers or address in self._known_dead
-            outcome = self.servers.heartbeat(
-                self.state,
-                address,
-                rack,
-                used_bytes,
-                free_bytes,
-                reports,
-                corrupt,
-                now,
-                self._versions_in_flight,
-            )
-            self._known_dead.discard(address)
+            new = beat.address not in self.servers.servers or beat.address in self._known_dead
+            outcome = self.servers.heartbeat(self.state, beat, now, self._versions_in_flight)
+            self._known_dead.discard(beat.address)
         if new:
             log.info(
-                "chunkserver %s (rack %s) joined with %d replicas", address, rack, len(reports)
+                "chunkserver %s (rack %s) joined with %d replicas",
+                beat.address,
+                beat.rack,
+                len(beat.reports),
             )
         for removal in outcome.removals:
             log.info(
-                "replica of chunk %d on %s is stale or garbage; removing", removal.handle, address
+                "replica of chunk %d on %s is stale or garbage; removing",
+                removal.handle,
+                beat.address,
             )
-        for handle in corrupt:
-            log.warning("replica of chunk %d on %s is corrupt", handle, address)
+        for handle in beat.corrupt:
+            log.warning("replica of chunk %d on %s is corrupt", handle, beat.address)
         if outcome.adoption is not None:
             self._commit(outcome.adoption)
             log.warning(
-                "adopted higher versions reported by %s: %s", address, outcome.adoption.args
+                "adopted higher versions reported by %s: %s", beat.address, outcome.adoption.args
             )
-        return outcome.removals
+        return outcome.removals, self._extend_leases(beat.address, beat.extend)
+
+    def _extend_leases(self, holder: str, requests: list[tuple[int, int]]) -> list[int]:
+        """Extends (and logs) the leases `holder` asked for, under the chunks' locks so that no
+        grant or version bump of the same chunk interleaves."""
+        if not requests:
+            return []
+        with contextlib.ExitStack() as held:
+            for handle in sorted({h for h, _ in requests}):
+                held.enter_context(self._chunk_lock(handle))
+            now = self.clock()
+            until = now + self.config.lease_seconds + self.config.rpc_timeout
+            with self._core:
+                extended = leases.extensions(self.state.chunks, holder, requests, now, until)
+            if extended:
+                self._commit(
+                    Mutation(
+                        "extend_leases",
+                        {"holder": holder, "handles": [c.handle for c in extended]},
+                        tuple(PutChunk(c) for c in extended),
+                    )
+                )
+        return [c.handle for c in extended]
 
     def check_liveness(self) -> list[str]:
         """Declares servers dead that stopped reporting; returns those newly dead."""

@@ -8,7 +8,7 @@ import grpc
 
 from client import paths
 from client.servicing import aborting
-from master.chunkservers import Report
+from master.chunkservers import Heartbeat, Report
 from master.service import ChunkView, MasterService
 from master.state import Node
 from protos import master_pb2, master_pb2_grpc
@@ -109,19 +109,24 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Heartbeat(
         self, request: master_pb2.HeartbeatRequest, context: grpc.ServicerContext
     ) -> master_pb2.HeartbeatResponse:
-        removals = self.service.heartbeat(
-            request.address,
-            request.rack,
-            request.used_bytes,
-            request.free_bytes,
-            [Report(r.handle, r.version, r.length) for r in request.replicas],
-            list(request.corrupt),
+        removals, extended = self.service.heartbeat(
+            Heartbeat(
+                address=request.address,
+                rack=request.rack,
+                used_bytes=request.used_bytes,
+                free_bytes=request.free_bytes,
+                reports=[Report(r.handle, r.version, r.length) for r in request.replicas],
+                corrupt=list(request.corrupt),
+                extend=[(r.handle, r.version) for r in request.extend],
+            )
         )
         return master_pb2.HeartbeatResponse(
             delete=[
                 master_pb2.Removal(handle=r.handle, max_version=r.max_version) for r in removals
             ],
             interval_seconds=self.service.config.heartbeat_interval,
+            extended=extended,
+            lease_seconds=self.service.config.lease_seconds,
         )
 
     @aborting(log)

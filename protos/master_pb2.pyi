@@ -131,20 +131,22 @@ class ReplicaReport(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt")
+    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     CORRUPT_FIELD_NUMBER: _ClassVar[int]
+    EXTEND_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     used_bytes: int
     free_bytes: int
     replicas: _containers.RepeatedCompositeFieldContainer[ReplicaReport]
     corrupt: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ...) -> None: ...
+    extend: _containers.RepeatedCompositeFieldContainer[ReplicaReport]
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ...) -> None: ...
 
 class Removal(_message.Message):
     __slots__ = ("handle", "max_version")
@@ -155,12 +157,16 @@ class Removal(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., max_version: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("delete", "interval_seconds")
+    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds")
     DELETE_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXTENDED_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     delete: _containers.RepeatedCompositeFieldContainer[Removal]
     interval_seconds: float
-    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ...) -> None: ...
+    extended: _containers.RepeatedScalarFieldContainer[int]
+    lease_seconds: float
+    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
 
 class ServerReport(_message.Message):
     __slots__ = ("address", "rack", "state", "chunks", "used_bytes", "free_bytes", "last_heartbeat_age_s")

@@ -25,6 +25,23 @@ def test_a_primary_refuses_mutations_once_its_own_lease_clock_runs_out() -> None
         leases.check(8, 1, now=101.0)
 
 
+def test_only_leases_used_since_the_last_heartbeat_ask_for_extension() -> None:
+    leases = LeaseTable()
+    leases.grant(1, version=2, seconds=10.0, secondaries=[], now=0.0)
+    leases.grant(2, version=5, seconds=10.0, secondaries=[], now=0.0)
+    assert leases.extension_requests(now=1.0) == [], "no mutation yet"
+    leases.next_serial(1)
+    assert leases.extension_requests(now=2.0) == [(1, 2)]
+    assert leases.extension_requests(now=3.0) == [], "asked once per burst of mutations"
+    leases.extend(1, 2, until=2.0 + 10.0)
+    leases.check(1, 2, now=11.0)
+    leases.extend(1, 1, until=100.0)  # for an older version: ignored
+    with pytest.raises(errors.Aborted):
+        leases.check(1, 2, now=12.5)
+    leases.next_serial(2)
+    assert leases.extension_requests(now=10.0) == [], "an expired lease asks for nothing"
+
+
 def test_serial_numbers_increase_per_chunk() -> None:
     leases = LeaseTable()
     assert [leases.next_serial(1), leases.next_serial(1), leases.next_serial(2)] == [1, 2, 1]

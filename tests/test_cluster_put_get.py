@@ -138,3 +138,48 @@ def test_default_64_mib_chunks_file_over_two_chunks(tmp_path: Path) -> None:
         assert all(len(set(c["replicas"])) == 3 for c in stat["chunks"])
     finally:
         cluster.stop()
+
+
+@pytest.mark.cluster
+def test_replicas_of_a_deleted_file_are_removed_from_every_server(
+    own_cluster: LocalCluster,
+) -> None:
+    with Client(own_cluster.master_address) as gfs:
+        gfs.put(io.BytesIO(os.urandom(2 * SMALL_CHUNK + 1)), "/doomed")
+        gfs.put(io.BytesIO(b"survivor"), "/kept")
+        doomed = [(a, c.handle) for c in gfs.stat("/doomed").chunks for a in c.replicas]
+        kept = [(a, c.handle) for c in gfs.stat("/kept").chunks for a in c.replicas]
+        assert all(replica_path(own_cluster, a, h).exists() for a, h in doomed)
+        gfs.rm("/doomed")
+        deadline = time.monotonic() + 10
+        while any(replica_path(own_cluster, a, h).exists() for a, h in doomed):
+            assert time.monotonic() < deadline, "replicas of the deleted file are still on disk"
+            time.sleep(0.1)
+        assert all(replica_path(own_cluster, a, h).exists() for a, h in kept)
+        out = io.BytesIO()
+        gfs.get("/kept", out)
+        assert out.getvalue() == b"survivor"
+
+
+@pytest.mark.cluster
+def test_a_writer_keeps_its_lease_past_the_lease_length(tmp_path: Path) -> None:
+    """Heartbeats extend a lease while mutations continue: no version bump, no new primary."""
+    cluster = start_cluster(tmp_path / "short-lease", extra=["--lease-seconds=1.5"])
+    try:
+        with Client(cluster.master_address) as gfs:
+            gfs.put(io.BytesIO(bytes(SMALL_CHUNK)), "/busy-chunk")
+            first = gfs.stat("/busy-chunk").chunks[0]
+            expected = bytearray(SMALL_CHUNK)
+            deadline = time.monotonic() + 4.5  # three lease lengths
+            n = 0
+            while time.monotonic() < deadline:
+                patch, offset = os.urandom(100), (n * 100) % (SMALL_CHUNK - 100)
+                gfs.write("/busy-chunk", offset, patch)
+                expected[offset : offset + 100] = patch
+                n += 1
+                time.sleep(0.05)
+            now = gfs.stat("/busy-chunk").chunks[0]
+            assert (now.version, now.primary) == (first.version, first.primary), "the lease lapsed"
+            assert gfs.read("/busy-chunk", 0, SMALL_CHUNK) == bytes(expected)
+    finally:
+        cluster.stop()

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from master import namespace, placement
-from master.chunkservers import ANY_VERSION, Chunkservers, Removal, Report
+from master.chunkservers import (
+    ANY_VERSION,
+    Chunkservers,
+    Heartbeat,
+    HeartbeatOutcome,
+    Removal,
+    Report,
+)
 from master.state import MasterState
 
 
@@ -22,10 +29,9 @@ def beat(
     now: float,
     corrupt: list[int] | None = None,
     in_flight: set[int] | None = None,
-):  # type: ignore[no-untyped-def]
-    return cs.heartbeat(
-        state, address, "r1", 0, 10**12, reports, corrupt or [], now, in_flight or set()
-    )
+) -> HeartbeatOutcome:
+    report = Heartbeat(address, "r1", 0, 10**12, reports, corrupt or [])
+    return cs.heartbeat(state, report, now, in_flight or set())
 
 
 def test_a_server_is_dead_after_silence_and_alive_again_when_it_reports() -> None:

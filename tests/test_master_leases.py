@@ -14,7 +14,7 @@ import pytest
 
 from client import errors
 from master import leases
-from master.chunkservers import Report
+from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
 from master.service import MasterService
 from master.state import Chunk
@@ -76,18 +76,30 @@ def setup(tmp_path: Path) -> tuple[MasterService, FakeCluster, list[float]]:
     )
     service = MasterService(config, store, clock=lambda: clock[0], channels=fake)  # type: ignore[arg-type]
     for address in ("a:1", "b:1", "c:1", "d:1"):
-        service.heartbeat(address, "r", 0, 10**12, [], [])
+        service.heartbeat(Heartbeat(address, "r", 0, 10**12))
     service.create("/f")
     return service, fake, clock
 
 
-def beat_all(service: MasterService, fake: FakeCluster, except_: str = "") -> None:
-    """Every live server reports the replicas it holds, as real chunkservers do."""
+def beat_all(
+    service: MasterService,
+    fake: FakeCluster,
+    except_: str = "",
+    extend: list[tuple[int, int]] | None = None,
+) -> list[int]:
+    """Every live server reports the replicas it holds, as real chunkservers do; the holder of
+    chunk 1's lease also asks for `extend`. Returns the handles extended."""
+    chunk = service.chunk(1)
+    holder = chunk.lease_holder if chunk is not None else ""
+    extended: list[int] = []
     for address in ("a:1", "b:1", "c:1", "d:1"):
-        if address != except_:
-            held = fake.held.get(address, {})
-            reports = [Report(h, v, 0) for h, v in held.items()]
-            service.heartbeat(address, "r", 0, 10**12, reports, [])
+        if address == except_:
+            continue
+        reports = [Report(h, v, 0) for h, v in fake.held.get(address, {}).items()]
+        asks = (extend or []) if address == holder else []
+        _, granted = service.heartbeat(Heartbeat(address, "r", 0, 10**12, reports, [], asks))
+        extended += granted
+    return extended
 
 
 def test_a_new_chunk_is_created_on_three_distinct_servers_then_leased_without_a_bump(setup) -> None:  # type: ignore[no-untyped-def]
@@ -149,6 +161,37 @@ def test_a_dead_primarys_lease_is_waited_out_and_a_replica_that_misses_the_bump_
     assert view.version == 2
     assert view.primary == survivors[0]
     assert view.replicas == [survivors[0]], "the dead and the one that missed v2 are not current"
+
+
+def test_a_primary_that_keeps_mutating_keeps_its_lease_through_heartbeats(setup) -> None:  # type: ignore[no-untyped-def]
+    service, fake, clock = setup
+    first = service.get_chunk("/f", 0, for_write=True)
+    for _ in range(5):  # five lease lengths, extended every half of one
+        clock[0] += LEASE / 2
+        assert beat_all(service, fake, extend=[(1, first.version)]) == [1]
+    row = service.store.db.execute("SELECT lease_expiry FROM chunks WHERE handle = 1").fetchone()
+    assert row[0] == clock[0] + LEASE + MARGIN, "the extension is logged"
+    fake.sent.clear()
+    view = service.get_chunk("/f", 0, for_write=True)
+    assert (view.primary, view.version) == (first.primary, first.version)
+    assert fake.sent == [], "no new grant, no version bump"
+
+
+def test_an_expired_lease_is_never_revived_and_only_its_holder_extends_it(setup) -> None:  # type: ignore[no-untyped-def]
+    service, fake, clock = setup
+    first = service.get_chunk("/f", 0, for_write=True)
+    other = next(a for a in ("a:1", "b:1", "c:1", "d:1") if a != first.primary)
+    _, granted = service.heartbeat(Heartbeat(other, "r", 0, 10**12, [], [], [(1, first.version)]))
+    assert granted == []
+    clock[0] += LEASE + MARGIN
+    assert beat_all(service, fake, extend=[(1, first.version)]) == []
+
+
+def test_an_extension_names_the_current_version() -> None:
+    chunks = {1: Chunk(1, 2, lease_holder="a", lease_expiry=50.0)}
+    assert leases.extensions(chunks, "a", [(1, 1)], now=40.0, until=99.0) == []
+    (extended,) = leases.extensions(chunks, "a", [(1, 2)], now=40.0, until=99.0)
+    assert extended.lease_expiry == 99.0
 
 
 @pytest.mark.parametrize(
