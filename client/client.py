@@ -135,20 +135,31 @@ class Client:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _push(self, chain: list[str], data_id: str, data: bytes) -> None:
+    def _push(
+        self, chain: list[str], data_id: str, data: bytes, progress: Progress | None = None
+    ) -> None:
         step = self.piece_size
 
         def pieces() -> Iterator[chunkserver_pb2.DataPiece]:
-            yield chunkserver_pb2.DataPiece(data_id=data_id, chain=chain[1:], data=data[:step])
-            for i in range(step, len(data), step):
-                yield chunkserver_pb2.DataPiece(data=data[i : i + step])
+            for i in range(0, max(len(data), 1), step):
+                piece = data[i : i + step]
+                if i == 0:
+                    yield chunkserver_pb2.DataPiece(data_id=data_id, chain=chain[1:], data=piece)
+                else:
+                    yield chunkserver_pb2.DataPiece(data=piece)
+                if progress is not None:
+                    progress(len(piece))
 
         with rpc.translating(chain[0]):
             self.channels.chunkserver(chain[0]).PushData(pieces(), timeout=self.timeout)
 
-    def _write_chunk(self, path: str, index: int, offset: int, data: bytes) -> None:
+    def _write_chunk(
+        self, path: str, index: int, offset: int, data: bytes, progress: Progress | None = None
+    ) -> None:
         """Writes `data` at `offset` within chunk `index`, on every replica, retrying a bounded
-        number of times (each retry pushes the data again and re-asks the master)."""
+        number of times (each retry pushes the data again and re-asks the master). `progress`
+        hears of the bytes pushed on the first attempt."""
+        first = [True]
 
         def attempt() -> None:
             info = self._locate(path, index, for_write=True)
@@ -159,7 +170,8 @@ class Client:
                 *self._nearest_first(tuple(r for r in info.replicas if r != info.primary)),
             ]
             data_id = uuid.uuid4().hex
-            self._push(chain, data_id, data)
+            self._push(chain, data_id, data, progress if first[0] else None)
+            first[0] = False
             request = chunkserver_pb2.WriteRequest(
                 handle=info.handle, version=info.version, offset=offset, data_id=data_id
             )
@@ -215,7 +227,7 @@ class Client:
                         break
                     if len(pending) >= self.parallel_chunks:
                         pending.pop(0).result()
-                    pending.append(pool.submit(self._put_chunk, path, index, data, progress))
+                    pending.append(pool.submit(self._write_chunk, path, index, 0, data, progress))
                     total += len(data)
                     index += 1
                     if len(data) < size:
@@ -231,11 +243,6 @@ class Client:
             except errors.GfsError as err:
                 log.warning("could not remove the partial %s: %s", path, err)
             raise
-
-    def _put_chunk(self, path: str, index: int, data: bytes, progress: Progress | None) -> None:
-        self._write_chunk(path, index, 0, data)
-        if progress is not None:
-            progress(len(data))
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -1,0 +1,138 @@
+"""Malformed, oversized and lying requests sent straight to the servers (past the client
+library's own checks): each gets a clear status, nothing is stored, and the server keeps serving."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from client import rpc
+from client.client import Client
+from client.localcluster import LocalCluster
+from protos import chunkserver_pb2 as cpb
+from protos import master_pb2 as mpb
+from tests.conftest import SMALL_CHUNK
+
+pytestmark = pytest.mark.cluster
+
+
+def status_of(call: object) -> grpc.StatusCode:
+    try:
+        if isinstance(call, Iterator):
+            list(call)
+        return grpc.StatusCode.OK
+    except grpc.RpcError as err:
+        return err.code()  # type: ignore[no-any-return, attr-defined]
+
+
+@pytest.fixture
+def stubs(shared_cluster: LocalCluster) -> Iterator[tuple[object, object, str]]:
+    channels = rpc.Channels()
+    address = shared_cluster.servers[0].address
+    yield channels.master(shared_cluster.master_address), channels.chunkserver(address), address
+    channels.close()
+
+
+def call(method: object, request: object) -> grpc.StatusCode:
+    try:
+        result = method(request, timeout=10)  # type: ignore[operator]
+        return status_of(result)
+    except grpc.RpcError as err:
+        return err.code()  # type: ignore[no-any-return, attr-defined]
+
+
+def test_the_master_refuses_malformed_requests_and_keeps_serving(
+    stubs, shared_cluster: LocalCluster
+) -> None:  # type: ignore[no-untyped-def]
+    master, _, _ = stubs
+    bad = grpc.StatusCode.INVALID_ARGUMENT
+    assert call(master.Create, mpb.CreateRequest(path="no-slash")) == bad
+    assert call(master.Mkdir, mpb.MkdirRequest(path="/a/../b")) == bad
+    assert call(master.GetChunk, mpb.GetChunkRequest(path="/x\x00y", index=0)) == bad
+    assert call(master.Create, mpb.CreateRequest(path="/" + "x" * 5000)) == bad
+    assert call(master.Create, mpb.CreateRequest(path="/negative-index")) == grpc.StatusCode.OK
+    assert (
+        call(master.GetChunk, mpb.GetChunkRequest(path="/negative-index", index=-1, for_write=True))
+        == bad
+    )
+    assert call(master.Delete, mpb.DeleteRequest(path="/")) == bad
+    assert call(master.Stat, mpb.StatRequest(path="/missing")) == grpc.StatusCode.NOT_FOUND
+    with Client(shared_cluster.master_address) as gfs:
+        gfs.put(io.BytesIO(b"still serving"), "/after-bad-master-requests")
+
+
+def test_a_chunkserver_refuses_bad_pushes_reads_and_writes_and_keeps_serving(
+    stubs, shared_cluster: LocalCluster
+) -> None:  # type: ignore[no-untyped-def]
+    _, cs, address = stubs
+    spool = shared_cluster.data_dir / "cs0" / "spool"
+
+    def pieces(data_id: str, count: int, size: int) -> Iterator[cpb.DataPiece]:
+        yield cpb.DataPiece(data_id=data_id, data=b"x" * size)
+        for _ in range(count - 1):
+            yield cpb.DataPiece(data=b"x" * size)
+
+    oversized = 64 * 1024 * 1024 // (1024 * 1024) + 1  # one piece more than any chunk holds
+    assert (
+        call(cs.PushData, pieces("too-big", oversized, 1024 * 1024))
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert (
+        call(cs.PushData, iter([cpb.DataPiece(data=b"no id")])) == grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert call(cs.PushData, pieces("../escape", 1, 10)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert call(cs.PushData, iter([])) == grpc.StatusCode.INVALID_ARGUMENT
+    assert [p for p in spool.iterdir() if "too-big" in p.name] == [], (
+        "nothing of the refused push is kept"
+    )
+
+    assert (
+        call(cs.Read, cpb.ReadRequest(handle=10**9, version=1, offset=0, length=10))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    assert (
+        call(cs.Read, cpb.ReadRequest(handle=1, version=1, offset=-5, length=10))
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert (
+        call(cs.Write, cpb.WriteRequest(handle=1, version=1, offset=0, data_id="never-pushed"))
+        == grpc.StatusCode.ABORTED
+    )
+
+    with Client(shared_cluster.master_address) as gfs:
+        data = os.urandom(SMALL_CHUNK + 1)
+        gfs.put(io.BytesIO(data), "/after-bad-chunkserver-requests")
+        chunk = gfs.stat("/after-bad-chunkserver-requests").chunks[0]
+        # A client that names the wrong version is refused by every replica (never served).
+        for replica in chunk.replicas:
+            other = rpc.Channels()
+            wrong = cpb.ReadRequest(
+                handle=chunk.handle, version=chunk.version + 1, offset=0, length=10
+            )
+            assert call(other.chunkserver(replica).Read, wrong) == grpc.StatusCode.ABORTED
+            other.close()
+        # A replica that is not the primary refuses to order a write, even with the data there.
+        not_primary = next(r for r in chunk.replicas if r != chunk.primary)
+        other = rpc.Channels()
+        try:
+            secondary = other.chunkserver(not_primary)
+            assert call(secondary.PushData, pieces("pushed-here", 1, 10)) == grpc.StatusCode.OK
+            with pytest.raises(grpc.RpcError) as refused:
+                secondary.Write(
+                    cpb.WriteRequest(
+                        handle=chunk.handle, version=chunk.version, offset=0, data_id="pushed-here"
+                    ),
+                    timeout=10,
+                )
+            assert refused.value.code() == grpc.StatusCode.ABORTED  # type: ignore[attr-defined]
+            assert "not the primary" in refused.value.details()  # type: ignore[attr-defined]
+        finally:
+            other.close()
+        out = io.BytesIO()
+        gfs.get("/after-bad-chunkserver-requests", out)
+        assert out.getvalue() == data
+    assert address in shared_cluster.alive_chunkservers()
