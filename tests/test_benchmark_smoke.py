@@ -38,4 +38,6 @@ def test_throughput_benchmark_runs_and_reports_both_ratios(tmp_path: Path) -> No
     figures = json.loads(out.read_text())
     assert set(figures["mb_per_s"]) == {"bare_put", "gfs_put", "bare_get", "gfs_get"}
     assert all(v > 0 for v in figures["mb_per_s"].values())
-    assert "ratio" in result.stdout and "(a) bare 3-process chain" in result.stdout
+    assert "put/(a): best" in result.stdout and "get/(b): best" in result.stdout
+    assert "(a) bare 3-process chain" in result.stdout
+    assert set(figures["ratios_median"]) == {"put", "get"}
