@@ -20,9 +20,9 @@ class ChunkserverConfig:
     # Deadline of RPCs to the master and of forwarding to the next server in a chain.
     rpc_timeout: float = 10.0
     # Pushed data not written within this long is dropped.
-    buffer_ttl: float = 120.0
+    spool_ttl: float = 120.0
     # Pushed data spooled at once; a push that could pass it is refused (RESOURCE_EXHAUSTED).
-    buffer_limit: int = 4096 * MiB
+    spool_limit: int = 4096 * MiB
     # Largest chunk accepted (the master's chunk size may be smaller, never larger).
     max_chunk_size: int = 64 * MiB
     # Size of each streamed read message.

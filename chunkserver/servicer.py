@@ -30,7 +30,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.config = config
         self.store = store
         self.channels = channels
-        self.spool = Spool(config.data_dir / "spool", config.buffer_ttl, config.buffer_limit)
+        self.spool = Spool(config.data_dir / "spool", config.spool_ttl, config.spool_limit)
         self.leases = LeaseTable()
         self._lease_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cs-forward")
