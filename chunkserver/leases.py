@@ -17,6 +17,7 @@ class Lease:
     version: int
     expiry: float
     secondaries: tuple[str, ...]
+    seconds: float  # the lease's length, as granted
     active: bool = False  # ordered a mutation since extension was last asked for
 
 
@@ -28,7 +29,7 @@ class LeaseTable:
     def grant(
         self, handle: int, version: int, seconds: float, secondaries: list[str], now: float
     ) -> None:
-        self.leases[handle] = Lease(version, now + seconds, tuple(secondaries))
+        self.leases[handle] = Lease(version, now + seconds, tuple(secondaries), seconds)
 
     def check(self, handle: int, version: int, now: float) -> Lease:
         """The lease under which a mutation of `handle` at `version` may be ordered now."""
@@ -49,11 +50,12 @@ class LeaseTable:
         return serial
 
     def extension_requests(self, now: float) -> list[tuple[int, int]]:
-        """(handle, version) of valid leases used since the last call (GFS section 3.1: a
-        primary asks for extensions in heartbeats while mutations continue)."""
+        """(handle, version) of valid leases used since the last call and past half their
+        length (GFS section 3.1: a primary asks for extensions in heartbeats while mutations
+        continue; asking at most twice a lease keeps the op log quiet)."""
         wanted = []
         for handle, lease in self.leases.items():
-            if lease.active and now < lease.expiry:
+            if lease.active and 0 < lease.expiry - now <= lease.seconds / 2:
                 wanted.append((handle, lease.version))
                 lease.active = False
         return wanted

@@ -5,6 +5,7 @@ Every failure the user can cause ends as one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
@@ -338,6 +339,57 @@ def stat(ctx: click.Context, as_json: bool, path: str) -> None:
         primary = f" (primary {c.primary})" if c.primary else ""
         head = f"  chunk {c.index}: handle {c.handle} v{c.version} {c.size} bytes"
         click.echo(f"{head} on {where}{primary}")
+
+
+# --- administration ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def report(ctx: click.Context, as_json: bool) -> None:
+    """Show the chunkservers as the master sees them."""
+    servers, safe_mode = _client(ctx).report()
+    if as_json:
+        rows = [dataclasses.asdict(s) for s in servers]
+        click.echo(json.dumps({"chunkservers": rows, "safe_mode": safe_mode}, indent=2))
+        return
+    click.echo(f"safe mode: {'ON' if safe_mode else 'off'}")
+    for s in servers:
+        click.echo(
+            f"{s.address:22} {s.rack:10} {s.state:6} {s.chunks:>8} chunks "
+            f"{s.used_bytes:>14} used {s.free_bytes:>16} free  {s.last_heartbeat_age_s:5.1f}s ago"
+        )
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["get", "enter", "leave"]), default="get")
+@click.pass_context
+def safemode(ctx: click.Context, action: str) -> None:
+    """Show, enter or leave safe mode (no replica deletions while it is on)."""
+    state = _client(ctx).safe_mode(action)
+    how = " (entered by an operator)" if state.manual else ""
+    click.echo(
+        f"safe mode is {'ON' if state.active else 'off'}{how}: "
+        f"{state.reported_chunks} of {state.known_chunks} chunks reported"
+    )
+
+
+@cli.command()
+@click.option("--since", type=click.IntRange(min=0), default=0, help="Entries after this one.")
+@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def oplog(ctx: click.Context, since: int, limit: int, as_json: bool) -> None:
+    """Show the master's operation log."""
+    import datetime
+
+    for r in _client(ctx).oplog(since, limit):
+        if as_json:
+            click.echo(json.dumps({"seq": r.seq, "ts": r.ts, "op": r.op, "args": r.args}))
+        else:
+            when = datetime.datetime.fromtimestamp(r.ts).isoformat(sep=" ", timespec="milliseconds")
+            click.echo(f"{r.seq:>8} {when} {r.op:14} {json.dumps(r.args)}")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ the nearest replica and fails over to the next on an error or a checksum mismatc
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO
 
 from client import errors, paths, rpc
 from client.locations import LocationCache
-from client.models import ChunkInfo, Entry, FileStat
+from client.models import ChunkInfo, Entry, FileStat, LogRecord, SafeModeState, ServerState
 from protos import chunkserver_pb2, master_pb2
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,25 @@ class Client:
             return True
         except errors.NotFound:
             return False
+
+    # --- administration -----------------------------------------------------------------------
+
+    def report(self) -> tuple[list[ServerState], bool]:
+        """The chunkservers as the master sees them, and whether it is in safe mode."""
+        reply = self._master("Report", master_pb2.Empty())
+        return [ServerState.of(s) for s in reply.chunkservers], reply.safe_mode
+
+    def safe_mode(self, action: str = "get") -> SafeModeState:
+        reply = self._master("SafeMode", master_pb2.SafeModeRequest(action=action))
+        return SafeModeState(reply.active, reply.manual, reply.known_chunks, reply.reported_chunks)
+
+    def oplog(self, since: int = 0, limit: int = 0) -> Iterator[LogRecord]:
+        """The master's op-log entries after `since`, oldest first."""
+        stub = self.channels.master(self.master_address)
+        request = master_pb2.StreamLogRequest(since=since, limit=limit)
+        with rpc.translating(f"master {self.master_address}"):
+            for r in stub.StreamLog(request, timeout=self.timeout):
+                yield LogRecord(r.seq, r.ts, r.op, json.loads(r.args_json))
 
     def _locate(self, path: str, index: int, for_write: bool) -> ChunkInfo:
         now = time.monotonic()

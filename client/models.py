@@ -61,3 +61,42 @@ class FileStat:
             "size": self.size,
             "chunks": [c.as_json() for c in self.chunks],
         }
+
+
+@dataclass(frozen=True)
+class ServerState:
+    address: str
+    rack: str
+    state: str
+    chunks: int
+    used_bytes: int
+    free_bytes: int
+    last_heartbeat_age_s: float
+
+    @classmethod
+    def of(cls, s: master_pb2.ServerReport) -> ServerState:
+        return cls(
+            s.address,
+            s.rack,
+            s.state,
+            s.chunks,
+            s.used_bytes,
+            s.free_bytes,
+            s.last_heartbeat_age_s,
+        )
+
+
+@dataclass(frozen=True)
+class SafeModeState:
+    active: bool
+    manual: bool
+    known_chunks: int
+    reported_chunks: int
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    seq: int
+    ts: float
+    op: str
+    args: dict[str, Any]

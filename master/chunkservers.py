@@ -148,7 +148,8 @@ class Chunkservers:
             self.recent.pop((handle, address), None)
 
         for handle in info.handles - held:
-            if now - self.recent.get((handle, address), -1e18) >= self.report_grace:
+            deleted = handle not in state.chunks
+            if deleted or now - self.recent.get((handle, address), -1e18) >= self.report_grace:
                 self.forget(handle, address)
         for handle in held:
             self.locations.setdefault(handle, set()).add(address)

@@ -23,6 +23,10 @@ class MasterConfig:
     # Deadline of every master -> chunkserver RPC. It is also added to the master's record of
     # a lease's end, because the primary starts its own lease clock when the grant arrives.
     rpc_timeout: float = 5.0
+    # Safe mode after a start ends once this share of known chunks has a live replica.
+    safemode_threshold: float = 0.999
+    # Op-log entries kept after compaction (the state tables hold the effect of older ones).
+    oplog_retain: int = 1_000_000
 
     def __post_init__(self) -> None:
         if self.chunk_size < 64 * 1024 or self.chunk_size % (64 * 1024):

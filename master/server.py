@@ -48,8 +48,12 @@ class MasterServer:
         )
 
     def _tick(self) -> None:
+        ticks = 0
         while not self._stopping.wait(self.config.heartbeat_interval):
             self.service.check_liveness()
+            ticks += 1
+            if ticks % 60 == 0:
+                self.service.compact_log()
 
     def wait(self) -> None:
         self.server.wait_for_termination()

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -22,8 +22,9 @@ from master import leases, namespace, placement
 from master.chunkservers import Chunkservers, Heartbeat, Removal
 from master.config import MasterConfig
 from master.locks import PathLocks
+from master.safemode import SafeMode
 from master.state import Chunk, MasterState, Mutation, Node, PutChunk
-from master.store import Store
+from master.store import LogEntry, Store
 from protos import chunkserver_pb2
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class MasterService:
         self._versions_in_flight: set[int] = set()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="master-rpc")
         self._known_dead: set[str] = set()
+        self.safe_mode = SafeMode(config.safemode_threshold, active=bool(self.state.chunks))
+        if self.safe_mode.active:
+            log.info("in safe mode until %d chunks are reported", len(self.state.chunks))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -303,7 +307,11 @@ class MasterService:
             log.warning(
                 "adopted higher versions reported by %s: %s", beat.address, outcome.adoption.args
             )
-        return outcome.removals, self._extend_leases(beat.address, beat.extend)
+        removals = outcome.removals
+        if removals and self.safe_mode.active:
+            log.info("safe mode: not removing %d replicas on %s yet", len(removals), beat.address)
+            removals = []
+        return removals, self._extend_leases(beat.address, beat.extend)
 
     def _extend_leases(self, holder: str, requests: list[tuple[int, int]]) -> list[int]:
         """Extends (and logs) the leases `holder` asked for, under the chunks' locks so that no
@@ -341,7 +349,33 @@ class MasterService:
             log.warning(
                 "chunkserver %s is dead (silent for %.1fs)", address, self.config.dead_after
             )
+        self.update_safe_mode()
         return dead
+
+    def chunk_counts(self) -> tuple[int, int]:
+        """(chunks known, chunks with at least one live replica of the current version)."""
+        now = self.clock()
+        with self._core:
+            known = len(self.state.chunks)
+            reported = sum(1 for h in self.state.chunks if self.servers.replicas(h, now))
+        return known, reported
+
+    def update_safe_mode(self) -> None:
+        known, reported = self.chunk_counts()
+        if self.safe_mode.update(known, reported):
+            log.info("leaving safe mode: %d of %d chunks reported", reported, known)
+
+    def set_safe_mode(self, action: str) -> None:
+        if action == "enter":
+            self.safe_mode.enter()
+            log.info("safe mode entered by an operator")
+        elif action == "leave":
+            self.safe_mode.leave()
+            log.info("safe mode left by an operator")
+        elif action != "get":
+            raise errors.InvalidArgument(
+                f"safe mode action must be get, enter or leave: {action!r}"
+            )
 
     def chunk(self, handle: int) -> Chunk | None:
         with self._core:
@@ -363,3 +397,36 @@ class MasterService:
                 )
                 for s in sorted(self.servers.servers.values(), key=lambda s: s.address)
             ]
+
+    # --- the op log ---------------------------------------------------------------------------
+
+    def stream_log(
+        self, since: int, follow: bool, limit: int, active: Callable[[], bool]
+    ) -> Iterator[LogEntry]:
+        """Entries after `since`, oldest first; with `follow`, waits for new ones while
+        `active()` holds. Fails if entries the reader needs were compacted away."""
+        oldest, _ = self.store.log_bounds()
+        if oldest > since + 1:
+            raise errors.FailedPrecondition(
+                f"log entries {since + 1}..{oldest - 1} were compacted; start from a checkpoint"
+            )
+        sent = 0
+        while active() and (limit <= 0 or sent < limit):
+            page = min(1000, limit - sent) if limit > 0 else 1000
+            entries = self.store.read_log(since, page)
+            yield from entries
+            sent += len(entries)
+            if entries:
+                since = entries[-1].seq
+            elif follow:
+                self.store.wait_for_entries(since, timeout=1.0)
+            else:
+                return
+
+    def compact_log(self) -> None:
+        oldest, newest = self.store.log_bounds()
+        if newest - oldest + 1 > self.config.oplog_retain * 1.1:
+            dropped = self.store.compact(self.config.oplog_retain)
+            log.info(
+                "op log compacted: %d entries dropped, %d kept", dropped, self.config.oplog_retain
+            )

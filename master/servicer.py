@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
 
 import grpc
 
@@ -146,5 +148,33 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 )
                 for address, rack, alive, chunks, used, free, age in self.service.report()
             ],
-            safe_mode=False,
+            safe_mode=self.service.safe_mode.active,
         )
+
+    @aborting(log)
+    def SafeMode(
+        self, request: master_pb2.SafeModeRequest, context: grpc.ServicerContext
+    ) -> master_pb2.SafeModeState:
+        self.service.set_safe_mode(request.action or "get")
+        known, reported = self.service.chunk_counts()
+        return master_pb2.SafeModeState(
+            active=self.service.safe_mode.active,
+            manual=self.service.safe_mode.manual,
+            known_chunks=known,
+            reported_chunks=reported,
+        )
+
+    @aborting(log)
+    def StreamLog(
+        self, request: master_pb2.StreamLogRequest, context: grpc.ServicerContext
+    ) -> Iterator[master_pb2.LogRecord]:
+        for entry in self.service.stream_log(
+            request.since, request.follow, request.limit, context.is_active
+        ):
+            yield master_pb2.LogRecord(
+                seq=entry.seq,
+                ts=entry.ts,
+                op=entry.op,
+                args_json=json.dumps(entry.args),
+                changes_json=json.dumps(entry.changes),
+            )

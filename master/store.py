@@ -3,6 +3,9 @@
 Tables: `nodes` and `chunks` (the checkpoint), `meta` (the handle counter), and `oplog`, one row
 per mutation, written in the same transaction as the rows it changes. `commit` returns only after
 that transaction is durable (WAL with synchronous=FULL).
+
+Group commit: one thread writes; every mutation that arrives while a transaction is being synced
+waits for the next one, so concurrent operations share a single fsync.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +72,26 @@ def _change_json(change: Change) -> dict[str, Any]:
     raise TypeError(change)
 
 
+@dataclass
+class _Waiting:
+    mutation: Mutation
+    done: threading.Event = field(default_factory=threading.Event)
+    seq: int = 0
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    seq: int
+    ts: float
+    op: str
+    args: dict[str, Any]
+    changes: list[dict[str, Any]]
+
+
 class Store:
-    """One SQLite connection, used by one thread at a time."""
+    """One SQLite connection. Mutations are written by the committer thread only; reads of the
+    log take the same lock."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +101,16 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self._lock = threading.Lock()
         self._create_tables()
+        self.transactions = 0  # durable transactions so far (each one fsync)
+        self._queue: list[_Waiting] = []
+        self._wakeup = threading.Condition()
+        self._closed = False
+        self.appended = threading.Condition()
+        self.last_seq = self.log_bounds()[1]
+        self._committer = threading.Thread(
+            target=self._commit_loop, name="group-commit", daemon=True
+        )
+        self._committer.start()
 
     def _create_tables(self) -> None:
         db = self.db
@@ -139,23 +171,98 @@ class Store:
         return state
 
     def commit(self, mutation: Mutation) -> int:
-        """Writes the log entry and the changed rows in one durable transaction; returns the
-        entry's sequence number (0 for a mutation that changes nothing)."""
+        """Makes the mutation durable: its log entry and the rows it changes in one transaction,
+        shared with whatever else is committed at the same moment. Returns the entry's sequence
+        number (0 for a mutation that changes nothing, which is not logged)."""
         if not mutation.changes:
             return 0
+        waiting = _Waiting(mutation)
+        with self._wakeup:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            self._queue.append(waiting)
+            self._wakeup.notify()
+        waiting.done.wait()
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.seq
+
+    def _commit_loop(self) -> None:
+        while True:
+            with self._wakeup:
+                self._wakeup.wait_for(lambda: self._queue or self._closed)
+                batch, self._queue = self._queue, []
+                if not batch and self._closed:
+                    return
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[_Waiting]) -> None:
+        with self._lock:
+            try:
+                with self.db.atomic():
+                    for waiting in batch:
+                        waiting.seq = self._log(waiting.mutation)
+                self.transactions += 1
+            except Exception:
+                # One bad mutation must not fail the others: commit them one by one.
+                for waiting in batch:
+                    try:
+                        with self.db.atomic():
+                            waiting.seq = self._log(waiting.mutation)
+                        self.transactions += 1
+                    except Exception as err:
+                        waiting.error = err
+        for waiting in batch:
+            waiting.done.set()
+        with self.appended:
+            self.last_seq = max([self.last_seq, *(w.seq for w in batch)])
+            self.appended.notify_all()
+
+    def _log(self, mutation: Mutation) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO oplog (ts, op, args, changes) VALUES (?, ?, ?, ?)",
+            [
+                time.time(),
+                mutation.op,
+                json.dumps(mutation.args),
+                json.dumps([_change_json(c) for c in mutation.changes]),
+            ],
+        )
+        for change in mutation.changes:
+            self._write(change)
+        return int(cursor.lastrowid or 0)
+
+    def read_log(self, since: int, limit: int) -> list[LogEntry]:
+        """Entries with a sequence number above `since`, oldest first."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT seq, ts, op, args, changes FROM oplog WHERE seq > ? ORDER BY seq LIMIT ?",
+                [since, limit],
+            ).fetchall()
+        return [
+            LogEntry(seq, ts, op, json.loads(args), json.loads(changes))
+            for seq, ts, op, args, changes in rows
+        ]
+
+    def log_bounds(self) -> tuple[int, int]:
+        """(oldest, newest) sequence numbers still in the log; (0, 0) when it is empty."""
+        with self._lock:
+            row = self.db.execute("SELECT min(seq), max(seq) FROM oplog").fetchone()
+        return (row[0] or 0, row[1] or 0)
+
+    def wait_for_entries(self, after: int, timeout: float) -> None:
+        """Returns once an entry past `after` is durable, or after `timeout` seconds."""
+        with self.appended:
+            self.appended.wait_for(lambda: self.last_seq > after, timeout=timeout)
+
+    def compact(self, keep: int) -> int:
+        """Drops all but the newest `keep` log entries (the state tables hold their effect);
+        returns how many were dropped."""
         with self._lock, self.db.atomic():
             cursor = self.db.execute(
-                "INSERT INTO oplog (ts, op, args, changes) VALUES (?, ?, ?, ?)",
-                [
-                    time.time(),
-                    mutation.op,
-                    json.dumps(mutation.args),
-                    json.dumps([_change_json(c) for c in mutation.changes]),
-                ],
+                "DELETE FROM oplog WHERE seq <= (SELECT max(seq) FROM oplog) - ?", [keep]
             )
-            for change in mutation.changes:
-                self._write(change)
-            return int(cursor.lastrowid or 0)
+            return int(cursor.rowcount)
 
     def _write(self, change: Change) -> None:
         db = self.db
@@ -176,5 +283,9 @@ class Store:
                 )
 
     def close(self) -> None:
+        with self._wakeup:
+            self._closed = True
+            self._wakeup.notify()
+        self._committer.join(timeout=10)
         with self._lock:
             self.db.close()

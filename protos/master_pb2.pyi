@@ -193,3 +193,45 @@ class ClusterReport(_message.Message):
     chunkservers: _containers.RepeatedCompositeFieldContainer[ServerReport]
     safe_mode: bool
     def __init__(self, chunkservers: _Optional[_Iterable[_Union[ServerReport, _Mapping]]] = ..., safe_mode: _Optional[bool] = ...) -> None: ...
+
+class SafeModeRequest(_message.Message):
+    __slots__ = ("action",)
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    def __init__(self, action: _Optional[str] = ...) -> None: ...
+
+class SafeModeState(_message.Message):
+    __slots__ = ("active", "manual", "known_chunks", "reported_chunks")
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    MANUAL_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    active: bool
+    manual: bool
+    known_chunks: int
+    reported_chunks: int
+    def __init__(self, active: _Optional[bool] = ..., manual: _Optional[bool] = ..., known_chunks: _Optional[int] = ..., reported_chunks: _Optional[int] = ...) -> None: ...
+
+class StreamLogRequest(_message.Message):
+    __slots__ = ("since", "follow", "limit")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    since: int
+    follow: bool
+    limit: int
+    def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class LogRecord(_message.Message):
+    __slots__ = ("seq", "ts", "op", "args_json", "changes_json")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    ts: float
+    op: str
+    args_json: str
+    changes_json: str
+    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ...) -> None: ...

@@ -84,6 +84,16 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.ClusterReport.FromString,
                 _registered_method=True)
+        self.SafeMode = channel.unary_unary(
+                '/pygfs.master.Master/SafeMode',
+                request_serializer=protos_dot_master__pb2.SafeModeRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.SafeModeState.FromString,
+                _registered_method=True)
+        self.StreamLog = channel.unary_stream(
+                '/pygfs.master.Master/StreamLog',
+                request_serializer=protos_dot_master__pb2.StreamLogRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.LogRecord.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -153,6 +163,20 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SafeMode(self, request, context):
+        """Reads ("get") or sets ("enter", "leave") safe mode.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamLog(self, request, context):
+        """Op-log entries after `since`, oldest first; with `follow`, keeps streaming new ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -205,6 +229,16 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Report,
                     request_deserializer=protos_dot_master__pb2.Empty.FromString,
                     response_serializer=protos_dot_master__pb2.ClusterReport.SerializeToString,
+            ),
+            'SafeMode': grpc.unary_unary_rpc_method_handler(
+                    servicer.SafeMode,
+                    request_deserializer=protos_dot_master__pb2.SafeModeRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.SafeModeState.SerializeToString,
+            ),
+            'StreamLog': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamLog,
+                    request_deserializer=protos_dot_master__pb2.StreamLogRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.LogRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -477,6 +511,60 @@ class Master:
             '/pygfs.master.Master/Report',
             protos_dot_master__pb2.Empty.SerializeToString,
             protos_dot_master__pb2.ClusterReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SafeMode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/SafeMode',
+            protos_dot_master__pb2.SafeModeRequest.SerializeToString,
+            protos_dot_master__pb2.SafeModeState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pygfs.master.Master/StreamLog',
+            protos_dot_master__pb2.StreamLogRequest.SerializeToString,
+            protos_dot_master__pb2.LogRecord.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,19 +25,20 @@ def test_a_primary_refuses_mutations_once_its_own_lease_clock_runs_out() -> None
         leases.check(8, 1, now=101.0)
 
 
-def test_only_leases_used_since_the_last_heartbeat_ask_for_extension() -> None:
+def test_only_leases_used_and_past_half_their_length_ask_for_extension() -> None:
     leases = LeaseTable()
     leases.grant(1, version=2, seconds=10.0, secondaries=[], now=0.0)
     leases.grant(2, version=5, seconds=10.0, secondaries=[], now=0.0)
-    assert leases.extension_requests(now=1.0) == [], "no mutation yet"
+    assert leases.extension_requests(now=6.0) == [], "no mutation yet"
     leases.next_serial(1)
-    assert leases.extension_requests(now=2.0) == [(1, 2)]
-    assert leases.extension_requests(now=3.0) == [], "asked once per burst of mutations"
-    leases.extend(1, 2, until=2.0 + 10.0)
-    leases.check(1, 2, now=11.0)
+    assert leases.extension_requests(now=2.0) == [], "more than half the lease is left"
+    assert leases.extension_requests(now=6.0) == [(1, 2)]
+    assert leases.extension_requests(now=7.0) == [], "asked once per burst of mutations"
+    leases.extend(1, 2, until=6.0 + 10.0)
+    leases.check(1, 2, now=15.0)
     leases.extend(1, 1, until=100.0)  # for an older version: ignored
     with pytest.raises(errors.Aborted):
-        leases.check(1, 2, now=12.5)
+        leases.check(1, 2, now=16.5)
     leases.next_serial(2)
     assert leases.extension_requests(now=10.0) == [], "an expired lease asks for nothing"
 
