@@ -203,6 +203,18 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         return chunkserver_pb2.Ack()
 
     @aborting(log)
+    def RevokeLease(
+        self, request: chunkserver_pb2.RevokeLeaseRequest, context: grpc.ServicerContext
+    ) -> chunkserver_pb2.Ack:
+        # The chunk's lock first: a write being ordered under the lease finishes before it goes.
+        with self.store.lock(request.handle), self._lease_lock:
+            lease = self.leases.leases.get(request.handle)
+            if lease is not None and lease.version == request.version:
+                self.leases.drop(request.handle)
+        log.info("lease on chunk %d v%d given up", request.handle, request.version)
+        return chunkserver_pb2.Ack()
+
+    @aborting(log)
     def GrantLease(
         self, request: chunkserver_pb2.GrantLeaseRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.Ack:

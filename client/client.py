@@ -47,14 +47,12 @@ class Client:
         master: str = "127.0.0.1:9000",
         *,
         timeout: float = 30.0,
-        attempts: int = 5,
         piece_size: int = 1024 * 1024,
         parallel_chunks: int = 2,
         cache_seconds: float = 30.0,
     ) -> None:
         self.master_address = master
         self.timeout = timeout
-        self.attempts = attempts
         self.piece_size = piece_size
         self.parallel_chunks = max(1, parallel_chunks)
         self.channels = rpc.Channels()
@@ -202,9 +200,9 @@ class Client:
                 timeout=self.timeout,
             )
 
-        rpc.retry(
-            attempt, attempts=self.attempts, on_retry=lambda _: self.cache.forget(path, index)
-        )
+        # As long as a call may take: long enough to outlast a dead replica's detection and
+        # the lease revocation that follows it.
+        rpc.retry(attempt, within=self.timeout, on_retry=lambda _: self.cache.forget(path, index))
 
     def _chunk_size_of(self, path: str) -> int:
         if self._chunk_size is None:

@@ -81,6 +81,10 @@ class LocalCluster:
         )
         log.close()
         proc.address = _read_address(proc.popen, proc.name, proc.log_path, self.start_timeout)
+        # A restart comes back on the same address, as a restarted machine would.
+        listen = proc.args.index("--listen") + 1
+        if proc.args[listen].endswith(":0"):
+            proc.args[listen] = proc.address
 
     def start(self) -> None:
         logs = self.data_dir / "logs"

@@ -79,22 +79,27 @@ def retry(
     attempt: Callable[[], T],
     *,
     attempts: int = 5,
+    within: float | None = None,
     base_delay: float = 0.05,
     max_delay: float = 1.0,
     retry_on: tuple[type[errors.GfsError], ...] = errors.RETRYABLE,
     on_retry: Callable[[errors.GfsError], None] | None = None,
 ) -> T:
-    """Calls `attempt` until it succeeds, at most `attempts` times, with jittered exponential
-    backoff between tries; the last error is raised as it is."""
-    for n in range(attempts):
+    """Calls `attempt` until it succeeds: at most `attempts` times, or, with `within`, for as
+    long as the next try would start within that many seconds. Jittered exponential backoff
+    between tries; the last error is raised as it is."""
+    give_up = time.monotonic() + within if within is not None else None
+    n = 0
+    while True:
         try:
             return attempt()
         except retry_on as err:
-            if n == attempts - 1:
+            n += 1
+            delay = min(max_delay, base_delay * 2 ** min(n - 1, 20))
+            out_of_time = give_up is not None and time.monotonic() + delay > give_up
+            if (give_up is None and n >= attempts) or out_of_time:
                 raise
             log.debug("retrying after %s", err)
             if on_retry is not None:
                 on_retry(err)
-            delay = min(max_delay, base_delay * 2**n)
             time.sleep(delay * (0.5 + random.random() / 2))
-    raise AssertionError("unreachable")

@@ -93,6 +93,10 @@ class Chunkservers:
         """Live servers holding the current version, in address order."""
         return sorted(a for a in self.locations.get(handle, ()) if self.alive(a, now))
 
+    def lost(self, handle: int, now: float) -> list[str]:
+        """Servers recorded as holding the current version that are now dead."""
+        return sorted(a for a in self.locations.get(handle, ()) if not self.alive(a, now))
+
     def confirm(self, handle: int, address: str, now: float) -> None:
         """`address` acknowledged holding the current version of `handle`."""
         self.locations.setdefault(handle, set()).add(address)

@@ -26,6 +26,14 @@ class WaitOut:
 
 
 @dataclass(frozen=True)
+class Revoke:
+    """The primary is alive but a replica it forwards to is dead: every write would fail until
+    the lease ends. Ask the primary to give the lease up, then grant a new one without it."""
+
+    holder: str
+
+
+@dataclass(frozen=True)
 class NoReplica:
     pass
 
@@ -38,7 +46,7 @@ class Grant:
     bump: bool
 
 
-Decision = Reuse | WaitOut | NoReplica | Grant
+Decision = Reuse | WaitOut | Revoke | NoReplica | Grant
 
 
 def extensions(
@@ -63,9 +71,17 @@ def extensions(
     return out
 
 
-def decide(chunk: Chunk, live_replicas: list[str], now: float) -> Decision:
+def decide(
+    chunk: Chunk,
+    live_replicas: list[str],
+    now: float,
+    lost_replicas: list[str] = (),  # type: ignore[assignment]
+) -> Decision:
+    """`lost_replicas`: servers that held the current version and are now dead."""
     if chunk.lease_valid(now):
         if chunk.lease_holder in live_replicas:
+            if lost_replicas:
+                return Revoke(chunk.lease_holder)
             return Reuse(chunk.lease_holder)
         return WaitOut(chunk.lease_holder, chunk.lease_expiry - now)
     if not live_replicas:

@@ -217,7 +217,12 @@ class MasterService:
         with self._core:
             chunk = self.state.chunks[handle]
             replicas = self.servers.replicas(handle, now)
-        match leases.decide(chunk, replicas, now):
+            lost = self.servers.lost(handle, now)
+        decision = leases.decide(chunk, replicas, now, lost)
+        if isinstance(decision, leases.Revoke):
+            chunk = self._revoke(chunk, lost)
+            decision = leases.decide(chunk, replicas, self.clock())
+        match decision:
             case leases.Reuse():
                 return
             case leases.WaitOut(holder, seconds_left):
@@ -256,6 +261,31 @@ class MasterService:
             timeout=self.config.rpc_timeout,
         )
         log.info("lease on chunk %d v%d granted to %s", handle, version, primary)
+
+    def _revoke(self, chunk: Chunk, lost: list[str]) -> Chunk:
+        """Takes the lease back from a live primary (GFS section 3.1: the master may revoke a
+        lease); once it acknowledges, no write is being ordered under it."""
+        holder = chunk.lease_holder
+        rpc.call(
+            self.channels.chunkserver(holder).RevokeLease,
+            chunkserver_pb2.RevokeLeaseRequest(handle=chunk.handle, version=chunk.version),
+            target=holder,
+            timeout=self.config.rpc_timeout,
+        )
+        # Expired now, never 0.0: the chunk was leased, so the next grant must bump the version.
+        revoked = dataclasses.replace(chunk, lease_holder="", lease_expiry=self.clock())
+        self._commit(
+            Mutation(
+                "revoke_lease", {"handle": chunk.handle, "holder": holder}, (PutChunk(revoked),)
+            )
+        )
+        log.info(
+            "lease on chunk %d revoked from %s: replica(s) %s died",
+            chunk.handle,
+            holder,
+            ", ".join(lost),
+        )
+        return revoked
 
     def _bump_version(self, chunk: Chunk, replicas: list[str]) -> tuple[Chunk, list[str]]:
         """Logs version+1, then tells the live replicas; those that miss it become stale."""

@@ -97,3 +97,11 @@ class GrantLeaseRequest(_message.Message):
     seconds: float
     secondaries: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., seconds: _Optional[float] = ..., secondaries: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RevokeLeaseRequest(_message.Message):
+    __slots__ = ("handle", "version")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    handle: int
+    version: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...

@@ -64,6 +64,11 @@ class ChunkServerStub:
                 request_serializer=protos_dot_chunkserver__pb2.GrantLeaseRequest.SerializeToString,
                 response_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
                 _registered_method=True)
+        self.RevokeLease = channel.unary_unary(
+                '/pygfs.chunkserver.ChunkServer/RevokeLease',
+                request_serializer=protos_dot_chunkserver__pb2.RevokeLeaseRequest.SerializeToString,
+                response_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
+                _registered_method=True)
 
 
 class ChunkServerServicer:
@@ -112,6 +117,13 @@ class ChunkServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeLease(self, request, context):
+        """Master -> primary: give the lease up now (after any write it is ordering).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChunkServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -143,6 +155,11 @@ def add_ChunkServerServicer_to_server(servicer, server):
             'GrantLease': grpc.unary_unary_rpc_method_handler(
                     servicer.GrantLease,
                     request_deserializer=protos_dot_chunkserver__pb2.GrantLeaseRequest.FromString,
+                    response_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
+            ),
+            'RevokeLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeLease,
+                    request_deserializer=protos_dot_chunkserver__pb2.RevokeLeaseRequest.FromString,
                     response_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
             ),
     }
@@ -307,6 +324,33 @@ class ChunkServer:
             target,
             '/pygfs.chunkserver.ChunkServer/GrantLease',
             protos_dot_chunkserver__pb2.GrantLeaseRequest.SerializeToString,
+            protos_dot_chunkserver__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.chunkserver.ChunkServer/RevokeLease',
+            protos_dot_chunkserver__pb2.RevokeLeaseRequest.SerializeToString,
             protos_dot_chunkserver__pb2.Ack.FromString,
             options,
             channel_credentials,

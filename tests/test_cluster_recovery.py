@@ -1,0 +1,242 @@
+"""Crash recovery and the stale-replica rules (GFS sections 4.5 and 5.1), on real processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from client import errors
+from client.client import Client
+from client.localcluster import LocalCluster
+from tests.conftest import SMALL_CHUNK, replica_path, run_gfs, start_cluster
+
+pytestmark = pytest.mark.cluster
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def server(cluster: LocalCluster, address: str):  # type: ignore[no-untyped-def]
+    return next(p for p in cluster.servers if p.address == address)
+
+
+def test_a_replica_down_during_a_write_comes_back_stale_is_never_served_and_is_removed(
+    own_cluster: LocalCluster,
+) -> None:
+    old, new = os.urandom(SMALL_CHUNK), os.urandom(SMALL_CHUNK)
+    with Client(own_cluster.master_address, timeout=30) as gfs:
+        gfs.put(io.BytesIO(old), "/f")
+        before = gfs.stat("/f").chunks[0]
+        victim = next(r for r in before.replicas if r != before.primary)
+        own_cluster.kill(server(own_cluster, victim))
+
+        gfs.write("/f", 0, new)  # waits out the death, the revocation and a version bump
+        after = gfs.stat("/f").chunks[0]
+        assert after.version > before.version
+        assert victim not in after.replicas and len(after.replicas) == 2
+
+        own_cluster.restart(server(own_cluster, victim))
+        stale = replica_path(own_cluster, victim, before.handle)
+
+        def gone() -> bool:
+            assert victim not in gfs.stat("/f").chunks[0].replicas, "a stale replica was handed out"
+            return not stale.exists()
+
+        wait_until(gone, 15, "the stale replica is deleted")
+        out = io.BytesIO()
+        gfs.get("/f", out)
+        assert out.getvalue() == new
+
+
+def test_a_replica_ahead_of_the_masters_log_is_adopted_with_its_data(
+    own_cluster: LocalCluster,
+) -> None:
+    """The master crashed after telling replicas a new version but before logging it: here made
+    by rolling the master's database back by one version while it is down."""
+    data = os.urandom(SMALL_CHUNK + 5)
+    with Client(own_cluster.master_address) as gfs:
+        gfs.put(io.BytesIO(data), "/ahead")
+        chunk = gfs.stat("/ahead").chunks[0]
+    assert own_cluster.master is not None
+    own_cluster.kill(own_cluster.master)
+    db = sqlite3.connect(own_cluster.data_dir / "master" / "master.db")
+    db.execute("UPDATE chunks SET version = version - 1 WHERE handle = ?", [chunk.handle])
+    db.commit()
+    db.close()
+    own_cluster.restart(own_cluster.master)
+    with Client(own_cluster.master_address) as gfs:
+        wait_until(lambda: len(gfs.stat("/ahead").chunks[0].replicas) == 3, 15, "replicas report")
+        assert gfs.stat("/ahead").chunks[0].version == chunk.version, (
+            "the higher version is adopted"
+        )
+        out = io.BytesIO()
+        gfs.get("/ahead", out)
+        assert out.getvalue() == data
+    log = [
+        json.loads(line)
+        for line in run_gfs(own_cluster.master_address, "oplog", "--json").stdout.splitlines()
+    ]
+    assert any(e["op"] == "adopt_versions" for e in log), "the adoption is logged"
+
+
+def test_after_a_restart_no_primary_is_named_before_the_old_lease_could_end(tmp_path: Path) -> None:
+    cluster = start_cluster(tmp_path / "c", extra=["--lease-seconds=3"])
+    try:
+        with Client(cluster.master_address, timeout=30) as gfs:
+            gfs.put(io.BytesIO(b"v1"), "/leased")
+            first = gfs.stat("/leased").chunks[0]
+            assert first.primary
+        db = sqlite3.connect(cluster.data_dir / "master" / "master.db")
+        expiry = db.execute(
+            "SELECT lease_expiry FROM chunks WHERE handle = ?", [first.handle]
+        ).fetchone()[0]
+        db.close()
+        assert cluster.master is not None
+        cluster.kill(cluster.master)
+        cluster.kill(server(cluster, first.primary))  # the old primary never reports again
+        cluster.restart(cluster.master)
+        with Client(cluster.master_address, timeout=30) as gfs:
+            gfs.write("/leased", 0, b"v2")  # retried until a new primary may be named
+            now = gfs.stat("/leased").chunks[0]
+            assert now.primary and now.primary != first.primary
+            out = io.BytesIO()
+            gfs.get("/leased", out)
+            assert out.getvalue() == b"v2"
+        log = [
+            json.loads(x)
+            for x in run_gfs(cluster.master_address, "oplog", "--json").stdout.splitlines()
+        ]
+        grants = [
+            e for e in log if e["op"] == "grant_lease" and e["args"]["handle"] == first.handle
+        ]
+        assert grants[-1]["args"]["primary"] == now.primary
+        assert grants[-1]["ts"] >= expiry, (
+            "a second primary was named while the first lease could be live"
+        )
+    finally:
+        cluster.stop()
+
+
+def test_a_restarted_master_deletes_nothing_until_enough_chunks_are_reported(
+    own_cluster: LocalCluster,
+) -> None:
+    m = own_cluster.master_address
+    with Client(m) as gfs:
+        gfs.put(io.BytesIO(os.urandom(2 * SMALL_CHUNK)), "/kept")
+        gfs.put(io.BytesIO(b"doomed"), "/doomed")
+        doomed = gfs.stat("/doomed").chunks[0]
+    assert own_cluster.master is not None
+    for proc in own_cluster.servers:
+        own_cluster.kill(proc)
+    own_cluster.kill(own_cluster.master)
+    own_cluster.restart(own_cluster.master)
+    report = json.loads(run_gfs(m, "report", "--json").stdout)
+    assert report["safe_mode"] is True, "chunks are known but none is reported yet"
+
+    # An operator keeps it in safe mode while a file is deleted: its replicas must stay.
+    assert run_gfs(m, "safemode", "enter").returncode == 0
+    assert run_gfs(m, "rm", "/doomed").returncode == 0
+    for proc in own_cluster.servers:
+        own_cluster.restart(proc)
+    own_cluster.wait_for_chunkservers(3)
+    with Client(m) as gfs:
+        wait_until(
+            lambda: all(len(c.replicas) == 3 for c in gfs.stat("/kept").chunks), 15, "reports"
+        )
+    time.sleep(1.0)  # five heartbeats: in safe mode none of them may carry a removal
+    paths = [replica_path(own_cluster, a, doomed.handle) for a in doomed.replicas]
+    assert all(p.exists() for p in paths), "a replica was deleted in safe mode"
+    assert (
+        "ON (entered by an operator): 2 of 2 chunks reported"
+        in run_gfs(m, "safemode").stdout.decode()
+    )
+
+    assert run_gfs(m, "safemode", "leave").returncode == 0
+    wait_until(lambda: not any(p.exists() for p in paths), 15, "the deleted file's replicas go")
+
+
+def test_kill_9_during_a_storm_of_namespace_operations_loses_nothing_acknowledged(
+    own_cluster: LocalCluster,
+) -> None:
+    seed = random.randrange(2**32)
+    print(f"storm seed {seed}")
+    rng = random.Random(seed)
+    m = own_cluster.master_address
+    with Client(m) as gfs:
+        gfs.mkdir("/data", parents=True)
+        for j in range(6):  # files with chunks, for the no-chunk-in-two-files check
+            gfs.put(io.BytesIO(os.urandom(100 + j)), f"/data/p{j}")
+    clients = 4
+    histories: list[list[tuple[str, tuple[str, ...], str]]] = [[] for _ in range(clients)]
+    killed = threading.Event()
+
+    def storm(k: int) -> None:
+        with Client(m, timeout=5) as gfs:
+            gfs.mkdir(f"/c{k}")
+            i = 0
+            while True:
+                f, g, prev = f"/c{k}/f{i}", f"/c{k}/g{i}", f"/c{k}/g{i - 1}"
+                ops: list[tuple[str, tuple[str, ...], Callable[[], None]]] = [
+                    ("create", (f,), lambda f=f: gfs.create(f)),
+                    ("rename", (f, g), lambda f=f, g=g: gfs.mv(f, g)),
+                ]
+                if i:
+                    ops.append(("delete", (prev,), lambda prev=prev: gfs.rm(prev)))
+                for name, args, run in ops:
+                    try:
+                        run()
+                        histories[k].append((name, args, "ok"))
+                    except errors.GfsError:
+                        assert killed.is_set(), "an operation failed before the kill"
+                        histories[k].append((name, args, "unknown"))
+                        return
+                i += 1
+
+    threads = [threading.Thread(target=storm, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: min(len(h) for h in histories) >= 20 + rng.randrange(40), 60, "ops pile up")
+    assert own_cluster.master is not None
+    killed.set()
+    own_cluster.kill(own_cluster.master)
+    for t in threads:
+        t.join(60)
+    own_cluster.restart(own_cluster.master)
+
+    def apply(state: set[str], name: str, args: tuple[str, ...]) -> set[str]:
+        if name == "create":
+            return state | {args[0]}
+        if name == "rename":
+            return (state - {args[0]}) | {args[1]}
+        return state - {args[0]}
+
+    with Client(m, timeout=10) as gfs:
+        own_cluster.wait_for_chunkservers(3)
+        for k, history in enumerate(histories):
+            assert history and history[-1][2] == "unknown", "every client was cut off by the kill"
+            state: set[str] = set()
+            for name, args, outcome in history[:-1]:
+                assert outcome == "ok"
+                state = apply(state, name, args)
+            name, args, _ = history[-1]
+            possible = [state, apply(state, name, args)]
+            actual = {e.path for e in gfs.ls(f"/c{k}")}
+            assert actual in possible, (
+                f"client {k}: after {len(history)} ops ({name} {args} in flight) found "
+                f"{sorted(actual ^ possible[0])} differing from what was acknowledged"
+            )
+        handles = [h for j in range(6) for h in (c.handle for c in gfs.stat(f"/data/p{j}").chunks)]
+        assert len(handles) == len(set(handles)) == 6, "a chunk belongs to two files"
