@@ -207,3 +207,11 @@ def test_an_extension_names_the_current_version() -> None:
 )
 def test_lease_decisions(chunk: Chunk, replicas: list[str], expected: leases.Decision) -> None:
     assert leases.decide(chunk, replicas, now=40.0) == expected
+
+
+def test_a_live_primary_with_a_dead_replica_has_its_lease_revoked() -> None:
+    leased = Chunk(1, 3, lease_holder="a", lease_expiry=50.0)
+    assert leases.decide(leased, ["a", "b"], now=40.0, lost_replicas=["c"]) == leases.Revoke("a")
+    assert leases.decide(leased, ["b"], now=40.0, lost_replicas=["a"]) == leases.WaitOut("a", 10.0)
+    revoked = Chunk(1, 1, lease_holder="", lease_expiry=40.0)  # revoked at 40: not "never leased"
+    assert leases.decide(revoked, ["a", "b"], now=40.0) == leases.Grant(bump=True)
