@@ -203,6 +203,22 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         return chunkserver_pb2.Ack()
 
     @aborting(log)
+    def Describe(
+        self, request: chunkserver_pb2.Ack, context: grpc.ServicerContext
+    ) -> chunkserver_pb2.Description:
+        used, free = self.store.usage()
+        return chunkserver_pb2.Description(
+            rack=self.config.rack,
+            used_bytes=used,
+            free_bytes=free,
+            replicas=[
+                chunkserver_pb2.Replica(handle=h, version=v, length=n)
+                for h, v, n in self.store.reports()
+            ],
+            corrupt=sorted(self.store.corrupt),
+        )
+
+    @aborting(log)
     def RevokeLease(
         self, request: chunkserver_pb2.RevokeLeaseRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.Ack:

@@ -5,7 +5,6 @@ Every failure the user can cause ends as one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import signal
@@ -42,19 +41,29 @@ def _serve_forever(stop: Callable[[], None]) -> None:
     help="Master address HOST:PORT (env GFS_MASTER).",
 )
 @click.option(
+    "--shadow",
+    "shadows",
+    envvar="GFS_SHADOWS",
+    multiple=True,
+    help="A shadow master to read from while the master is down (repeatable; env GFS_SHADOWS, "
+    "space-separated).",
+)
+@click.option(
     "--timeout", type=float, default=30.0, show_default=True, help="Per-RPC deadline, seconds."
 )
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 @click.pass_context
-def cli(ctx: click.Context, master: str, timeout: float, verbose: int) -> None:
+def cli(
+    ctx: click.Context, master: str, shadows: tuple[str, ...], timeout: float, verbose: int
+) -> None:
     """pygfs: a distributed chunk store modelled on the Google File System."""
-    if ctx.invoked_subcommand not in ("master", "chunkserver", "cluster"):
+    if ctx.invoked_subcommand not in ("master", "chunkserver", "shadow", "cluster"):
         logging.basicConfig(level=logging.WARNING - 10 * verbose, format=LOG_FORMAT)
-    ctx.obj = {"master": master, "timeout": timeout, "verbose": verbose}
+    ctx.obj = {"master": master, "shadows": list(shadows), "timeout": timeout, "verbose": verbose}
 
 
 def _client(ctx: click.Context) -> Client:
-    client = Client(ctx.obj["master"], timeout=ctx.obj["timeout"])
+    client = Client(ctx.obj["master"], shadows=ctx.obj["shadows"], timeout=ctx.obj["timeout"])
     ctx.call_on_close(client.close)
     return client
 
@@ -165,6 +174,41 @@ def chunkserver(
     server = ChunkServer(config)
     server.start()
     click.echo(f"chunkserver serving on {server.address}")
+    sys.stdout.flush()
+    _serve_forever(server.stop)
+
+
+@cli.command()
+@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9010", show_default=True)
+@click.option(
+    "--master",
+    "master_address",
+    envvar="GFS_MASTER",
+    default=None,
+    help="Default: the global --master.",
+)
+@click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
+@master_options
+@click.pass_context
+def shadow(
+    ctx: click.Context, /, listen: str, master_address: str | None, data_dir: Path, **tuning: Any
+) -> None:
+    """Run a read-only shadow master that follows the master's op log.
+
+    Its data directory is a master's: to promote it, stop it and run `gfs master --data-dir`
+    on the same directory (on the old master's address, or point the chunkservers at the new
+    one)."""
+    from master.config import MasterConfig
+    from master.server import MasterServer
+
+    _server_logging(ctx.obj["verbose"])
+    try:
+        config = MasterConfig(data_dir=data_dir, listen=listen, **tuning)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    server = MasterServer(config, shadow_of=master_address or ctx.obj["master"])
+    server.start()
+    click.echo(f"shadow serving on {server.address}")
     sys.stdout.flush()
     _serve_forever(server.stop)
 
@@ -349,13 +393,15 @@ def stat(ctx: click.Context, as_json: bool, path: str) -> None:
 @click.pass_context
 def report(ctx: click.Context, as_json: bool) -> None:
     """Show the chunkservers as the master sees them."""
-    servers, safe_mode = _client(ctx).report()
+    r = _client(ctx).report()
     if as_json:
-        rows = [dataclasses.asdict(s) for s in servers]
-        click.echo(json.dumps({"chunkservers": rows, "safe_mode": safe_mode}, indent=2))
+        click.echo(json.dumps(r.as_json(), indent=2))
         return
-    click.echo(f"safe mode: {'ON' if safe_mode else 'off'}")
-    for s in servers:
+    lag = f", {r.lag_seconds:.1f}s behind the master" if r.role == "shadow" else ""
+    click.echo(
+        f"{r.role} at log entry {r.log_seq}{lag}; safe mode {'ON' if r.safe_mode else 'off'}"
+    )
+    for s in r.chunkservers:
         click.echo(
             f"{s.address:22} {s.rack:10} {s.state:6} {s.chunks:>8} chunks "
             f"{s.used_bytes:>14} used {s.free_bytes:>16} free  {s.last_heartbeat_age_s:5.1f}s ago"

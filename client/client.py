@@ -22,7 +22,15 @@ from typing import Any, BinaryIO
 
 from client import errors, paths, rpc
 from client.locations import LocationCache
-from client.models import ChunkInfo, Entry, FileStat, LogRecord, SafeModeState, ServerState
+from client.models import (
+    ChunkInfo,
+    ClusterReport,
+    Entry,
+    FileStat,
+    LogRecord,
+    SafeModeState,
+    ServerState,
+)
 from protos import chunkserver_pb2, master_pb2
 
 log = logging.getLogger(__name__)
@@ -46,12 +54,14 @@ class Client:
         self,
         master: str = "127.0.0.1:9000",
         *,
+        shadows: list[str] | None = None,
         timeout: float = 30.0,
         piece_size: int = 1024 * 1024,
         parallel_chunks: int = 2,
         cache_seconds: float = 30.0,
     ) -> None:
         self.master_address = master
+        self.shadows = list(shadows or [])
         self.timeout = timeout
         self.piece_size = piece_size
         self.parallel_chunks = max(1, parallel_chunks)
@@ -71,14 +81,34 @@ class Client:
 
     # --- master calls -------------------------------------------------------------------------
 
-    def _master(self, method: str, request: Any) -> Any:
+    def _master(self, method: str, request: Any, read_only: bool = False) -> Any:
+        """Calls the master; a read while it is down goes to the shadows, in order."""
         stub = self.channels.master(self.master_address)
         target = f"master {self.master_address}"
-        return rpc.retry(
-            lambda: rpc.call(getattr(stub, method), request, target=target, timeout=self.timeout),
-            attempts=3,
-            retry_on=(errors.Unavailable,),
-        )
+        try:
+            return rpc.retry(
+                lambda: rpc.call(
+                    getattr(stub, method), request, target=target, timeout=self.timeout
+                ),
+                attempts=3,
+                retry_on=(errors.Unavailable,),
+            )
+        except errors.Unavailable as down:
+            if not read_only or not self.shadows:
+                raise
+            for shadow in self.shadows:
+                try:
+                    reply = rpc.call(
+                        getattr(self.channels.master(shadow), method),
+                        request,
+                        target=f"shadow {shadow}",
+                        timeout=self.timeout,
+                    )
+                    log.info("master down: %s answered by shadow %s", method, shadow)
+                    return reply
+                except errors.Unavailable:
+                    continue
+            raise errors.Unavailable(f"{down}; no shadow answered either") from None
 
     def mkdir(self, path: str, parents: bool = False) -> None:
         self._master("Mkdir", master_pb2.MkdirRequest(path=paths.normalize(path), parents=parents))
@@ -97,12 +127,13 @@ class Client:
         self.cache.forget(src)
 
     def ls(self, path: str) -> list[Entry]:
-        reply = self._master("List", master_pb2.ListRequest(path=paths.normalize(path)))
+        request = master_pb2.ListRequest(path=paths.normalize(path))
+        reply = self._master("List", request, read_only=True)
         return [Entry.of(e) for e in reply.entries]
 
     def stat(self, path: str) -> FileStat:
         path = paths.normalize(path)
-        info = self._master("Stat", master_pb2.StatRequest(path=path))
+        info = self._master("Stat", master_pb2.StatRequest(path=path), read_only=True)
         chunks = tuple(ChunkInfo.of(c) for c in info.chunks)
         now = time.monotonic()
         for chunk in chunks:
@@ -121,10 +152,11 @@ class Client:
 
     # --- administration -----------------------------------------------------------------------
 
-    def report(self) -> tuple[list[ServerState], bool]:
-        """The chunkservers as the master sees them, and whether it is in safe mode."""
-        reply = self._master("Report", master_pb2.Empty())
-        return [ServerState.of(s) for s in reply.chunkservers], reply.safe_mode
+    def report(self) -> ClusterReport:
+        """The chunkservers as the master (or, with it down, a shadow) sees them."""
+        r = self._master("Report", master_pb2.Empty(), read_only=True)
+        servers = [ServerState.of(s) for s in r.chunkservers]
+        return ClusterReport(servers, r.safe_mode, r.role, r.log_seq, r.lag_seconds)
 
     def safe_mode(self, action: str = "get") -> SafeModeState:
         reply = self._master("SafeMode", master_pb2.SafeModeRequest(action=action))
@@ -144,7 +176,7 @@ class Client:
         if cached is not None and (cached.primary or not for_write) and cached.replicas:
             return cached
         request = master_pb2.GetChunkRequest(path=path, index=index, for_write=for_write)
-        info = ChunkInfo.of(self._master("GetChunk", request))
+        info = ChunkInfo.of(self._master("GetChunk", request, read_only=not for_write))
         self.cache.put(path, info, now)
         return info
 

@@ -60,8 +60,10 @@ class LocalCluster:
     port: int = 0
     master_args: list[str] = field(default_factory=list)
     racks: list[str] = field(default_factory=list)  # one per chunkserver; default: all "default"
+    with_shadow: bool = False  # also run a shadow master
     start_timeout: float = 30.0
     master: Process | None = None
+    shadow: Process | None = None
     servers: list[Process] = field(default_factory=list)
 
     @property
@@ -125,6 +127,22 @@ class LocalCluster:
         for proc in self.servers:
             self._spawn(proc)
         self.wait_for_chunkservers(self.chunkservers)
+        if self.with_shadow:
+            self.shadow = Process(
+                "shadow",
+                [
+                    "shadow",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--master",
+                    self.master_address,
+                    "--data-dir",
+                    str(self.data_dir / "shadow"),
+                    *self.master_args,
+                ],
+                logs / "shadow.log",
+            )
+            self._spawn(self.shadow)
 
     def alive_chunkservers(self) -> list[str]:
         channels = rpc.Channels()
@@ -170,12 +188,18 @@ class LocalCluster:
             proc.popen.kill()
         self._reap(proc, timeout=10)
 
+    def stop_one(self, proc: Process) -> None:
+        """SIGTERM, as an operator would stop it."""
+        if proc.popen is not None and proc.running:
+            proc.popen.send_signal(signal.SIGTERM)
+        self._reap(proc, timeout=10)
+
     def restart(self, proc: Process) -> None:
         self.kill(proc)
         self._spawn(proc)
 
     def stop(self) -> None:
-        procs = [*self.servers, *([self.master] if self.master else [])]
+        procs = [*self.servers, *(p for p in (self.shadow, self.master) if p is not None)]
         for proc in procs:
             if proc.popen is not None and proc.running:
                 proc.popen.send_signal(signal.SIGTERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,24 @@ class ServerState:
             s.free_bytes,
             s.last_heartbeat_age_s,
         )
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    chunkservers: list[ServerState]
+    safe_mode: bool
+    role: str  # of the server that answered: "master" or "shadow"
+    log_seq: int
+    lag_seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "chunkservers": [dataclasses.asdict(s) for s in self.chunkservers],
+            "safe_mode": self.safe_mode,
+            "role": self.role,
+            "log_seq": self.log_seq,
+            "lag_seconds": self.lag_seconds,
+        }
 
 
 @dataclass(frozen=True)

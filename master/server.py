@@ -1,5 +1,5 @@
-"""Runs a master: builds the gRPC server (separately from running it, so tests can bind port 0)
-and drives the timers the pure core does not run itself."""
+"""Runs a master or a shadow master: builds the gRPC server (separately from running it, so
+tests can bind port 0) and drives the timers the pure core does not run itself."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from concurrent import futures
 
 import grpc
 
+from client import errors
 from client.rpc import CHANNEL_OPTIONS
 from master.config import MasterConfig
 from master.service import MasterService
 from master.servicer import MasterServicer
+from master.shadow import ShadowService
 from master.store import Store
 from protos import master_pb2_grpc
 
@@ -20,10 +22,16 @@ log = logging.getLogger(__name__)
 
 
 class MasterServer:
-    def __init__(self, config: MasterConfig) -> None:
+    def __init__(self, config: MasterConfig, shadow_of: str | None = None) -> None:
+        """With `shadow_of` (the master's address), a read-only shadow of that master."""
         self.config = config
         self.store = Store(config.data_dir / "master.db")
-        self.service = MasterService(config, self.store)
+        self.shadow: ShadowService | None = None
+        if shadow_of is None:
+            self.service = MasterService(config, self.store)
+        else:
+            self.shadow = ShadowService(config, self.store, shadow_of)
+            self.service = self.shadow
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="master"),
             options=CHANNEL_OPTIONS,
@@ -34,26 +42,50 @@ class MasterServer:
             raise OSError(f"cannot listen on {config.listen}")
         self.address = f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
         self._stopping = threading.Event()
-        self._timer = threading.Thread(target=self._tick, name="master-timer", daemon=True)
+        self._threads = [threading.Thread(target=self._tick, name="master-timer", daemon=True)]
+        if self.shadow is not None:
+            self._threads.append(threading.Thread(target=self._follow, name="follow", daemon=True))
 
     def start(self) -> None:
         self.server.start()
-        self._timer.start()
+        for thread in self._threads:
+            thread.start()
         state = self.service.state
         log.info(
-            "master serving on %s (%d paths, %d chunks)",
+            "%s serving on %s (%d paths, %d chunks, log at %d)",
+            self.service.role,
             self.address,
             len(state.nodes),
             len(state.chunks),
+            self.store.last_seq,
         )
 
     def _tick(self) -> None:
         ticks = 0
         while not self._stopping.wait(self.config.heartbeat_interval):
+            if self.shadow is not None:
+                self.shadow.poll_chunkservers()
             self.service.check_liveness()
             ticks += 1
             if ticks % 60 == 0:
                 self.service.compact_log()
+
+    def _follow(self) -> None:
+        assert self.shadow is not None
+        connected = True
+        while not self._stopping.is_set():
+            log.info(
+                "following master %s from entry %d", self.shadow.master_address, self.store.last_seq
+            )
+            try:
+                self.shadow.follow(self._stopping)
+            except errors.GfsError as err:
+                if connected:
+                    log.warning("lost the master's log: %s; retrying", err)
+                connected = False
+                self._stopping.wait(self.config.heartbeat_interval)
+                continue
+            connected = True
 
     def wait(self) -> None:
         self.server.wait_for_termination()

@@ -430,11 +430,18 @@ class MasterService:
 
     # --- the op log ---------------------------------------------------------------------------
 
+    role = "master"
+
+    def lag_seconds(self) -> float:
+        """How far behind the master this server's state may be (0: it is the master)."""
+        return 0.0
+
     def stream_log(
         self, since: int, follow: bool, limit: int, active: Callable[[], bool]
-    ) -> Iterator[LogEntry]:
+    ) -> Iterator[LogEntry | None]:
         """Entries after `since`, oldest first; with `follow`, waits for new ones while
-        `active()` holds. Fails if entries the reader needs were compacted away."""
+        `active()` holds, yielding None as a keepalive each second it has nothing. Fails if
+        entries the reader needs were compacted away."""
         oldest, _ = self.store.log_bounds()
         if oldest > since + 1:
             raise errors.FailedPrecondition(
@@ -450,6 +457,8 @@ class MasterService:
                 since = entries[-1].seq
             elif follow:
                 self.store.wait_for_entries(since, timeout=1.0)
+                if self.store.last_seq <= since:
+                    yield None
             else:
                 return
 

@@ -149,6 +149,9 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 for address, rack, alive, chunks, used, free, age in self.service.report()
             ],
             safe_mode=self.service.safe_mode.active,
+            role=self.service.role,
+            log_seq=self.service.store.last_seq,
+            lag_seconds=self.service.lag_seconds(),
         )
 
     @aborting(log)
@@ -171,10 +174,15 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         for entry in self.service.stream_log(
             request.since, request.follow, request.limit, context.is_active
         ):
+            head = self.service.store.last_seq
+            if entry is None:
+                yield master_pb2.LogRecord(seq=0, head_seq=head)
+                continue
             yield master_pb2.LogRecord(
                 seq=entry.seq,
                 ts=entry.ts,
                 op=entry.op,
                 args_json=json.dumps(entry.args),
                 changes_json=json.dumps(entry.changes),
+                head_seq=head,
             )

@@ -89,6 +89,25 @@ class LogEntry:
     changes: list[dict[str, Any]]
 
 
+def change_from_json(data: dict[str, Any]) -> Change:
+    """The inverse of _change_json: what a follower replays."""
+    ((kind, value),) = data.items()
+    if kind == "put_node":
+        row = dict(value)
+        row["is_dir"] = bool(row["is_dir"])
+        row["chunks"] = tuple(json.loads(row["chunks"]))
+        return PutNode(Node(**row))
+    if kind == "delete_node":
+        return DeleteNode(value)
+    if kind == "put_chunk":
+        return PutChunk(Chunk(**value))
+    if kind == "delete_chunk":
+        return DeleteChunk(value)
+    if kind == "next_handle":
+        return RaiseNextHandle(value)
+    raise ValueError(f"unknown change {kind!r}")
+
+
 class Store:
     """One SQLite connection. Mutations are written by the committer thread only; reads of the
     log take the same lock."""
@@ -231,6 +250,29 @@ class Store:
         for change in mutation.changes:
             self._write(change)
         return int(cursor.lastrowid or 0)
+
+    def replay(self, entries: list[LogEntry]) -> None:
+        """Writes another store's log entries (same sequence numbers, same rows) in one
+        durable transaction: how a shadow keeps its copy."""
+        if not entries:
+            return
+        with self._lock, self.db.atomic():
+            for entry in entries:
+                self.db.execute(
+                    "INSERT INTO oplog (seq, ts, op, args, changes) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        entry.seq,
+                        entry.ts,
+                        entry.op,
+                        json.dumps(entry.args),
+                        json.dumps(entry.changes),
+                    ],
+                )
+                for change in entry.changes:
+                    self._write(change_from_json(change))
+        with self.appended:
+            self.last_seq = max(self.last_seq, entries[-1].seq)
+            self.appended.notify_all()
 
     def read_log(self, since: int, limit: int) -> list[LogEntry]:
         """Entries with a sequence number above `since`, oldest first."""

@@ -1,8 +1,8 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -105,3 +105,27 @@ class RevokeLeaseRequest(_message.Message):
     handle: int
     version: int
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class Replica(_message.Message):
+    __slots__ = ("handle", "version", "length")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    handle: int
+    version: int
+    length: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+
+class Description(_message.Message):
+    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt")
+    RACK_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FIELD_NUMBER: _ClassVar[int]
+    rack: str
+    used_bytes: int
+    free_bytes: int
+    replicas: _containers.RepeatedCompositeFieldContainer[Replica]
+    corrupt: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ...) -> None: ...

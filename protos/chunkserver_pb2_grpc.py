@@ -69,6 +69,11 @@ class ChunkServerStub:
                 request_serializer=protos_dot_chunkserver__pb2.RevokeLeaseRequest.SerializeToString,
                 response_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
                 _registered_method=True)
+        self.Describe = channel.unary_unary(
+                '/pygfs.chunkserver.ChunkServer/Describe',
+                request_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
+                response_deserializer=protos_dot_chunkserver__pb2.Description.FromString,
+                _registered_method=True)
 
 
 class ChunkServerServicer:
@@ -124,6 +129,13 @@ class ChunkServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Describe(self, request, context):
+        """What a heartbeat says: for shadow masters, which poll chunkservers (GFS section 5.1.3).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChunkServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -161,6 +173,11 @@ def add_ChunkServerServicer_to_server(servicer, server):
                     servicer.RevokeLease,
                     request_deserializer=protos_dot_chunkserver__pb2.RevokeLeaseRequest.FromString,
                     response_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
+            ),
+            'Describe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Describe,
+                    request_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
+                    response_serializer=protos_dot_chunkserver__pb2.Description.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -352,6 +369,33 @@ class ChunkServer:
             '/pygfs.chunkserver.ChunkServer/RevokeLease',
             protos_dot_chunkserver__pb2.RevokeLeaseRequest.SerializeToString,
             protos_dot_chunkserver__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Describe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.chunkserver.ChunkServer/Describe',
+            protos_dot_chunkserver__pb2.Ack.SerializeToString,
+            protos_dot_chunkserver__pb2.Description.FromString,
             options,
             channel_credentials,
             insecure,

@@ -187,12 +187,18 @@ class ServerReport(_message.Message):
     def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., state: _Optional[str] = ..., chunks: _Optional[int] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., last_heartbeat_age_s: _Optional[float] = ...) -> None: ...
 
 class ClusterReport(_message.Message):
-    __slots__ = ("chunkservers", "safe_mode")
+    __slots__ = ("chunkservers", "safe_mode", "role", "log_seq", "lag_seconds")
     CHUNKSERVERS_FIELD_NUMBER: _ClassVar[int]
     SAFE_MODE_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
     chunkservers: _containers.RepeatedCompositeFieldContainer[ServerReport]
     safe_mode: bool
-    def __init__(self, chunkservers: _Optional[_Iterable[_Union[ServerReport, _Mapping]]] = ..., safe_mode: _Optional[bool] = ...) -> None: ...
+    role: str
+    log_seq: int
+    lag_seconds: float
+    def __init__(self, chunkservers: _Optional[_Iterable[_Union[ServerReport, _Mapping]]] = ..., safe_mode: _Optional[bool] = ..., role: _Optional[str] = ..., log_seq: _Optional[int] = ..., lag_seconds: _Optional[float] = ...) -> None: ...
 
 class SafeModeRequest(_message.Message):
     __slots__ = ("action",)
@@ -223,15 +229,17 @@ class StreamLogRequest(_message.Message):
     def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class LogRecord(_message.Message):
-    __slots__ = ("seq", "ts", "op", "args_json", "changes_json")
+    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     seq: int
     ts: float
     op: str
     args_json: str
     changes_json: str
-    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ...) -> None: ...
+    head_seq: int
+    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ...) -> None: ...
