@@ -27,6 +27,8 @@ class MasterConfig:
     safemode_threshold: float = 0.999
     # Op-log entries kept after compaction (the state tables hold the effect of older ones).
     oplog_retain: int = 1_000_000
+    # A follower heard from within this long keeps the entries it still needs from compaction.
+    follower_ttl: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.chunk_size < 64 * 1024 or self.chunk_size % (64 * 1024):

@@ -62,6 +62,7 @@ class MasterService:
         self._versions_in_flight: set[int] = set()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="master-rpc")
         self._known_dead: set[str] = set()
+        self._followers: dict[str, tuple[int, float]] = {}  # name -> (position, last heard)
         self.safe_mode = SafeMode(config.safemode_threshold, active=bool(self.state.chunks))
         if self.safe_mode.active:
             log.info("in safe mode until %d chunks are reported", len(self.state.chunks))
@@ -437,11 +438,19 @@ class MasterService:
         return 0.0
 
     def stream_log(
-        self, since: int, follow: bool, limit: int, active: Callable[[], bool]
+        self,
+        since: int,
+        follow: bool,
+        limit: int,
+        active: Callable[[], bool],
+        follower: str = "",
     ) -> Iterator[LogEntry | None]:
         """Entries after `since`, oldest first; with `follow`, waits for new ones while
         `active()` holds, yielding None as a keepalive each second it has nothing. Fails if
-        entries the reader needs were compacted away."""
+        entries the reader needs were compacted away. A named `follower`'s position is kept,
+        so compaction leaves it what it still needs."""
+        if follower:
+            self._followers[follower] = (since, time.monotonic())
         oldest, _ = self.store.log_bounds()
         if oldest > since + 1:
             raise errors.FailedPrecondition(
@@ -455,6 +464,8 @@ class MasterService:
             sent += len(entries)
             if entries:
                 since = entries[-1].seq
+                if follower:
+                    self._followers[follower] = (since, time.monotonic())
             elif follow:
                 self.store.wait_for_entries(since, timeout=1.0)
                 if self.store.last_seq <= since:
@@ -463,9 +474,14 @@ class MasterService:
                 return
 
     def compact_log(self) -> None:
+        """Drops old log entries, keeping `oplog_retain` and whatever a follower heard from
+        within `follower_ttl` has not received yet."""
         oldest, newest = self.store.log_bounds()
-        if newest - oldest + 1 > self.config.oplog_retain * 1.1:
-            dropped = self.store.compact(self.config.oplog_retain)
-            log.info(
-                "op log compacted: %d entries dropped, %d kept", dropped, self.config.oplog_retain
-            )
+        now = time.monotonic()
+        needed = [
+            seq for seq, seen in self._followers.values() if now - seen < self.config.follower_ttl
+        ]
+        keep = max([self.config.oplog_retain, *(newest - seq for seq in needed)])
+        if newest - oldest + 1 > keep * 1.1:
+            dropped = self.store.compact(keep)
+            log.info("op log compacted: %d entries dropped, %d kept", dropped, keep)

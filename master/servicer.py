@@ -172,7 +172,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.StreamLogRequest, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.LogRecord]:
         for entry in self.service.stream_log(
-            request.since, request.follow, request.limit, context.is_active
+            request.since, request.follow, request.limit, context.is_active, request.follower
         ):
             head = self.service.store.last_seq
             if entry is None:

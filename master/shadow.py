@@ -92,7 +92,9 @@ class ShadowService(MasterService):
     def follow(self, stop: threading.Event) -> None:
         """Replays the master's log as it grows, until `stop` is set or the stream breaks."""
         stub = self.channels.master(self.master_address)
-        request = master_pb2.StreamLogRequest(since=self.store.last_seq, follow=True)
+        request = master_pb2.StreamLogRequest(
+            since=self.store.last_seq, follow=True, follower=self.config.listen
+        )
         stream = stub.StreamLog(request)
         batch: list[LogEntry] = []
         try:

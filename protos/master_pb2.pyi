@@ -219,14 +219,16 @@ class SafeModeState(_message.Message):
     def __init__(self, active: _Optional[bool] = ..., manual: _Optional[bool] = ..., known_chunks: _Optional[int] = ..., reported_chunks: _Optional[int] = ...) -> None: ...
 
 class StreamLogRequest(_message.Message):
-    __slots__ = ("since", "follow", "limit")
+    __slots__ = ("since", "follow", "limit", "follower")
     SINCE_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWER_FIELD_NUMBER: _ClassVar[int]
     since: int
     follow: bool
     limit: int
-    def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+    follower: str
+    def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ..., follower: _Optional[str] = ...) -> None: ...
 
 class LogRecord(_message.Message):
     __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq")
