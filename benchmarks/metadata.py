@@ -1,0 +1,242 @@
+"""Master metadata throughput, beside the bare gRPC no-op rate measured in the same run.
+
+    python benchmarks/metadata.py [--processes 4] [--threads 8] [--seconds 5] [--files 100000]
+
+Several client processes, each with several threads, call as fast as they can for --seconds:
+(1) a no-op unary call on a bare Python gRPC server (same thread pool as the master) - the
+limit; (2) Create of a new file on the master, each durable in SQLite (group commit);
+(3) GetChunk (chunk-location lookups) on the master. Prints calls/s and the ratios to the limit
+(targets: creates >= 0.5, lookups >= 0.8), as medians of --rounds interleaved rounds. Then
+measures how long a master with --files files takes from start to serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from client.localcluster import LocalCluster  # noqa: E402
+from client.rpc import CHANNEL_OPTIONS  # noqa: E402
+from protos import master_pb2, master_pb2_grpc  # noqa: E402
+
+TARGETS = {"create": 0.5, "lookup": 0.8}
+
+
+def noop_server() -> tuple[grpc.Server, str]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=CHANNEL_OPTIONS)
+    handler = grpc.unary_unary_rpc_method_handler(
+        lambda request, context: master_pb2.Empty(),
+        request_deserializer=master_pb2.Empty.FromString,
+        response_serializer=master_pb2.Empty.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler("bench.Noop", {"Call": handler})]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+def worker(kind: str, address: str, tag: str, threads: int, seconds: float, out: Any) -> None:
+    """One client process: `threads` threads calling in a loop; puts its call count on `out`."""
+    channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    stub = master_pb2_grpc.MasterStub(channel)  # type: ignore[no-untyped-call]
+    noop = channel.unary_unary(
+        "/bench.Noop/Call",
+        request_serializer=master_pb2.Empty.SerializeToString,
+        response_deserializer=master_pb2.Empty.FromString,
+    )
+    if kind == "create":
+        stub.Mkdir(master_pb2.MkdirRequest(path=f"/bench/{tag}", parents=True))
+    counts: list[int | None] = [None] * threads  # None: the thread failed
+    start = threading.Barrier(threads + 1)
+    deadline = [0.0]
+
+    def loop(t: int) -> None:
+        start.wait()
+        n = 0
+        while time.monotonic() < deadline[0]:
+            if kind == "noop":
+                noop(master_pb2.Empty(), timeout=10)
+            elif kind == "create":
+                stub.Create(master_pb2.CreateRequest(path=f"/bench/{tag}/t{t}-{n}"), timeout=10)
+            else:
+                stub.GetChunk(master_pb2.GetChunkRequest(path="/lookup", index=n % 16), timeout=10)
+            n += 1
+        counts[t] = n
+
+    pool = [threading.Thread(target=loop, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    deadline[0] = time.monotonic() + seconds
+    start.wait()
+    for thread in pool:
+        thread.join()
+    channel.close()
+    out.put(None if None in counts else sum(c for c in counts if c is not None))
+
+
+def rate(kind: str, address: str, processes: int, threads: int, seconds: float) -> float:
+    """Calls per second of `kind`; raises if any client thread failed."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=worker, args=(kind, address, f"{uuid.uuid4().hex}-{p}", threads, seconds, out)
+        )
+        for p in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    counts = [out.get(timeout=seconds + 120) for _ in procs]
+    for p in procs:
+        p.join()
+    if None in counts:
+        raise SystemExit(f"a {kind} client failed; see the traceback above")
+    return sum(counts) / seconds
+
+
+def restart_seconds(files: int, work: Path) -> float:
+    """Time from starting a master with `files` files in its store to its serving."""
+    from master import namespace
+    from master.store import Store
+
+    store = Store(work / "big" / "master.db")
+    state = store.load()
+    top = namespace.mkdir(state, "/many", parents=False, now=1.0)
+    store.commit(top)
+    state.apply(top)
+    batch = 10_000
+    for start in range(0, files, batch):
+        changes = []
+        for i in range(start, min(files, start + batch)):
+            changes.extend(namespace.create(state, f"/many/f{i:06d}", now=1.0).changes)
+        mutation = namespace.Mutation("create", {"bulk": start}, tuple(changes))
+        store.commit(mutation)
+        state.apply(mutation)
+    store.close()
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "client.cli",
+            "master",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(work / "big"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    took = time.monotonic() - began
+    proc.terminate()
+    proc.wait()
+    if b"serving on" not in line:
+        raise SystemExit(f"the master did not start: {line!r}")
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "benchmarks" / "results" / "metadata.json"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        server, noop_address = noop_server()
+        cluster = LocalCluster(work / "cluster", chunkservers=3, master_args=["--chunk-size=65536"])
+        try:
+            cluster.start()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "client.cli",
+                    "--master",
+                    cluster.master_address,
+                    "put",
+                    "-",
+                    "/lookup",
+                ],
+                input=os.urandom(16 * 65536),
+                cwd=ROOT,
+                check=True,
+            )
+            p, t, s = args.processes, args.threads, args.seconds
+            samples: dict[str, list[float]] = {"noop": [], "create": [], "lookup": []}
+            for _ in range(args.rounds):  # interleaved, so a slow spell hits every kind
+                samples["noop"].append(rate("noop", noop_address, p, t, s))
+                samples["create"].append(rate("create", cluster.master_address, p, t, s))
+                samples["lookup"].append(rate("lookup", cluster.master_address, p, t, s))
+            rates = {k: statistics.median(v) for k, v in samples.items()}
+        finally:
+            cluster.stop()
+            server.stop(0)
+        restart = restart_seconds(args.files, work)
+
+    ratios = {k: rates[k] / rates["noop"] for k in TARGETS}
+    load = f"{args.processes} client processes x {args.threads} threads"
+    rounds = f"{args.seconds:.0f}s x {args.rounds} rounds (medians)"
+    print(f"{load}, {rounds}, {os.cpu_count()} cores")
+    print(f"{'bare gRPC no-op (the limit)':34}{rates['noop']:>10.0f} calls/s")
+    for kind, label in (
+        ("create", "creates (durable, group commit)"),
+        ("lookup", "chunk-location lookups"),
+    ):
+        figure = f"{label:34}{rates[kind]:>10.0f} calls/s"
+        print(f"{figure}   ratio {ratios[kind]:.2f} (target >= {TARGETS[kind]})")
+    print(f"master restart with {args.files} files: {restart:.2f}s to serving")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "rates": rates,
+                "samples": samples,
+                "ratios": ratios,
+                "targets": TARGETS,
+                "restart_seconds": restart,
+                "files": args.files,
+                "processes": args.processes,
+                "threads": args.threads,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    ok = all(ratios[k] >= TARGETS[k] for k in TARGETS)
+    print("targets met" if ok else "TARGET MISSED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
