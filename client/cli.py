@@ -105,6 +105,14 @@ def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--dead-after", type=float, envvar="GFS_DEAD_AFTER", default=10.0, show_default=True
             ),
+            click.option(
+                "--oplog-retain",
+                type=click.IntRange(min=1),
+                envvar="GFS_OPLOG_RETAIN",
+                default=1_000_000,
+                show_default=True,
+                help="Op-log entries kept by compaction (more while a shadow still needs them).",
+            ),
         ]
     ):
         f = option(f)

@@ -128,21 +128,26 @@ class LocalCluster:
             self._spawn(proc)
         self.wait_for_chunkservers(self.chunkservers)
         if self.with_shadow:
-            self.shadow = Process(
+            self.start_shadow()
+
+    def start_shadow(self) -> Process:
+        """A shadow master following this cluster's master."""
+        self.shadow = Process(
+            "shadow",
+            [
                 "shadow",
-                [
-                    "shadow",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--master",
-                    self.master_address,
-                    "--data-dir",
-                    str(self.data_dir / "shadow"),
-                    *self.master_args,
-                ],
-                logs / "shadow.log",
-            )
-            self._spawn(self.shadow)
+                "--listen",
+                "127.0.0.1:0",
+                "--master",
+                self.master_address,
+                "--data-dir",
+                str(self.data_dir / "shadow"),
+                *self.master_args,
+            ],
+            self.data_dir / "logs" / "shadow.log",
+        )
+        self._spawn(self.shadow)
+        return self.shadow
 
     def alive_chunkservers(self) -> list[str]:
         channels = rpc.Channels()

@@ -168,6 +168,14 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         )
 
     @aborting(log)
+    def Checkpoint(
+        self, request: master_pb2.Empty, context: grpc.ServicerContext
+    ) -> Iterator[master_pb2.CheckpointPiece]:
+        seq, pages = self.service.store.checkpoint()
+        for page in pages:
+            yield master_pb2.CheckpointPiece(seq=seq, changes_json=json.dumps(page))
+
+    @aborting(log)
     def StreamLog(
         self, request: master_pb2.StreamLogRequest, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.LogRecord]:

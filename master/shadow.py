@@ -90,7 +90,34 @@ class ShadowService(MasterService):
     # --- following the log --------------------------------------------------------------------
 
     def follow(self, stop: threading.Event) -> None:
-        """Replays the master's log as it grows, until `stop` is set or the stream breaks."""
+        """Replays the master's log as it grows, until `stop` is set or the stream breaks. A
+        shadow that needs entries the master has compacted away starts from a checkpoint."""
+        try:
+            self._follow(stop)
+        except errors.FailedPrecondition as err:
+            if "compacted" not in str(err):
+                raise
+            self._bootstrap()
+
+    def _bootstrap(self) -> None:
+        """Installs the master's whole state as of one entry, then follows from there."""
+        target = f"master {self.master_address}"
+        rows: list[dict[str, object]] = []
+        seq = 0
+        with rpc.translating(target):
+            stream = self.channels.master(self.master_address).Checkpoint(
+                master_pb2.Empty(), timeout=self.config.rpc_timeout * 12
+            )
+            for piece in stream:
+                seq = piece.seq
+                rows.extend(json.loads(piece.changes_json))
+        self.store.install_checkpoint(seq, rows)
+        state = self.store.load()
+        with self._core:
+            self.state = state
+        log.info("installed the master's checkpoint as of entry %d (%d rows)", seq, len(rows))
+
+    def _follow(self, stop: threading.Event) -> None:
         stub = self.channels.master(self.master_address)
         request = master_pb2.StreamLogRequest(
             since=self.store.last_seq, follow=True, follower=self.config.listen

@@ -184,27 +184,35 @@ class Store:
                 if_not_exists=True,
             )
 
+    def _nodes(self) -> list[Node]:
+        return [
+            Node(
+                path=row["path"],
+                is_dir=bool(row["is_dir"]),
+                ctime=row["ctime"],
+                mtime=row["mtime"],
+                mode=row["mode"],
+                owner=row["owner"],
+                size=row["size"],
+                chunks=tuple(json.loads(row["chunks"])),
+            )
+            for row in self.db["nodes"].rows
+        ]
+
+    def _chunks(self) -> list[Chunk]:
+        return [Chunk(**row) for row in self.db["chunks"].rows]
+
+    def load_next_handle(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'next_handle'").fetchone()
+        return int(row[0]) if row else 1
+
     def load(self) -> MasterState:
         state = MasterState()
-        for row in self.db["nodes"].rows:
-            state.apply_change(
-                PutNode(
-                    Node(
-                        path=row["path"],
-                        is_dir=bool(row["is_dir"]),
-                        ctime=row["ctime"],
-                        mtime=row["mtime"],
-                        mode=row["mode"],
-                        owner=row["owner"],
-                        size=row["size"],
-                        chunks=tuple(json.loads(row["chunks"])),
-                    )
-                )
-            )
-        for row in self.db["chunks"].rows:
-            state.apply_change(PutChunk(Chunk(**row)))
-        for row in self.db["meta"].rows_where("key = ?", ["next_handle"]):
-            state.apply_change(RaiseNextHandle(row["value"]))
+        for node in self._nodes():
+            state.apply_change(PutNode(node))
+        for chunk in self._chunks():
+            state.apply_change(PutChunk(chunk))
+        state.apply_change(RaiseNextHandle(self.load_next_handle()))
         return state
 
     def commit(self, mutation: Mutation) -> int:
@@ -295,6 +303,32 @@ class Store:
                     self._write(change_from_json(change))
         with self.appended:
             self.last_seq = max(self.last_seq, entries[-1].seq)
+            self.appended.notify_all()
+
+    def checkpoint(self, page: int = 1000) -> tuple[int, list[list[dict[str, Any]]]]:
+        """The state as rows (in pages of change JSON) and the log entry it is as of; read
+        under the writer's lock, so no commit lands in between."""
+        with self._lock:
+            rows = [_change_json(RaiseNextHandle(self.load_next_handle()))]
+            rows += [_change_json(PutNode(n)) for n in self._nodes()]
+            rows += [_change_json(PutChunk(c)) for c in self._chunks()]
+            pages = [rows[i : i + page] for i in range(0, len(rows), page)]
+            return self.last_seq, pages
+
+    def install_checkpoint(self, seq: int, rows: list[dict[str, Any]]) -> None:
+        """Replaces this store's state and log with a checkpoint as of entry `seq`; a
+        `checkpoint` entry at `seq` marks where this copy of the log starts."""
+        with self._lock, self.db.atomic():
+            for table in ("nodes", "chunks", "meta", "oplog"):
+                self.db.execute(f"DELETE FROM {table}")
+            for row in rows:
+                self._write(change_from_json(row))
+            self.db.execute(
+                "INSERT INTO oplog (seq, ts, op, args, changes) VALUES (?, ?, ?, ?, '[]')",
+                [seq, time.time(), "checkpoint", json.dumps({"rows": len(rows)})],
+            )
+        with self.appended:
+            self.last_seq = seq
             self.appended.notify_all()
 
     def read_log(self, since: int, limit: int) -> list[LogEntry]:

@@ -245,3 +245,11 @@ class LogRecord(_message.Message):
     changes_json: str
     head_seq: int
     def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ...) -> None: ...
+
+class CheckpointPiece(_message.Message):
+    __slots__ = ("seq", "changes_json")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    changes_json: str
+    def __init__(self, seq: _Optional[int] = ..., changes_json: _Optional[str] = ...) -> None: ...

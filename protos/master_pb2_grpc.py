@@ -94,6 +94,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.StreamLogRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.LogRecord.FromString,
                 _registered_method=True)
+        self.Checkpoint = channel.unary_stream(
+                '/pygfs.master.Master/Checkpoint',
+                request_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.CheckpointPiece.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -177,6 +182,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Checkpoint(self, request, context):
+        """The whole state as of one log entry, for a follower that needs entries already compacted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -239,6 +251,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.StreamLog,
                     request_deserializer=protos_dot_master__pb2.StreamLogRequest.FromString,
                     response_serializer=protos_dot_master__pb2.LogRecord.SerializeToString,
+            ),
+            'Checkpoint': grpc.unary_stream_rpc_method_handler(
+                    servicer.Checkpoint,
+                    request_deserializer=protos_dot_master__pb2.Empty.FromString,
+                    response_serializer=protos_dot_master__pb2.CheckpointPiece.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -565,6 +582,33 @@ class Master:
             '/pygfs.master.Master/StreamLog',
             protos_dot_master__pb2.StreamLogRequest.SerializeToString,
             protos_dot_master__pb2.LogRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Checkpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pygfs.master.Master/Checkpoint',
+            protos_dot_master__pb2.Empty.SerializeToString,
+            protos_dot_master__pb2.CheckpointPiece.FromString,
             options,
             channel_credentials,
             insecure,

@@ -136,3 +136,39 @@ def test_a_shadow_is_promoted_by_starting_a_master_on_its_data_dir(cluster: Loca
         gfs.put(io.BytesIO(b"new"), "/keep/new")
         assert gfs.read("/keep/f", 10, 27) == b"written after the promotion"
         assert gfs.report().role == "master"
+
+
+def test_a_new_shadow_on_a_compacted_log_starts_from_a_checkpoint(tmp_path: Path) -> None:
+    cluster = LocalCluster(
+        tmp_path / "c",
+        chunkservers=3,
+        master_args=[f"--chunk-size={SMALL_CHUNK}", *FAST_TIMING, "--oplog-retain=5"],
+    )
+    try:
+        cluster.start()
+        m = cluster.master_address
+        with Client(m) as gfs:
+            for i in range(30):
+                gfs.mkdir(f"/early{i}")
+            gfs.put(io.BytesIO(os.urandom(SMALL_CHUNK + 3)), "/early0/f")
+
+            def compacted() -> bool:
+                try:
+                    list(gfs.oplog(0, 1))
+                    return False
+                except errors.FailedPrecondition:  # entry 1 is gone
+                    return True
+
+            wait_until(compacted, 10, "the master compacts its log")
+        shadow = cluster.start_shadow()
+        with Client(m) as gfs:
+            gfs.mkdir("/late")
+        with Client(shadow.address) as read_only:
+            wait_until(
+                lambda: {"/early29", "/late"} <= {e.path for e in read_only.ls("/")},
+                10,
+                "the new shadow holds the old and the new",
+            )
+            assert read_only.stat("/early0/f").size == SMALL_CHUNK + 3
+    finally:
+        cluster.stop()

@@ -104,3 +104,31 @@ def test_the_log_reads_in_order_and_compacts_to_the_newest_entries(tmp_path: Pat
     assert store.compact(keep=3) == 7
     assert [e.seq for e in store.read_log(since=0, limit=100)] == [8, 9, 10]
     assert len(store.load().nodes) == 11, "compaction keeps the state: the tables hold it"
+
+
+def test_a_checkpoint_rebuilds_the_state_and_the_log_goes_on_from_it(tmp_path: Path) -> None:
+    source = Store(tmp_path / "a.db")
+    state = source.load()
+    for planner in (
+        lambda: namespace.mkdir(state, "/d", parents=False, now=1.0),
+        lambda: namespace.create(state, "/d/f", now=2.0),
+        lambda: namespace.add_chunks(state, "/d/f", 1, now=3.0),
+    ):
+        mutation = planner()
+        source.commit(mutation)
+        state.apply(mutation)
+    seq, pages = source.checkpoint(page=2)
+    assert seq == 3 and len(pages) > 1
+    copy = Store(tmp_path / "b.db")
+    copy.install_checkpoint(seq, [row for page in pages for row in page])
+    again = copy.load()
+    assert (again.nodes, again.chunks, again.next_handle) == (
+        state.nodes,
+        state.chunks,
+        state.next_handle,
+    )
+    assert copy.last_seq == 3
+    mutation = namespace.create(state, "/d/g", now=4.0)
+    assert source.commit(mutation) == 4
+    copy.replay(source.read_log(since=copy.last_seq, limit=10))
+    assert "/d/g" in copy.load().nodes and copy.last_seq == 4
