@@ -126,6 +126,13 @@ def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.pass_context
 def master(ctx: click.Context, /, listen: str, data_dir: Path, **tuning: Any) -> None:
     """Run the master."""
+    _run_master(ctx, listen, data_dir, tuning, shadow_of=None)
+
+
+def _run_master(
+    ctx: click.Context, listen: str, data_dir: Path, tuning: dict[str, Any], shadow_of: str | None
+) -> None:
+    """Runs a master (or, with `shadow_of`, a shadow of that master) until SIGINT/SIGTERM."""
     from master.config import MasterConfig
     from master.server import MasterServer
 
@@ -134,9 +141,9 @@ def master(ctx: click.Context, /, listen: str, data_dir: Path, **tuning: Any) ->
         config = MasterConfig(data_dir=data_dir, listen=listen, **tuning)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
-    server = MasterServer(config)
+    server = MasterServer(config, shadow_of=shadow_of)
     server.start()
-    click.echo(f"master serving on {server.address}")
+    click.echo(f"{server.service.role} serving on {server.address}")
     sys.stdout.flush()
     _serve_forever(server.stop)
 
@@ -206,19 +213,7 @@ def shadow(
     Its data directory is a master's: to promote it, stop it and run `gfs master --data-dir`
     on the same directory (on the old master's address, or point the chunkservers at the new
     one)."""
-    from master.config import MasterConfig
-    from master.server import MasterServer
-
-    _server_logging(ctx.obj["verbose"])
-    try:
-        config = MasterConfig(data_dir=data_dir, listen=listen, **tuning)
-    except ValueError as err:
-        raise click.BadParameter(str(err)) from None
-    server = MasterServer(config, shadow_of=master_address or ctx.obj["master"])
-    server.start()
-    click.echo(f"shadow serving on {server.address}")
-    sys.stdout.flush()
-    _serve_forever(server.stop)
+    _run_master(ctx, listen, data_dir, tuning, shadow_of=master_address or ctx.obj["master"])
 
 
 @cli.group()

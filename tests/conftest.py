@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,11 @@ def run_gfs(
 def replica_path(cluster: LocalCluster, address: str, handle: int) -> Path:
     index = next(i for i, p in enumerate(cluster.servers) if p.address == address)
     return cluster.data_dir / f"cs{index}" / "chunks" / f"{handle}.chunk"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Polls `predicate` until it holds; fails the test naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)

@@ -17,16 +17,9 @@ import pytest
 from client import errors
 from client.client import Client
 from client.localcluster import LocalCluster
-from tests.conftest import SMALL_CHUNK, replica_path, run_gfs, start_cluster
+from tests.conftest import SMALL_CHUNK, replica_path, run_gfs, start_cluster, wait_until
 
 pytestmark = pytest.mark.cluster
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
 
 
 def server(cluster: LocalCluster, address: str):  # type: ignore[no-untyped-def]

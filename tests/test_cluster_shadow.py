@@ -7,7 +7,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +15,9 @@ import pytest
 from client import errors
 from client.client import Client
 from client.localcluster import LocalCluster
-from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs, wait_until
 
 pytestmark = pytest.mark.cluster
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
