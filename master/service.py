@@ -41,6 +41,10 @@ class ChunkView:
 
 
 class MasterService:
+    """Invariant: `state` is exactly what the store's tables hold; a change reaches `state` only
+    after the store made it durable. Chunk locations (`servers`) are memory only, rebuilt from
+    reports."""
+
     def __init__(
         self,
         config: MasterConfig,
