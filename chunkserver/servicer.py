@@ -7,6 +7,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -217,6 +218,46 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             ],
             corrupt=sorted(self.store.corrupt),
         )
+
+    @aborting(log)
+    def ReplicaInfo(
+        self, request: chunkserver_pb2.ReplicaInfoRequest, context: grpc.ServicerContext
+    ) -> chunkserver_pb2.ReplicaInfoResponse:
+        meta = self.store.info(request.handle, request.version)
+        return chunkserver_pb2.ReplicaInfoResponse(length=meta.length, crcs=meta.crcs)
+
+    @aborting(log)
+    def CloneFrom(
+        self, request: chunkserver_pb2.CloneFromRequest, context: grpc.ServicerContext
+    ) -> chunkserver_pb2.Ack:
+        handle, version, source = request.handle, request.version, request.source
+        stub = self.channels.chunkserver(source)
+        info = rpc.call(
+            stub.ReplicaInfo,
+            chunkserver_pb2.ReplicaInfoRequest(handle=handle, version=version),
+            target=source,
+            timeout=self.config.rpc_timeout,
+        )
+        writer = self.spool.open(
+            f"clone-{handle}-{uuid.uuid4().hex}", time.monotonic(), info.length
+        )
+        try:
+            read = chunkserver_pb2.ReadRequest(handle=handle, version=version, length=info.length)
+            with rpc.translating(source):
+                for piece in stub.Read(read, timeout=self.config.rpc_timeout * 6):
+                    writer.write(piece.data)
+        except BaseException:
+            writer.abort()
+            raise
+        copy = writer.finish()
+        if copy.size != info.length or list(copy.crcs) != list(info.crcs):
+            copy.path.unlink(missing_ok=True)
+            raise errors.DataLoss(f"the copy of chunk {handle} from {source} fails its checksums")
+        self.store.adopt(handle, version, copy.path, copy.size, copy.crcs)
+        log.info(
+            "copied chunk %d v%d from %s (%d bytes, verified)", handle, version, source, copy.size
+        )
+        return chunkserver_pb2.Ack()
 
     @aborting(log)
     def RevokeLease(

@@ -210,6 +210,24 @@ class ChunkStore:
         meta = self._require(handle, version)
         if length < meta.length or length > self.max_chunk_size:
             raise errors.InvalidArgument(f"cannot install {length} bytes over chunk {handle}")
+        self._place(handle, version, source, length, crcs)
+        return length
+
+    def adopt(
+        self, handle: int, version: int, source: Path, length: int, crcs: tuple[int, ...]
+    ) -> None:
+        """Makes the file `source` this server's replica of `handle` at `version`, whatever
+        was here before (a stale or corrupt replica): how a verified copy is kept."""
+        if length > self.max_chunk_size:
+            raise errors.InvalidArgument(f"a copy of {length} bytes cannot be a chunk")
+        with self.lock(handle):
+            self._place(handle, version, source, length, crcs)
+            self.corrupt.discard(handle)
+
+    def _place(
+        self, handle: int, version: int, source: Path, length: int, crcs: tuple[int, ...]
+    ) -> None:
+        """Syncs `source`, renames it into place as the data, then writes the metadata."""
         try:
             fd = os.open(source, os.O_RDONLY)
             try:
@@ -222,7 +240,11 @@ class ChunkStore:
                 f"cannot write chunk {handle}: {err.strerror or err}"
             ) from None
         self._save_meta(handle, ReplicaMeta(version, length, list(crcs)))
-        return length
+
+    def info(self, handle: int, version: int) -> ReplicaMeta:
+        """The replica's recorded version, length and checksums."""
+        with self.lock(handle):
+            return self._require(handle, version)
 
     def read(
         self, handle: int, version: int, offset: int, length: int, piece: int
@@ -240,7 +262,11 @@ class ChunkStore:
             # install (which renames a new file into place) never mixes with this check.
             with self.lock(handle):
                 meta = self._require(handle, version)
-                fd = os.open(self._data(handle), os.O_RDONLY)
+                try:
+                    fd = os.open(self._data(handle), os.O_RDONLY)
+                except FileNotFoundError:
+                    self.corrupt.add(handle)
+                    raise CorruptReplica(handle, "data file is missing") from None
                 try:
                     chunk = self._read_verified(handle, meta, fd, pos, min(stop, meta.length))
                 finally:

@@ -412,6 +412,23 @@ def report(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("path", default="/")
+@click.pass_context
+def fsck(ctx: click.Context, as_json: bool, path: str) -> None:
+    """Check replica health; exits 0 only when every chunk is healthy."""
+    report = _client(ctx).fsck(path)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.items()))
+    if report["healthy"] != report["chunks"]:
+        if not as_json:
+            click.echo("gfs: not every chunk is healthy", err=True)
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("action", type=click.Choice(["get", "enter", "leave"]), default="get")
 @click.pass_context
 def safemode(ctx: click.Context, action: str) -> None:

@@ -158,6 +158,21 @@ class Client:
         servers = [ServerState.of(s) for s in r.chunkservers]
         return ClusterReport(servers, r.safe_mode, r.role, r.log_seq, r.lag_seconds)
 
+    def fsck(self, path: str = "/") -> dict[str, int]:
+        """Replica health of the files at or under `path`: DESIGN.md section 5's fsck keys."""
+        r = self._master("Fsck", master_pb2.FsckRequest(path=paths.normalize(path)), read_only=True)
+        keys = (
+            "files",
+            "chunks",
+            "healthy",
+            "under_replicated",
+            "over_replicated",
+            "missing",
+            "corrupt",
+            "stale_replicas",
+        )
+        return {k: int(getattr(r, k)) for k in keys}
+
     def safe_mode(self, action: str = "get") -> SafeModeState:
         reply = self._master("SafeMode", master_pb2.SafeModeRequest(action=action))
         return SafeModeState(reply.active, reply.manual, reply.known_chunks, reply.reported_chunks)

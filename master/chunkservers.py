@@ -56,6 +56,8 @@ class ServerInfo:
     used_bytes: int = 0
     free_bytes: int = 0
     handles: set[int] = field(default_factory=set)
+    corrupt: set[int] = field(default_factory=set)  # as of its last report
+    stale: set[int] = field(default_factory=set)  # as of its last report
 
 
 @dataclass
@@ -131,6 +133,7 @@ class Chunkservers:
         removals: list[Removal] = []
         adopted: list[Chunk] = []
         held: set[int] = set()
+        stale: set[int] = set()
         for r in reports:
             chunk = state.chunks.get(r.handle)
             if chunk is None:
@@ -141,6 +144,7 @@ class Chunkservers:
                 continue  # being upgraded right now; the next report decides
             if r.version < chunk.version:
                 removals.append(Removal(r.handle, r.version))
+                stale.add(r.handle)
                 continue
             if r.version > chunk.version:
                 chunk = dataclasses.replace(chunk, version=r.version)
@@ -150,6 +154,7 @@ class Chunkservers:
         for handle in corrupt:
             held.discard(handle)
             self.recent.pop((handle, address), None)
+        info.corrupt, info.stale = set(corrupt), stale
 
         for handle in info.handles - held:
             deleted = handle not in state.chunks

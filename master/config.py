@@ -23,6 +23,9 @@ class MasterConfig:
     # Deadline of every master -> chunkserver RPC. It is also added to the master's record of
     # a lease's end, because the primary starts its own lease clock when the grant arrives.
     rpc_timeout: float = 5.0
+    # Copies a chunkserver takes part in at once (as source or target) during re-replication,
+    # so that repair does not starve clients.
+    clone_limit: int = 2
     # Safe mode after a start ends once this share of known chunks has a live replica.
     safemode_threshold: float = 0.999
     # Op-log entries kept after compaction (the state tables hold the effect of older ones).

@@ -65,6 +65,7 @@ class MasterServer:
             if self.shadow is not None:
                 self.shadow.poll_chunkservers()
             self.service.check_liveness()
+            self.service.repair()
             self.service.compact_log()  # one min/max query unless there is work to do
 
     def _follow(self) -> None:

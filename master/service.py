@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from client import errors, rpc
-from master import leases, namespace, placement
+from master import leases, namespace, placement, replication
 from master.chunkservers import Chunkservers, Heartbeat, Removal
 from master.config import MasterConfig
 from master.locks import PathLocks
@@ -67,6 +67,9 @@ class MasterService:
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="master-rpc")
         self._known_dead: set[str] = set()
         self._followers: dict[str, tuple[int, float]] = {}  # name -> (position, last heard)
+        self._cloning: dict[int, replication.Clone] = {}  # copies under way, by chunk
+        self._wanted: set[int] = set()  # under-replicated chunks a client asked for
+        self._removals: dict[str, list[Removal]] = {}  # for each server's next heartbeat
         self.safe_mode = SafeMode(config.safemode_threshold, active=bool(self.state.chunks))
         if self.safe_mode.active:
             log.info("in safe mode until %d chunks are reported", len(self.state.chunks))
@@ -150,7 +153,10 @@ class MasterService:
                 with self._chunk_lock(handle):
                     self._ensure_lease(handle)
             with self._core:
-                return self._view(self.state.nodes[path], index, self.clock())
+                view = self._view(self.state.nodes[path], index, self.clock())
+                if len(view.replicas) < self.config.replication:
+                    self._wanted.add(view.handle)  # a client is waiting on it: copy it sooner
+                return view
 
     def _chunk_lock(self, handle: int) -> threading.Lock:
         with self._chunk_guard:
@@ -225,7 +231,7 @@ class MasterService:
             lost = self.servers.lost(handle, now)
         decision = leases.decide(chunk, replicas, now, lost)
         if isinstance(decision, leases.Revoke):
-            chunk = self._revoke(chunk, lost)
+            chunk = self._revoke(chunk, f"replica(s) {', '.join(lost)} died")
             decision = leases.decide(chunk, replicas, self.clock())
         match decision:
             case leases.Reuse():
@@ -267,7 +273,7 @@ class MasterService:
         )
         log.info("lease on chunk %d v%d granted to %s", handle, version, primary)
 
-    def _revoke(self, chunk: Chunk, lost: list[str]) -> Chunk:
+    def _revoke(self, chunk: Chunk, reason: str) -> Chunk:
         """Takes the lease back from a live primary (GFS section 3.1: the master may revoke a
         lease); once it acknowledges, no write is being ordered under it."""
         holder = chunk.lease_holder
@@ -284,12 +290,7 @@ class MasterService:
                 "revoke_lease", {"handle": chunk.handle, "holder": holder}, (PutChunk(revoked),)
             )
         )
-        log.info(
-            "lease on chunk %d revoked from %s: replica(s) %s died",
-            chunk.handle,
-            holder,
-            ", ".join(lost),
-        )
+        log.info("lease on chunk %d revoked from %s: %s", chunk.handle, holder, reason)
         return revoked
 
     def _bump_version(self, chunk: Chunk, replicas: list[str]) -> tuple[Chunk, list[str]]:
@@ -343,9 +344,15 @@ class MasterService:
                 "adopted higher versions reported by %s: %s", beat.address, outcome.adoption.args
             )
         removals = outcome.removals
-        if removals and self.safe_mode.active:
-            log.info("safe mode: not removing %d replicas on %s yet", len(removals), beat.address)
+        if self.safe_mode.active:
+            if removals:
+                log.info(
+                    "safe mode: not removing %d replicas on %s yet", len(removals), beat.address
+                )
             removals = []
+        else:
+            with self._core:
+                removals += self._removals.pop(beat.address, [])
         return removals, self._extend_leases(beat.address, beat.extend)
 
     def _extend_leases(self, holder: str, requests: list[tuple[int, int]]) -> list[int]:
@@ -432,6 +439,150 @@ class MasterService:
                 )
                 for s in sorted(self.servers.servers.values(), key=lambda s: s.address)
             ]
+
+    # --- replica health -----------------------------------------------------------------------
+
+    def repair(self) -> None:
+        """One round of replica management (GFS section 4.3): copies for under-replicated
+        chunks, most urgent first and throttled per server; removals of surplus replicas and of
+        corrupt ones whose chunk is whole again. Nothing while in safe mode."""
+        if self.safe_mode.active:
+            return
+        now = self.clock()
+        target = self.config.replication
+        with self._core:
+            live = {h: self.servers.replicas(h, now) for h in self.state.chunks}
+            racks = {a: s.rack for a, s in self.servers.servers.items()}
+            free = {a: s.free_bytes for a, s in self.servers.servers.items()}
+            busy: dict[str, int] = {}
+            for c in self._cloning.values():
+                busy[c.source] = busy.get(c.source, 0) + 1
+                busy[c.target] = busy.get(c.target, 0) + 1
+            self._wanted = {h for h in self._wanted if 0 < len(live.get(h, ())) < target}
+            clones = replication.plan_clones(
+                self.state.chunks,
+                live,
+                self.servers.candidates(now),
+                racks,
+                target,
+                self.config.chunk_size,
+                busy,
+                self.config.clone_limit,
+                self._wanted,
+                self._cloning,
+            )
+            for clone in clones:
+                self._cloning[clone.handle] = clone
+            settled = {h: c for h, c in self.state.chunks.items() if h not in self._cloning}
+            trims = replication.plan_trims(settled, live, free, racks, target, now)
+            queued = {(a, r.handle) for a, rs in self._removals.items() for r in rs}
+            for address, removals in trims.items():
+                for removal in removals:
+                    self.servers.forget(removal.handle, address)
+                    log.info(
+                        "chunk %d has more than %d replicas: removing the one on %s",
+                        removal.handle,
+                        target,
+                        address,
+                    )
+                self._removals.setdefault(address, []).extend(removals)
+            for info in self.servers.servers.values():
+                for handle in info.corrupt:
+                    chunk = self.state.chunks.get(handle)
+                    whole = chunk is not None and len(live.get(handle, ())) >= target
+                    if whole and (info.address, handle) not in queued:
+                        assert chunk is not None
+                        self._removals.setdefault(info.address, []).append(
+                            Removal(handle, chunk.version)
+                        )
+                        log.info(
+                            "corrupt replica of chunk %d on %s replaced; removing it",
+                            handle,
+                            info.address,
+                        )
+        for clone in clones:
+            self._pool.submit(self._clone, clone)
+
+    def _clone(self, clone: replication.Clone) -> None:
+        """Carries out one copy under the chunk's lock: a lease in force is revoked first (the
+        new replica would miss its writes), and the copy counts only if the version did not
+        move meanwhile."""
+        handle = clone.handle
+        try:
+            with self._chunk_lock(handle):
+                now = self.clock()
+                with self._core:
+                    chunk = self.state.chunks.get(handle)
+                    holder_alive = chunk is not None and self.servers.alive(chunk.lease_holder, now)
+                if chunk is None or chunk.version != clone.version:
+                    return
+                if chunk.lease_valid(now):
+                    if not holder_alive:
+                        return  # wait the lease out; a later round copies it
+                    chunk = self._revoke(chunk, f"copying it to {clone.target}")
+                rpc.call(
+                    self.channels.chunkserver(clone.target).CloneFrom,
+                    chunkserver_pb2.CloneFromRequest(
+                        handle=handle, version=clone.version, source=clone.source
+                    ),
+                    target=clone.target,
+                    timeout=self.config.rpc_timeout * 12,
+                )
+                with self._core:
+                    current = self.state.chunks.get(handle)
+                    if current is None or current.version != clone.version:
+                        return
+                    self.servers.confirm(handle, clone.target, self.clock())
+                    count = len(self.servers.replicas(handle, self.clock()))
+            log.info(
+                "re-replicated chunk %d v%d from %s to %s (%d live replicas)",
+                handle,
+                clone.version,
+                clone.source,
+                clone.target,
+                count,
+            )
+        except errors.GfsError as err:
+            log.warning(
+                "copying chunk %d from %s to %s failed: %s", handle, clone.source, clone.target, err
+            )
+        except Exception:
+            log.exception("copying chunk %d failed", handle)
+        finally:
+            with self._core:
+                self._cloning.pop(handle, None)
+
+    def fsck(self, path: str) -> dict[str, int]:
+        """Health of every chunk of the files at or under `path` (DESIGN.md section 5)."""
+        with self.paths.hold(read=[path]), self._core:
+            namespace.lookup(self.state, path)
+            files = [n for n in self.state.subtree(path) if not n.is_dir]
+            handles = {h for f in files for h in f.chunks}
+            now = self.clock()
+            corrupt = {h for s in self.servers.servers.values() for h in s.corrupt}
+            counts = {
+                "files": len(files),
+                "chunks": len(handles),
+                "healthy": 0,
+                "under_replicated": 0,
+                "over_replicated": 0,
+                "missing": 0,
+                "corrupt": len(handles & corrupt),
+                "stale_replicas": sum(
+                    len(s.stale & handles) for s in self.servers.servers.values()
+                ),
+            }
+            for handle in handles:
+                live = len(self.servers.replicas(handle, now))
+                if live == 0:
+                    counts["missing"] += 1
+                elif live < self.config.replication:
+                    counts["under_replicated"] += 1
+                elif live > self.config.replication:
+                    counts["over_replicated"] += 1
+                elif handle not in corrupt:
+                    counts["healthy"] += 1
+            return counts
 
     # --- the op log ---------------------------------------------------------------------------
 

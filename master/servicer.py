@@ -168,6 +168,12 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         )
 
     @aborting(log)
+    def Fsck(
+        self, request: master_pb2.FsckRequest, context: grpc.ServicerContext
+    ) -> master_pb2.FsckReport:
+        return master_pb2.FsckReport(**self.service.fsck(paths.normalize(request.path or "/")))
+
+    @aborting(log)
     def Checkpoint(
         self, request: master_pb2.Empty, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.CheckpointPiece]:

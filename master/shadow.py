@@ -84,6 +84,9 @@ class ShadowService(MasterService):
         if action != "get":
             raise self._refuse()
 
+    def repair(self) -> None:
+        """Replica management is the master's: a shadow copies and removes nothing."""
+
     def lag_seconds(self) -> float:
         return max(0.0, time.monotonic() - self.caught_up_at)
 

@@ -129,3 +129,29 @@ class Description(_message.Message):
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     corrupt: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ReplicaInfoRequest(_message.Message):
+    __slots__ = ("handle", "version")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    handle: int
+    version: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ReplicaInfoResponse(_message.Message):
+    __slots__ = ("length", "crcs")
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    CRCS_FIELD_NUMBER: _ClassVar[int]
+    length: int
+    crcs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, length: _Optional[int] = ..., crcs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class CloneFromRequest(_message.Message):
+    __slots__ = ("handle", "version", "source")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    handle: int
+    version: int
+    source: str
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...

@@ -74,6 +74,16 @@ class ChunkServerStub:
                 request_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
                 response_deserializer=protos_dot_chunkserver__pb2.Description.FromString,
                 _registered_method=True)
+        self.ReplicaInfo = channel.unary_unary(
+                '/pygfs.chunkserver.ChunkServer/ReplicaInfo',
+                request_serializer=protos_dot_chunkserver__pb2.ReplicaInfoRequest.SerializeToString,
+                response_deserializer=protos_dot_chunkserver__pb2.ReplicaInfoResponse.FromString,
+                _registered_method=True)
+        self.CloneFrom = channel.unary_unary(
+                '/pygfs.chunkserver.ChunkServer/CloneFrom',
+                request_serializer=protos_dot_chunkserver__pb2.CloneFromRequest.SerializeToString,
+                response_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
+                _registered_method=True)
 
 
 class ChunkServerServicer:
@@ -136,6 +146,20 @@ class ChunkServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReplicaInfo(self, request, context):
+        """A replica's recorded length and block checksums (what a copy is verified against).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloneFrom(self, request, context):
+        """Master -> chunkserver: copy a replica from `source`, verify it, and keep it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChunkServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,6 +202,16 @@ def add_ChunkServerServicer_to_server(servicer, server):
                     servicer.Describe,
                     request_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
                     response_serializer=protos_dot_chunkserver__pb2.Description.SerializeToString,
+            ),
+            'ReplicaInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplicaInfo,
+                    request_deserializer=protos_dot_chunkserver__pb2.ReplicaInfoRequest.FromString,
+                    response_serializer=protos_dot_chunkserver__pb2.ReplicaInfoResponse.SerializeToString,
+            ),
+            'CloneFrom': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloneFrom,
+                    request_deserializer=protos_dot_chunkserver__pb2.CloneFromRequest.FromString,
+                    response_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -396,6 +430,60 @@ class ChunkServer:
             '/pygfs.chunkserver.ChunkServer/Describe',
             protos_dot_chunkserver__pb2.Ack.SerializeToString,
             protos_dot_chunkserver__pb2.Description.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplicaInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.chunkserver.ChunkServer/ReplicaInfo',
+            protos_dot_chunkserver__pb2.ReplicaInfoRequest.SerializeToString,
+            protos_dot_chunkserver__pb2.ReplicaInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloneFrom(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.chunkserver.ChunkServer/CloneFrom',
+            protos_dot_chunkserver__pb2.CloneFromRequest.SerializeToString,
+            protos_dot_chunkserver__pb2.Ack.FromString,
             options,
             channel_credentials,
             insecure,

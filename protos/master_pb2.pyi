@@ -253,3 +253,29 @@ class CheckpointPiece(_message.Message):
     seq: int
     changes_json: str
     def __init__(self, seq: _Optional[int] = ..., changes_json: _Optional[str] = ...) -> None: ...
+
+class FsckRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class FsckReport(_message.Message):
+    __slots__ = ("files", "chunks", "healthy", "under_replicated", "over_replicated", "missing", "corrupt", "stale_replicas")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    UNDER_REPLICATED_FIELD_NUMBER: _ClassVar[int]
+    OVER_REPLICATED_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FIELD_NUMBER: _ClassVar[int]
+    STALE_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    files: int
+    chunks: int
+    healthy: int
+    under_replicated: int
+    over_replicated: int
+    missing: int
+    corrupt: int
+    stale_replicas: int
+    def __init__(self, files: _Optional[int] = ..., chunks: _Optional[int] = ..., healthy: _Optional[int] = ..., under_replicated: _Optional[int] = ..., over_replicated: _Optional[int] = ..., missing: _Optional[int] = ..., corrupt: _Optional[int] = ..., stale_replicas: _Optional[int] = ...) -> None: ...

@@ -99,6 +99,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.CheckpointPiece.FromString,
                 _registered_method=True)
+        self.Fsck = channel.unary_unary(
+                '/pygfs.master.Master/Fsck',
+                request_serializer=protos_dot_master__pb2.FsckRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.FsckReport.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -189,6 +194,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Fsck(self, request, context):
+        """Replica health of the files at or under a path.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -256,6 +268,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Checkpoint,
                     request_deserializer=protos_dot_master__pb2.Empty.FromString,
                     response_serializer=protos_dot_master__pb2.CheckpointPiece.SerializeToString,
+            ),
+            'Fsck': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fsck,
+                    request_deserializer=protos_dot_master__pb2.FsckRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.FsckReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -609,6 +626,33 @@ class Master:
             '/pygfs.master.Master/Checkpoint',
             protos_dot_master__pb2.Empty.SerializeToString,
             protos_dot_master__pb2.CheckpointPiece.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fsck(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Fsck',
+            protos_dot_master__pb2.FsckRequest.SerializeToString,
+            protos_dot_master__pb2.FsckReport.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,104 @@
+"""Which replicas to copy and which to drop, decided purely from the chunk table, where live
+replicas are, and what is already under way (GFS section 4.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from master import placement
+from master.chunkservers import Removal
+from master.state import Chunk
+
+
+@dataclass(frozen=True)
+class Clone:
+    """Copy chunk `handle` at `version` from `source` to `target`."""
+
+    handle: int
+    version: int
+    source: str
+    target: str
+
+
+def priority(live: int, urgent: bool) -> tuple[int, int]:
+    """Lower first: fewest live replicas; a chunk a client is waiting on is boosted one step,
+    so it ties with (and yields to) a chunk one replica nearer to loss."""
+    return (live - (1 if urgent else 0), 0 if urgent else 1)
+
+
+def plan_clones(
+    chunks: dict[int, Chunk],
+    live: dict[int, list[str]],
+    candidates: list[placement.Candidate],
+    racks: dict[str, str],
+    replication: int,
+    chunk_size: int,
+    busy: dict[str, int],
+    per_server: int,
+    urgent: Iterable[int] = (),
+    under_way: Iterable[int] = (),
+) -> list[Clone]:
+    """Clones for under-replicated chunks that have a live replica, most urgent first, no server
+    in more than `per_server` clones at once (counting `busy`, those already running)."""
+    wanting = set(urgent)
+    skip = set(under_way)
+    needy = [
+        h for h, chunk in chunks.items() if h not in skip and 0 < len(live.get(h, ())) < replication
+    ]
+    needy.sort(key=lambda h: (*priority(len(live[h]), h in wanting), h))
+    load = dict(busy)
+    plan: list[Clone] = []
+    for handle in needy:
+        holders = live[handle]
+        sources = sorted(
+            (a for a in holders if load.get(a, 0) < per_server), key=lambda a: load.get(a, 0)
+        )
+        if not sources:
+            continue
+        free = [
+            c
+            for c in candidates
+            if c.address not in holders and load.get(c.address, 0) < per_server
+        ]
+        targets = placement.choose(
+            free, 1, needed_bytes=chunk_size, racks_present=[racks.get(a, "") for a in holders]
+        )
+        if not targets:
+            continue
+        source, target = sources[0], targets[0]
+        load[source] = load.get(source, 0) + 1
+        load[target] = load.get(target, 0) + 1
+        plan.append(Clone(handle, chunks[handle].version, source, target))
+    return plan
+
+
+def plan_trims(
+    chunks: dict[int, Chunk],
+    live: dict[int, list[str]],
+    servers_free: dict[str, int],
+    racks: dict[str, str],
+    replication: int,
+    now: float,
+) -> dict[str, list[Removal]]:
+    """Removals that bring over-replicated chunks back to `replication`, never below, and never
+    for a chunk under a valid lease (its primary forwards to the replicas it was given). The
+    replica dropped is on the fullest server whose loss keeps the most racks."""
+    out: dict[str, list[Removal]] = {}
+    for handle, chunk in chunks.items():
+        holders = list(live.get(handle, ()))
+        if len(holders) <= replication or chunk.lease_valid(now):
+            continue
+        while len(holders) > replication:
+            victim = min(holders, key=lambda a: _trim_cost(a, holders, racks, servers_free))
+            holders.remove(victim)
+            out.setdefault(victim, []).append(Removal(handle, chunk.version))
+    return out
+
+
+def _trim_cost(
+    address: str, holders: list[str], racks: dict[str, str], servers_free: dict[str, int]
+) -> tuple[int, int]:
+    """Lower is a better replica to drop: keeps more racks, frees the fuller server."""
+    rest = [a for a in holders if a != address]
+    return (-len({racks.get(a, "") for a in rest}), servers_free.get(address, 0))
