@@ -106,6 +106,14 @@ def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--dead-after", type=float, envvar="GFS_DEAD_AFTER", default=10.0, show_default=True
             ),
             click.option(
+                "--clone-limit",
+                type=click.IntRange(min=1),
+                envvar="GFS_CLONE_LIMIT",
+                default=2,
+                show_default=True,
+                help="Re-replication copies a chunkserver takes part in at once.",
+            ),
+            click.option(
                 "--oplog-retain",
                 type=click.IntRange(min=1),
                 envvar="GFS_OPLOG_RETAIN",

@@ -24,7 +24,7 @@ class Clone:
 def priority(live: int, urgent: bool) -> tuple[int, int]:
     """Lower first: fewest live replicas; a chunk a client is waiting on is boosted one step,
     so it ties with (and yields to) a chunk one replica nearer to loss."""
-    return (live - (1 if urgent else 0), 0 if urgent else 1)
+    return (live - (1 if urgent else 0), live)
 
 
 def plan_clones(

@@ -293,13 +293,22 @@ class MasterService:
         log.info("lease on chunk %d revoked from %s: %s", chunk.handle, holder, reason)
         return revoked
 
-    def _bump_version(self, chunk: Chunk, replicas: list[str]) -> tuple[Chunk, list[str]]:
-        """Logs version+1, then tells the live replicas; those that miss it become stale."""
+    def _bump_version(
+        self, chunk: Chunk, replicas: list[str], keep_lease: bool = False
+    ) -> tuple[Chunk, list[str]]:
+        """Logs version+1, then tells the live replicas; those that miss it become stale.
+        With `keep_lease` the lease record stays (no new primary before it ends) while the bump
+        fences its holder out: replicas refuse mutations that name the old version."""
         handle, version = chunk.handle, chunk.version + 1
         with self._core:
             self._versions_in_flight.add(handle)
         try:
-            bumped = dataclasses.replace(chunk, version=version, lease_holder="", lease_expiry=0.0)
+            if keep_lease:
+                bumped = dataclasses.replace(chunk, version=version)
+            else:
+                bumped = dataclasses.replace(
+                    chunk, version=version, lease_holder="", lease_expiry=0.0
+                )
             self._commit(
                 Mutation(
                     "bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)
@@ -473,6 +482,13 @@ class MasterService:
             )
             for clone in clones:
                 self._cloning[clone.handle] = clone
+                log.info(
+                    "copying chunk %d (%d live) from %s to %s",
+                    clone.handle,
+                    len(live[clone.handle]),
+                    clone.source,
+                    clone.target,
+                )
             settled = {h: c for h, c in self.state.chunks.items() if h not in self._cloning}
             trims = replication.plan_trims(settled, live, free, racks, target, now)
             queued = {(a, r.handle) for a, rs in self._removals.items() for r in rs}
@@ -517,27 +533,40 @@ class MasterService:
                 if chunk is None or chunk.version != clone.version:
                     return
                 if chunk.lease_valid(now):
-                    if not holder_alive:
-                        return  # wait the lease out; a later round copies it
-                    chunk = self._revoke(chunk, f"copying it to {clone.target}")
+                    if holder_alive:
+                        chunk = self._revoke(chunk, f"copying it to {clone.target}")
+                    else:
+                        # Its primary may only be cut off: a version bump among the live replicas
+                        # fences it out, so the copy cannot miss a write it still orders.
+                        with self._core:
+                            live = self.servers.replicas(handle, now)
+                        chunk, holders = self._bump_version(chunk, live, keep_lease=True)
+                        log.info(
+                            "chunk %d fenced at v%d: its primary %s is unreachable",
+                            handle,
+                            chunk.version,
+                            chunk.lease_holder,
+                        )
+                        if clone.source not in holders:
+                            return
                 rpc.call(
                     self.channels.chunkserver(clone.target).CloneFrom,
                     chunkserver_pb2.CloneFromRequest(
-                        handle=handle, version=clone.version, source=clone.source
+                        handle=handle, version=chunk.version, source=clone.source
                     ),
                     target=clone.target,
                     timeout=self.config.rpc_timeout * 12,
                 )
                 with self._core:
                     current = self.state.chunks.get(handle)
-                    if current is None or current.version != clone.version:
+                    if current is None or current.version != chunk.version:
                         return
                     self.servers.confirm(handle, clone.target, self.clock())
                     count = len(self.servers.replicas(handle, self.clock()))
             log.info(
                 "re-replicated chunk %d v%d from %s to %s (%d live replicas)",
                 handle,
-                clone.version,
+                chunk.version,
                 clone.source,
                 clone.target,
                 count,

@@ -1,0 +1,167 @@
+"""Replica health on real processes: re-replication after deaths, by priority; trimming when a
+server returns; racks; fsck."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from client.client import Client
+from client.localcluster import LocalCluster
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs, wait_until
+
+pytestmark = pytest.mark.cluster
+
+
+def cluster_of(
+    tmp_path: Path, servers: int, extra: list[str] | None = None, racks: list[str] | None = None
+) -> LocalCluster:
+    cluster = LocalCluster(
+        tmp_path / "c",
+        chunkservers=servers,
+        master_args=[f"--chunk-size={SMALL_CHUNK}", *FAST_TIMING, *(extra or [])],
+        racks=racks or [],
+    )
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def all_healthy(master: str) -> bool:
+    result = run_gfs(master, "fsck", "--json")
+    return result.returncode == 0 and json.loads(result.stdout)["healthy"] > 0
+
+
+def by_address(cluster: LocalCluster, address: str):  # type: ignore[no-untyped-def]
+    return next(p for p in cluster.servers if p.address == address)
+
+
+def test_a_dead_server_s_chunks_return_to_three_live_replicas(tmp_path: Path) -> None:
+    cluster = cluster_of(tmp_path, 4)
+    try:
+        data = os.urandom(6 * SMALL_CHUNK + 9)
+        with Client(cluster.master_address) as gfs:
+            gfs.put(io.BytesIO(data), "/f")
+            chunks = gfs.stat("/f").chunks
+            victim = chunks[0].replicas[0]
+            cluster.kill(by_address(cluster, victim))
+
+            def restored() -> bool:
+                now = gfs.stat("/f").chunks
+                return all(len(c.replicas) == 3 and victim not in c.replicas for c in now)
+
+            wait_until(restored, 30, "every chunk has three live replicas again")
+            assert run_gfs(cluster.master_address, "fsck").returncode == 0
+            out = io.BytesIO()
+            gfs.get("/f", out)
+            assert out.getvalue() == data
+    finally:
+        cluster.stop()
+
+
+def test_chunks_left_with_one_replica_are_copied_before_those_with_two(tmp_path: Path) -> None:
+    cluster = cluster_of(tmp_path, 5, extra=["--clone-limit=16"])
+    try:
+        with Client(cluster.master_address) as gfs:
+            for i in range(4):
+                gfs.put(io.BytesIO(os.urandom(SMALL_CHUNK)), f"/f{i}")
+            chunks = [gfs.stat(f"/f{i}").chunks[0] for i in range(4)]
+            # Kill two servers that share some chunk, so both one- and two-replica chunks exist.
+            a = chunks[0].replicas[0]
+            b = next(r for r in chunks[0].replicas if r != a)
+            left = {c.handle: len(set(c.replicas) - {a, b}) for c in chunks}
+            assert 1 in left.values()
+            cluster.kill(by_address(cluster, a))
+            cluster.kill(by_address(cluster, b))
+
+            def restored() -> bool:
+                now = [gfs.stat(f"/f{i}").chunks[0].replicas for i in range(4)]
+                return all(len(r) == 3 and not {a, b} & set(r) for r in now)
+
+            wait_until(restored, 30, "every chunk has three live replicas again")
+        log = (cluster.data_dir / "logs" / "master.log").read_text()
+        started = [int(h) for h in re.findall(r"copying chunk (\d+) \(\d+ live\)", log)]
+        order = list(dict.fromkeys(started))  # each chunk's first copy (one-replica ones need two)
+        ranks = [left[h] for h in order if h in left and left[h] < 3]
+        assert ranks and ranks == sorted(ranks), f"copies started in order {order}, live {left}"
+    finally:
+        cluster.stop()
+
+
+def test_a_returning_server_s_extra_replicas_are_trimmed(tmp_path: Path) -> None:
+    cluster = cluster_of(tmp_path, 4)
+    try:
+        data = os.urandom(3 * SMALL_CHUNK)
+        with Client(cluster.master_address) as gfs:
+            gfs.put(io.BytesIO(data), "/f")
+            victim = gfs.stat("/f").chunks[0].replicas[0]
+            cluster.kill(by_address(cluster, victim))
+            wait_until(
+                lambda: all(
+                    len(c.replicas) == 3 and victim not in c.replicas for c in gfs.stat("/f").chunks
+                ),
+                30,
+                "repaired",
+            )
+            cluster.restart(by_address(cluster, victim))
+            seen_four = False
+
+            def trimmed() -> bool:
+                nonlocal seen_four
+                counts = [len(c.replicas) for c in gfs.stat("/f").chunks]
+                seen_four = seen_four or max(counts) == 4
+                return (
+                    all(n == 3 for n in counts)
+                    and run_gfs(cluster.master_address, "fsck").returncode == 0
+                )
+
+            wait_until(trimmed, 30, "over-replicated chunks are trimmed back to three")
+            out = io.BytesIO()
+            gfs.get("/f", out)
+            assert out.getvalue() == data
+        log = (cluster.data_dir / "logs" / "master.log").read_text()
+        assert "more than 3 replicas: removing" in log, "the returning replicas were never counted"
+    finally:
+        cluster.stop()
+
+
+def test_replicas_span_both_racks(tmp_path: Path) -> None:
+    racks = ["r1", "r1", "r1", "r2"]
+    cluster = cluster_of(tmp_path, 4, racks=racks)
+    try:
+        rack_of = {p.address: racks[i] for i, p in enumerate(cluster.servers)}
+        with Client(cluster.master_address) as gfs:
+            gfs.put(io.BytesIO(os.urandom(8 * SMALL_CHUNK)), "/f")
+            for chunk in gfs.stat("/f").chunks:
+                assert {rack_of[a] for a in chunk.replicas} == {"r1", "r2"}, chunk
+    finally:
+        cluster.stop()
+
+
+def test_fsck_reports_missing_chunks_and_fails(tmp_path: Path) -> None:
+    cluster = cluster_of(tmp_path, 3)
+    try:
+        with Client(cluster.master_address) as gfs:
+            gfs.put(io.BytesIO(b"x" * 100), "/f")
+            assert all_healthy(cluster.master_address)
+            for proc in cluster.servers:
+                cluster.kill(proc)
+
+            def missing() -> bool:
+                return gfs.fsck("/")["missing"] == 1
+
+            wait_until(missing, 15, "fsck counts the chunk as missing")
+        result = run_gfs(cluster.master_address, "fsck")
+        assert result.returncode == 1
+        assert b"missing: 1" in result.stdout
+        assert result.stderr.strip() == b"gfs: not every chunk is healthy"
+    finally:
+        cluster.stop()
