@@ -27,3 +27,8 @@ class ChunkserverConfig:
     max_chunk_size: int = 64 * MiB
     # Size of each streamed read message.
     read_piece: int = 1 * MiB
+    # The scrubber verifies each replica at most once per period, only when it has not been
+    # written for `scrub_idle` seconds, reading at most `scrub_rate` bytes per second.
+    scrub_period: float = 6 * 3600.0
+    scrub_idle: float = 60.0
+    scrub_rate: int = 32 * MiB

@@ -9,6 +9,7 @@ import grpc
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
+from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import ChunkServicer
 from chunkserver.storage import ChunkStore
 from client import rpc
@@ -32,6 +33,9 @@ class ChunkServer:
         if port == 0:
             raise OSError(f"cannot listen on {config.listen}")
         self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{port}"
+        self.scrubber = Scrubber(
+            self.store, config.scrub_period, config.scrub_idle, config.scrub_rate
+        )
         self.heartbeater = Heartbeater(
             config, self.address, self.store, self.servicer, self.channels
         )
@@ -39,6 +43,7 @@ class ChunkServer:
     def start(self) -> None:
         self.server.start()
         self.heartbeater.start()
+        self.scrubber.start()
         log.info(
             "chunkserver serving on %s (rack %s), master %s",
             self.address,
@@ -50,6 +55,7 @@ class ChunkServer:
         self.server.wait_for_termination()
 
     def stop(self, grace: float = 1.0) -> None:
+        self.scrubber.stop()
         self.heartbeater.stop()
         self.server.stop(grace).wait()
         self.servicer.close()

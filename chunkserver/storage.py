@@ -15,6 +15,7 @@ import os
 import shutil
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +74,10 @@ class ChunkStore:
         self.max_chunk_size = max_chunk_size
         self.metas: dict[int, ReplicaMeta] = {}
         self.corrupt: set[int] = set()
+        self._written: dict[int, float] = {}  # handle -> monotonic time of its last change
         self._guard = threading.Lock()
         self._locks: dict[int, threading.Lock] = {}
+        self._loaded_at = time.monotonic()
         self._load()
 
     def _data(self, handle: int) -> Path:
@@ -125,6 +128,7 @@ class ChunkStore:
         os.replace(tmp, self._meta(handle))
         _fsync_dir(self.dir)
         self.metas[handle] = meta
+        self._written[handle] = time.monotonic()
 
     def set_version(self, handle: int, version: int, create: bool) -> None:
         with self.lock(handle):
@@ -290,6 +294,10 @@ class ChunkStore:
         with self._guard:
             self._locks.pop(handle, None)
         return True
+
+    def written_at(self) -> dict[int, float]:
+        """When each replica last changed (loaded ones: at load), for the scrubber."""
+        return {h: self._written.get(h, self._loaded_at) for h in list(self.metas)}
 
     def reports(self) -> list[tuple[int, int, int]]:
         """(handle, version, length) of every healthy replica."""

@@ -173,6 +173,30 @@ def _run_master(
     default="",
     help="Address given out (default: the bound one).",
 )
+@click.option(
+    "--scrub-period",
+    type=float,
+    envvar="GFS_SCRUB_PERIOD",
+    default=6 * 3600.0,
+    show_default=True,
+    help="Verify each idle replica at most once per this many seconds.",
+)
+@click.option(
+    "--scrub-idle",
+    type=float,
+    envvar="GFS_SCRUB_IDLE",
+    default=60.0,
+    show_default=True,
+    help="Only replicas not written for this many seconds are scrubbed.",
+)
+@click.option(
+    "--scrub-rate",
+    type=click.IntRange(min=1),
+    envvar="GFS_SCRUB_RATE",
+    default=32 * MiB,
+    show_default=True,
+    help="Bytes per second the scrubber reads at most.",
+)
 @click.pass_context
 def chunkserver(
     ctx: click.Context,
@@ -181,6 +205,9 @@ def chunkserver(
     data_dir: Path,
     rack: str,
     advertise: str,
+    scrub_period: float,
+    scrub_idle: float,
+    scrub_rate: int,
 ) -> None:
     """Run a chunkserver."""
     from chunkserver.config import ChunkserverConfig
@@ -193,6 +220,9 @@ def chunkserver(
         listen=listen,
         rack=rack,
         advertise=advertise,
+        scrub_period=scrub_period,
+        scrub_idle=scrub_idle,
+        scrub_rate=scrub_rate,
     )
     server = ChunkServer(config)
     server.start()

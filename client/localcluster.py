@@ -61,6 +61,7 @@ class LocalCluster:
     master_args: list[str] = field(default_factory=list)
     racks: list[str] = field(default_factory=list)  # one per chunkserver; default: all "default"
     with_shadow: bool = False  # also run a shadow master
+    chunkserver_args: list[str] = field(default_factory=list)
     start_timeout: float = 30.0
     master: Process | None = None
     shadow: Process | None = None
@@ -120,6 +121,7 @@ class LocalCluster:
                         str(self.data_dir / f"cs{i}"),
                         "--rack",
                         rack,
+                        *self.chunkserver_args,
                     ],
                     logs / f"cs{i}.log",
                 )

@@ -58,6 +58,7 @@ class ServerInfo:
     handles: set[int] = field(default_factory=set)
     corrupt: set[int] = field(default_factory=set)  # as of its last report
     stale: set[int] = field(default_factory=set)  # as of its last report
+    garbage: set[int] = field(default_factory=set)  # replicas of deleted chunks, last report
 
 
 @dataclass
@@ -134,11 +135,13 @@ class Chunkservers:
         adopted: list[Chunk] = []
         held: set[int] = set()
         stale: set[int] = set()
+        garbage: set[int] = set()
         for r in reports:
             chunk = state.chunks.get(r.handle)
             if chunk is None:
                 if r.handle < state.next_handle:  # issued once, since deleted: garbage
                     removals.append(Removal(r.handle, ANY_VERSION))
+                    garbage.add(r.handle)
                 continue  # a handle never issued: not ours to judge
             if r.handle in versions_in_flight:
                 continue  # being upgraded right now; the next report decides
@@ -154,7 +157,7 @@ class Chunkservers:
         for handle in corrupt:
             held.discard(handle)
             self.recent.pop((handle, address), None)
-        info.corrupt, info.stale = set(corrupt), stale
+        info.corrupt, info.stale, info.garbage = set(corrupt), stale, garbage
 
         for handle in info.handles - held:
             deleted = handle not in state.chunks

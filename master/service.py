@@ -329,6 +329,10 @@ class MasterService:
         (handles) extended for it."""
         now = self.clock()
         with self._core:
+            known = self.servers.servers.get(beat.address)
+            before_corrupt = set(known.corrupt) if known else set()
+            before_stale = set(known.stale) if known else set()
+            before_garbage = {r.handle for r in beat.reports if known and r.handle in known.garbage}
             new = beat.address not in self.servers.servers or beat.address in self._known_dead
             outcome = self.servers.heartbeat(self.state, beat, now, self._versions_in_flight)
             self._known_dead.discard(beat.address)
@@ -339,13 +343,14 @@ class MasterService:
                 beat.rack,
                 len(beat.reports),
             )
-        for removal in outcome.removals:
-            log.info(
-                "replica of chunk %d on %s is stale or garbage; removing",
-                removal.handle,
-                beat.address,
-            )
-        for handle in beat.corrupt:
+        for removal in outcome.removals:  # once per replica: a report repeats until it is gone
+            if removal.handle not in before_stale | before_garbage:
+                log.info(
+                    "replica of chunk %d on %s is stale or of a deleted chunk: it goes",
+                    removal.handle,
+                    beat.address,
+                )
+        for handle in set(beat.corrupt) - before_corrupt:
             log.warning("replica of chunk %d on %s is corrupt", handle, beat.address)
         if outcome.adoption is not None:
             self._commit(outcome.adoption)

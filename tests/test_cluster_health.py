@@ -165,3 +165,55 @@ def test_fsck_reports_missing_chunks_and_fails(tmp_path: Path) -> None:
         assert result.stderr.strip() == b"gfs: not every chunk is healthy"
     finally:
         cluster.stop()
+
+
+def test_the_scrubber_finds_damage_nobody_reads_and_it_is_repaired(tmp_path: Path) -> None:
+    cluster = LocalCluster(
+        tmp_path / "c",
+        chunkservers=4,
+        master_args=[f"--chunk-size={SMALL_CHUNK}", *FAST_TIMING],
+        chunkserver_args=["--scrub-period=0.3", "--scrub-idle=0.2"],
+    )
+    try:
+        cluster.start()
+        data = os.urandom(3 * SMALL_CHUNK)
+        with Client(cluster.master_address) as gfs:
+            gfs.put(io.BytesIO(data), "/f")
+            chunks = gfs.stat("/f").chunks
+        index_of = {p.address: i for i, p in enumerate(cluster.servers)}
+        damaged = []
+        for chunk, harm in zip(chunks, ("flip", "truncate", "delete"), strict=True):
+            address = chunk.replicas[0]
+            path = cluster.data_dir / f"cs{index_of[address]}" / "chunks" / f"{chunk.handle}.chunk"
+            if harm == "flip":
+                raw = bytearray(path.read_bytes())
+                raw[SMALL_CHUNK // 2] ^= 0x01
+                path.write_bytes(raw)
+            elif harm == "truncate":
+                os.truncate(path, 1000)
+            else:
+                path.unlink()
+            damaged.append((chunk, path))
+        expected = [data[i * SMALL_CHUNK : (i + 1) * SMALL_CHUNK] for i in range(3)]
+
+        master_log = cluster.data_dir / "logs" / "master.log"
+
+        def repaired() -> bool:
+            reported = {
+                c.handle
+                for c, _ in damaged
+                if f"chunk {c.handle} on"
+                in " ".join(x for x in master_log.read_text().splitlines() if "is corrupt" in x)
+            }
+            replaced = all(  # by a verified copy, or removed once copied elsewhere
+                not p.exists() or p.read_bytes() == expected[c.index] for c, p in damaged
+            )
+            return len(reported) == 3 and replaced and all_healthy(cluster.master_address)
+
+        wait_until(repaired, 30, "each damaged replica is reported and repaired")
+        with Client(cluster.master_address) as gfs:
+            out = io.BytesIO()
+            gfs.get("/f", out)
+            assert out.getvalue() == data
+    finally:
+        cluster.stop()
