@@ -106,6 +106,14 @@ def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--dead-after", type=float, envvar="GFS_DEAD_AFTER", default=10.0, show_default=True
             ),
             click.option(
+                "--trash-grace",
+                type=float,
+                envvar="GFS_TRASH_GRACE",
+                default=3 * 86400.0,
+                show_default=True,
+                help="Seconds a deleted path stays restorable (gfs undelete); 0: no trash.",
+            ),
+            click.option(
                 "--clone-limit",
                 type=click.IntRange(min=1),
                 envvar="GFS_CLONE_LIMIT",
@@ -389,11 +397,20 @@ def mkdir(ctx: click.Context, parents: bool, path: str) -> None:
 
 @cli.command()
 @click.option("-r", "recursive", is_flag=True, help="Remove directories and their contents.")
+@click.option("--skip-trash", is_flag=True, help="Delete for good now (no undelete).")
 @click.argument("path")
 @click.pass_context
-def rm(ctx: click.Context, recursive: bool, path: str) -> None:
-    """Remove a file or directory."""
-    _client(ctx).rm(path, recursive)
+def rm(ctx: click.Context, recursive: bool, skip_trash: bool, path: str) -> None:
+    """Remove a file or directory (restorable with `gfs undelete` until the grace period ends)."""
+    _client(ctx).rm(path, recursive, skip_trash)
+
+
+@cli.command()
+@click.argument("path")
+@click.pass_context
+def undelete(ctx: click.Context, path: str) -> None:
+    """Restore the most recently deleted file or directory at PATH."""
+    _client(ctx).undelete(path)
 
 
 @cli.command()

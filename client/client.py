@@ -116,10 +116,16 @@ class Client:
     def create(self, path: str) -> None:
         self._master("Create", master_pb2.CreateRequest(path=paths.normalize(path)))
 
-    def rm(self, path: str, recursive: bool = False) -> None:
+    def rm(self, path: str, recursive: bool = False, skip_trash: bool = False) -> None:
+        """Deletes `path`: into the trash (restorable with `undelete` until the master's grace
+        period ends), or for good with `skip_trash`."""
         path = paths.normalize(path)
-        self._master("Delete", master_pb2.DeleteRequest(path=path, recursive=recursive))
+        request = master_pb2.DeleteRequest(path=path, recursive=recursive, skip_trash=skip_trash)
+        self._master("Delete", request)
         self.cache.forget(path)
+
+    def undelete(self, path: str) -> None:
+        self._master("Undelete", master_pb2.UndeleteRequest(path=paths.normalize(path)))
 
     def mv(self, src: str, dst: str) -> None:
         src, dst = paths.normalize(src), paths.normalize(dst)

@@ -23,6 +23,8 @@ class MasterConfig:
     # Deadline of every master -> chunkserver RPC. It is also added to the master's record of
     # a lease's end, because the primary starts its own lease clock when the grant arrives.
     rpc_timeout: float = 5.0
+    # A deleted path stays restorable (gfs undelete) this long before it is purged; 0: at once.
+    trash_grace: float = 3 * 86400.0
     # Copies a chunkserver takes part in at once (as source or target) during re-replication,
     # so that repair does not starve clients.
     clone_limit: int = 2

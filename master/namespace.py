@@ -8,6 +8,7 @@ keep the checked state from changing until the mutation is applied.
 from __future__ import annotations
 
 import dataclasses
+import urllib.parse
 
 from client import errors, paths
 from master.state import (
@@ -108,6 +109,17 @@ def delete(state: MasterState, path: str, recursive: bool) -> Mutation:
     return Mutation("delete", {"path": path, "recursive": recursive}, tuple(changes))
 
 
+def _move(state: MasterState, src: str, dst: str, now: float) -> list[Change]:
+    """The rows that move `src` and everything under it to `dst`."""
+    moved = state.subtree(src)
+    changes: list[Change] = [DeleteNode(n.path) for n in reversed(moved)]
+    for n in moved:
+        new_path = dst + n.path[len(src) :]
+        mtime = now if n.path == src else n.mtime
+        changes.append(PutNode(dataclasses.replace(n, path=new_path, mtime=mtime)))
+    return changes
+
+
 def rename(state: MasterState, src: str, dst: str, now: float) -> Mutation:
     if src == "/":
         raise errors.InvalidArgument("cannot rename the root directory")
@@ -117,13 +129,60 @@ def rename(state: MasterState, src: str, dst: str, now: float) -> Mutation:
     if paths.is_within(dst, src):
         raise errors.InvalidArgument(f"cannot move {src} inside itself")
     _require_parent_dir(state, dst)
-    moved = state.subtree(src)
-    changes: list[Change] = [DeleteNode(n.path) for n in reversed(moved)]
-    for n in moved:
-        new_path = dst + n.path[len(src) :]
-        mtime = now if n.path == src else n.mtime
-        changes.append(PutNode(dataclasses.replace(n, path=new_path, mtime=mtime)))
-    return Mutation("rename", {"src": src, "dst": dst}, tuple(changes))
+    return Mutation("rename", {"src": src, "dst": dst}, tuple(_move(state, src, dst, now)))
+
+
+# --- lazy deletion (GFS section 4.4): a deleted path becomes a hidden name with its time ------
+
+TRASH = "/.trash"
+
+
+def trash_path(path: str, now: float) -> str:
+    """The hidden name a path deleted at `now` takes: '/.trash/<ms>@<quoted path>'."""
+    return f"{TRASH}/{int(now * 1000)}@{urllib.parse.quote(path, safe='')}"
+
+
+def _trashed_at(name: str) -> tuple[float, str]:
+    """(deletion time, original path) of a trash entry's path."""
+    ms, _, quoted = name[len(TRASH) + 1 :].partition("@")
+    return int(ms) / 1000, urllib.parse.unquote(quoted)
+
+
+def move_to_trash(state: MasterState, path: str, recursive: bool, now: float) -> Mutation:
+    """Deletes lazily: `path` moves to its hidden trash name, restorable until purged."""
+    if path == "/":
+        raise errors.InvalidArgument("cannot delete the root directory")
+    if paths.is_within(path, TRASH):
+        return delete(state, path, recursive)  # deleting from the trash is for good
+    node = lookup(state, path)
+    if node.is_dir and state.children.get(path) and not recursive:
+        raise errors.DirectoryNotEmpty(f"directory not empty (use -r): {path}")
+    hidden = trash_path(path, now)
+    changes: list[Change] = []
+    if TRASH not in state.nodes:
+        changes.append(PutNode(Node(TRASH, True, now, now, 0o700)))
+    changes.extend(_move(state, path, hidden, now))
+    return Mutation("trash", {"path": path, "as": hidden}, tuple(changes))
+
+
+def undelete(state: MasterState, path: str, now: float) -> Mutation:
+    """Restores the most recently deleted `path` still in the trash."""
+    found = [t for t in state.children.get(TRASH, ()) if _trashed_at(t)[1] == path]
+    if not found:
+        raise errors.NotFound(f"nothing deleted at {path} is still in the trash")
+    newest = max(found, key=lambda t: _trashed_at(t)[0])
+    if path in state.nodes:
+        raise errors.AlreadyExists(f"already exists: {path}")
+    _require_parent_dir(state, path)
+    return Mutation(
+        "undelete", {"path": path, "from": newest}, tuple(_move(state, newest, path, now))
+    )
+
+
+def expired_trash(state: MasterState, now: float, grace: float) -> list[str]:
+    """Trash entries deleted at least `grace` seconds ago, oldest first."""
+    entries = sorted(state.children.get(TRASH, ()), key=lambda t: _trashed_at(t)[0])
+    return [t for t in entries if now - _trashed_at(t)[0] >= grace]
 
 
 def extend(state: MasterState, path: str, length: int, now: float) -> Mutation:

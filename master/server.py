@@ -66,6 +66,7 @@ class MasterServer:
                 self.shadow.poll_chunkservers()
             self.service.check_liveness()
             self.service.repair()
+            self.service.purge_trash()
             self.service.compact_log()  # one min/max query unless there is work to do
 
     def _follow(self) -> None:

@@ -101,11 +101,35 @@ class MasterService:
         with self.paths.hold(write=[path]):
             self._commit(self._plan(lambda: namespace.create(self.state, path, self.clock())))
 
-    def delete(self, path: str, recursive: bool) -> None:
-        with self.paths.hold(write=[path]):
-            mutation = self._plan(lambda: namespace.delete(self.state, path, recursive))
+    def delete(self, path: str, recursive: bool, skip_trash: bool = False) -> None:
+        """Moves `path` to the trash (restorable until `trash_grace` ends), or with
+        `skip_trash` (or no grace) deletes it at once."""
+        if skip_trash or self.config.trash_grace <= 0:
+            with self.paths.hold(write=[path]):
+                mutation = self._plan(lambda: namespace.delete(self.state, path, recursive))
+                self._commit(mutation)
+            log.info("deleted %s for good (%d changes)", path, len(mutation.changes))
+            return
+        now = self.clock()
+        hidden = namespace.trash_path(path, now)
+        with self.paths.hold(write=[path, hidden]):
+            mutation = self._plan(lambda: namespace.move_to_trash(self.state, path, recursive, now))
             self._commit(mutation)
-        log.info("deleted %s (%d changes)", path, len(mutation.changes))
+        log.info("deleted %s (in the trash as %s)", path, mutation.args.get("as", path))
+
+    def undelete(self, path: str) -> None:
+        with self.paths.hold(write=[path, namespace.TRASH]):
+            mutation = self._plan(lambda: namespace.undelete(self.state, path, self.clock()))
+            self._commit(mutation)
+        log.info("restored %s from the trash", path)
+
+    def purge_trash(self) -> None:
+        """Deletes for good what has been in the trash longer than the grace period."""
+        with self._core:
+            expired = namespace.expired_trash(self.state, self.clock(), self.config.trash_grace)
+        for hidden in expired:
+            with contextlib.suppress(errors.NotFound):  # purged or restored meanwhile
+                self.delete(hidden, recursive=True, skip_trash=True)
 
     def rename(self, src: str, dst: str) -> None:
         with self.paths.hold(write=[src, dst]):

@@ -63,7 +63,14 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Delete(
         self, request: master_pb2.DeleteRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.delete(paths.normalize(request.path), request.recursive)
+        self.service.delete(paths.normalize(request.path), request.recursive, request.skip_trash)
+        return master_pb2.Empty()
+
+    @aborting(log)
+    def Undelete(
+        self, request: master_pb2.UndeleteRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
+        self.service.undelete(paths.normalize(request.path))
         return master_pb2.Empty()
 
     @aborting(log)

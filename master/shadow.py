@@ -63,7 +63,7 @@ class ShadowService(MasterService):
     def create(self, path: str) -> None:
         raise self._refuse()
 
-    def delete(self, path: str, recursive: bool) -> None:
+    def delete(self, path: str, recursive: bool, skip_trash: bool = False) -> None:
         raise self._refuse()
 
     def rename(self, src: str, dst: str) -> None:
@@ -71,6 +71,12 @@ class ShadowService(MasterService):
 
     def extend(self, path: str, length: int) -> None:
         raise self._refuse()
+
+    def undelete(self, path: str) -> None:
+        raise self._refuse()
+
+    def purge_trash(self) -> None:
+        """Purging is the master's."""
 
     def get_chunk(self, path: str, index: int, for_write: bool) -> ChunkView:
         if for_write:

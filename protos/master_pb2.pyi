@@ -25,12 +25,20 @@ class CreateRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
-    __slots__ = ("path", "recursive")
+    __slots__ = ("path", "recursive", "skip_trash")
     PATH_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    SKIP_TRASH_FIELD_NUMBER: _ClassVar[int]
     path: str
     recursive: bool
-    def __init__(self, path: _Optional[str] = ..., recursive: _Optional[bool] = ...) -> None: ...
+    skip_trash: bool
+    def __init__(self, path: _Optional[str] = ..., recursive: _Optional[bool] = ..., skip_trash: _Optional[bool] = ...) -> None: ...
+
+class UndeleteRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class RenameRequest(_message.Message):
     __slots__ = ("src", "dst")

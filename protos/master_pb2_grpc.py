@@ -49,6 +49,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Undelete = channel.unary_unary(
+                '/pygfs.master.Master/Undelete',
+                request_serializer=protos_dot_master__pb2.UndeleteRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.Empty.FromString,
+                _registered_method=True)
         self.Rename = channel.unary_unary(
                 '/pygfs.master.Master/Rename',
                 request_serializer=protos_dot_master__pb2.RenameRequest.SerializeToString,
@@ -123,6 +128,13 @@ class MasterServicer:
 
     def Delete(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Undelete(self, request, context):
+        """Restores the most recently deleted file or directory at a path, within the grace period.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -217,6 +229,11 @@ def add_MasterServicer_to_server(servicer, server):
             'Delete': grpc.unary_unary_rpc_method_handler(
                     servicer.Delete,
                     request_deserializer=protos_dot_master__pb2.DeleteRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+            ),
+            'Undelete': grpc.unary_unary_rpc_method_handler(
+                    servicer.Undelete,
+                    request_deserializer=protos_dot_master__pb2.UndeleteRequest.FromString,
                     response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
             ),
             'Rename': grpc.unary_unary_rpc_method_handler(
@@ -355,6 +372,33 @@ class Master:
             target,
             '/pygfs.master.Master/Delete',
             protos_dot_master__pb2.DeleteRequest.SerializeToString,
+            protos_dot_master__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Undelete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Undelete',
+            protos_dot_master__pb2.UndeleteRequest.SerializeToString,
             protos_dot_master__pb2.Empty.FromString,
             options,
             channel_credentials,

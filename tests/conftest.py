@@ -17,7 +17,8 @@ from client.localcluster import LocalCluster
 ROOT = Path(__file__).resolve().parent.parent
 SMALL_CHUNK = 256 * 1024  # four 64 KiB checksum blocks: chunk boundaries are cheap to cross
 
-FAST_TIMING = ["--heartbeat-interval=0.2", "--dead-after=2"]
+# Deletion is immediate unless a test of the trash gives its own --trash-grace (the last wins).
+FAST_TIMING = ["--heartbeat-interval=0.2", "--dead-after=2", "--trash-grace=0"]
 
 
 def start_cluster(

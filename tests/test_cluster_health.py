@@ -217,3 +217,35 @@ def test_the_scrubber_finds_damage_nobody_reads_and_it_is_repaired(tmp_path: Pat
             assert out.getvalue() == data
     finally:
         cluster.stop()
+
+
+def test_delete_undelete_within_grace_then_purge_after_it(tmp_path: Path) -> None:
+    cluster = cluster_of(tmp_path, 3, extra=["--trash-grace=3"])
+    try:
+        data = os.urandom(2 * SMALL_CHUNK + 1)
+        m = cluster.master_address
+        with Client(m) as gfs:
+            gfs.mkdir("/d", parents=True)
+            gfs.put(io.BytesIO(data), "/d/f")
+            chunks = gfs.stat("/d/f").chunks
+            files = [
+                cluster.data_dir / f"cs{i}" / "chunks" / f"{c.handle}.chunk"
+                for c in chunks
+                for i, p in enumerate(cluster.servers)
+                if p.address in c.replicas
+            ]
+        assert run_gfs(m, "rm", "/d/f").returncode == 0
+        assert run_gfs(m, "ls", "/d").stdout == b""
+        assert run_gfs(m, "undelete", "/d/f").returncode == 0
+        assert run_gfs(m, "get", "/d/f", "-").stdout == data, "restored whole within the grace"
+
+        assert run_gfs(m, "rm", "-r", "/d").returncode == 0
+        assert all(f.exists() for f in files), "kept during the grace period"
+        wait_until(lambda: not any(f.exists() for f in files), 20, "purged after the grace period")
+        result = run_gfs(m, "undelete", "/d")
+        assert result.returncode != 0 and b"nothing deleted at /d" in result.stderr
+        assert run_gfs(m, "put", "-", "/now-gone", stdin=b"x").returncode == 0
+        assert run_gfs(m, "rm", "--skip-trash", "/now-gone").returncode == 0
+        assert run_gfs(m, "undelete", "/now-gone").returncode != 0
+    finally:
+        cluster.stop()

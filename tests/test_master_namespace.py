@@ -87,3 +87,36 @@ def test_extend_only_grows_a_file(state: MasterState) -> None:
     assert state.nodes["/f"].size == 100
     with pytest.raises(errors.IsADirectory):
         namespace.extend(state, "/", 10, now=3.0)
+
+
+def test_a_deleted_tree_goes_to_the_trash_and_comes_back_whole(state: MasterState) -> None:
+    state.apply(namespace.mkdir(state, "/d/e", parents=True, now=1.0))
+    state.apply(namespace.create(state, "/d/e/f", now=1.0))
+    state.apply(namespace.add_chunks(state, "/d/e/f", 0, now=1.0))
+    handles = state.nodes["/d/e/f"].chunks
+    with pytest.raises(errors.DirectoryNotEmpty):
+        namespace.move_to_trash(state, "/d", recursive=False, now=2.0)
+    state.apply(namespace.move_to_trash(state, "/d", recursive=True, now=2.0))
+    assert "/d" not in state.nodes and all(h in state.chunks for h in handles), "chunks kept"
+    state.apply(namespace.mkdir(state, "/d", parents=False, now=3.0))  # a new /d meanwhile
+    with pytest.raises(errors.AlreadyExists):
+        namespace.undelete(state, "/d", now=4.0)
+    state.apply(namespace.delete(state, "/d", recursive=True))
+    state.apply(namespace.undelete(state, "/d", now=5.0))
+    assert state.nodes["/d/e/f"].chunks == handles
+    with pytest.raises(errors.NotFound, match="still in the trash"):
+        namespace.undelete(state, "/d", now=6.0)
+
+
+def test_the_newest_deletion_is_restored_and_old_ones_expire(state: MasterState) -> None:
+    for now, size in ((10.0, 1), (20.0, 2)):
+        state.apply(namespace.create(state, "/f", now=now))
+        state.apply(namespace.extend(state, "/f", size, now=now))
+        state.apply(namespace.move_to_trash(state, "/f", recursive=False, now=now))
+    assert len(namespace.expired_trash(state, now=25.0, grace=10.0)) == 1
+    assert len(namespace.expired_trash(state, now=30.0, grace=10.0)) == 2
+    state.apply(namespace.undelete(state, "/f", now=26.0))
+    assert state.nodes["/f"].size == 2
+    trashed = namespace.expired_trash(state, now=100.0, grace=0.0)
+    state.apply(namespace.move_to_trash(state, trashed[0], recursive=False, now=101.0))
+    assert trashed[0] not in state.nodes, "deleting inside the trash is for good"
