@@ -467,6 +467,15 @@ def report(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("address")
+@click.pass_context
+def decommission(ctx: click.Context, address: str) -> None:
+    """Drain a chunkserver; `gfs report` shows it decommissioned once it can be removed."""
+    _client(ctx).decommission(address)
+    click.echo(f"decommissioning {address}; watch `gfs report` until it says decommissioned")
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.argument("path", default="/")
 @click.pass_context

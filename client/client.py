@@ -124,6 +124,10 @@ class Client:
         self._master("Delete", request)
         self.cache.forget(path)
 
+    def decommission(self, address: str) -> None:
+        """Drains a chunkserver; `report` shows it `decommissioned` once it can be removed."""
+        self._master("Decommission", master_pb2.DecommissionRequest(address=address))
+
     def undelete(self, path: str) -> None:
         self._master("Undelete", master_pb2.UndeleteRequest(path=paths.normalize(path)))
 

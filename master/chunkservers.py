@@ -59,6 +59,7 @@ class ServerInfo:
     corrupt: set[int] = field(default_factory=set)  # as of its last report
     stale: set[int] = field(default_factory=set)  # as of its last report
     garbage: set[int] = field(default_factory=set)  # replicas of deleted chunks, last report
+    reported: int = 0  # replicas (any state) in its last report
 
 
 @dataclass
@@ -158,6 +159,7 @@ class Chunkservers:
             held.discard(handle)
             self.recent.pop((handle, address), None)
         info.corrupt, info.stale, info.garbage = set(corrupt), stale, garbage
+        info.reported = len(reports) + len(corrupt)
 
         for handle in info.handles - held:
             deleted = handle not in state.chunks

@@ -38,15 +38,15 @@ def plan_clones(
     per_server: int,
     urgent: Iterable[int] = (),
     under_way: Iterable[int] = (),
+    retiring: Iterable[str] = (),
 ) -> list[Clone]:
     """Clones for under-replicated chunks that have a live replica, most urgent first, no server
-    in more than `per_server` clones at once (counting `busy`, those already running)."""
-    wanting = set(urgent)
-    skip = set(under_way)
-    needy = [
-        h for h, chunk in chunks.items() if h not in skip and 0 < len(live.get(h, ())) < replication
-    ]
-    needy.sort(key=lambda h: (*priority(len(live[h]), h in wanting), h))
+    in more than `per_server` clones at once (counting `busy`, those already running). Replicas
+    on `retiring` (decommissioning) servers do not count, but can be copied from."""
+    wanting, skip, leaving = set(urgent), set(under_way), set(retiring)
+    counted = {h: [a for a in live.get(h, ()) if a not in leaving] for h in chunks}
+    needy = [h for h in chunks if h not in skip and live.get(h) and len(counted[h]) < replication]
+    needy.sort(key=lambda h: (*priority(len(counted[h]), h in wanting), h))
     load = dict(busy)
     plan: list[Clone] = []
     for handle in needy:
@@ -59,11 +59,12 @@ def plan_clones(
         free = [
             c
             for c in candidates
-            if c.address not in holders and load.get(c.address, 0) < per_server
+            if c.address not in holders
+            and c.address not in leaving
+            and load.get(c.address, 0) < per_server
         ]
-        targets = placement.choose(
-            free, 1, needed_bytes=chunk_size, racks_present=[racks.get(a, "") for a in holders]
-        )
+        racks_present = [racks.get(a, "") for a in counted[handle]]
+        targets = placement.choose(free, 1, needed_bytes=chunk_size, racks_present=racks_present)
         if not targets:
             continue
         source, target = sources[0], targets[0]
@@ -80,17 +81,23 @@ def plan_trims(
     racks: dict[str, str],
     replication: int,
     now: float,
+    retiring: Iterable[str] = (),
 ) -> dict[str, list[Removal]]:
     """Removals that bring over-replicated chunks back to `replication`, never below, and never
     for a chunk under a valid lease (its primary forwards to the replicas it was given). The
-    replica dropped is on the fullest server whose loss keeps the most racks."""
+    replica dropped is on a retiring server if any, else on the fullest server whose loss keeps
+    the most racks."""
+    leaving = set(retiring)
     out: dict[str, list[Removal]] = {}
     for handle, chunk in chunks.items():
         holders = list(live.get(handle, ()))
         if len(holders) <= replication or chunk.lease_valid(now):
             continue
         while len(holders) > replication:
-            victim = min(holders, key=lambda a: _trim_cost(a, holders, racks, servers_free))
+            victim = min(
+                holders,
+                key=lambda a: (a not in leaving, *_trim_cost(a, holders, racks, servers_free)),
+            )
             holders.remove(victim)
             out.setdefault(victim, []).append(Removal(handle, chunk.version))
     return out

@@ -70,6 +70,7 @@ class MasterService:
         self._cloning: dict[int, replication.Clone] = {}  # copies under way, by chunk
         self._wanted: set[int] = set()  # under-replicated chunks a client asked for
         self._removals: dict[str, list[Removal]] = {}  # for each server's next heartbeat
+        self._retiring: set[str] = set()  # being decommissioned: drained, then removable
         self.safe_mode = SafeMode(config.safemode_threshold, active=bool(self.state.chunks))
         if self.safe_mode.active:
             log.info("in safe mode until %d chunks are reported", len(self.state.chunks))
@@ -196,18 +197,24 @@ class MasterService:
             now = self.clock()
             with self._core:
                 mutation = namespace.add_chunks(self.state, path, index, now)
-                candidates = self.servers.candidates(now)
+                candidates = self._candidates(now)
             handles: list[int] = list(mutation.args.get("handles", []))  # type: ignore[call-overload]
             if not handles:
                 return
-            if len(candidates) < self.config.replication:
+            r = self.config.replication
+            if len(candidates) < r:
                 raise errors.FailedPrecondition(
-                    f"only {len(candidates)} chunkserver(s) alive; "
-                    f"replication {self.config.replication} needs {self.config.replication}"
+                    f"only {len(candidates)} chunkserver(s) alive; replication {r} needs {r}"
+                )
+            roomy = [c for c in candidates if c.free_bytes >= self.config.chunk_size]
+            if len(roomy) < r:
+                raise errors.ResourceExhausted(
+                    f"only {len(roomy)} chunkserver(s) have room for a new chunk "
+                    f"({self.config.chunk_size} bytes); replication {r} needs {r}"
                 )
             self._commit(mutation)
             for handle in handles:
-                chosen = placement.choose(candidates, self.config.replication)
+                chosen = placement.choose(roomy, r)
                 acks = self._set_version(handle, 1, chosen, create=True)
                 log.info("chunk %d of %s created on %s", handle, path, ", ".join(acks) or "none")
 
@@ -461,15 +468,15 @@ class MasterService:
         with self._core:
             return self.state.chunks.get(handle)
 
-    def report(self) -> list[tuple[str, str, bool, int, int, int, float]]:
-        """(address, rack, alive, chunks, used, free, seconds since last heartbeat) per server."""
+    def report(self) -> list[tuple[str, str, str, int, int, int, float]]:
+        """(address, rack, state, chunks, used, free, seconds since last heartbeat) per server."""
         now = self.clock()
         with self._core:
             return [
                 (
                     s.address,
                     s.rack,
-                    self.servers.alive(s.address, now),
+                    self.server_state(s.address, now),
                     len(s.handles),
                     s.used_bytes,
                     s.free_bytes,
@@ -477,6 +484,27 @@ class MasterService:
                 )
                 for s in sorted(self.servers.servers.values(), key=lambda s: s.address)
             ]
+
+    def _candidates(self, now: float) -> list[placement.Candidate]:
+        """Live servers that may take new replicas: not those being decommissioned."""
+        return [c for c in self.servers.candidates(now) if c.address not in self._retiring]
+
+    def decommission(self, address: str) -> None:
+        """Drains a server: its replicas stop counting, are copied elsewhere, then removed; it
+        is reported `decommissioned` (safe to remove) once it holds none."""
+        with self._core:
+            if address not in self.servers.servers:
+                raise errors.NotFound(f"no chunkserver {address} is known")
+            self._retiring.add(address)
+        log.info("decommissioning %s: draining its replicas", address)
+
+    def server_state(self, address: str, now: float) -> str:
+        """alive, dead, decommissioning (being drained) or decommissioned (empty, removable)."""
+        if address in self._retiring:
+            info = self.servers.servers[address]
+            empty = not info.handles and not info.reported and not self._removals.get(address)
+            return "decommissioned" if empty else "decommissioning"
+        return "alive" if self.servers.alive(address, now) else "dead"
 
     # --- replica health -----------------------------------------------------------------------
 
@@ -500,7 +528,7 @@ class MasterService:
             clones = replication.plan_clones(
                 self.state.chunks,
                 live,
-                self.servers.candidates(now),
+                self._candidates(now),
                 racks,
                 target,
                 self.config.chunk_size,
@@ -508,6 +536,7 @@ class MasterService:
                 self.config.clone_limit,
                 self._wanted,
                 self._cloning,
+                self._retiring,
             )
             for clone in clones:
                 self._cloning[clone.handle] = clone
@@ -519,7 +548,7 @@ class MasterService:
                     clone.target,
                 )
             settled = {h: c for h, c in self.state.chunks.items() if h not in self._cloning}
-            trims = replication.plan_trims(settled, live, free, racks, target, now)
+            trims = replication.plan_trims(settled, live, free, racks, target, now, self._retiring)
             queued = {(a, r.handle) for a, rs in self._removals.items() for r in rs}
             for address, removals in trims.items():
                 for removal in removals:

@@ -147,13 +147,13 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 master_pb2.ServerReport(
                     address=address,
                     rack=rack,
-                    state="alive" if alive else "dead",
+                    state=state,
                     chunks=chunks,
                     used_bytes=used,
                     free_bytes=free,
                     last_heartbeat_age_s=age,
                 )
-                for address, rack, alive, chunks, used, free, age in self.service.report()
+                for address, rack, state, chunks, used, free, age in self.service.report()
             ],
             safe_mode=self.service.safe_mode.active,
             role=self.service.role,
@@ -173,6 +173,13 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             known_chunks=known,
             reported_chunks=reported,
         )
+
+    @aborting(log)
+    def Decommission(
+        self, request: master_pb2.DecommissionRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
+        self.service.decommission(request.address)
+        return master_pb2.Empty()
 
     @aborting(log)
     def Fsck(

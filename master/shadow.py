@@ -75,6 +75,9 @@ class ShadowService(MasterService):
     def undelete(self, path: str) -> None:
         raise self._refuse()
 
+    def decommission(self, address: str) -> None:
+        raise self._refuse()
+
     def purge_trash(self) -> None:
         """Purging is the master's."""
 

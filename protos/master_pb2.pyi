@@ -268,6 +268,12 @@ class FsckRequest(_message.Message):
     path: str
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
+class DecommissionRequest(_message.Message):
+    __slots__ = ("address",)
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    def __init__(self, address: _Optional[str] = ...) -> None: ...
+
 class FsckReport(_message.Message):
     __slots__ = ("files", "chunks", "healthy", "under_replicated", "over_replicated", "missing", "corrupt", "stale_replicas")
     FILES_FIELD_NUMBER: _ClassVar[int]

@@ -109,6 +109,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.FsckRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.FsckReport.FromString,
                 _registered_method=True)
+        self.Decommission = channel.unary_unary(
+                '/pygfs.master.Master/Decommission',
+                request_serializer=protos_dot_master__pb2.DecommissionRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -213,6 +218,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Decommission(self, request, context):
+        """Drains a chunkserver: its replicas are copied elsewhere, then removed from it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -290,6 +302,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Fsck,
                     request_deserializer=protos_dot_master__pb2.FsckRequest.FromString,
                     response_serializer=protos_dot_master__pb2.FsckReport.SerializeToString,
+            ),
+            'Decommission': grpc.unary_unary_rpc_method_handler(
+                    servicer.Decommission,
+                    request_deserializer=protos_dot_master__pb2.DecommissionRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -697,6 +714,33 @@ class Master:
             '/pygfs.master.Master/Fsck',
             protos_dot_master__pb2.FsckRequest.SerializeToString,
             protos_dot_master__pb2.FsckReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decommission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Decommission',
+            protos_dot_master__pb2.DecommissionRequest.SerializeToString,
+            protos_dot_master__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

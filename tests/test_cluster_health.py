@@ -249,3 +249,44 @@ def test_delete_undelete_within_grace_then_purge_after_it(tmp_path: Path) -> Non
         assert run_gfs(m, "undelete", "/now-gone").returncode != 0
     finally:
         cluster.stop()
+
+
+def test_decommission_drains_a_server_never_below_three_replicas(tmp_path: Path) -> None:
+    cluster = cluster_of(tmp_path, 4)
+    try:
+        data = os.urandom(6 * SMALL_CHUNK)
+        m = cluster.master_address
+        with Client(m) as gfs:
+            gfs.put(io.BytesIO(data), "/f")
+            leaving = gfs.stat("/f").chunks[0].replicas[0]
+            assert run_gfs(m, "decommission", leaving).returncode == 0
+
+            def state_of(address: str) -> str:
+                return next(s.state for s in gfs.report().chunkservers if s.address == address)
+
+            def drained() -> bool:
+                for chunk in gfs.stat("/f").chunks:
+                    assert len(chunk.replicas) >= 3, f"chunk {chunk.handle} fell below three"
+                return state_of(leaving) == "decommissioned"
+
+            wait_until(drained, 30, "the server is drained and marked decommissioned")
+            assert all(
+                leaving not in c.replicas and len(c.replicas) == 3 for c in gfs.stat("/f").chunks
+            )
+            assert not list(
+                (
+                    cluster.data_dir
+                    / f"cs{[p.address for p in cluster.servers].index(leaving)}"
+                    / "chunks"
+                ).glob("*.chunk")
+            )
+            gfs.put(io.BytesIO(b"new"), "/g")
+            assert leaving not in gfs.stat("/g").chunks[0].replicas, "no new chunk goes to it"
+            out = io.BytesIO()
+            gfs.get("/f", out)
+            assert out.getvalue() == data
+        assert run_gfs(m, "fsck").returncode == 0
+        result = run_gfs(m, "decommission", "127.0.0.1:1")
+        assert result.returncode != 0 and b"no chunkserver 127.0.0.1:1" in result.stderr
+    finally:
+        cluster.stop()
