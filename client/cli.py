@@ -114,6 +114,14 @@ def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 help="Seconds a deleted path stays restorable (gfs undelete); 0: no trash.",
             ),
             click.option(
+                "--balance-interval",
+                type=float,
+                envvar="GFS_BALANCE_INTERVAL",
+                default=30.0,
+                show_default=True,
+                help="Seconds between automatic balancing rounds.",
+            ),
+            click.option(
                 "--clone-limit",
                 type=click.IntRange(min=1),
                 envvar="GFS_CLONE_LIMIT",
@@ -464,6 +472,14 @@ def report(ctx: click.Context, as_json: bool) -> None:
             f"{s.address:22} {s.rack:10} {s.state:6} {s.chunks:>8} chunks "
             f"{s.used_bytes:>14} used {s.free_bytes:>16} free  {s.last_heartbeat_age_s:5.1f}s ago"
         )
+
+
+@cli.command()
+@click.pass_context
+def balance(ctx: click.Context) -> None:
+    """Move replicas from the fullest chunkservers to the emptiest now (it also runs by itself)."""
+    moves = _client(ctx).balance()
+    click.echo(f"{moves} move(s) started" if moves else "balanced: nothing to move")
 
 
 @cli.command()

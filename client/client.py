@@ -124,6 +124,10 @@ class Client:
         self._master("Delete", request)
         self.cache.forget(path)
 
+    def balance(self) -> int:
+        """Starts a round of balancing moves now; returns how many started."""
+        return int(self._master("Balance", master_pb2.Empty()).moves)
+
     def decommission(self, address: str) -> None:
         """Drains a chunkserver; `report` shows it `decommissioned` once it can be removed."""
         self._master("Decommission", master_pb2.DecommissionRequest(address=address))

@@ -106,31 +106,40 @@ class LocalCluster:
         )
         self._spawn(self.master)
         for i in range(self.chunkservers):
-            port = self.port + 1 + i if self.port else 0
             rack = self.racks[i] if i < len(self.racks) else "default"
-            self.servers.append(
-                Process(
-                    f"chunkserver {i}",
-                    [
-                        "chunkserver",
-                        "--listen",
-                        f"127.0.0.1:{port}",
-                        "--master",
-                        self.master_address,
-                        "--data-dir",
-                        str(self.data_dir / f"cs{i}"),
-                        "--rack",
-                        rack,
-                        *self.chunkserver_args,
-                    ],
-                    logs / f"cs{i}.log",
-                )
-            )
+            self.servers.append(self._chunkserver(i, rack))
         for proc in self.servers:
             self._spawn(proc)
         self.wait_for_chunkservers(self.chunkservers)
         if self.with_shadow:
             self.start_shadow()
+
+    def _chunkserver(self, i: int, rack: str) -> Process:
+        port = self.port + 1 + i if self.port else 0
+        return Process(
+            f"chunkserver {i}",
+            [
+                "chunkserver",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--master",
+                self.master_address,
+                "--data-dir",
+                str(self.data_dir / f"cs{i}"),
+                "--rack",
+                rack,
+                *self.chunkserver_args,
+            ],
+            self.data_dir / "logs" / f"cs{i}.log",
+        )
+
+    def add_chunkserver(self, rack: str = "default") -> Process:
+        """One more chunkserver, registered with the master when this returns."""
+        proc = self._chunkserver(len(self.servers), rack)
+        self.servers.append(proc)
+        self._spawn(proc)
+        self.wait_for_chunkservers(len(self.servers))
+        return proc
 
     def start_shadow(self) -> Process:
         """A shadow master following this cluster's master."""

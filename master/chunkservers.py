@@ -79,6 +79,9 @@ class Chunkservers:
     # (handle, address) -> when an RPC acknowledged it; a report older than the ack may lack it.
     recent: dict[tuple[int, str], float] = field(default_factory=dict)
     report_grace: float = 5.0
+    # (handle, address) whose removal was ordered: a report taken before the server carried
+    # it out must not bring the replica back; cleared by the first report without it.
+    removing: set[tuple[int, str]] = field(default_factory=set)
 
     def alive(self, address: str, now: float) -> bool:
         info = self.servers.get(address)
@@ -107,6 +110,12 @@ class Chunkservers:
         if address in self.servers:
             self.servers[address].handles.add(handle)
         self.recent[(handle, address)] = now
+
+    def remove(self, handle: int, address: str) -> None:
+        """The master ordered this replica removed: it no longer counts, even if a report
+        taken before the order arrives still lists it."""
+        self.forget(handle, address)
+        self.removing.add((handle, address))
 
     def forget(self, handle: int, address: str) -> None:
         self.locations.get(handle, set()).discard(address)
@@ -138,6 +147,8 @@ class Chunkservers:
         stale: set[int] = set()
         garbage: set[int] = set()
         for r in reports:
+            if (r.handle, address) in self.removing:
+                continue
             chunk = state.chunks.get(r.handle)
             if chunk is None:
                 if r.handle < state.next_handle:  # issued once, since deleted: garbage
@@ -158,6 +169,8 @@ class Chunkservers:
         for handle in corrupt:
             held.discard(handle)
             self.recent.pop((handle, address), None)
+        listed = {r.handle for r in reports} | set(corrupt)
+        self.removing = {(h, a) for h, a in self.removing if a != address or h in listed}
         info.corrupt, info.stale, info.garbage = set(corrupt), stale, garbage
         info.reported = len(reports) + len(corrupt)
 

@@ -25,6 +25,8 @@ class MasterConfig:
     rpc_timeout: float = 5.0
     # A deleted path stays restorable (gfs undelete) this long before it is purged; 0: at once.
     trash_grace: float = 3 * 86400.0
+    # How often the balancer moves replicas from the fullest servers to the emptiest.
+    balance_interval: float = 30.0
     # Copies a chunkserver takes part in at once (as source or target) during re-replication,
     # so that repair does not starve clients.
     clone_limit: int = 2

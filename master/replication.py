@@ -13,12 +13,14 @@ from master.state import Chunk
 
 @dataclass(frozen=True)
 class Clone:
-    """Copy chunk `handle` at `version` from `source` to `target`."""
+    """Copy chunk `handle` at `version` from `source` to `target`; for a balancing move, then
+    remove the source's replica."""
 
     handle: int
     version: int
     source: str
     target: str
+    move: bool = False
 
 
 def priority(live: int, urgent: bool) -> tuple[int, int]:
@@ -72,6 +74,56 @@ def plan_clones(
         load[target] = load.get(target, 0) + 1
         plan.append(Clone(handle, chunks[handle].version, source, target))
     return plan
+
+
+def plan_moves(
+    chunks: dict[int, Chunk],
+    live: dict[int, list[str]],
+    counts: dict[str, int],
+    racks: dict[str, str],
+    busy: dict[str, int],
+    per_server: int,
+    under_way: Iterable[int] = (),
+) -> list[Clone]:
+    """Balancing moves (copy, then drop the source): from the server holding the most replicas
+    to the one holding the fewest, while they differ by more than one, never putting two
+    replicas of a chunk on one server or leaving a rack the chunk spans, at most `per_server`
+    copies per server at once."""
+    counts, load, skip = dict(counts), dict(busy), set(under_way)
+    plan: list[Clone] = []
+    moved: set[int] = set()
+    while counts:
+        full = max(counts, key=lambda a: (counts[a], a))
+        empty = min(counts, key=lambda a: (counts[a], a))
+        if counts[full] - counts[empty] <= 1:
+            break
+        if load.get(full, 0) >= per_server or load.get(empty, 0) >= per_server:
+            break
+        movable = [
+            h
+            for h in sorted(chunks)
+            if h not in skip
+            and h not in moved
+            and full in live.get(h, ())
+            and empty not in live.get(h, ())
+            and _keeps_racks(live[h], full, empty, racks)
+        ]
+        if not movable:
+            break
+        handle = movable[0]
+        moved.add(handle)
+        plan.append(Clone(handle, chunks[handle].version, full, empty, move=True))
+        counts[full] -= 1
+        counts[empty] += 1
+        load[full] = load.get(full, 0) + 1
+        load[empty] = load.get(empty, 0) + 1
+    return plan
+
+
+def _keeps_racks(holders: list[str], source: str, target: str, racks: dict[str, str]) -> bool:
+    before = {racks.get(a, "") for a in holders}
+    after = {racks.get(a, "") for a in holders if a != source} | {racks.get(target, "")}
+    return len(after) >= len(before)
 
 
 def plan_trims(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -61,7 +62,14 @@ class MasterServer:
         )
 
     def _tick(self) -> None:
+        balanced_at = time.monotonic()
         while not self._stopping.wait(self.config.heartbeat_interval):
+            if (
+                self.shadow is None
+                and time.monotonic() - balanced_at >= self.config.balance_interval
+            ):
+                balanced_at = time.monotonic()
+                self.service.balance()
             if self.shadow is not None:
                 self.shadow.poll_chunkservers()
             self.service.check_liveness()

@@ -552,7 +552,7 @@ class MasterService:
             queued = {(a, r.handle) for a, rs in self._removals.items() for r in rs}
             for address, removals in trims.items():
                 for removal in removals:
-                    self.servers.forget(removal.handle, address)
+                    self.servers.remove(removal.handle, address)
                     log.info(
                         "chunk %d has more than %d replicas: removing the one on %s",
                         removal.handle,
@@ -576,6 +576,38 @@ class MasterService:
                         )
         for clone in clones:
             self._pool.submit(self._clone, clone)
+
+    def balance(self) -> int:
+        """Starts moves from the servers holding the most replicas to those holding the fewest
+        (throttled like repair); returns how many started. Nothing in safe mode."""
+        if self.safe_mode.active:
+            return 0
+        now = self.clock()
+        with self._core:
+            live = {h: self.servers.replicas(h, now) for h in self.state.chunks}
+            counts = {c.address: c.chunks for c in self._candidates(now)}
+            racks = {a: s.rack for a, s in self.servers.servers.items()}
+            busy: dict[str, int] = {}
+            for c in self._cloning.values():
+                busy[c.source] = busy.get(c.source, 0) + 1
+                busy[c.target] = busy.get(c.target, 0) + 1
+            moves = replication.plan_moves(
+                self.state.chunks,
+                live,
+                counts,
+                racks,
+                busy,
+                self.config.clone_limit,
+                self._cloning,
+            )
+            for move in moves:
+                self._cloning[move.handle] = move
+        for move in moves:
+            log.info(
+                "balancing: moving chunk %d from %s to %s", move.handle, move.source, move.target
+            )
+            self._pool.submit(self._clone, move)
+        return len(moves)
 
     def _clone(self, clone: replication.Clone) -> None:
         """Carries out one copy under the chunk's lock: a lease in force is revoked first (the
@@ -620,6 +652,11 @@ class MasterService:
                     if current is None or current.version != chunk.version:
                         return
                     self.servers.confirm(handle, clone.target, self.clock())
+                    if clone.move:  # the source's replica goes: no longer handed out
+                        self.servers.remove(handle, clone.source)
+                        self._removals.setdefault(clone.source, []).append(
+                            Removal(handle, current.version)
+                        )
                     count = len(self.servers.replicas(handle, self.clock()))
             log.info(
                 "re-replicated chunk %d v%d from %s to %s (%d live replicas)",

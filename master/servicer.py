@@ -175,6 +175,12 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         )
 
     @aborting(log)
+    def Balance(
+        self, request: master_pb2.Empty, context: grpc.ServicerContext
+    ) -> master_pb2.BalanceReply:
+        return master_pb2.BalanceReply(moves=self.service.balance())
+
+    @aborting(log)
     def Decommission(
         self, request: master_pb2.DecommissionRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:

@@ -96,6 +96,9 @@ class ShadowService(MasterService):
     def repair(self) -> None:
         """Replica management is the master's: a shadow copies and removes nothing."""
 
+    def balance(self) -> int:
+        raise self._refuse()
+
     def lag_seconds(self) -> float:
         return max(0.0, time.monotonic() - self.caught_up_at)
 

@@ -274,6 +274,12 @@ class DecommissionRequest(_message.Message):
     address: str
     def __init__(self, address: _Optional[str] = ...) -> None: ...
 
+class BalanceReply(_message.Message):
+    __slots__ = ("moves",)
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    moves: int
+    def __init__(self, moves: _Optional[int] = ...) -> None: ...
+
 class FsckReport(_message.Message):
     __slots__ = ("files", "chunks", "healthy", "under_replicated", "over_replicated", "missing", "corrupt", "stale_replicas")
     FILES_FIELD_NUMBER: _ClassVar[int]

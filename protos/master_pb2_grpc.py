@@ -114,6 +114,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.DecommissionRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Balance = channel.unary_unary(
+                '/pygfs.master.Master/Balance',
+                request_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.BalanceReply.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -225,6 +230,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Balance(self, request, context):
+        """Starts a round of balancing moves now; says how many started.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -307,6 +319,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Decommission,
                     request_deserializer=protos_dot_master__pb2.DecommissionRequest.FromString,
                     response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+            ),
+            'Balance': grpc.unary_unary_rpc_method_handler(
+                    servicer.Balance,
+                    request_deserializer=protos_dot_master__pb2.Empty.FromString,
+                    response_serializer=protos_dot_master__pb2.BalanceReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -741,6 +758,33 @@ class Master:
             '/pygfs.master.Master/Decommission',
             protos_dot_master__pb2.DecommissionRequest.SerializeToString,
             protos_dot_master__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Balance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Balance',
+            protos_dot_master__pb2.Empty.SerializeToString,
+            protos_dot_master__pb2.BalanceReply.FromString,
             options,
             channel_credentials,
             insecure,

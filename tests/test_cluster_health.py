@@ -290,3 +290,31 @@ def test_decommission_drains_a_server_never_below_three_replicas(tmp_path: Path)
         assert result.returncode != 0 and b"no chunkserver 127.0.0.1:1" in result.stderr
     finally:
         cluster.stop()
+
+
+def test_a_new_server_is_filled_by_the_balancer(tmp_path: Path) -> None:
+    cluster = cluster_of(tmp_path, 3, extra=["--balance-interval=0.5"])
+    try:
+        data = os.urandom(6 * SMALL_CHUNK)
+        m = cluster.master_address
+        with Client(m) as gfs:
+            gfs.put(io.BytesIO(data), "/f")
+            newcomer = cluster.add_chunkserver()
+
+            def even() -> bool:
+                counts = [s.chunks for s in gfs.report().chunkservers]
+                chunks = gfs.stat("/f").chunks
+                return (
+                    max(counts) - min(counts) <= 1
+                    and all(len(c.replicas) == 3 for c in chunks)
+                    and any(newcomer.address in c.replicas for c in chunks)
+                )
+
+            wait_until(even, 30, "replicas are spread evenly over four servers")
+            assert run_gfs(m, "balance").stdout.strip() == b"balanced: nothing to move"
+            out = io.BytesIO()
+            gfs.get("/f", out)
+            assert out.getvalue() == data
+        assert run_gfs(m, "fsck").returncode == 0
+    finally:
+        cluster.stop()

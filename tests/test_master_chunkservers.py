@@ -106,3 +106,14 @@ def test_placement_spans_racks_first_then_free_space() -> None:
     assert placement.choose(candidates, 3) == ["a", "c", "b"]
     assert placement.choose(candidates, 3, needed_bytes=50) == ["a", "b", "d"]
     assert placement.choose(candidates, 9) == ["a", "c", "b", "d"]
+
+
+def test_a_replica_ordered_removed_is_not_brought_back_by_a_report_taken_before_the_order() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.0)
+    cs.remove(1, "a:1")
+    beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.5)  # built before the removal arrived
+    assert cs.replicas(1, now=0.5) == []
+    beat(cs, state, "a:1", [], now=1.0)  # carried out
+    beat(cs, state, "a:1", [Report(1, 1, 10)], now=1.5)  # a new copy there later counts again
+    assert cs.replicas(1, now=1.5) == ["a:1"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from master.chunkservers import Removal
 from master.placement import Candidate
-from master.replication import Clone, plan_clones, plan_trims, priority
+from master.replication import Clone, plan_clones, plan_moves, plan_trims, priority
 from master.state import Chunk
 
 BIG = 10**12
@@ -86,3 +86,26 @@ def test_trims_keep_racks_spare_leased_chunks_and_free_the_fullest() -> None:
         Removal(1, 3),
         Removal(2, 3),
     ]
+
+
+def test_moves_go_from_the_fullest_to_the_emptiest_until_within_one() -> None:
+    chunks = {h: Chunk(h, 1) for h in range(1, 7)}
+    live = {h: ["a", "b", "c"] for h in chunks}
+    counts = {"a": 6, "b": 6, "c": 6, "d": 0}
+    moves = plan_moves(chunks, live, counts, {}, {}, per_server=10)
+    assert all(m.move and m.target == "d" for m in moves)
+    assert len(moves) == 4, "18 replicas over 4 servers: 5, 5, 4, 4"
+    assert len({m.handle for m in moves}) == 4, "no chunk twice"
+    assert plan_moves(chunks, live, {"a": 5, "b": 4}, {}, {}, per_server=10) == []
+
+
+def test_moves_are_throttled_and_keep_racks() -> None:
+    chunks = {1: Chunk(1, 1), 2: Chunk(2, 1)}
+    live = {1: ["a", "x"], 2: ["a", "b"]}
+    racks = {"a": "r1", "b": "r1", "x": "r2", "d": "r1"}
+    moves = plan_moves(chunks, live, {"a": 5, "d": 0}, racks, {}, per_server=1)
+    assert [(m.handle, m.source, m.target) for m in moves] == [(1, "a", "d")], "one at a time"
+    # Moving x's replica (the only one in r2) to d in r1 would leave the chunk in one rack.
+    assert plan_moves({1: Chunk(1, 1)}, {1: ["a", "x"]}, {"x": 5, "d": 0}, racks, {}, 9) == []
+    racks["d"] = "r3"  # to another rack it still spans two: allowed
+    assert len(plan_moves({1: Chunk(1, 1)}, {1: ["a", "x"]}, {"x": 5, "d": 0}, racks, {}, 9)) == 1
