@@ -90,6 +90,11 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 writer.write(data)
                 if forward is not None:
                     forward.put(data)
+        except OSError as err:
+            writer.abort()
+            raise errors.ResourceExhausted(
+                f"chunkserver cannot take pushed data: {err.strerror or err}"
+            ) from None
         except BaseException:
             writer.abort()
             raise
@@ -102,9 +107,8 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 downstream.result()
             except grpc.RpcError as err:
                 pushed.path.unlink(missing_ok=True)
-                raise errors.Unavailable(
-                    f"forwarding to {chain[0]} failed: {errors.translate(err, chain[0])}"
-                ) from None
+                cause = errors.translate(err, chain[0])  # keeps its kind: a full disk stays one
+                raise type(cause)(f"forwarding to {chain[0]} failed: {cause}") from None
         size = pushed.size
         self.spool.add(data_id, pushed, time.monotonic())
         return chunkserver_pb2.PushDataResponse(length=size)
@@ -152,9 +156,12 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             try:
                 length = self._apply(handle, version, request.offset, request.data_id, pushed)
             finally:
-                failures = [f for f in (r.result() for r in remote) if f]
+                failures = [f for f in (r.result() for r in remote) if f is not None]
         if failures:
-            raise errors.Unavailable("; ".join(failures))
+            # A full disk is not worth retrying; anything else (a dead secondary) is.
+            full = any(isinstance(f, errors.ResourceExhausted) for f in failures)
+            kind = errors.ResourceExhausted if full else errors.Unavailable
+            raise kind("; ".join(str(f) for f in failures))
         return chunkserver_pb2.WriteResponse(chunk_length=length)
 
     def _apply(self, handle: int, version: int, offset: int, data_id: str, pushed: Pushed) -> int:
@@ -169,7 +176,9 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.spool.drop(data_id)
         return length
 
-    def _apply_on(self, address: str, request: chunkserver_pb2.ApplyWriteRequest) -> str:
+    def _apply_on(
+        self, address: str, request: chunkserver_pb2.ApplyWriteRequest
+    ) -> errors.GfsError | None:
         try:
             rpc.call(
                 self.channels.chunkserver(address).ApplyWrite,
@@ -177,9 +186,9 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 target=address,
                 timeout=self.config.rpc_timeout,
             )
-            return ""
+            return None
         except errors.GfsError as err:
-            return f"secondary {address} did not apply the write: {err}"
+            return type(err)(f"secondary {address} did not apply the write: {err}")
 
     @aborting(log)
     def ApplyWrite(

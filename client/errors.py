@@ -96,12 +96,28 @@ def translate(err: grpc.RpcError, target: str) -> GfsError:
     code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = (err.details() if isinstance(err, grpc.Call) else None) or str(code)
     cls = _BY_CODE.get(code, GfsError)
+    first = details.splitlines()[0] if details else str(code)
     if cls is Unavailable:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return Unavailable(f"{target} did not answer in time")
-        # gRPC's detail is a chain of causes ("failed to connect ...: ...: Connection refused");
-        # the last one is what the user can act on.
-        return Unavailable(
-            f"cannot reach {target}: {details.splitlines()[0].rsplit(': ', 1)[-1].lower()}"
-        )
-    return cls(details.splitlines()[0] if details else str(code))
+        if any(sign in first.lower() for sign in _TRANSPORT_FAILURES):
+            # gRPC's detail is a chain of causes ("failed to connect ...: ...: Connection
+            # refused"); the last one is what the user can act on.
+            return Unavailable(f"cannot reach {target}: {first.rsplit(': ', 1)[-1].lower()}")
+        return Unavailable(first)  # a server's own words: it was reached
+    return cls(first)
+
+
+# What gRPC itself says when a server could not be reached (as opposed to a server answering
+# UNAVAILABLE about something else, such as a replica it forwards to).
+_TRANSPORT_FAILURES = (
+    "failed to connect",
+    "connection refused",
+    "connection reset",
+    "socket closed",
+    "stream removed",
+    "dns resolution failed",
+    "connect failed",
+    "network is unreachable",
+    "broken pipe",
+)
