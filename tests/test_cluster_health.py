@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -316,5 +317,41 @@ def test_a_new_server_is_filled_by_the_balancer(tmp_path: Path) -> None:
             gfs.get("/f", out)
             assert out.getvalue() == data
         assert run_gfs(m, "fsck").returncode == 0
+    finally:
+        cluster.stop()
+
+
+def test_when_every_replica_is_corrupt_reads_fail_clearly_and_nothing_is_deleted(
+    tmp_path: Path,
+) -> None:
+    cluster = cluster_of(tmp_path, 3)
+    try:
+        m = cluster.master_address
+        assert run_gfs(m, "put", "-", "/f", stdin=os.urandom(SMALL_CHUNK)).returncode == 0
+        with Client(m) as gfs:
+            chunk = gfs.stat("/f").chunks[0]
+        index_of = {p.address: i for i, p in enumerate(cluster.servers)}
+        files = [
+            cluster.data_dir / f"cs{index_of[a]}" / "chunks" / f"{chunk.handle}.chunk"
+            for a in chunk.replicas
+        ]
+        for path in files:
+            raw = bytearray(path.read_bytes())
+            raw[100] ^= 0xFF
+            path.write_bytes(raw)
+        result = run_gfs(m, "get", "/f", str(tmp_path / "out"))
+        err = result.stderr.decode().strip()
+        assert result.returncode != 0 and "could not be read from any replica" in err, err
+        assert len(err.splitlines()) == 1
+        wait_until(
+            lambda: (
+                run_gfs(m, "fsck", "--json").returncode == 1
+                and json.loads(run_gfs(m, "fsck", "--json").stdout)["corrupt"] == 1
+            ),
+            10,
+            "fsck counts the chunk corrupt",
+        )
+        time.sleep(1.0)  # five heartbeats and repair rounds: none may delete the last copies
+        assert all(p.exists() for p in files), "a corrupt last copy was deleted"
     finally:
         cluster.stop()
