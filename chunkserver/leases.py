@@ -18,6 +18,7 @@ class Lease:
     expiry: float
     secondaries: tuple[str, ...]
     seconds: float  # the lease's length, as granted
+    chunk_size: int = 0  # where appends pad (0: not told)
     active: bool = False  # ordered a mutation since extension was last asked for
 
 
@@ -27,9 +28,15 @@ class LeaseTable:
     serials: dict[int, int] = field(default_factory=dict)
 
     def grant(
-        self, handle: int, version: int, seconds: float, secondaries: list[str], now: float
+        self,
+        handle: int,
+        version: int,
+        seconds: float,
+        secondaries: list[str],
+        now: float,
+        chunk_size: int = 0,
     ) -> None:
-        self.leases[handle] = Lease(version, now + seconds, tuple(secondaries), seconds)
+        self.leases[handle] = Lease(version, now + seconds, tuple(secondaries), seconds, chunk_size)
 
     def check(self, handle: int, version: int, now: float) -> Lease:
         """The lease under which a mutation of `handle` at `version` may be ordered now."""

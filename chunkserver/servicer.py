@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from chunkserver.config import ChunkserverConfig
-from chunkserver.leases import LeaseTable
+from chunkserver.leases import Lease, LeaseTable
 from chunkserver.spool import Pushed, Spool
 from chunkserver.storage import ChunkStore, CorruptReplica
 from client import errors, rpc
@@ -141,9 +141,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         handle, version = request.handle, request.version
         pushed = self.spool.get(request.data_id)
         with self.store.lock(handle):  # held until every replica applied: one order for all
-            with self._lease_lock:
-                lease = self.leases.check(handle, version, time.monotonic())
-                serial = self.leases.next_serial(handle)
+            _, serial = self._lease(handle, version)
             applied = chunkserver_pb2.ApplyWriteRequest(
                 handle=handle,
                 version=version,
@@ -151,29 +149,88 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 data_id=request.data_id,
                 serial=serial,
             )
-            # The secondaries apply while this replica does.
-            remote = [self._pool.submit(self._apply_on, a, applied) for a in lease.secondaries]
-            try:
-                length = self._apply(handle, version, request.offset, request.data_id, pushed)
-            finally:
-                failures = [f for f in (r.result() for r in remote) if f is not None]
+            length = self._everywhere(applied, pushed)
+        return chunkserver_pb2.WriteResponse(chunk_length=length)
+
+    @aborting(log)
+    def Append(
+        self, request: chunkserver_pb2.AppendRequest, context: grpc.ServicerContext
+    ) -> chunkserver_pb2.AppendResponse:
+        """Record append: this primary picks the offset (the chunk's end) and every replica
+        applies the record there; a record that does not fit pads the chunk instead."""
+        handle, version, record_id = request.handle, request.version, request.record_id
+        pushed = self.spool.get(request.data_id)
+        with self.store.lock(handle):
+            lease, serial = self._lease(handle, version)
+            if record_id:
+                first = self.store.recorded(handle, record_id)
+                if first is not None:
+                    self.spool.drop(request.data_id)
+                    return chunkserver_pb2.AppendResponse(offset=first, duplicate=True)
+            size = lease.chunk_size or self.config.max_chunk_size
+            if pushed.size > size // 4:
+                raise errors.InvalidArgument(
+                    f"a record is at most a quarter of the chunk size ({size // 4} bytes), "
+                    f"not {pushed.size}"
+                )
+            offset = self.store.metas[handle].length
+            if offset + pushed.size > size:
+                padding = chunkserver_pb2.ApplyWriteRequest(
+                    handle=handle, version=version, offset=offset, serial=serial, pad_to=size
+                )
+                self._everywhere(padding, None)
+                self.spool.drop(request.data_id)
+                return chunkserver_pb2.AppendResponse(offset=offset, padded=True)
+            applied = chunkserver_pb2.ApplyWriteRequest(
+                handle=handle,
+                version=version,
+                offset=offset,
+                data_id=request.data_id,
+                serial=serial,
+                record_id=record_id,
+            )
+            self._everywhere(applied, pushed)
+        return chunkserver_pb2.AppendResponse(offset=offset)
+
+    def _lease(self, handle: int, version: int) -> tuple[Lease, int]:
+        """The lease to order a mutation under, and the mutation's serial number."""
+        with self._lease_lock:
+            lease = self.leases.check(handle, version, time.monotonic())
+            return lease, self.leases.next_serial(handle)
+
+    def _everywhere(self, applied: chunkserver_pb2.ApplyWriteRequest, pushed: Pushed | None) -> int:
+        """Applies a mutation here while the lease's secondaries apply it too (the caller holds
+        the chunk's lock, so every replica sees one order); fails unless all did."""
+        lease = self.leases.leases[applied.handle]
+        remote = [self._pool.submit(self._apply_on, a, applied) for a in lease.secondaries]
+        try:
+            length = self._apply_here(applied, pushed)
+        finally:
+            failures = [f for f in (r.result() for r in remote) if f is not None]
         if failures:
             # A full disk is not worth retrying; anything else (a dead secondary) is.
             full = any(isinstance(f, errors.ResourceExhausted) for f in failures)
             kind = errors.ResourceExhausted if full else errors.Unavailable
             raise kind("; ".join(str(f) for f in failures))
-        return chunkserver_pb2.WriteResponse(chunk_length=length)
+        return length
 
-    def _apply(self, handle: int, version: int, offset: int, data_id: str, pushed: Pushed) -> int:
-        """Applies pushed data to a replica (the caller holds its lock). Data that covers the
-        whole replica becomes the replica by a rename; anything else is merged block-wise."""
+    def _apply_here(self, applied: chunkserver_pb2.ApplyWriteRequest, pushed: Pushed | None) -> int:
+        """One mutation on this replica (the caller holds its lock): padding, or pushed data
+        (renamed into place when it covers the whole replica, else merged block-wise),
+        followed by the append's record id."""
+        handle, version, offset = applied.handle, applied.version, applied.offset
+        if applied.pad_to:
+            return self.store.write(handle, version, offset, bytes(max(0, applied.pad_to - offset)))
+        assert pushed is not None
         meta = self.store.metas.get(handle)
         if offset == 0 and meta is not None and pushed.size >= meta.length:
             length = self.store.install(handle, version, pushed.path, pushed.size, pushed.crcs)
-            self.spool.forget(data_id)
-            return length
-        length = self.store.write(handle, version, offset, pushed.path.read_bytes())
-        self.spool.drop(data_id)
+            self.spool.forget(applied.data_id)
+        else:
+            length = self.store.write(handle, version, offset, pushed.path.read_bytes())
+            self.spool.drop(applied.data_id)
+        if applied.record_id:
+            self.store.record(handle, applied.record_id, offset)
         return length
 
     def _apply_on(
@@ -194,11 +251,9 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def ApplyWrite(
         self, request: chunkserver_pb2.ApplyWriteRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.WriteResponse:
-        pushed = self.spool.get(request.data_id)
+        pushed = None if request.pad_to else self.spool.get(request.data_id)
         with self.store.lock(request.handle):
-            length = self._apply(
-                request.handle, request.version, request.offset, request.data_id, pushed
-            )
+            length = self._apply_here(request, pushed)
         return chunkserver_pb2.WriteResponse(chunk_length=length)
 
     @aborting(log)
@@ -233,7 +288,11 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self, request: chunkserver_pb2.ReplicaInfoRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.ReplicaInfoResponse:
         meta = self.store.info(request.handle, request.version)
-        return chunkserver_pb2.ReplicaInfoResponse(length=meta.length, crcs=meta.crcs)
+        return chunkserver_pb2.ReplicaInfoResponse(
+            length=meta.length,
+            crcs=meta.crcs,
+            record_ids=self.store.record_ids.get(request.handle, {}),
+        )
 
     @aborting(log)
     def CloneFrom(
@@ -262,7 +321,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         if copy.size != info.length or list(copy.crcs) != list(info.crcs):
             copy.path.unlink(missing_ok=True)
             raise errors.DataLoss(f"the copy of chunk {handle} from {source} fails its checksums")
-        self.store.adopt(handle, version, copy.path, copy.size, copy.crcs)
+        self.store.adopt(handle, version, copy.path, copy.size, copy.crcs, dict(info.record_ids))
         log.info(
             "copied chunk %d v%d from %s (%d bytes, verified)", handle, version, source, copy.size
         )
@@ -296,6 +355,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 request.seconds,
                 list(request.secondaries),
                 time.monotonic(),
+                request.chunk_size,
             )
         log.info(
             "primary of chunk %d v%d for %.0fs", request.handle, request.version, request.seconds

@@ -74,6 +74,8 @@ class ChunkStore:
         self.max_chunk_size = max_chunk_size
         self.metas: dict[int, ReplicaMeta] = {}
         self.corrupt: set[int] = set()
+        # Appends' record ids and the offsets they landed at, one `<h>.ids` file per replica.
+        self.record_ids: dict[int, dict[str, int]] = {}
         self._written: dict[int, float] = {}  # handle -> monotonic time of its last change
         self._guard = threading.Lock()
         self._locks: dict[int, threading.Lock] = {}
@@ -86,6 +88,22 @@ class ChunkStore:
     def _meta(self, handle: int) -> Path:
         return self.dir / f"{handle}.meta"
 
+    def _ids(self, handle: int) -> Path:
+        return self.dir / f"{handle}.ids"
+
+    def recorded(self, handle: int, record_id: str) -> int | None:
+        """Where an append with this id landed on this replica, if it was applied here."""
+        return self.record_ids.get(handle, {}).get(record_id)
+
+    def record(self, handle: int, record_id: str, offset: int) -> None:
+        """Durably notes that the append `record_id` landed at `offset` (after its data).
+        The caller holds `lock(handle)`."""
+        with open(self._ids(handle), "a") as f:
+            f.write(f"{offset} {record_id}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.record_ids.setdefault(handle, {})[record_id] = offset
+
     def _load(self) -> None:
         for tmp in self.dir.glob("*.tmp"):
             tmp.unlink()
@@ -97,6 +115,12 @@ class ChunkStore:
                 log.warning("replica of chunk %d unreadable (%s); ignoring it", handle, err)
                 continue
             self.metas[handle] = meta
+            ids = self._ids(handle)
+            if ids.exists():
+                for line in ids.read_text().splitlines():
+                    offset, _, record_id = line.partition(" ")
+                    if record_id:
+                        self.record_ids.setdefault(handle, {})[record_id] = int(offset)
             data = self._data(handle)
             if not data.exists() or data.stat().st_size < meta.length:
                 log.warning("replica of chunk %d is shorter than its metadata says", handle)
@@ -218,13 +242,27 @@ class ChunkStore:
         return length
 
     def adopt(
-        self, handle: int, version: int, source: Path, length: int, crcs: tuple[int, ...]
+        self,
+        handle: int,
+        version: int,
+        source: Path,
+        length: int,
+        crcs: tuple[int, ...],
+        record_ids: dict[str, int],
     ) -> None:
-        """Makes the file `source` this server's replica of `handle` at `version`, whatever
-        was here before (a stale or corrupt replica): how a verified copy is kept."""
+        """Makes the file `source` this server's replica of `handle` at `version`, with the
+        appends' record ids it holds, whatever was here before (a stale or corrupt replica):
+        how a verified copy is kept."""
         if length > self.max_chunk_size:
             raise errors.InvalidArgument(f"a copy of {length} bytes cannot be a chunk")
         with self.lock(handle):
+            tmp = self.dir / f"{handle}.ids.tmp"
+            with open(tmp, "w") as f:
+                f.writelines(f"{offset} {rid}\n" for rid, offset in record_ids.items())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._ids(handle))
+            self.record_ids[handle] = dict(record_ids)
             self._place(handle, version, source, length, crcs)
             self.corrupt.discard(handle)
 
@@ -288,6 +326,8 @@ class ChunkStore:
                 return False
             self._meta(handle).unlink(missing_ok=True)
             self._data(handle).unlink(missing_ok=True)
+            self._ids(handle).unlink(missing_ok=True)
+            self.record_ids.pop(handle, None)
             _fsync_dir(self.dir)
             del self.metas[handle]
             self.corrupt.discard(handle)

@@ -376,6 +376,41 @@ def write(ctx: click.Context, remote: str, local: str, offset: int) -> None:
 
 
 @cli.command()
+@click.argument("remote")
+@click.argument("local")
+@click.option("--record-id", default="", help="Makes retries exactly-once: a repeat lands once.")
+@click.option("--raw", is_flag=True, help="Append the bytes as they are (no record framing).")
+@click.pass_context
+def append(ctx: click.Context, remote: str, local: str, record_id: str, raw: bool) -> None:
+    """Append a local file's bytes as one record; prints the offset it landed at."""
+    with _local_file(local, "rb") as source:
+        data = source.read()
+    client = _client(ctx)
+    offset = (
+        client.append(remote, data, record_id)
+        if raw
+        else client.append_record(remote, data, record_id)
+    )
+    click.echo(offset)
+
+
+@cli.command()
+@click.argument("remote")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+@click.pass_context
+def records(ctx: click.Context, remote: str, as_json: bool) -> None:
+    """Print each intact record of a file once (skipping padding, fragments and repeats)."""
+    import base64
+
+    for r in _client(ctx).records(remote):
+        if as_json:
+            data = base64.b64encode(r.payload).decode()
+            click.echo(json.dumps({"offset": r.offset, "id": r.record_id, "data_b64": data}))
+        else:
+            sys.stdout.buffer.write(r.payload if r.payload.endswith(b"\n") else r.payload + b"\n")
+
+
+@cli.command()
 @click.option("-l", "long", is_flag=True, help="Long listing: type, size, chunks, mtime.")
 @click.argument("path", default="/")
 @click.pass_context

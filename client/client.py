@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from client import errors, paths, rpc
+from client import errors, paths, records, rpc
 from client.locations import LocationCache
 from client.models import (
     ChunkInfo,
@@ -69,6 +69,7 @@ class Client:
         self.cache = LocationCache(cache_seconds)
         self._local = _local_hosts()
         self._chunk_size: int | None = None
+        self._append_at: dict[str, int] = {}  # the chunk an append to a file starts at
 
     def close(self) -> None:
         self.channels.close()
@@ -322,6 +323,80 @@ class Client:
             except errors.GfsError as err:
                 log.warning("could not remove the partial %s: %s", path, err)
             raise
+
+    # --- record append ------------------------------------------------------------------------
+
+    def append(self, path: str, data: bytes, record_id: str = "") -> int:
+        """Appends `data` as one record at an offset the primary chooses, and returns that
+        offset. A failed attempt is retried: without a `record_id` that may leave a duplicate
+        (at least once, as in GFS); with one, a repeat is answered with the first offset
+        (exactly once). A record is at most a quarter of the chunk size."""
+        path = paths.normalize(path)
+        size = self._chunk_size_of(path)
+        if not data:
+            raise errors.InvalidArgument("a record cannot be empty")
+        if len(data) > size // 4:
+            raise errors.InvalidArgument(
+                f"a record is at most a quarter of the chunk size ({size // 4} bytes), "
+                f"not {len(data)}"
+            )
+        if len(record_id) > 255 or any(c.isspace() for c in record_id):
+            raise errors.InvalidArgument("a record id is at most 255 characters, without spaces")
+        index = self._append_at.get(path)
+        if index is None:
+            index = max(0, len(self.stat(path).chunks) - 1)
+        while True:
+            reply = self._append_to_chunk(path, index, data, record_id)
+            if not reply.padded:
+                break
+            index += 1  # the chunk was full: it is padded on every replica; on to the next
+        self._append_at[path] = index
+        offset = index * size + reply.offset
+        self._master(
+            "ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data))
+        )
+        return offset
+
+    def _append_to_chunk(
+        self, path: str, index: int, data: bytes, record_id: str
+    ) -> chunkserver_pb2.AppendResponse:
+        def attempt() -> chunkserver_pb2.AppendResponse:
+            info = self._locate(path, index, for_write=True)
+            if not info.primary:
+                raise errors.Unavailable(f"chunk {index} of {path} has no primary")
+            others = tuple(r for r in info.replicas if r != info.primary)
+            data_id = uuid.uuid4().hex
+            self._push([info.primary, *self._nearest_first(others)], data_id, data)
+            request = chunkserver_pb2.AppendRequest(
+                handle=info.handle, version=info.version, data_id=data_id, record_id=record_id
+            )
+            reply: chunkserver_pb2.AppendResponse = rpc.call(
+                self.channels.chunkserver(info.primary).Append,
+                request,
+                target=info.primary,
+                timeout=self.timeout,
+            )
+            return reply
+
+        return rpc.retry(
+            attempt, within=self.timeout, on_retry=lambda _: self.cache.forget(path, index)
+        )
+
+    def append_record(self, path: str, payload: bytes, record_id: str = "") -> int:
+        """Appends `payload` framed (see client.records), so `records` can read it back."""
+        return self.append(path, records.frame(payload, record_id), record_id)
+
+    def records(self, path: str) -> Iterator[records.Record]:
+        """Every intact framed record of the file once, in file order: padding, fragments and
+        repeats of a record id are skipped."""
+        stat = self.stat(path)
+
+        def scan() -> Iterator[records.Record]:
+            for chunk in stat.chunks:
+                data = b"".join(self._read_chunk(stat.path, chunk, 0, chunk.size))
+                yield from records.parse(data, chunk.index * stat.chunk_size)
+
+        return records.unique(scan())
 
     # --- reading ------------------------------------------------------------------------------
 

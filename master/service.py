@@ -298,6 +298,7 @@ class MasterService:
                 version=version,
                 seconds=self.config.lease_seconds,
                 secondaries=secondaries,
+                chunk_size=self.config.chunk_size,
             ),
             target=primary,
             timeout=self.config.rpc_timeout,

@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18protos/chunkserver.proto\x12\x11pygfs.chunkserver\"\x05\n\x03\x41\x63k\"9\n\tDataPiece\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\r\n\x05\x63hain\x18\x02 \x03(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\"\n\x10PushDataResponse\x12\x0e\n\x06length\x18\x01 \x01(\x03\"P\n\x0cWriteRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ta_id\x18\x04 \x01(\t\"e\n\x11\x41pplyWriteRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ta_id\x18\x04 \x01(\t\x12\x0e\n\x06serial\x18\x05 \x01(\x04\"%\n\rWriteResponse\x12\x14\n\x0c\x63hunk_length\x18\x01 \x01(\x03\"N\n\x0bReadRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0e\n\x06length\x18\x04 \x01(\x03\"\x19\n\tReadPiece\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"D\n\x11SetVersionRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06\x63reate\x18\x03 \x01(\x08\"Z\n\x11GrantLeaseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x13\n\x0bsecondaries\x18\x04 \x03(\t\"5\n\x12RevokeLeaseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\":\n\x07Replica\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x82\x01\n\x0b\x44\x65scription\x12\x0c\n\x04rack\x18\x01 \x01(\t\x12\x12\n\nused_bytes\x18\x02 \x01(\x03\x12\x12\n\nfree_bytes\x18\x03 \x01(\x03\x12,\n\x08replicas\x18\x04 \x03(\x0b\x32\x1a.pygfs.chunkserver.Replica\x12\x0f\n\x07\x63orrupt\x18\x05 \x03(\x04\"5\n\x12ReplicaInfoRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\"3\n\x13ReplicaInfoResponse\x12\x0e\n\x06length\x18\x01 \x01(\x03\x12\x0c\n\x04\x63rcs\x18\x02 \x03(\r\"C\n\x10\x43loneFromRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06source\x18\x03 \x01(\t2\x9a\x06\n\x0b\x43hunkServer\x12O\n\x08PushData\x12\x1c.pygfs.chunkserver.DataPiece\x1a#.pygfs.chunkserver.PushDataResponse(\x01\x12J\n\x05Write\x12\x1f.pygfs.chunkserver.WriteRequest\x1a .pygfs.chunkserver.WriteResponse\x12T\n\nApplyWrite\x12$.pygfs.chunkserver.ApplyWriteRequest\x1a .pygfs.chunkserver.WriteResponse\x12\x46\n\x04Read\x12\x1e.pygfs.chunkserver.ReadRequest\x1a\x1c.pygfs.chunkserver.ReadPiece0\x01\x12J\n\nSetVersion\x12$.pygfs.chunkserver.SetVersionRequest\x1a\x16.pygfs.chunkserver.Ack\x12J\n\nGrantLease\x12$.pygfs.chunkserver.GrantLeaseRequest\x1a\x16.pygfs.chunkserver.Ack\x12L\n\x0bRevokeLease\x12%.pygfs.chunkserver.RevokeLeaseRequest\x1a\x16.pygfs.chunkserver.Ack\x12\x42\n\x08\x44\x65scribe\x12\x16.pygfs.chunkserver.Ack\x1a\x1e.pygfs.chunkserver.Description\x12\\\n\x0bReplicaInfo\x12%.pygfs.chunkserver.ReplicaInfoRequest\x1a&.pygfs.chunkserver.ReplicaInfoResponse\x12H\n\tCloneFrom\x12#.pygfs.chunkserver.CloneFromRequest\x1a\x16.pygfs.chunkserver.Ackb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18protos/chunkserver.proto\x12\x11pygfs.chunkserver\"\x05\n\x03\x41\x63k\"9\n\tDataPiece\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\r\n\x05\x63hain\x18\x02 \x03(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\"\n\x10PushDataResponse\x12\x0e\n\x06length\x18\x01 \x01(\x03\"P\n\x0cWriteRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ta_id\x18\x04 \x01(\t\"\x88\x01\n\x11\x41pplyWriteRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ta_id\x18\x04 \x01(\t\x12\x0e\n\x06serial\x18\x05 \x01(\x04\x12\x11\n\trecord_id\x18\x06 \x01(\t\x12\x0e\n\x06pad_to\x18\x07 \x01(\x03\"T\n\rAppendRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07\x64\x61ta_id\x18\x03 \x01(\t\x12\x11\n\trecord_id\x18\x04 \x01(\t\"C\n\x0e\x41ppendResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12\x0e\n\x06padded\x18\x02 \x01(\x08\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"%\n\rWriteResponse\x12\x14\n\x0c\x63hunk_length\x18\x01 \x01(\x03\"N\n\x0bReadRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0e\n\x06length\x18\x04 \x01(\x03\"\x19\n\tReadPiece\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"D\n\x11SetVersionRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06\x63reate\x18\x03 \x01(\x08\"n\n\x11GrantLeaseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x13\n\x0bsecondaries\x18\x04 \x03(\t\x12\x12\n\nchunk_size\x18\x05 \x01(\x03\"5\n\x12RevokeLeaseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\":\n\x07Replica\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x82\x01\n\x0b\x44\x65scription\x12\x0c\n\x04rack\x18\x01 \x01(\t\x12\x12\n\nused_bytes\x18\x02 \x01(\x03\x12\x12\n\nfree_bytes\x18\x03 \x01(\x03\x12,\n\x08replicas\x18\x04 \x03(\x0b\x32\x1a.pygfs.chunkserver.Replica\x12\x0f\n\x07\x63orrupt\x18\x05 \x03(\x04\"5\n\x12ReplicaInfoRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\"\xb0\x01\n\x13ReplicaInfoResponse\x12\x0e\n\x06length\x18\x01 \x01(\x03\x12\x0c\n\x04\x63rcs\x18\x02 \x03(\r\x12I\n\nrecord_ids\x18\x03 \x03(\x0b\x32\x35.pygfs.chunkserver.ReplicaInfoResponse.RecordIdsEntry\x1a\x30\n\x0eRecordIdsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"C\n\x10\x43loneFromRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06source\x18\x03 \x01(\t2\xe9\x06\n\x0b\x43hunkServer\x12O\n\x08PushData\x12\x1c.pygfs.chunkserver.DataPiece\x1a#.pygfs.chunkserver.PushDataResponse(\x01\x12J\n\x05Write\x12\x1f.pygfs.chunkserver.WriteRequest\x1a .pygfs.chunkserver.WriteResponse\x12T\n\nApplyWrite\x12$.pygfs.chunkserver.ApplyWriteRequest\x1a .pygfs.chunkserver.WriteResponse\x12M\n\x06\x41ppend\x12 .pygfs.chunkserver.AppendRequest\x1a!.pygfs.chunkserver.AppendResponse\x12\x46\n\x04Read\x12\x1e.pygfs.chunkserver.ReadRequest\x1a\x1c.pygfs.chunkserver.ReadPiece0\x01\x12J\n\nSetVersion\x12$.pygfs.chunkserver.SetVersionRequest\x1a\x16.pygfs.chunkserver.Ack\x12J\n\nGrantLease\x12$.pygfs.chunkserver.GrantLeaseRequest\x1a\x16.pygfs.chunkserver.Ack\x12L\n\x0bRevokeLease\x12%.pygfs.chunkserver.RevokeLeaseRequest\x1a\x16.pygfs.chunkserver.Ack\x12\x42\n\x08\x44\x65scribe\x12\x16.pygfs.chunkserver.Ack\x1a\x1e.pygfs.chunkserver.Description\x12\\\n\x0bReplicaInfo\x12%.pygfs.chunkserver.ReplicaInfoRequest\x1a&.pygfs.chunkserver.ReplicaInfoResponse\x12H\n\tCloneFrom\x12#.pygfs.chunkserver.CloneFromRequest\x1a\x16.pygfs.chunkserver.Ackb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.chunkserver_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_REPLICAINFORESPONSE_RECORDIDSENTRY']._loaded_options = None
+  _globals['_REPLICAINFORESPONSE_RECORDIDSENTRY']._serialized_options = b'8\001'
   _globals['_ACK']._serialized_start=47
   _globals['_ACK']._serialized_end=52
   _globals['_DATAPIECE']._serialized_start=54
@@ -39,30 +41,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUSHDATARESPONSE']._serialized_end=147
   _globals['_WRITEREQUEST']._serialized_start=149
   _globals['_WRITEREQUEST']._serialized_end=229
-  _globals['_APPLYWRITEREQUEST']._serialized_start=231
-  _globals['_APPLYWRITEREQUEST']._serialized_end=332
-  _globals['_WRITERESPONSE']._serialized_start=334
-  _globals['_WRITERESPONSE']._serialized_end=371
-  _globals['_READREQUEST']._serialized_start=373
-  _globals['_READREQUEST']._serialized_end=451
-  _globals['_READPIECE']._serialized_start=453
-  _globals['_READPIECE']._serialized_end=478
-  _globals['_SETVERSIONREQUEST']._serialized_start=480
-  _globals['_SETVERSIONREQUEST']._serialized_end=548
-  _globals['_GRANTLEASEREQUEST']._serialized_start=550
-  _globals['_GRANTLEASEREQUEST']._serialized_end=640
-  _globals['_REVOKELEASEREQUEST']._serialized_start=642
-  _globals['_REVOKELEASEREQUEST']._serialized_end=695
-  _globals['_REPLICA']._serialized_start=697
-  _globals['_REPLICA']._serialized_end=755
-  _globals['_DESCRIPTION']._serialized_start=758
-  _globals['_DESCRIPTION']._serialized_end=888
-  _globals['_REPLICAINFOREQUEST']._serialized_start=890
-  _globals['_REPLICAINFOREQUEST']._serialized_end=943
-  _globals['_REPLICAINFORESPONSE']._serialized_start=945
-  _globals['_REPLICAINFORESPONSE']._serialized_end=996
-  _globals['_CLONEFROMREQUEST']._serialized_start=998
-  _globals['_CLONEFROMREQUEST']._serialized_end=1065
-  _globals['_CHUNKSERVER']._serialized_start=1068
-  _globals['_CHUNKSERVER']._serialized_end=1862
+  _globals['_APPLYWRITEREQUEST']._serialized_start=232
+  _globals['_APPLYWRITEREQUEST']._serialized_end=368
+  _globals['_APPENDREQUEST']._serialized_start=370
+  _globals['_APPENDREQUEST']._serialized_end=454
+  _globals['_APPENDRESPONSE']._serialized_start=456
+  _globals['_APPENDRESPONSE']._serialized_end=523
+  _globals['_WRITERESPONSE']._serialized_start=525
+  _globals['_WRITERESPONSE']._serialized_end=562
+  _globals['_READREQUEST']._serialized_start=564
+  _globals['_READREQUEST']._serialized_end=642
+  _globals['_READPIECE']._serialized_start=644
+  _globals['_READPIECE']._serialized_end=669
+  _globals['_SETVERSIONREQUEST']._serialized_start=671
+  _globals['_SETVERSIONREQUEST']._serialized_end=739
+  _globals['_GRANTLEASEREQUEST']._serialized_start=741
+  _globals['_GRANTLEASEREQUEST']._serialized_end=851
+  _globals['_REVOKELEASEREQUEST']._serialized_start=853
+  _globals['_REVOKELEASEREQUEST']._serialized_end=906
+  _globals['_REPLICA']._serialized_start=908
+  _globals['_REPLICA']._serialized_end=966
+  _globals['_DESCRIPTION']._serialized_start=969
+  _globals['_DESCRIPTION']._serialized_end=1099
+  _globals['_REPLICAINFOREQUEST']._serialized_start=1101
+  _globals['_REPLICAINFOREQUEST']._serialized_end=1154
+  _globals['_REPLICAINFORESPONSE']._serialized_start=1157
+  _globals['_REPLICAINFORESPONSE']._serialized_end=1333
+  _globals['_REPLICAINFORESPONSE_RECORDIDSENTRY']._serialized_start=1285
+  _globals['_REPLICAINFORESPONSE_RECORDIDSENTRY']._serialized_end=1333
+  _globals['_CLONEFROMREQUEST']._serialized_start=1335
+  _globals['_CLONEFROMREQUEST']._serialized_end=1402
+  _globals['_CHUNKSERVER']._serialized_start=1405
+  _globals['_CHUNKSERVER']._serialized_end=2278
 # @@protoc_insertion_point(module_scope)

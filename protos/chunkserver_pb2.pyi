@@ -39,18 +39,44 @@ class WriteRequest(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ...) -> None: ...
 
 class ApplyWriteRequest(_message.Message):
-    __slots__ = ("handle", "version", "offset", "data_id", "serial")
+    __slots__ = ("handle", "version", "offset", "data_id", "serial", "record_id", "pad_to")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     SERIAL_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    PAD_TO_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     offset: int
     data_id: str
     serial: int
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., serial: _Optional[int] = ...) -> None: ...
+    record_id: str
+    pad_to: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., serial: _Optional[int] = ..., record_id: _Optional[str] = ..., pad_to: _Optional[int] = ...) -> None: ...
+
+class AppendRequest(_message.Message):
+    __slots__ = ("handle", "version", "data_id", "record_id")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DATA_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    handle: int
+    version: int
+    data_id: str
+    record_id: str
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., data_id: _Optional[str] = ..., record_id: _Optional[str] = ...) -> None: ...
+
+class AppendResponse(_message.Message):
+    __slots__ = ("offset", "padded", "duplicate")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    PADDED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    padded: bool
+    duplicate: bool
+    def __init__(self, offset: _Optional[int] = ..., padded: _Optional[bool] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
     __slots__ = ("chunk_length",)
@@ -87,16 +113,18 @@ class SetVersionRequest(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., create: _Optional[bool] = ...) -> None: ...
 
 class GrantLeaseRequest(_message.Message):
-    __slots__ = ("handle", "version", "seconds", "secondaries")
+    __slots__ = ("handle", "version", "seconds", "secondaries", "chunk_size")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
     SECONDARIES_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     seconds: float
     secondaries: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., seconds: _Optional[float] = ..., secondaries: _Optional[_Iterable[str]] = ...) -> None: ...
+    chunk_size: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., seconds: _Optional[float] = ..., secondaries: _Optional[_Iterable[str]] = ..., chunk_size: _Optional[int] = ...) -> None: ...
 
 class RevokeLeaseRequest(_message.Message):
     __slots__ = ("handle", "version")
@@ -139,12 +167,21 @@ class ReplicaInfoRequest(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
 
 class ReplicaInfoResponse(_message.Message):
-    __slots__ = ("length", "crcs")
+    __slots__ = ("length", "crcs", "record_ids")
+    class RecordIdsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     LENGTH_FIELD_NUMBER: _ClassVar[int]
     CRCS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_IDS_FIELD_NUMBER: _ClassVar[int]
     length: int
     crcs: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, length: _Optional[int] = ..., crcs: _Optional[_Iterable[int]] = ...) -> None: ...
+    record_ids: _containers.ScalarMap[str, int]
+    def __init__(self, length: _Optional[int] = ..., crcs: _Optional[_Iterable[int]] = ..., record_ids: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class CloneFromRequest(_message.Message):
     __slots__ = ("handle", "version", "source")

@@ -49,6 +49,11 @@ class ChunkServerStub:
                 request_serializer=protos_dot_chunkserver__pb2.ApplyWriteRequest.SerializeToString,
                 response_deserializer=protos_dot_chunkserver__pb2.WriteResponse.FromString,
                 _registered_method=True)
+        self.Append = channel.unary_unary(
+                '/pygfs.chunkserver.ChunkServer/Append',
+                request_serializer=protos_dot_chunkserver__pb2.AppendRequest.SerializeToString,
+                response_deserializer=protos_dot_chunkserver__pb2.AppendResponse.FromString,
+                _registered_method=True)
         self.Read = channel.unary_stream(
                 '/pygfs.chunkserver.ChunkServer/Read',
                 request_serializer=protos_dot_chunkserver__pb2.ReadRequest.SerializeToString,
@@ -107,6 +112,14 @@ class ChunkServerServicer:
 
     def ApplyWrite(self, request, context):
         """Primary -> secondary: apply a mutation at the serial number the primary chose.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Append(self, request, context):
+        """Client -> primary: record append (GFS section 3.3): the primary picks the offset (the
+        chunk's end), or pads the chunk on every replica when the record does not fit.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -177,6 +190,11 @@ def add_ChunkServerServicer_to_server(servicer, server):
                     servicer.ApplyWrite,
                     request_deserializer=protos_dot_chunkserver__pb2.ApplyWriteRequest.FromString,
                     response_serializer=protos_dot_chunkserver__pb2.WriteResponse.SerializeToString,
+            ),
+            'Append': grpc.unary_unary_rpc_method_handler(
+                    servicer.Append,
+                    request_deserializer=protos_dot_chunkserver__pb2.AppendRequest.FromString,
+                    response_serializer=protos_dot_chunkserver__pb2.AppendResponse.SerializeToString,
             ),
             'Read': grpc.unary_stream_rpc_method_handler(
                     servicer.Read,
@@ -295,6 +313,33 @@ class ChunkServer:
             '/pygfs.chunkserver.ChunkServer/ApplyWrite',
             protos_dot_chunkserver__pb2.ApplyWriteRequest.SerializeToString,
             protos_dot_chunkserver__pb2.WriteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Append(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.chunkserver.ChunkServer/Append',
+            protos_dot_chunkserver__pb2.AppendRequest.SerializeToString,
+            protos_dot_chunkserver__pb2.AppendResponse.FromString,
             options,
             channel_credentials,
             insecure,

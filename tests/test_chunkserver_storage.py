@@ -152,3 +152,20 @@ def test_install_replaces_the_whole_replica_by_a_rename(store: ChunkStore, tmp_p
     assert not source.exists()
     assert read_all(store, 1, 1) == data
     assert read_all(ChunkStore(tmp_path, CHUNK), 1, 1) == data, "durable across a restart"
+
+
+def test_record_ids_survive_a_restart_go_with_the_replica_and_travel_with_a_copy(
+    store: ChunkStore, tmp_path: Path
+) -> None:
+    with store.lock(1):
+        store.write(1, 1, 0, b"r1")
+        store.record(1, "id-1", 0)
+    assert ChunkStore(tmp_path, CHUNK).recorded(1, "id-1") == 0
+    copy_dir = tmp_path / "copy"
+    other = ChunkStore(copy_dir, CHUNK)
+    source = copy_dir / "incoming"
+    source.write_bytes(b"r1")
+    other.adopt(1, 1, source, 2, tuple(block_crcs(b"r1")), {"id-1": 0})
+    assert ChunkStore(copy_dir, CHUNK).recorded(1, "id-1") == 0
+    store.delete(1, max_version=1)
+    assert ChunkStore(tmp_path, CHUNK).recorded(1, "id-1") is None

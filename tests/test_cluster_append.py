@@ -1,0 +1,209 @@
+"""Record append on real processes (GFS section 3.3), checked on every replica."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from pathlib import Path
+
+import pytest
+
+from client import errors, rpc
+from client.client import Client
+from client.localcluster import LocalCluster
+from client.records import frame, parse
+from protos import chunkserver_pb2 as cpb
+from tests.conftest import SMALL_CHUNK, run_gfs, start_cluster, wait_until
+
+pytestmark = pytest.mark.cluster
+
+
+def replica_bytes(chunk_replicas: list[str], handle: int, version: int) -> list[bytes]:
+    channels = rpc.Channels()
+    try:
+        out = []
+        for address in chunk_replicas:
+            request = cpb.ReadRequest(handle=handle, version=version, offset=0, length=SMALL_CHUNK)
+            out.append(
+                b"".join(p.data for p in channels.chunkserver(address).Read(request, timeout=10))
+            )
+        return out
+    finally:
+        channels.close()
+
+
+def test_concurrent_appenders_every_record_intact_at_its_offset_on_every_replica(
+    shared_cluster: LocalCluster,
+) -> None:
+    m = shared_cluster.master_address
+    with Client(m) as gfs:
+        gfs.create("/appended")
+    seed = random.randrange(2**32)
+    print(f"append seed {seed}")
+    acknowledged: dict[bytes, int] = {}  # framed record -> offset the append returned
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def appender(k: int) -> None:
+        rng = random.Random(seed + k)
+        try:
+            with Client(m) as own:
+                for i in range(500):
+                    body = f"{k}:{i}:".encode() + rng.randbytes(rng.randrange(16, 1500))
+                    offset = own.append_record("/appended", body, f"w{k}-{i}")
+                    with lock:
+                        acknowledged[frame(body, f"w{k}-{i}")] = offset
+        except BaseException as err:
+            failures.append(err)
+
+    threads = [threading.Thread(target=appender, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert failures == [] and len(acknowledged) == 4000
+
+    with Client(m) as gfs:
+        stat = gfs.stat("/appended")
+        assert len(stat.chunks) > 3, "the records span several chunks"
+        copies = {
+            c.index: replica_bytes(list(c.replicas), c.handle, c.version) for c in stat.chunks
+        }
+        for index, replicas in copies.items():
+            assert len(replicas) == 3 and replicas[0] == replicas[1] == replicas[2], (
+                f"chunk {index}: replicas differ"
+            )
+        for framed, offset in acknowledged.items():
+            index, within = divmod(offset, SMALL_CHUNK)
+            assert within + len(framed) <= SMALL_CHUNK, f"the record at {offset} straddles a chunk"
+            assert copies[index][0][within : within + len(framed)] == framed, (
+                f"the record acknowledged at {offset} is not there, intact"
+            )
+        found = list(gfs.records("/appended"))
+        assert sorted(frame(r.payload, r.record_id) for r in found) == sorted(acknowledged), (
+            "phantoms or losses"
+        )
+        assert len({r.offset for r in found}) == 4000
+
+
+def test_padding_at_a_chunk_boundary_and_oversized_records(tmp_path: Path) -> None:
+    cluster = start_cluster(tmp_path / "c")
+    try:
+        m = cluster.master_address
+        with Client(m) as gfs:
+            gfs.create("/pad")
+            quarter = SMALL_CHUNK // 4
+            offsets = [gfs.append("/pad", os.urandom(quarter - 10)) for _ in range(4)]
+            assert offsets[:4] == [0, quarter - 10, 2 * (quarter - 10), 3 * (quarter - 10)]
+            spill = gfs.append("/pad", os.urandom(100))  # 40 bytes left: does not fit
+            assert spill == SMALL_CHUNK, "the record went to the start of the next chunk"
+            first = gfs.stat("/pad").chunks[0]
+            for data in replica_bytes(list(first.replicas), first.handle, first.version):
+                assert len(data) == SMALL_CHUNK and data[-40:] == bytes(40), "padded everywhere"
+            with pytest.raises(errors.InvalidArgument, match="quarter of the chunk size"):
+                gfs.append("/pad", bytes(quarter + 1))
+        result = run_gfs(m, "append", "/pad", "-", "--raw", stdin=bytes(quarter + 1))
+        assert result.returncode != 0 and b"quarter of the chunk size" in result.stderr
+    finally:
+        cluster.stop()
+
+
+def test_a_record_id_lands_once_even_across_a_primary_change(tmp_path: Path) -> None:
+    cluster = start_cluster(tmp_path / "c", chunkservers=4, extra=["--lease-seconds=1"])
+    try:
+        with Client(cluster.master_address, timeout=30) as gfs:
+            gfs.create("/once")
+            offset = gfs.append_record("/once", b"payload", "the-id")
+            assert gfs.append_record("/once", b"payload", "the-id") == offset, "a retry"
+            primary = gfs.stat("/once").chunks[0].primary
+            assert primary
+            cluster.kill(next(p for p in cluster.servers if p.address == primary))
+            # A new primary is named once the lease ends; it was a replica of the first append.
+            again = gfs.append_record("/once", b"payload", "the-id")
+            now = gfs.stat("/once").chunks[0]
+            assert now.primary and now.primary != primary
+            assert again == offset
+            gfs.append_record("/once", b"other", "other-id")
+            assert [r.payload for r in gfs.records("/once")] == [b"payload", b"other"]
+    finally:
+        cluster.stop()
+
+
+def test_the_command_prints_offsets_and_reads_records(shared_cluster: LocalCluster) -> None:
+    m = shared_cluster.master_address
+    assert run_gfs(m, "put", "-", "/cli-log", stdin=b"").returncode == 0
+    first = run_gfs(m, "append", "/cli-log", "-", stdin=b"one")
+    second = run_gfs(m, "append", "/cli-log", "-", stdin=b"two")
+    assert int(first.stdout) == 0 and int(second.stdout) > 0
+    assert run_gfs(m, "records", "/cli-log").stdout == b"one\ntwo\n"
+
+
+@pytest.mark.parametrize("with_ids", [False, True], ids=["at-least-once", "exactly-once"])
+def test_appends_survive_a_secondary_killed_midway(tmp_path: Path, with_ids: bool) -> None:
+    cluster = start_cluster(tmp_path / "c", chunkservers=4)
+    try:
+        m = cluster.master_address
+        with Client(m) as gfs:
+            gfs.create("/log")
+        acknowledged: dict[bytes, int] = {}
+        failures: list[BaseException] = []
+        lock = threading.Lock()
+        halfway = threading.Barrier(4 + 1, timeout=120)
+
+        def appender(k: int) -> None:
+            rng = random.Random(k)
+            try:
+                with Client(m, timeout=30) as own:
+                    for i in range(200):
+                        if i == 100:
+                            halfway.wait()
+                        rid = f"w{k}-{i}"
+                        framed = frame(
+                            f"{k}:{i}:".encode() + rng.randbytes(rng.randrange(16, 900)), rid
+                        )
+                        offset = own.append("/log", framed, rid if with_ids else "")
+                        with lock:
+                            acknowledged[framed] = offset
+            except BaseException as err:
+                failures.append(err)
+
+        threads = [threading.Thread(target=appender, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        halfway.wait()
+        with Client(m) as gfs:
+            last = gfs.stat("/log").chunks[-1]
+            victim = next(r for r in last.replicas if r != last.primary)
+        cluster.kill(next(p for p in cluster.servers if p.address == victim))
+        for t in threads:
+            t.join(300)
+        assert failures == [] and len(acknowledged) == 800
+
+        with Client(m) as gfs:
+
+            def replicated() -> bool:
+                return all(
+                    len(c.replicas) == 3 and victim not in c.replicas
+                    for c in gfs.stat("/log").chunks
+                )
+
+            wait_until(replicated, 30, "every chunk has three live replicas again")
+            stat = gfs.stat("/log")
+            copies = {
+                c.index: replica_bytes(list(c.replicas), c.handle, c.version) for c in stat.chunks
+            }
+            for framed, offset in acknowledged.items():
+                index, within = divmod(offset, SMALL_CHUNK)
+                for data in copies[index]:
+                    assert data[within : within + len(framed)] == framed, f"record at {offset} lost"
+            found = list(gfs.records("/log"))
+            assert {frame(r.payload, r.record_id) for r in found} == set(acknowledged), (
+                "a phantom record, or an acknowledged one missing"
+            )
+            if with_ids:
+                for data in (c[0] for c in copies.values()):
+                    ids = [r.record_id for r in parse(data)]
+                    assert len(ids) == len(set(ids)), "a record id was applied twice"
+    finally:
+        cluster.stop()
