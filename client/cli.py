@@ -466,6 +466,15 @@ def mv(ctx: click.Context, src: str, dst: str) -> None:
 
 
 @cli.command()
+@click.argument("src")
+@click.argument("dst")
+@click.pass_context
+def snapshot(ctx: click.Context, src: str, dst: str) -> None:
+    """Copy a file or directory in an instant (chunks are copied only when next written)."""
+    _client(ctx).snapshot(src, dst)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.argument("path")
 @click.pass_context

@@ -141,6 +141,12 @@ class Client:
         self._master("Rename", master_pb2.RenameRequest(src=src, dst=dst))
         self.cache.forget(src)
 
+    def snapshot(self, src: str, dst: str) -> None:
+        """Copies a file or directory in an instant: chunks are shared until written."""
+        src, dst = paths.normalize(src), paths.normalize(dst)
+        self._master("Snapshot", master_pb2.RenameRequest(src=src, dst=dst))
+        self.cache.forget(src)
+
     def ls(self, path: str) -> list[Entry]:
         request = master_pb2.ListRequest(path=paths.normalize(path))
         reply = self._master("List", request, read_only=True)

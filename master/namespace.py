@@ -132,6 +132,52 @@ def rename(state: MasterState, src: str, dst: str, now: float) -> Mutation:
     return Mutation("rename", {"src": src, "dst": dst}, tuple(_move(state, src, dst, now)))
 
 
+# --- snapshots (GFS section 3.4): metadata now, data only when a shared chunk is written ----
+
+
+def snapshot(state: MasterState, src: str, dst: str, now: float) -> Mutation:
+    """`dst` becomes a copy of `src` (a file or a directory tree) sharing its chunks: each
+    chunk's reference count goes up, and nothing is copied until one side writes to it."""
+    lookup(state, src)
+    if dst in state.nodes:
+        raise errors.AlreadyExists(f"already exists: {dst}")
+    if paths.is_within(dst, src):
+        raise errors.InvalidArgument(f"cannot snapshot {src} inside itself")
+    _require_parent_dir(state, dst)
+    copied = state.subtree(src)
+    changes: list[Change] = [
+        PutNode(dataclasses.replace(n, path=dst + n.path[len(src) :], ctime=now, mtime=now))
+        for n in copied
+    ]
+    shared: dict[int, int] = {}
+    for node in copied:
+        for handle in node.chunks:
+            shared[handle] = shared.get(handle, 0) + 1
+    for handle, more in shared.items():
+        chunk = state.chunks[handle]
+        changes.append(PutChunk(dataclasses.replace(chunk, refcount=chunk.refcount + more)))
+    return Mutation("snapshot", {"src": src, "dst": dst}, tuple(changes))
+
+
+def split_chunk(state: MasterState, path: str, index: int, now: float) -> Mutation:
+    """Gives `path` its own copy (a new handle, version 1) of the shared chunk at `index`."""
+    node = lookup_file(state, path)
+    old = state.chunks[node.chunks[index]]
+    new = state.next_handle
+    chunks = (*node.chunks[:index], new, *node.chunks[index + 1 :])
+    changes: list[Change] = [
+        RaiseNextHandle(new + 1),
+        PutChunk(Chunk(new, 1)),
+        PutChunk(dataclasses.replace(old, refcount=old.refcount - 1)),
+        PutNode(dataclasses.replace(node, chunks=chunks, mtime=now)),
+    ]
+    return Mutation(
+        "copy_on_write",
+        {"path": path, "index": index, "from": old.handle, "to": new},
+        tuple(changes),
+    )
+
+
 # --- lazy deletion (GFS section 4.4): a deleted path becomes a hidden name with its time ------
 
 TRASH = "/.trash"

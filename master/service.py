@@ -142,6 +142,77 @@ class MasterService:
                 self._plan(lambda: namespace.extend(self.state, path, length, self.clock()))
             )
 
+    def snapshot(self, src: str, dst: str) -> None:
+        """Copies `src` (a file or a tree) to `dst` in metadata only (GFS section 3.4): leases
+        on its chunks are taken back first, so no write can slip in unseen; chunks are shared
+        until one side writes to them."""
+        with self.paths.hold(write=[src, dst]):
+            with self._core:
+                namespace.lookup(self.state, src)
+                handles = sorted({h for n in self.state.subtree(src) for h in n.chunks})
+            for handle in handles:
+                with self._chunk_lock(handle):
+                    now = self.clock()
+                    with self._core:
+                        chunk = self.state.chunks[handle]
+                        holder_alive = self.servers.alive(chunk.lease_holder, now)
+                        live = self.servers.replicas(handle, now)
+                    if not chunk.lease_valid(now):
+                        continue
+                    if holder_alive:
+                        self._revoke(chunk, f"snapshot of {src}")
+                    else:  # its primary is cut off: fence it out, keep the lease record
+                        self._bump_version(chunk, live, keep_lease=True)
+            self._commit(self._plan(lambda: namespace.snapshot(self.state, src, dst, self.clock())))
+        log.info("snapshot of %s taken as %s (%d chunks shared)", src, dst, len(handles))
+
+    def _unshare(self, path: str, index: int) -> None:
+        """Before a write to a chunk a snapshot shares, gives `path` its own copy: every live
+        replica copies the chunk locally to a new handle, then the file is pointed at it."""
+        with self.paths.hold(write=[path]), self._allocation:
+            with self._core:
+                handle = namespace.lookup_file(self.state, path).chunks[index]
+                chunk = self.state.chunks[handle]
+            if chunk.refcount <= 1:
+                return
+            with self._chunk_lock(handle):
+                now = self.clock()
+                with self._core:
+                    mutation = namespace.split_chunk(self.state, path, index, now)
+                    replicas = self.servers.replicas(handle, now)
+                new = int(mutation.args["to"])  # type: ignore[call-overload]
+                request = chunkserver_pb2.CopyLocalRequest(
+                    handle=handle, version=chunk.version, new_handle=new, new_version=1
+                )
+
+                def copy(address: str) -> str | None:
+                    try:
+                        rpc.call(
+                            self.channels.chunkserver(address).CopyLocal,
+                            request,
+                            target=address,
+                            timeout=self.config.rpc_timeout * 12,
+                        )
+                        return address
+                    except errors.GfsError as err:
+                        log.warning("local copy of chunk %d on %s failed: %s", handle, address, err)
+                        return None
+
+                acks = [a for a in self._pool.map(copy, replicas) if a is not None]
+                if not acks:
+                    raise errors.Unavailable(f"no replica of chunk {handle} could be copied")
+                self._commit(mutation)
+                with self._core:
+                    for address in acks:
+                        self.servers.confirm(new, address, self.clock())
+        log.info(
+            "chunk %d of %s copied locally to chunk %d on %s before a write (copy-on-write)",
+            index,
+            path,
+            new,
+            ", ".join(acks),
+        )
+
     def list_dir(self, path: str) -> list[Node]:
         with self.paths.hold(read=[path]), self._core:
             return namespace.list_dir(self.state, path)
@@ -168,6 +239,7 @@ class MasterService:
             raise errors.InvalidArgument(f"chunk index must be >= 0, not {index}")
         if for_write:
             self._allocate_through(path, index)
+            self._unshare(path, index)
         with self.paths.hold(read=[path]):
             with self._core:
                 node = namespace.lookup_file(self.state, path)

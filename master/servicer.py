@@ -81,6 +81,13 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         return master_pb2.Empty()
 
     @aborting(log)
+    def Snapshot(
+        self, request: master_pb2.RenameRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
+        self.service.snapshot(paths.normalize(request.src), paths.normalize(request.dst))
+        return master_pb2.Empty()
+
+    @aborting(log)
     def List(
         self, request: master_pb2.ListRequest, context: grpc.ServicerContext
     ) -> master_pb2.ListResponse:

@@ -78,6 +78,9 @@ class ShadowService(MasterService):
     def decommission(self, address: str) -> None:
         raise self._refuse()
 
+    def snapshot(self, src: str, dst: str) -> None:
+        raise self._refuse()
+
     def purge_trash(self) -> None:
         """Purging is the master's."""
 

@@ -192,3 +192,15 @@ class CloneFromRequest(_message.Message):
     version: int
     source: str
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
+
+class CopyLocalRequest(_message.Message):
+    __slots__ = ("handle", "version", "new_handle", "new_version")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    NEW_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    NEW_VERSION_FIELD_NUMBER: _ClassVar[int]
+    handle: int
+    version: int
+    new_handle: int
+    new_version: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., new_handle: _Optional[int] = ..., new_version: _Optional[int] = ...) -> None: ...

@@ -89,6 +89,11 @@ class ChunkServerStub:
                 request_serializer=protos_dot_chunkserver__pb2.CloneFromRequest.SerializeToString,
                 response_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
                 _registered_method=True)
+        self.CopyLocal = channel.unary_unary(
+                '/pygfs.chunkserver.ChunkServer/CopyLocal',
+                request_serializer=protos_dot_chunkserver__pb2.CopyLocalRequest.SerializeToString,
+                response_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
+                _registered_method=True)
 
 
 class ChunkServerServicer:
@@ -173,6 +178,14 @@ class ChunkServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CopyLocal(self, request, context):
+        """Master -> chunkserver: copy a local replica to a new handle (copy-on-write after a
+        snapshot), verifying it on the way; nothing crosses the network.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChunkServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +242,11 @@ def add_ChunkServerServicer_to_server(servicer, server):
             'CloneFrom': grpc.unary_unary_rpc_method_handler(
                     servicer.CloneFrom,
                     request_deserializer=protos_dot_chunkserver__pb2.CloneFromRequest.FromString,
+                    response_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
+            ),
+            'CopyLocal': grpc.unary_unary_rpc_method_handler(
+                    servicer.CopyLocal,
+                    request_deserializer=protos_dot_chunkserver__pb2.CopyLocalRequest.FromString,
                     response_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
             ),
     }
@@ -528,6 +546,33 @@ class ChunkServer:
             target,
             '/pygfs.chunkserver.ChunkServer/CloneFrom',
             protos_dot_chunkserver__pb2.CloneFromRequest.SerializeToString,
+            protos_dot_chunkserver__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CopyLocal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.chunkserver.ChunkServer/CopyLocal',
+            protos_dot_chunkserver__pb2.CopyLocalRequest.SerializeToString,
             protos_dot_chunkserver__pb2.Ack.FromString,
             options,
             channel_credentials,

@@ -59,6 +59,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.RenameRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_unary(
+                '/pygfs.master.Master/Snapshot',
+                request_serializer=protos_dot_master__pb2.RenameRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.Empty.FromString,
+                _registered_method=True)
         self.List = channel.unary_unary(
                 '/pygfs.master.Master/List',
                 request_serializer=protos_dot_master__pb2.ListRequest.SerializeToString,
@@ -151,6 +156,13 @@ class MasterServicer:
 
     def Rename(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Snapshot(self, request, context):
+        """Copies a file or tree in metadata only; chunks are copied when next written.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -262,6 +274,11 @@ def add_MasterServicer_to_server(servicer, server):
             ),
             'Rename': grpc.unary_unary_rpc_method_handler(
                     servicer.Rename,
+                    request_deserializer=protos_dot_master__pb2.RenameRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.Snapshot,
                     request_deserializer=protos_dot_master__pb2.RenameRequest.FromString,
                     response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
             ),
@@ -459,6 +476,33 @@ class Master:
             request,
             target,
             '/pygfs.master.Master/Rename',
+            protos_dot_master__pb2.RenameRequest.SerializeToString,
+            protos_dot_master__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Snapshot',
             protos_dot_master__pb2.RenameRequest.SerializeToString,
             protos_dot_master__pb2.Empty.FromString,
             options,

@@ -120,3 +120,22 @@ def test_the_newest_deletion_is_restored_and_old_ones_expire(state: MasterState)
     trashed = namespace.expired_trash(state, now=100.0, grace=0.0)
     state.apply(namespace.move_to_trash(state, trashed[0], recursive=False, now=101.0))
     assert trashed[0] not in state.nodes, "deleting inside the trash is for good"
+
+
+def test_a_snapshot_shares_chunks_and_a_split_gives_one_side_its_own(state: MasterState) -> None:
+    state.apply(namespace.mkdir(state, "/d", parents=False, now=1.0))
+    state.apply(namespace.create(state, "/d/f", now=1.0))
+    state.apply(namespace.add_chunks(state, "/d/f", 2, now=1.0))
+    handles = state.nodes["/d/f"].chunks
+    with pytest.raises(errors.InvalidArgument):
+        namespace.snapshot(state, "/d", "/d/inside", now=2.0)
+    state.apply(namespace.snapshot(state, "/d", "/s", now=2.0))
+    assert state.nodes["/s/f"].chunks == handles
+    assert all(state.chunks[h].refcount == 2 for h in handles)
+    state.apply(namespace.split_chunk(state, "/s/f", 1, now=3.0))
+    mine = state.nodes["/s/f"].chunks
+    assert mine[0] == handles[0] and mine[2] == handles[2] and mine[1] not in handles
+    assert state.chunks[handles[1]].refcount == 1 and state.chunks[mine[1]].refcount == 1
+    state.apply(namespace.delete(state, "/d", recursive=True))
+    assert handles[1] not in state.chunks, "the original's own copy goes with it"
+    assert state.chunks[handles[0]].refcount == 1, "shared chunks live on in the snapshot"
