@@ -75,70 +75,27 @@ def _server_logging(verbose: int) -> None:
 # --- servers ----------------------------------------------------------------------------------
 
 
+# The master's tuning flags: (flag, type, default, help); each also reads GFS_<FLAG>. The
+# defaults are MasterConfig's (tests/test_cli_flags.py keeps the two in step).
+MASTER_FLAGS: list[tuple[str, Any, Any, str]] = [
+    ("chunk-size", int, 64 * MiB, "Bytes per chunk, a multiple of 64 KiB."),
+    ("replication", int, 3, "Replicas of each chunk."),
+    ("lease-seconds", float, 60.0, "How long a primary orders mutations without the master."),
+    ("heartbeat-interval", float, 1.0, "Seconds between chunkserver heartbeats."),
+    ("dead-after", float, 10.0, "A chunkserver silent this long is dead."),
+    ("trash-grace", float, 3 * 86400.0, "Seconds a deleted path stays restorable; 0: no trash."),
+    ("balance-interval", float, 30.0, "Seconds between automatic balancing rounds."),
+    ("clone-limit", click.IntRange(min=1), 2, "Copies a chunkserver takes part in at once."),
+    ("oplog-retain", click.IntRange(min=1), 1_000_000, "Op-log entries kept by compaction."),
+]
+
+
 def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(
-        [
-            click.option(
-                "--chunk-size",
-                type=int,
-                envvar="GFS_CHUNK_SIZE",
-                default=64 * MiB,
-                show_default=True,
-            ),
-            click.option(
-                "--replication", type=int, envvar="GFS_REPLICATION", default=3, show_default=True
-            ),
-            click.option(
-                "--lease-seconds",
-                type=float,
-                envvar="GFS_LEASE_SECONDS",
-                default=60.0,
-                show_default=True,
-            ),
-            click.option(
-                "--heartbeat-interval",
-                type=float,
-                envvar="GFS_HEARTBEAT_INTERVAL",
-                default=1.0,
-                show_default=True,
-            ),
-            click.option(
-                "--dead-after", type=float, envvar="GFS_DEAD_AFTER", default=10.0, show_default=True
-            ),
-            click.option(
-                "--trash-grace",
-                type=float,
-                envvar="GFS_TRASH_GRACE",
-                default=3 * 86400.0,
-                show_default=True,
-                help="Seconds a deleted path stays restorable (gfs undelete); 0: no trash.",
-            ),
-            click.option(
-                "--balance-interval",
-                type=float,
-                envvar="GFS_BALANCE_INTERVAL",
-                default=30.0,
-                show_default=True,
-                help="Seconds between automatic balancing rounds.",
-            ),
-            click.option(
-                "--clone-limit",
-                type=click.IntRange(min=1),
-                envvar="GFS_CLONE_LIMIT",
-                default=2,
-                show_default=True,
-                help="Re-replication copies a chunkserver takes part in at once.",
-            ),
-            click.option(
-                "--oplog-retain",
-                type=click.IntRange(min=1),
-                envvar="GFS_OPLOG_RETAIN",
-                default=1_000_000,
-                show_default=True,
-                help="Op-log entries kept by compaction (more while a shadow still needs them).",
-            ),
-        ]
-    ):
+    for flag, kind, default, text in reversed(MASTER_FLAGS):
+        envvar = "GFS_" + flag.upper().replace("-", "_")
+        option = click.option(
+            f"--{flag}", type=kind, envvar=envvar, default=default, show_default=True, help=text
+        )
         f = option(f)
     return f
 

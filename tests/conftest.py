@@ -26,11 +26,13 @@ def start_cluster(
     chunk_size: int = SMALL_CHUNK,
     chunkservers: int = 3,
     extra: list[str] | None = None,
+    racks: list[str] | None = None,
 ) -> LocalCluster:
     cluster = LocalCluster(
         data_dir,
         chunkservers=chunkservers,
         master_args=[f"--chunk-size={chunk_size}", *FAST_TIMING, *(extra or [])],
+        racks=racks or [],
     )
     try:
         cluster.start()

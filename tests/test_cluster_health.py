@@ -14,7 +14,7 @@ import pytest
 
 from client.client import Client
 from client.localcluster import LocalCluster
-from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs, wait_until
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs, start_cluster, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -22,18 +22,7 @@ pytestmark = pytest.mark.cluster
 def cluster_of(
     tmp_path: Path, servers: int, extra: list[str] | None = None, racks: list[str] | None = None
 ) -> LocalCluster:
-    cluster = LocalCluster(
-        tmp_path / "c",
-        chunkservers=servers,
-        master_args=[f"--chunk-size={SMALL_CHUNK}", *FAST_TIMING, *(extra or [])],
-        racks=racks or [],
-    )
-    try:
-        cluster.start()
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
+    return start_cluster(tmp_path / "c", chunkservers=servers, extra=extra, racks=racks)
 
 
 def all_healthy(master: str) -> bool:
