@@ -255,6 +255,16 @@ class MasterService:
                     self._wanted.add(view.handle)  # a client is waiting on it: copy it sooner
                 return view
 
+    def _prune_chunk_locks(self) -> None:
+        """Drops the locks of chunks that no longer exist (nobody can be waiting on them)."""
+        with self._core:
+            gone = [h for h in self._chunk_locks if h not in self.state.chunks]
+        with self._chunk_guard:
+            for handle in gone:
+                lock = self._chunk_locks.get(handle)
+                if lock is not None and not lock.locked():
+                    del self._chunk_locks[handle]
+
     def _chunk_lock(self, handle: int) -> threading.Lock:
         with self._chunk_guard:
             return self._chunk_locks.setdefault(handle, threading.Lock())
@@ -585,6 +595,7 @@ class MasterService:
         """One round of replica management (GFS section 4.3): copies for under-replicated
         chunks, most urgent first and throttled per server; removals of surplus replicas and of
         corrupt ones whose chunk is whole again. Nothing while in safe mode."""
+        self._prune_chunk_locks()
         if self.safe_mode.active:
             return
         now = self.clock()
