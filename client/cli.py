@@ -129,15 +129,19 @@ def _run_master(
     _serve_forever(server.stop)
 
 
-@cli.command()
-@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:0", show_default=True)
-@click.option(
+# The master a chunkserver or shadow talks to (its own flag, defaulting to the global one).
+master_address_option = click.option(
     "--master",
     "master_address",
     envvar="GFS_MASTER",
     default=None,
     help="Default: the global --master.",
 )
+
+
+@cli.command()
+@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:0", show_default=True)
+@master_address_option
 @click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
 @click.option("--rack", envvar="GFS_RACK", default="default", show_default=True)
 @click.option(
@@ -206,13 +210,7 @@ def chunkserver(
 
 @cli.command()
 @click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9010", show_default=True)
-@click.option(
-    "--master",
-    "master_address",
-    envvar="GFS_MASTER",
-    default=None,
-    help="Default: the global --master.",
-)
+@master_address_option
 @click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
 @master_options
 @click.pass_context

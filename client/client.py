@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from client import errors, paths, records, rpc
 from client.locations import LocationCache
@@ -36,6 +36,7 @@ from protos import chunkserver_pb2, master_pb2
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+T = TypeVar("T")
 
 
 def _local_hosts() -> set[str]:
@@ -239,38 +240,56 @@ class Client:
         with rpc.translating(chain[0]):
             self.channels.chunkserver(chain[0]).PushData(pieces(), timeout=self.timeout)
 
-    def _write_chunk(
-        self, path: str, index: int, offset: int, data: bytes, progress: Progress | None = None
-    ) -> None:
-        """Writes `data` at `offset` within chunk `index`, on every replica, retrying a bounded
-        number of times (each retry pushes the data again and re-asks the master). `progress`
-        hears of the bytes pushed on the first attempt."""
+    def _mutate_chunk(
+        self,
+        path: str,
+        index: int,
+        data: bytes,
+        apply: Callable[[ChunkInfo, str], T],
+        progress: Progress | None = None,
+    ) -> T:
+        """Pushes `data` along chunk `index`'s chain (primary first, then nearest), then has
+        `apply(info, data_id)` ask the primary to apply it. Retried for as long as a call may
+        take: long enough to outlast a dead replica's detection and the lease revocation that
+        follows it; each retry re-asks the master and pushes again. `progress` hears of the
+        bytes pushed on the first attempt."""
         first = [True]
 
-        def attempt() -> None:
+        def attempt() -> T:
             info = self._locate(path, index, for_write=True)
             if not info.primary:
                 raise errors.Unavailable(f"chunk {index} of {path} has no primary")
-            chain = [
-                info.primary,
-                *self._nearest_first(tuple(r for r in info.replicas if r != info.primary)),
-            ]
+            others = tuple(r for r in info.replicas if r != info.primary)
             data_id = uuid.uuid4().hex
-            self._push(chain, data_id, data, progress if first[0] else None)
-            first[0] = False
-            request = chunkserver_pb2.WriteRequest(
-                handle=info.handle, version=info.version, offset=offset, data_id=data_id
+            self._push(
+                [info.primary, *self._nearest_first(others)],
+                data_id,
+                data,
+                progress if first[0] else None,
             )
+            first[0] = False
+            return apply(info, data_id)
+
+        return rpc.retry(
+            attempt, within=self.timeout, on_retry=lambda _: self.cache.forget(path, index)
+        )
+
+    def _write_chunk(
+        self, path: str, index: int, offset: int, data: bytes, progress: Progress | None = None
+    ) -> None:
+        """Writes `data` at `offset` within chunk `index`, on every replica."""
+
+        def write(info: ChunkInfo, data_id: str) -> None:
             rpc.call(
-                self.channels.chunkserver(info.primary).Write,
-                request,
-                target=info.primary,
+                self.channels.chunkserver(info.primary or "").Write,
+                chunkserver_pb2.WriteRequest(
+                    handle=info.handle, version=info.version, offset=offset, data_id=data_id
+                ),
+                target=info.primary or "",
                 timeout=self.timeout,
             )
 
-        # As long as a call may take: long enough to outlast a dead replica's detection and
-        # the lease revocation that follows it.
-        rpc.retry(attempt, within=self.timeout, on_retry=lambda _: self.cache.forget(path, index))
+        self._mutate_chunk(path, index, data, write, progress)
 
     def _chunk_size_of(self, path: str) -> int:
         if self._chunk_size is None:
@@ -366,27 +385,18 @@ class Client:
     def _append_to_chunk(
         self, path: str, index: int, data: bytes, record_id: str
     ) -> chunkserver_pb2.AppendResponse:
-        def attempt() -> chunkserver_pb2.AppendResponse:
-            info = self._locate(path, index, for_write=True)
-            if not info.primary:
-                raise errors.Unavailable(f"chunk {index} of {path} has no primary")
-            others = tuple(r for r in info.replicas if r != info.primary)
-            data_id = uuid.uuid4().hex
-            self._push([info.primary, *self._nearest_first(others)], data_id, data)
-            request = chunkserver_pb2.AppendRequest(
-                handle=info.handle, version=info.version, data_id=data_id, record_id=record_id
-            )
+        def append(info: ChunkInfo, data_id: str) -> chunkserver_pb2.AppendResponse:
             reply: chunkserver_pb2.AppendResponse = rpc.call(
-                self.channels.chunkserver(info.primary).Append,
-                request,
-                target=info.primary,
+                self.channels.chunkserver(info.primary or "").Append,
+                chunkserver_pb2.AppendRequest(
+                    handle=info.handle, version=info.version, data_id=data_id, record_id=record_id
+                ),
+                target=info.primary or "",
                 timeout=self.timeout,
             )
             return reply
 
-        return rpc.retry(
-            attempt, within=self.timeout, on_retry=lambda _: self.cache.forget(path, index)
-        )
+        return self._mutate_chunk(path, index, data, append)
 
     def append_record(self, path: str, payload: bytes, record_id: str = "") -> int:
         """Appends `payload` framed (see client.records), so `records` can read it back."""

@@ -152,17 +152,9 @@ class MasterService:
                 handles = sorted({h for n in self.state.subtree(src) for h in n.chunks})
             for handle in handles:
                 with self._chunk_lock(handle):
-                    now = self.clock()
                     with self._core:
                         chunk = self.state.chunks[handle]
-                        holder_alive = self.servers.alive(chunk.lease_holder, now)
-                        live = self.servers.replicas(handle, now)
-                    if not chunk.lease_valid(now):
-                        continue
-                    if holder_alive:
-                        self._revoke(chunk, f"snapshot of {src}")
-                    else:  # its primary is cut off: fence it out, keep the lease record
-                        self._bump_version(chunk, live, keep_lease=True)
+                    self._stop_primary(chunk, f"snapshot of {src}")
             self._commit(self._plan(lambda: namespace.snapshot(self.state, src, dst, self.clock())))
         log.info("snapshot of %s taken as %s (%d chunks shared)", src, dst, len(handles))
 
@@ -406,6 +398,30 @@ class MasterService:
         )
         log.info("lease on chunk %d revoked from %s: %s", chunk.handle, holder, reason)
         return revoked
+
+    def _stop_primary(self, chunk: Chunk, reason: str) -> tuple[Chunk, list[str] | None]:
+        """Makes sure no primary orders mutations of the chunk (the caller holds its lock): a
+        live primary gives its lease up; one that cannot be reached (it may only be cut off) is
+        fenced out by a version bump among the live replicas, which refuse the old version, and
+        its lease record stays, so no new primary is named before it ends. Returns the chunk as
+        it now stands and, after a fence, the replicas at its new version."""
+        now = self.clock()
+        if not chunk.lease_valid(now):
+            return chunk, None
+        with self._core:
+            holder_alive = self.servers.alive(chunk.lease_holder, now)
+            live = self.servers.replicas(chunk.handle, now)
+        if holder_alive:
+            return self._revoke(chunk, reason), None
+        fenced, holders = self._bump_version(chunk, live, keep_lease=True)
+        log.info(
+            "chunk %d fenced at v%d (%s): its primary %s is unreachable",
+            chunk.handle,
+            fenced.version,
+            reason,
+            chunk.lease_holder,
+        )
+        return fenced, holders
 
     def _bump_version(
         self, chunk: Chunk, replicas: list[str], keep_lease: bool = False
@@ -700,29 +716,13 @@ class MasterService:
         handle = clone.handle
         try:
             with self._chunk_lock(handle):
-                now = self.clock()
                 with self._core:
                     chunk = self.state.chunks.get(handle)
-                    holder_alive = chunk is not None and self.servers.alive(chunk.lease_holder, now)
                 if chunk is None or chunk.version != clone.version:
                     return
-                if chunk.lease_valid(now):
-                    if holder_alive:
-                        chunk = self._revoke(chunk, f"copying it to {clone.target}")
-                    else:
-                        # Its primary may only be cut off: a version bump among the live replicas
-                        # fences it out, so the copy cannot miss a write it still orders.
-                        with self._core:
-                            live = self.servers.replicas(handle, now)
-                        chunk, holders = self._bump_version(chunk, live, keep_lease=True)
-                        log.info(
-                            "chunk %d fenced at v%d: its primary %s is unreachable",
-                            handle,
-                            chunk.version,
-                            chunk.lease_holder,
-                        )
-                        if clone.source not in holders:
-                            return
+                chunk, holders = self._stop_primary(chunk, f"copying it to {clone.target}")
+                if holders is not None and clone.source not in holders:
+                    return
                 rpc.call(
                     self.channels.chunkserver(clone.target).CloneFrom,
                     chunkserver_pb2.CloneFromRequest(
