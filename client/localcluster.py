@@ -72,11 +72,15 @@ class LocalCluster:
         assert self.master is not None and self.master.address
         return self.master.address
 
+    def command(self, proc: Process) -> list[str]:
+        """The command line that runs `proc` (the fault suite wraps it to place the process)."""
+        return [sys.executable, "-m", "client.cli", *proc.args]
+
     def _spawn(self, proc: Process) -> None:
         proc.log_path.parent.mkdir(parents=True, exist_ok=True)
         log: IO[bytes] = open(proc.log_path, "ab")  # noqa: SIM115 - owned by the child
         proc.popen = subprocess.Popen(
-            [sys.executable, "-m", "client.cli", *proc.args],
+            self.command(proc),
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.DEVNULL,

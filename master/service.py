@@ -61,6 +61,7 @@ class MasterService:
         self.paths = PathLocks()
         self._core = threading.Lock()  # guards state and servers
         self._allocation = threading.Lock()  # one handle reservation at a time
+        self._creating: set[int] = set()  # new chunks whose replicas are being made
         self._chunk_guard = threading.Lock()
         self._chunk_locks: dict[int, threading.Lock] = {}
         self._versions_in_flight: set[int] = set()
@@ -286,11 +287,21 @@ class MasterService:
                     f"only {len(roomy)} chunkserver(s) have room for a new chunk "
                     f"({self.config.chunk_size} bytes); replication {r} needs {r}"
                 )
-            self._commit(mutation)
-            for handle in handles:
-                chosen = placement.choose(roomy, r)
-                acks = self._set_version(handle, 1, chosen, create=True)
-                log.info("chunk %d of %s created on %s", handle, path, ", ".join(acks) or "none")
+            # Until its replicas exist, a new chunk is not under-replicated: repair must not
+            # copy (or trim) it while a slow server still has its creation on the way.
+            with self._core:
+                self._creating.update(handles)
+            try:
+                self._commit(mutation)
+                for handle in handles:
+                    chosen = placement.choose(roomy, r)
+                    acks = self._set_version(handle, 1, chosen, create=True)
+                    log.info(
+                        "chunk %d of %s created on %s", handle, path, ", ".join(acks) or "none"
+                    )
+            finally:
+                with self._core:
+                    self._creating.difference_update(handles)
 
     def _set_version(
         self, handle: int, version: int, servers: list[str], create: bool
@@ -617,7 +628,8 @@ class MasterService:
         now = self.clock()
         target = self.config.replication
         with self._core:
-            live = {h: self.servers.replicas(h, now) for h in self.state.chunks}
+            chunks = {h: c for h, c in self.state.chunks.items() if h not in self._creating}
+            live = {h: self.servers.replicas(h, now) for h in chunks}
             racks = {a: s.rack for a, s in self.servers.servers.items()}
             free = {a: s.free_bytes for a, s in self.servers.servers.items()}
             busy: dict[str, int] = {}
@@ -626,7 +638,7 @@ class MasterService:
                 busy[c.target] = busy.get(c.target, 0) + 1
             self._wanted = {h for h in self._wanted if 0 < len(live.get(h, ())) < target}
             clones = replication.plan_clones(
-                self.state.chunks,
+                chunks,
                 live,
                 self._candidates(now),
                 racks,
@@ -647,7 +659,7 @@ class MasterService:
                     clone.source,
                     clone.target,
                 )
-            settled = {h: c for h, c in self.state.chunks.items() if h not in self._cloning}
+            settled = {h: c for h, c in chunks.items() if h not in self._cloning}
             trims = replication.plan_trims(settled, live, free, racks, target, now, self._retiring)
             queued = {(a, r.handle) for a, rs in self._removals.items() for r in rs}
             for address, removals in trims.items():
@@ -684,7 +696,8 @@ class MasterService:
             return 0
         now = self.clock()
         with self._core:
-            live = {h: self.servers.replicas(h, now) for h in self.state.chunks}
+            chunks = {h: c for h, c in self.state.chunks.items() if h not in self._creating}
+            live = {h: self.servers.replicas(h, now) for h in chunks}
             counts = {c.address: c.chunks for c in self._candidates(now)}
             racks = {a: s.rack for a, s in self.servers.servers.items()}
             busy: dict[str, int] = {}

@@ -1,0 +1,240 @@
+"""Judges a history after the faults healed, against DESIGN.md section 6. Each checker returns
+the violations it found, one line each; an empty list is a pass.
+
+- acknowledged:  every byte an ok put/write defined reads back, from the client and from every
+                 replica the master lists (so no stale replica is listed); an ok rm stays gone
+- reads:         every ok read during the faults returned exactly the file's bytes
+- appends:       every ok record is intact at its offset on every replica; nothing that was never
+                 appended appears; a record appears twice only where the client retried it
+- replication:   every chunk is back to R replicas, all healthy (fsck)
+- reclaimed:     no chunkserver keeps a replica of a chunk that no file holds"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from client import errors, records, rpc
+from client.client import Client
+from protos import chunkserver_pb2
+from tests.faults.cluster import CHUNK_SIZE, CHUNKSERVERS, FaultCluster
+from tests.faults.history import digest
+from tests.faults.workloads import content
+
+REPLICATION = 3
+
+
+@dataclass
+class FileModel:
+    """What a file must hold: the bytes ok operations defined, and which bytes those are."""
+
+    data: bytearray = field(default_factory=bytearray)
+    defined: bytearray = field(default_factory=bytearray)  # 1 where data is known
+    exact_size: bool = True  # every operation on it was ok: its size is known too
+    exists: bool | None = True  # None: unknown
+
+    def put(self, data: bytes) -> None:
+        self.data, self.defined = bytearray(data), bytearray(b"\x01" * len(data))
+        self.exact_size, self.exists = True, True
+
+    def write(self, offset: int, data: bytes | None, length: int) -> None:
+        end = offset + length
+        if end > len(self.data):
+            grow = end - len(self.data)
+            self.data += bytes(grow)
+            self.defined += (b"\x01" if self.exact_size else b"\x00") * grow
+        if data is None:
+            self.defined[offset:end] = bytes(length)
+            self.exact_size = False
+        else:
+            self.data[offset:end] = data
+            self.defined[offset:end] = b"\x01" * length
+
+    def mismatches(self, got: bytes, base: int = 0) -> list[int]:
+        """Offsets (from `base`) where `got` differs from a defined byte."""
+        out = []
+        for i, byte in enumerate(got):
+            j = base + i
+            if j < len(self.data) and self.defined[j] and self.data[j] != byte:
+                out.append(j)
+                if len(out) > 3:
+                    break
+        return out
+
+
+def models(events: list[dict[str, Any]]) -> dict[str, FileModel]:
+    """Replays put/write/rm in the order they started (each path has one writer)."""
+    files: dict[str, FileModel] = {}
+    for e in sorted(events, key=lambda e: e["id"]):
+        ok = e["outcome"] == "ok"
+        if e["op"] == "put":
+            model = files.setdefault(e["path"], FileModel())
+            if ok:
+                model.put(content(e["key"], e["size"]))
+            else:
+                files[e["path"]] = FileModel(exact_size=False, exists=None)
+        elif e["op"] == "write":
+            data = content(e["key"], e["length"]) if ok else None
+            files[e["path"]].write(e["offset"], data, e["length"])
+        elif e["op"] == "rm":
+            if ok:
+                files[e["path"]] = FileModel(exists=False)
+            else:
+                files[e["path"]].exists = None
+    return files
+
+
+def read_replica(
+    channels: rpc.Channels, address: str, handle: int, version: int, size: int
+) -> bytes:
+    request = chunkserver_pb2.ReadRequest(handle=handle, version=version, offset=0, length=size)
+    with rpc.translating(address):
+        data = b"".join(p.data for p in channels.chunkserver(address).Read(request, timeout=10))
+    return data + bytes(size - len(data))
+
+
+def check_acknowledged(events: list[dict[str, Any]], client: Client) -> list[str]:
+    problems: list[str] = []
+    channels = rpc.Channels()
+    try:
+        for path, model in models(events).items():
+            if model.exists is False:
+                if client.exists(path):
+                    problems.append(f"{path}: removed (ok) but still there")
+                continue
+            if model.exists is None or not any(model.defined):
+                continue
+            try:
+                stat = client.stat(path)
+                got = client.read(path, 0, stat.size)
+            except errors.GfsError as err:
+                problems.append(f"{path}: acknowledged data unreadable: {err}")
+                continue
+            if model.exact_size and stat.size != len(model.data):
+                problems.append(f"{path}: size {stat.size}, acknowledged {len(model.data)}")
+            if stat.size < len(model.data) and any(model.defined[stat.size :]):
+                problems.append(f"{path}: size {stat.size} cuts acknowledged bytes")
+            bad = model.mismatches(got)
+            if bad:
+                problems.append(f"{path}: client read differs at offsets {bad}")
+            for chunk in stat.chunks:
+                for replica in chunk.replicas:
+                    try:
+                        data = read_replica(
+                            channels, replica, chunk.handle, chunk.version, chunk.size
+                        )
+                    except errors.GfsError as err:
+                        problems.append(f"{path} chunk {chunk.index} on {replica}: {err}")
+                        continue
+                    bad = model.mismatches(data, chunk.index * CHUNK_SIZE)
+                    if bad:
+                        problems.append(
+                            f"{path} chunk {chunk.index}: replica {replica} v{chunk.version} "
+                            f"differs at offsets {bad}"
+                        )
+    finally:
+        channels.close()
+    return problems
+
+
+def check_reads(events: list[dict[str, Any]]) -> list[str]:
+    files = models(events)
+    problems = []
+    for e in events:
+        if e["op"] == "read" and e["outcome"] == "ok":
+            model = files[e["path"]]
+            want = bytes(model.data[e["offset"] : e["offset"] + e["length"]])
+            if digest(want) != e["digest"]:
+                problems.append(f"read #{e['id']} of {e['path']} at {e['offset']}: wrong bytes")
+    return problems
+
+
+def check_appends(events: list[dict[str, Any]], client: Client) -> list[str]:
+    appends = [e for e in events if e["op"] == "append"]
+    if not appends:
+        return []
+    problems: list[str] = []
+    attempts = Counter(e["key"] for e in appends)
+    payloads = {digest(content(e["key"], e["length"])): e["key"] for e in appends}
+    acked = {e["key"]: e for e in appends if e["outcome"] == "ok"}
+    path = appends[0]["path"]
+    stat = client.stat(path)
+    channels = rpc.Channels()
+    try:
+        replicas: dict[str, dict[int, records.Record]] = defaultdict(dict)  # by replica index
+        for chunk in stat.chunks:
+            assert len(chunk.replicas) == REPLICATION, f"chunk {chunk.index}: {chunk.replicas}"
+            for i, replica in enumerate(sorted(chunk.replicas)):
+                data = read_replica(channels, replica, chunk.handle, chunk.version, chunk.size)
+                for rec in records.parse(data, chunk.index * CHUNK_SIZE):
+                    replicas[f"{chunk.index}/{i}"][rec.offset] = rec
+    finally:
+        channels.close()
+    seen: dict[str, Counter[str]] = defaultdict(Counter)
+    for where, found in replicas.items():
+        for rec in found.values():
+            key = payloads.get(digest(rec.payload))
+            if key is None:
+                problems.append(f"phantom record at {rec.offset} ({where})")
+                continue
+            seen[where][key] += 1
+    for where, counts in seen.items():
+        for key, n in counts.items():
+            if n > attempts[key]:
+                problems.append(f"record {key} appears {n} times on {where}, tried {attempts[key]}")
+    for key, e in acked.items():
+        index = e["offset"] // CHUNK_SIZE
+        for where, found in replicas.items():
+            if not where.startswith(f"{index}/"):
+                continue
+            rec = found.get(e["offset"])
+            if rec is None or digest(rec.payload) != digest(content(key, e["length"])):
+                problems.append(f"acknowledged record {key} missing at {e['offset']} on {where}")
+    return problems
+
+
+def replication_healthy(client: Client) -> bool:
+    report = client.fsck("/")
+    bad = ("under_replicated", "over_replicated", "missing", "corrupt", "stale_replicas")
+    return report["healthy"] == report["chunks"] and not any(report[k] for k in bad)
+
+
+def live_handles(client: Client, path: str = "/") -> set[int]:
+    handles: set[int] = set()
+    for entry in client.ls(path):
+        if entry.is_dir:
+            handles |= live_handles(client, entry.path)
+        else:
+            handles |= {c.handle for c in client.stat(entry.path).chunks}
+    return handles
+
+
+def unreclaimed(cluster: FaultCluster, client: Client) -> set[int]:
+    """Replicas on some chunkserver's disk of chunks no file holds."""
+    live = live_handles(client)
+    on_disk = {
+        int(p.stem)
+        for node in CHUNKSERVERS
+        for p in (cluster.data_dir(node) / "chunks").glob("*.chunk")
+    }
+    return on_disk - live
+
+
+def check_all(cluster: FaultCluster, events: list[dict[str, Any]]) -> list[str]:
+    """Waits for the cluster to repair itself, then runs every checker."""
+    with cluster.client(timeout=10) as client:
+        try:
+            cluster.wait_until(lambda: replication_healthy(client), 90, "fsck is healthy")
+        except AssertionError as err:
+            return [f"replication: {err}: {client.fsck('/')}"]
+        try:
+            cluster.wait_until(lambda: not unreclaimed(cluster, client), 60, "garbage is reclaimed")
+        except AssertionError:
+            left = sorted(unreclaimed(cluster, client))
+            return [f"reclaimed: replicas of chunks no file holds remain: {left}"]
+        return [
+            *check_acknowledged(events, client),
+            *check_reads(events),
+            *check_appends(events, client),
+        ]

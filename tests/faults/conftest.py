@@ -1,0 +1,51 @@
+"""Fixtures of the fault suite: a fresh cluster per scenario, local or docker, and the image."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from tests.faults.cluster import ROOT, DockerFaults, FaultCluster, LocalFaults, docker_available
+
+IMAGE = "pygfs:faults"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A skip with the reason on a user's machine; a failure in CI, which has everything."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run this, but: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    """The image of this checkout, built once per session (deploy/build.sh)."""
+    reason = docker_available()
+    if reason:
+        unavailable(reason)
+    DockerFaults.remove_leftovers()
+    env = {**os.environ, "GFS_IMAGE": IMAGE}
+    build = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "build.sh")], env=env, capture_output=True, text=True
+    )
+    assert build.returncode == 0, f"deploy/build.sh failed: {build.stderr[-3000:]}"
+    return IMAGE
+
+
+@pytest.fixture(params=["local", "docker"])
+def fault_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FaultCluster]:
+    cluster: FaultCluster
+    if request.param == "docker":
+        cluster = DockerFaults(tmp_path / "nodes", request.getfixturevalue("docker_image"))
+    else:
+        cluster = LocalFaults(tmp_path / "nodes")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -1,0 +1,403 @@
+"""The scenarios: a fault, the moment it strikes (the workload running meanwhile), and what it
+needs of the cluster. Each fault function injects, holds, and heals what it can; the runner
+heals everything again in a `finally` and then runs every checker (tests/faults/checkers.py).
+Targets are drawn from the scenario's seeded random generator, so a seed replays a run."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from client.client import Client
+from tests.faults.cluster import CHUNKSERVERS, CLIENT, TIMING, FaultCluster
+from tests.faults.history import History
+from tests.faults.workloads import Workload
+
+DEAD_AFTER = float(TIMING["dead-after"])
+LEASE = float(TIMING["lease-seconds"])
+
+
+@dataclass
+class Ctx:
+    cluster: FaultCluster
+    client: Client
+    history: History
+    rng: random.Random
+    workload: Workload
+
+    def note(self, what: str, **fields: object) -> None:
+        self.history.note(what, **fields)
+
+    def hold(self, seconds: float) -> None:
+        """Lets the fault last while the workload runs on."""
+        time.sleep(seconds)
+
+    def any_chunkserver(self) -> str:
+        return self.rng.choice(CHUNKSERVERS)
+
+    def roles(self) -> tuple[str, list[str]]:
+        """(primary, secondaries) of the last chunk of the file the workload is mutating,
+        waiting until it has a primary."""
+        found: list[tuple[str, list[str]]] = []
+
+        def leased() -> bool:
+            chunks = self.client.stat(self.workload.hot_path).chunks
+            if not chunks or chunks[-1].primary is None:
+                return False
+            chunk = chunks[-1]
+            primary = self.cluster.node_of(chunk.primary)
+            secondaries = [self.cluster.node_of(a) for a in chunk.replicas if a != chunk.primary]
+            found.append((primary, secondaries))
+            return True
+
+        self.cluster.wait_until(leased, 30, f"{self.workload.hot_path} has a primary")
+        return found[-1]
+
+    def replica_holders(self, path: str) -> tuple[int, list[str]]:
+        """(handle, nodes) of the first chunk of `path`."""
+        chunk = self.client.stat(path).chunks[0]
+        return chunk.handle, [self.cluster.node_of(a) for a in chunk.replicas]
+
+    def wait_dead(self, node: str) -> None:
+        timeout = 5 * DEAD_AFTER + 10
+        self.cluster.wait_until(
+            lambda: node not in self.cluster.alive(), timeout, f"{node} is declared dead"
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    moment: str
+    fault: Callable[[Ctx], None]
+    needs: tuple[str, ...] = ()  # "partition", "shaping", "small-disk" (root powers)
+
+
+SCENARIOS: list[Scenario] = []
+
+
+def scenario(moment: str, *needs: str) -> Callable[[Callable[[Ctx], None]], Callable[[Ctx], None]]:
+    def register(fault: Callable[[Ctx], None]) -> Callable[[Ctx], None]:
+        name = fault.__name__.replace("_", "-")
+        SCENARIOS.append(Scenario(name, moment, fault, needs))
+        return fault
+
+    return register
+
+
+# --- crashes ------------------------------------------------------------------------------------
+
+
+@scenario("put")
+def kill_chunkserver_during_put(ctx: Ctx) -> None:
+    node = ctx.any_chunkserver()
+    ctx.cluster.kill(node)
+    ctx.wait_dead(node)
+    ctx.hold(1)
+    ctx.cluster.restart(node)
+
+
+@scenario("write")
+def kill_primary_during_write(ctx: Ctx) -> None:
+    primary, _ = ctx.roles()
+    ctx.cluster.kill(primary)
+    ctx.wait_dead(primary)
+    ctx.cluster.restart(primary)
+
+
+@scenario("append")
+def kill_secondary_during_append(ctx: Ctx) -> None:
+    _, secondaries = ctx.roles()
+    node = ctx.rng.choice(secondaries)
+    ctx.cluster.kill(node)
+    ctx.wait_dead(node)
+    ctx.cluster.restart(node)
+
+
+@scenario("append-no-ids")
+def kill_primary_during_append_without_ids(ctx: Ctx) -> None:
+    primary, _ = ctx.roles()
+    ctx.cluster.kill(primary)
+    ctx.wait_dead(primary)
+    ctx.cluster.restart(primary)
+
+
+@scenario("put")
+def kill_master_during_put(ctx: Ctx) -> None:
+    ctx.cluster.kill("master")
+    ctx.hold(1.5)
+    ctx.cluster.restart("master")
+
+
+@scenario("append")
+def kill_master_during_append(ctx: Ctx) -> None:
+    ctx.cluster.kill("master")
+    ctx.hold(1.5)
+    ctx.cluster.restart("master")
+
+
+@scenario("read")
+def kill_master_during_read(ctx: Ctx) -> None:
+    """Reads go on through the shadow while the master is down."""
+    ctx.cluster.kill("master")
+    ctx.workload.wait_progress(3)
+    ctx.cluster.restart("master")
+
+
+@scenario("read")
+def kill_two_chunkservers_during_read(ctx: Ctx) -> None:
+    """R-1 replicas of a chunk lost at once: reads fail over to the last one."""
+    _, holders = ctx.replica_holders(ctx.workload.hot_path)
+    lost = ctx.rng.sample(holders, 2)
+    for node in lost:
+        ctx.cluster.kill(node)
+    ctx.hold(2)
+    for node in lost:
+        ctx.cluster.restart(node)
+
+
+# --- pauses ---------------------------------------------------------------------------------------
+
+
+@scenario("read")
+def pause_chunkserver_during_read(ctx: Ctx) -> None:
+    node = ctx.any_chunkserver()
+    ctx.cluster.pause(node)
+    ctx.hold(3)
+    ctx.cluster.resume(node)
+
+
+@scenario("put")
+def pause_chunkserver_during_put(ctx: Ctx) -> None:
+    node = ctx.any_chunkserver()
+    ctx.cluster.pause(node)
+    ctx.wait_dead(node)
+    ctx.cluster.resume(node)
+
+
+@scenario("write")
+def pause_primary_past_its_lease_during_write(ctx: Ctx) -> None:
+    """The master must not name a new primary before the old lease ran out, and the old
+    primary, resumed, must not order writes any more."""
+    primary, _ = ctx.roles()
+    ctx.cluster.pause(primary)
+    ctx.wait_dead(primary)
+    ctx.hold(LEASE + 1)
+    ctx.cluster.resume(primary)
+
+
+@scenario("append")
+def pause_secondary_during_append(ctx: Ctx) -> None:
+    _, secondaries = ctx.roles()
+    node = ctx.rng.choice(secondaries)
+    ctx.cluster.pause(node)
+    ctx.hold(DEAD_AFTER + 1)
+    ctx.cluster.resume(node)
+
+
+@scenario("write")
+def pause_master_during_write(ctx: Ctx) -> None:
+    ctx.cluster.pause("master")
+    ctx.hold(3)
+    ctx.cluster.resume("master")
+
+
+# --- network --------------------------------------------------------------------------------------
+
+
+@scenario("put", "partition")
+def isolate_chunkserver_during_put(ctx: Ctx) -> None:
+    node = ctx.any_chunkserver()
+    ctx.cluster.isolate(node)
+    ctx.wait_dead(node)
+    ctx.hold(1)
+    ctx.cluster.heal()
+
+
+@scenario("append", "partition")
+def isolate_primary_past_its_lease_during_append(ctx: Ctx) -> None:
+    primary, _ = ctx.roles()
+    ctx.cluster.isolate(primary)
+    ctx.wait_dead(primary)
+    ctx.hold(LEASE + 1)
+    ctx.cluster.heal()
+
+
+@scenario("read", "partition")
+def partition_client_from_master_during_read(ctx: Ctx) -> None:
+    """Reads of located chunks go on; the shadow answers lookups."""
+    ctx.cluster.partition(CLIENT, "master")
+    ctx.hold(4)
+    ctx.cluster.heal()
+
+
+@scenario("write", "partition")
+def partition_master_from_chunkserver_during_write(ctx: Ctx) -> None:
+    """The master declares a live server dead and re-replicates; on healing its replicas are
+    surplus (or stale) and are trimmed."""
+    _, secondaries = ctx.roles()
+    node = ctx.rng.choice(secondaries)
+    ctx.cluster.partition("master", node)
+    ctx.wait_dead(node)
+    ctx.hold(2)
+    ctx.cluster.heal()
+
+
+@scenario("write", "partition")
+def partition_client_from_primary_during_write(ctx: Ctx) -> None:
+    primary, _ = ctx.roles()
+    ctx.cluster.partition(CLIENT, primary)
+    ctx.hold(4)
+    ctx.cluster.heal()
+
+
+@scenario("append", "partition")
+def partition_primary_from_secondary_during_append(ctx: Ctx) -> None:
+    primary, secondaries = ctx.roles()
+    ctx.cluster.partition(primary, ctx.rng.choice(secondaries))
+    ctx.hold(4)
+    ctx.cluster.heal()
+
+
+@scenario("put", "partition")
+def packet_loss_during_put(ctx: Ctx) -> None:
+    ctx.cluster.lossy(ctx.any_chunkserver(), 0.15)
+    ctx.hold(5)
+    ctx.cluster.heal()
+
+
+@scenario("write", "shaping")
+def slow_links_on_every_chunkserver_during_write(ctx: Ctx) -> None:
+    ctx.cluster.slow(list(CHUNKSERVERS), "4mbit")
+    ctx.hold(5)
+    ctx.cluster.heal()
+
+
+@scenario("append", "partition")
+def packet_loss_at_the_primary_during_append(ctx: Ctx) -> None:
+    primary, _ = ctx.roles()
+    ctx.cluster.lossy(primary, 0.1)
+    ctx.hold(5)
+    ctx.cluster.heal()
+
+
+# --- disks ----------------------------------------------------------------------------------------
+
+
+def _damage(ctx: Ctx, nodes: list[str], how: str) -> None:
+    """Damages the first chunk of the hot file on `nodes`, then waits until the master dropped
+    those replicas: found by a client's read, or by the scrubber where nobody reads."""
+    path = ctx.workload.hot_path
+    handle, _ = ctx.replica_holders(path)
+    for node in nodes:
+        ctx.note("damage", node=node, handle=handle, how=how)
+        ctx.cluster.corrupt(node, handle, how, ctx.rng)
+    addresses = {ctx.cluster.address(n) for n in nodes}
+    ctx.cluster.wait_until(
+        lambda: not addresses & set(ctx.client.stat(path).chunks[0].replicas),
+        30,
+        f"damaged replicas of chunk {handle} on {nodes} are dropped",
+    )
+
+
+@scenario("idle")
+def flipped_byte_at_idle(ctx: Ctx) -> None:
+    _damage(ctx, [ctx.rng.choice(ctx.replica_holders(ctx.workload.hot_path)[1])], "flip")
+
+
+@scenario("idle")
+def truncated_chunk_file_at_idle(ctx: Ctx) -> None:
+    _damage(ctx, [ctx.rng.choice(ctx.replica_holders(ctx.workload.hot_path)[1])], "truncate")
+
+
+@scenario("idle")
+def deleted_chunk_file_at_idle(ctx: Ctx) -> None:
+    _damage(ctx, [ctx.rng.choice(ctx.replica_holders(ctx.workload.hot_path)[1])], "delete")
+
+
+@scenario("read")
+def flipped_bytes_during_read(ctx: Ctx) -> None:
+    """Two of three replicas damaged while clients read: none of them is given bad bytes."""
+    _damage(ctx, ctx.rng.sample(ctx.replica_holders(ctx.workload.hot_path)[1], 2), "flip")
+
+
+@scenario("put", "small-disk")
+def full_disk_during_put(ctx: Ctx) -> None:
+    node = ctx.any_chunkserver()
+    ctx.cluster.fill_disk(node)
+    ctx.hold(4)
+    ctx.cluster.heal()
+
+
+# --- recovery under way ---------------------------------------------------------------------------
+
+
+@scenario("write")
+def stale_replica_rejoins_after_writes(ctx: Ctx) -> None:
+    """A server down while its chunks are written comes back with old versions."""
+    _, secondaries = ctx.roles()
+    node = ctx.rng.choice(secondaries)
+    ctx.cluster.kill(node)
+    ctx.workload.wait_progress(5)
+    ctx.cluster.restart(node)
+    ctx.hold(2)
+
+
+@scenario("append")
+def rolling_restart_during_append(ctx: Ctx) -> None:
+    """R-1 servers per round, two rounds, each round waiting for the restarted to rejoin."""
+    order = list(CHUNKSERVERS)
+    ctx.rng.shuffle(order)
+    for pair in (order[:2], order[2:]):
+        for node in pair:
+            ctx.cluster.restart(node)
+        ctx.cluster.wait_serving()
+        ctx.workload.wait_progress(3)
+
+
+@scenario("put")
+def rolling_restart_during_put(ctx: Ctx) -> None:
+    order = list(CHUNKSERVERS)
+    ctx.rng.shuffle(order)
+    for pair in (order[:2], order[2:]):
+        for node in pair:
+            ctx.cluster.restart(node)
+        ctx.cluster.wait_serving()
+        ctx.workload.wait_progress(2)
+
+
+def _start_rereplication(ctx: Ctx) -> str:
+    node = ctx.any_chunkserver()
+    ctx.cluster.kill(node)
+    ctx.wait_dead(node)
+    return node
+
+
+@scenario("idle")
+def master_restart_during_rereplication(ctx: Ctx) -> None:
+    _start_rereplication(ctx)
+    ctx.cluster.restart("master")
+    ctx.hold(1)
+
+
+@scenario("idle")
+def second_chunkserver_lost_during_rereplication(ctx: Ctx) -> None:
+    first = _start_rereplication(ctx)
+    second = ctx.rng.choice([n for n in CHUNKSERVERS if n != first])
+    ctx.cluster.kill(second)
+    ctx.wait_dead(second)
+    ctx.cluster.restart(first)
+    ctx.cluster.restart(second)
+
+
+@scenario("write")
+def chunkserver_killed_while_master_restarts(ctx: Ctx) -> None:
+    """The master restarts (safe mode, waiting out leases) and meanwhile a server dies."""
+    ctx.cluster.kill("master")
+    node = ctx.any_chunkserver()
+    ctx.cluster.kill(node)
+    ctx.cluster.restart("master")
+    ctx.hold(2)
+    ctx.cluster.restart(node)

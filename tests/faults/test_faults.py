@@ -1,0 +1,58 @@
+"""The fault-injection suite: every scenario of tests/faults/scenarios.py on local processes
+and on the compose cluster. Each run prints its seed; `GFS_FAULT_SEED=N pytest tests/faults
+-k NAME` replays it. The history of a failed run is kept in pytest's tmp dir and named in the
+failure."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from tests.faults.checkers import check_all
+from tests.faults.cluster import FaultCluster
+from tests.faults.conftest import unavailable
+from tests.faults.history import History, load
+from tests.faults.host import Unsupported
+from tests.faults.scenarios import SCENARIOS, Ctx, Scenario
+from tests.faults.workloads import WORKLOADS
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
+
+
+def run(cluster: FaultCluster, scenario: Scenario, seed: int) -> list[str]:
+    history = History(cluster.workdir.parent / "history.jsonl", seed)
+    workload = WORKLOADS[scenario.moment](cluster, history, seed)
+    try:
+        with cluster.client() as client:
+            workload.setup(client)
+            workload.start()
+            workload.wait_progress()
+            ctx = Ctx(cluster, client, history, random.Random(seed), workload)
+            history.note("fault", scenario=scenario.name)
+            try:
+                scenario.fault(ctx)
+            finally:
+                cluster.heal()
+                history.note("healed")
+            workload.wait_progress(2)  # healed means working again
+    finally:
+        workload.finish()
+        history.close()
+    return check_all(cluster, load(history.path))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_scenario(fault_cluster: FaultCluster, scenario: Scenario) -> None:
+    seed = int(os.environ.get("GFS_FAULT_SEED") or random.randrange(1 << 32))
+    print(f"{fault_cluster.kind} {scenario.name}: seed {seed}")
+    try:
+        problems = run(fault_cluster, scenario, seed)
+    except Unsupported as err:
+        unavailable(f"{fault_cluster.kind} cannot inject this fault here: {err}")
+    history = fault_cluster.workdir.parent / "history.jsonl"
+    assert not problems, (
+        f"{fault_cluster.kind} {scenario.name} (seed {seed}, history {history}):\n"
+        + "\n".join(problems[:20])
+    )
