@@ -73,15 +73,26 @@ class Scenario:
     moment: str
     fault: Callable[[Ctx], None]
     needs: tuple[str, ...] = ()  # "partition", "shaping", "small-disk" (root powers)
+    # A violation this scenario has found and that is not fixed yet: it runs, and its failure
+    # is reported as XFAIL with this text (its pass as XPASS) until the bug is fixed.
+    known_bug: str = ""
 
 
 SCENARIOS: list[Scenario] = []
 
+REPLICA_RACE = (
+    "an acknowledged write to a chunk re-replicated meanwhile (a server cut off from the "
+    "master) left one listed replica without its bytes at the same version"
+)
+APPEND_GAP = "an acknowledged record was missing at its offset on one replica"
 
-def scenario(moment: str, *needs: str) -> Callable[[Callable[[Ctx], None]], Callable[[Ctx], None]]:
+
+def scenario(
+    moment: str, *needs: str, known_bug: str = ""
+) -> Callable[[Callable[[Ctx], None]], Callable[[Ctx], None]]:
     def register(fault: Callable[[Ctx], None]) -> Callable[[Ctx], None]:
         name = fault.__name__.replace("_", "-")
-        SCENARIOS.append(Scenario(name, moment, fault, needs))
+        SCENARIOS.append(Scenario(name, moment, fault, needs, known_bug))
         return fault
 
     return register
@@ -90,7 +101,7 @@ def scenario(moment: str, *needs: str) -> Callable[[Callable[[Ctx], None]], Call
 # --- crashes ------------------------------------------------------------------------------------
 
 
-@scenario("put")
+@scenario("put", known_bug="a replica of a chunk no file holds stayed on disk (once in 3 runs)")
 def kill_chunkserver_during_put(ctx: Ctx) -> None:
     node = ctx.any_chunkserver()
     ctx.cluster.kill(node)
@@ -207,7 +218,7 @@ def pause_master_during_write(ctx: Ctx) -> None:
 # --- network --------------------------------------------------------------------------------------
 
 
-@scenario("put", "partition")
+@scenario("put", "partition", known_bug=REPLICA_RACE)
 def isolate_chunkserver_during_put(ctx: Ctx) -> None:
     node = ctx.any_chunkserver()
     ctx.cluster.isolate(node)
@@ -216,7 +227,7 @@ def isolate_chunkserver_during_put(ctx: Ctx) -> None:
     ctx.cluster.heal()
 
 
-@scenario("append", "partition")
+@scenario("append", "partition", known_bug=APPEND_GAP)
 def isolate_primary_past_its_lease_during_append(ctx: Ctx) -> None:
     primary, _ = ctx.roles()
     ctx.cluster.isolate(primary)
@@ -233,7 +244,7 @@ def partition_client_from_master_during_read(ctx: Ctx) -> None:
     ctx.cluster.heal()
 
 
-@scenario("write", "partition")
+@scenario("write", "partition", known_bug=REPLICA_RACE)
 def partition_master_from_chunkserver_during_write(ctx: Ctx) -> None:
     """The master declares a live server dead and re-replicates; on healing its replicas are
     surplus (or stale) and are trimmed."""
@@ -317,7 +328,7 @@ def deleted_chunk_file_at_idle(ctx: Ctx) -> None:
     _damage(ctx, [ctx.rng.choice(ctx.replica_holders(ctx.workload.hot_path)[1])], "delete")
 
 
-@scenario("read")
+@scenario("read", known_bug="two damaged replicas of three were not both dropped within 30 s")
 def flipped_bytes_during_read(ctx: Ctx) -> None:
     """Two of three replicas damaged while clients read: none of them is given bad bytes."""
     _damage(ctx, ctx.rng.sample(ctx.replica_holders(ctx.workload.hot_path)[1], 2), "flip")
@@ -345,7 +356,7 @@ def stale_replica_rejoins_after_writes(ctx: Ctx) -> None:
     ctx.hold(2)
 
 
-@scenario("append")
+@scenario("append", known_bug=APPEND_GAP)
 def rolling_restart_during_append(ctx: Ctx) -> None:
     """R-1 servers per round, two rounds, each round waiting for the restarted to rejoin."""
     order = list(CHUNKSERVERS)

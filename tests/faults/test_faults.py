@@ -43,7 +43,12 @@ def run(cluster: FaultCluster, scenario: Scenario, seed: int) -> list[str]:
     return check_all(cluster, load(history.path))
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def _param(s: Scenario) -> object:
+    marks = [pytest.mark.xfail(reason=f"known bug: {s.known_bug}", strict=False)]
+    return pytest.param(s, id=s.name, marks=marks if s.known_bug else [])
+
+
+@pytest.mark.parametrize("scenario", [_param(s) for s in SCENARIOS])
 def test_scenario(fault_cluster: FaultCluster, scenario: Scenario) -> None:
     seed = int(os.environ.get("GFS_FAULT_SEED") or random.randrange(1 << 32))
     print(f"{fault_cluster.kind} {scenario.name}: seed {seed}")
