@@ -94,11 +94,11 @@ def read_replica(
     return data + bytes(size - len(data))
 
 
-def check_acknowledged(events: list[dict[str, Any]], client: Client) -> list[str]:
+def check_acknowledged(files: dict[str, FileModel], client: Client) -> list[str]:
     problems: list[str] = []
     channels = rpc.Channels()
     try:
-        for path, model in models(events).items():
+        for path, model in files.items():
             if model.exists is False:
                 if client.exists(path):
                     problems.append(f"{path}: removed (ok) but still there")
@@ -138,8 +138,7 @@ def check_acknowledged(events: list[dict[str, Any]], client: Client) -> list[str
     return problems
 
 
-def check_reads(events: list[dict[str, Any]]) -> list[str]:
-    files = models(events)
+def check_reads(events: list[dict[str, Any]], files: dict[str, FileModel]) -> list[str]:
     problems = []
     for e in events:
         if e["op"] == "read" and e["outcome"] == "ok":
@@ -156,7 +155,8 @@ def check_appends(events: list[dict[str, Any]], client: Client) -> list[str]:
         return []
     problems: list[str] = []
     attempts = Counter(e["key"] for e in appends)
-    payloads = {digest(content(e["key"], e["length"])): e["key"] for e in appends}
+    digests = {e["key"]: digest(content(e["key"], e["length"])) for e in appends}
+    payloads = {d: key for key, d in digests.items()}
     acked = {e["key"]: e for e in appends if e["outcome"] == "ok"}
     path = appends[0]["path"]
     stat = client.stat(path)
@@ -189,7 +189,7 @@ def check_appends(events: list[dict[str, Any]], client: Client) -> list[str]:
             if not where.startswith(f"{index}/"):
                 continue
             rec = found.get(e["offset"])
-            if rec is None or digest(rec.payload) != digest(content(key, e["length"])):
+            if rec is None or digest(rec.payload) != digests[key]:
                 problems.append(f"acknowledged record {key} missing at {e['offset']} on {where}")
     return problems
 
@@ -233,8 +233,9 @@ def check_all(cluster: FaultCluster, events: list[dict[str, Any]]) -> list[str]:
         except AssertionError:
             left = sorted(unreclaimed(cluster, client))
             return [f"reclaimed: replicas of chunks no file holds remain: {left}"]
+        files = models(events)
         return [
-            *check_acknowledged(events, client),
-            *check_reads(events),
+            *check_acknowledged(files, client),
+            *check_reads(events, files),
             *check_appends(events, client),
         ]

@@ -148,9 +148,7 @@ class FaultCluster(ABC):
 
     def stop(self) -> None:
         try:
-            self._heal_network()
-            for node in list(self.paused):
-                self.resume(node)
+            self._lift_network_and_pauses()
         finally:
             try:
                 self._stop()
@@ -158,14 +156,15 @@ class FaultCluster(ABC):
                 self.host.close()
 
     def kill(self, node: str) -> None:
-        """SIGKILL, as a crash."""
+        """SIGKILL, as a crash (a paused node is resumed first, so it can die)."""
+        if node in self.paused:
+            self.resume(node)
         self._kill(node)
         self.killed.add(node)
 
     def restart(self, node: str) -> None:
         """Kills `node` if it runs and starts it again on the same address and data."""
-        self.paused.discard(node)
-        self._kill(node)
+        self.kill(node)
         self._start_node(node)
         self.killed.discard(node)
 
@@ -216,11 +215,14 @@ class FaultCluster(ABC):
                     if err.errno != errno.ENOSPC:
                         raise
 
-    def heal(self) -> None:
-        """Lifts every fault: network, pauses, full disks; restarts what was killed."""
+    def _lift_network_and_pauses(self) -> None:
         self._heal_network()
         for node in list(self.paused):
             self.resume(node)
+
+    def heal(self) -> None:
+        """Lifts every fault: network, pauses, full disks; restarts what was killed."""
+        self._lift_network_and_pauses()
         for node in list(self.filled):
             (self.data_dir(node) / "filler").unlink(missing_ok=True)
             self.filled.discard(node)
@@ -318,10 +320,7 @@ class LocalFaults(FaultCluster):
         self.local.stop()
 
     def _kill(self, node: str) -> None:
-        proc = self._proc(node)
-        if proc.running and node in self.paused:
-            self._signal_pause(node, False)
-        self.local.kill(proc)
+        self.local.kill(self._proc(node))
 
     def _start_node(self, node: str) -> None:
         self.local.restart(self._proc(node))
@@ -390,9 +389,9 @@ class DockerFaults(FaultCluster):
         self.cut_nodes: set[str] = set()  # containers with iptables rules of ours
         self.isolated: set[str] = set()  # disconnected from the network
         self.shaped: set[str] = set()  # with a tbf qdisc
+        self.env = self._environment()
 
-    @property
-    def env(self) -> dict[str, str]:
+    def _environment(self) -> dict[str, str]:
         timing = {
             "GFS_" + k.upper().replace("-", "_"): str(v)
             for k, v in {**TIMING, **CHUNKSERVER_TIMING}.items()
@@ -449,8 +448,6 @@ class DockerFaults(FaultCluster):
         self.compose("down", "-v", "-t", "3", "--remove-orphans", check=False)
 
     def _kill(self, node: str) -> None:
-        if node in self.paused:
-            self._signal_pause(node, False)
         run("docker", "kill", self.container(node), check=False)
 
     def _start_node(self, node: str) -> None:

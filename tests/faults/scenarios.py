@@ -60,6 +60,11 @@ class Ctx:
         chunk = self.client.stat(path).chunks[0]
         return chunk.handle, [self.cluster.node_of(a) for a in chunk.replicas]
 
+    def crash(self, node: str) -> None:
+        """SIGKILL `node` and wait until the master calls it dead."""
+        self.cluster.kill(node)
+        self.wait_dead(node)
+
     def wait_dead(self, node: str) -> None:
         timeout = 5 * DEAD_AFTER + 10
         self.cluster.wait_until(
@@ -104,8 +109,7 @@ def scenario(
 @scenario("put", known_bug="a replica of a chunk no file holds stayed on disk (once in 3 runs)")
 def kill_chunkserver_during_put(ctx: Ctx) -> None:
     node = ctx.any_chunkserver()
-    ctx.cluster.kill(node)
-    ctx.wait_dead(node)
+    ctx.crash(node)
     ctx.hold(1)
     ctx.cluster.restart(node)
 
@@ -113,8 +117,7 @@ def kill_chunkserver_during_put(ctx: Ctx) -> None:
 @scenario("write")
 def kill_primary_during_write(ctx: Ctx) -> None:
     primary, _ = ctx.roles()
-    ctx.cluster.kill(primary)
-    ctx.wait_dead(primary)
+    ctx.crash(primary)
     ctx.cluster.restart(primary)
 
 
@@ -122,31 +125,31 @@ def kill_primary_during_write(ctx: Ctx) -> None:
 def kill_secondary_during_append(ctx: Ctx) -> None:
     _, secondaries = ctx.roles()
     node = ctx.rng.choice(secondaries)
-    ctx.cluster.kill(node)
-    ctx.wait_dead(node)
+    ctx.crash(node)
     ctx.cluster.restart(node)
 
 
 @scenario("append-no-ids")
 def kill_primary_during_append_without_ids(ctx: Ctx) -> None:
     primary, _ = ctx.roles()
-    ctx.cluster.kill(primary)
-    ctx.wait_dead(primary)
+    ctx.crash(primary)
     ctx.cluster.restart(primary)
+
+
+def _master_down_briefly(ctx: Ctx) -> None:
+    ctx.cluster.kill("master")
+    ctx.hold(1.5)
+    ctx.cluster.restart("master")
 
 
 @scenario("put")
 def kill_master_during_put(ctx: Ctx) -> None:
-    ctx.cluster.kill("master")
-    ctx.hold(1.5)
-    ctx.cluster.restart("master")
+    _master_down_briefly(ctx)
 
 
 @scenario("append")
 def kill_master_during_append(ctx: Ctx) -> None:
-    ctx.cluster.kill("master")
-    ctx.hold(1.5)
-    ctx.cluster.restart("master")
+    _master_down_briefly(ctx)
 
 
 @scenario("read")
@@ -356,33 +359,31 @@ def stale_replica_rejoins_after_writes(ctx: Ctx) -> None:
     ctx.hold(2)
 
 
-@scenario("append", known_bug=APPEND_GAP)
-def rolling_restart_during_append(ctx: Ctx) -> None:
-    """R-1 servers per round, two rounds, each round waiting for the restarted to rejoin."""
+def _rolling_restart(ctx: Ctx, progress: int) -> None:
+    """R-1 servers per round, two rounds, each round waiting for the restarted to rejoin and
+    for `progress` operations to succeed."""
     order = list(CHUNKSERVERS)
     ctx.rng.shuffle(order)
     for pair in (order[:2], order[2:]):
         for node in pair:
             ctx.cluster.restart(node)
         ctx.cluster.wait_serving()
-        ctx.workload.wait_progress(3)
+        ctx.workload.wait_progress(progress)
+
+
+@scenario("append", known_bug=APPEND_GAP)
+def rolling_restart_during_append(ctx: Ctx) -> None:
+    _rolling_restart(ctx, 3)
 
 
 @scenario("put")
 def rolling_restart_during_put(ctx: Ctx) -> None:
-    order = list(CHUNKSERVERS)
-    ctx.rng.shuffle(order)
-    for pair in (order[:2], order[2:]):
-        for node in pair:
-            ctx.cluster.restart(node)
-        ctx.cluster.wait_serving()
-        ctx.workload.wait_progress(2)
+    _rolling_restart(ctx, 2)
 
 
 def _start_rereplication(ctx: Ctx) -> str:
     node = ctx.any_chunkserver()
-    ctx.cluster.kill(node)
-    ctx.wait_dead(node)
+    ctx.crash(node)
     return node
 
 
@@ -397,8 +398,7 @@ def master_restart_during_rereplication(ctx: Ctx) -> None:
 def second_chunkserver_lost_during_rereplication(ctx: Ctx) -> None:
     first = _start_rereplication(ctx)
     second = ctx.rng.choice([n for n in CHUNKSERVERS if n != first])
-    ctx.cluster.kill(second)
-    ctx.wait_dead(second)
+    ctx.crash(second)
     ctx.cluster.restart(first)
     ctx.cluster.restart(second)
 

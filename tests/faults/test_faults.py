@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import pytest
 
@@ -21,8 +22,8 @@ from tests.faults.workloads import WORKLOADS
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
 
-def run(cluster: FaultCluster, scenario: Scenario, seed: int) -> list[str]:
-    history = History(cluster.workdir.parent / "history.jsonl", seed)
+def run(cluster: FaultCluster, scenario: Scenario, seed: int, path: Path) -> list[str]:
+    history = History(path, seed)
     workload = WORKLOADS[scenario.moment](cluster, history, seed)
     try:
         with cluster.client() as client:
@@ -52,11 +53,11 @@ def _param(s: Scenario) -> object:
 def test_scenario(fault_cluster: FaultCluster, scenario: Scenario) -> None:
     seed = int(os.environ.get("GFS_FAULT_SEED") or random.randrange(1 << 32))
     print(f"{fault_cluster.kind} {scenario.name}: seed {seed}")
+    history = fault_cluster.workdir.parent / "history.jsonl"
     try:
-        problems = run(fault_cluster, scenario, seed)
+        problems = run(fault_cluster, scenario, seed, history)
     except Unsupported as err:
         unavailable(f"{fault_cluster.kind} cannot inject this fault here: {err}")
-    history = fault_cluster.workdir.parent / "history.jsonl"
     assert not problems, (
         f"{fault_cluster.kind} {scenario.name} (seed {seed}, history {history}):\n"
         + "\n".join(problems[:20])
