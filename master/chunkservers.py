@@ -105,10 +105,12 @@ class Chunkservers:
         return sorted(a for a in self.locations.get(handle, ()) if not self.alive(a, now))
 
     def confirm(self, handle: int, address: str, now: float) -> None:
-        """`address` acknowledged holding the current version of `handle`."""
+        """`address` acknowledged holding the current version of `handle` (a verified copy, if
+        it replaced a corrupt one there: that one is no longer to be removed)."""
         self.locations.setdefault(handle, set()).add(address)
         if address in self.servers:
             self.servers[address].handles.add(handle)
+            self.servers[address].corrupt.discard(handle)
         self.recent[(handle, address)] = now
 
     def remove(self, handle: int, address: str) -> None:

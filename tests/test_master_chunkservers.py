@@ -84,6 +84,17 @@ def test_dead_servers_are_not_handed_out_and_corrupt_replicas_are_dropped() -> N
     assert cs.replicas(1, now=10.0) == []
 
 
+def test_a_verified_copy_over_a_corrupt_replica_is_no_longer_corrupt() -> None:
+    """Re-replication may copy onto the server whose replica was corrupt (found by the fault
+    suite): the corrupt mark must go with the old bytes, or the good copy is removed for it."""
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    beat(cs, state, "a:1", [], now=0.0, corrupt=[1])
+    assert cs.servers["a:1"].corrupt == {1}
+    cs.confirm(1, "a:1", now=0.5)
+    assert cs.servers["a:1"].corrupt == set()
+    assert cs.replicas(1, now=0.5) == ["a:1"]
+
+
 def test_a_report_taken_before_a_confirmed_creation_does_not_drop_it() -> None:
     state, cs = setup_file(), Chunkservers(dead_after=3.0, report_grace=1.0)
     beat(cs, state, "a:1", [], now=0.0)
