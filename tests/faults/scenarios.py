@@ -125,7 +125,7 @@ def kill_primary_during_write(ctx: Ctx) -> None:
     ctx.cluster.restart(primary)
 
 
-@scenario("append")
+@scenario("append", known_bug=APPEND_GAP)
 def kill_secondary_during_append(ctx: Ctx) -> None:
     _, secondaries = ctx.roles()
     node = ctx.rng.choice(secondaries)
