@@ -168,6 +168,11 @@ class ChunkStore:
                 raise errors.FailedPrecondition(
                     f"chunk {handle} is at version {meta.version}; refusing to go back to {version}"
                 )
+            if meta.length == 0 and not self._data(handle).exists():
+                # Still the empty replica made above (now leased for the first time): it stays
+                # in memory until the first write persists it.
+                self.metas[handle] = ReplicaMeta(version, 0)
+                return
             self._save_meta(handle, ReplicaMeta(version, meta.length, meta.crcs))
 
     def _read_verified(self, handle: int, meta: ReplicaMeta, f: int, start: int, end: int) -> bytes:
