@@ -40,10 +40,9 @@ class NoReplica:
 
 @dataclass(frozen=True)
 class Grant:
-    """Name a new primary; `bump` says whether the version must go up first (it need not for a
-    chunk that was never leased, hence never mutated)."""
-
-    bump: bool
+    """Raise the version, then name a new primary (GFS section 3.1). The first lease of a chunk
+    too: a replica created and then cut off before the first write must come back stale, not
+    as a current version without the data written meanwhile (found by the fault suite)."""
 
 
 Decision = Reuse | WaitOut | Revoke | NoReplica | Grant
@@ -86,4 +85,4 @@ def decide(
         return WaitOut(chunk.lease_holder, chunk.lease_expiry - now)
     if not live_replicas:
         return NoReplica()
-    return Grant(bump=not (chunk.version == 1 and chunk.lease_expiry == 0.0))
+    return Grant()

@@ -359,10 +359,8 @@ class MasterService:
                 )
             case leases.NoReplica():
                 raise errors.Unavailable(f"no live replica of chunk {handle}")
-            case leases.Grant(bump=True):
+            case leases.Grant():
                 bumped, holders = self._bump_version(chunk, replicas)
-            case _:
-                bumped, holders = chunk, replicas
         version = bumped.version
         # Spread primaries (and with them the ordering work) over the replicas by handle.
         primary = holders[handle % len(holders)]
