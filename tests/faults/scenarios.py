@@ -88,10 +88,6 @@ class Scenario:
 
 SCENARIOS: list[Scenario] = []
 
-REPLICA_RACE = (
-    "an acknowledged write to a chunk re-replicated meanwhile (a server cut off from the "
-    "master) left one listed replica without its bytes at the same version"
-)
 APPEND_GAP = "an acknowledged record was missing at its offset on one replica"
 GARBAGE_LEFT = "a replica of a chunk no file holds stayed on a disk for over 60 s"
 
@@ -225,7 +221,7 @@ def pause_master_during_write(ctx: Ctx) -> None:
 # --- network --------------------------------------------------------------------------------------
 
 
-@scenario("put", "partition", known_bug=REPLICA_RACE)
+@scenario("put", "partition")
 def isolate_chunkserver_during_put(ctx: Ctx) -> None:
     node = ctx.any_chunkserver()
     ctx.cluster.isolate(node)
@@ -251,7 +247,7 @@ def partition_client_from_master_during_read(ctx: Ctx) -> None:
     ctx.cluster.heal()
 
 
-@scenario("write", "partition", known_bug=REPLICA_RACE)
+@scenario("write", "partition")
 def partition_master_from_chunkserver_during_write(ctx: Ctx) -> None:
     """The master declares a live server dead and re-replicates; on healing its replicas are
     surplus (or stale) and are trimmed."""
