@@ -90,6 +90,10 @@ SCENARIOS: list[Scenario] = []
 
 APPEND_GAP = "an acknowledged record was missing at its offset on one replica"
 GARBAGE_LEFT = "a replica of a chunk no file holds stayed on a disk for over 60 s"
+NEVER_CREATED = (
+    "a chunk logged just before the master died, its creation never sent, has no replica "
+    "anywhere: missing for good, and safe mode never lifts by itself"
+)
 
 
 def scenario(
@@ -407,7 +411,7 @@ def second_chunkserver_lost_during_rereplication(ctx: Ctx) -> None:
     ctx.cluster.restart(second)
 
 
-@scenario("write")
+@scenario("write", known_bug=NEVER_CREATED)
 def chunkserver_killed_while_master_restarts(ctx: Ctx) -> None:
     """The master restarts (safe mode, waiting out leases) and meanwhile a server dies."""
     ctx.cluster.kill("master")
