@@ -125,6 +125,15 @@ class ChunkStore:
             if not data.exists() or data.stat().st_size < meta.length:
                 log.warning("replica of chunk %d is shorter than its metadata says", handle)
                 self.corrupt.add(handle)
+        # Data with no metadata is a replica whose creation or first copy a crash cut short
+        # (the metadata is written last): never acknowledged, and never reported, so nobody
+        # else would ever remove it.
+        for data in self.dir.glob("*.chunk"):
+            handle = int(data.stem)
+            if not self._meta(handle).exists():
+                log.warning("removing chunk %d's data: a crash left it without metadata", handle)
+                data.unlink()
+                self._ids(handle).unlink(missing_ok=True)
         log.info("loaded %d replicas from %s", len(self.metas), self.dir)
 
     def lock(self, handle: int) -> threading.Lock:
@@ -160,19 +169,22 @@ class ChunkStore:
             if meta is None:
                 if not create:
                     raise errors.NotFound(f"no replica of chunk {handle} here")
-                # An empty replica need not survive a crash (the master then sees it missing),
-                # so nothing is synced until the first write persists it.
-                self.metas[handle] = ReplicaMeta(version, 0)
+                # Durable at once: a replica the master counts must survive a restart, written
+                # to or not (an empty chunk lost on every server would be missing for good).
+                try:
+                    with open(self._data(handle), "wb") as f:
+                        os.fsync(f.fileno())
+                    self._save_meta(handle, ReplicaMeta(version, 0))
+                except OSError as err:
+                    self._data(handle).unlink(missing_ok=True)
+                    raise errors.ResourceExhausted(
+                        f"cannot create chunk {handle}: {err.strerror or err}"
+                    ) from None
                 return
             if version < meta.version:
                 raise errors.FailedPrecondition(
                     f"chunk {handle} is at version {meta.version}; refusing to go back to {version}"
                 )
-            if meta.length == 0 and not self._data(handle).exists():
-                # Still the empty replica made above (now leased for the first time): it stays
-                # in memory until the first write persists it.
-                self.metas[handle] = ReplicaMeta(version, 0)
-                return
             self._save_meta(handle, ReplicaMeta(version, meta.length, meta.crcs))
 
     def _read_verified(self, handle: int, meta: ReplicaMeta, f: int, start: int, end: int) -> bytes:

@@ -169,3 +169,25 @@ def test_record_ids_survive_a_restart_go_with_the_replica_and_travel_with_a_copy
     assert ChunkStore(copy_dir, CHUNK).recorded(1, "id-1") == 0
     store.delete(1, max_version=1)
     assert ChunkStore(tmp_path, CHUNK).recorded(1, "id-1") is None
+
+
+def test_a_created_replica_survives_a_restart_before_its_first_write(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path, CHUNK)
+    store.set_version(7, 1, create=True)
+    store.set_version(7, 2, create=False)  # its first lease
+    again = ChunkStore(tmp_path, CHUNK)
+    assert again.metas[7] == ReplicaMeta(2, 0)
+    assert 7 not in again.corrupt
+    assert read_all(again, 7, 2) == b""
+
+
+def test_data_a_crash_left_without_metadata_is_removed_on_restart(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path, CHUNK)
+    store.set_version(1, 1, create=True)
+    store.write(1, 1, 0, b"kept")
+    (tmp_path / "9.chunk").write_bytes(b"a copy cut short before its metadata")
+    (tmp_path / "9.ids").write_text("0 some-record\n")
+    again = ChunkStore(tmp_path, CHUNK)
+    assert sorted(p.name for p in tmp_path.glob("*.chunk")) == ["1.chunk"]
+    assert not (tmp_path / "9.ids").exists()
+    assert read_all(again, 1, 1) == b"kept"
