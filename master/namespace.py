@@ -160,14 +160,15 @@ def snapshot(state: MasterState, src: str, dst: str, now: float) -> Mutation:
 
 
 def split_chunk(state: MasterState, path: str, index: int, now: float) -> Mutation:
-    """Gives `path` its own copy (a new handle, version 1) of the shared chunk at `index`."""
+    """Gives `path` its own copy (a new handle, at the shared chunk's version) of the shared
+    chunk at `index`."""
     node = lookup_file(state, path)
     old = state.chunks[node.chunks[index]]
     new = state.next_handle
     chunks = (*node.chunks[:index], new, *node.chunks[index + 1 :])
     changes: list[Change] = [
         RaiseNextHandle(new + 1),
-        PutChunk(Chunk(new, 1)),
+        PutChunk(Chunk(new, old.version)),
         PutChunk(dataclasses.replace(old, refcount=old.refcount - 1)),
         PutNode(dataclasses.replace(node, chunks=chunks, mtime=now)),
     ]

@@ -175,7 +175,7 @@ class MasterService:
                     replicas = self.servers.replicas(handle, now)
                 new = int(mutation.args["to"])  # type: ignore[call-overload]
                 request = chunkserver_pb2.CopyLocalRequest(
-                    handle=handle, version=chunk.version, new_handle=new, new_version=1
+                    handle=handle, version=chunk.version, new_handle=new, new_version=chunk.version
                 )
 
                 def copy(address: str) -> str | None:
@@ -273,6 +273,7 @@ class MasterService:
             with self._core:
                 mutation = namespace.add_chunks(self.state, path, index, now)
                 candidates = self._candidates(now)
+                roomy = self._roomy(now)
             handles: list[int] = list(mutation.args.get("handles", []))  # type: ignore[call-overload]
             if not handles:
                 return
@@ -281,7 +282,6 @@ class MasterService:
                 raise errors.FailedPrecondition(
                     f"only {len(candidates)} chunkserver(s) alive; replication {r} needs {r}"
                 )
-            roomy = [c for c in candidates if c.free_bytes >= self.config.chunk_size]
             if len(roomy) < r:
                 raise errors.ResourceExhausted(
                     f"only {len(roomy)} chunkserver(s) have room for a new chunk "
@@ -294,14 +294,37 @@ class MasterService:
             try:
                 self._commit(mutation)
                 for handle in handles:
-                    chosen = placement.choose(roomy, r)
-                    acks = self._set_version(handle, 1, chosen, create=True)
+                    acks = self._create_replicas(handle, roomy)
                     log.info(
                         "chunk %d of %s created on %s", handle, path, ", ".join(acks) or "none"
                     )
             finally:
                 with self._core:
                     self._creating.difference_update(handles)
+
+    def _roomy(self, now: float) -> list[placement.Candidate]:
+        """Live servers that may take a new replica and have room for a whole chunk."""
+        return [c for c in self._candidates(now) if c.free_bytes >= self.config.chunk_size]
+
+    def _create_replicas(self, handle: int, roomy: list[placement.Candidate]) -> list[str]:
+        """Creates the chunk's (empty) replicas at version 1 on servers placement picks from
+        `roomy`; returns those that acknowledged."""
+        chosen = placement.choose(roomy, self.config.replication)
+        return self._set_version(handle, 1, chosen, create=True)
+
+    def _create_again(self, handle: int) -> list[str]:
+        """Makes new replicas of a never-written chunk that has none left (its creation was cut
+        short by a master crash, say): it holds nothing, so nothing is lost. The caller holds
+        the chunk's lock and has checked both."""
+        with self._core:
+            roomy = self._roomy(self.clock())
+        acks = self._create_replicas(handle, roomy)
+        log.warning(
+            "chunk %d had no replica and was never written: created again on %s",
+            handle,
+            ", ".join(acks) or "none",
+        )
+        return acks
 
     def _set_version(
         self, handle: int, version: int, servers: list[str], create: bool
@@ -345,6 +368,8 @@ class MasterService:
             chunk = self.state.chunks[handle]
             replicas = self.servers.replicas(handle, now)
             lost = self.servers.lost(handle, now)
+        if not replicas and chunk.never_written:
+            replicas = self._create_again(handle)
         decision = leases.decide(chunk, replicas, now, lost)
         if isinstance(decision, leases.Revoke):
             chunk = self._revoke(chunk, f"replica(s) {', '.join(lost)} died")
@@ -552,7 +577,11 @@ class MasterService:
         now = self.clock()
         with self._core:
             known = len(self.state.chunks)
-            reported = sum(1 for h in self.state.chunks if self.servers.replicas(h, now))
+            reported = sum(
+                1
+                for h, c in self.state.chunks.items()
+                if c.never_written or self.servers.replicas(h, now)
+            )
         return known, reported
 
     def update_safe_mode(self) -> None:
@@ -657,6 +686,8 @@ class MasterService:
                     clone.source,
                     clone.target,
                 )
+            empty = [h for h, c in chunks.items() if c.never_written and not live[h]]
+            self._creating.update(empty)
             settled = {h: c for h, c in chunks.items() if h not in self._cloning}
             trims = replication.plan_trims(settled, live, free, racks, target, now, self._retiring)
             queued = {(a, r.handle) for a, rs in self._removals.items() for r in rs}
@@ -686,6 +717,23 @@ class MasterService:
                         )
         for clone in clones:
             self._pool.submit(self._clone, clone)
+        for handle in empty:
+            self._pool.submit(self._recreate, handle)
+
+    def _recreate(self, handle: int) -> None:
+        """Repair's part in re-creating a never-written chunk that has no replica."""
+        try:
+            with self._chunk_lock(handle):
+                with self._core:
+                    chunk = self.state.chunks.get(handle)
+                    replicas = self.servers.replicas(handle, self.clock())
+                if chunk is not None and chunk.never_written and not replicas:
+                    self._create_again(handle)
+        except Exception:
+            log.exception("creating chunk %d again failed", handle)
+        finally:
+            with self._core:
+                self._creating.discard(handle)
 
     def balance(self) -> int:
         """Starts moves from the servers holding the most replicas to those holding the fewest

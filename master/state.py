@@ -41,6 +41,13 @@ class Chunk:
     def lease_valid(self, now: float) -> bool:
         return bool(self.lease_holder) and now < self.lease_expiry
 
+    @property
+    def never_written(self) -> bool:
+        """At version 1 a chunk was never leased (every lease raises the version) and is no
+        copy of a written one (a copy-on-write keeps its source's version), so it holds nothing:
+        all its replicas are empty, and making new ones loses nothing."""
+        return self.version == 1
+
 
 @dataclass(frozen=True)
 class PutNode:

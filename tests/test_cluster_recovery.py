@@ -17,6 +17,8 @@ import pytest
 from client import errors
 from client.client import Client
 from client.localcluster import LocalCluster
+from master import namespace
+from master.store import Store
 from tests.conftest import SMALL_CHUNK, replica_path, run_gfs, start_cluster, wait_until
 
 pytestmark = pytest.mark.cluster
@@ -167,6 +169,32 @@ def test_a_restarted_master_deletes_nothing_until_enough_chunks_are_reported(
 
     assert run_gfs(m, "safemode", "leave").returncode == 0
     wait_until(lambda: not any(p.exists() for p in paths), 15, "the deleted file's replicas go")
+
+
+def test_a_chunk_logged_but_never_created_is_created_again_and_takes_writes(
+    own_cluster: LocalCluster,
+) -> None:
+    """The master logs a new chunk, then dies before any chunkserver has created it: after the
+    restart no server reports it. Being never written it holds nothing, so the master leaves
+    safe mode without it and makes its replicas anew, rather than calling it missing for good."""
+    m = own_cluster.master_address
+    with Client(m) as gfs:
+        gfs.create("/new")
+    assert own_cluster.master is not None
+    own_cluster.kill(own_cluster.master)
+    store = Store(own_cluster.data_dir / "master" / "master.db")
+    state = store.load()
+    store.commit(namespace.add_chunks(state, "/new", 1, time.time()))  # two chunks, no replica
+    store.close()
+    own_cluster.restart(own_cluster.master)
+
+    fsck = lambda: json.loads(run_gfs(m, "fsck", "/new", "--json").stdout)  # noqa: E731
+    wait_until(lambda: fsck()["healthy"] == 2, 30, "both chunks have their replicas")
+    data = os.urandom(SMALL_CHUNK + 1000)
+    with Client(m) as gfs:
+        gfs.write("/new", 100, data)
+        assert gfs.read("/new", 100, len(data)) == data
+    assert json.loads(run_gfs(m, "report", "--json").stdout)["safe_mode"] is False
 
 
 def test_kill_9_during_a_storm_of_namespace_operations_loses_nothing_acknowledged(
