@@ -20,6 +20,10 @@ class Lease:
     seconds: float  # the lease's length, as granted
     chunk_size: int = 0  # where appends pad (0: not told)
     active: bool = False  # ordered a mutation since extension was last asked for
+    # Where appends may start: the end of the longest replica when the lease began (None: not
+    # learnt yet). A primary behind a secondary (that kept a failed append it missed) must not
+    # place a record over those bytes.
+    appends_from: int | None = None
 
 
 @dataclass

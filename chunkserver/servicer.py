@@ -162,18 +162,33 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         pushed = self.spool.get(request.data_id)
         with self.store.lock(handle):
             lease, serial = self._lease(handle, version)
-            if record_id:
-                first = self.store.recorded(handle, record_id)
-                if first is not None:
-                    self.spool.drop(request.data_id)
-                    return chunkserver_pb2.AppendResponse(offset=first, duplicate=True)
             size = lease.chunk_size or self.config.max_chunk_size
             if pushed.size > size // 4:
                 raise errors.InvalidArgument(
                     f"a record is at most a quarter of the chunk size ({size // 4} bytes), "
                     f"not {pushed.size}"
                 )
-            offset = self.store.metas[handle].length
+            if record_id:
+                first = self.store.recorded(handle, record_id)
+                if first is not None and self.store.holds(
+                    handle, version, first, pushed.path.read_bytes()
+                ):
+                    # The earlier try may have reached only some of today's replicas (one that
+                    # was down then, or a new lease's): each gets it at the same offset.
+                    again = chunkserver_pb2.ApplyWriteRequest(
+                        handle=handle,
+                        version=version,
+                        offset=first,
+                        data_id=request.data_id,
+                        serial=serial,
+                        record_id=record_id,
+                    )
+                    self._everywhere(again, None, here=False)
+                    self.spool.drop(request.data_id)
+                    return chunkserver_pb2.AppendResponse(offset=first, duplicate=True)
+            if lease.appends_from is None:
+                lease.appends_from = self._longest_replica(handle, version, lease)
+            offset = max(self.store.metas[handle].length, lease.appends_from)
             if offset + pushed.size > size:
                 padding = chunkserver_pb2.ApplyWriteRequest(
                     handle=handle, version=version, offset=offset, serial=serial, pad_to=size
@@ -198,13 +213,38 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             lease = self.leases.check(handle, version, time.monotonic())
             return lease, self.leases.next_serial(handle)
 
-    def _everywhere(self, applied: chunkserver_pb2.ApplyWriteRequest, pushed: Pushed | None) -> int:
-        """Applies a mutation here while the lease's secondaries apply it too (the caller holds
-        the chunk's lock, so every replica sees one order); fails unless all did."""
+    def _longest_replica(self, handle: int, version: int, lease: Lease) -> int:
+        """The end of the longest replica of the chunk, this one and the lease's secondaries."""
+
+        def length(address: str) -> int:
+            info = rpc.call(
+                self.channels.chunkserver(address).ReplicaInfo,
+                chunkserver_pb2.ReplicaInfoRequest(
+                    handle=handle, version=version, length_only=True
+                ),
+                target=address,
+                timeout=self.config.rpc_timeout,
+            )
+            return int(info.length)
+
+        return max([self.store.metas[handle].length, *self._pool.map(length, lease.secondaries)])
+
+    def _everywhere(
+        self,
+        applied: chunkserver_pb2.ApplyWriteRequest,
+        pushed: Pushed | None,
+        here: bool = True,
+    ) -> int:
+        """Applies a mutation here (unless this replica holds it already) while the lease's
+        secondaries apply it too (the caller holds the chunk's lock, so every replica sees one
+        order); fails unless all did."""
         lease = self.leases.leases[applied.handle]
         remote = [self._pool.submit(self._apply_on, a, applied) for a in lease.secondaries]
         try:
-            length = self._apply_here(applied, pushed)
+            if here:
+                length = self._apply_here(applied, pushed)
+            else:
+                length = self.store.metas[applied.handle].length
         finally:
             failures = [f for f in (r.result() for r in remote) if f is not None]
         if failures:
@@ -229,7 +269,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         else:
             length = self.store.write(handle, version, offset, pushed.path.read_bytes())
             self.spool.drop(applied.data_id)
-        if applied.record_id:
+        if applied.record_id and self.store.recorded(handle, applied.record_id) != offset:
             self.store.record(handle, applied.record_id, offset)
         return length
 
@@ -288,6 +328,8 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self, request: chunkserver_pb2.ReplicaInfoRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.ReplicaInfoResponse:
         meta = self.store.info(request.handle, request.version)
+        if request.length_only:
+            return chunkserver_pb2.ReplicaInfoResponse(length=meta.length)
         return chunkserver_pb2.ReplicaInfoResponse(
             length=meta.length,
             crcs=meta.crcs,

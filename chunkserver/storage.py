@@ -305,6 +305,18 @@ class ChunkStore:
         with self.lock(handle):
             return self._require(handle, version)
 
+    def holds(self, handle: int, version: int, offset: int, data: bytes) -> bool:
+        """Whether the replica holds exactly `data` at `offset` (verified). The caller holds
+        `lock(handle)`."""
+        meta = self._require(handle, version)
+        if offset + len(data) > meta.length:
+            return False
+        fd = os.open(self._data(handle), os.O_RDONLY)
+        try:
+            return self._read_verified(handle, meta, fd, offset, offset + len(data)) == data
+        finally:
+            os.close(fd)
+
     def read(
         self, handle: int, version: int, offset: int, length: int, piece: int
     ) -> Iterator[bytes]:

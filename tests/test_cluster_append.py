@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,87 @@ def test_a_record_id_lands_once_even_across_a_primary_change(tmp_path: Path) -> 
             gfs.append_record("/once", b"other", "other-id")
             assert [r.payload for r in gfs.records("/once")] == [b"payload", b"other"]
     finally:
+        cluster.stop()
+
+
+def push(channels: rpc.Channels, chain: list[str], data_id: str, data: bytes) -> None:
+    piece = cpb.DataPiece(data_id=data_id, chain=chain[1:], data=data)
+    channels.chunkserver(chain[0]).PushData(iter([piece]), timeout=10)
+
+
+def test_a_repeated_record_id_reaches_the_replica_its_first_try_missed(tmp_path: Path) -> None:
+    """The first try of a record lands on the primary and one secondary but not the other (its
+    data never reached it); the retry finds the id on the primary and answers with the first
+    offset, which must then hold the record on every replica, the one that missed it too."""
+    cluster = start_cluster(tmp_path / "c")
+    channels = rpc.Channels()
+    try:
+        with Client(cluster.master_address) as gfs:
+            gfs.create("/log")
+            gfs.append_record("/log", b"before", "r0")
+            chunk = gfs.stat("/log").chunks[0]
+        assert chunk.primary
+        primary = chunk.primary
+        reached, missed = [a for a in chunk.replicas if a != primary]
+        framed = frame(b"retried", "r1")
+        append = cpb.AppendRequest(handle=chunk.handle, version=chunk.version, record_id="r1")
+        stub = channels.chunkserver(primary)
+
+        push(channels, [primary, reached], "try-1", framed)
+        append.data_id = "try-1"
+        with pytest.raises(errors.GfsError, match=missed):
+            rpc.call(stub.Append, append, target=primary, timeout=10)
+
+        push(channels, [primary, reached, missed], "try-2", framed)
+        append.data_id = "try-2"
+        reply = rpc.call(stub.Append, append, target=primary, timeout=10)
+        assert reply.duplicate
+        replicas = list(chunk.replicas)
+        for address, data in zip(
+            replicas, replica_bytes(replicas, chunk.handle, chunk.version), strict=True
+        ):
+            got = data[reply.offset : reply.offset + len(framed)]
+            assert got == framed, f"the record is not at {reply.offset} on {address}"
+    finally:
+        channels.close()
+        cluster.stop()
+
+
+def test_a_new_primary_appends_past_the_longest_replica(tmp_path: Path) -> None:
+    """A secondary holds bytes past the primary's end (a mutation that failed on the primary);
+    under the next lease, appends must start past them, never write over them."""
+    cluster = start_cluster(tmp_path / "c", extra=["--lease-seconds=1"])
+    channels = rpc.Channels()
+    try:
+        with Client(cluster.master_address, timeout=30) as gfs:
+            gfs.create("/log")
+            gfs.append_record("/log", b"before", "r0")
+            chunk = gfs.stat("/log").chunks[0]
+            longer = next(a for a in chunk.replicas if a != chunk.primary)
+            end = gfs.stat("/log").size
+            kept = os.urandom(5000)
+            push(channels, [longer], "ahead", kept)
+            rpc.call(
+                channels.chunkserver(longer).ApplyWrite,
+                cpb.ApplyWriteRequest(
+                    handle=chunk.handle, version=chunk.version, offset=end, data_id="ahead"
+                ),
+                target=longer,
+                timeout=10,
+            )
+            time.sleep(2)  # the lease ends unused; the next append gets a new one
+            offset = gfs.append_record("/log", b"after", "r1")
+            assert offset >= end + len(kept)
+            now = gfs.stat("/log").chunks[0]
+            assert now.version > chunk.version, "a new lease"
+            replicas = list(now.replicas)
+            data = dict(
+                zip(replicas, replica_bytes(replicas, now.handle, now.version), strict=True)
+            )
+            assert data[longer][end : end + len(kept)] == kept
+            assert [r.payload for r in gfs.records("/log")] == [b"before", b"after"]
+    finally:
+        channels.close()
         cluster.stop()
 
 
