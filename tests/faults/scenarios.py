@@ -88,13 +88,6 @@ class Scenario:
 
 SCENARIOS: list[Scenario] = []
 
-APPEND_GAP = "an acknowledged record was missing at its offset on one replica"
-GARBAGE_LEFT = "a replica of a chunk no file holds stayed on a disk for over 60 s"
-NEVER_CREATED = (
-    "a chunk logged just before the master died, its creation never sent, has no replica "
-    "anywhere: missing for good, and safe mode never lifts by itself"
-)
-
 
 def scenario(
     moment: str, *needs: str, known_bug: str = ""
@@ -110,7 +103,7 @@ def scenario(
 # --- crashes ------------------------------------------------------------------------------------
 
 
-@scenario("put", known_bug=GARBAGE_LEFT)
+@scenario("put")
 def kill_chunkserver_during_put(ctx: Ctx) -> None:
     node = ctx.any_chunkserver()
     ctx.crash(node)
@@ -125,7 +118,7 @@ def kill_primary_during_write(ctx: Ctx) -> None:
     ctx.cluster.restart(primary)
 
 
-@scenario("append", known_bug=APPEND_GAP)
+@scenario("append")
 def kill_secondary_during_append(ctx: Ctx) -> None:
     _, secondaries = ctx.roles()
     node = ctx.rng.choice(secondaries)
@@ -234,7 +227,7 @@ def isolate_chunkserver_during_put(ctx: Ctx) -> None:
     ctx.cluster.heal()
 
 
-@scenario("append", "partition", known_bug=APPEND_GAP)
+@scenario("append", "partition")
 def isolate_primary_past_its_lease_during_append(ctx: Ctx) -> None:
     primary, _ = ctx.roles()
     ctx.cluster.isolate(primary)
@@ -381,12 +374,12 @@ def _rolling_restart(ctx: Ctx, progress: int) -> None:
         ctx.workload.wait_progress(progress)
 
 
-@scenario("append", known_bug=APPEND_GAP)
+@scenario("append")
 def rolling_restart_during_append(ctx: Ctx) -> None:
     _rolling_restart(ctx, 3)
 
 
-@scenario("put", known_bug=GARBAGE_LEFT)
+@scenario("put")
 def rolling_restart_during_put(ctx: Ctx) -> None:
     _rolling_restart(ctx, 2)
 
@@ -413,7 +406,7 @@ def second_chunkserver_lost_during_rereplication(ctx: Ctx) -> None:
     ctx.cluster.restart(second)
 
 
-@scenario("write", known_bug=NEVER_CREATED)
+@scenario("write")
 def chunkserver_killed_while_master_restarts(ctx: Ctx) -> None:
     """The master restarts (safe mode, waiting out leases) and meanwhile a server dies."""
     ctx.cluster.kill("master")
