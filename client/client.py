@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import socket
 import time
 import uuid
@@ -50,6 +51,15 @@ def _local_hosts() -> set[str]:
     return hosts
 
 
+def piece_for(size: int) -> int:
+    """The piece a push of `size` bytes travels in. Each server forwards a piece once it has it
+    all, so a chain of R servers delays the last byte by R-1 pieces: on 100 Mbit/s links a 1 MB
+    write in 64 KiB pieces loses 2 x 5 ms, not 2 x 84 ms as in one piece. Pieces are 1/64 of the
+    push, at least 64 KiB (smaller ones cost more CPU than they save on loopback: measured) and
+    at most 1 MiB."""
+    return min(1024 * 1024, max(64 * 1024, size // 64))
+
+
 class Client:
     def __init__(
         self,
@@ -57,14 +67,14 @@ class Client:
         *,
         shadows: list[str] | None = None,
         timeout: float = 30.0,
-        piece_size: int = 1024 * 1024,
+        piece_size: int = 0,
         parallel_chunks: int = 2,
         cache_seconds: float = 30.0,
     ) -> None:
         self.master_address = master
         self.shadows = list(shadows or [])
         self.timeout = timeout
-        self.piece_size = piece_size
+        self.piece_size = piece_size  # of a push; 0: chosen by the push's size (_piece)
         self.parallel_chunks = max(1, parallel_chunks)
         self.channels = rpc.Channels()
         self.cache = LocationCache(cache_seconds)
@@ -218,14 +228,17 @@ class Client:
         return info
 
     def _nearest_first(self, replicas: tuple[str, ...]) -> list[str]:
-        return sorted(replicas, key=lambda a: a.rsplit(":", 1)[0] not in self._local)
+        """This host's replicas first; among equally near ones a random order, so that many
+        clients reading one chunk spread over its replicas instead of all taking the first."""
+        shuffled = random.sample(replicas, len(replicas))
+        return sorted(shuffled, key=lambda a: a.rsplit(":", 1)[0] not in self._local)
 
     # --- writing ------------------------------------------------------------------------------
 
     def _push(
         self, chain: list[str], data_id: str, data: bytes, progress: Progress | None = None
     ) -> None:
-        step = self.piece_size
+        step = self.piece_size or piece_for(len(data))
 
         def pieces() -> Iterator[chunkserver_pb2.DataPiece]:
             for i in range(0, max(len(data), 1), step):

@@ -59,6 +59,13 @@ def own_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
 
 
 @pytest.fixture
+def replicas_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients in this test try equally near replicas (on loopback: all) in sorted order, not
+    in the random order that spreads load, so that a test knows which one a read starts on."""
+    monkeypatch.setattr("client.client.random.sample", lambda seq, k: sorted(seq))
+
+
+@pytest.fixture
 def gfs(shared_cluster: LocalCluster) -> Iterator[Client]:
     with Client(shared_cluster.master_address, timeout=10) as client:
         yield client

@@ -105,7 +105,9 @@ def test_too_few_chunkservers_is_said_clearly(tmp_path: Path) -> None:
 
 
 @pytest.mark.cluster
-def test_a_chunkserver_killed_mid_read_does_not_fail_the_read(own_cluster: LocalCluster) -> None:
+def test_a_chunkserver_killed_mid_read_does_not_fail_the_read(
+    own_cluster: LocalCluster, replicas_in_order: None
+) -> None:
     data = os.urandom(6 * SMALL_CHUNK)
     with Client(own_cluster.master_address, timeout=10) as gfs:
         gfs.put(io.BytesIO(data), "/midread")

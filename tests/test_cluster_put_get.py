@@ -96,13 +96,13 @@ def test_namespace_operations_through_the_command(shared_cluster: LocalCluster) 
 
 @pytest.mark.cluster
 def test_a_flipped_byte_is_never_returned_and_the_read_uses_another_replica(
-    own_cluster: LocalCluster,
+    own_cluster: LocalCluster, replicas_in_order: None
 ) -> None:
     data = os.urandom(SMALL_CHUNK)
     with Client(own_cluster.master_address) as gfs:
         gfs.put(io.BytesIO(data), "/flip")
         chunk = gfs.stat("/flip").chunks[0]
-        first = sorted(chunk.replicas)[0]  # every replica is local: the client tries them in order
+        first = sorted(chunk.replicas)[0]  # the first replica the client tries
         path = replica_path(own_cluster, first, chunk.handle)
         raw = bytearray(path.read_bytes())
         raw[BLOCK + 7] ^= 0x40

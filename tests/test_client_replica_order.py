@@ -1,0 +1,21 @@
+"""Which replica a client reads from first, and the order of a push's chain."""
+
+from __future__ import annotations
+
+from client.client import Client, piece_for
+
+
+def test_local_replicas_come_first_and_equally_near_ones_share_the_load() -> None:
+    with Client("127.0.0.1:1") as gfs:
+        gfs._local = {"10.0.0.9"}
+        replicas = ("10.0.0.1:9100", "10.0.0.2:9100", "10.0.0.9:9100", "10.0.0.3:9100")
+        orders = [gfs._nearest_first(replicas) for _ in range(200)]
+    assert all(o[0] == "10.0.0.9:9100" and sorted(o) == sorted(replicas) for o in orders)
+    assert {o[1] for o in orders} == {"10.0.0.1:9100", "10.0.0.2:9100", "10.0.0.3:9100"}
+
+
+def test_pushes_travel_in_pieces_of_a_sixty_fourth_between_64_kib_and_1_mib() -> None:
+    assert piece_for(1_000) == 64 * 1024
+    assert piece_for(1_000_000) == 64 * 1024
+    assert piece_for(16 * 2**20) == 256 * 1024
+    assert piece_for(64 * 2**20) == 2**20
