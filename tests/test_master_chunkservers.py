@@ -119,6 +119,15 @@ def test_placement_spans_racks_first_then_free_space() -> None:
     assert placement.choose(candidates, 9) == ["a", "c", "b", "d"]
 
 
+def test_placement_among_disks_about_as_empty_prefers_the_fewest_chunks() -> None:
+    """Servers on one disk (or equal disks) report nearly the same free space: new chunks must
+    still spread over all of them, not go to whichever reported a few bytes more."""
+    c = placement.Candidate
+    candidates = [c("a", "r1", 1000, 5), c("b", "r1", 999, 0), c("c", "r1", 998, 3)]
+    candidates += [c("d", "r1", 1000, 1), c("e", "r1", 500, 0)]
+    assert placement.choose(candidates, 2) == ["b", "d"]
+
+
 def test_a_replica_ordered_removed_is_not_brought_back_by_a_report_taken_before_the_order() -> None:
     state, cs = setup_file(), Chunkservers(dead_after=3.0)
     beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.0)
