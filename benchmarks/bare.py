@@ -1,10 +1,12 @@
 """Bare Python gRPC servers: the limits pygfs is measured against.
 
   python benchmarks/bare.py chain --out FILE [--next ADDR]
-      a client-streaming sink that writes every piece to FILE as it arrives and forwards it to
-      the next server (pipelined), then fdatasyncs: one link of a bare replication chain.
+      a client-streaming sink that writes every piece to a file of its own (FILE.<n>) as it
+      arrives and forwards it to the next server (pipelined), then fdatasyncs and deletes it:
+      one link of a bare replication chain, which concurrent pushes may share.
   python benchmarks/bare.py source --file FILE
-      a server-streaming source that sends FILE in pieces.
+      a server-streaming source that sends FILE in pieces (the request's offset and length, if
+      a length is given).
 
 Both use pygfs's own messages (DataPiece, ReadPiece) so serialization costs are the same.
 Each prints 'serving on ADDR' once it serves.
@@ -13,6 +15,7 @@ Each prints 'serving on ADDR' once it serves.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import queue
 import sys
@@ -42,6 +45,7 @@ def chain_handler(out: Path, next_address: str | None) -> grpc.GenericRpcHandler
         if channel
         else None
     )
+    numbers = itertools.count()
 
     def push(pieces: Iterator[pb.DataPiece], context: grpc.ServicerContext) -> pb.PushDataResponse:
         relay: queue.SimpleQueue[pb.DataPiece | None] = queue.SimpleQueue()
@@ -52,7 +56,8 @@ def chain_handler(out: Path, next_address: str | None) -> grpc.GenericRpcHandler
 
         downstream = forward.future(relayed()) if forward else None
         size = 0
-        with open(out, "wb") as f:
+        path = out.with_name(f"{out.name}.{next(numbers)}")
+        with open(path, "wb") as f:
             for piece in pieces:
                 f.write(piece.data)
                 size += len(piece.data)
@@ -60,6 +65,7 @@ def chain_handler(out: Path, next_address: str | None) -> grpc.GenericRpcHandler
             relay.put(None)
             f.flush()
             os.fdatasync(f.fileno())
+        path.unlink()
         if downstream is not None:
             downstream.result()
         return pb.PushDataResponse(length=size)
@@ -78,8 +84,11 @@ def chain_handler(out: Path, next_address: str | None) -> grpc.GenericRpcHandler
 
 def source_handler(path: Path, piece: int) -> grpc.GenericRpcHandler:
     def read(request: pb.ReadRequest, context: grpc.ServicerContext) -> Iterator[pb.ReadPiece]:
+        left = request.length or os.path.getsize(path)
         with open(path, "rb") as f:
-            while data := f.read(piece):
+            f.seek(request.offset)
+            while left > 0 and (data := f.read(min(piece, left))):
+                left -= len(data)
                 yield pb.ReadPiece(data=data)
 
     return grpc.method_handlers_generic_handler(

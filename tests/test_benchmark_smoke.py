@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from client.client import Client
+from client.localcluster import LocalCluster
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,3 +44,30 @@ def test_throughput_benchmark_runs_and_reports_both_ratios(tmp_path: Path) -> No
     assert "put/(a): best" in result.stdout and "get/(b): best" in result.stdout
     assert "(a) bare 3-process chain" in result.stdout
     assert set(figures["ratios_median"]) == {"put", "get"}
+
+
+@pytest.mark.cluster
+def test_the_figure3_client_moves_what_it_reports(shared_cluster: LocalCluster) -> None:
+    master = shared_cluster.master_address
+
+    def worker(op: str, *paths: str) -> dict[str, float]:
+        args = [sys.executable, str(ROOT / "benchmarks" / "figure3_worker.py"), op]
+        args += ["--master", master, "--size", "65536", "--start-at", "0", "--seconds", "1"]
+        for path in paths:
+            args += ["--path", path]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        report: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+        assert report["op"] == op and report["bytes"] > 0 and report["seconds"] >= 1
+        return report
+
+    with Client(master) as gfs:
+        gfs.mkdir("/fig3smoke", parents=True)
+        wrote = worker("write", "/fig3smoke/w")
+        assert gfs.stat("/fig3smoke/w").size == wrote["bytes"]
+        put = worker("put", "/fig3smoke/p")
+        assert gfs.stat("/fig3smoke/p").size == put["bytes"]
+        worker("read", "/fig3smoke/w", "/fig3smoke/p")
+        gfs.create("/fig3smoke/log")
+        appended = worker("append", "/fig3smoke/log")
+        assert gfs.stat("/fig3smoke/log").size >= appended["bytes"]

@@ -1,0 +1,468 @@
+"""Figure 3 of the GFS paper (section 6.1): aggregate read, write and record-append throughput of
+1 to N clients, against the network limit, reproduced on the compose cluster.
+
+    sudo python benchmarks/figure3.py [--chunkservers 8] [--clients 1,2,4] [--seconds 20]
+
+Shaped: deploy/docker-compose.yml with --chunkservers chunkservers (the extra ones from a
+generated override), every container's link, clients' too, shaped to --mbit both ways
+(benchmarks/shaping.py), each client a container of its own running figure3_worker.py. As in the
+paper, reads take random 4 MB regions of the files the writers wrote, each writer writes a new
+file in 1 MB writes, and all appenders append 1 MB records to one file. With L the link's rate
+and C chunkservers, the limits are computed as the paper does:
+    read    min(n L, C L)      the clients' links, then the chunkservers' (the paper's second
+                               bound, 125 MB/s, was the link between its two switches; here one
+                               non-blocking switch, so the chunkservers' links are the shared one)
+    write   min(n L, C L / 3)  every byte enters 3 of the C chunkservers
+    append  L                  the links of the servers holding the file's last chunk
+Loopback: the same workloads on a local cluster (processes, nothing shaped), each beside the raw
+Python gRPC limit measured in the same run by the same number of clients: bare.py's 3-link chain
+for writes and appends, its file source for reads.
+
+Writes benchmarks/results/figure3.json and benchmarks/results/figure3.png (like Figure 3);
+prints the table. Needs root, a Docker engine and compose (as the fault suite does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks import shaping  # noqa: E402
+from client.client import Client  # noqa: E402
+from client.localcluster import LocalCluster  # noqa: E402
+
+MB = 1_000_000
+OPS = ("read", "write", "put", "append")
+# The paper's read region, write and record; a put streams a new file for the whole run.
+SIZES = {"read": 4 * MB, "write": MB, "put": MB, "append": MB}
+# Figure 3's ends (MB/s), as section 6.1.1 gives them: 1 client and 16 clients, and the limits.
+PAPER = {
+    "read": {"one": 10.0, "limit_one": 12.5, "many": 94.0, "limit_many": 125.0},
+    "write": {"one": 6.3, "limit_one": 12.5, "many": 35.0, "limit_many": 67.0},
+    "append": {"one": 6.0, "limit_one": 12.5, "many": 4.8, "limit_many": 12.5},
+}
+TARGET_ONE = {"read": 0.90, "write": 0.80, "put": 0.80, "append": 0.75}  # the issue's
+PROJECT = "pygfsbench"
+NET = "172.28.50"
+IMAGE = "pygfs:bench"
+WORKER = "benchmarks/figure3_worker.py"
+
+
+def limit(op: str, clients: int, link: float, chunkservers: int) -> float:
+    if op == "read":
+        return min(clients * link, chunkservers * link)
+    if op in ("write", "put"):
+        return min(clients * link, chunkservers * link / 3)
+    return link
+
+
+def paper_ratio(op: str, which: str) -> float:
+    paper = PAPER["write" if op == "put" else op]
+    return paper[which] / paper[f"limit_{which}"]
+
+
+# --- the compose cluster, shaped ------------------------------------------------------------
+
+
+def sh(*cmd: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def override(chunkservers: int) -> str:
+    """Compose services for the chunkservers past deploy/docker-compose.yml's four."""
+    lines = ["services:"]
+    names = [f"cs{i}" for i in range(4, chunkservers)]
+    for i, name in zip(range(4, chunkservers), names, strict=True):
+        ip = f"{NET}.{20 + i}"
+        lines += [
+            f"  {name}:",
+            "    image: ${GFS_IMAGE}",
+            f"    hostname: {name}",
+            f"    command: gfs chunkserver --listen 0.0.0.0:9100 --advertise {ip}:9100"
+            f" --master {NET}.10:9000 --data-dir /data --rack {'ab'[i % 2]}",
+            f'    volumes: ["{name}:/data"]',
+            f'    networks: {{gfs: {{ipv4_address: "{ip}"}}}}',
+            "    depends_on: {master: {condition: service_healthy}}",
+        ]
+    lines += ["volumes:", *(f"  {name}: {{}}" for name in names)]
+    return "\n".join(lines) + "\n"
+
+
+@contextmanager
+def compose_cluster(chunkservers: int, mbit: float, work: Path) -> Iterator[str]:
+    """The compose cluster up, every container shaped; yields the master's address."""
+    env = {
+        **os.environ,
+        "GFS_IMAGE": IMAGE,
+        "GFS_NET": NET,
+        "GFS_MASTER_PORT": "9050",
+        "GFS_RESTART": "no",
+    }
+    compose = ["docker-compose", "-p", PROJECT, "-f", str(ROOT / "deploy" / "docker-compose.yml")]
+    if chunkservers > 4:
+        extra = work / "chunkservers.yml"
+        extra.write_text(override(chunkservers))
+        compose += ["-f", str(extra)]
+    sh(str(ROOT / "deploy" / "build.sh"), env=env)
+    sh(*compose, "up", "-d", env=env)
+    master = f"{NET}.10:9000"
+    try:
+        for container in sh(*compose, "ps", "-q", env=env).split():
+            shaping.shape_container(container, mbit)
+        with Client(master, timeout=10) as gfs:
+            deadline = time.monotonic() + 120
+            while sum(s.state == "alive" for s in gfs.report().chunkservers) < chunkservers:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{chunkservers} chunkservers did not come up in 120 s")
+                time.sleep(1)
+        yield master
+    finally:
+        subprocess.run([*compose, "down", "-v"], env=env, capture_output=True)
+
+
+def run_containers(
+    master: str, op: str, n: int, paths: list[list[str]], seconds: float, mbit: float
+) -> tuple[float, float]:
+    """n client containers, shaped, doing `op` together: their aggregate MB/s, and how busy
+    the CPU was meanwhile."""
+    start_at = time.time() + 5 + 1.5 * n
+    cpu = CpuWatch(start_at, seconds)
+    names = [f"{PROJECT}-client{k}" for k in range(n)]
+    try:
+        for name, own in zip(names, paths, strict=True):
+            docker = ["docker", "run", "-d", "--name", name, "--network", f"{PROJECT}_gfs"]
+            docker += ["-v", f"{ROOT}:/src:ro", IMAGE, "python3", f"/src/{WORKER}", op]
+            sh(*docker, *worker_args(master, op, own, start_at, seconds))
+            shaping.shape_container(name, mbit)
+        if time.time() > start_at:
+            raise RuntimeError("the clients were not ready before their common start")
+        reports = []
+        for name in names:
+            code = subprocess.run(["docker", "wait", name], capture_output=True, text=True)
+            logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
+            if code.stdout.strip() != "0":
+                raise RuntimeError(f"client {name} failed: {logs.stderr.strip()[-2000:]}")
+            reports.append(json.loads(logs.stdout.strip().splitlines()[-1]))
+        return aggregate(reports), cpu.busy()
+    finally:
+        subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
+
+
+def worker_args(
+    master: str, op: str, paths: list[str], start_at: float, seconds: float
+) -> list[str]:
+    args = ["--master", master, "--size", str(SIZES[op]), "--start-at", str(start_at)]
+    args += ["--seconds", str(seconds)]
+    for path in paths:
+        args += ["--path", path]
+    return args
+
+
+class CpuWatch:
+    """The share of this machine's CPU time that was busy during [start_at, start_at + seconds]
+    (wall clock), read from /proc/stat by a thread: near 1.0, the cores bound the figure."""
+
+    def __init__(self, start_at: float, seconds: float) -> None:
+        self._result: list[float] = []
+        self._thread = threading.Thread(target=self._watch, args=(start_at, seconds), daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle, iowait
+        return sum(fields) - idle, sum(fields)
+
+    def _watch(self, start_at: float, seconds: float) -> None:
+        time.sleep(max(0.0, start_at - time.time()))
+        busy0, total0 = self._sample()
+        time.sleep(seconds)
+        busy1, total1 = self._sample()
+        self._result.append((busy1 - busy0) / max(1, total1 - total0))
+
+    def busy(self) -> float:
+        self._thread.join()
+        return self._result[0]
+
+
+def report(op: str, n: int, figure: tuple[float, float]) -> None:
+    mbs, busy = figure
+    print(f"  {op:6} {n:>2} client(s): {mbs:7.1f} MB/s, CPU {busy:4.0%} busy", flush=True)
+
+
+def aggregate(reports: list[dict[str, Any]]) -> float:
+    return sum(float(r["bytes"]) / float(r["seconds"]) for r in reports) / MB
+
+
+def client_paths(op: str, n: int, written: list[str]) -> list[list[str]]:
+    if op in ("write", "put"):
+        return [[f"/fig3/{op}{n}-{k}"] for k in range(n)]
+    if op == "read":
+        return [written for _ in range(n)]
+    return [[f"/fig3/append{n}"] for _ in range(n)]
+
+
+Figures = dict[str, dict[int, tuple[float, float]]]  # op -> clients -> (MB/s, CPU busy)
+
+
+def measure(run: Any, master: str, counts: list[int], seconds: float) -> Figures:
+    """Writes first (the files reads then read), reads, appends."""
+    out: Figures = {op: {} for op in OPS}
+    written: list[str] = []
+    with Client(master, timeout=60) as gfs:
+        gfs.mkdir("/fig3", parents=True)
+        for op in ("write", "put", "read", "append"):
+            for n in counts:
+                paths = client_paths(op, n, written)
+                if op == "append":
+                    gfs.create(paths[0][0])
+                out[op][n] = run(master, op, n, paths, seconds)
+                report(op, n, out[op][n])
+                if op in ("write", "put"):
+                    written += [p[0] for p in paths]
+    return out
+
+
+# --- loopback, against bare gRPC ------------------------------------------------------------
+
+
+def run_processes(
+    master: str, op: str, n: int, paths: list[list[str]], seconds: float, bare: list[str]
+) -> tuple[float, float]:
+    """n client processes on this host doing `op` together (with `bare`: the bare op against a
+    bare.py server, args given): their aggregate MB/s, and how busy the CPU was meanwhile."""
+    start_at = time.time() + 3 + 0.5 * n
+    cpu = CpuWatch(start_at, seconds)
+    procs = []
+    for own in paths:
+        if bare:
+            args = [*bare, "--start-at", str(start_at), "--seconds", str(seconds)]
+        else:
+            args = [op, *worker_args(master, op, own, start_at, seconds)]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(ROOT / WORKER), *args], stdout=subprocess.PIPE, text=True
+            )
+        )
+    reports = []
+    for proc in procs:
+        stdout, _ = proc.communicate(timeout=seconds + 300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"a client failed ({proc.returncode})")
+        reports.append(json.loads(stdout.strip().splitlines()[-1]))
+    return aggregate(reports), cpu.busy()
+
+
+def spawn_bare(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "bare.py"), *args], stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().strip()
+    if not line.startswith("serving on "):
+        proc.kill()
+        raise RuntimeError(f"bare server failed to start: {line!r}")
+    return proc, line.rsplit(" ", 1)[-1]
+
+
+def loopback(
+    chunkservers: int, counts: list[int], seconds: float, work: Path
+) -> tuple[Figures, Figures]:
+    """(pygfs, bare gRPC) on loopback."""
+    bare_procs: list[subprocess.Popen[bytes]] = []
+    cluster = LocalCluster(work / "cluster", chunkservers=chunkservers)
+    try:
+        nxt: str | None = None
+        for i in reversed(range(3)):
+            proc, nxt = spawn_bare(
+                "chain", "--out", str(work / f"bare{i}"), *(["--next", nxt] if nxt else [])
+            )
+            bare_procs.append(proc)
+        assert nxt is not None
+        source = work / "source.bin"
+        with open(source, "wb") as f:
+            for _ in range(256):
+                f.write(os.urandom(MB))
+        proc, source_address = spawn_bare("source", "--file", str(source))
+        bare_procs.append(proc)
+        cluster.start()
+        print("loopback, pygfs:", flush=True)
+        gfs = measure(
+            lambda m, op, n, paths, s: run_processes(m, op, n, paths, s, []),
+            cluster.master_address,
+            counts,
+            seconds,
+        )
+        print("loopback, bare gRPC:", flush=True)
+        limits: Figures = {op: {} for op in OPS}
+        for op in OPS:
+            size = str(64 * 2**20 if op == "put" else SIZES[op])  # a put pushes whole chunks
+            if op == "read":
+                bare = ["bare-read", "--bare", source_address, "--bare-size", str(256 * MB)]
+            else:
+                bare = ["bare-push", "--bare", nxt]
+            for n in counts:
+                args = [*bare, "--size", size]
+                limits[op][n] = run_processes("", op, n, [[]] * n, seconds, args)
+                report(op, n, limits[op][n])
+        return gfs, limits
+    finally:
+        cluster.stop()
+        for proc in bare_procs:
+            proc.kill()
+            proc.wait()
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    counts = result["clients"]
+    panels = {
+        "(a) Reads": {"read": "pygfs, 4 MB reads"},
+        "(b) Writes": {"write": "pygfs, 1 MB writes", "put": "pygfs, put (streamed)"},
+        "(c) Record appends": {"append": "pygfs, 1 MB records"},
+    }
+    for ax, (title, lines) in zip(axes, panels.items(), strict=True):
+        first = result["shaped"][next(iter(lines))]
+        ax.plot(counts, [first["limit"][str(n)] for n in counts], "k--", label="Network limit")
+        for op, label in lines.items():
+            ax.plot(
+                counts,
+                [result["shaped"][op]["mb_per_s"][str(n)] for n in counts],
+                "o-",
+                label=label,
+            )
+        op = next(iter(lines))
+        paper = [
+            paper_ratio(op, "one" if n == 1 else "many") * first["limit"][str(n)] for n in counts
+        ]
+        ax.plot(counts, paper, "x:", color="grey", label="GFS paper's ratio x limit")
+        ax.set_title(title)
+        ax.set_xlabel("Number of clients N")
+        ax.set_xticks(counts)
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="best", fontsize=7)
+    axes[0].set_ylabel("Aggregate throughput (MB/s)")
+    fig.suptitle(
+        f"pygfs, Figure 3 of the GFS paper: {result['chunkservers']} chunkservers, "
+        f"links shaped to {result['mbit']:g} Mbit/s"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chunkservers", type=int, default=8)
+    parser.add_argument("--clients", default="1,2,4", help="client counts, comma-separated")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--mbit", type=float, default=100.0)
+    parser.add_argument("--skip-loopback", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    counts = sorted({int(c) for c in args.clients.split(",")})
+    if args.chunkservers < 4:
+        parser.error("the compose cluster has at least 4 chunkservers")
+    link = args.mbit * 1e6 / 8 / MB
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print(f"shaped to {args.mbit:g} Mbit/s, {args.chunkservers} chunkservers:", flush=True)
+        with compose_cluster(args.chunkservers, args.mbit, work) as master:
+            shaped = measure(
+                lambda m, op, n, paths, s: run_containers(m, op, n, paths, s, args.mbit),
+                master,
+                counts,
+                args.seconds,
+            )
+        if not args.skip_loopback:
+            looped, bare = loopback(args.chunkservers, counts, args.seconds, work)
+
+    many = counts[-1]
+    result: dict[str, Any] = {
+        "command": "sudo python benchmarks/figure3.py " + " ".join(sys.argv[1:]),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python "
+        f"{platform.python_version()}, kernel {platform.release()}",
+        "chunkservers": args.chunkservers,
+        "clients": counts,
+        "mbit": args.mbit,
+        "seconds": args.seconds,
+        "clients_n": many,
+        "shaped": {},
+        "paper_ratios": {
+            op: {"one": paper_ratio(op, "one"), "many": paper_ratio(op, "many")} for op in OPS
+        },
+        "targets_one": TARGET_ONE,
+    }
+    head = f"\n{'':8}{'clients':>8}{'MB/s':>8}{'limit':>8}{'ratio':>7}{'paper':>7}{'CPU':>6}"
+    print(head + (f"{'loopback':>10}{'bare':>8}{'ratio':>7}" if not args.skip_loopback else ""))
+    for op in OPS:
+        entry: dict[str, Any] = {"mb_per_s": {}, "limit": {}, "ratio": {}, "cpu_busy": {}}
+        for n in counts:
+            mbs, busy = shaped[op][n]
+            lim = limit(op, n, link, args.chunkservers)
+            for key, value in (("mb_per_s", mbs), ("limit", lim), ("ratio", mbs / lim)):
+                entry[key][str(n)] = value
+            entry["cpu_busy"][str(n)] = busy
+            paper = paper_ratio(op, "one" if n == 1 else "many")
+            line = f"{op:8}{n:>8}{mbs:>8.1f}{lim:>8.1f}{mbs / lim:>7.2f}{paper:>7.2f}{busy:>6.0%}"
+            if not args.skip_loopback:
+                ours, theirs = looped[op][n][0], bare[op][n][0]
+                line += f"{ours:>10.1f}{theirs:>8.1f}{ours / theirs:>7.2f}"
+            print(line)
+        result["shaped"][op] = entry
+        result[f"{op}_ratio_1"] = entry["ratio"][str(counts[0])]
+        result[f"{op}_ratio_n"] = entry["ratio"][str(many)]
+    if not args.skip_loopback:
+        result["loopback"] = {
+            op: {
+                "mb_per_s": {str(n): looped[op][n][0] for n in counts},
+                "cpu_busy": {str(n): looped[op][n][1] for n in counts},
+                "bare_grpc_mb_per_s": {str(n): bare[op][n][0] for n in counts},
+                "bare_cpu_busy": {str(n): bare[op][n][1] for n in counts},
+                "ratio": {str(n): looped[op][n][0] / bare[op][n][0] for n in counts},
+            }
+            for op in OPS
+        }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "figure3.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, args.out / "figure3.png")
+    verdicts = []
+    for op in OPS:
+        one_ok = result[f"{op}_ratio_1"] >= TARGET_ONE[op]
+        many_ok = result[f"{op}_ratio_n"] >= paper_ratio(op, "many")
+        verdicts.append(one_ok and many_ok)
+        print(
+            f"{op}: 1 client {result[f'{op}_ratio_1']:.2f} (target {TARGET_ONE[op]:.2f}) "
+            f"{'met' if one_ok else 'MISSED'}; {many} clients {result[f'{op}_ratio_n']:.2f} "
+            f"(paper {paper_ratio(op, 'many'):.2f}) {'met' if many_ok else 'MISSED'}"
+        )
+    sys.exit(0 if all(verdicts) else 1)
+
+
+if __name__ == "__main__":
+    main()
