@@ -108,8 +108,14 @@ class MasterService:
         `skip_trash` (or no grace) deletes it at once."""
         if skip_trash or self.config.trash_grace <= 0:
             with self.paths.hold(write=[path]):
-                mutation = self._plan(lambda: namespace.delete(self.state, path, recursive))
-                self._commit(mutation)
+                with self._core:
+                    namespace.lookup(self.state, path)
+                    handles = {h for n in self.state.subtree(path) for h in n.chunks}
+                # Under the chunks' locks: a copy, lease or version change of a chunk under way
+                # would otherwise write the chunk back into the table after it is gone.
+                with self._holding_chunks(handles):
+                    mutation = self._plan(lambda: namespace.delete(self.state, path, recursive))
+                    self._commit(mutation)
             log.info("deleted %s for good (%d changes)", path, len(mutation.changes))
             return
         now = self.clock()
@@ -261,6 +267,14 @@ class MasterService:
     def _chunk_lock(self, handle: int) -> threading.Lock:
         with self._chunk_guard:
             return self._chunk_locks.setdefault(handle, threading.Lock())
+
+    @contextlib.contextmanager
+    def _holding_chunks(self, handles: set[int]) -> Iterator[None]:
+        """The locks of these chunks, taken in handle order (no deadlock between holders)."""
+        with contextlib.ExitStack() as held:
+            for handle in sorted(handles):
+                held.enter_context(self._chunk_lock(handle))
+            yield
 
     def _allocate_through(self, path: str, index: int) -> None:
         """Adds chunks up to `index` to the file, each with replicas created on distinct live
@@ -538,9 +552,7 @@ class MasterService:
         grant or version bump of the same chunk interleaves."""
         if not requests:
             return []
-        with contextlib.ExitStack() as held:
-            for handle in sorted({h for h, _ in requests}):
-                held.enter_context(self._chunk_lock(handle))
+        with self._holding_chunks({h for h, _ in requests}):
             now = self.clock()
             until = now + self.config.lease_seconds + self.config.rpc_timeout
             with self._core:

@@ -6,6 +6,8 @@ is logged before the primary hears of it."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from client import errors
-from master import leases
+from master import leases, replication
 from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
 from master.service import MasterService
@@ -38,6 +40,7 @@ class FakeCluster:
     sent: list[Sent] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
     held: dict[str, dict[int, int]] = field(default_factory=dict)  # address -> handle -> version
+    on_revoke: Callable[[], None] = lambda: None
 
     def chunkserver(self, address: str) -> Any:
         cluster = self
@@ -59,6 +62,13 @@ class FakeCluster:
 
             def GrantLease(self, request: Any, timeout: float) -> object:
                 return self._record("GrantLease", request)
+
+            def RevokeLease(self, request: Any, timeout: float) -> object:
+                cluster.on_revoke()
+                return object()
+
+            def CloneFrom(self, request: Any, timeout: float) -> object:
+                return object()
 
         return Stub()
 
@@ -238,3 +248,23 @@ def test_a_live_primary_with_a_dead_replica_has_its_lease_revoked() -> None:
     assert leases.decide(leased, ["b"], now=40.0, lost_replicas=["a"]) == leases.WaitOut("a", 10.0)
     revoked = Chunk(1, 1, lease_holder="", lease_expiry=40.0)  # revoked at 40: not "never leased"
     assert leases.decide(revoked, ["a", "b"], now=40.0) == leases.Grant()
+
+
+def test_a_file_deleted_while_its_chunk_is_being_copied_does_not_come_back(setup) -> None:  # type: ignore[no-untyped-def]
+    """Re-replication revokes the chunk's lease; the file is deleted while that RPC is on its
+    way. The revocation must not write the chunk back into the table once it is gone (it was
+    left there, held by no file, and its replicas were never reclaimed)."""
+    service, fake, _ = setup
+    view = service.get_chunk("/f", 0, for_write=True)
+    target = next(a for a in ("a:1", "b:1", "c:1", "d:1") if a not in view.replicas)
+    deleter = threading.Thread(target=service.delete, args=("/f", False, True))
+
+    def delete_meanwhile() -> None:
+        deleter.start()
+        deleter.join(timeout=0.5)  # with the chunk's lock held, the delete waits for the copy
+
+    fake.on_revoke = delete_meanwhile
+    service._clone(replication.Clone(view.handle, view.version, view.primary, target))
+    deleter.join()
+    assert service.chunk(view.handle) is None
+    assert service.store.load().chunks == {}
