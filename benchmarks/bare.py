@@ -18,6 +18,7 @@ import argparse
 import itertools
 import os
 import queue
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -101,6 +102,17 @@ def source_handler(path: Path, piece: int) -> grpc.GenericRpcHandler:
             )
         },
     )
+
+
+def spawn(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts `bare.py ARGS` as a process; returns it and the address it serves on."""
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().strip()
+    if not line.startswith("serving on "):
+        proc.kill()
+        raise RuntimeError(f"bare server failed to start: {line!r}")
+    return proc, line.rsplit(" ", 1)[-1]
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks import shaping  # noqa: E402
+from benchmarks.bare import spawn  # noqa: E402
 from client.client import Client  # noqa: E402
 from client.localcluster import LocalCluster  # noqa: E402
 
@@ -269,18 +270,6 @@ def run_processes(
     return aggregate(reports), cpu.busy()
 
 
-def spawn_bare(*args: str) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "bare.py"), *args], stdout=subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode().strip()
-    if not line.startswith("serving on "):
-        proc.kill()
-        raise RuntimeError(f"bare server failed to start: {line!r}")
-    return proc, line.rsplit(" ", 1)[-1]
-
-
 def loopback(
     chunkservers: int, counts: list[int], seconds: float, work: Path
 ) -> tuple[Figures, Figures]:
@@ -290,7 +279,7 @@ def loopback(
     try:
         nxt: str | None = None
         for i in reversed(range(3)):
-            proc, nxt = spawn_bare(
+            proc, nxt = spawn(
                 "chain", "--out", str(work / f"bare{i}"), *(["--next", nxt] if nxt else [])
             )
             bare_procs.append(proc)
@@ -299,7 +288,7 @@ def loopback(
         with open(source, "wb") as f:
             for _ in range(256):
                 f.write(os.urandom(MB))
-        proc, source_address = spawn_bare("source", "--file", str(source))
+        proc, source_address = spawn("source", "--file", str(source))
         bare_procs.append(proc)
         cluster.start()
         print("loopback, pygfs:", flush=True)

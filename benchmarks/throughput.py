@@ -32,6 +32,7 @@ import grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.bare import spawn  # noqa: E402
 from client.client import Client  # noqa: E402
 from client.localcluster import LocalCluster  # noqa: E402
 from client.rpc import CHANNEL_OPTIONS  # noqa: E402
@@ -39,18 +40,6 @@ from protos import chunkserver_pb2 as pb  # noqa: E402
 
 PIECE = 1024 * 1024
 TARGET = 0.6
-
-
-def spawn_bare(*args: str) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "bare.py"), *args], stdout=subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode().strip()
-    if not line.startswith("serving on "):
-        proc.kill()
-        raise RuntimeError(f"bare server failed to start: {line!r}")
-    return proc, line.rsplit(" ", 1)[-1]
 
 
 def file_pieces(path: Path) -> Iterator[pb.DataPiece]:
@@ -94,14 +83,14 @@ def main() -> None:
             # (a) the bare chain, built from its tail.
             nxt = None
             for i in reversed(range(3)):
-                proc, address = spawn_bare(
+                proc, address = spawn(
                     "chain", "--out", str(tmp / f"bare{i}.bin"), *(["--next", nxt] if nxt else [])
                 )
                 bare.append(proc)
                 nxt = address
             chain_head = nxt
             # (b) the bare source.
-            proc, source_address = spawn_bare("source", "--file", str(source))
+            proc, source_address = spawn("source", "--file", str(source))
             bare.append(proc)
 
             channel = grpc.insecure_channel(chain_head, options=CHANNEL_OPTIONS)

@@ -168,6 +168,17 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                     f"a record is at most a quarter of the chunk size ({size // 4} bytes), "
                     f"not {pushed.size}"
                 )
+
+            def record_at(offset: int) -> chunkserver_pb2.ApplyWriteRequest:
+                return chunkserver_pb2.ApplyWriteRequest(
+                    handle=handle,
+                    version=version,
+                    offset=offset,
+                    data_id=request.data_id,
+                    serial=serial,
+                    record_id=record_id,
+                )
+
             if record_id:
                 first = self.store.recorded(handle, record_id)
                 if first is not None and self.store.holds(
@@ -175,15 +186,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 ):
                     # The earlier try may have reached only some of today's replicas (one that
                     # was down then, or a new lease's): each gets it at the same offset.
-                    again = chunkserver_pb2.ApplyWriteRequest(
-                        handle=handle,
-                        version=version,
-                        offset=first,
-                        data_id=request.data_id,
-                        serial=serial,
-                        record_id=record_id,
-                    )
-                    self._everywhere(again, None, here=False)
+                    self._everywhere(record_at(first), None, here=False)
                     self.spool.drop(request.data_id)
                     return chunkserver_pb2.AppendResponse(offset=first, duplicate=True)
             if lease.appends_from is None:
@@ -196,15 +199,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 self._everywhere(padding, None)
                 self.spool.drop(request.data_id)
                 return chunkserver_pb2.AppendResponse(offset=offset, padded=True)
-            applied = chunkserver_pb2.ApplyWriteRequest(
-                handle=handle,
-                version=version,
-                offset=offset,
-                data_id=request.data_id,
-                serial=serial,
-                record_id=record_id,
-            )
-            self._everywhere(applied, pushed)
+            self._everywhere(record_at(offset), pushed)
         return chunkserver_pb2.AppendResponse(offset=offset)
 
     def _lease(self, handle: int, version: int) -> tuple[Lease, int]:
