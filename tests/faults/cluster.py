@@ -251,16 +251,18 @@ class FaultCluster(ABC):
         return {self.node_of(s.address) for s in report.chunkservers if s.state == "alive"}
 
     def wait_serving(self, timeout: float = 60) -> None:
-        """Until the master serves with every chunkserver alive and the shadow answers."""
+        """Until the master serves with every chunkserver alive, and the shadow knows them all
+        too (it learns them from the master: a master killed before that leaves the shadow
+        with no replica to hand out)."""
         want = set(CHUNKSERVERS)
         self.wait_until(lambda: self.alive() >= want, timeout, "every chunkserver is alive")
 
-        def shadow_answers() -> bool:
+        def shadow_knows_them() -> bool:
             with Client(self.shadow_address, timeout=3) as shadow:
-                shadow.report()
-            return True
+                report = shadow.report()
+            return {self.node_of(s.address) for s in report.chunkservers} >= want
 
-        self.wait_until(shadow_answers, timeout, "the shadow answers")
+        self.wait_until(shadow_knows_them, timeout, "the shadow knows every chunkserver")
 
 
 # --- local processes ------------------------------------------------------------------------------
