@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks import shaping  # noqa: E402
 from benchmarks.bare import spawn  # noqa: E402
+from benchmarks.shaping import sh  # noqa: E402
 from client.client import Client  # noqa: E402
 from client.localcluster import LocalCluster  # noqa: E402
 
@@ -76,13 +77,6 @@ def paper_ratio(op: str, which: str) -> float:
 
 
 # --- the compose cluster, shaped ------------------------------------------------------------
-
-
-def sh(*cmd: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()[-2000:]}")
-    return done.stdout
 
 
 def override(chunkservers: int) -> str:

@@ -9,10 +9,12 @@ import re
 import subprocess
 
 
-def _run(*cmd: str) -> str:
-    done = subprocess.run(cmd, capture_output=True, text=True)
+def sh(*cmd: str, env: dict[str, str] | None = None) -> str:
+    """Runs a command; its output, or a RuntimeError naming it with the end of what it said."""
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: {done.stderr.strip() or done.stdout.strip()}")
+        said = done.stderr.strip() or done.stdout.strip()
+        raise RuntimeError(f"{' '.join(cmd)} failed: {said[-2000:]}")
     return done.stdout
 
 
@@ -21,18 +23,18 @@ def tbf(device: str, mbit: float, netns_pid: int | None = None) -> None:
     line rate, a 50 ms queue: TCP sees a link of that rate, not drops)."""
     prefix = ("nsenter", "-t", str(netns_pid), "-n") if netns_pid else ()
     burst = max(16_000, int(mbit * 1e6 / 8 / 250))  # enough for one timer tick at 250 Hz
-    _run(*prefix, "tc", "qdisc", "replace", "dev", device, "root", "tbf",
+    sh(*prefix, "tc", "qdisc", "replace", "dev", device, "root", "tbf",
          "rate", f"{mbit}mbit", "burst", str(burst), "latency", "50ms")  # fmt: skip
 
 
 def host_peer(pid: int) -> str:
     """The host-side veth of the container whose process is `pid`."""
-    link = _run("nsenter", "-t", str(pid), "-n", "ip", "-o", "link", "show", "eth0")
+    link = sh("nsenter", "-t", str(pid), "-n", "ip", "-o", "link", "show", "eth0")
     match = re.search(r"eth0@if(\d+)", link)
     if not match:
         raise RuntimeError(f"no veth peer in {link!r}")
     index = match.group(1)
-    for line in _run("ip", "-o", "link").splitlines():
+    for line in sh("ip", "-o", "link").splitlines():
         number, name = line.split(":")[:2]
         if number == index:
             return name.strip().split("@")[0]
@@ -40,6 +42,6 @@ def host_peer(pid: int) -> str:
 
 
 def shape_container(container: str, mbit: float) -> None:
-    pid = int(_run("docker", "inspect", "-f", "{{.State.Pid}}", container))
+    pid = int(sh("docker", "inspect", "-f", "{{.State.Pid}}", container))
     tbf("eth0", mbit, netns_pid=pid)
     tbf(host_peer(pid), mbit)

@@ -74,7 +74,7 @@ class Client:
         self.master_address = master
         self.shadows = list(shadows or [])
         self.timeout = timeout
-        self.piece_size = piece_size  # of a push; 0: chosen by the push's size (_piece)
+        self.piece_size = piece_size  # of a push; 0: chosen by its size (piece_for)
         self.parallel_chunks = max(1, parallel_chunks)
         self.channels = rpc.Channels()
         self.cache = LocationCache(cache_seconds)
