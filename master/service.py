@@ -343,8 +343,8 @@ class MasterService:
     def _set_version(
         self, handle: int, version: int, servers: list[str], create: bool
     ) -> list[str]:
-        """Tells each server the chunk's version; returns those that acknowledged, now
-        recorded as holding it."""
+        """Tells each server the chunk's version; returns those that acknowledged, each
+        recorded as holding it as soon as it acknowledges (not one of them before)."""
         request = chunkserver_pb2.SetVersionRequest(handle=handle, version=version, create=create)
 
         def tell(address: str) -> str | None:
@@ -355,7 +355,6 @@ class MasterService:
                     target=address,
                     timeout=self.config.rpc_timeout,
                 )
-                return address
             except errors.GfsError as err:
                 log.warning(
                     "chunkserver %s missed version %d of chunk %d: %s",
@@ -365,13 +364,13 @@ class MasterService:
                     err,
                 )
                 return None
+            with self._core:
+                self.servers.confirm(handle, address, self.clock())
+            return address
 
         acks = [a for a in self._pool.map(tell, servers) if a is not None]
-        now = self.clock()
         with self._core:
             self.servers.reset_versions(handle, set(acks))
-            for address in acks:
-                self.servers.confirm(handle, address, now)
         return acks
 
     def _ensure_lease(self, handle: int) -> None:
@@ -487,11 +486,14 @@ class MasterService:
                 bumped = dataclasses.replace(
                     chunk, version=version, lease_holder="", lease_expiry=0.0
                 )
-            self._commit(
-                Mutation(
-                    "bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)
-                )
+            mutation = Mutation(
+                "bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)
             )
+            self.store.commit(mutation)
+            with self._core:
+                self.state.apply(mutation)
+                # Logged, not yet heard of: a replica is listed again once it acknowledges.
+                self.servers.reset_versions(handle, set())
             holders = self._set_version(handle, version, replicas, create=False)
         finally:
             with self._core:

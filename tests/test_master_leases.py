@@ -41,6 +41,7 @@ class FakeCluster:
     down: set[str] = field(default_factory=set)
     held: dict[str, dict[int, int]] = field(default_factory=dict)  # address -> handle -> version
     on_revoke: Callable[[], None] = lambda: None
+    on_set_version: Callable[[str], None] = lambda address: None  # before it takes effect
 
     def chunkserver(self, address: str) -> Any:
         cluster = self
@@ -57,6 +58,7 @@ class FakeCluster:
 
             def SetVersion(self, request: Any, timeout: float) -> object:
                 reply = self._record("SetVersion", request)
+                cluster.on_set_version(address)
                 cluster.held.setdefault(address, {})[request.handle] = request.version
                 return reply
 
@@ -194,6 +196,28 @@ def test_a_dead_primarys_lease_is_waited_out_and_a_replica_that_misses_the_bump_
     assert view.version == first.version + 1
     assert view.primary == survivors[0]
     assert view.replicas == [survivors[0]], "the dead and the one that missed the bump are stale"
+
+
+def test_while_a_version_bump_travels_only_replicas_that_took_it_are_listed(setup) -> None:  # type: ignore[no-untyped-def]
+    """The new version is logged before the replicas hear of it; meanwhile the master must not
+    list a replica at a version it does not hold yet (found by the fault suite: a bump stuck on
+    a server just killed listed two restarted servers at the new version for seconds)."""
+    service, fake, clock = setup
+    first = service.get_chunk("/f", 0, for_write=True)
+    clock[0] += LEASE + MARGIN
+    beat_all(service, fake)
+    seen: list[tuple[int, list[str]]] = []
+
+    def look(address: str) -> None:
+        (view,) = service.stat("/f")[1]
+        seen.append((view.version, view.replicas))
+        for listed in view.replicas:
+            assert fake.held[listed][view.handle] == view.version, f"{listed} listed too early"
+
+    fake.on_set_version = look
+    view = service.get_chunk("/f", 0, for_write=True)
+    assert view.version == first.version + 1 and len(view.replicas) == 3
+    assert [v for v, _ in seen] == [view.version] * 3, "the bump was logged before it was sent"
 
 
 def test_a_primary_that_keeps_mutating_keeps_its_lease_through_heartbeats(setup) -> None:  # type: ignore[no-untyped-def]
