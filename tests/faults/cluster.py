@@ -408,7 +408,7 @@ class DockerFaults(FaultCluster):
             **timing,
         }
 
-    def compose(self, *args: str, check: bool = True) -> None:
+    def compose(self, *args: str, check: bool = True) -> str:
         argv = [
             "docker-compose", "-p", self.project,
             "-f", str(ROOT / "deploy" / "docker-compose.yml"),
@@ -418,6 +418,7 @@ class DockerFaults(FaultCluster):
         result = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=300)
         if check and result.returncode != 0:
             raise RuntimeError(f"docker-compose {' '.join(args)}: {result.stderr.strip()[-2000:]}")
+        return result.stdout
 
     def container(self, node: str) -> str:
         return f"{self.project}_{node}_1"
@@ -447,6 +448,9 @@ class DockerFaults(FaultCluster):
         self.compose("up", "-d")
 
     def _stop(self) -> None:
+        # The servers' logs outlive the containers, next to the run's history.
+        logs = self.compose("logs", "--no-color", "--timestamps", check=False)
+        (self.workdir / "compose.log").write_text(logs)
         self.compose("down", "-v", "-t", "3", "--remove-orphans", check=False)
 
     def _kill(self, node: str) -> None:
