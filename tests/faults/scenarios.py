@@ -89,10 +89,6 @@ class Scenario:
 SCENARIOS: list[Scenario] = []
 
 DUPLICATE_RECORD = "a record appended once with a record id appears twice on two replicas"
-LISTED_STALE = (
-    "after two holders of a chunk restart, the master lists them at the fenced version (3) "
-    "while they hold version 2"
-)
 
 
 def scenario(
@@ -163,7 +159,7 @@ def kill_master_during_read(ctx: Ctx) -> None:
     ctx.cluster.restart("master")
 
 
-@scenario("read", known_bug=LISTED_STALE)
+@scenario("read")
 def kill_two_chunkservers_during_read(ctx: Ctx) -> None:
     """R-1 replicas of a chunk lost at once: reads fail over to the last one."""
     _, holders = ctx.replica_holders(ctx.workload.hot_path)
