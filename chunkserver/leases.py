@@ -20,10 +20,19 @@ class Lease:
     seconds: float  # the lease's length, as granted
     chunk_size: int = 0  # where appends pad (0: not told)
     active: bool = False  # ordered a mutation since extension was last asked for
-    # Where appends may start: the end of the longest replica when the lease began (None: not
-    # learnt yet). A primary behind a secondary (that kept a failed append it missed) must not
-    # place a record over those bytes.
-    appends_from: int | None = None
+    # What the replicas held when the lease's first append came (None: not learnt yet).
+    survey: Survey | None = None
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The replicas of a chunk as a new primary finds them. `end`: the end of the longest, where
+    appends may start (a primary behind a secondary that kept a failed append must not place
+    a record over those bytes). `records`: where each append id landed on any of them (a
+    retry of a record this primary missed goes where the others hold it, not a second time)."""
+
+    end: int
+    records: dict[str, int]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from chunkserver.config import ChunkserverConfig
-from chunkserver.leases import Lease, LeaseTable
+from chunkserver.leases import Lease, LeaseTable, Survey
 from chunkserver.spool import Pushed, Spool
 from chunkserver.storage import ChunkStore, CorruptReplica
 from client import errors, rpc
@@ -179,19 +179,18 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                     record_id=record_id,
                 )
 
-            if record_id:
-                first = self.store.recorded(handle, record_id)
-                if first is not None and self.store.holds(
-                    handle, version, first, pushed.path.read_bytes()
-                ):
-                    # The earlier try may have reached only some of today's replicas (one that
-                    # was down then, or a new lease's): each gets it at the same offset.
-                    self._everywhere(record_at(first), None, here=False)
+            if lease.survey is None:
+                lease.survey = self._survey(handle, version, lease)
+            landed = self._landed(handle, version, record_id, pushed, lease.survey)
+            if landed is not None:
+                # The earlier try may have reached only some of today's replicas (one that was
+                # down then, or a new lease's, this one too): each gets it at the same offset.
+                first, here = landed
+                self._everywhere(record_at(first), pushed if here else None, here=here)
+                if not here:
                     self.spool.drop(request.data_id)
-                    return chunkserver_pb2.AppendResponse(offset=first, duplicate=True)
-            if lease.appends_from is None:
-                lease.appends_from = self._longest_replica(handle, version, lease)
-            offset = max(self.store.metas[handle].length, lease.appends_from)
+                return chunkserver_pb2.AppendResponse(offset=first, duplicate=True)
+            offset = max(self.store.metas[handle].length, lease.survey.end)
             if offset + pushed.size > size:
                 padding = chunkserver_pb2.ApplyWriteRequest(
                     handle=handle, version=version, offset=offset, serial=serial, pad_to=size
@@ -208,21 +207,49 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             lease = self.leases.check(handle, version, time.monotonic())
             return lease, self.leases.next_serial(handle)
 
-    def _longest_replica(self, handle: int, version: int, lease: Lease) -> int:
-        """The end of the longest replica of the chunk, this one and the lease's secondaries."""
+    def _survey(self, handle: int, version: int, lease: Lease) -> Survey:
+        """The ends and append ids of the chunk's replicas, this one and the lease's
+        secondaries."""
 
-        def length(address: str) -> int:
-            info = rpc.call(
+        def info(address: str) -> chunkserver_pb2.ReplicaInfoResponse:
+            reply: chunkserver_pb2.ReplicaInfoResponse = rpc.call(
                 self.channels.chunkserver(address).ReplicaInfo,
                 chunkserver_pb2.ReplicaInfoRequest(
-                    handle=handle, version=version, length_only=True
+                    handle=handle, version=version, without_crcs=True
                 ),
                 target=address,
                 timeout=self.config.rpc_timeout,
             )
-            return int(info.length)
+            return reply
 
-        return max([self.store.metas[handle].length, *self._pool.map(length, lease.secondaries)])
+        replies = list(self._pool.map(info, lease.secondaries))
+        records: dict[str, int] = {}
+        for reply in replies:
+            for record_id, offset in reply.record_ids.items():
+                records[record_id] = min(offset, records.get(record_id, offset))
+        ends = [self.store.metas[handle].length, *(int(r.length) for r in replies)]
+        return Survey(max(ends), records)
+
+    def _landed(
+        self, handle: int, version: int, record_id: str, pushed: Pushed, survey: Survey
+    ) -> tuple[int, bool] | None:
+        """Where an earlier try of the append `record_id` landed, here or (as of the survey) on
+        a secondary, and whether this replica still lacks it there; None if it landed nowhere,
+        or where this replica holds other bytes."""
+        if not record_id:
+            return None
+        own = self.store.recorded(handle, record_id)
+        first = own if own is not None else survey.records.get(record_id)
+        if first is None:
+            return None
+        data = pushed.path.read_bytes()
+        there = self.store.peek(handle, version, first, len(data))
+        if there == data:
+            return first, False
+        # Zeros there are a gap (past the end, or left by re-applying a later record first).
+        if own is None and there == bytes(len(data)):
+            return first, True
+        return None
 
     def _everywhere(
         self,
@@ -323,11 +350,9 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self, request: chunkserver_pb2.ReplicaInfoRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.ReplicaInfoResponse:
         meta = self.store.info(request.handle, request.version)
-        if request.length_only:
-            return chunkserver_pb2.ReplicaInfoResponse(length=meta.length)
         return chunkserver_pb2.ReplicaInfoResponse(
             length=meta.length,
-            crcs=meta.crcs,
+            crcs=[] if request.without_crcs else meta.crcs,
             record_ids=self.store.record_ids.get(request.handle, {}),
         )
 

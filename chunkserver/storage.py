@@ -305,17 +305,17 @@ class ChunkStore:
         with self.lock(handle):
             return self._require(handle, version)
 
-    def holds(self, handle: int, version: int, offset: int, data: bytes) -> bool:
-        """Whether the replica holds exactly `data` at `offset` (verified). The caller holds
-        `lock(handle)`."""
+    def peek(self, handle: int, version: int, offset: int, length: int) -> bytes:
+        """Bytes [offset, offset+length) of the replica, verified; past its end, zeros (what a
+        gap reads as). The caller holds `lock(handle)`."""
         meta = self._require(handle, version)
-        if offset + len(data) > meta.length:
-            return False
+        end = min(offset + length, meta.length)
         fd = os.open(self._data(handle), os.O_RDONLY)
         try:
-            return self._read_verified(handle, meta, fd, offset, offset + len(data)) == data
+            data = self._read_verified(handle, meta, fd, offset, end)
         finally:
             os.close(fd)
+        return data + bytes(length - len(data))
 
     def read(
         self, handle: int, version: int, offset: int, length: int, piece: int

@@ -159,14 +159,14 @@ class Description(_message.Message):
     def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ReplicaInfoRequest(_message.Message):
-    __slots__ = ("handle", "version", "length_only")
+    __slots__ = ("handle", "version", "without_crcs")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
-    LENGTH_ONLY_FIELD_NUMBER: _ClassVar[int]
+    WITHOUT_CRCS_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
-    length_only: bool
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length_only: _Optional[bool] = ...) -> None: ...
+    without_crcs: bool
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., without_crcs: _Optional[bool] = ...) -> None: ...
 
 class ReplicaInfoResponse(_message.Message):
     __slots__ = ("length", "crcs", "record_ids")

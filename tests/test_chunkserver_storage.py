@@ -60,6 +60,17 @@ def test_a_write_past_the_end_leaves_a_zero_gap_with_valid_checksums(store: Chun
     assert read_all(store, 1, 1) == expected
 
 
+def test_peek_reads_verified_bytes_and_zeros_past_the_end(store: ChunkStore) -> None:
+    store.write(1, 1, 0, b"abc")
+    store.write(1, 1, BLOCK + 5, b"xyz")
+    assert store.peek(1, 1, 1, 2) == b"bc"
+    assert store.peek(1, 1, BLOCK, 8) == bytes(5) + b"xyz"
+    assert store.peek(1, 1, BLOCK + 6, 6) == b"yz" + bytes(4), "zeros past the end"
+    assert store.peek(1, 1, CHUNK - 4, 4) == bytes(4)
+    with pytest.raises(errors.StaleReplica):
+        store.peek(1, 2, 0, 1)
+
+
 def test_a_flipped_bit_is_detected_and_never_returned(store: ChunkStore, tmp_path: Path) -> None:
     data = os.urandom(4 * BLOCK)
     store.write(1, 1, 0, data)

@@ -212,6 +212,58 @@ def test_a_new_primary_appends_past_the_longest_replica(tmp_path: Path) -> None:
         cluster.stop()
 
 
+def test_retries_reaching_a_primary_that_missed_their_first_tries_land_where_the_others_hold_them(
+    tmp_path: Path,
+) -> None:
+    """The first tries of two records reached both secondaries but not the primary; under the
+    next lease their retries (same ids, the later record first) must land where the
+    secondaries hold them, not a second time past them (found by the fault suite: a killed
+    secondary came back as the new primary)."""
+    cluster = start_cluster(tmp_path / "c", extra=["--lease-seconds=1"])
+    channels = rpc.Channels()
+    try:
+        with Client(cluster.master_address, timeout=30) as gfs:
+            gfs.create("/log")
+            gfs.append_record("/log", b"before", "r0")
+            chunk = gfs.stat("/log").chunks[0]
+            secondaries = [a for a in chunk.replicas if a != chunk.primary]
+            offsets: dict[str, int] = {}
+            end = gfs.stat("/log").size
+            for record_id in ("r1", "r2"):
+                framed = frame(record_id.encode() * 100, record_id)
+                push(channels, secondaries, record_id, framed)
+                for address in secondaries:
+                    rpc.call(
+                        channels.chunkserver(address).ApplyWrite,
+                        cpb.ApplyWriteRequest(
+                            handle=chunk.handle,
+                            version=chunk.version,
+                            offset=end,
+                            data_id=record_id,
+                            record_id=record_id,
+                        ),
+                        target=address,
+                        timeout=10,
+                    )
+                offsets[record_id] = end
+                end += len(framed)
+            time.sleep(2)  # the lease ends; the retries get a new one
+            for record_id in ("r2", "r1"):
+                got = gfs.append_record("/log", record_id.encode() * 100, record_id)
+                assert got == offsets[record_id], record_id
+            now = gfs.stat("/log").chunks[0]
+            assert now.version > chunk.version, "a new lease"
+            replicas = list(now.replicas)
+            for address, data in zip(
+                replicas, replica_bytes(replicas, now.handle, now.version), strict=True
+            ):
+                found = [(r.offset, r.record_id) for r in parse(data, 0)]
+                assert found == [(0, "r0"), (offsets["r1"], "r1"), (offsets["r2"], "r2")], address
+    finally:
+        channels.close()
+        cluster.stop()
+
+
 def test_the_command_prints_offsets_and_reads_records(shared_cluster: LocalCluster) -> None:
     m = shared_cluster.master_address
     assert run_gfs(m, "put", "-", "/cli-log", stdin=b"").returncode == 0
