@@ -3,7 +3,8 @@
 Locations are never persisted (GFS section 2.6.2): they are rebuilt from each server's report.
 A report judges every replica against the chunk table:
 - a chunk the master no longer has (deleted) -> the replica is garbage, removed;
-- a lower version than the master's -> stale: never a location, removed;
+- a lower version than the master's -> stale: never a location, removed (unless no replica
+  took the versions since: then it is told the newest, see `Chunk.floor`);
 - a higher version -> the master crashed after telling replicas but before logging: adopted.
 """
 
@@ -66,6 +67,7 @@ class ServerInfo:
 class HeartbeatOutcome:
     removals: list[Removal]
     adoption: Mutation | None  # version adoptions to log before they count
+    behind: list[int] = field(default_factory=list)  # current, to be told the newest version
 
 
 @dataclass
@@ -148,6 +150,7 @@ class Chunkservers:
         held: set[int] = set()
         stale: set[int] = set()
         garbage: set[int] = set()
+        behind: list[int] = []
         for r in reports:
             if (r.handle, address) in self.removing:
                 continue
@@ -160,11 +163,14 @@ class Chunkservers:
             if r.handle in versions_in_flight:
                 continue  # being upgraded right now; the next report decides
             if r.version < chunk.version:
-                removals.append(Removal(r.handle, r.version))
-                stale.add(r.handle)
+                if chunk.current(r.version):
+                    behind.append(r.handle)
+                else:
+                    removals.append(Removal(r.handle, r.version))
+                    stale.add(r.handle)
                 continue
             if r.version > chunk.version:
-                chunk = dataclasses.replace(chunk, version=r.version)
+                chunk = dataclasses.replace(chunk, version=r.version, floor=0)
                 adopted.append(chunk)
                 self.reset_versions(r.handle, set())
             held.add(r.handle)
@@ -192,4 +198,4 @@ class Chunkservers:
                 {"address": address, "handles": [c.handle for c in adopted]},
                 tuple(PutChunk(c) for c in adopted),
             )
-        return HeartbeatOutcome(removals, adoption)
+        return HeartbeatOutcome(removals, adoption, behind)

@@ -65,6 +65,7 @@ class MasterService:
         self._chunk_guard = threading.Lock()
         self._chunk_locks: dict[int, threading.Lock] = {}
         self._versions_in_flight: set[int] = set()
+        self._catching_up: set[tuple[int, str]] = set()  # (handle, address) being told
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="master-rpc")
         self._known_dead: set[str] = set()
         self._followers: dict[str, tuple[int, float]] = {}  # name -> (position, last heard)
@@ -499,7 +500,30 @@ class MasterService:
             with self._core:
                 self._versions_in_flight.discard(handle)
         if not holders:
+            # Nothing can be written under a version no replica took: the replicas at the
+            # versions before it stay current, and are told this one when they report.
+            floor = chunk.floor or chunk.version
+            self._commit(
+                Mutation(
+                    "version_untaken",
+                    {"handle": handle, "version": version, "floor": floor},
+                    (PutChunk(dataclasses.replace(bumped, floor=floor)),),
+                )
+            )
+            log.warning(
+                "no replica of chunk %d took version %d; those from v%d stay current",
+                handle,
+                version,
+                floor,
+            )
             raise errors.Unavailable(f"no replica of chunk {handle} accepted version {version}")
+        if bumped.floor:  # taken at last: replicas below it are stale from now on
+            bumped = dataclasses.replace(bumped, floor=0)
+            self._commit(
+                Mutation(
+                    "version_taken", {"handle": handle, "version": version}, (PutChunk(bumped),)
+                )
+            )
         return bumped, holders
 
     # --- chunkservers -------------------------------------------------------------------------
@@ -532,6 +556,11 @@ class MasterService:
                 )
         for handle in set(beat.corrupt) - before_corrupt:
             log.warning("replica of chunk %d on %s is corrupt", handle, beat.address)
+        with self._core:
+            behind = {(h, beat.address) for h in outcome.behind} - self._catching_up
+            self._catching_up |= behind
+        for handle, address in behind:
+            self._pool.submit(self._catch_up, handle, address)
         if outcome.adoption is not None:
             self._commit(outcome.adoption)
             log.warning(
@@ -548,6 +577,32 @@ class MasterService:
             with self._core:
                 removals += self._removals.pop(beat.address, [])
         return removals, self._extend_leases(beat.address, beat.extend)
+
+    def _catch_up(self, handle: int, address: str) -> None:
+        """Tells a replica left behind by version bumps no replica took the chunk's version
+        (it missed no mutation); it counts once it acknowledges."""
+        try:
+            with self._chunk_lock(handle):
+                with self._core:
+                    chunk = self.state.chunks.get(handle)
+                    if chunk is None or not chunk.floor:
+                        return
+                rpc.call(
+                    self.channels.chunkserver(address).SetVersion,
+                    chunkserver_pb2.SetVersionRequest(handle=handle, version=chunk.version),
+                    target=address,
+                    timeout=self.config.rpc_timeout,
+                )
+                with self._core:
+                    self.servers.confirm(handle, address, self.clock())
+            log.info("replica of chunk %d on %s caught up to v%d", handle, address, chunk.version)
+        except errors.GfsError as err:
+            log.warning("replica of chunk %d on %s did not catch up: %s", handle, address, err)
+        except Exception:
+            log.exception("catching up chunk %d on %s failed", handle, address)
+        finally:
+            with self._core:
+                self._catching_up.discard((handle, address))
 
     def _extend_leases(self, holder: str, requests: list[tuple[int, int]]) -> list[int]:
         """Extends (and logs) the leases `holder` asked for, under the chunks' locks so that no

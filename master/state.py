@@ -37,9 +37,17 @@ class Chunk:
     refcount: int = 1
     lease_holder: str = ""
     lease_expiry: float = 0.0
+    # Set when the newest version bump(s) reached no replica: nothing can have been written
+    # under a version no replica took, so replicas from this version up are current too (they
+    # are told the newest). 0: only `version` is current.
+    floor: int = 0
 
     def lease_valid(self, now: float) -> bool:
         return bool(self.lease_holder) and now < self.lease_expiry
+
+    def current(self, version: int) -> bool:
+        """Whether a replica at `version` (not above the chunk's) missed no mutation."""
+        return version == self.version or 0 < self.floor <= version
 
     @property
     def never_written(self) -> bool:

@@ -55,6 +55,7 @@ def _chunk_row(chunk: Chunk) -> dict[str, Any]:
         "refcount": chunk.refcount,
         "lease_holder": chunk.lease_holder,
         "lease_expiry": chunk.lease_expiry,
+        "floor": chunk.floor,
     }
 
 
@@ -72,7 +73,7 @@ _UPSERT_NODE = _upsert(
     "nodes", "path", ["path", "is_dir", "ctime", "mtime", "mode", "owner", "size", "chunks"]
 )
 _UPSERT_CHUNK = _upsert(
-    "chunks", "handle", ["handle", "version", "refcount", "lease_holder", "lease_expiry"]
+    "chunks", "handle", ["handle", "version", "refcount", "lease_holder", "lease_expiry", "floor"]
 )
 
 
@@ -173,10 +174,14 @@ class Store:
                     "refcount": int,
                     "lease_holder": str,
                     "lease_expiry": float,
+                    "floor": int,
                 },
                 pk="handle",
                 if_not_exists=True,
             )
+            chunks = db.table("chunks")
+            if "floor" not in chunks.columns_dict:  # a database from before the floor
+                chunks.add_column("floor", int, not_null_default=0)
             db.table("meta").create({"key": str, "value": int}, pk="key", if_not_exists=True)
             db.table("oplog").create(
                 {"seq": int, "ts": float, "op": str, "args": str, "changes": str},

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import random
+import signal
 import sqlite3
 import threading
 import time
@@ -195,6 +196,42 @@ def test_a_chunk_logged_but_never_created_is_created_again_and_takes_writes(
         gfs.write("/new", 100, data)
         assert gfs.read("/new", 100, len(data)) == data
     assert json.loads(run_gfs(m, "report", "--json").stdout)["safe_mode"] is False
+
+
+def test_replicas_that_missed_a_version_nobody_took_stay_current_and_serve(
+    tmp_path: Path,
+) -> None:
+    """Every replica of a chunk stops answering (SIGSTOP: alive by the master's count, but
+    unreachable) just as a write needs a new lease: the bump is logged and reaches nobody.
+    Once they answer again they must be told the new version, not removed as stale."""
+    cluster = start_cluster(tmp_path / "c", extra=["--lease-seconds=1", "--dead-after=60"])
+    try:
+        data = os.urandom(SMALL_CHUNK // 2)
+        with Client(cluster.master_address, timeout=30) as gfs:
+            gfs.put(io.BytesIO(data), "/f")
+            before = gfs.stat("/f").chunks[0]
+            time.sleep(7)  # the lease ends, by the master's count too (1 s + the RPC margin)
+            holders = [server(cluster, a) for a in before.replicas]
+            for proc in holders:
+                assert proc.popen is not None
+                os.kill(proc.popen.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(errors.GfsError):
+                    Client(cluster.master_address, timeout=8).write("/f", 0, b"never")
+            finally:
+                for proc in holders:
+                    assert proc.popen is not None
+                    os.kill(proc.popen.pid, signal.SIGCONT)
+            wait_until(lambda: len(gfs.stat("/f").chunks[0].replicas) == 3, 30, "replicas catch up")
+            assert gfs.stat("/f").chunks[0].version > before.version
+            assert gfs.read("/f", 0, len(data)) == data
+            gfs.write("/f", 0, b"after")
+            assert gfs.read("/f", 0, len(data)) == b"after" + data[5:]
+        assert cluster.master is not None
+        master_log = cluster.master.log_path.read_text()
+        assert "took version" in master_log
+    finally:
+        cluster.stop()
 
 
 def test_kill_9_during_a_storm_of_namespace_operations_loses_nothing_acknowledged(

@@ -7,6 +7,7 @@ is logged before the primary hears of it."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,53 @@ def test_while_a_version_bump_travels_only_replicas_that_took_it_are_listed(setu
     view = service.get_chunk("/f", 0, for_write=True)
     assert view.version == first.version + 1 and len(view.replicas) == 3
     assert [v for v, _ in seen] == [view.version] * 3, "the bump was logged before it was sent"
+
+
+def test_a_version_no_replica_took_makes_no_replica_stale(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A bump is logged before the replicas hear of it. When none of them takes it (all cut
+    off from the master for a moment), nothing can have been written under it: the replicas
+    at the version before must stay current, across a master restart too, and be told the
+    new one, not be removed as stale (which lost the chunk for good)."""
+    service, fake, clock = setup
+    first = service.get_chunk("/f", 0, for_write=True)
+    clock[0] += LEASE + MARGIN
+    beat_all(service, fake)
+    fake.down = set(first.replicas)
+    with pytest.raises(errors.Unavailable, match="accepted version"):
+        service.get_chunk("/f", 0, for_write=True)
+    assert service.store.load().chunks[first.handle].floor == first.version
+    fake.down = set()
+
+    restarted = MasterService(
+        MasterConfig(
+            data_dir=tmp_path, lease_seconds=LEASE, rpc_timeout=MARGIN, dead_after=DEAD_AFTER
+        ),
+        service.store,
+        clock=lambda: clock[0],
+        channels=fake,  # type: ignore[arg-type]
+    )
+    for address in first.replicas:
+        reports = [Report(first.handle, first.version, 0)]
+        removals, _ = restarted.heartbeat(Heartbeat(address, "r", 0, 10**12, reports))
+        assert removals == []
+    untaken = first.version + 1
+
+    def caught_up() -> bool:
+        (view,) = restarted.stat("/f")[1]
+        return view.version == untaken and sorted(view.replicas) == sorted(first.replicas)
+
+    deadline = time.monotonic() + 10
+    while not caught_up():
+        assert time.monotonic() < deadline, restarted.stat("/f")[1]
+        time.sleep(0.01)
+    assert all(fake.held[a][first.handle] == untaken for a in first.replicas)
+    view = restarted.get_chunk("/f", 0, for_write=True)
+    assert view.version == untaken + 1 and sorted(view.replicas) == sorted(first.replicas)
+    assert restarted.store.load().chunks[first.handle].floor == 0, "taken: no floor any more"
+    restarted.update_safe_mode()
+    late = Report(first.handle, first.version, 0)  # a replica still at the old version now
+    removals, _ = restarted.heartbeat(Heartbeat("d:1", "r", 0, 10**12, [late]))
+    assert [r.handle for r in removals] == [first.handle]
 
 
 def test_a_primary_that_keeps_mutating_keeps_its_lease_through_heartbeats(setup) -> None:  # type: ignore[no-untyped-def]

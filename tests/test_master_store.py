@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from master import namespace
+from master.state import Chunk, Mutation, PutChunk
 from master.store import Store
 
 
@@ -132,3 +134,21 @@ def test_a_checkpoint_rebuilds_the_state_and_the_log_goes_on_from_it(tmp_path: P
     assert source.commit(mutation) == 4
     copy.replay(source.read_log(since=copy.last_seq, limit=10))
     assert "/d/g" in copy.load().nodes and copy.last_seq == 4
+
+
+def test_a_database_from_before_the_floor_column_opens_and_takes_it(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE chunks (handle INTEGER PRIMARY KEY, version INTEGER, refcount INTEGER,"
+        " lease_holder TEXT, lease_expiry FLOAT)"
+    )
+    old.execute("INSERT INTO chunks VALUES (7, 3, 1, '', 0.0)")
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert store.load().chunks == {7: Chunk(7, 3)}
+    mutation = Mutation("version_untaken", {}, (PutChunk(Chunk(7, 4, floor=3)),))
+    store.commit(mutation)
+    store.close()
+    assert Store(path).load().chunks == {7: Chunk(7, 4, floor=3)}
