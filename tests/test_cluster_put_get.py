@@ -185,3 +185,30 @@ def test_a_writer_keeps_its_lease_past_the_lease_length(tmp_path: Path) -> None:
             assert gfs.read("/busy-chunk", 0, SMALL_CHUNK) == bytes(expected)
     finally:
         cluster.stop()
+
+
+def test_a_long_read_is_spread_over_the_replicas_and_a_part_fails_over(tmp_path: Path) -> None:
+    chunk = 4 * 1024 * 1024
+    cluster = start_cluster(tmp_path / "c", chunk_size=chunk)
+    try:
+        data = os.urandom(chunk)
+        with Client(cluster.master_address) as gfs:
+            gfs.put(io.BytesIO(data), "/long")
+            replicas = gfs.stat("/long").chunks[0].replicas
+            asked: list[str] = []
+            stubs = gfs.channels.chunkserver
+
+            def spy(address: str):  # type: ignore[no-untyped-def]
+                asked.append(address)
+                return stubs(address)
+
+            gfs.channels.chunkserver = spy  # type: ignore[method-assign]
+            assert gfs.read("/long", 5, chunk - 10) == data[5:-5]
+            assert sorted(asked) == sorted(replicas), "one part from each replica"
+            gone = next(p for p in cluster.servers if p.address == replicas[0])
+            cluster.kill(gone)  # still listed by the master for a while
+            asked.clear()
+            assert gfs.read("/long", 0, chunk) == data
+            assert replicas[0] in asked and len(asked) > len(replicas), "its part went elsewhere"
+    finally:
+        cluster.stop()
