@@ -9,6 +9,12 @@ rm -rf "$here/wheelhouse"
 python3 -m pip wheel -q "$here/.." -w "$here/wheelhouse" >&2
 base=$("$here/base-image.sh")
 echo "building $image on $base" >&2
+old=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
 docker build -q --build-arg BASE_IMAGE="$base" -t "$image" "$here" >/dev/null
+# The build this one replaces would be left dangling, one per build; it goes unless a
+# container still uses it.
+if [[ -n $old && $old != "$(docker image inspect -f '{{.Id}}' "$image")" ]]; then
+    docker image rm "$old" >/dev/null 2>&1 || true
+fi
 rm -rf "$here/wheelhouse"
 echo "$image"
