@@ -81,9 +81,11 @@ class Chunkservers:
     # (handle, address) -> when an RPC acknowledged it; a report older than the ack may lack it.
     recent: dict[tuple[int, str], float] = field(default_factory=dict)
     report_grace: float = 5.0
-    # (handle, address) whose removal was ordered: a report taken before the server carried
-    # it out must not bring the replica back; cleared by the first report without it.
-    removing: set[tuple[int, str]] = field(default_factory=set)
+    # (handle, address) -> when its removal was ordered: a report taken before the server
+    # carried it out must not bring the replica back. Cleared by the first report without it,
+    # or after `dead_after` (the order was lost: the replica counts again, repair sees the
+    # surplus and orders it removed again).
+    removing: dict[tuple[int, str], float] = field(default_factory=dict)
 
     def alive(self, address: str, now: float) -> bool:
         info = self.servers.get(address)
@@ -115,11 +117,11 @@ class Chunkservers:
             self.servers[address].corrupt.discard(handle)
         self.recent[(handle, address)] = now
 
-    def remove(self, handle: int, address: str) -> None:
+    def remove(self, handle: int, address: str, now: float) -> None:
         """The master ordered this replica removed: it no longer counts, even if a report
         taken before the order arrives still lists it."""
         self.forget(handle, address)
-        self.removing.add((handle, address))
+        self.removing[(handle, address)] = now
 
     def forget(self, handle: int, address: str) -> None:
         self.locations.get(handle, set()).discard(address)
@@ -145,6 +147,7 @@ class Chunkservers:
         info.rack, info.last_heartbeat = beat.rack, now
         info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
+        self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}
         removals: list[Removal] = []
         adopted: list[Chunk] = []
         held: set[int] = set()
@@ -178,7 +181,9 @@ class Chunkservers:
             held.discard(handle)
             self.recent.pop((handle, address), None)
         listed = {r.handle for r in reports} | set(corrupt)
-        self.removing = {(h, a) for h, a in self.removing if a != address or h in listed}
+        self.removing = {
+            (h, a): t for (h, a), t in self.removing.items() if a != address or h in listed
+        }
         info.corrupt, info.stale, info.garbage = set(corrupt), stale, garbage
         info.reported = len(reports) + len(corrupt)
 

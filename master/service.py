@@ -575,7 +575,10 @@ class MasterService:
             removals = []
         else:
             with self._core:
-                removals += self._removals.pop(beat.address, [])
+                ordered = self._removals.pop(beat.address, [])
+                for removal in ordered:  # sent only now: hidden from now on, reports and all
+                    self.servers.remove(removal.handle, beat.address, now)
+                removals += ordered
         return removals, self._extend_leases(beat.address, beat.extend)
 
     def _catch_up(self, handle: int, address: str) -> None:
@@ -762,7 +765,7 @@ class MasterService:
             queued = {(a, r.handle) for a, rs in self._removals.items() for r in rs}
             for address, removals in trims.items():
                 for removal in removals:
-                    self.servers.remove(removal.handle, address)
+                    self.servers.remove(removal.handle, address, now)
                     log.info(
                         "chunk %d has more than %d replicas: removing the one on %s",
                         removal.handle,
@@ -865,7 +868,7 @@ class MasterService:
                         return
                     self.servers.confirm(handle, clone.target, self.clock())
                     if clone.move:  # the source's replica goes: no longer handed out
-                        self.servers.remove(handle, clone.source)
+                        self.servers.remove(handle, clone.source, self.clock())
                         self._removals.setdefault(clone.source, []).append(
                             Removal(handle, current.version)
                         )

@@ -131,9 +131,22 @@ def test_placement_among_disks_about_as_empty_prefers_the_fewest_chunks() -> Non
 def test_a_replica_ordered_removed_is_not_brought_back_by_a_report_taken_before_the_order() -> None:
     state, cs = setup_file(), Chunkservers(dead_after=3.0)
     beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.0)
-    cs.remove(1, "a:1")
+    cs.remove(1, "a:1", now=0.0)
     beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.5)  # built before the removal arrived
     assert cs.replicas(1, now=0.5) == []
     beat(cs, state, "a:1", [], now=1.0)  # carried out
     beat(cs, state, "a:1", [Report(1, 1, 10)], now=1.5)  # a new copy there later counts again
     assert cs.replicas(1, now=1.5) == ["a:1"]
+
+
+def test_a_removal_that_never_happened_stops_hiding_the_replica() -> None:
+    """The order was lost (the reply never arrived, or the server restarted before carrying it
+    out): the replica it still reports must count again after a while, so that repair sees
+    the surplus and orders it removed again, instead of leaving it on disk for good."""
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.0)
+    cs.remove(1, "a:1", now=0.0)
+    beat(cs, state, "a:1", [Report(1, 1, 10)], now=2.9)
+    assert cs.replicas(1, now=2.9) == []
+    beat(cs, state, "a:1", [Report(1, 1, 10)], now=3.1)
+    assert cs.replicas(1, now=3.1) == ["a:1"]
