@@ -273,14 +273,25 @@ class ChunkStore:
         if length > self.max_chunk_size:
             raise errors.InvalidArgument(f"a copy of {length} bytes cannot be a chunk")
         with self.lock(handle):
-            tmp = self.dir / f"{handle}.ids.tmp"
-            with open(tmp, "w") as f:
-                f.writelines(f"{offset} {rid}\n" for rid, offset in record_ids.items())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self._ids(handle))
-            self.record_ids[handle] = dict(record_ids)
-            self._place(handle, version, source, length, crcs)
+            try:
+                tmp = self.dir / f"{handle}.ids.tmp"
+                with open(tmp, "w") as f:
+                    f.writelines(f"{offset} {rid}\n" for rid, offset in record_ids.items())
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self._ids(handle))
+                self.record_ids[handle] = dict(record_ids)
+                self._place(handle, version, source, length, crcs)
+            except (OSError, errors.ResourceExhausted) as err:
+                # Half a copy (data without its metadata, or a replica it was replacing) is
+                # no replica: nothing of it stays to be reported or left on disk.
+                source.unlink(missing_ok=True)
+                self._drop(handle)
+                if isinstance(err, errors.ResourceExhausted):
+                    raise
+                raise errors.ResourceExhausted(
+                    f"cannot keep the copy of chunk {handle}: {err.strerror or err}"
+                ) from None
             self.corrupt.discard(handle)
 
     def _place(
@@ -353,16 +364,21 @@ class ChunkStore:
             meta = self.metas.get(handle)
             if meta is None or meta.version > max_version:
                 return False
-            self._meta(handle).unlink(missing_ok=True)
-            self._data(handle).unlink(missing_ok=True)
-            self._ids(handle).unlink(missing_ok=True)
-            self.record_ids.pop(handle, None)
-            _fsync_dir(self.dir)
-            del self.metas[handle]
-            self.corrupt.discard(handle)
+            self._drop(handle)
         with self._guard:
             self._locks.pop(handle, None)
         return True
+
+    def _drop(self, handle: int) -> None:
+        """Removes every file of the replica and forgets it. The caller holds `lock(handle)`."""
+        for path in (self._meta(handle), self._data(handle), self._ids(handle)):
+            path.unlink(missing_ok=True)
+        for tmp in (f"{handle}.meta.tmp", f"{handle}.ids.tmp"):
+            (self.dir / tmp).unlink(missing_ok=True)
+        self.record_ids.pop(handle, None)
+        _fsync_dir(self.dir)
+        self.metas.pop(handle, None)
+        self.corrupt.discard(handle)
 
     def written_at(self) -> dict[int, float]:
         """When each replica last changed (loaded ones: at load), for the scrubber."""

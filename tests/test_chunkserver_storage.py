@@ -202,3 +202,27 @@ def test_data_a_crash_left_without_metadata_is_removed_on_restart(tmp_path: Path
     assert sorted(p.name for p in tmp_path.glob("*.chunk")) == ["1.chunk"]
     assert not (tmp_path / "9.ids").exists()
     assert read_all(again, 1, 1) == b"kept"
+
+
+@pytest.mark.parametrize("fails", ["ids", "meta"])
+def test_a_copy_that_cannot_be_kept_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: str
+) -> None:
+    """A full disk while a verified copy is put in place (its record ids, or its metadata after
+    the data was renamed in): a clear error, and no file of it left for nobody to remove (the
+    fault suite found a `.chunk` without metadata on a full server, never reclaimed)."""
+    store = ChunkStore(tmp_path / "s", CHUNK)
+    source = tmp_path / "incoming"
+    source.write_bytes(b"copy")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    if fails == "meta":
+        monkeypatch.setattr(store, "_save_meta", full)
+    else:
+        monkeypatch.setattr("chunkserver.storage.os.replace", full)
+    with pytest.raises(errors.ResourceExhausted, match="No space left"):
+        store.adopt(1, 1, source, 4, tuple(block_crcs(b"copy")), {"id": 0})
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == []
+    assert not source.exists() and store.reports() == []
