@@ -42,9 +42,11 @@ class FileModel:
     def write(self, offset: int, data: bytes | None, length: int) -> None:
         end = offset + length
         if end > len(self.data):
+            # The gap a write past the end leaves reads as zeros if it took place; one whose
+            # outcome is unknown may not have, and then the file ends where it did.
             grow = end - len(self.data)
             self.data += bytes(grow)
-            self.defined += (b"\x01" if self.exact_size else b"\x00") * grow
+            self.defined += (b"\x01" if self.exact_size and data is not None else b"\x00") * grow
         if data is None:
             self.defined[offset:end] = bytes(length)
             self.exact_size = False
