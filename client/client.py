@@ -11,6 +11,7 @@ the nearest replica and fails over to the next on an error or a checksum mismatc
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -53,6 +54,8 @@ def _local_hosts() -> set[str]:
 
 # A read of at least two of these within a chunk is spread over its replicas, a part each.
 READ_STRIPE = 1024 * 1024
+# How long a read waits for the master to list a replica of a chunk (seconds).
+UNLISTED_WAIT = 5.0
 
 
 def piece_for(size: int) -> int:
@@ -442,11 +445,19 @@ class Client:
     ) -> Iterator[bytes]:
         """Yields bytes [offset, offset+length) of a chunk from the nearest replica (or `first`)
         that serves them, resuming on the next replica where one fails; a replica shorter than
-        asked (a hole never written) reads as zeros."""
+        asked (a hole never written) reads as zeros. After the cached listing, a fresh one; while
+        that names no replica (a version change no replica has acknowledged yet, or a lost
+        chunk), it is asked again for a few seconds."""
         pos, end = offset, offset + length
         failures: list[str] = []
-        for refreshed in (False, True):
-            if refreshed:
+        give_up, delay = time.monotonic() + min(self.timeout, UNLISTED_WAIT), 0.05
+        for attempt in itertools.count():
+            if attempt > 1:
+                if time.monotonic() + delay > give_up:
+                    break
+                time.sleep(delay)
+                delay = min(1.0, 2 * delay)
+            if attempt > 0:
                 self.cache.forget(path, info.index)
                 info = self._locate(path, info.index, for_write=False)
             for replica in self._nearest_first(info.replicas, first):
@@ -472,6 +483,8 @@ class Client:
                 if pos < end:
                     yield bytes(end - pos)
                 return
+            if attempt > 0 and info.replicas:
+                break  # every replica of a fresh listing failed
         detail = "; ".join(failures[-3:]) or "no live replica"
         raise errors.DataLoss(
             f"chunk {info.index} of {path} could not be read from any replica ({detail})"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
+from client import errors
 from client.client import Client, piece_for
+from client.models import ChunkInfo
 
 
 def test_local_replicas_come_first_and_equally_near_ones_share_the_load() -> None:
@@ -19,3 +25,18 @@ def test_pushes_travel_in_pieces_of_a_sixty_fourth_between_64_kib_and_1_mib() ->
     assert piece_for(1_000_000) == 64 * 1024
     assert piece_for(16 * 2**20) == 256 * 1024
     assert piece_for(64 * 2**20) == 2**20
+
+
+def test_a_read_of_a_chunk_with_no_replica_listed_asks_again_then_is_a_clear_error() -> None:
+    info = ChunkInfo(index=0, handle=1, version=2, size=4 << 20, replicas=(), primary=None)
+    asked: list[float] = []
+
+    def locate(path: str, index: int, for_write: bool) -> ChunkInfo:
+        asked.append(time.monotonic())
+        return info
+
+    with Client("127.0.0.1:1", timeout=1.0) as gfs:
+        gfs._locate = locate  # type: ignore[method-assign]
+        with pytest.raises(errors.DataLoss, match="no live replica"):
+            gfs._read_striped("/f", info, 0, 4 << 20)
+    assert len(asked) >= 3 and 0.5 < asked[-1] - asked[0] <= 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -212,3 +213,18 @@ def test_a_long_read_is_spread_over_the_replicas_and_a_part_fails_over(tmp_path:
             assert replicas[0] in asked and len(asked) > len(replicas), "its part went elsewhere"
     finally:
         cluster.stop()
+
+
+def test_a_read_waits_out_a_listing_with_no_replica(gfs: Client) -> None:
+    """While a version change travels the master lists no replica of the chunk; a reader asks
+    again instead of calling the chunk lost."""
+    gfs.put(io.BytesIO(b"x" * 1000), "/unlisted")
+    real = gfs.stat("/unlisted").chunks[0]
+    unlisted = dataclasses.replace(real, replicas=())
+    listings = [unlisted, unlisted, real]
+    gfs._locate = lambda path, index, for_write: listings.pop(0)  # type: ignore[method-assign]
+    try:
+        assert b"".join(gfs._read_chunk("/unlisted", unlisted, 0, 1000)) == b"x" * 1000
+    finally:
+        del gfs._locate
+    assert listings == []
