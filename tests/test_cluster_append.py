@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from client import errors, rpc
 from client.client import Client
 from client.localcluster import LocalCluster
+from client.models import ChunkInfo
 from client.records import frame, parse
 from protos import chunkserver_pb2 as cpb
 from tests.conftest import SMALL_CHUNK, run_gfs, start_cluster, wait_until
@@ -136,6 +139,44 @@ def push(channels: rpc.Channels, chain: list[str], data_id: str, data: bytes) ->
     channels.chunkserver(chain[0]).PushData(iter([piece]), timeout=10)
 
 
+@contextlib.contextmanager
+def log_under_short_leases(tmp_path: Path) -> Iterator[tuple[Client, rpc.Channels, ChunkInfo]]:
+    """A cluster whose leases last a second, and /log holding one record (id r0): a client,
+    channels to the chunkservers, and the chunk as it stands."""
+    cluster = start_cluster(tmp_path / "c", extra=["--lease-seconds=1"])
+    channels = rpc.Channels()
+    try:
+        with Client(cluster.master_address, timeout=30) as gfs:
+            gfs.create("/log")
+            gfs.append_record("/log", b"before", "r0")
+            yield gfs, channels, gfs.stat("/log").chunks[0]
+    finally:
+        channels.close()
+        cluster.stop()
+
+
+def apply_around_the_primary(
+    channels: rpc.Channels,
+    addresses: list[str],
+    chunk: ChunkInfo,
+    offset: int,
+    data: bytes,
+    data_id: str,
+    record_id: str = "",
+) -> None:
+    """A mutation that reached `addresses` (secondaries) and not the primary."""
+    push(channels, addresses, data_id, data)
+    for address in addresses:
+        request = cpb.ApplyWriteRequest(
+            handle=chunk.handle,
+            version=chunk.version,
+            offset=offset,
+            data_id=data_id,
+            record_id=record_id,
+        )
+        rpc.call(channels.chunkserver(address).ApplyWrite, request, target=address, timeout=10)
+
+
 def test_a_repeated_record_id_reaches_the_replica_its_first_try_missed(tmp_path: Path) -> None:
     """The first try of a record lands on the primary and one secondary but not the other (its
     data never reached it); the retry finds the id on the primary and answers with the first
@@ -177,39 +218,20 @@ def test_a_repeated_record_id_reaches_the_replica_its_first_try_missed(tmp_path:
 def test_a_new_primary_appends_past_the_longest_replica(tmp_path: Path) -> None:
     """A secondary holds bytes past the primary's end (a mutation that failed on the primary);
     under the next lease, appends must start past them, never write over them."""
-    cluster = start_cluster(tmp_path / "c", extra=["--lease-seconds=1"])
-    channels = rpc.Channels()
-    try:
-        with Client(cluster.master_address, timeout=30) as gfs:
-            gfs.create("/log")
-            gfs.append_record("/log", b"before", "r0")
-            chunk = gfs.stat("/log").chunks[0]
-            longer = next(a for a in chunk.replicas if a != chunk.primary)
-            end = gfs.stat("/log").size
-            kept = os.urandom(5000)
-            push(channels, [longer], "ahead", kept)
-            rpc.call(
-                channels.chunkserver(longer).ApplyWrite,
-                cpb.ApplyWriteRequest(
-                    handle=chunk.handle, version=chunk.version, offset=end, data_id="ahead"
-                ),
-                target=longer,
-                timeout=10,
-            )
-            time.sleep(2)  # the lease ends unused; the next append gets a new one
-            offset = gfs.append_record("/log", b"after", "r1")
-            assert offset >= end + len(kept)
-            now = gfs.stat("/log").chunks[0]
-            assert now.version > chunk.version, "a new lease"
-            replicas = list(now.replicas)
-            data = dict(
-                zip(replicas, replica_bytes(replicas, now.handle, now.version), strict=True)
-            )
-            assert data[longer][end : end + len(kept)] == kept
-            assert [r.payload for r in gfs.records("/log")] == [b"before", b"after"]
-    finally:
-        channels.close()
-        cluster.stop()
+    with log_under_short_leases(tmp_path) as (gfs, channels, chunk):
+        longer = next(a for a in chunk.replicas if a != chunk.primary)
+        end = gfs.stat("/log").size
+        kept = os.urandom(5000)
+        apply_around_the_primary(channels, [longer], chunk, end, kept, "ahead")
+        time.sleep(2)  # the lease ends unused; the next append gets a new one
+        offset = gfs.append_record("/log", b"after", "r1")
+        assert offset >= end + len(kept)
+        now = gfs.stat("/log").chunks[0]
+        assert now.version > chunk.version, "a new lease"
+        replicas = list(now.replicas)
+        data = dict(zip(replicas, replica_bytes(replicas, now.handle, now.version), strict=True))
+        assert data[longer][end : end + len(kept)] == kept
+        assert [r.payload for r in gfs.records("/log")] == [b"before", b"after"]
 
 
 def test_retries_reaching_a_primary_that_missed_their_first_tries_land_where_the_others_hold_them(
@@ -219,49 +241,29 @@ def test_retries_reaching_a_primary_that_missed_their_first_tries_land_where_the
     next lease their retries (same ids, the later record first) must land where the
     secondaries hold them, not a second time past them (found by the fault suite: a killed
     secondary came back as the new primary)."""
-    cluster = start_cluster(tmp_path / "c", extra=["--lease-seconds=1"])
-    channels = rpc.Channels()
-    try:
-        with Client(cluster.master_address, timeout=30) as gfs:
-            gfs.create("/log")
-            gfs.append_record("/log", b"before", "r0")
-            chunk = gfs.stat("/log").chunks[0]
-            secondaries = [a for a in chunk.replicas if a != chunk.primary]
-            offsets: dict[str, int] = {}
-            end = gfs.stat("/log").size
-            for record_id in ("r1", "r2"):
-                framed = frame(record_id.encode() * 100, record_id)
-                push(channels, secondaries, record_id, framed)
-                for address in secondaries:
-                    rpc.call(
-                        channels.chunkserver(address).ApplyWrite,
-                        cpb.ApplyWriteRequest(
-                            handle=chunk.handle,
-                            version=chunk.version,
-                            offset=end,
-                            data_id=record_id,
-                            record_id=record_id,
-                        ),
-                        target=address,
-                        timeout=10,
-                    )
-                offsets[record_id] = end
-                end += len(framed)
-            time.sleep(2)  # the lease ends; the retries get a new one
-            for record_id in ("r2", "r1"):
-                got = gfs.append_record("/log", record_id.encode() * 100, record_id)
-                assert got == offsets[record_id], record_id
-            now = gfs.stat("/log").chunks[0]
-            assert now.version > chunk.version, "a new lease"
-            replicas = list(now.replicas)
-            for address, data in zip(
-                replicas, replica_bytes(replicas, now.handle, now.version), strict=True
-            ):
-                found = [(r.offset, r.record_id) for r in parse(data, 0)]
-                assert found == [(0, "r0"), (offsets["r1"], "r1"), (offsets["r2"], "r2")], address
-    finally:
-        channels.close()
-        cluster.stop()
+    with log_under_short_leases(tmp_path) as (gfs, channels, chunk):
+        secondaries = [a for a in chunk.replicas if a != chunk.primary]
+        offsets: dict[str, int] = {}
+        end = gfs.stat("/log").size
+        for record_id in ("r1", "r2"):
+            framed = frame(record_id.encode() * 100, record_id)
+            apply_around_the_primary(
+                channels, secondaries, chunk, end, framed, record_id, record_id
+            )
+            offsets[record_id] = end
+            end += len(framed)
+        time.sleep(2)  # the lease ends; the retries get a new one
+        for record_id in ("r2", "r1"):
+            got = gfs.append_record("/log", record_id.encode() * 100, record_id)
+            assert got == offsets[record_id], record_id
+        now = gfs.stat("/log").chunks[0]
+        assert now.version > chunk.version, "a new lease"
+        replicas = list(now.replicas)
+        for address, data in zip(
+            replicas, replica_bytes(replicas, now.handle, now.version), strict=True
+        ):
+            found = [(r.offset, r.record_id) for r in parse(data, 0)]
+            assert found == [(0, "r0"), (offsets["r1"], "r1"), (offsets["r2"], "r2")], address
 
 
 def test_the_command_prints_offsets_and_reads_records(shared_cluster: LocalCluster) -> None:
