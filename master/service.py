@@ -717,6 +717,13 @@ class MasterService:
 
     # --- replica health -----------------------------------------------------------------------
 
+    def _steady_chunks(self) -> dict[int, Chunk]:
+        """Chunks repair and balancing may judge by their listed replicas: not those being
+        created nor those whose version is changing (listed again replica by replica as each
+        acknowledges, so they look under-replicated meanwhile). The caller holds `_core`."""
+        busy = self._creating | self._versions_in_flight
+        return {h: c for h, c in self.state.chunks.items() if h not in busy}
+
     def repair(self) -> None:
         """One round of replica management (GFS section 4.3): copies for under-replicated
         chunks, most urgent first and throttled per server; removals of surplus replicas and of
@@ -727,7 +734,7 @@ class MasterService:
         now = self.clock()
         target = self.config.replication
         with self._core:
-            chunks = {h: c for h, c in self.state.chunks.items() if h not in self._creating}
+            chunks = self._steady_chunks()
             live = {h: self.servers.replicas(h, now) for h in chunks}
             racks = {a: s.rack for a, s in self.servers.servers.items()}
             free = {a: s.free_bytes for a, s in self.servers.servers.items()}
@@ -814,7 +821,7 @@ class MasterService:
             return 0
         now = self.clock()
         with self._core:
-            chunks = {h: c for h, c in self.state.chunks.items() if h not in self._creating}
+            chunks = self._steady_chunks()
             live = {h: self.servers.replicas(h, now) for h in chunks}
             counts = {c.address: c.chunks for c in self._candidates(now)}
             racks = {a: s.rack for a, s in self.servers.servers.items()}

@@ -221,6 +221,25 @@ def test_while_a_version_bump_travels_only_replicas_that_took_it_are_listed(setu
     assert [v for v, _ in seen] == [view.version] * 3, "the bump was logged before it was sent"
 
 
+def test_repair_copies_nothing_while_a_version_bump_travels(setup) -> None:  # type: ignore[no-untyped-def]
+    """Meanwhile the chunk lists only the replicas that took the new version, so it looks
+    under-replicated; repair must wait for the bump (the snapshot test caught a copy made
+    during a lease grant)."""
+    service, fake, clock = setup
+    service.get_chunk("/f", 0, for_write=True)
+    clock[0] += LEASE + MARGIN
+    beat_all(service, fake)
+    planned: list[object] = []
+
+    def repair_meanwhile(address: str) -> None:
+        service.repair()
+        planned.extend(service._cloning.values())
+
+    fake.on_set_version = repair_meanwhile
+    service.get_chunk("/f", 0, for_write=True)
+    assert planned == []
+
+
 def test_a_version_no_replica_took_makes_no_replica_stale(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A bump is logged before the replicas hear of it. When none of them takes it (all cut
     off from the master for a moment), nothing can have been written under it: the replicas
