@@ -346,16 +346,10 @@ class MasterService:
     ) -> list[str]:
         """Tells each server the chunk's version; returns those that acknowledged, each
         recorded as holding it as soon as it acknowledges (not one of them before)."""
-        request = chunkserver_pb2.SetVersionRequest(handle=handle, version=version, create=create)
 
         def tell(address: str) -> str | None:
             try:
-                rpc.call(
-                    self.channels.chunkserver(address).SetVersion,
-                    request,
-                    target=address,
-                    timeout=self.config.rpc_timeout,
-                )
+                self._tell_version(handle, version, address, create)
             except errors.GfsError as err:
                 log.warning(
                     "chunkserver %s missed version %d of chunk %d: %s",
@@ -365,14 +359,24 @@ class MasterService:
                     err,
                 )
                 return None
-            with self._core:
-                self.servers.confirm(handle, address, self.clock())
             return address
 
         acks = [a for a in self._pool.map(tell, servers) if a is not None]
         with self._core:
             self.servers.reset_versions(handle, set(acks))
         return acks
+
+    def _tell_version(self, handle: int, version: int, address: str, create: bool) -> None:
+        """One server learns the chunk's version; once it acknowledges it is listed as holding
+        it. Raises the RPC's error."""
+        rpc.call(
+            self.channels.chunkserver(address).SetVersion,
+            chunkserver_pb2.SetVersionRequest(handle=handle, version=version, create=create),
+            target=address,
+            timeout=self.config.rpc_timeout,
+        )
+        with self._core:
+            self.servers.confirm(handle, address, self.clock())
 
     def _ensure_lease(self, handle: int) -> None:
         """Makes sure the chunk has a primary with a valid lease (GFS section 3.1): bump the
@@ -590,14 +594,7 @@ class MasterService:
                     chunk = self.state.chunks.get(handle)
                     if chunk is None or not chunk.floor:
                         return
-                rpc.call(
-                    self.channels.chunkserver(address).SetVersion,
-                    chunkserver_pb2.SetVersionRequest(handle=handle, version=chunk.version),
-                    target=address,
-                    timeout=self.config.rpc_timeout,
-                )
-                with self._core:
-                    self.servers.confirm(handle, address, self.clock())
+                self._tell_version(handle, chunk.version, address, create=False)
             log.info("replica of chunk %d on %s caught up to v%d", handle, address, chunk.version)
         except errors.GfsError as err:
             log.warning("replica of chunk %d on %s did not catch up: %s", handle, address, err)
