@@ -79,15 +79,18 @@ class FakeCluster:
         pass
 
 
+def config(tmp_path: Path) -> MasterConfig:
+    return MasterConfig(
+        data_dir=tmp_path, lease_seconds=LEASE, rpc_timeout=MARGIN, dead_after=DEAD_AFTER
+    )
+
+
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[MasterService, FakeCluster, list[float]]:
     clock = [1000.0]
     store = Store(tmp_path / "m.db")
     fake = FakeCluster(store)
-    config = MasterConfig(
-        data_dir=tmp_path, lease_seconds=LEASE, rpc_timeout=MARGIN, dead_after=DEAD_AFTER
-    )
-    service = MasterService(config, store, clock=lambda: clock[0], channels=fake)  # type: ignore[arg-type]
+    service = MasterService(config(tmp_path), store, clock=lambda: clock[0], channels=fake)  # type: ignore[arg-type]
     for address in ("a:1", "b:1", "c:1", "d:1"):
         service.heartbeat(Heartbeat(address, "r", 0, 10**12))
     service.create("/f")
@@ -256,9 +259,7 @@ def test_a_version_no_replica_took_makes_no_replica_stale(setup, tmp_path: Path)
     fake.down = set()
 
     restarted = MasterService(
-        MasterConfig(
-            data_dir=tmp_path, lease_seconds=LEASE, rpc_timeout=MARGIN, dead_after=DEAD_AFTER
-        ),
+        config(tmp_path),
         service.store,
         clock=lambda: clock[0],
         channels=fake,  # type: ignore[arg-type]
