@@ -83,10 +83,14 @@ class MasterService:
 
     # --- durability ---------------------------------------------------------------------------
 
-    def _commit(self, mutation: Mutation) -> None:
+    def _commit(self, mutation: Mutation, along: Callable[[], None] | None = None) -> None:
+        """Makes `mutation` durable, then applies it (and `along`, in the same step under
+        `_core`: nobody sees one without the other)."""
         self.store.commit(mutation)
         with self._core:
             self.state.apply(mutation)
+            if along is not None:
+                along()
 
     def _plan(self, planner: Callable[[], Mutation]) -> Mutation:
         with self._core:
@@ -491,14 +495,13 @@ class MasterService:
                 bumped = dataclasses.replace(
                     chunk, version=version, lease_holder="", lease_expiry=0.0
                 )
-            mutation = Mutation(
-                "bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)
+            # Logged, not yet heard of: a replica is listed again once it acknowledges.
+            self._commit(
+                Mutation(
+                    "bump_version", {"handle": handle, "version": version}, (PutChunk(bumped),)
+                ),
+                along=lambda: self.servers.reset_versions(handle, set()),
             )
-            self.store.commit(mutation)
-            with self._core:
-                self.state.apply(mutation)
-                # Logged, not yet heard of: a replica is listed again once it acknowledges.
-                self.servers.reset_versions(handle, set())
             holders = self._set_version(handle, version, replicas, create=False)
         finally:
             with self._core:
