@@ -8,35 +8,16 @@ Spool files live beside the chunk files, on the same file system, so a rename is
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chunkserver.checksum import BLOCK, crc
+from chunkserver.checksum import BlockCrcs
+from chunkserver.writeback import start_writeback
 from client import errors
 
-# Start write-back of a spool file every this many bytes, so the disk works while the data
-# streams in (as it does for a writer that passes the kernel's dirty limits) instead of all at
-# once when the replica is installed and synced.
+# Start write-back of a spool file every this many bytes (see chunkserver.writeback).
 WRITEBACK_STEP = 8 * 1024 * 1024
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def _writeback_starter() -> Callable[[int, int, int, int], int] | None:
-    """Linux's sync_file_range (asynchronous: starts write-back, keeps the pages cached)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        function = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
-    return function
-
-
-_start_writeback = _writeback_starter()
 
 
 @dataclass(frozen=True)
@@ -53,40 +34,21 @@ class SpoolWriter:
         self.path = path
         self.file = open(path, "wb")  # noqa: SIM115 - closed by finish/abort
         self.size = 0
-        self.crcs: list[int] = []
-        self._tail = b""  # the bytes of a block not yet complete
+        self._crcs = BlockCrcs()
         self._written_back = 0
 
     def write(self, data: bytes) -> None:
         self.file.write(data)
         self.size += len(data)
-        if _start_writeback is not None and self.size - self._written_back >= WRITEBACK_STEP:
+        if self.size - self._written_back >= WRITEBACK_STEP:
             self.file.flush()
-            _start_writeback(
-                self.file.fileno(),
-                self._written_back,
-                self.size - self._written_back,
-                _SYNC_FILE_RANGE_WRITE,
-            )
+            start_writeback(self.file.fileno(), self._written_back, self.size - self._written_back)
             self._written_back = self.size
-        if self._tail:
-            need = BLOCK - len(self._tail)
-            self._tail += data[:need]
-            data = data[need:]
-            if len(self._tail) < BLOCK:
-                return
-            self.crcs.append(crc(self._tail))
-            self._tail = b""
-        whole = len(data) - len(data) % BLOCK
-        view = memoryview(data)
-        self.crcs.extend(crc(view[i : i + BLOCK]) for i in range(0, whole, BLOCK))
-        self._tail = bytes(view[whole:])
+        self._crcs.add(data)
 
     def finish(self) -> Pushed:
         self.file.close()
-        if self._tail:
-            self.crcs.append(crc(self._tail))
-        return Pushed(self.path, self.size, tuple(self.crcs))
+        return Pushed(self.path, self.size, tuple(self._crcs.total()))
 
     def abort(self) -> None:
         self.file.close()
