@@ -15,7 +15,8 @@ import grpc
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.leases import Lease, LeaseTable, Survey
-from chunkserver.spool import Pushed, Spool
+from chunkserver.spool import Pushed, Spool, SpoolWriter
+from chunkserver.staging import Staging
 from chunkserver.storage import ChunkStore, CorruptReplica
 from client import errors, rpc
 from client.servicing import aborting
@@ -62,7 +63,15 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         if first is None or not first.data_id:
             raise errors.InvalidArgument("a push must start with a piece naming its data id")
         data_id, chain = first.data_id, list(first.chain)
+        handle, offset = first.handle, first.offset
         writer = self.spool.open(data_id, time.monotonic(), self.config.max_chunk_size)
+        staging = self.store.stage(handle, data_id, offset, time.monotonic()) if handle else None
+
+        def keep(data: bytes) -> None:
+            writer.write(data)
+            if staging is not None:
+                staging.write(data)
+
         # Reading a bytes field copies it out of the message: read each piece once.
         head = first.data
         forward: queue.SimpleQueue[bytes | None] | None = None
@@ -72,7 +81,9 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             relayed = forward
 
             def relay() -> Iterator[chunkserver_pb2.DataPiece]:
-                yield chunkserver_pb2.DataPiece(data_id=data_id, chain=chain[1:], data=head)
+                yield chunkserver_pb2.DataPiece(
+                    data_id=data_id, chain=chain[1:], data=head, handle=handle, offset=offset
+                )
                 while (item := relayed.get()) is not None:
                     yield chunkserver_pb2.DataPiece(data=item)
 
@@ -80,23 +91,23 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 relay(), timeout=self.config.rpc_timeout + 60
             )
         try:
-            writer.write(head)
+            keep(head)
             for piece in request_iterator:
                 data = piece.data
                 if writer.size + len(data) > self.config.max_chunk_size:
                     raise errors.InvalidArgument(
                         f"pushed data exceeds the chunk size of {self.config.max_chunk_size} bytes"
                     )
-                writer.write(data)
                 if forward is not None:
                     forward.put(data)
+                keep(data)
         except OSError as err:
-            writer.abort()
+            self._abandon(writer, staging)
             raise errors.ResourceExhausted(
                 f"chunkserver cannot take pushed data: {err.strerror or err}"
             ) from None
         except BaseException:
-            writer.abort()
+            self._abandon(writer, staging)
             raise
         finally:
             if forward is not None:
@@ -106,12 +117,19 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             try:
                 downstream.result()
             except grpc.RpcError as err:
-                pushed.path.unlink(missing_ok=True)
+                self._abandon(writer, staging)
                 cause = errors.translate(err, chain[0])  # keeps its kind: a full disk stays one
                 raise type(cause)(f"forwarding to {chain[0]} failed: {cause}") from None
+        if staging is not None:
+            staging.finish(pushed.size)
         size = pushed.size
         self.spool.add(data_id, pushed, time.monotonic())
         return chunkserver_pb2.PushDataResponse(length=size)
+
+    def _abandon(self, writer: SpoolWriter, staging: Staging | None) -> None:
+        writer.abort()
+        if staging is not None:
+            self.store.unstage(staging)
 
     @aborting(log)
     def Read(
@@ -278,8 +296,8 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
 
     def _apply_here(self, applied: chunkserver_pb2.ApplyWriteRequest, pushed: Pushed | None) -> int:
         """One mutation on this replica (the caller holds its lock): padding, or pushed data
-        (renamed into place when it covers the whole replica, else merged block-wise),
-        followed by the append's record id."""
+        (renamed into place when it covers the whole replica, synced where it was staged, else
+        merged block-wise), followed by the append's record id."""
         handle, version, offset = applied.handle, applied.version, applied.offset
         if applied.pad_to:
             return self.store.write(handle, version, offset, bytes(max(0, applied.pad_to - offset)))
@@ -289,7 +307,11 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             length = self.store.install(handle, version, pushed.path, pushed.size, pushed.crcs)
             self.spool.forget(applied.data_id)
         else:
-            length = self.store.write(handle, version, offset, pushed.path.read_bytes())
+            staged = self.store.commit_staged(handle, version, offset, applied.data_id, pushed.size)
+            if staged is None:
+                length = self.store.write(handle, version, offset, pushed.path.read_bytes())
+            else:
+                length = staged
             self.spool.drop(applied.data_id)
         if applied.record_id and self.store.recorded(handle, applied.record_id) != offset:
             self.store.record(handle, applied.record_id, offset)

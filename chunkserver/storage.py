@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chunkserver.checksum import BLOCK, block_crcs, crc
+from chunkserver.staging import Staging
 from client import errors
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def _fsync_dir(path: Path) -> None:
 
 class ChunkStore:
     """Invariant: `metas[h]` is what `<h>.meta` on disk says, and `<h>.chunk` holds at least
-    `metas[h].length` bytes whose blocks match `metas[h].crcs` unless `h` is in `corrupt`."""
+    `metas[h].length` bytes whose blocks match `metas[h].crcs` unless `h` is in `corrupt`. Past
+    that length it may hold a push being staged (`_staged[h]`), claimed by nothing yet."""
 
     def __init__(self, directory: Path, max_chunk_size: int) -> None:
         self.dir = directory
@@ -77,6 +79,7 @@ class ChunkStore:
         # Appends' record ids and the offsets they landed at, one `<h>.ids` file per replica.
         self.record_ids: dict[int, dict[str, int]] = {}
         self._written: dict[int, float] = {}  # handle -> monotonic time of its last change
+        self._staged: dict[int, Staging] = {}  # a push placed past the replica's end, if any
         self._guard = threading.Lock()
         self._locks: dict[int, threading.Lock] = {}
         self._loaded_at = time.monotonic()
@@ -210,6 +213,7 @@ class ChunkStore:
         meta = self._require(handle, version)
         if not data:
             return meta.length
+        self._unstage(handle)
         end = offset + len(data)
         if offset < 0 or end > self.max_chunk_size:
             raise errors.InvalidArgument(
@@ -245,6 +249,89 @@ class ChunkStore:
         )
         self._save_meta(handle, ReplicaMeta(version, new_length, crcs))
         return new_length
+
+    def stage(self, handle: int, data_id: str, offset: int, now: float) -> Staging | None:
+        """Starts placing push `data_id`, meant for `offset` of the replica (-1: a record
+        append, at its end), straight into its file (see chunkserver.staging), if that offset is
+        the replica's end and no other push is placed there; None if not (it is only spooled).
+        A replica that is empty takes its first push whole, by rename (`install`)."""
+        lock = self.lock(handle)
+        if not lock.acquire(blocking=False):
+            return None  # a mutation is under way: the end is moving
+        try:
+            meta = self.metas.get(handle)
+            if meta is None or handle in self.corrupt or meta.length == 0:
+                return None
+            end = meta.length
+            if offset not in (-1, end):
+                return None
+            current = self._staged.get(handle)
+            if current is not None:
+                if not current.stale(now):
+                    return None
+                self._unstage(handle)
+            try:
+                fd = os.open(self._data(handle), os.O_RDWR)
+            except OSError:
+                return None
+            try:
+                head = self._read_verified(handle, meta, fd, end - end % BLOCK, end)
+            except (OSError, CorruptReplica):
+                os.close(fd)
+                return None
+            staging = Staging(handle, data_id, fd, end, head, self.max_chunk_size, now)
+            self._staged[handle] = staging
+            return staging
+        finally:
+            lock.release()
+
+    def unstage(self, staging: Staging) -> None:
+        """Gives up a staging whose push failed."""
+        with self.lock(staging.handle):
+            if self._staged.get(staging.handle) is staging:
+                self._unstage(staging.handle)
+            else:
+                staging.close()
+
+    def _unstage(self, handle: int) -> None:
+        """Ends the replica's staging before anything else changes its file (the caller holds
+        `lock(handle)`), trimming what it placed past the end: it claims nothing, but holds
+        disk space."""
+        staging = self._staged.pop(handle, None)
+        if staging is not None and staging.close():
+            self._trim(handle)
+
+    def _trim(self, handle: int) -> None:
+        if handle in self.metas:
+            try:
+                os.truncate(self._data(handle), self.metas[handle].length)
+            except OSError as err:
+                log.warning("cannot trim chunk %d's unused staged bytes: %s", handle, err)
+
+    def commit_staged(
+        self, handle: int, version: int, offset: int, data_id: str, size: int
+    ) -> int | None:
+        """Applies push `data_id` of `size` bytes at `offset` if `stage` placed it there whole
+        (the caller holds `lock(handle)`): syncs what is in the file already and records it;
+        returns the new length. None if it was not placed (the caller writes it from the spool).
+        """
+        staging = self._staged.get(handle)
+        if staging is None or not staging.holds(data_id, offset, size):
+            return None
+        meta = self._require(handle, version)
+        if meta.length != offset:  # never: a mutation that moved the end ended the staging
+            return None
+        del self._staged[handle]
+        try:
+            staging.sync()
+        except OSError as err:
+            self._trim(handle)
+            raise errors.ResourceExhausted(
+                f"cannot write chunk {handle}: {err.strerror or err}"
+            ) from None
+        crcs = meta.crcs[: offset // BLOCK] + staging.crcs.total()
+        self._save_meta(handle, ReplicaMeta(version, offset + size, crcs))
+        return offset + size
 
     def install(
         self, handle: int, version: int, source: Path, length: int, crcs: tuple[int, ...]
@@ -298,6 +385,7 @@ class ChunkStore:
         self, handle: int, version: int, source: Path, length: int, crcs: tuple[int, ...]
     ) -> None:
         """Syncs `source`, renames it into place as the data, then writes the metadata."""
+        self._unstage(handle)
         try:
             fd = os.open(source, os.O_RDONLY)
             try:
@@ -371,6 +459,7 @@ class ChunkStore:
 
     def _drop(self, handle: int) -> None:
         """Removes every file of the replica and forgets it. The caller holds `lock(handle)`."""
+        self._unstage(handle)
         for path in (self._meta(handle), self._data(handle), self._ids(handle)):
             path.unlink(missing_ok=True)
         for tmp in (f"{handle}.meta.tmp", f"{handle}.ids.tmp"):

@@ -247,15 +247,24 @@ class Client:
     # --- writing ------------------------------------------------------------------------------
 
     def _push(
-        self, chain: list[str], data_id: str, data: bytes, progress: Progress | None = None
+        self,
+        chain: list[str],
+        data_id: str,
+        target: tuple[int, int],
+        data: bytes,
+        progress: Progress | None = None,
     ) -> None:
+        """Pushes `data` along `chain`; `target` is the chunk and offset it is for (-1: the end)."""
         step = self.piece_size or piece_for(len(data))
+        handle, offset = target
 
         def pieces() -> Iterator[chunkserver_pb2.DataPiece]:
             for i in range(0, max(len(data), 1), step):
                 piece = data[i : i + step]
                 if i == 0:
-                    yield chunkserver_pb2.DataPiece(data_id=data_id, chain=chain[1:], data=piece)
+                    yield chunkserver_pb2.DataPiece(
+                        data_id=data_id, chain=chain[1:], data=piece, handle=handle, offset=offset
+                    )
                 else:
                     yield chunkserver_pb2.DataPiece(data=piece)
                 if progress is not None:
@@ -268,12 +277,14 @@ class Client:
         self,
         path: str,
         index: int,
+        offset: int,
         data: bytes,
         apply: Callable[[ChunkInfo, str], T],
         progress: Progress | None = None,
     ) -> T:
-        """Pushes `data` along chunk `index`'s chain (primary first, then nearest), then has
-        `apply(info, data_id)` ask the primary to apply it. Retried for as long as a call may
+        """Pushes `data`, meant for `offset` of chunk `index` (-1: a record append), along the
+        chunk's chain (primary first, then nearest), then has `apply(info, data_id)` ask the
+        primary to apply it. Retried for as long as a call may
         take: long enough to outlast a dead replica's detection and the lease revocation that
         follows it; each retry re-asks the master and pushes again. `progress` hears of the
         bytes pushed on the first attempt."""
@@ -288,6 +299,7 @@ class Client:
             self._push(
                 [info.primary, *self._nearest_first(others)],
                 data_id,
+                (info.handle, offset),
                 data,
                 progress if first[0] else None,
             )
@@ -313,7 +325,7 @@ class Client:
                 timeout=self.timeout,
             )
 
-        self._mutate_chunk(path, index, data, write, progress)
+        self._mutate_chunk(path, index, offset, data, write, progress)
 
     def _chunk_size_of(self, path: str) -> int:
         if self._chunk_size is None:
@@ -420,7 +432,7 @@ class Client:
             )
             return reply
 
-        return self._mutate_chunk(path, index, data, append)
+        return self._mutate_chunk(path, index, -1, data, append)
 
     def append_record(self, path: str, payload: bytes, record_id: str = "") -> int:
         """Appends `payload` framed (see client.records), so `records` can read it back."""

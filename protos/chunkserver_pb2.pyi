@@ -11,14 +11,18 @@ class Ack(_message.Message):
     def __init__(self) -> None: ...
 
 class DataPiece(_message.Message):
-    __slots__ = ("data_id", "chain", "data")
+    __slots__ = ("data_id", "chain", "data", "handle", "offset")
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     data_id: str
     chain: _containers.RepeatedScalarFieldContainer[str]
     data: bytes
-    def __init__(self, data_id: _Optional[str] = ..., chain: _Optional[_Iterable[str]] = ..., data: _Optional[bytes] = ...) -> None: ...
+    handle: int
+    offset: int
+    def __init__(self, data_id: _Optional[str] = ..., chain: _Optional[_Iterable[str]] = ..., data: _Optional[bytes] = ..., handle: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class PushDataResponse(_message.Message):
     __slots__ = ("length",)
