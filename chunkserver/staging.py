@@ -46,6 +46,8 @@ class Staging:
         self._touched = False  # a piece was (perhaps partly) written to the file
         self._lock = threading.Lock()
         self._written_back = 0
+        self._synced = threading.Event()  # set when the sync `finish` started is done
+        self._sync_error: OSError | None = None
 
     def write(self, data: bytes) -> None:
         """Places the next piece; a piece that cannot be placed (full disk, past the chunk's
@@ -69,11 +71,27 @@ class Staging:
                 self._start_writeback()
 
     def finish(self, size: int) -> None:
-        """The push ended with `size` bytes: complete if every one of them was placed."""
+        """The push ended with `size` bytes: complete if every one of them was placed. Their
+        sync starts at once, off the push's path: the chain's later servers are still receiving
+        and the mutation's request is on its way meanwhile."""
         with self._lock:
             self.complete = self._live and size == self.size
             if self.complete:
-                self._start_writeback()
+                try:
+                    fd = os.dup(self._fd)
+                except OSError:
+                    self.complete = False
+                    return
+                threading.Thread(target=self._sync_placed, args=(fd,), daemon=True).start()
+
+    def _sync_placed(self, fd: int) -> None:
+        try:
+            os.fdatasync(fd)
+        except OSError as err:
+            self._sync_error = err
+        finally:
+            os.close(fd)
+            self._synced.set()
 
     def _start_writeback(self) -> None:
         start_writeback(self._fd, self.offset + self._written_back, self.size - self._written_back)
@@ -98,12 +116,13 @@ class Staging:
             return not self._live or (self.complete and now - self.began >= STALE_AFTER)
 
     def sync(self) -> None:
-        """Makes the placed bytes durable (raises OSError if the disk cannot), and closes."""
+        """Waits until the placed bytes of a complete staging are durable (raises OSError if the
+        disk could not make them so), and closes."""
+        self._synced.wait()
         with self._lock:
-            try:
-                os.fdatasync(self._fd)
-            finally:
-                self._close()
+            self._close()
+        if self._sync_error is not None:
+            raise self._sync_error
 
     def close(self) -> bool:
         """Stops placing pieces; returns whether any were written (bytes past the replica's end,

@@ -20,9 +20,9 @@ def test_local_replicas_come_first_and_equally_near_ones_share_the_load() -> Non
     assert {o[1] for o in orders} == {"10.0.0.1:9100", "10.0.0.2:9100", "10.0.0.3:9100"}
 
 
-def test_pushes_travel_in_pieces_of_a_sixty_fourth_between_64_kib_and_1_mib() -> None:
-    assert piece_for(1_000) == 64 * 1024
-    assert piece_for(1_000_000) == 64 * 1024
+def test_pushes_travel_in_pieces_of_a_sixty_fourth_between_32_kib_and_1_mib() -> None:
+    assert piece_for(1_000) == 32 * 1024
+    assert piece_for(1_000_000) == 32 * 1024
     assert piece_for(16 * 2**20) == 256 * 1024
     assert piece_for(64 * 2**20) == 2**20
 
