@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def compose_cluster(chunkservers: int, mbit: float, work: Path) -> Iterator[str]
 
 def run_containers(
     master: str, op: str, n: int, paths: list[list[str]], seconds: float, mbit: float
-) -> tuple[float, float]:
+) -> Measured:
     """n client containers, shaped, doing `op` together: their aggregate MB/s, and how busy
     the CPU was meanwhile."""
     start_at = time.time() + 5 + 1.5 * n
@@ -154,7 +155,7 @@ def run_containers(
             if code.stdout.strip() != "0":
                 raise RuntimeError(f"client {name} failed: {logs.stderr.strip()[-2000:]}")
             reports.append(json.loads(logs.stdout.strip().splitlines()[-1]))
-        return aggregate(reports), cpu.busy()
+        return measured(reports, cpu.busy())
     finally:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
 
@@ -196,13 +197,27 @@ class CpuWatch:
         return self._result[0]
 
 
-def report(op: str, n: int, figure: tuple[float, float]) -> None:
-    mbs, busy = figure
-    print(f"  {op:6} {n:>2} client(s): {mbs:7.1f} MB/s, CPU {busy:4.0%} busy", flush=True)
+@dataclass
+class Measured:
+    mb_per_s: float  # aggregate
+    cpu_busy: float
+    # The first client's median call, in ms, by part (writes and appends; see the worker).
+    phases_ms: dict[str, float] = field(default_factory=dict)
 
 
-def aggregate(reports: list[dict[str, Any]]) -> float:
-    return sum(float(r["bytes"]) / float(r["seconds"]) for r in reports) / MB
+def report(op: str, n: int, figure: Measured) -> None:
+    line = (
+        f"  {op:6} {n:>2} client(s): {figure.mb_per_s:7.1f} MB/s, CPU {figure.cpu_busy:4.0%} busy"
+    )
+    if figure.phases_ms:
+        line += "; a call: " + ", ".join(f"{k} {v:.1f}" for k, v in figure.phases_ms.items())
+        line += " ms"
+    print(line, flush=True)
+
+
+def measured(reports: list[dict[str, Any]], busy: float) -> Measured:
+    mbs = sum(float(r["bytes"]) / float(r["seconds"]) for r in reports) / MB
+    return Measured(mbs, busy, reports[0].get("phases_ms", {}))
 
 
 def client_paths(op: str, n: int, written: list[str]) -> list[list[str]]:
@@ -213,7 +228,7 @@ def client_paths(op: str, n: int, written: list[str]) -> list[list[str]]:
     return [[f"/fig3/append{n}"] for _ in range(n)]
 
 
-Figures = dict[str, dict[int, tuple[float, float]]]  # op -> clients -> (MB/s, CPU busy)
+Figures = dict[str, dict[int, Measured]]  # op -> clients -> figures
 
 
 def measure(run: Any, master: str, counts: list[int], seconds: float) -> Figures:
@@ -239,7 +254,7 @@ def measure(run: Any, master: str, counts: list[int], seconds: float) -> Figures
 
 def run_processes(
     master: str, op: str, n: int, paths: list[list[str]], seconds: float, bare: list[str]
-) -> tuple[float, float]:
+) -> Measured:
     """n client processes on this host doing `op` together (with `bare`: the bare op against a
     bare.py server, args given): their aggregate MB/s, and how busy the CPU was meanwhile."""
     start_at = time.time() + 3 + 0.5 * n
@@ -261,7 +276,7 @@ def run_processes(
         if proc.returncode != 0:
             raise RuntimeError(f"a client failed ({proc.returncode})")
         reports.append(json.loads(stdout.strip().splitlines()[-1]))
-    return aggregate(reports), cpu.busy()
+    return measured(reports, cpu.busy())
 
 
 def loopback(
@@ -406,15 +421,17 @@ def main() -> None:
     for op in OPS:
         entry: dict[str, Any] = {"mb_per_s": {}, "limit": {}, "ratio": {}, "cpu_busy": {}}
         for n in counts:
-            mbs, busy = shaped[op][n]
+            mbs, busy = shaped[op][n].mb_per_s, shaped[op][n].cpu_busy
             lim = limit(op, n, link, args.chunkservers)
             for key, value in (("mb_per_s", mbs), ("limit", lim), ("ratio", mbs / lim)):
                 entry[key][str(n)] = value
             entry["cpu_busy"][str(n)] = busy
+            if shaped[op][n].phases_ms:
+                entry.setdefault("call_ms", {})[str(n)] = shaped[op][n].phases_ms
             paper = paper_ratio(op, "one" if n == 1 else "many")
             line = f"{op:8}{n:>8}{mbs:>8.1f}{lim:>8.1f}{mbs / lim:>7.2f}{paper:>7.2f}{busy:>6.0%}"
             if not args.skip_loopback:
-                ours, theirs = looped[op][n][0], bare[op][n][0]
+                ours, theirs = looped[op][n].mb_per_s, bare[op][n].mb_per_s
                 line += f"{ours:>10.1f}{theirs:>8.1f}{ours / theirs:>7.2f}"
             print(line)
         result["shaped"][op] = entry
@@ -423,11 +440,11 @@ def main() -> None:
     if not args.skip_loopback:
         result["loopback"] = {
             op: {
-                "mb_per_s": {str(n): looped[op][n][0] for n in counts},
-                "cpu_busy": {str(n): looped[op][n][1] for n in counts},
-                "bare_grpc_mb_per_s": {str(n): bare[op][n][0] for n in counts},
-                "bare_cpu_busy": {str(n): bare[op][n][1] for n in counts},
-                "ratio": {str(n): looped[op][n][0] / bare[op][n][0] for n in counts},
+                "mb_per_s": {str(n): looped[op][n].mb_per_s for n in counts},
+                "cpu_busy": {str(n): looped[op][n].cpu_busy for n in counts},
+                "bare_grpc_mb_per_s": {str(n): bare[op][n].mb_per_s for n in counts},
+                "bare_cpu_busy": {str(n): bare[op][n].cpu_busy for n in counts},
+                "ratio": {str(n): looped[op][n].mb_per_s / bare[op][n].mb_per_s for n in counts},
             }
             for op in OPS
         }

@@ -23,10 +23,12 @@ import io
 import json
 import os
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -36,6 +38,53 @@ from client.rpc import CHANNEL_OPTIONS
 from protos import chunkserver_pb2 as pb
 
 MB = 1_000_000
+
+
+class Phases:
+    """Where each call of a client's writes or appends went: the push along the chain, the
+    master's calls (the file's new length) and the rest, `apply` (the primary's Write or Append:
+    the mutation on every replica, plus the client's own work)."""
+
+    PARTS = ("push", "master")
+
+    def __init__(self, gfs: Client) -> None:
+        self.calls: list[dict[str, float]] = []
+        self._spent = dict.fromkeys(self.PARTS, 0.0)
+        for part in self.PARTS:
+            setattr(gfs, f"_{part}", self._timing(part, getattr(gfs, f"_{part}")))
+
+    def _timing(self, part: str, inner: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self._spent[part] += time.perf_counter() - start
+
+        return timed
+
+    def timed(self, step: Callable[[], int]) -> Callable[[], int]:
+        def call() -> int:
+            self._spent = dict.fromkeys(self.PARTS, 0.0)
+            start = time.perf_counter()
+            moved = step()
+            total = time.perf_counter() - start
+            self.calls.append(
+                {**self._spent, "apply": total - sum(self._spent.values()), "call": total}
+            )
+            return moved
+
+        return call
+
+    def medians_ms(self) -> dict[str, float]:
+        return (
+            {
+                part: 1000 * statistics.median(c[part] for c in self.calls)
+                for part in (*self.PARTS, "apply", "call")
+            }
+            if self.calls
+            else {}
+        )
 
 
 class Until(io.RawIOBase):
@@ -147,11 +196,17 @@ def main() -> None:
         report = run(bare_operation(args.op, args.bare, args.size, args.bare_size), args)
     else:
         with Client(args.master, timeout=120) as gfs:
-            report = run(operation(gfs, args.op, args.path, args.size, args.seconds), args)
+            step = operation(gfs, args.op, args.path, args.size, args.seconds)
+            if args.op in ("write", "append"):
+                phases = Phases(gfs)
+                report = run(phases.timed(step), args)
+                report["phases_ms"] = phases.medians_ms()
+            else:
+                report = run(step, args)
     print(json.dumps({"op": args.op, **report}), flush=True)
 
 
-def run(step: Callable[[], int], args: argparse.Namespace) -> dict[str, float]:
+def run(step: Callable[[], int], args: argparse.Namespace) -> dict[str, Any]:
     """Waits for the common start, then repeats `step` for the given seconds."""
     time.sleep(max(0.0, args.start_at - time.time()))
     moved = ops = 0
