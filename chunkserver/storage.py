@@ -1,11 +1,10 @@
 """Chunk replicas on local disk.
 
 Each replica is `<handle>.chunk` (the bytes) beside `<handle>.meta` (version, length and one
-CRC32C per 64 KiB block, with a CRC of its own). A mutation writes and syncs the data first, then
-writes the metadata to a temporary file, syncs it and renames it over the old one, so a crash at
-any instant leaves metadata that claims no byte the data file lacks: bytes past the recorded
-length are ignored, and an overwrite cut short fails its checksum (reported as corrupt, never
-returned).
+CRC32C per 64 KiB block: chunkserver/metafile.py). A mutation writes and syncs the data first,
+then the metadata, which a crash at any instant leaves either as it was or as it became, so it
+never claims a byte the data file lacks: bytes past the recorded length are ignored, and an
+overwrite cut short fails its checksum (reported as corrupt, never returned).
 """
 
 from __future__ import annotations
@@ -13,56 +12,24 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import struct
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from chunkserver import metafile
 from chunkserver.checksum import BLOCK, block_crcs, crc
+from chunkserver.metafile import ReplicaMeta, Slots, fsync_dir
 from chunkserver.staging import Staging
 from client import errors
 
 log = logging.getLogger(__name__)
-
-_HEADER = struct.Struct("<4sQQI")
-_MAGIC = b"GFSM"
-
-
-@dataclass
-class ReplicaMeta:
-    version: int
-    length: int
-    crcs: list[int] = field(default_factory=list)
-
-    def encode(self) -> bytes:
-        body = _HEADER.pack(_MAGIC, self.version, self.length, len(self.crcs))
-        body += struct.pack(f"<{len(self.crcs)}I", *self.crcs)
-        return body + struct.pack("<I", crc(body))
-
-    @classmethod
-    def decode(cls, raw: bytes) -> ReplicaMeta:
-        if len(raw) < _HEADER.size + 4 or struct.unpack("<I", raw[-4:])[0] != crc(raw[:-4]):
-            raise ValueError("metadata checksum mismatch")
-        magic, version, length, n = _HEADER.unpack_from(raw)
-        if magic != _MAGIC or len(raw) != _HEADER.size + 4 * n + 4 or n != -(-length // BLOCK):
-            raise ValueError("malformed metadata")
-        return cls(version, length, list(struct.unpack_from(f"<{n}I", raw, _HEADER.size)))
 
 
 class CorruptReplica(errors.DataLoss):
     def __init__(self, handle: int, detail: str) -> None:
         super().__init__(f"replica of chunk {handle} is corrupt: {detail}")
         self.handle = handle
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ChunkStore:
@@ -80,6 +47,7 @@ class ChunkStore:
         self.record_ids: dict[int, dict[str, int]] = {}
         self._written: dict[int, float] = {}  # handle -> monotonic time of its last change
         self._staged: dict[int, Staging] = {}  # a push placed past the replica's end, if any
+        self._slots: dict[int, Slots] = {}  # where each replica's metadata file stands
         self._guard = threading.Lock()
         self._locks: dict[int, threading.Lock] = {}
         self._loaded_at = time.monotonic()
@@ -113,7 +81,7 @@ class ChunkStore:
         for meta_path in self.dir.glob("*.meta"):
             handle = int(meta_path.stem)
             try:
-                meta = ReplicaMeta.decode(meta_path.read_bytes())
+                meta, self._slots[handle] = metafile.load(meta_path)
             except ValueError as err:
                 log.warning("replica of chunk %d unreadable (%s); ignoring it", handle, err)
                 continue
@@ -156,13 +124,9 @@ class ChunkStore:
         return meta
 
     def _save_meta(self, handle: int, meta: ReplicaMeta) -> None:
-        tmp = self.dir / f"{handle}.meta.tmp"
-        with open(tmp, "wb") as f:
-            f.write(meta.encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._meta(handle))
-        _fsync_dir(self.dir)
+        self._slots[handle] = metafile.save(
+            self._meta(handle), meta, self._slots.get(handle, Slots()), self.max_chunk_size
+        )
         self.metas[handle] = meta
         self._written[handle] = time.monotonic()
 
@@ -465,8 +429,9 @@ class ChunkStore:
         for tmp in (f"{handle}.meta.tmp", f"{handle}.ids.tmp"):
             (self.dir / tmp).unlink(missing_ok=True)
         self.record_ids.pop(handle, None)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self.metas.pop(handle, None)
+        self._slots.pop(handle, None)
         self.corrupt.discard(handle)
 
     def written_at(self) -> dict[int, float]:

@@ -55,10 +55,13 @@ def test_a_push_placed_at_the_end_is_applied_where_it_lies(
     assert store.metas[1].length == START, "placed, not yet applied: the replica claims nothing"
     assert read_all(store) == b"\x01" * START
 
-    def no_rewrite(*args: object) -> int:
-        raise AssertionError("the staged bytes were written again")
+    pwrite = os.pwrite
 
-    monkeypatch.setattr("chunkserver.storage.os.pwrite", no_rewrite)
+    def no_rewrite(fd: int, written: bytes, offset: int) -> int:
+        assert len(written) < BLOCK, "the staged bytes were written again"
+        return pwrite(fd, written, offset)  # the metadata
+
+    monkeypatch.setattr("os.pwrite", no_rewrite)
     with store.lock(1):
         assert store.commit_staged(1, 1, START, "d", len(data)) == START + len(data)
     assert read_all(store) == b"\x01" * START + data

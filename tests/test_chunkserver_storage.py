@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from chunkserver.checksum import BLOCK, block_crcs
-from chunkserver.storage import ChunkStore, CorruptReplica, ReplicaMeta
+from chunkserver.metafile import ReplicaMeta
+from chunkserver.storage import ChunkStore, CorruptReplica
 from client import errors
 
 CHUNK = 16 * BLOCK

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from chunkserver import metafile
 from client.client import Client
 from client.localcluster import LocalCluster
 from tests.conftest import SMALL_CHUNK, replica_path, run_gfs, start_cluster, wait_until
@@ -57,8 +58,8 @@ def test_every_chunk_is_on_three_distinct_servers_at_one_version(
         for address in chunk.replicas:
             on_disk = replica_path(shared_cluster, address, chunk.handle)
             assert on_disk.stat().st_size == chunk.size
-            meta = on_disk.with_suffix(".meta").read_bytes()
-            assert int.from_bytes(meta[4:12], "little") == chunk.version
+            meta, _ = metafile.load(on_disk.with_suffix(".meta"))
+            assert meta.version == chunk.version
 
 
 @pytest.mark.cluster

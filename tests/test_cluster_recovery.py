@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from chunkserver import metafile
 from client import errors
 from client.client import Client
 from client.localcluster import LocalCluster
@@ -49,8 +50,8 @@ def test_a_replica_down_during_a_write_comes_back_stale_is_never_served_and_is_r
 
         def version_on_disk() -> int | None:
             try:
-                return int.from_bytes(on_disk.read_bytes()[4:12], "little")
-            except (FileNotFoundError, IndexError):
+                return metafile.load(on_disk)[0].version
+            except (FileNotFoundError, ValueError):
                 return None
 
         def stale_copy_gone() -> bool:
