@@ -41,9 +41,10 @@ MB = 1_000_000
 
 
 class Phases:
-    """Where each call of a client's writes or appends went: the push along the chain, the
-    master's calls (the file's new length) and the rest, `apply` (the primary's Write or Append:
-    the mutation on every replica, plus the client's own work)."""
+    """Where each call of a client's writes or appends went: `push` (until the chain's first
+    server holds the data), `master` (its calls: the file's new length) and the rest, `apply`
+    (the primary's Write or Append: the rest of the chain receiving, the mutation on every
+    replica, and the client's own work). Medians, and the means that add up to the throughput."""
 
     PARTS = ("push", "master")
 
@@ -76,15 +77,20 @@ class Phases:
 
         return call
 
-    def medians_ms(self) -> dict[str, float]:
-        return (
-            {
-                part: 1000 * statistics.median(c[part] for c in self.calls)
-                for part in (*self.PARTS, "apply", "call")
-            }
-            if self.calls
-            else {}
-        )
+    def summary_ms(self) -> dict[str, float]:
+        if not self.calls:
+            return {}
+        out = {
+            part: 1000 * statistics.median(c[part] for c in self.calls)
+            for part in (*self.PARTS, "apply", "call")
+        }
+        calls = sorted(c["call"] for c in self.calls)
+        out["mean_call"] = 1000 * statistics.fmean(calls)
+        out["p90_call"] = 1000 * calls[int(0.9 * len(calls))]
+        out["max_call"] = 1000 * calls[-1]
+        for part in (*self.PARTS, "apply"):
+            out["mean_" + part] = 1000 * statistics.fmean(c[part] for c in self.calls)
+        return out
 
 
 class Until(io.RawIOBase):
@@ -200,7 +206,7 @@ def main() -> None:
             if args.op in ("write", "append"):
                 phases = Phases(gfs)
                 report = run(phases.timed(step), args)
-                report["phases_ms"] = phases.medians_ms()
+                report["phases_ms"] = phases.summary_ms()
             else:
                 report = run(step, args)
     print(json.dumps({"op": args.op, **report}), flush=True)
