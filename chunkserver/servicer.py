@@ -122,19 +122,17 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         pushed = writer.finish()
         if staging is not None:
             staging.finish(pushed.size)
-        if downstream is not None and first.ack_before_chain:
-            self._chains[data_id] = (chain[0], downstream)
-            self.spool.add(data_id, pushed, time.monotonic())
-            downstream.add_done_callback(lambda call: self._chain_ended(data_id, call))
-        elif downstream is not None:
+        early = downstream is not None and first.ack_before_chain
+        if downstream is not None and not early:
             try:
                 downstream.result()
             except grpc.RpcError as err:
                 self._abandon(writer, staging)
                 raise self._forwarding_failed(chain[0], err) from None
-            self.spool.add(data_id, pushed, time.monotonic())
-        else:
-            self.spool.add(data_id, pushed, time.monotonic())
+        self.spool.add(data_id, pushed, time.monotonic())
+        if downstream is not None and early:
+            self._chains[data_id] = (chain[0], downstream)
+            downstream.add_done_callback(lambda call: self._chain_ended(data_id, call))
         return chunkserver_pb2.PushDataResponse(length=pushed.size)
 
     def _chain_ended(self, data_id: str, call: Forwarding) -> None:

@@ -290,10 +290,9 @@ class Client:
     ) -> T:
         """Pushes `data`, meant for `offset` of chunk `index` (-1: a record append), along the
         chunk's chain (primary first, then nearest), then has `apply(info, data_id)` ask the
-        primary to apply it. Retried for as long as a call may
-        take: long enough to outlast a dead replica's detection and the lease revocation that
-        follows it; each retry re-asks the master and pushes again. `progress` hears of the
-        bytes pushed on the first attempt."""
+        primary to apply it. Retried for as long as a call may take: long enough to outlast a
+        dead replica's detection and the lease revocation that follows it; each retry re-asks
+        the master and pushes again. `progress` hears of the bytes pushed on the first attempt."""
         first = [True]
 
         def attempt() -> T:
