@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import grpc
 
@@ -25,9 +24,6 @@ from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:  # a PushData call down the chain
-    Forwarding = grpc.Future[chunkserver_pb2.PushDataResponse]
-
 
 class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def __init__(
@@ -40,9 +36,6 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.leases = LeaseTable()
         self._lease_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cs-forward")
-        # Pushes acknowledged before the rest of their chain held them: data id -> (the next
-        # server, its PushData call), until that call ends.
-        self._chains: dict[str, tuple[str, Forwarding]] = {}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -121,46 +114,17 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 forward.put(None)
         pushed = writer.finish()
         if staging is not None:
-            staging.finish(pushed.size)
-        early = downstream is not None and first.ack_before_chain
-        if downstream is not None and not early:
+            staging.finish(pushed.size)  # its sync runs while the rest of the chain receives
+        if downstream is not None:
             try:
                 downstream.result()
             except grpc.RpcError as err:
                 self._abandon(writer, staging)
-                raise self._forwarding_failed(chain[0], err) from None
+                cause = errors.translate(err, chain[0])  # keeps its kind: a full disk stays one
+                raise type(cause)(f"forwarding to {chain[0]} failed: {cause}") from None
+        size = pushed.size
         self.spool.add(data_id, pushed, time.monotonic())
-        if downstream is not None and early:
-            self._chains[data_id] = (chain[0], downstream)
-            downstream.add_done_callback(lambda call: self._chain_ended(data_id, call))
-        return chunkserver_pb2.PushDataResponse(length=pushed.size)
-
-    def _chain_ended(self, data_id: str, call: Forwarding) -> None:
-        """A push acknowledged early reached the end of its chain, or failed on the way (a
-        mutation that names it then fails where the data is missing, and the client pushes
-        again; the spool's copy here expires)."""
-        self._chains.pop(data_id, None)
-        if not call.cancelled() and call.exception() is not None:
-            log.info("push %s failed down its chain: %s", data_id, call.exception())
-
-    def _chain_held(self, data_id: str) -> None:
-        """Waits until every server of push `data_id`'s chain holds it (at once unless it was
-        acknowledged early); raises the kind of error its forwarding met."""
-        entry = self._chains.get(data_id)
-        if entry is None:
-            return
-        address, call = entry
-        try:
-            call.result(timeout=self.config.rpc_timeout)
-        except grpc.FutureTimeoutError:
-            raise errors.Unavailable(f"forwarding to {address} is taking too long") from None
-        except grpc.RpcError as err:
-            raise self._forwarding_failed(address, err) from None
-
-    @staticmethod
-    def _forwarding_failed(address: str, err: grpc.RpcError) -> errors.GfsError:
-        cause = errors.translate(err, address)  # keeps its kind: a full disk stays one
-        return type(cause)(f"forwarding to {address} failed: {cause}")
+        return chunkserver_pb2.PushDataResponse(length=size)
 
     def _abandon(self, writer: SpoolWriter, staging: Staging | None) -> None:
         writer.abort()
@@ -240,7 +204,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 # The earlier try may have reached only some of today's replicas (one that was
                 # down then, or a new lease's, this one too): each gets it at the same offset.
                 first, here = landed
-                self._everywhere(record_at(first), pushed, here=here)
+                self._everywhere(record_at(first), pushed if here else None, here=here)
                 if not here:
                     self.spool.drop(request.data_id)
                 return chunkserver_pb2.AppendResponse(offset=first, duplicate=True)
@@ -357,8 +321,6 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self, address: str, request: chunkserver_pb2.ApplyWriteRequest
     ) -> errors.GfsError | None:
         try:
-            if not request.pad_to:
-                self._chain_held(request.data_id)
             rpc.call(
                 self.channels.chunkserver(address).ApplyWrite,
                 request,

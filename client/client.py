@@ -254,8 +254,7 @@ class Client:
         data: bytes,
         progress: Progress | None = None,
     ) -> None:
-        """Pushes `data` along `chain`; `target` is the chunk and offset it is for (-1: the end).
-        Returns once the chain's first server holds it: the mutation waits there for the rest."""
+        """Pushes `data` along `chain`; `target` is the chunk and offset it is for (-1: the end)."""
         step = self.piece_size or piece_for(len(data))
         handle, offset = target
 
@@ -264,12 +263,7 @@ class Client:
                 piece = data[i : i + step]
                 if i == 0:
                     yield chunkserver_pb2.DataPiece(
-                        data_id=data_id,
-                        chain=chain[1:],
-                        data=piece,
-                        handle=handle,
-                        offset=offset,
-                        ack_before_chain=True,
+                        data_id=data_id, chain=chain[1:], data=piece, handle=handle, offset=offset
                     )
                 else:
                     yield chunkserver_pb2.DataPiece(data=piece)

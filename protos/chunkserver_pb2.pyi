@@ -11,20 +11,18 @@ class Ack(_message.Message):
     def __init__(self) -> None: ...
 
 class DataPiece(_message.Message):
-    __slots__ = ("data_id", "chain", "data", "handle", "offset", "ack_before_chain")
+    __slots__ = ("data_id", "chain", "data", "handle", "offset")
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
-    ACK_BEFORE_CHAIN_FIELD_NUMBER: _ClassVar[int]
     data_id: str
     chain: _containers.RepeatedScalarFieldContainer[str]
     data: bytes
     handle: int
     offset: int
-    ack_before_chain: bool
-    def __init__(self, data_id: _Optional[str] = ..., chain: _Optional[_Iterable[str]] = ..., data: _Optional[bytes] = ..., handle: _Optional[int] = ..., offset: _Optional[int] = ..., ack_before_chain: _Optional[bool] = ...) -> None: ...
+    def __init__(self, data_id: _Optional[str] = ..., chain: _Optional[_Iterable[str]] = ..., data: _Optional[bytes] = ..., handle: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class PushDataResponse(_message.Message):
     __slots__ = ("length",)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import threading
 import time
 import uuid
@@ -16,7 +15,7 @@ from client import rpc
 from client.client import Client
 from client.localcluster import LocalCluster
 from protos import chunkserver_pb2 as cpb
-from tests.conftest import SMALL_CHUNK, replica_path
+from tests.conftest import SMALL_CHUNK
 
 pytestmark = pytest.mark.cluster
 PIECE = 64 * 1024
@@ -103,49 +102,3 @@ def test_concurrent_writes_to_one_region_leave_every_replica_identical(
     )
     written = copies[0][region[0] : region[0] + region[1]]
     assert len(set(written)) == 1, "the region holds a mix of writes: a write was torn"
-
-
-def test_a_push_is_acknowledged_once_the_head_holds_it_and_its_write_waits_for_the_chain(
-    own_cluster: LocalCluster,
-) -> None:
-    """The chain's last server is frozen: the client's push still returns (the first server
-    holds the data), the write naming it waits for the rest of the chain instead of applying
-    without it, and lands on every replica once the last server wakes."""
-    with Client(own_cluster.master_address, timeout=30) as gfs:
-        gfs.put(io.BytesIO(b"x" * 1000), "/early")
-        info = gfs._locate("/early", 0, for_write=True)
-        assert info.primary is not None
-        chain = [info.primary, *(r for r in info.replicas if r != info.primary)]
-        last = next(p for p in own_cluster.servers if p.address == chain[-1])
-        data, data_id = os.urandom(3 * PIECE), uuid.uuid4().hex
-
-        def pieces() -> Iterator[cpb.DataPiece]:
-            yield cpb.DataPiece(
-                data_id=data_id, chain=chain[1:], data=data[:PIECE], ack_before_chain=True
-            )
-            yield cpb.DataPiece(data=data[PIECE:])
-
-        pushed, written = threading.Event(), threading.Event()
-
-        def push_then_write() -> None:
-            gfs.channels.chunkserver(chain[0]).PushData(pieces(), timeout=30)
-            pushed.set()
-            request = cpb.WriteRequest(
-                handle=info.handle, version=info.version, offset=1000, data_id=data_id
-            )
-            rpc.call(gfs.channels.chunkserver(chain[0]).Write, request, target=chain[0], timeout=30)
-            written.set()
-
-        os.kill(last.popen.pid, signal.SIGSTOP)  # for less than the master's dead-after
-        try:
-            worker = threading.Thread(target=push_then_write, daemon=True)
-            worker.start()
-            assert pushed.wait(5), "the push waited for the frozen end of its chain"
-            assert not written.wait(0.5), "the write went ahead without the chain's last server"
-        finally:
-            os.kill(last.popen.pid, signal.SIGCONT)
-        worker.join(30)
-        assert written.is_set()
-        for address in info.replicas:
-            held = replica_path(own_cluster, address, info.handle).read_bytes()
-            assert held[:1000] == b"x" * 1000 and held[1000 : 1000 + len(data)] == data
