@@ -41,10 +41,10 @@ MB = 1_000_000
 
 
 class Phases:
-    """Where each call of a client's writes or appends went: `push` (until the chain's first
-    server holds the data), `master` (its calls: the file's new length) and the rest, `apply`
-    (the primary's Write or Append: the rest of the chain receiving, the mutation on every
-    replica, and the client's own work). Medians, and the means that add up to the throughput."""
+    """Where each call of a client's writes or appends went: `push` (until every server of the
+    chain holds the data), `master` (its calls: the file's new length) and the rest, `apply`
+    (the primary's Write or Append: the mutation on every replica, and the client's own work).
+    Medians, and the means that add up to the throughput."""
 
     PARTS = ("push", "master")
 
