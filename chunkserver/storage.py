@@ -219,6 +219,8 @@ class ChunkStore:
         append, at its end), straight into its file (see chunkserver.staging), if that offset is
         the replica's end and no other push is placed there; None if not (it is only spooled).
         A replica that is empty takes its first push whole, by rename (`install`)."""
+        if handle not in self.metas:
+            return None  # (no lock made for a handle a client named at random)
         lock = self.lock(handle)
         if not lock.acquire(blocking=False):
             return None  # a mutation is under way: the end is moving

@@ -124,6 +124,7 @@ def test_only_a_push_for_the_end_of_a_written_replica_is_staged(
 ) -> None:
     assert store.stage(1, "d", START - 1, now=0.0) is None, "an overwrite is merged at its apply"
     assert store.stage(2, "d", -1, now=0.0) is None, "no replica here"
+    assert 2 not in store._locks, "a handle named at random leaves nothing behind"
     store.set_version(3, 1, create=True)
     assert store.stage(3, "d", 0, now=0.0) is None, "an empty replica takes its push by rename"
     with store.lock(1):
