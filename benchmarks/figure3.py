@@ -201,7 +201,8 @@ class CpuWatch:
 class Measured:
     mb_per_s: float  # aggregate
     cpu_busy: float
-    # The first client's median call, in ms, by part (writes and appends; see the worker).
+    # The first client's calls, in ms, by part: medians, means, p90 (writes and appends; see
+    # the worker's Phases).
     phases_ms: dict[str, float] = field(default_factory=dict)
 
 
