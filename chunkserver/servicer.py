@@ -65,7 +65,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         data_id, chain = first.data_id, list(first.chain)
         handle, offset = first.handle, first.offset
         writer = self.spool.open(data_id, time.monotonic(), self.config.max_chunk_size)
-        staging = self.store.stage(handle, data_id, offset, time.monotonic()) if handle else None
+        staging = self.store.stage(handle, data_id, offset, time.monotonic())
 
         def keep(data: bytes) -> None:
             writer.write(data)

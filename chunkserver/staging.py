@@ -100,16 +100,8 @@ class Staging:
     def holds(self, data_id: str, offset: int, size: int) -> bool:
         """Whether this is push `data_id` placed whole at `offset`."""
         with self._lock:
-            return (
-                self._live
-                and self.complete
-                and (data_id, offset, size)
-                == (
-                    self.data_id,
-                    self.offset,
-                    self.size,
-                )
-            )
+            placed = self._live and self.complete
+            return placed and (data_id, offset, size) == (self.data_id, self.offset, self.size)
 
     def stale(self, now: float) -> bool:
         with self._lock:
