@@ -28,7 +28,7 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from client.rpc import CHANNEL_OPTIONS
+from common.transport import CHANNEL_OPTIONS
 from protos import chunkserver_pb2 as pb
 
 PUSH = "/bare.Chain/Push"

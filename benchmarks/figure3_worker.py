@@ -34,7 +34,7 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # a checkout; the image has pygfs
 from client.client import Client
-from client.rpc import CHANNEL_OPTIONS
+from common.transport import CHANNEL_OPTIONS
 from protos import chunkserver_pb2 as pb
 
 MB = 1_000_000

@@ -32,7 +32,7 @@ import grpc
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from client.localcluster import LocalCluster  # noqa: E402
-from client.rpc import CHANNEL_OPTIONS  # noqa: E402
+from common.transport import CHANNEL_OPTIONS  # noqa: E402
 from protos import master_pb2, master_pb2_grpc  # noqa: E402
 
 TARGETS = {"create": 0.5, "lookup": 0.8}

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bare import spawn  # noqa: E402
 from client.client import Client  # noqa: E402
 from client.localcluster import LocalCluster  # noqa: E402
-from client.rpc import CHANNEL_OPTIONS  # noqa: E402
+from common.transport import CHANNEL_OPTIONS  # noqa: E402
 from protos import chunkserver_pb2 as pb  # noqa: E402
 
 PIECE = 1024 * 1024

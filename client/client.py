@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, TypeVar
 
-from client import errors, paths, records, rpc
+from client import records
 from client.locations import LocationCache
 from client.models import (
     ChunkInfo,
@@ -33,6 +33,7 @@ from client.models import (
     SafeModeState,
     ServerState,
 )
+from common import errors, paths, transport
 from protos import chunkserver_pb2, master_pb2
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class Client:
         self.timeout = timeout
         self.piece_size = piece_size  # of a push; 0: chosen by its size (piece_for)
         self.parallel_chunks = max(1, parallel_chunks)
-        self.channels = rpc.Channels()
+        self.channels = transport.Channels()
         self.cache = LocationCache(cache_seconds)
         self._local = _local_hosts()
         self._chunk_size: int | None = None
@@ -105,8 +106,8 @@ class Client:
         stub = self.channels.master(self.master_address)
         target = f"master {self.master_address}"
         try:
-            return rpc.retry(
-                lambda: rpc.call(
+            return transport.retry(
+                lambda: transport.call(
                     getattr(stub, method), request, target=target, timeout=self.timeout
                 ),
                 attempts=3,
@@ -117,7 +118,7 @@ class Client:
                 raise
             for shadow in self.shadows:
                 try:
-                    reply = rpc.call(
+                    reply = transport.call(
                         getattr(self.channels.master(shadow), method),
                         request,
                         target=f"shadow {shadow}",
@@ -220,7 +221,7 @@ class Client:
         """The master's op-log entries after `since`, oldest first."""
         stub = self.channels.master(self.master_address)
         request = master_pb2.StreamLogRequest(since=since, limit=limit)
-        with rpc.translating(f"master {self.master_address}"):
+        with transport.translating(f"master {self.master_address}"):
             for r in stub.StreamLog(request, timeout=self.timeout):
                 yield LogRecord(r.seq, r.ts, r.op, json.loads(r.args_json))
 
@@ -270,7 +271,7 @@ class Client:
                 if progress is not None:
                     progress(len(piece))
 
-        with rpc.translating(chain[0]):
+        with transport.translating(chain[0]):
             self.channels.chunkserver(chain[0]).PushData(pieces(), timeout=self.timeout)
 
     def _mutate_chunk(
@@ -305,7 +306,7 @@ class Client:
             first[0] = False
             return apply(info, data_id)
 
-        return rpc.retry(
+        return transport.retry(
             attempt, within=self.timeout, on_retry=lambda _: self.cache.forget(path, index)
         )
 
@@ -315,7 +316,7 @@ class Client:
         """Writes `data` at `offset` within chunk `index`, on every replica."""
 
         def write(info: ChunkInfo, data_id: str) -> None:
-            rpc.call(
+            transport.call(
                 self.channels.chunkserver(info.primary or "").Write,
                 chunkserver_pb2.WriteRequest(
                     handle=info.handle, version=info.version, offset=offset, data_id=data_id
@@ -421,7 +422,7 @@ class Client:
         self, path: str, index: int, data: bytes, record_id: str
     ) -> chunkserver_pb2.AppendResponse:
         def append(info: ChunkInfo, data_id: str) -> chunkserver_pb2.AppendResponse:
-            reply: chunkserver_pb2.AppendResponse = rpc.call(
+            reply: chunkserver_pb2.AppendResponse = transport.call(
                 self.channels.chunkserver(info.primary or "").Append,
                 chunkserver_pb2.AppendRequest(
                     handle=info.handle, version=info.version, data_id=data_id, record_id=record_id
@@ -476,7 +477,7 @@ class Client:
                     handle=info.handle, version=info.version, offset=pos, length=end - pos
                 )
                 try:
-                    with rpc.translating(replica):
+                    with transport.translating(replica):
                         for piece in self.channels.chunkserver(replica).Read(
                             request, timeout=self.timeout
                         ):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from client import errors, rpc
+from common import errors, transport
 from protos import master_pb2
 
 
@@ -165,9 +165,9 @@ class LocalCluster:
         return self.shadow
 
     def alive_chunkservers(self) -> list[str]:
-        channels = rpc.Channels()
+        channels = transport.Channels()
         try:
-            report = rpc.call(
+            report = transport.call(
                 channels.master(self.master_address).Report,
                 master_pb2.Empty(),
                 target=f"master {self.master_address}",

@@ -10,7 +10,7 @@ import pytest
 from chunkserver.checksum import BLOCK, block_crcs
 from chunkserver.leases import LeaseTable
 from chunkserver.spool import Spool
-from client import errors
+from common import errors
 
 
 def test_a_primary_refuses_mutations_once_its_own_lease_clock_runs_out() -> None:

@@ -12,7 +12,7 @@ from chunkserver import staging as staging_module
 from chunkserver.checksum import BLOCK
 from chunkserver.staging import Staging
 from chunkserver.storage import ChunkStore
-from client import errors
+from common import errors
 
 CHUNK = 16 * BLOCK
 START = BLOCK + 100  # the replica's end: mid-block, so the first staged block continues one

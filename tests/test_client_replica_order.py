@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from client import errors
 from client.client import Client, piece_for
 from client.models import ChunkInfo
+from common import errors
 
 
 def test_local_replicas_come_first_and_equally_near_ones_share_the_load() -> None:

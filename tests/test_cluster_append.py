@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from client import errors, rpc
 from client.client import Client
 from client.localcluster import LocalCluster
 from client.models import ChunkInfo
 from client.records import frame, parse
+from common import errors, transport
 from protos import chunkserver_pb2 as cpb
 from tests.conftest import SMALL_CHUNK, run_gfs, start_cluster, wait_until
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.cluster
 
 
 def replica_bytes(chunk_replicas: list[str], handle: int, version: int) -> list[bytes]:
-    channels = rpc.Channels()
+    channels = transport.Channels()
     try:
         out = []
         for address in chunk_replicas:
@@ -134,17 +134,19 @@ def test_a_record_id_lands_once_even_across_a_primary_change(tmp_path: Path) -> 
         cluster.stop()
 
 
-def push(channels: rpc.Channels, chain: list[str], data_id: str, data: bytes) -> None:
+def push(channels: transport.Channels, chain: list[str], data_id: str, data: bytes) -> None:
     piece = cpb.DataPiece(data_id=data_id, chain=chain[1:], data=data)
     channels.chunkserver(chain[0]).PushData(iter([piece]), timeout=10)
 
 
 @contextlib.contextmanager
-def log_under_short_leases(tmp_path: Path) -> Iterator[tuple[Client, rpc.Channels, ChunkInfo]]:
+def log_under_short_leases(
+    tmp_path: Path,
+) -> Iterator[tuple[Client, transport.Channels, ChunkInfo]]:
     """A cluster whose leases last a second, and /log holding one record (id r0): a client,
     channels to the chunkservers, and the chunk as it stands."""
     cluster = start_cluster(tmp_path / "c", extra=["--lease-seconds=1"])
-    channels = rpc.Channels()
+    channels = transport.Channels()
     try:
         with Client(cluster.master_address, timeout=30) as gfs:
             gfs.create("/log")
@@ -156,7 +158,7 @@ def log_under_short_leases(tmp_path: Path) -> Iterator[tuple[Client, rpc.Channel
 
 
 def apply_around_the_primary(
-    channels: rpc.Channels,
+    channels: transport.Channels,
     addresses: list[str],
     chunk: ChunkInfo,
     offset: int,
@@ -174,7 +176,9 @@ def apply_around_the_primary(
             data_id=data_id,
             record_id=record_id,
         )
-        rpc.call(channels.chunkserver(address).ApplyWrite, request, target=address, timeout=10)
+        transport.call(
+            channels.chunkserver(address).ApplyWrite, request, target=address, timeout=10
+        )
 
 
 def test_a_repeated_record_id_reaches_the_replica_its_first_try_missed(tmp_path: Path) -> None:
@@ -182,7 +186,7 @@ def test_a_repeated_record_id_reaches_the_replica_its_first_try_missed(tmp_path:
     data never reached it); the retry finds the id on the primary and answers with the first
     offset, which must then hold the record on every replica, the one that missed it too."""
     cluster = start_cluster(tmp_path / "c")
-    channels = rpc.Channels()
+    channels = transport.Channels()
     try:
         with Client(cluster.master_address) as gfs:
             gfs.create("/log")
@@ -198,11 +202,11 @@ def test_a_repeated_record_id_reaches_the_replica_its_first_try_missed(tmp_path:
         push(channels, [primary, reached], "try-1", framed)
         append.data_id = "try-1"
         with pytest.raises(errors.GfsError, match=missed):
-            rpc.call(stub.Append, append, target=primary, timeout=10)
+            transport.call(stub.Append, append, target=primary, timeout=10)
 
         push(channels, [primary, reached, missed], "try-2", framed)
         append.data_id = "try-2"
-        reply = rpc.call(stub.Append, append, target=primary, timeout=10)
+        reply = transport.call(stub.Append, append, target=primary, timeout=10)
         assert reply.duplicate
         replicas = list(chunk.replicas)
         for address, data in zip(

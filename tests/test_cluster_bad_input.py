@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from client import errors
 from client.client import Client
 from client.localcluster import LocalCluster
+from common import errors
 from tests.conftest import SMALL_CHUNK, run_gfs, start_cluster
 
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from client import rpc
 from client.client import Client
 from client.localcluster import LocalCluster
+from common import transport
 from protos import chunkserver_pb2 as cpb
 from protos import master_pb2 as mpb
 from tests.conftest import SMALL_CHUNK
@@ -31,7 +31,7 @@ def status_of(call: object) -> grpc.StatusCode:
 
 @pytest.fixture
 def stubs(shared_cluster: LocalCluster) -> Iterator[tuple[object, object, str]]:
-    channels = rpc.Channels()
+    channels = transport.Channels()
     address = shared_cluster.servers[0].address
     yield channels.master(shared_cluster.master_address), channels.chunkserver(address), address
     channels.close()
@@ -109,7 +109,7 @@ def test_a_chunkserver_refuses_bad_pushes_reads_and_writes_and_keeps_serving(
         chunk = gfs.stat("/after-bad-chunkserver-requests").chunks[0]
         # A client that names the wrong version is refused by every replica (never served).
         for replica in chunk.replicas:
-            other = rpc.Channels()
+            other = transport.Channels()
             wrong = cpb.ReadRequest(
                 handle=chunk.handle, version=chunk.version + 1, offset=0, length=10
             )
@@ -117,7 +117,7 @@ def test_a_chunkserver_refuses_bad_pushes_reads_and_writes_and_keeps_serving(
             other.close()
         # A replica that is not the primary refuses to order a write, even with the data there.
         not_primary = next(r for r in chunk.replicas if r != chunk.primary)
-        other = rpc.Channels()
+        other = transport.Channels()
         try:
             secondary = other.chunkserver(not_primary)
             assert call(secondary.PushData, pieces("pushed-here", 1, 10)) == grpc.StatusCode.OK

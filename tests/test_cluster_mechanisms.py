@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from client import rpc
 from client.client import Client
 from client.localcluster import LocalCluster
+from common import transport
 from protos import chunkserver_pb2 as cpb
 from tests.conftest import SMALL_CHUNK
 
@@ -49,7 +49,7 @@ def test_push_is_pipelined_the_tail_has_data_before_the_head_has_it_all(
         for _ in range(8 - early):
             yield cpb.DataPiece(data=os.urandom(PIECE))
 
-    channels = rpc.Channels()
+    channels = transport.Channels()
     try:
         reply = channels.chunkserver(chain[0]).PushData(pieces(), timeout=30)
     finally:
@@ -85,7 +85,7 @@ def test_concurrent_writes_to_one_region_leave_every_replica_identical(
     with Client(shared_cluster.master_address) as gfs:
         chunk = gfs.stat("/contended").chunks[0]
     assert len(chunk.replicas) == 3
-    channels = rpc.Channels()
+    channels = transport.Channels()
     try:
         copies = []
         for replica in chunk.replicas:

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from chunkserver import metafile
-from client import errors
 from client.client import Client
 from client.localcluster import LocalCluster
+from common import errors
 from master import namespace
 from master.store import Store
 from tests.conftest import SMALL_CHUNK, replica_path, run_gfs, start_cluster, wait_until

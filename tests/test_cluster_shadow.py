@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from client import errors
 from client.client import Client
 from client.localcluster import LocalCluster
+from common import errors
 from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs, wait_until
 
 pytestmark = pytest.mark.cluster

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from client import paths
+from common import paths
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from client import errors, records, rpc
+from client import records
 from client.client import Client
 from client.models import ChunkInfo
+from common import errors, transport
 from protos import chunkserver_pb2
 from tests.faults.cluster import CHUNK_SIZE, CHUNKSERVERS, FaultCluster
 from tests.faults.history import digest
@@ -89,17 +90,17 @@ def models(events: list[dict[str, Any]]) -> dict[str, FileModel]:
 
 
 def read_replica(
-    channels: rpc.Channels, address: str, handle: int, version: int, size: int
+    channels: transport.Channels, address: str, handle: int, version: int, size: int
 ) -> bytes:
     request = chunkserver_pb2.ReadRequest(handle=handle, version=version, offset=0, length=size)
-    with rpc.translating(address):
+    with transport.translating(address):
         data = b"".join(p.data for p in channels.chunkserver(address).Read(request, timeout=10))
     return data + bytes(size - len(data))
 
 
 def check_acknowledged(files: dict[str, FileModel], client: Client) -> list[str]:
     problems: list[str] = []
-    channels = rpc.Channels()
+    channels = transport.Channels()
     try:
         for path, model in files.items():
             if model.exists is False:
@@ -175,7 +176,7 @@ def check_appends(events: list[dict[str, Any]], client: Client) -> list[str]:
     acked = {e["key"]: e for e in appends if e["outcome"] == "ok"}
     path = appends[0]["path"]
     stat = client.stat(path)
-    channels = rpc.Channels()
+    channels = transport.Channels()
     try:
         replicas: dict[str, dict[int, records.Record]] = defaultdict(dict)  # by replica index
         for chunk in stat.chunks:

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from client import errors
 from client.client import Client
 from client.localcluster import LocalCluster, Process
+from common import errors
 from tests.faults.host import Host, Unsupported, run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from client import errors
+from common import errors
 
 UNKNOWN = (errors.Unavailable, errors.Aborted, errors.DataLoss)
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 
-from client import rpc
 from client.client import Client
+from common import transport
 from tests.faults.checkers import REPLICATION, read_replica
 from tests.faults.cluster import CHUNKSERVERS, CLIENT, TIMING, FaultCluster
 from tests.faults.history import History
@@ -311,7 +311,7 @@ def _damage(ctx: Ctx, count: int, how: str) -> None:
 
     def repaired() -> bool:
         chunk = ctx.client.stat(path).chunks[0]
-        with closing(rpc.Channels()) as channels:
+        with closing(transport.Channels()) as channels:
             for address in chunk.replicas:  # a damaged one raises DataLoss: not yet
                 read_replica(channels, address, chunk.handle, chunk.version, chunk.size)
         return len(chunk.replicas) == REPLICATION

@@ -1,5 +1,6 @@
-"""Shared by both servers' servicers: library errors leave as gRPC status codes, and an
-unexpected exception is logged and answered INTERNAL, never crashing the server."""
+"""Shared by both servers' servicers: library errors leave as gRPC statuses (through
+`transport.abort`, the one table), and an unexpected exception is logged and answered
+INTERNAL, never crashing the server."""
 
 from __future__ import annotations
 
@@ -11,16 +12,14 @@ from typing import Any, TypeVar
 
 import grpc
 
-from client import errors, paths
+from common import errors, transport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _abort(log: logging.Logger, name: str, err: Exception, context: grpc.ServicerContext) -> None:
     if isinstance(err, errors.GfsError):
-        context.abort(err.code, str(err))
-    if isinstance(err, paths.InvalidPath):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        transport.abort(context, err)
     log.exception("%s failed", name)
     context.abort(grpc.StatusCode.INTERNAL, f"{name}: {err}")
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from common.errors import InvalidPath
+
+__all__ = ["InvalidPath", "ancestors", "is_within", "normalize", "parent"]
+
 MAX_PATH = 4096
 MAX_NAME = 255
-
-
-class InvalidPath(ValueError):
-    """A path that the namespace cannot hold."""
 
 
 def normalize(path: str) -> str:

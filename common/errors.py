@@ -1,0 +1,85 @@
+"""The exceptions of pygfs, shared by the client library, the master and the chunkservers.
+
+    GfsError                      every error the library raises
+     +-- NotFound                 no such file, directory or chunk
+     +-- AlreadyExists            the target exists
+     +-- InvalidArgument          a malformed path or request
+     |    +-- InvalidPath         a path the namespace cannot hold
+     +-- FailedPrecondition       the cluster cannot do it now (too few chunkservers, no lease)
+     |    +-- NotADirectory / IsADirectory / DirectoryNotEmpty
+     |    +-- Compacted           the op-log entries asked for were compacted away
+     +-- Unavailable              a server could not be reached or did not answer in time
+     +-- DataLoss                 checksums failed on every replica that was tried
+     +-- ResourceExhausted        a disk or a buffer is full, or a request is too large
+     +-- Aborted                  raced with a change (lease, version, pushed data): retry
+          +-- StaleReplica        a replica's version differs from the one asked for
+
+No gRPC here: the pure cores raise these. How they cross the wire (status codes, and the
+subclass's name so that it survives) is `common.transport`'s one table.
+"""
+
+from __future__ import annotations
+
+
+class GfsError(Exception):
+    """Base of every error the library raises; str() is one line for the user."""
+
+
+class NotFound(GfsError):
+    pass
+
+
+class AlreadyExists(GfsError):
+    pass
+
+
+class InvalidArgument(GfsError):
+    pass
+
+
+class InvalidPath(InvalidArgument, ValueError):
+    """A path that the namespace cannot hold."""
+
+
+class FailedPrecondition(GfsError):
+    pass
+
+
+class NotADirectory(FailedPrecondition):
+    pass
+
+
+class IsADirectory(FailedPrecondition):
+    pass
+
+
+class DirectoryNotEmpty(FailedPrecondition):
+    pass
+
+
+class Compacted(FailedPrecondition):
+    """The reader needs op-log entries that compaction dropped: start from a checkpoint."""
+
+
+class Unavailable(GfsError):
+    pass
+
+
+class DataLoss(GfsError):
+    pass
+
+
+class Aborted(GfsError):
+    pass
+
+
+class StaleReplica(Aborted):
+    pass
+
+
+class ResourceExhausted(GfsError):
+    pass
+
+
+# Errors worth retrying against the same or another server.
+RETRYABLE: tuple[type[GfsError], ...] = (Unavailable, Aborted, DataLoss)

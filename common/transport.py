@@ -1,0 +1,203 @@
+"""Channels, deadlines and retries, and the one table between gRPC statuses and `errors`.
+
+Every RPC goes through `call` (or `translating` for streams), so a grpc.RpcError never escapes
+the library: it becomes a `GfsError`. Servers answer errors through `abort`, the same table the
+other way. A status code is coarse (NotADirectory and Compacted are both FAILED_PRECONDITION),
+so `abort` also sends the error's class names, most specific first, in the trailing metadata
+(`gfs-error`), and `translate` raises the first of them it knows: a subclass survives the wire
+and nobody matches on message text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from common import errors
+from protos import chunkserver_pb2_grpc, master_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_MESSAGE = 16 * 1024 * 1024
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    # Fail fast on a dead server rather than waiting out its reconnect backoff.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+class Channels:
+    """One channel per address, shared by every thread; closed together."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def get(self, address: str) -> grpc.Channel:
+        with self._lock:
+            channel = self._channels.get(address)
+            if channel is None:
+                channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+                self._channels[address] = channel
+            return channel
+
+    def master(self, address: str) -> master_pb2_grpc.MasterStub:
+        return master_pb2_grpc.MasterStub(self.get(address))  # type: ignore[no-untyped-call]
+
+    def chunkserver(self, address: str) -> chunkserver_pb2_grpc.ChunkServerStub:
+        return chunkserver_pb2_grpc.ChunkServerStub(self.get(address))  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+
+
+# The one table, used both ways: each base kind's status code. Incoming codes not in it map
+# to the nearest kind (_ALSO); a code nobody maps is a plain GfsError.
+_CODES: dict[type[errors.GfsError], grpc.StatusCode] = {
+    errors.GfsError: grpc.StatusCode.UNKNOWN,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.DataLoss: grpc.StatusCode.DATA_LOSS,
+    errors.Aborted: grpc.StatusCode.ABORTED,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+_KINDS: dict[grpc.StatusCode, type[errors.GfsError]] = {
+    **{code: kind for kind, code in _CODES.items()},
+    grpc.StatusCode.OUT_OF_RANGE: errors.InvalidArgument,
+    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+}
+KIND_KEY = "gfs-error"
+
+
+def _known() -> dict[str, type[errors.GfsError]]:
+    found: dict[str, type[errors.GfsError]] = {}
+    todo: list[type[errors.GfsError]] = [errors.GfsError]
+    while todo:
+        kind = todo.pop()
+        found[kind.__name__] = kind
+        todo.extend(kind.__subclasses__())
+    return found
+
+
+def status_of(err: errors.GfsError) -> tuple[grpc.StatusCode, str]:
+    """The status code an error leaves a server with, and its class names for the metadata."""
+    lineage = [
+        k for k in type(err).__mro__ if isinstance(k, type) and issubclass(k, errors.GfsError)
+    ]
+    code = next(_CODES[k] for k in lineage if k in _CODES)
+    return code, ",".join(k.__name__ for k in lineage)
+
+
+def abort(context: grpc.ServicerContext, err: errors.GfsError) -> None:
+    """Ends the RPC with `err` (raises, as `context.abort` does)."""
+    code, kinds = status_of(err)
+    context.set_trailing_metadata(((KIND_KEY, kinds),))
+    context.abort(code, str(err))
+
+
+def translate(err: grpc.RpcError, target: str) -> errors.GfsError:
+    """Turns a gRPC error from `target` into the library's exception, with a one-line message."""
+    code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = (err.details() if isinstance(err, grpc.Call) else None) or str(code)
+    first = details.splitlines()[0] if details else str(code)
+    kind = _KINDS.get(code, errors.GfsError)
+    if kind is errors.Unavailable:
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return errors.Unavailable(f"{target} did not answer in time")
+        if any(sign in first.lower() for sign in _TRANSPORT_FAILURES):
+            # gRPC's detail is a chain of causes ("failed to connect ...: ...: Connection
+            # refused"); the last one is what the user can act on.
+            return errors.Unavailable(f"cannot reach {target}: {first.rsplit(': ', 1)[-1].lower()}")
+        return errors.Unavailable(first)  # a server's own words: it was reached
+    return _named_kind(err, kind)(first)
+
+
+def _named_kind(err: grpc.RpcError, kind: type[errors.GfsError]) -> type[errors.GfsError]:
+    """The most specific class the server named that this side knows, if it fits the code."""
+    metadata: Any = err.trailing_metadata() if isinstance(err, grpc.Call) else None
+    named = next((str(value) for key, value in metadata or () if key == KIND_KEY), "")
+    known = _known()
+    for name in str(named).split(","):
+        candidate = known.get(name)
+        if candidate is not None and issubclass(candidate, kind):
+            return candidate
+    return kind
+
+
+# What gRPC itself says when a server could not be reached (as opposed to a server answering
+# UNAVAILABLE about something else, such as a replica it forwards to).
+_TRANSPORT_FAILURES = (
+    "failed to connect",
+    "connection refused",
+    "connection reset",
+    "socket closed",
+    "stream removed",
+    "dns resolution failed",
+    "connect failed",
+    "network is unreachable",
+    "broken pipe",
+)
+
+
+def call(method: Callable[..., T], request: Any, *, target: str, timeout: float) -> T:
+    """A unary call with a deadline; gRPC errors become `GfsError`s naming `target`."""
+    try:
+        return method(request, timeout=timeout)
+    except grpc.RpcError as err:
+        raise translate(err, target) from None
+
+
+@contextlib.contextmanager
+def translating(target: str) -> Iterator[None]:
+    """For streaming calls: turns gRPC errors raised inside the block into `GfsError`s."""
+    try:
+        yield
+    except grpc.RpcError as err:
+        raise translate(err, target) from None
+
+
+def retry(
+    attempt: Callable[[], T],
+    *,
+    attempts: int = 5,
+    within: float | None = None,
+    base_delay: float = 0.05,
+    max_delay: float = 1.0,
+    retry_on: tuple[type[errors.GfsError], ...] = errors.RETRYABLE,
+    on_retry: Callable[[errors.GfsError], None] | None = None,
+) -> T:
+    """Calls `attempt` until it succeeds: at most `attempts` times, or, with `within`, for as
+    long as the next try would start within that many seconds. Jittered exponential backoff
+    between tries; the last error is raised as it is."""
+    give_up = time.monotonic() + within if within is not None else None
+    n = 0
+    while True:
+        try:
+            return attempt()
+        except retry_on as err:
+            n += 1
+            delay = min(max_delay, base_delay * 2 ** min(n - 1, 20))
+            out_of_time = give_up is not None and time.monotonic() + delay > give_up
+            if (give_up is None and n >= attempts) or out_of_time:
+                raise
+            log.debug("retrying after %s", err)
+            if on_retry is not None:
+                on_retry(err)
+            time.sleep(delay * (0.5 + random.random() / 2))
