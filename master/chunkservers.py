@@ -5,16 +5,19 @@ A report judges every replica against the chunk table:
 - a chunk the master no longer has (deleted) -> the replica is garbage, removed;
 - a lower version than the master's -> stale: never a location, removed (unless no replica
   took the versions since: then it is told the newest, see `Chunk.floor`);
-- a higher version -> the master crashed after telling replicas but before logging: adopted.
+- a higher version -> the master crashed after telling replicas but before logging: a claim,
+  adopted by the caller under the chunk's lock (`leases.adopted`).
+
+It also holds what the master decided about each server and has yet to carry out: removals
+for its next heartbeat reply, decommissioning, and which servers were declared dead.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from master.placement import Candidate
-from master.state import Chunk, MasterState, Mutation, PutChunk
+from master.state import MasterState
 
 # Version sent with a removal of a replica whose chunk no longer exists: removes any version.
 ANY_VERSION = 2**63 - 1
@@ -63,11 +66,25 @@ class ServerInfo:
     reported: int = 0  # replicas (any state) in its last report
 
 
+@dataclass(frozen=True)
+class ServerReport:
+    """One line of `gfs report`."""
+
+    address: str
+    rack: str
+    state: str  # alive, dead, decommissioning or decommissioned
+    chunks: int
+    used_bytes: int
+    free_bytes: int
+    last_heartbeat_age_s: float
+
+
 @dataclass
 class HeartbeatOutcome:
     removals: list[Removal]
-    adoption: Mutation | None  # version adoptions to log before they count
+    claims: dict[int, int] = field(default_factory=dict)  # handle -> higher version reported
     behind: list[int] = field(default_factory=list)  # current, to be told the newest version
+    joined: bool = False  # new, or back after it was declared dead
 
 
 @dataclass
@@ -86,6 +103,11 @@ class Chunkservers:
     # or after `dead_after` (the order was lost: the replica counts again, repair sees the
     # surplus and orders it removed again).
     removing: dict[tuple[int, str], float] = field(default_factory=dict)
+    # Removals decided for each server, sent in its next heartbeat reply.
+    orders: dict[str, list[Removal]] = field(default_factory=dict)
+    # Being decommissioned: drained (their replicas stop counting), then removable.
+    retiring: set[str] = field(default_factory=set)
+    declared_dead: set[str] = field(default_factory=set)
 
     def alive(self, address: str, now: float) -> bool:
         info = self.servers.get(address)
@@ -95,10 +117,61 @@ class Chunkservers:
         return [s for s in self.servers.values() if self.alive(s.address, now)]
 
     def candidates(self, now: float) -> list[Candidate]:
+        """Live servers that may take new replicas: not those being decommissioned."""
         return [
             Candidate(s.address, s.rack, s.free_bytes, len(s.handles))
             for s in self.live_servers(now)
+            if s.address not in self.retiring
         ]
+
+    def newly_dead(self, now: float) -> list[str]:
+        """Servers that stopped reporting since the last call (each declared dead once)."""
+        dead = [a for a in self.servers if not self.alive(a, now) and a not in self.declared_dead]
+        self.declared_dead.update(dead)
+        return dead
+
+    def decommission(self, address: str) -> bool:
+        """Starts draining `address`; False if no such server is known."""
+        if address not in self.servers:
+            return False
+        self.retiring.add(address)
+        return True
+
+    def state_of(self, address: str, now: float) -> str:
+        """alive, dead, decommissioning (being drained) or decommissioned (empty, removable)."""
+        if address in self.retiring:
+            info = self.servers[address]
+            empty = not info.handles and not info.reported and not self.orders.get(address)
+            return "decommissioned" if empty else "decommissioning"
+        return "alive" if self.alive(address, now) else "dead"
+
+    def report(self, now: float) -> list[ServerReport]:
+        return [
+            ServerReport(
+                s.address,
+                s.rack,
+                self.state_of(s.address, now),
+                len(s.handles),
+                s.used_bytes,
+                s.free_bytes,
+                now - s.last_heartbeat,
+            )
+            for s in sorted(self.servers.values(), key=lambda s: s.address)
+        ]
+
+    def order_removal(self, address: str, removal: Removal) -> None:
+        self.orders.setdefault(address, []).append(removal)
+
+    def ordered(self) -> set[tuple[str, int]]:
+        """(address, handle) of every removal decided and not yet sent."""
+        return {(a, r.handle) for a, rs in self.orders.items() for r in rs}
+
+    def send_orders(self, address: str, now: float) -> list[Removal]:
+        """The removals for `address`'s heartbeat reply: hidden from now on, reports and all."""
+        orders = self.orders.pop(address, [])
+        for removal in orders:
+            self.remove(removal.handle, address, now)
+        return orders
 
     def replicas(self, handle: int, now: float) -> list[str]:
         """Live servers holding the current version, in address order."""
@@ -138,10 +211,14 @@ class Chunkservers:
         state: MasterState,
         beat: Heartbeat,
         now: float,
-        versions_in_flight: set[int] | frozenset[int] = frozenset(),
+        busy: set[int] | frozenset[int] = frozenset(),
     ) -> HeartbeatOutcome:
+        """Judges a report. `busy`: handles being created, copied or upgraded right now (not
+        judged: the next report decides)."""
         address, reports, corrupt = beat.address, beat.reports, beat.corrupt
         info = self.servers.get(address)
+        joined = info is None or address in self.declared_dead
+        self.declared_dead.discard(address)
         if info is None:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)
         info.rack, info.last_heartbeat = beat.rack, now
@@ -149,13 +226,13 @@ class Chunkservers:
 
         self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}
         removals: list[Removal] = []
-        adopted: list[Chunk] = []
+        claims: dict[int, int] = {}
         held: set[int] = set()
         stale: set[int] = set()
         garbage: set[int] = set()
         behind: list[int] = []
         for r in reports:
-            if (r.handle, address) in self.removing:
+            if (r.handle, address) in self.removing or r.handle in busy:
                 continue
             chunk = state.chunks.get(r.handle)
             if chunk is None:
@@ -163,8 +240,6 @@ class Chunkservers:
                     removals.append(Removal(r.handle, ANY_VERSION))
                     garbage.add(r.handle)
                 continue  # a handle never issued: not ours to judge
-            if r.handle in versions_in_flight:
-                continue  # being upgraded right now; the next report decides
             if r.version < chunk.version:
                 if chunk.current(r.version):
                     behind.append(r.handle)
@@ -173,9 +248,8 @@ class Chunkservers:
                     stale.add(r.handle)
                 continue
             if r.version > chunk.version:
-                chunk = dataclasses.replace(chunk, version=r.version, floor=0)
-                adopted.append(chunk)
-                self.reset_versions(r.handle, set())
+                claims[r.handle] = r.version  # listed once adopted
+                continue
             held.add(r.handle)
         for handle in corrupt:
             held.discard(handle)
@@ -196,11 +270,4 @@ class Chunkservers:
             info.handles.add(handle)
         self.recent = {k: t for k, t in self.recent.items() if now - t < self.report_grace}
 
-        adoption = None
-        if adopted:
-            adoption = Mutation(
-                "adopt_versions",
-                {"address": address, "handles": [c.handle for c in adopted]},
-                tuple(PutChunk(c) for c in adopted),
-            )
-        return HeartbeatOutcome(removals, adoption, behind)
+        return HeartbeatOutcome(removals, claims, behind, joined)

@@ -23,6 +23,14 @@ class MasterConfig:
     # Deadline of every master -> chunkserver RPC. It is also added to the master's record of
     # a lease's end, because the primary starts its own lease clock when the grant arrives.
     rpc_timeout: float = 5.0
+    # Deadline of a whole-chunk copy the master orders (CloneFrom, CopyLocal): 64 MiB read,
+    # checked and written.
+    copy_timeout: float = 60.0
+    # Master -> chunkserver RPCs under way at once (version and lease fan-outs), and background
+    # jobs (copies, re-creations, catch-ups) at once: two pools, so a job never waits on a
+    # pool it occupies.
+    rpc_workers: int = 16
+    job_workers: int = 16
     # A deleted path stays restorable (gfs undelete) this long before it is purged; 0: at once.
     trash_grace: float = 3 * 86400.0
     # How often the balancer moves replicas from the fullest servers to the emptiest.

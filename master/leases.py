@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from master.state import Chunk
+from master.state import Chunk, Mutation, PutChunk, put_chunk
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,61 @@ def decide(
     if not live_replicas:
         return NoReplica()
     return Grant()
+
+
+def choose_primary(handle: int, holders: list[str]) -> tuple[str, list[str]]:
+    """The primary among the replicas that took the new version, and its secondaries:
+    primaries (and with them the ordering work) spread over the replicas by handle."""
+    primary = holders[handle % len(holders)]
+    return primary, [a for a in holders if a != primary]
+
+
+def lease_until(granted_at: float, lease_seconds: float, margin: float) -> float:
+    """The master's record of a lease's end: the primary starts its own clock when the grant
+    arrives, up to `margin` (the RPC deadline) later, so the master waits that much longer."""
+    return granted_at + lease_seconds + margin
+
+
+def bumped(chunk: Chunk, keep_lease: bool) -> Chunk:
+    """Version + 1 (logged before any replica hears of it). With `keep_lease` the lease record
+    stays (no new primary before it ends) while the bump fences its holder out: replicas refuse
+    mutations that name the old version."""
+    version = chunk.version + 1
+    if keep_lease:
+        return dataclasses.replace(chunk, version=version)
+    return dataclasses.replace(chunk, version=version, lease_holder="", lease_expiry=0.0)
+
+
+def untaken(before: Chunk, bump: Chunk) -> Mutation:
+    """No replica took `bump`'s version: nothing can have been written under it, so the
+    replicas at the versions from the floor up stay current (told the newest when they
+    report) instead of being removed as stale."""
+    floor = before.floor or before.version
+    untaken = dataclasses.replace(bump, floor=floor)
+    return put_chunk("version_untaken", untaken, version=bump.version, floor=floor)
+
+
+def taken(bump: Chunk) -> Mutation | None:
+    """A replica took `bump`'s version: if a floor was set, replicas below it are stale now."""
+    if not bump.floor:
+        return None
+    taken = dataclasses.replace(bump, floor=0)
+    return put_chunk("version_taken", taken, version=bump.version)
+
+
+def adopted(chunks: dict[int, Chunk], address: str, claims: dict[int, int]) -> Mutation | None:
+    """Versions a replica reported above the master's (the master crashed after telling
+    replicas, before logging): planned from the rows as they are now (the caller holds the
+    chunks' locks), changing nothing but the version, so no other change is written back."""
+    rows = [
+        dataclasses.replace(chunks[h], version=v, floor=0)
+        for h, v in sorted(claims.items())
+        if h in chunks and v > chunks[h].version
+    ]
+    if not rows:
+        return None
+    return Mutation(
+        "adopt_versions",
+        {"address": address, "handles": [c.handle for c in rows]},
+        tuple(PutChunk(c) for c in rows),
+    )

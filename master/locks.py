@@ -12,7 +12,7 @@ import contextlib
 import threading
 from collections.abc import Iterable, Iterator
 
-from client import paths
+from common import paths
 
 
 class _RWLock:

@@ -1,6 +1,6 @@
 """Planning of namespace operations: pure functions from the state to a `Mutation`.
 
-Each function validates against the current state and raises a `client.errors.GfsError` for a
+Each function validates against the current state and raises a `common.errors.GfsError` for a
 request that cannot be carried out; it changes nothing. The caller holds the path locks that
 keep the checked state from changing until the mutation is applied.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 
-from client import errors, paths
+from common import errors, paths
 from master.state import (
     Change,
     Chunk,
@@ -33,6 +33,10 @@ def lookup(state: MasterState, path: str) -> Node:
     if node is None:
         raise errors.NotFound(f"no such file or directory: {path}")
     return node
+
+
+def no_chunk(path: str, index: int) -> errors.NotFound:
+    return errors.NotFound(f"{path} has no chunk {index}")
 
 
 def lookup_file(state: MasterState, path: str) -> Node:
@@ -159,12 +163,16 @@ def snapshot(state: MasterState, src: str, dst: str, now: float) -> Mutation:
     return Mutation("snapshot", {"src": src, "dst": dst}, tuple(changes))
 
 
-def split_chunk(state: MasterState, path: str, index: int, now: float) -> Mutation:
-    """Gives `path` its own copy (a new handle, at the shared chunk's version) of the shared
-    chunk at `index`."""
+def split_chunk(
+    state: MasterState, path: str, index: int, now: float, new: int | None = None
+) -> Mutation:
+    """Gives `path` its own copy (handle `new`, reserved by a caller that plans concurrently;
+    default: the state's next handle; at the shared chunk's version) of the shared chunk at
+    `index`."""
+    if new is None:
+        new = state.next_handle
     node = lookup_file(state, path)
     old = state.chunks[node.chunks[index]]
-    new = state.next_handle
     chunks = (*node.chunks[:index], new, *node.chunks[index + 1 :])
     changes: list[Change] = [
         RaiseNextHandle(new + 1),
@@ -189,10 +197,23 @@ def trash_path(path: str, now: float) -> str:
     return f"{TRASH}/{int(now * 1000)}@{urllib.parse.quote(path, safe='')}"
 
 
-def _trashed_at(name: str) -> tuple[float, str]:
-    """(deletion time, original path) of a trash entry's path."""
-    ms, _, quoted = name[len(TRASH) + 1 :].partition("@")
+def _trashed_at(name: str) -> tuple[float, str] | None:
+    """(deletion time, original path) of a trash entry's path; None for a name no deletion
+    made (someone's `mkdir /.trash/junk`): never restored, never purged."""
+    ms, at, quoted = name[len(TRASH) + 1 :].partition("@")
+    if not (at and ms.isdigit()):
+        return None
     return int(ms) / 1000, urllib.parse.unquote(quoted)
+
+
+def _trash_entries(state: MasterState) -> list[tuple[float, str, str]]:
+    """(deletion time, original path, hidden path) of every entry in the trash, oldest first."""
+    entries = []
+    for hidden in state.children.get(TRASH, ()):
+        parsed = _trashed_at(hidden)
+        if parsed is not None:
+            entries.append((*parsed, hidden))
+    return sorted(entries)
 
 
 def move_to_trash(state: MasterState, path: str, recursive: bool, now: float) -> Mutation:
@@ -214,10 +235,10 @@ def move_to_trash(state: MasterState, path: str, recursive: bool, now: float) ->
 
 def undelete(state: MasterState, path: str, now: float) -> Mutation:
     """Restores the most recently deleted `path` still in the trash."""
-    found = [t for t in state.children.get(TRASH, ()) if _trashed_at(t)[1] == path]
+    found = [hidden for _, original, hidden in _trash_entries(state) if original == path]
     if not found:
         raise errors.NotFound(f"nothing deleted at {path} is still in the trash")
-    newest = max(found, key=lambda t: _trashed_at(t)[0])
+    newest = found[-1]
     if path in state.nodes:
         raise errors.AlreadyExists(f"already exists: {path}")
     _require_parent_dir(state, path)
@@ -228,8 +249,7 @@ def undelete(state: MasterState, path: str, now: float) -> Mutation:
 
 def expired_trash(state: MasterState, now: float, grace: float) -> list[str]:
     """Trash entries deleted at least `grace` seconds ago, oldest first."""
-    entries = sorted(state.children.get(TRASH, ()), key=lambda t: _trashed_at(t)[0])
-    return [t for t in entries if now - _trashed_at(t)[0] >= grace]
+    return [hidden for at, _, hidden in _trash_entries(state) if now - at >= grace]
 
 
 def extend(state: MasterState, path: str, length: int, now: float) -> Mutation:
@@ -247,14 +267,24 @@ def list_dir(state: MasterState, path: str) -> list[Node]:
     return [state.nodes[p] for p in sorted(state.children.get(path, ()))]
 
 
-def add_chunks(state: MasterState, path: str, upto_index: int, now: float) -> Mutation:
-    """Allocates handles for the missing chunks of a file up to and including `upto_index`
-    (a write past the end leaves a hole of zeros). Versions start at 1."""
+def missing_chunks(state: MasterState, path: str, upto_index: int) -> int:
+    """How many chunks file `path` lacks to have one at `upto_index`."""
+    return max(0, upto_index + 1 - len(lookup_file(state, path).chunks))
+
+
+def add_chunks(
+    state: MasterState, path: str, upto_index: int, now: float, first_handle: int | None = None
+) -> Mutation:
+    """Adds the missing chunks of a file up to and including `upto_index` (a write past the
+    end leaves a hole of zeros), numbered from `first_handle` on (reserved by a caller that
+    plans concurrently; default: the state's next handle). Versions start at 1."""
+    if first_handle is None:
+        first_handle = state.next_handle
     node = lookup_file(state, path)
     missing = upto_index + 1 - len(node.chunks)
     if missing <= 0:
         return Mutation("add_chunks", {"path": path, "index": upto_index}, ())
-    handles = tuple(range(state.next_handle, state.next_handle + missing))
+    handles = tuple(range(first_handle, first_handle + missing))
     changes: list[Change] = [RaiseNextHandle(handles[-1] + 1)]
     changes.extend(PutChunk(Chunk(h, 1)) for h in handles)
     changes.append(PutNode(dataclasses.replace(node, chunks=node.chunks + handles, mtime=now)))

@@ -161,3 +161,23 @@ def _trim_cost(
     """Lower is a better replica to drop: keeps more racks, frees the fuller server."""
     rest = [a for a in holders if a != address]
     return (-len({racks.get(a, "") for a in rest}), servers_free.get(address, 0))
+
+
+def plan_corrupt_removals(
+    chunks: dict[int, Chunk],
+    live: dict[int, list[str]],
+    corrupt: dict[str, set[int]],
+    replication: int,
+    ordered: set[tuple[str, int]],
+) -> dict[str, list[Removal]]:
+    """Removals of corrupt replicas (by server) whose chunk is whole again elsewhere; until it
+    is, a corrupt replica stays (it may be the last trace of the data). Not those ordered."""
+    out: dict[str, list[Removal]] = {}
+    for address, handles in sorted(corrupt.items()):
+        for handle in sorted(handles):
+            chunk = chunks.get(handle)
+            whole = chunk is not None and len(live.get(handle, ())) >= replication
+            if whole and (address, handle) not in ordered:
+                assert chunk is not None
+                out.setdefault(address, []).append(Removal(handle, chunk.version))
+    return out

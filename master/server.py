@@ -10,8 +10,9 @@ from concurrent import futures
 
 import grpc
 
-from client import errors
-from client.rpc import CHANNEL_OPTIONS
+from common import errors
+from common.loops import Loop
+from common.transport import CHANNEL_OPTIONS
 from master.config import MasterConfig
 from master.service import MasterService
 from master.servicer import MasterServicer
@@ -28,6 +29,7 @@ class MasterServer:
         self.config = config
         self.store = Store(config.data_dir / "master.db")
         self.shadow: ShadowService | None = None
+        self.service: MasterService | ShadowService
         if shadow_of is None:
             self.service = MasterService(config, self.store)
         else:
@@ -43,15 +45,19 @@ class MasterServer:
             raise OSError(f"cannot listen on {config.listen}")
         self.address = f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
         self._stopping = threading.Event()
-        self._threads = [threading.Thread(target=self._tick, name="master-timer", daemon=True)]
+        self._balanced_at = time.monotonic()
+        self._connected = True
+        every_beat = lambda: config.heartbeat_interval  # noqa: E731
+        self.loops = [Loop("master-timer", self._tick, every_beat, self._stopping, log)]
         if self.shadow is not None:
-            self._threads.append(threading.Thread(target=self._follow, name="follow", daemon=True))
+            self.loops.append(Loop("follow", self._follow, every_beat, self._stopping, log))
+        self._threads = [loop.thread() for loop in self.loops]
 
     def start(self) -> None:
         self.server.start()
         for thread in self._threads:
             thread.start()
-        state = self.service.state
+        state = self.service.metadata.state
         log.info(
             "%s serving on %s (%d paths, %d chunks, log at %d)",
             self.service.role,
@@ -61,38 +67,35 @@ class MasterServer:
             self.store.last_seq,
         )
 
-    def _tick(self) -> None:
-        balanced_at = time.monotonic()
-        while not self._stopping.wait(self.config.heartbeat_interval):
-            if (
-                self.shadow is None
-                and time.monotonic() - balanced_at >= self.config.balance_interval
-            ):
-                balanced_at = time.monotonic()
-                self.service.balance()
-            if self.shadow is not None:
-                self.shadow.poll_chunkservers()
-            self.service.check_liveness()
-            self.service.repair()
-            self.service.purge_trash()
-            self.service.compact_log()  # one min/max query unless there is work to do
+    def loop_failures(self) -> int:
+        """Rounds of the background loops that raised (each was logged, and the loop went on)."""
+        return sum(loop.failures for loop in self.loops)
 
-    def _follow(self) -> None:
+    def _tick(self) -> None:
+        if self.shadow is not None:
+            self.shadow.tick()
+            return
+        assert isinstance(self.service, MasterService)
+        due = time.monotonic() - self._balanced_at >= self.config.balance_interval
+        if due:
+            self._balanced_at = time.monotonic()
+        self.service.tick(balance=due)
+
+    def _follow(self) -> float:
+        """Follows the master's log until the stream breaks; then waits a heartbeat."""
         assert self.shadow is not None
-        connected = True
-        while not self._stopping.is_set():
-            log.info(
-                "following master %s from entry %d", self.shadow.master_address, self.store.last_seq
-            )
-            try:
-                self.shadow.follow(self._stopping)
-            except errors.GfsError as err:
-                if connected:
-                    log.warning("lost the master's log: %s; retrying", err)
-                connected = False
-                self._stopping.wait(self.config.heartbeat_interval)
-                continue
-            connected = True
+        log.info(
+            "following master %s from entry %d", self.shadow.master_address, self.store.last_seq
+        )
+        try:
+            self.shadow.follow(self._stopping)
+        except errors.GfsError as err:
+            if self._connected:
+                log.warning("lost the master's log: %s; retrying", err)
+            self._connected = False
+            return self.config.heartbeat_interval
+        self._connected = True
+        return 0.0
 
     def wait(self) -> None:
         self.server.wait_for_termination()

@@ -1,17 +1,21 @@
-"""gRPC servicer of the master: proto <-> domain, nothing else."""
+"""gRPC servicer of the master and of a shadow master: proto <-> domain, nothing else. A
+shadow answers reads; every change is refused with its `refusal()`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator
 
 import grpc
 
-from client import paths
-from client.servicing import aborting
+from common import paths
+from common.serving import aborting
 from master.chunkservers import Heartbeat, Report
-from master.service import ChunkView, MasterService
+from master.metadata import ChunkView
+from master.service import MasterService
+from master.shadow import ShadowService
 from master.state import Node
 from protos import master_pb2, master_pb2_grpc
 
@@ -42,63 +46,70 @@ def _location(view: ChunkView) -> master_pb2.ChunkLocation:
 
 
 class MasterServicer(master_pb2_grpc.MasterServicer):
-    def __init__(self, service: MasterService) -> None:
+    def __init__(self, service: MasterService | ShadowService) -> None:
         self.service = service
+        self.metadata = service.metadata
+
+    def _master(self) -> MasterService:
+        """The master's operations; a shadow refuses."""
+        if isinstance(self.service, ShadowService):
+            raise self.service.refusal()
+        return self.service
 
     @aborting(log)
     def Mkdir(
         self, request: master_pb2.MkdirRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.mkdir(paths.normalize(request.path), request.parents)
+        self._master().mkdir(paths.normalize(request.path), request.parents)
         return master_pb2.Empty()
 
     @aborting(log)
     def Create(
         self, request: master_pb2.CreateRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.create(paths.normalize(request.path))
+        self._master().create(paths.normalize(request.path))
         return master_pb2.Empty()
 
     @aborting(log)
     def Delete(
         self, request: master_pb2.DeleteRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.delete(paths.normalize(request.path), request.recursive, request.skip_trash)
+        self._master().delete(paths.normalize(request.path), request.recursive, request.skip_trash)
         return master_pb2.Empty()
 
     @aborting(log)
     def Undelete(
         self, request: master_pb2.UndeleteRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.undelete(paths.normalize(request.path))
+        self._master().undelete(paths.normalize(request.path))
         return master_pb2.Empty()
 
     @aborting(log)
     def Rename(
         self, request: master_pb2.RenameRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.rename(paths.normalize(request.src), paths.normalize(request.dst))
+        self._master().rename(paths.normalize(request.src), paths.normalize(request.dst))
         return master_pb2.Empty()
 
     @aborting(log)
     def Snapshot(
         self, request: master_pb2.RenameRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.snapshot(paths.normalize(request.src), paths.normalize(request.dst))
+        self._master().snapshot(paths.normalize(request.src), paths.normalize(request.dst))
         return master_pb2.Empty()
 
     @aborting(log)
     def List(
         self, request: master_pb2.ListRequest, context: grpc.ServicerContext
     ) -> master_pb2.ListResponse:
-        nodes = self.service.list_dir(paths.normalize(request.path))
+        nodes = self.metadata.list_dir(paths.normalize(request.path))
         return master_pb2.ListResponse(entries=[_entry(n) for n in nodes])
 
     @aborting(log)
     def Stat(
         self, request: master_pb2.StatRequest, context: grpc.ServicerContext
     ) -> master_pb2.FileInfo:
-        node, views = self.service.stat(paths.normalize(request.path))
+        node, views = self.metadata.stat(paths.normalize(request.path))
         return master_pb2.FileInfo(
             entry=_entry(node),
             chunk_size=self.service.config.chunk_size,
@@ -109,23 +120,25 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def GetChunk(
         self, request: master_pb2.GetChunkRequest, context: grpc.ServicerContext
     ) -> master_pb2.ChunkLocation:
-        view = self.service.get_chunk(
-            paths.normalize(request.path), request.index, request.for_write
-        )
-        return _location(view)
+        path = paths.normalize(request.path)
+        if request.for_write:
+            return _location(self._master().get_chunk(path, request.index, True))
+        if isinstance(self.service, ShadowService):
+            return _location(self.metadata.chunk_view(path, request.index))
+        return _location(self.service.get_chunk(path, request.index, False))
 
     @aborting(log)
     def ExtendFile(
         self, request: master_pb2.ExtendFileRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.extend(paths.normalize(request.path), request.length)
+        self._master().extend(paths.normalize(request.path), request.length)
         return master_pb2.Empty()
 
     @aborting(log)
     def Heartbeat(
         self, request: master_pb2.HeartbeatRequest, context: grpc.ServicerContext
     ) -> master_pb2.HeartbeatResponse:
-        removals, extended = self.service.heartbeat(
+        removals, extended = self._master().heartbeat(
             Heartbeat(
                 address=request.address,
                 rack=request.rack,
@@ -151,16 +164,8 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     ) -> master_pb2.ClusterReport:
         return master_pb2.ClusterReport(
             chunkservers=[
-                master_pb2.ServerReport(
-                    address=address,
-                    rack=rack,
-                    state=state,
-                    chunks=chunks,
-                    used_bytes=used,
-                    free_bytes=free,
-                    last_heartbeat_age_s=age,
-                )
-                for address, rack, state, chunks, used, free, age in self.service.report()
+                master_pb2.ServerReport(**dataclasses.asdict(server))
+                for server in self.metadata.report()
             ],
             safe_mode=self.service.safe_mode.active,
             role=self.service.role,
@@ -172,8 +177,10 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def SafeMode(
         self, request: master_pb2.SafeModeRequest, context: grpc.ServicerContext
     ) -> master_pb2.SafeModeState:
-        self.service.set_safe_mode(request.action or "get")
-        known, reported = self.service.chunk_counts()
+        action = request.action or "get"
+        if action != "get":
+            self._master().set_safe_mode(action)
+        known, reported = self.metadata.chunk_counts()
         return master_pb2.SafeModeState(
             active=self.service.safe_mode.active,
             manual=self.service.safe_mode.manual,
@@ -185,20 +192,20 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Balance(
         self, request: master_pb2.Empty, context: grpc.ServicerContext
     ) -> master_pb2.BalanceReply:
-        return master_pb2.BalanceReply(moves=self.service.balance())
+        return master_pb2.BalanceReply(moves=self._master().balance())
 
     @aborting(log)
     def Decommission(
         self, request: master_pb2.DecommissionRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self.service.decommission(request.address)
+        self._master().decommission(request.address)
         return master_pb2.Empty()
 
     @aborting(log)
     def Fsck(
         self, request: master_pb2.FsckRequest, context: grpc.ServicerContext
     ) -> master_pb2.FsckReport:
-        return master_pb2.FsckReport(**self.service.fsck(paths.normalize(request.path or "/")))
+        return master_pb2.FsckReport(**self.metadata.fsck(paths.normalize(request.path or "/")))
 
     @aborting(log)
     def Checkpoint(
@@ -212,7 +219,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def StreamLog(
         self, request: master_pb2.StreamLogRequest, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.LogRecord]:
-        for entry in self.service.stream_log(
+        for entry in self.service.oplog.stream(
             request.since, request.follow, request.limit, context.is_active, request.follower
         ):
             head = self.service.store.last_seq

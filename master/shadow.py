@@ -17,10 +17,12 @@ from collections.abc import Callable
 
 import grpc
 
-from client import errors, rpc
-from master.chunkservers import Heartbeat, Removal, Report
+from common import errors, transport
+from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
-from master.service import ChunkView, MasterService
+from master.metadata import Metadata
+from master.oplog import OpLog
+from master.safemode import SafeMode
 from master.state import Mutation
 from master.store import LogEntry, Store, change_from_json
 from protos import chunkserver_pb2, master_pb2
@@ -30,8 +32,12 @@ log = logging.getLogger(__name__)
 REPLAY_BATCH = 500
 
 
-class ShadowService(MasterService):
-    """Invariant: the state holds exactly the master's log up to `store.last_seq`."""
+class ShadowService:
+    """Invariant: the state holds exactly the master's log up to `store.last_seq`.
+
+    Composes what a shadow shares with the master (`Metadata`: state and read queries;
+    `OpLog`: it serves its log too) with what only it does: following the master's log and
+    polling chunkservers. It has no writers: the servicer refuses changes with `refusal()`."""
 
     role = "shadow"
 
@@ -41,69 +47,40 @@ class ShadowService(MasterService):
         store: Store,
         master_address: str,
         clock: Callable[[], float] = time.time,
-        channels: rpc.Channels | None = None,
+        channels: transport.Channels | None = None,
     ) -> None:
-        super().__init__(config, store, clock, channels)
+        self.config = config
+        self.store = store
+        self.channels = channels or transport.Channels()
+        self.metadata = Metadata(config, store, clock)
+        self.oplog = OpLog(config, store)
         self.master_address = master_address
-        self.safe_mode.leave()  # a shadow orders no deletions: there is nothing to hold back
+        self.safe_mode = SafeMode(config.safemode_threshold, active=False)  # orders no deletions
         self.head_seq = store.last_seq
         self.caught_up_at = time.monotonic()  # when it last held all the master had
         self.known_servers: set[str] = set()
 
-    # --- read only ----------------------------------------------------------------------------
+    def close(self) -> None:
+        self.channels.close()
 
-    def _refuse(self) -> errors.FailedPrecondition:
+    def refusal(self) -> errors.FailedPrecondition:
         return errors.FailedPrecondition(
             f"this is a read-only shadow of master {self.master_address}: send changes there"
         )
 
-    def mkdir(self, path: str, parents: bool) -> None:
-        raise self._refuse()
-
-    def create(self, path: str) -> None:
-        raise self._refuse()
-
-    def delete(self, path: str, recursive: bool, skip_trash: bool = False) -> None:
-        raise self._refuse()
-
-    def rename(self, src: str, dst: str) -> None:
-        raise self._refuse()
-
-    def extend(self, path: str, length: int) -> None:
-        raise self._refuse()
-
-    def undelete(self, path: str) -> None:
-        raise self._refuse()
-
-    def decommission(self, address: str) -> None:
-        raise self._refuse()
-
-    def snapshot(self, src: str, dst: str) -> None:
-        raise self._refuse()
-
-    def purge_trash(self) -> None:
-        """Purging is the master's."""
-
-    def get_chunk(self, path: str, index: int, for_write: bool) -> ChunkView:
-        if for_write:
-            raise self._refuse()
-        return super().get_chunk(path, index, False)
-
-    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[int]]:
-        raise self._refuse()
-
-    def set_safe_mode(self, action: str) -> None:
-        if action != "get":
-            raise self._refuse()
-
-    def repair(self) -> None:
-        """Replica management is the master's: a shadow copies and removes nothing."""
-
-    def balance(self) -> int:
-        raise self._refuse()
-
     def lag_seconds(self) -> float:
         return max(0.0, time.monotonic() - self.caught_up_at)
+
+    def tick(self) -> None:
+        """One round of the shadow's timer: where chunks live, compaction of its own log."""
+        self.poll_chunkservers()
+        with self.metadata.core:
+            dead = self.metadata.servers.newly_dead(self.metadata.clock())
+        for address in dead:
+            log.warning(
+                "chunkserver %s is dead (silent for %.1fs)", address, self.config.dead_after
+            )
+        self.oplog.compact()
 
     # --- following the log --------------------------------------------------------------------
 
@@ -112,9 +89,7 @@ class ShadowService(MasterService):
         shadow that needs entries the master has compacted away starts from a checkpoint."""
         try:
             self._follow(stop)
-        except errors.FailedPrecondition as err:
-            if "compacted" not in str(err):
-                raise
+        except errors.Compacted:
             self._bootstrap()
 
     def _bootstrap(self) -> None:
@@ -122,7 +97,7 @@ class ShadowService(MasterService):
         target = f"master {self.master_address}"
         rows: list[dict[str, object]] = []
         seq = 0
-        with rpc.translating(target):
+        with transport.translating(target):
             stream = self.channels.master(self.master_address).Checkpoint(
                 master_pb2.Empty(), timeout=self.config.rpc_timeout * 12
             )
@@ -130,9 +105,7 @@ class ShadowService(MasterService):
                 seq = piece.seq
                 rows.extend(json.loads(piece.changes_json))
         self.store.install_checkpoint(seq, rows)
-        state = self.store.load()
-        with self._core:
-            self.state = state
+        self.metadata.reload()
         log.info("installed the master's checkpoint as of entry %d (%d rows)", seq, len(rows))
 
     def _follow(self, stop: threading.Event) -> None:
@@ -165,7 +138,7 @@ class ShadowService(MasterService):
                 if stop.is_set():
                     break
         except grpc.RpcError as err:
-            raise errors.translate(err, f"master {self.master_address}") from None
+            raise transport.translate(err, f"master {self.master_address}") from None
         finally:
             stream.cancel()
             if batch:
@@ -173,10 +146,11 @@ class ShadowService(MasterService):
 
     def _replay(self, entries: list[LogEntry]) -> None:
         self.store.replay(entries)
-        with self._core:
+        meta = self.metadata
+        with meta.core:
             for entry in entries:
                 changes = tuple(change_from_json(c) for c in entry.changes)
-                self.state.apply(Mutation(entry.op, entry.args, changes))
+                meta.state.apply(Mutation(entry.op, entry.args, changes))
 
     # --- where chunks live --------------------------------------------------------------------
 
@@ -184,7 +158,7 @@ class ShadowService(MasterService):
         """Learns the chunkservers from the master while it answers, then asks each for its
         replicas, as the master learns them from heartbeats."""
         try:
-            report = rpc.call(
+            report = transport.call(
                 self.channels.master(self.master_address).Report,
                 master_pb2.Empty(),
                 target=f"master {self.master_address}",
@@ -195,7 +169,7 @@ class ShadowService(MasterService):
             pass  # the master is down: keep polling the servers already known
         for address in sorted(self.known_servers):
             try:
-                d = rpc.call(
+                d = transport.call(
                     self.channels.chunkserver(address).Describe,
                     chunkserver_pb2.Ack(),
                     target=address,
@@ -211,6 +185,7 @@ class ShadowService(MasterService):
                 [Report(r.handle, r.version, r.length) for r in d.replicas],
                 list(d.corrupt),
             )
-            with self._core:
+            meta = self.metadata
+            with meta.core:
                 # Judged like a heartbeat, but a shadow neither removes nor adopts anything.
-                self.servers.heartbeat(self.state, beat, self.clock())
+                meta.servers.heartbeat(meta.state, beat, meta.clock())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from client import paths
+from common import paths
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,11 @@ class Mutation:
     op: str
     args: dict[str, object]
     changes: tuple[Change, ...]
+
+
+def put_chunk(op: str, chunk: Chunk, **args: object) -> Mutation:
+    """A mutation that rewrites one chunk's row (logged with its handle and `args`)."""
+    return Mutation(op, {"handle": chunk.handle, **args}, (PutChunk(chunk),))
 
 
 ROOT_MODE = 0o755

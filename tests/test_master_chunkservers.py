@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from master import namespace, placement
+import dataclasses
+
+from master import leases, namespace, placement
 from master.chunkservers import (
     ANY_VERSION,
     Chunkservers,
@@ -59,12 +61,19 @@ def test_a_replica_being_upgraded_is_not_judged_stale() -> None:
 
 
 def test_a_higher_version_is_adopted_through_a_logged_mutation() -> None:
+    """The report only claims it: the master adopts it under the chunk's lock, planned from
+    the row as it is then (so nothing else in the row is written back), and lists the
+    replica once that is logged."""
     state, cs = setup_file(), Chunkservers(dead_after=3.0)
     outcome = beat(cs, state, "a:1", [Report(1, 7, 100)], now=0.0)
-    assert outcome.adoption is not None
-    state.apply(outcome.adoption)
-    assert state.chunks[1].version == 7
-    assert cs.replicas(1, now=0.0) == ["a:1"]
+    assert outcome.claims == {1: 7}
+    assert cs.replicas(1, now=0.0) == [], "not listed before the adoption is logged"
+    state.chunks[1] = dataclasses.replace(state.chunks[1], refcount=2)  # a snapshot meanwhile
+    adoption = leases.adopted(state.chunks, "a:1", outcome.claims)
+    assert adoption is not None
+    state.apply(adoption)
+    assert (state.chunks[1].version, state.chunks[1].refcount) == (7, 2)
+    assert leases.adopted(state.chunks, "a:1", {1: 7}) is None, "nothing left to adopt"
 
 
 def test_replicas_of_deleted_chunks_are_garbage_but_unknown_future_handles_are_kept() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from client import errors
+from common import errors
 from master import leases, replication
 from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
@@ -236,7 +236,7 @@ def test_repair_copies_nothing_while_a_version_bump_travels(setup) -> None:  # t
 
     def repair_meanwhile(address: str) -> None:
         service.repair()
-        planned.extend(service._cloning.values())
+        planned.extend(service.replicas.cloning.values())
 
     fake.on_set_version = repair_meanwhile
     service.get_chunk("/f", 0, for_write=True)
@@ -356,7 +356,7 @@ def test_a_file_deleted_while_its_chunk_is_being_copied_does_not_come_back(setup
         deleter.join(timeout=0.5)  # with the chunk's lock held, the delete waits for the copy
 
     fake.on_revoke = delete_meanwhile
-    service._clone(replication.Clone(view.handle, view.version, view.primary, target))
+    service.replicas.clone(replication.Clone(view.handle, view.version, view.primary, target))
     deleter.join()
     assert service.chunk(view.handle) is None
     assert service.store.load().chunks == {}

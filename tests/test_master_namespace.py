@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from client import errors
+from common import errors
 from master import namespace
 from master.state import MasterState
 

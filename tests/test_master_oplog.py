@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from client import errors
+from common import errors
 from master.config import MasterConfig
 from master.service import MasterService
 from master.store import Store

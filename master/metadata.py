@@ -1,0 +1,122 @@
+"""The master's metadata: the state, how a change becomes durable and visible, and the read
+queries. This is exactly what a shadow master has too; the writers compose it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from master import health, namespace
+from master.chunkservers import Chunkservers, ServerReport
+from master.config import MasterConfig
+from master.locks import PathLocks
+from master.state import Chunk, MasterState, Mutation, Node
+from master.store import Store
+
+
+@dataclass(frozen=True)
+class ChunkView:
+    index: int
+    handle: int
+    version: int
+    size: int
+    replicas: list[str]
+    primary: str  # "" when no valid lease
+
+
+class Metadata:
+    """Invariant: `state` is exactly what the store's tables hold; a change reaches `state`
+    only after the store made it durable. Chunk locations (`servers`) are memory only, rebuilt
+    from reports. `core` guards both, and is the innermost lock: nothing is awaited under it."""
+
+    def __init__(
+        self, config: MasterConfig, store: Store, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.state: MasterState = store.load()
+        self.servers = Chunkservers(dead_after=config.dead_after)
+        self.paths = PathLocks()
+        self.core = threading.Lock()
+
+    # --- changes ------------------------------------------------------------------------------
+
+    def commit(self, mutation: Mutation, along: Callable[[], None] | None = None) -> None:
+        """Makes `mutation` durable, then applies it (and `along`, in the same step under
+        `core`: nobody sees one without the other)."""
+        self.store.commit(mutation)
+        with self.core:
+            self.state.apply(mutation)
+            if along is not None:
+                along()
+
+    def plan(self, planner: Callable[[], Mutation]) -> Mutation:
+        with self.core:
+            return planner()
+
+    def reload(self) -> None:
+        """Takes the store's state as it is now (after a checkpoint was installed)."""
+        state = self.store.load()
+        with self.core:
+            self.state = state
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def chunk(self, handle: int) -> Chunk | None:
+        with self.core:
+            return self.state.chunks.get(handle)
+
+    def list_dir(self, path: str) -> list[Node]:
+        with self.paths.hold(read=[path]), self.core:
+            return namespace.list_dir(self.state, path)
+
+    def stat(self, path: str) -> tuple[Node, list[ChunkView]]:
+        with self.paths.hold(read=[path]), self.core:
+            node = namespace.lookup(self.state, path)
+            now = self.clock()
+            return node, [self.view(node, i, now) for i in range(len(node.chunks))]
+
+    def view(self, node: Node, index: int, now: float) -> ChunkView:
+        """Where chunk `index` of `node` lives. The caller holds `core`."""
+        handle = node.chunks[index]
+        chunk = self.state.chunks[handle]
+        replicas = self.servers.replicas(handle, now)
+        size = max(0, min(self.config.chunk_size, node.size - index * self.config.chunk_size))
+        primary = chunk.lease_holder if chunk.lease_valid(now) else ""
+        return ChunkView(index, handle, chunk.version, size, replicas, primary)
+
+    def chunk_view(self, path: str, index: int) -> ChunkView:
+        """Chunk `index` of file `path`, for a read."""
+        with self.paths.hold(read=[path]), self.core:
+            node = namespace.lookup_file(self.state, path)
+            if index >= len(node.chunks):
+                raise namespace.no_chunk(path, index)
+            return self.view(node, index, self.clock())
+
+    def report(self) -> list[ServerReport]:
+        now = self.clock()
+        with self.core:
+            return self.servers.report(now)
+
+    def fsck(self, path: str) -> dict[str, int]:
+        """Health of every chunk of the files at or under `path`."""
+        with self.paths.hold(read=[path]), self.core:
+            namespace.lookup(self.state, path)
+            files = [n for n in self.state.subtree(path) if not n.is_dir]
+            return health.fsck(files, self.servers, self.config.replication, self.clock())
+
+    def chunk_counts(self) -> tuple[int, int]:
+        """(chunks known, chunks with at least one live replica of the current version)."""
+        now = self.clock()
+        with self.core:
+            known = len(self.state.chunks)
+            reported = sum(
+                1
+                for h, c in self.state.chunks.items()
+                if c.never_written or self.servers.replicas(h, now)
+            )
+        return known, reported

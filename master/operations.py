@@ -1,0 +1,103 @@
+"""Namespace operations: each planned by `master.namespace` under the path locks that keep
+what it checked from changing, committed, then applied (through `Metadata.commit`). Those that
+change chunk rows (deletion for good, snapshots) hold the chunks' locks too."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from common import errors
+from master import namespace
+from master.chunkcontrol import ChunkControl
+from master.metadata import Metadata
+
+log = logging.getLogger(__name__)
+
+
+class NamespaceOperations:
+    def __init__(self, meta: Metadata, chunks: ChunkControl) -> None:
+        self.meta = meta
+        self.chunks = chunks
+        self.config = meta.config
+
+    def mkdir(self, path: str, parents: bool) -> None:
+        meta = self.meta
+        with meta.paths.hold(write=[path]):
+            meta.commit(meta.plan(lambda: namespace.mkdir(meta.state, path, parents, meta.clock())))
+
+    def create(self, path: str) -> None:
+        meta = self.meta
+        with meta.paths.hold(write=[path]):
+            meta.commit(meta.plan(lambda: namespace.create(meta.state, path, meta.clock())))
+
+    def rename(self, src: str, dst: str) -> None:
+        meta = self.meta
+        with meta.paths.hold(write=[src, dst]):
+            meta.commit(meta.plan(lambda: namespace.rename(meta.state, src, dst, meta.clock())))
+
+    def extend(self, path: str, length: int) -> None:
+        meta = self.meta
+        with meta.paths.hold(write=[path]):
+            meta.commit(meta.plan(lambda: namespace.extend(meta.state, path, length, meta.clock())))
+
+    def _handles_under(self, path: str) -> set[int]:
+        with self.meta.core:
+            namespace.lookup(self.meta.state, path)
+            return {h for n in self.meta.state.subtree(path) for h in n.chunks}
+
+    def delete(self, path: str, recursive: bool, skip_trash: bool = False) -> None:
+        """Moves `path` to the trash (restorable until `trash_grace` ends), or with
+        `skip_trash` (or no grace) deletes it at once."""
+        meta = self.meta
+        if skip_trash or self.config.trash_grace <= 0:
+            # Under the chunks' locks too: their reference counts change, and a copy, lease or
+            # version change under way would otherwise write a chunk back after it is gone.
+            with (
+                meta.paths.hold(write=[path]),
+                self.chunks.locks.hold_all(self._handles_under(path)),
+            ):
+                mutation = meta.plan(lambda: namespace.delete(meta.state, path, recursive))
+                meta.commit(mutation)
+            log.info("deleted %s for good (%d changes)", path, len(mutation.changes))
+            return
+        now = meta.clock()
+        hidden = namespace.trash_path(path, now)
+        with meta.paths.hold(write=[path, hidden]):
+            mutation = meta.plan(lambda: namespace.move_to_trash(meta.state, path, recursive, now))
+            meta.commit(mutation)
+        log.info("deleted %s (in the trash as %s)", path, mutation.args.get("as", path))
+
+    def undelete(self, path: str) -> None:
+        meta = self.meta
+        with meta.paths.hold(write=[path, namespace.TRASH]):
+            meta.commit(meta.plan(lambda: namespace.undelete(meta.state, path, meta.clock())))
+        log.info("restored %s from the trash", path)
+
+    def purge_trash(self) -> None:
+        """Deletes for good what has been in the trash longer than the grace period."""
+        meta = self.meta
+        with meta.core:
+            expired = namespace.expired_trash(meta.state, meta.clock(), self.config.trash_grace)
+        for hidden in expired:
+            with contextlib.suppress(errors.NotFound):  # purged or restored meanwhile
+                self.delete(hidden, recursive=True, skip_trash=True)
+
+    def snapshot(self, src: str, dst: str) -> None:
+        """Copies `src` (a file or a tree) to `dst` in metadata only (GFS section 3.4): leases
+        on its chunks are taken back first, so no write can slip in unseen; chunks are shared
+        until one side writes to them. The chunks' locks are held until the new reference
+        counts are committed: a copy-on-write or a purge of a chunk shared with another file
+        plans on the same rows."""
+        meta = self.meta
+        with meta.paths.hold(write=[src, dst]):
+            handles = self._handles_under(src)
+            with self.chunks.locks.hold_all(handles):
+                for handle in sorted(handles):
+                    chunk = meta.chunk(handle)
+                    assert chunk is not None  # held by src, under its lock
+                    self.chunks.stop_primary(chunk, f"snapshot of {src}")
+                meta.commit(
+                    meta.plan(lambda: namespace.snapshot(meta.state, src, dst, meta.clock()))
+                )
+        log.info("snapshot of %s taken as %s (%d chunks shared)", src, dst, len(handles))

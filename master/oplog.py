@@ -1,0 +1,89 @@
+"""The op log as others read it: streaming to shadows and `gfs oplog`, and compaction that
+keeps what a follower still needs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from common import errors
+from master.config import MasterConfig
+from master.store import LogEntry, Store
+
+log = logging.getLogger(__name__)
+
+
+class Followers:
+    """Where each named follower of the log is, and when it was last heard from. Log streams
+    (one thread each) write it while compaction (the timer thread) reads it: under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at: dict[str, tuple[int, float]] = {}  # name -> (position, last heard)
+
+    def heard(self, name: str, position: int) -> None:
+        with self._lock:
+            self._at[name] = (position, time.monotonic())
+
+    def needed(self, ttl: float) -> list[int]:
+        """The positions of the followers heard from within `ttl` seconds (the others are
+        forgotten)."""
+        now = time.monotonic()
+        with self._lock:
+            self._at = {n: (seq, at) for n, (seq, at) in self._at.items() if now - at < ttl}
+            return [seq for seq, _ in self._at.values()]
+
+
+class OpLog:
+    def __init__(self, config: MasterConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.followers = Followers()
+
+    def stream(
+        self,
+        since: int,
+        follow: bool,
+        limit: int,
+        active: Callable[[], bool],
+        follower: str = "",
+    ) -> Iterator[LogEntry | None]:
+        """Entries after `since`, oldest first; with `follow`, waits for new ones while
+        `active()` holds, yielding None as a keepalive each second it has nothing. Raises
+        `Compacted` if entries the reader needs were compacted away. A named `follower`'s
+        position is kept, so compaction leaves it what it still needs."""
+        if follower:
+            self.followers.heard(follower, since)
+        oldest, _ = self.store.log_bounds()
+        if oldest > since + 1:
+            raise errors.Compacted(
+                f"log entries {since + 1}..{oldest - 1} were compacted; start from a checkpoint"
+            )
+        sent = 0
+        while active() and (limit <= 0 or sent < limit):
+            page = min(1000, limit - sent) if limit > 0 else 1000
+            entries = self.store.read_log(since, page)
+            yield from entries
+            sent += len(entries)
+            if entries:
+                since = entries[-1].seq
+                if follower:
+                    self.followers.heard(follower, since)
+            elif follow:
+                self.store.wait_for_entries(since, timeout=1.0)
+                if self.store.last_seq <= since:
+                    yield None
+            else:
+                return
+
+    def compact(self) -> None:
+        """Drops old log entries, keeping `oplog_retain` and whatever a follower heard from
+        within `follower_ttl` has not received yet."""
+        oldest, newest = self.store.log_bounds()
+        needed = self.followers.needed(self.config.follower_ttl)
+        keep = max([self.config.oplog_retain, *(newest - seq for seq in needed)])
+        if newest - oldest + 1 > keep * 1.1:
+            dropped = self.store.compact(keep)
+            log.info("op log compacted: %d entries dropped, %d kept", dropped, keep)

@@ -1,0 +1,326 @@
+"""Replica management (GFS section 4.3): heartbeats, liveness, safe mode, repair, balancing,
+copies and decommissioning. Decisions come from the pure planners (`replication`,
+`chunkservers`); this module carries them out as background jobs on its own pool."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+
+from common import errors
+from master import replication
+from master.chunkcontrol import ChunkControl
+from master.chunkservers import Heartbeat, Removal
+from master.metadata import ChunkView, Metadata
+from master.safemode import SafeMode
+from master.state import Chunk
+
+log = logging.getLogger(__name__)
+
+
+class ReplicaManager:
+    def __init__(self, meta: Metadata, chunks: ChunkControl, jobs: Executor) -> None:
+        self.meta = meta
+        self.chunks = chunks
+        self.config = meta.config
+        self.jobs = jobs  # copies, re-creations, catch-ups; their RPC fan-outs use another pool
+        # Guarded by meta.core:
+        self.safe_mode = SafeMode(meta.config.safemode_threshold, active=bool(meta.state.chunks))
+        self.cloning: dict[int, replication.Clone] = {}  # copies under way, by chunk
+        self._wanted: set[int] = set()  # under-replicated chunks a client asked for
+        self._catching_up: set[tuple[int, str]] = set()  # (handle, address) being told
+        if self.safe_mode.active:
+            log.info("in safe mode until %d chunks are reported", len(meta.state.chunks))
+
+    # --- reports ------------------------------------------------------------------------------
+
+    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[int]]:
+        """Takes a chunkserver's report; returns the replicas it must remove and the leases
+        (handles) extended for it."""
+        meta = self.meta
+        now = meta.clock()
+        with meta.core:
+            known = meta.servers.servers.get(beat.address)
+            before_corrupt = set(known.corrupt) if known else set()
+            before_stale = set(known.stale) if known else set()
+            before_garbage = {r.handle for r in beat.reports if known and r.handle in known.garbage}
+            outcome = meta.servers.heartbeat(meta.state, beat, now, self.chunks.busy())
+            behind = {(h, beat.address) for h in outcome.behind} - self._catching_up
+            self._catching_up |= behind
+        if outcome.joined:
+            log.info(
+                "chunkserver %s (rack %s) joined with %d replicas",
+                beat.address,
+                beat.rack,
+                len(beat.reports),
+            )
+        for removal in outcome.removals:  # once per replica: a report repeats until it is gone
+            if removal.handle not in before_stale | before_garbage:
+                log.info(
+                    "replica of chunk %d on %s is stale or of a deleted chunk: it goes",
+                    removal.handle,
+                    beat.address,
+                )
+        for handle in set(beat.corrupt) - before_corrupt:
+            log.warning("replica of chunk %d on %s is corrupt", handle, beat.address)
+        for handle, address in behind:
+            self.jobs.submit(self._catch_up, handle, address)
+        if outcome.claims:
+            self.chunks.adopt(beat.address, outcome.claims)
+        removals = outcome.removals
+        with meta.core:
+            holding_back = self.safe_mode.active
+            if not holding_back:
+                removals += meta.servers.send_orders(beat.address, now)
+        if holding_back and removals:
+            log.info("safe mode: not removing %d replicas on %s yet", len(removals), beat.address)
+            removals = []
+        return removals, self.chunks.extend_leases(beat.address, beat.extend)
+
+    def _catch_up(self, handle: int, address: str) -> None:
+        """Tells a replica left behind by version bumps no replica took the chunk's version
+        (it missed no mutation); it counts once it acknowledges."""
+        try:
+            with self.chunks.locks.hold(handle):
+                chunk = self.meta.chunk(handle)
+                if chunk is None or not chunk.floor:
+                    return
+                self.chunks.tell_version(handle, chunk.version, address, create=False)
+            log.info("replica of chunk %d on %s caught up to v%d", handle, address, chunk.version)
+        except errors.GfsError as err:
+            log.warning("replica of chunk %d on %s did not catch up: %s", handle, address, err)
+        except Exception:
+            log.exception("catching up chunk %d on %s failed", handle, address)
+        finally:
+            with self.meta.core:
+                self._catching_up.discard((handle, address))
+
+    def wanted(self, view: ChunkView) -> None:
+        """A client is waiting on this chunk: copy it sooner if it is under-replicated."""
+        if len(view.replicas) < self.config.replication:
+            with self.meta.core:
+                self._wanted.add(view.handle)
+
+    # --- liveness, safe mode, decommissioning -------------------------------------------------
+
+    def check_liveness(self) -> list[str]:
+        """Declares servers dead that stopped reporting; returns those newly dead."""
+        meta = self.meta
+        with meta.core:
+            dead = meta.servers.newly_dead(meta.clock())
+        for address in dead:
+            log.warning(
+                "chunkserver %s is dead (silent for %.1fs)", address, self.config.dead_after
+            )
+        self.update_safe_mode()
+        return dead
+
+    def update_safe_mode(self) -> None:
+        known, reported = self.meta.chunk_counts()
+        with self.meta.core:
+            left = self.safe_mode.update(known, reported)
+        if left:
+            log.info("leaving safe mode: %d of %d chunks reported", reported, known)
+
+    def set_safe_mode(self, action: str) -> None:
+        if action not in ("get", "enter", "leave"):
+            raise errors.InvalidArgument(
+                f"safe mode action must be get, enter or leave: {action!r}"
+            )
+        with self.meta.core:
+            if action == "enter":
+                self.safe_mode.enter()
+            elif action == "leave":
+                self.safe_mode.leave()
+        if action != "get":
+            log.info("safe mode %s by an operator", "entered" if action == "enter" else "left")
+
+    def decommission(self, address: str) -> None:
+        """Drains a server: its replicas stop counting, are copied elsewhere, then removed; it
+        is reported `decommissioned` (safe to remove) once it holds none."""
+        with self.meta.core:
+            if not self.meta.servers.decommission(address):
+                raise errors.NotFound(f"no chunkserver {address} is known")
+        log.info("decommissioning %s: draining its replicas", address)
+
+    # --- repair and balance -------------------------------------------------------------------
+
+    def _steady(self) -> dict[int, Chunk]:
+        """Chunks repair and balancing may judge by their listed replicas (see
+        `ChunkControl.busy`). The caller holds `meta.core`."""
+        busy = self.chunks.busy()
+        return {h: c for h, c in self.meta.state.chunks.items() if h not in busy}
+
+    def _busy_servers(self) -> dict[str, int]:
+        """Copies each server takes part in now. The caller holds `meta.core`."""
+        busy: dict[str, int] = {}
+        for c in self.cloning.values():
+            busy[c.source] = busy.get(c.source, 0) + 1
+            busy[c.target] = busy.get(c.target, 0) + 1
+        return busy
+
+    def repair(self) -> None:
+        """One round of replica management (GFS section 4.3): copies for under-replicated
+        chunks, most urgent first and throttled per server; removals of surplus replicas and of
+        corrupt ones whose chunk is whole again. Nothing while in safe mode."""
+        meta = self.meta
+        now = meta.clock()
+        target = self.config.replication
+        with meta.core:
+            if self.safe_mode.active:
+                return
+            servers = meta.servers
+            chunks = self._steady()
+            live = {h: servers.replicas(h, now) for h in chunks}
+            racks = {a: s.rack for a, s in servers.servers.items()}
+            free = {a: s.free_bytes for a, s in servers.servers.items()}
+            self._wanted = {h for h in self._wanted if 0 < len(live.get(h, ())) < target}
+            clones = replication.plan_clones(
+                chunks,
+                live,
+                servers.candidates(now),
+                racks,
+                target,
+                self.config.chunk_size,
+                self._busy_servers(),
+                self.config.clone_limit,
+                self._wanted,
+                self.cloning,
+                servers.retiring,
+            )
+            for clone in clones:
+                self.cloning[clone.handle] = clone
+                log.info(
+                    "copying chunk %d (%d live) from %s to %s",
+                    clone.handle,
+                    len(live[clone.handle]),
+                    clone.source,
+                    clone.target,
+                )
+            empty = [h for h, c in chunks.items() if c.never_written and not live[h]]
+            self.chunks.creating.update(empty)
+            settled = {h: c for h, c in chunks.items() if h not in self.cloning}
+            trims = replication.plan_trims(
+                settled, live, free, racks, target, now, servers.retiring
+            )
+            for address, removals in trims.items():
+                for removal in removals:
+                    servers.remove(removal.handle, address, now)
+                    servers.order_removal(address, removal)
+                    log.info(
+                        "chunk %d has more than %d replicas: removing the one on %s",
+                        removal.handle,
+                        target,
+                        address,
+                    )
+            corrupt = {a: s.corrupt for a, s in servers.servers.items() if s.corrupt}
+            replaced = replication.plan_corrupt_removals(
+                meta.state.chunks, live, corrupt, target, servers.ordered()
+            )
+            for address, removals in replaced.items():
+                for removal in removals:
+                    servers.order_removal(address, removal)
+                    log.info(
+                        "corrupt replica of chunk %d on %s replaced; removing it",
+                        removal.handle,
+                        address,
+                    )
+        for clone in clones:
+            self.jobs.submit(self.clone, clone)
+        for handle in empty:
+            self.jobs.submit(self._recreate, handle)
+
+    def _recreate(self, handle: int) -> None:
+        """Repair's part in re-creating a never-written chunk that has no replica."""
+        try:
+            with self.chunks.locks.hold(handle):
+                meta = self.meta
+                with meta.core:
+                    chunk = meta.state.chunks.get(handle)
+                    replicas = meta.servers.replicas(handle, meta.clock())
+                if chunk is not None and chunk.never_written and not replicas:
+                    self.chunks.create_again(handle)
+        except Exception:
+            log.exception("creating chunk %d again failed", handle)
+        finally:
+            with self.meta.core:
+                self.chunks.creating.discard(handle)
+
+    def balance(self) -> int:
+        """Starts moves from the servers holding the most replicas to those holding the fewest
+        (throttled like repair); returns how many started. Nothing in safe mode."""
+        meta = self.meta
+        now = meta.clock()
+        with meta.core:
+            if self.safe_mode.active:
+                return 0
+            chunks = self._steady()
+            live = {h: meta.servers.replicas(h, now) for h in chunks}
+            counts = {c.address: c.chunks for c in meta.servers.candidates(now)}
+            racks = {a: s.rack for a, s in meta.servers.servers.items()}
+            moves = replication.plan_moves(
+                meta.state.chunks,
+                live,
+                counts,
+                racks,
+                self._busy_servers(),
+                self.config.clone_limit,
+                self.cloning,
+            )
+            for move in moves:
+                self.cloning[move.handle] = move
+        for move in moves:
+            log.info(
+                "balancing: moving chunk %d from %s to %s", move.handle, move.source, move.target
+            )
+            self.jobs.submit(self.clone, move)
+        return len(moves)
+
+    def clone(self, clone: replication.Clone) -> None:
+        """Carries out one copy. Under the chunk's lock, a lease in force is revoked first (the
+        new replica would miss its writes); the copy itself holds no lock (a minute, for 64
+        MiB, of no writes and no lease extensions for the chunk otherwise), and counts only if
+        the version did not move meanwhile: any write since needed a new lease, which bumps
+        it."""
+        meta, handle = self.meta, clone.handle
+        try:
+            with self.chunks.locks.hold(handle):
+                chunk = meta.chunk(handle)
+                if chunk is None or chunk.version != clone.version:
+                    return
+                chunk, holders = self.chunks.stop_primary(chunk, f"copying it to {clone.target}")
+                if holders is not None and clone.source not in holders:
+                    return
+            self.chunks.calls.clone_from(clone.target, handle, chunk.version, clone.source)
+            with self.chunks.locks.hold(handle), meta.core:
+                current = meta.state.chunks.get(handle)
+                if current is None or current.version != chunk.version:
+                    log.info(
+                        "copy of chunk %d to %s not counted: the chunk changed meanwhile",
+                        handle,
+                        clone.target,
+                    )
+                    return
+                now = meta.clock()
+                meta.servers.confirm(handle, clone.target, now)
+                if clone.move:  # the source's replica goes: no longer handed out
+                    meta.servers.remove(handle, clone.source, now)
+                    meta.servers.order_removal(clone.source, Removal(handle, current.version))
+                count = len(meta.servers.replicas(handle, now))
+            log.info(
+                "re-replicated chunk %d v%d from %s to %s (%d live replicas)",
+                handle,
+                chunk.version,
+                clone.source,
+                clone.target,
+                count,
+            )
+        except errors.GfsError as err:
+            log.warning(
+                "copying chunk %d from %s to %s failed: %s", handle, clone.source, clone.target, err
+            )
+        except Exception:
+            log.exception("copying chunk %d failed", handle)
+        finally:
+            with meta.core:
+                self.cloning.pop(handle, None)
