@@ -7,9 +7,10 @@ import threading
 import time
 
 from chunkserver.config import ChunkserverConfig
-from chunkserver.servicer import ChunkServicer
+from chunkserver.mutations import Mutations
 from chunkserver.storage import ChunkStore
-from client import errors, rpc
+from common import errors, transport
+from common.loops import Loop
 from protos import master_pb2
 
 log = logging.getLogger(__name__)
@@ -21,17 +22,18 @@ class Heartbeater:
         config: ChunkserverConfig,
         address: str,
         store: ChunkStore,
-        servicer: ChunkServicer,
-        channels: rpc.Channels,
+        leases: Mutations,
+        channels: transport.Channels,
     ) -> None:
         self.config = config
         self.address = address
         self.store = store
-        self.servicer = servicer
+        self.leases = leases  # the primary's leases: extensions asked for and granted
         self.channels = channels
         self.interval = config.heartbeat_interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self.loop = Loop("heartbeat", self._round, lambda: self.interval, self._stop, log)
+        self._thread = self.loop.thread()
         self._reachable = True
 
     def start(self) -> None:
@@ -41,22 +43,20 @@ class Heartbeater:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.beat()
-                if not self._reachable:
-                    log.info("master %s reachable again", self.config.master)
-                self._reachable = True
-            except errors.GfsError as err:
-                if self._reachable:
-                    log.warning("heartbeat to master failed: %s", err)
-                self._reachable = False
-            self._stop.wait(self.interval)
+    def _round(self) -> None:
+        try:
+            self.beat()
+            if not self._reachable:
+                log.info("master %s reachable again", self.config.master)
+            self._reachable = True
+        except errors.GfsError as err:
+            if self._reachable:
+                log.warning("heartbeat to master failed: %s", err)
+            self._reachable = False
 
     def beat(self) -> None:
         sent_at = time.monotonic()  # before the master can have extended anything
-        extend = self.servicer.lease_extension_requests()
+        extend = self.leases.extension_requests()
         used, free = self.store.usage()
         request = master_pb2.HeartbeatRequest(
             address=self.address,
@@ -70,7 +70,7 @@ class Heartbeater:
             corrupt=sorted(self.store.corrupt),
             extend=[master_pb2.ReplicaReport(handle=h, version=v) for h, v in extend],
         )
-        reply = rpc.call(
+        reply = transport.call(
             self.channels.master(self.config.master).Heartbeat,
             request,
             target=f"master {self.config.master}",
@@ -79,9 +79,7 @@ class Heartbeater:
         if reply.interval_seconds > 0:
             self.interval = reply.interval_seconds
         if reply.extended:
-            self.servicer.leases_extended(
-                list(reply.extended), extend, sent_at + reply.lease_seconds
-            )
+            self.leases.extended(list(reply.extended), extend, sent_at + reply.lease_seconds)
         for removal in reply.delete:
             if self.store.delete(removal.handle, removal.max_version):
                 log.info("removed replica of chunk %d as the master asked", removal.handle)

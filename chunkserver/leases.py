@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from client import errors
+from common import errors
 
 
 @dataclass

@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass, field
 
 from chunkserver.storage import ChunkStore, CorruptReplica
-from client import errors
+from common import errors
+from common.loops import Loop
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class Scrubber:
         self.schedule = ScrubSchedule(period, idle)
         self.rate = max(1, rate)  # bytes per second
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scrubber", daemon=True)
+        self.loop = Loop("scrubber", self._round, lambda: 0.0, self._stop, log)
+        self._thread = self.loop.thread()
 
     def start(self) -> None:
         self._thread.start()
@@ -51,14 +53,14 @@ class Scrubber:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            handle = self.schedule.next(self.store.written_at(), time.monotonic())
-            if handle is None:
-                self._stop.wait(min(1.0, self.schedule.period))
-                continue
-            self.verify(handle)
-            self.schedule.done(handle, time.monotonic())
+    def _round(self) -> float:
+        """Verifies the replica most due, if any; returns how long to wait before the next."""
+        handle = self.schedule.next(self.store.written_at(), time.monotonic())
+        if handle is None:
+            return min(1.0, self.schedule.period)
+        self.verify(handle)
+        self.schedule.done(handle, time.monotonic())
+        return 0.0
 
     def verify(self, handle: int) -> bool:
         """Reads every block of the replica at the bounded rate; False if it is corrupt."""

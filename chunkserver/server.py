@@ -12,7 +12,7 @@ from chunkserver.heartbeat import Heartbeater
 from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import ChunkServicer
 from chunkserver.storage import ChunkStore
-from client import rpc
+from common import transport
 from protos import chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,12 @@ log = logging.getLogger(__name__)
 class ChunkServer:
     def __init__(self, config: ChunkserverConfig) -> None:
         self.config = config
-        self.channels = rpc.Channels()
+        self.channels = transport.Channels()
         self.store = ChunkStore(config.data_dir / "chunks", config.max_chunk_size)
         self.servicer = ChunkServicer(config, self.store, self.channels)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="chunkserver"),
-            options=rpc.CHANNEL_OPTIONS,
+            options=transport.CHANNEL_OPTIONS,
         )
         chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)  # type: ignore[no-untyped-call]
         port = self.server.add_insecure_port(config.listen)
@@ -37,7 +37,7 @@ class ChunkServer:
             self.store, config.scrub_period, config.scrub_idle, config.scrub_rate
         )
         self.heartbeater = Heartbeater(
-            config, self.address, self.store, self.servicer, self.channels
+            config, self.address, self.store, self.servicer.mutations, self.channels
         )
 
     def start(self) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from chunkserver.checksum import BlockCrcs
 from chunkserver.writeback import start_writeback
-from client import errors
+from common import errors
 
 # Start write-back of a spool file every this many bytes (see chunkserver.writeback).
 WRITEBACK_STEP = 8 * 1024 * 1024

@@ -9,10 +9,10 @@ overwrite cut short fails its checksum (reported as corrupt, never returned).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +21,8 @@ from chunkserver import metafile
 from chunkserver.checksum import BLOCK, block_crcs, crc
 from chunkserver.metafile import ReplicaMeta, Slots, fsync_dir
 from chunkserver.staging import Staging
-from client import errors
+from common import errors
+from common.keyedlocks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,7 @@ class ChunkStore:
         self._written: dict[int, float] = {}  # handle -> monotonic time of its last change
         self._staged: dict[int, Staging] = {}  # a push placed past the replica's end, if any
         self._slots: dict[int, Slots] = {}  # where each replica's metadata file stands
-        self._guard = threading.Lock()
-        self._locks: dict[int, threading.Lock] = {}
+        self._locks: KeyedLocks[int] = KeyedLocks()
         self._loaded_at = time.monotonic()
         self._load()
 
@@ -61,6 +61,17 @@ class ChunkStore:
 
     def _ids(self, handle: int) -> Path:
         return self.dir / f"{handle}.ids"
+
+    def length(self, handle: int) -> int:
+        """How many bytes the replica holds (the caller holds `lock(handle)`)."""
+        meta = self.metas.get(handle)
+        if meta is None:
+            raise errors.NotFound(f"no replica of chunk {handle} here")
+        return meta.length
+
+    def ids_of(self, handle: int) -> dict[str, int]:
+        """The append ids recorded in the replica, with the offsets they landed at."""
+        return dict(self.record_ids.get(handle, {}))
 
     def recorded(self, handle: int, record_id: str) -> int | None:
         """Where an append with this id landed on this replica, if it was applied here."""
@@ -107,9 +118,10 @@ class ChunkStore:
                 self._ids(handle).unlink(missing_ok=True)
         log.info("loaded %d replicas from %s", len(self.metas), self.dir)
 
-    def lock(self, handle: int) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(handle, threading.Lock())
+    def lock(self, handle: int) -> contextlib.AbstractContextManager[None]:
+        """The replica's lock: held by every change of it (and by a read of a file a change
+        may be rewriting)."""
+        return self._locks.hold(handle)
 
     def _require(self, handle: int, version: int) -> ReplicaMeta:
         meta = self.metas.get(handle)
@@ -221,10 +233,9 @@ class ChunkStore:
         A replica that is empty takes its first push whole, by rename (`install`)."""
         if handle not in self.metas:
             return None  # (no lock made for a handle a client named at random)
-        lock = self.lock(handle)
-        if not lock.acquire(blocking=False):
-            return None  # a mutation is under way: the end is moving
-        try:
+        with self._locks.try_hold(handle) as free:
+            if not free:
+                return None  # a mutation is under way: the end is moving
             meta = self.metas.get(handle)
             if meta is None or handle in self.corrupt or meta.length == 0:
                 return None
@@ -248,8 +259,6 @@ class ChunkStore:
             staging = Staging(handle, data_id, fd, end, head, self.max_chunk_size, now)
             self._staged[handle] = staging
             return staging
-        finally:
-            lock.release()
 
     def unstage(self, staging: Staging) -> None:
         """Gives up a staging whose push failed."""
@@ -419,8 +428,6 @@ class ChunkStore:
             if meta is None or meta.version > max_version:
                 return False
             self._drop(handle)
-        with self._guard:
-            self._locks.pop(handle, None)
         return True
 
     def _drop(self, handle: int) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from chunkserver.checksum import BLOCK, block_crcs
 from chunkserver.metafile import ReplicaMeta
 from chunkserver.storage import ChunkStore, CorruptReplica
-from client import errors
+from common import errors
 
 CHUNK = 16 * BLOCK
 
@@ -227,3 +229,48 @@ def test_a_copy_that_cannot_be_kept_leaves_nothing_behind(
         store.adopt(1, 1, source, 4, tuple(block_crcs(b"copy")), {"id": 0})
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == []
     assert not source.exists() and store.reports() == []
+
+
+def test_a_thread_waiting_on_a_replica_being_deleted_still_excludes_the_next_one(
+    store: ChunkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock table dropped a replica's lock when the replica was deleted, while another
+    thread waited on it: that thread then held a lock nobody else would ever take again, and
+    the next writer of the handle got a fresh one. Two holders of one replica's lock."""
+    dropping, go_on = threading.Event(), threading.Event()
+    drop = store._drop
+
+    def slow_drop(handle: int) -> None:
+        dropping.set()
+        assert go_on.wait(10)
+        drop(handle)
+
+    monkeypatch.setattr(store, "_drop", slow_drop)
+    deleting = threading.Thread(target=store.delete, args=(1, 1))
+    deleting.start()
+    assert dropping.wait(10)
+    holding, let_go, third_in = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.lock(1):
+            holding.set()
+            assert let_go.wait(10)
+
+    def take() -> None:
+        with store.lock(1):
+            third_in.set()
+
+    waiter = threading.Thread(target=hold)
+    waiter.start()
+    time.sleep(0.2)  # the waiter is now waiting on the lock the delete holds
+    go_on.set()
+    deleting.join(10)
+    assert holding.wait(10)
+    third = threading.Thread(target=take)
+    third.start()
+    overlapped = third_in.wait(0.5)
+    let_go.set()
+    waiter.join(10)
+    third.join(10)
+    assert not overlapped, "a second thread took the lock the waiter holds"
+    assert third_in.is_set()

@@ -1,0 +1,108 @@
+"""The data flow (GFS section 3.2): a push arrives as a stream of pieces, is spooled under its
+data id (and, when it is meant for a replica's end, placed in the chunk file past the end as it
+arrives: chunkserver.staging), and is forwarded to the next server of the chain piece by
+piece as it arrives (pipelined, not store-and-forward)."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+
+import grpc
+
+from chunkserver.config import ChunkserverConfig
+from chunkserver.spool import Spool, SpoolWriter
+from chunkserver.staging import Staging
+from chunkserver.storage import ChunkStore
+from common import errors, transport
+from protos import chunkserver_pb2
+
+
+class Pushes:
+    def __init__(
+        self,
+        config: ChunkserverConfig,
+        store: ChunkStore,
+        spool: Spool,
+        channels: transport.Channels,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.spool = spool
+        self.channels = channels
+
+    def receive(self, pieces: Iterator[chunkserver_pb2.DataPiece]) -> int:
+        """Takes one push (its first piece names the data id, the chain after this server, and
+        the chunk and offset it is for); returns its length once every server of the chain
+        holds it."""
+        first = next(pieces, None)
+        if first is None or not first.data_id:
+            raise errors.InvalidArgument("a push must start with a piece naming its data id")
+        data_id, chain = first.data_id, list(first.chain)
+        handle, offset = first.handle, first.offset
+        writer = self.spool.open(data_id, time.monotonic(), self.config.max_chunk_size)
+        staging = self.store.stage(handle, data_id, offset, time.monotonic())
+
+        def keep(data: bytes) -> None:
+            writer.write(data)
+            if staging is not None:
+                staging.write(data)
+
+        # Reading a bytes field copies it out of the message: read each piece once.
+        head = first.data
+        forward: queue.SimpleQueue[bytes | None] | None = None
+        downstream = None
+        if chain:
+            forward = queue.SimpleQueue()
+            relayed = forward
+
+            def relay() -> Iterator[chunkserver_pb2.DataPiece]:
+                yield chunkserver_pb2.DataPiece(
+                    data_id=data_id, chain=chain[1:], data=head, handle=handle, offset=offset
+                )
+                while (item := relayed.get()) is not None:
+                    yield chunkserver_pb2.DataPiece(data=item)
+
+            downstream = self.channels.chunkserver(chain[0]).PushData.future(
+                relay(), timeout=self.config.rpc_timeout + 60
+            )
+        try:
+            keep(head)
+            for piece in pieces:
+                data = piece.data
+                if writer.size + len(data) > self.config.max_chunk_size:
+                    raise errors.InvalidArgument(
+                        f"pushed data exceeds the chunk size of {self.config.max_chunk_size} bytes"
+                    )
+                if forward is not None:
+                    forward.put(data)
+                keep(data)
+        except OSError as err:
+            self._abandon(writer, staging)
+            raise errors.ResourceExhausted(
+                f"chunkserver cannot take pushed data: {err.strerror or err}"
+            ) from None
+        except BaseException:
+            self._abandon(writer, staging)
+            raise
+        finally:
+            if forward is not None:
+                forward.put(None)
+        pushed = writer.finish()
+        if staging is not None:
+            staging.finish(pushed.size)  # its sync runs while the rest of the chain receives
+        if downstream is not None:
+            try:
+                downstream.result()
+            except grpc.RpcError as err:
+                self._abandon(writer, staging)
+                cause = transport.translate(err, chain[0])  # keeps its kind: a full disk stays one
+                raise type(cause)(f"forwarding to {chain[0]} failed: {cause}") from None
+        self.spool.add(data_id, pushed, time.monotonic())
+        return pushed.size
+
+    def _abandon(self, writer: SpoolWriter, staging: Staging | None) -> None:
+        writer.abort()
+        if staging is not None:
+            self.store.unstage(staging)
