@@ -1,11 +1,18 @@
-# The whole test suite, as CI runs it (.ci/run calls `make test`).
-.PHONY: test protos bench
+# The whole test suite, as CI runs it (.ci/run calls `make test`); `make check` is the fast
+# loop: lint, types, layers and the tests that start no cluster (about a minute).
+.PHONY: test check lint protos bench
 
-test:
+test: lint
+	python -m pytest
+
+check: lint
+	python -m pytest -m "not cluster and not slow and not faults"
+
+lint:
 	python -m pip install -q -e '.[dev]'
 	ruff check .
 	mypy
-	python -m pytest
+	lint-imports
 
 protos:
 	bash scripts/gen_protos.sh

@@ -5,34 +5,44 @@ Every failure the user can cause ends as one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, ClassVar
 
 import click
 
-from client import errors, paths
 from client.client import Client
-
-MiB = 1024 * 1024
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def _serve_forever(stop: Callable[[], None]) -> None:
-    """Blocks until SIGINT or SIGTERM, then stops the server."""
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
-    stop()
+from common import errors
+from common.launching import LOG_FORMAT, master_options, serve_forever
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ServerCommands(click.Group):
+    """The server commands live in their own packages and are loaded only when run (or
+    listed): `gfs put` never imports the master."""
+
+    SERVERS: ClassVar[dict[str, str]] = {
+        "master": "master.cli:master",
+        "shadow": "master.cli:shadow",
+        "chunkserver": "chunkserver.cli:chunkserver",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.SERVERS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        where = self.SERVERS.get(name)
+        if where is None:
+            return super().get_command(ctx, name)
+        module, attribute = where.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=ServerCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--master",
     envvar="GFS_MASTER",
@@ -68,161 +78,7 @@ def _client(ctx: click.Context) -> Client:
     return client
 
 
-def _server_logging(verbose: int) -> None:
-    logging.basicConfig(level=logging.INFO - 10 * verbose, format=LOG_FORMAT, stream=sys.stderr)
-
-
 # --- servers ----------------------------------------------------------------------------------
-
-
-# The master's tuning flags: (flag, type, default, help); each also reads GFS_<FLAG>. The
-# defaults are MasterConfig's (tests/test_cli_flags.py keeps the two in step).
-MASTER_FLAGS: list[tuple[str, Any, Any, str]] = [
-    ("chunk-size", int, 64 * MiB, "Bytes per chunk, a multiple of 64 KiB."),
-    ("replication", int, 3, "Replicas of each chunk."),
-    ("lease-seconds", float, 60.0, "How long a primary orders mutations without the master."),
-    ("heartbeat-interval", float, 1.0, "Seconds between chunkserver heartbeats."),
-    ("dead-after", float, 10.0, "A chunkserver silent this long is dead."),
-    ("trash-grace", float, 3 * 86400.0, "Seconds a deleted path stays restorable; 0: no trash."),
-    ("balance-interval", float, 30.0, "Seconds between automatic balancing rounds."),
-    ("clone-limit", click.IntRange(min=1), 2, "Copies a chunkserver takes part in at once."),
-    ("oplog-retain", click.IntRange(min=1), 1_000_000, "Op-log entries kept by compaction."),
-]
-
-
-def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for flag, kind, default, text in reversed(MASTER_FLAGS):
-        envvar = "GFS_" + flag.upper().replace("-", "_")
-        option = click.option(
-            f"--{flag}", type=kind, envvar=envvar, default=default, show_default=True, help=text
-        )
-        f = option(f)
-    return f
-
-
-@cli.command()
-@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9000", show_default=True)
-@click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
-@master_options
-@click.pass_context
-def master(ctx: click.Context, /, listen: str, data_dir: Path, **tuning: Any) -> None:
-    """Run the master."""
-    _run_master(ctx, listen, data_dir, tuning, shadow_of=None)
-
-
-def _run_master(
-    ctx: click.Context, listen: str, data_dir: Path, tuning: dict[str, Any], shadow_of: str | None
-) -> None:
-    """Runs a master (or, with `shadow_of`, a shadow of that master) until SIGINT/SIGTERM."""
-    from master.config import MasterConfig
-    from master.server import MasterServer
-
-    _server_logging(ctx.obj["verbose"])
-    try:
-        config = MasterConfig(data_dir=data_dir, listen=listen, **tuning)
-    except ValueError as err:
-        raise click.BadParameter(str(err)) from None
-    server = MasterServer(config, shadow_of=shadow_of)
-    server.start()
-    click.echo(f"{server.service.role} serving on {server.address}")
-    sys.stdout.flush()
-    _serve_forever(server.stop)
-
-
-# The master a chunkserver or shadow talks to (its own flag, defaulting to the global one).
-master_address_option = click.option(
-    "--master",
-    "master_address",
-    envvar="GFS_MASTER",
-    default=None,
-    help="Default: the global --master.",
-)
-
-
-@cli.command()
-@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:0", show_default=True)
-@master_address_option
-@click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
-@click.option("--rack", envvar="GFS_RACK", default="default", show_default=True)
-@click.option(
-    "--advertise",
-    envvar="GFS_ADVERTISE",
-    default="",
-    help="Address given out (default: the bound one).",
-)
-@click.option(
-    "--scrub-period",
-    type=float,
-    envvar="GFS_SCRUB_PERIOD",
-    default=6 * 3600.0,
-    show_default=True,
-    help="Verify each idle replica at most once per this many seconds.",
-)
-@click.option(
-    "--scrub-idle",
-    type=float,
-    envvar="GFS_SCRUB_IDLE",
-    default=60.0,
-    show_default=True,
-    help="Only replicas not written for this many seconds are scrubbed.",
-)
-@click.option(
-    "--scrub-rate",
-    type=click.IntRange(min=1),
-    envvar="GFS_SCRUB_RATE",
-    default=32 * MiB,
-    show_default=True,
-    help="Bytes per second the scrubber reads at most.",
-)
-@click.pass_context
-def chunkserver(
-    ctx: click.Context,
-    listen: str,
-    master_address: str | None,
-    data_dir: Path,
-    rack: str,
-    advertise: str,
-    scrub_period: float,
-    scrub_idle: float,
-    scrub_rate: int,
-) -> None:
-    """Run a chunkserver."""
-    from chunkserver.config import ChunkserverConfig
-    from chunkserver.server import ChunkServer
-
-    _server_logging(ctx.obj["verbose"])
-    config = ChunkserverConfig(
-        data_dir=data_dir,
-        master=master_address or ctx.obj["master"],
-        listen=listen,
-        rack=rack,
-        advertise=advertise,
-        scrub_period=scrub_period,
-        scrub_idle=scrub_idle,
-        scrub_rate=scrub_rate,
-    )
-    server = ChunkServer(config)
-    server.start()
-    click.echo(f"chunkserver serving on {server.address}")
-    sys.stdout.flush()
-    _serve_forever(server.stop)
-
-
-@cli.command()
-@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9010", show_default=True)
-@master_address_option
-@click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
-@master_options
-@click.pass_context
-def shadow(
-    ctx: click.Context, /, listen: str, master_address: str | None, data_dir: Path, **tuning: Any
-) -> None:
-    """Run a read-only shadow master that follows the master's op log.
-
-    Its data directory is a master's: to promote it, stop it and run `gfs master --data-dir`
-    on the same directory (on the old master's address, or point the chunkservers at the new
-    one)."""
-    _run_master(ctx, listen, data_dir, tuning, shadow_of=master_address or ctx.obj["master"])
 
 
 @cli.group()
@@ -262,7 +118,7 @@ def cluster_up(
         click.echo(f"{chunkservers} chunkservers: {', '.join(p.address for p in local.servers)}")
         click.echo(f"data and logs under {data_dir}; Ctrl-C stops the cluster")
         sys.stdout.flush()
-        _serve_forever(lambda: None)
+        serve_forever(lambda: None)
     finally:
         local.stop()
 
@@ -546,7 +402,7 @@ def main() -> None:
     except click.ClickException as err:
         click.echo(f"gfs: {err.format_message()}", err=True)
         sys.exit(err.exit_code)
-    except (errors.GfsError, paths.InvalidPath) as err:
+    except errors.GfsError as err:
         click.echo(f"gfs: {err}", err=True)
         sys.exit(1)
     except BrokenPipeError:

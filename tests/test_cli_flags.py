@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from client.cli import MASTER_FLAGS
+from common.launching import MASTER_FLAGS
 from master.config import MasterConfig
 
 

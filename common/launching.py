@@ -1,0 +1,81 @@
+"""What every server's command line shares: logging, running until a signal, the master's
+tuning flags (which `gfs master`, `gfs shadow` and `gfs cluster up` all take), and the
+options both `gfs SERVER` and `python -m SERVER` read."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+MiB = 1024 * 1024
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DEFAULT_MASTER = "127.0.0.1:9000"
+
+
+def serve_forever(stop: Callable[[], None]) -> None:
+    """Blocks until SIGINT or SIGTERM, then stops the server."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    stop()
+
+
+def server_logging(ctx: click.Context, verbose: int) -> None:
+    """Servers log at INFO (one line per significant event) on stderr; -v for debug. Under
+    `gfs`, the global -v counts too."""
+    verbose += (ctx.obj or {}).get("verbose", 0)
+    logging.basicConfig(level=logging.INFO - 10 * verbose, format=LOG_FORMAT, stream=sys.stderr)
+
+
+def master_of(ctx: click.Context, given: str | None) -> str:
+    """The master a chunkserver or shadow talks to: its own --master, else `gfs --master`."""
+    return given or (ctx.obj or {}).get("master") or DEFAULT_MASTER
+
+
+def announce(what: str, address: str) -> None:
+    """The first line on stdout once a server serves (local clusters and tests wait for it)."""
+    click.echo(f"{what} serving on {address}")
+    sys.stdout.flush()
+
+
+verbose_option = click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
+
+# The master a chunkserver or shadow talks to (its own flag, defaulting to the global one).
+master_address_option = click.option(
+    "--master",
+    "master_address",
+    envvar="GFS_MASTER",
+    default=None,
+    help=f"Default: gfs's global --master, or {DEFAULT_MASTER}.",
+)
+
+# The master's tuning flags: (flag, type, default, help); each also reads GFS_<FLAG>. The
+# defaults are MasterConfig's (tests/test_cli_flags.py keeps the two in step).
+MASTER_FLAGS: list[tuple[str, Any, Any, str]] = [
+    ("chunk-size", int, 64 * MiB, "Bytes per chunk, a multiple of 64 KiB."),
+    ("replication", int, 3, "Replicas of each chunk."),
+    ("lease-seconds", float, 60.0, "How long a primary orders mutations without the master."),
+    ("heartbeat-interval", float, 1.0, "Seconds between chunkserver heartbeats."),
+    ("dead-after", float, 10.0, "A chunkserver silent this long is dead."),
+    ("trash-grace", float, 3 * 86400.0, "Seconds a deleted path stays restorable; 0: no trash."),
+    ("balance-interval", float, 30.0, "Seconds between automatic balancing rounds."),
+    ("clone-limit", click.IntRange(min=1), 2, "Copies a chunkserver takes part in at once."),
+    ("oplog-retain", click.IntRange(min=1), 1_000_000, "Op-log entries kept by compaction."),
+]
+
+
+def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for flag, kind, default, text in reversed(MASTER_FLAGS):
+        envvar = "GFS_" + flag.upper().replace("-", "_")
+        option = click.option(
+            f"--{flag}", type=kind, envvar=envvar, default=default, show_default=True, help=text
+        )
+        f = option(f)
+    return f

@@ -1,0 +1,79 @@
+"""`gfs master` and `gfs shadow` (also `python -m master [shadow]`): run a master, or a
+read-only shadow of one, until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from common.launching import (
+    announce,
+    master_address_option,
+    master_of,
+    master_options,
+    serve_forever,
+    server_logging,
+    verbose_option,
+)
+from master.config import MasterConfig
+from master.server import MasterServer
+
+data_dir_option = click.option(
+    "--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path)
+)
+
+
+def _run(
+    ctx: click.Context,
+    verbose: int,
+    listen: str,
+    data_dir: Path,
+    tuning: dict[str, Any],
+    shadow_of: str | None,
+) -> None:
+    server_logging(ctx, verbose)
+    try:
+        config = MasterConfig(data_dir=data_dir, listen=listen, **tuning)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    server = MasterServer(config, shadow_of=shadow_of)
+    server.start()
+    announce(server.service.role, server.address)
+    serve_forever(server.stop)
+
+
+@click.command()
+@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9000", show_default=True)
+@data_dir_option
+@master_options
+@verbose_option
+@click.pass_context
+def master(ctx: click.Context, /, listen: str, data_dir: Path, verbose: int, **tuning: Any) -> None:
+    """Run the master."""
+    _run(ctx, verbose, listen, data_dir, tuning, shadow_of=None)
+
+
+@click.command()
+@click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9010", show_default=True)
+@master_address_option
+@data_dir_option
+@master_options
+@verbose_option
+@click.pass_context
+def shadow(
+    ctx: click.Context,
+    /,
+    listen: str,
+    master_address: str | None,
+    data_dir: Path,
+    verbose: int,
+    **tuning: Any,
+) -> None:
+    """Run a read-only shadow master that follows the master's op log.
+
+    Its data directory is a master's: to promote it, stop it and run `gfs master --data-dir`
+    on the same directory (on the old master's address, or point the chunkservers at the new
+    one)."""
+    _run(ctx, verbose, listen, data_dir, tuning, shadow_of=master_of(ctx, master_address))
