@@ -11,18 +11,15 @@ the nearest replica and fails over to the next on an error or a checksum mismatc
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import random
-import socket
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 from client import records
+from client.chunkio import ChunkIO, Progress
 from client.locations import LocationCache
 from client.models import (
     ChunkInfo,
@@ -34,38 +31,9 @@ from client.models import (
     ServerState,
 )
 from common import errors, paths, transport
-from protos import chunkserver_pb2, master_pb2
+from protos import master_pb2
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int], None]
-T = TypeVar("T")
-
-
-def _local_hosts() -> set[str]:
-    hosts = {"127.0.0.1", "localhost", "::1"}
-    try:
-        name = socket.gethostname()
-        hosts.add(name)
-        hosts.update(info[4][0] for info in socket.getaddrinfo(name, None))  # type: ignore[misc]
-    except OSError:
-        pass
-    return hosts
-
-
-# A read of at least two of these within a chunk is spread over its replicas, a part each.
-READ_STRIPE = 1024 * 1024
-# How long a read waits for the master to list a replica of a chunk (seconds).
-UNLISTED_WAIT = 5.0
-
-
-def piece_for(size: int) -> int:
-    """The piece a push of `size` bytes travels in. Each server forwards a piece once it has it
-    all, so a chain of R servers delays the last byte by R-1 pieces: on 100 Mbit/s links a 1 MB
-    write in 32 KiB pieces loses 2 x 2.7 ms, not 2 x 84 ms as in one piece. Pieces are 1/64 of
-    the push, at least 32 KiB (16 KiB measured no faster on shaped links and costs more CPU) and
-    at most 1 MiB."""
-    return min(1024 * 1024, max(32 * 1024, size // 64))
 
 
 class Client:
@@ -82,11 +50,16 @@ class Client:
         self.master_address = master
         self.shadows = list(shadows or [])
         self.timeout = timeout
-        self.piece_size = piece_size  # of a push; 0: chosen by its size (piece_for)
         self.parallel_chunks = max(1, parallel_chunks)
         self.channels = transport.Channels()
         self.cache = LocationCache(cache_seconds)
-        self._local = _local_hosts()
+        self.io = ChunkIO(
+            self.channels,
+            self.cache,
+            lambda path, index, for_write: self._locate(path, index, for_write),
+            timeout,
+            piece_size,
+        )
         self._chunk_size: int | None = None
         self._append_at: dict[str, int] = {}  # the chunk an append to a file starts at
 
@@ -235,97 +208,7 @@ class Client:
         self.cache.put(path, info, now)
         return info
 
-    def _is_local(self, address: str) -> bool:
-        return address.rsplit(":", 1)[0] in self._local
-
-    def _nearest_first(self, replicas: tuple[str, ...], first: str = "") -> list[str]:
-        """This host's replicas first; among equally near ones a random order, so that many
-        clients reading one chunk spread over its replicas instead of all taking the first
-        (`first`, if given, leads)."""
-        shuffled = random.sample(replicas, len(replicas))
-        return sorted(shuffled, key=lambda a: (a != first, not self._is_local(a)))
-
     # --- writing ------------------------------------------------------------------------------
-
-    def _push(
-        self,
-        chain: list[str],
-        data_id: str,
-        target: tuple[int, int],
-        data: bytes,
-        progress: Progress | None = None,
-    ) -> None:
-        """Pushes `data` along `chain`; `target` is the chunk and offset it is for (-1: the end)."""
-        step = self.piece_size or piece_for(len(data))
-        handle, offset = target
-
-        def pieces() -> Iterator[chunkserver_pb2.DataPiece]:
-            for i in range(0, max(len(data), 1), step):
-                piece = data[i : i + step]
-                if i == 0:
-                    yield chunkserver_pb2.DataPiece(
-                        data_id=data_id, chain=chain[1:], data=piece, handle=handle, offset=offset
-                    )
-                else:
-                    yield chunkserver_pb2.DataPiece(data=piece)
-                if progress is not None:
-                    progress(len(piece))
-
-        with transport.translating(chain[0]):
-            self.channels.chunkserver(chain[0]).PushData(pieces(), timeout=self.timeout)
-
-    def _mutate_chunk(
-        self,
-        path: str,
-        index: int,
-        offset: int,
-        data: bytes,
-        apply: Callable[[ChunkInfo, str], T],
-        progress: Progress | None = None,
-    ) -> T:
-        """Pushes `data`, meant for `offset` of chunk `index` (-1: a record append), along the
-        chunk's chain (primary first, then nearest), then has `apply(info, data_id)` ask the
-        primary to apply it. Retried for as long as a call may take: long enough to outlast a
-        dead replica's detection and the lease revocation that follows it; each retry re-asks
-        the master and pushes again. `progress` hears of the bytes pushed on the first attempt."""
-        first = [True]
-
-        def attempt() -> T:
-            info = self._locate(path, index, for_write=True)
-            if not info.primary:
-                raise errors.Unavailable(f"chunk {index} of {path} has no primary")
-            others = tuple(r for r in info.replicas if r != info.primary)
-            data_id = uuid.uuid4().hex
-            self._push(
-                [info.primary, *self._nearest_first(others)],
-                data_id,
-                (info.handle, offset),
-                data,
-                progress if first[0] else None,
-            )
-            first[0] = False
-            return apply(info, data_id)
-
-        return transport.retry(
-            attempt, within=self.timeout, on_retry=lambda _: self.cache.forget(path, index)
-        )
-
-    def _write_chunk(
-        self, path: str, index: int, offset: int, data: bytes, progress: Progress | None = None
-    ) -> None:
-        """Writes `data` at `offset` within chunk `index`, on every replica."""
-
-        def write(info: ChunkInfo, data_id: str) -> None:
-            transport.call(
-                self.channels.chunkserver(info.primary or "").Write,
-                chunkserver_pb2.WriteRequest(
-                    handle=info.handle, version=info.version, offset=offset, data_id=data_id
-                ),
-                target=info.primary or "",
-                timeout=self.timeout,
-            )
-
-        self._mutate_chunk(path, index, offset, data, write, progress)
 
     def _chunk_size_of(self, path: str) -> int:
         if self._chunk_size is None:
@@ -344,7 +227,7 @@ class Client:
         while pos < len(data):
             index, within = divmod(offset + pos, size)
             take = min(size - within, len(data) - pos)
-            self._write_chunk(path, index, within, data[pos : pos + take])
+            self.io.write_chunk(path, index, within, data[pos : pos + take])
             pos += take
         if data:
             self._master(
@@ -368,7 +251,7 @@ class Client:
                         break
                     if len(pending) >= self.parallel_chunks:
                         pending.pop(0).result()
-                    pending.append(pool.submit(self._write_chunk, path, index, 0, data, progress))
+                    pending.append(pool.submit(self.io.write_chunk, path, index, 0, data, progress))
                     total += len(data)
                     index += 1
                     if len(data) < size:
@@ -407,7 +290,7 @@ class Client:
         if index is None:
             index = max(0, len(self.stat(path).chunks) - 1)
         while True:
-            reply = self._append_to_chunk(path, index, data, record_id)
+            reply = self.io.append_to_chunk(path, index, data, record_id)
             if not reply.padded:
                 break
             index += 1  # the chunk was full: it is padded on every replica; on to the next
@@ -417,22 +300,6 @@ class Client:
             "ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data))
         )
         return offset
-
-    def _append_to_chunk(
-        self, path: str, index: int, data: bytes, record_id: str
-    ) -> chunkserver_pb2.AppendResponse:
-        def append(info: ChunkInfo, data_id: str) -> chunkserver_pb2.AppendResponse:
-            reply: chunkserver_pb2.AppendResponse = transport.call(
-                self.channels.chunkserver(info.primary or "").Append,
-                chunkserver_pb2.AppendRequest(
-                    handle=info.handle, version=info.version, data_id=data_id, record_id=record_id
-                ),
-                target=info.primary or "",
-                timeout=self.timeout,
-            )
-            return reply
-
-        return self._mutate_chunk(path, index, -1, data, append)
 
     def append_record(self, path: str, payload: bytes, record_id: str = "") -> int:
         """Appends `payload` framed (see client.records), so `records` can read it back."""
@@ -445,62 +312,12 @@ class Client:
 
         def scan() -> Iterator[records.Record]:
             for chunk in stat.chunks:
-                data = b"".join(self._read_chunk(stat.path, chunk, 0, chunk.size))
+                data = b"".join(self.io.read_chunk(stat.path, chunk, 0, chunk.size))
                 yield from records.parse(data, chunk.index * stat.chunk_size)
 
         return records.unique(scan())
 
     # --- reading ------------------------------------------------------------------------------
-
-    def _read_chunk(
-        self, path: str, info: ChunkInfo, offset: int, length: int, first: str = ""
-    ) -> Iterator[bytes]:
-        """Yields bytes [offset, offset+length) of a chunk from the nearest replica (or `first`)
-        that serves them, resuming on the next replica where one fails; a replica shorter than
-        asked (a hole never written) reads as zeros. After the cached listing, a fresh one; while
-        that names no replica (a version change no replica has acknowledged yet, or a lost
-        chunk), it is asked again for a few seconds."""
-        pos, end = offset, offset + length
-        failures: list[str] = []
-        give_up, delay = time.monotonic() + min(self.timeout, UNLISTED_WAIT), 0.05
-        for attempt in itertools.count():
-            if attempt > 1:
-                if time.monotonic() + delay > give_up:
-                    break
-                time.sleep(delay)
-                delay = min(1.0, 2 * delay)
-            if attempt > 0:
-                self.cache.forget(path, info.index)
-                info = self._locate(path, info.index, for_write=False)
-            for replica in self._nearest_first(info.replicas, first):
-                request = chunkserver_pb2.ReadRequest(
-                    handle=info.handle, version=info.version, offset=pos, length=end - pos
-                )
-                try:
-                    with transport.translating(replica):
-                        for piece in self.channels.chunkserver(replica).Read(
-                            request, timeout=self.timeout
-                        ):
-                            pos += len(piece.data)
-                            yield piece.data
-                except (
-                    errors.Unavailable,
-                    errors.DataLoss,
-                    errors.Aborted,
-                    errors.NotFound,
-                ) as err:
-                    log.info("replica %s failed reading chunk %d: %s", replica, info.handle, err)
-                    failures.append(f"{replica}: {err}")
-                    continue
-                if pos < end:
-                    yield bytes(end - pos)
-                return
-            if attempt > 0 and info.replicas:
-                break  # every replica of a fresh listing failed
-        detail = "; ".join(failures[-3:]) or "no live replica"
-        raise errors.DataLoss(
-            f"chunk {info.index} of {path} could not be read from any replica ({detail})"
-        )
 
     def get(self, path: str, sink: BinaryIO, progress: Progress | None = None) -> int:
         """Streams the whole file into `sink`, chunk by chunk in order; returns its size."""
@@ -508,7 +325,7 @@ class Client:
         if stat.is_dir:
             raise errors.IsADirectory(f"is a directory: {stat.path}")
         for info in stat.chunks:
-            for data in self._read_chunk(stat.path, info, 0, info.size):
+            for data in self.io.read_chunk(stat.path, info, 0, info.size):
                 sink.write(data)
                 if progress is not None:
                     progress(len(data))
@@ -523,29 +340,9 @@ class Client:
         while pos < end:
             index, within = divmod(pos, stat.chunk_size)
             take = min(stat.chunk_size - within, end - pos)
-            out += self._read_striped(stat.path, stat.chunks[index], within, take)
+            out += self.io.read_striped(stat.path, stat.chunks[index], within, take)
             pos += take
         return bytes(out)
-
-    def _read_striped(self, path: str, info: ChunkInfo, offset: int, length: int) -> bytes:
-        """Bytes [offset, offset+length) of a chunk. A range of at least two stripes is read in
-        parts from as many equally near replicas at once, so that each replica's link carries
-        a share: readers that picked one replica each would often meet on one server and halve
-        each other (the paper's reason for its read curve bending), while the load of parts
-        evens out. Each part fails over to the other replicas on its own."""
-        order = self._nearest_first(info.replicas)
-        near = [a for a in order if self._is_local(a) == self._is_local(order[0])]
-        parts = min(len(near), length // READ_STRIPE)
-        if parts < 2:
-            return b"".join(self._read_chunk(path, info, offset, length))
-        bounds = [offset + length * i // parts for i in range(parts + 1)]
-
-        def part(i: int) -> bytes:
-            start, end = bounds[i], bounds[i + 1]
-            return b"".join(self._read_chunk(path, info, start, end - start, first=near[i]))
-
-        with ThreadPoolExecutor(parts, thread_name_prefix="read") as pool:
-            return b"".join(pool.map(part, range(parts)))
 
 
 def _read_exactly(source: BinaryIO, size: int) -> bytes:

@@ -62,7 +62,7 @@ def own_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
 def replicas_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clients in this test try equally near replicas (on loopback: all) in sorted order, not
     in the random order that spreads load, so that a test knows which one a read starts on."""
-    monkeypatch.setattr("client.client.random.sample", lambda seq, k: sorted(seq))
+    monkeypatch.setattr("client.chunkio.random.sample", lambda seq, k: sorted(seq))
 
 
 @pytest.fixture

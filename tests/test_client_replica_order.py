@@ -6,16 +6,17 @@ import time
 
 import pytest
 
-from client.client import Client, piece_for
+from client.chunkio import piece_for
+from client.client import Client
 from client.models import ChunkInfo
 from common import errors
 
 
 def test_local_replicas_come_first_and_equally_near_ones_share_the_load() -> None:
     with Client("127.0.0.1:1") as gfs:
-        gfs._local = {"10.0.0.9"}
+        gfs.io.local = {"10.0.0.9"}
         replicas = ("10.0.0.1:9100", "10.0.0.2:9100", "10.0.0.9:9100", "10.0.0.3:9100")
-        orders = [gfs._nearest_first(replicas) for _ in range(200)]
+        orders = [gfs.io.nearest_first(replicas) for _ in range(200)]
     assert all(o[0] == "10.0.0.9:9100" and sorted(o) == sorted(replicas) for o in orders)
     assert {o[1] for o in orders} == {"10.0.0.1:9100", "10.0.0.2:9100", "10.0.0.3:9100"}
 
@@ -38,5 +39,5 @@ def test_a_read_of_a_chunk_with_no_replica_listed_asks_again_then_is_a_clear_err
     with Client("127.0.0.1:1", timeout=1.0) as gfs:
         gfs._locate = locate  # type: ignore[method-assign]
         with pytest.raises(errors.DataLoss, match="no live replica"):
-            gfs._read_striped("/f", info, 0, 4 << 20)
+            gfs.io.read_striped("/f", info, 0, 4 << 20)
     assert len(asked) >= 3 and 0.5 < asked[-1] - asked[0] <= 1.0

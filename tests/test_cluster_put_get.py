@@ -225,7 +225,7 @@ def test_a_read_waits_out_a_listing_with_no_replica(gfs: Client) -> None:
     listings = [unlisted, unlisted, real]
     gfs._locate = lambda path, index, for_write: listings.pop(0)  # type: ignore[method-assign]
     try:
-        assert b"".join(gfs._read_chunk("/unlisted", unlisted, 0, 1000)) == b"x" * 1000
+        assert b"".join(gfs.io.read_chunk("/unlisted", unlisted, 0, 1000)) == b"x" * 1000
     finally:
         del gfs._locate
     assert listings == []
