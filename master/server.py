@@ -47,7 +47,10 @@ class MasterServer:
         self._stopping = threading.Event()
         self._balanced_at = time.monotonic()
         self._connected = True
-        every_beat = lambda: config.heartbeat_interval  # noqa: E731
+
+        def every_beat() -> float:
+            return config.heartbeat_interval
+
         self.loops = [Loop("master-timer", self._tick, every_beat, self._stopping, log)]
         if self.shadow is not None:
             self.loops.append(Loop("follow", self._follow, every_beat, self._stopping, log))

@@ -50,6 +50,20 @@ def test_the_master_timer_loop_survives_an_exception(tmp_path: Path) -> None:
     assert server.loop_failures() >= 1
 
 
+def test_a_shadows_log_follower_survives_an_exception(tmp_path: Path) -> None:
+    config = MasterConfig(data_dir=tmp_path, listen="127.0.0.1:0", heartbeat_interval=0.02)
+    server = MasterServer(config, shadow_of="127.0.0.1:1")
+    assert server.shadow is not None
+    step = FailsOnce()
+    server.shadow.follow = step  # type: ignore[method-assign]
+    server.start()
+    try:
+        assert step.more.wait(10), "the follower stopped after the exception"
+    finally:
+        server.stop()
+    assert server.loop_failures() >= 1
+
+
 def test_the_heartbeat_loop_survives_an_exception(tmp_path: Path) -> None:
     config = ChunkserverConfig(data_dir=tmp_path, heartbeat_interval=0.02)
     store = ChunkStore(tmp_path / "chunks", config.max_chunk_size)

@@ -1,88 +1,21 @@
-"""Lease and version rules of the master, with a fake clock and fake chunkservers.
-
-The fake stubs record what the durable store held when each RPC was sent, so the ordering GFS
-needs can be asserted: the new version is logged before any replica hears of it, and the lease
-is logged before the primary hears of it."""
+"""Lease and version rules of the master, with a fake clock and fake chunkservers
+(tests/master_fakes.py) that record what the store held when each RPC was sent."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from common import errors
 from master import leases, replication
 from master.chunkservers import Heartbeat, Report
-from master.config import MasterConfig
 from master.service import MasterService
 from master.state import Chunk
 from master.store import Store
-
-LEASE, MARGIN, DEAD_AFTER = 60.0, 5.0, 10.0
-
-
-@dataclass
-class Sent:
-    method: str
-    address: str
-    request: Any
-    logged_version: int
-    logged_holder: str
-
-
-@dataclass
-class FakeCluster:
-    store: Store
-    sent: list[Sent] = field(default_factory=list)
-    down: set[str] = field(default_factory=set)
-    held: dict[str, dict[int, int]] = field(default_factory=dict)  # address -> handle -> version
-    on_revoke: Callable[[], None] = lambda: None
-    on_set_version: Callable[[str], None] = lambda address: None  # before it takes effect
-
-    def chunkserver(self, address: str) -> Any:
-        cluster = self
-
-        class Stub:
-            def _record(self, method: str, request: Any) -> object:
-                row = cluster.store.db.execute(
-                    "SELECT version, lease_holder FROM chunks WHERE handle = ?", [request.handle]
-                ).fetchone()
-                cluster.sent.append(Sent(method, address, request, row[0], row[1]))
-                if address in cluster.down:
-                    raise errors.Unavailable(f"cannot reach {address}")
-                return object()
-
-            def SetVersion(self, request: Any, timeout: float) -> object:
-                reply = self._record("SetVersion", request)
-                cluster.on_set_version(address)
-                cluster.held.setdefault(address, {})[request.handle] = request.version
-                return reply
-
-            def GrantLease(self, request: Any, timeout: float) -> object:
-                return self._record("GrantLease", request)
-
-            def RevokeLease(self, request: Any, timeout: float) -> object:
-                cluster.on_revoke()
-                return object()
-
-            def CloneFrom(self, request: Any, timeout: float) -> object:
-                return object()
-
-        return Stub()
-
-    def close(self) -> None:
-        pass
-
-
-def config(tmp_path: Path) -> MasterConfig:
-    return MasterConfig(
-        data_dir=tmp_path, lease_seconds=LEASE, rpc_timeout=MARGIN, dead_after=DEAD_AFTER
-    )
+from tests.master_fakes import DEAD_AFTER, LEASE, MARGIN, FakeCluster, config
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,52 +20,9 @@ from master.chunkservers import Heartbeat, Report
 from master.service import MasterService
 from master.state import Mutation
 from master.store import Store
-from tests.test_master_leases import FakeCluster, config
+from tests.master_fakes import BlockingCluster, Gate, config
 
 SERVERS = ("a:1", "b:1", "c:1", "d:1")
-
-
-class Gate:
-    """Holds a thread that reaches it until `release()`; `entered` tells it got there."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self._open = threading.Event()
-
-    def pass_through(self) -> None:
-        self.entered.set()
-        assert self._open.wait(30), "the gate was never released"
-
-    def release(self) -> None:
-        self._open.set()
-
-
-class BlockingCluster(FakeCluster):
-    """Fake chunkservers whose CopyLocal and CloneFrom can be held at a gate."""
-
-    copy_gate: Gate | None = None
-    clone_gate: Gate | None = None
-
-    def chunkserver(self, address: str) -> Any:
-        cluster = self
-        stub = super().chunkserver(address)
-
-        def copy_local(request: Any, timeout: float) -> object:
-            if cluster.copy_gate is not None:
-                cluster.copy_gate.pass_through()
-            held = cluster.held.setdefault(address, {})
-            held[request.new_handle] = request.new_version
-            return object()
-
-        def clone_from(request: Any, timeout: float) -> object:
-            if cluster.clone_gate is not None:
-                cluster.clone_gate.pass_through()
-            cluster.held.setdefault(address, {})[request.handle] = request.version
-            return object()
-
-        stub.CopyLocal = copy_local
-        stub.CloneFrom = clone_from
-        return stub
 
 
 @pytest.fixture
