@@ -86,14 +86,13 @@ _KINDS: dict[grpc.StatusCode, type[errors.GfsError]] = {
 KIND_KEY = "gfs-error"
 
 
-def _known() -> dict[str, type[errors.GfsError]]:
-    found: dict[str, type[errors.GfsError]] = {}
-    todo: list[type[errors.GfsError]] = [errors.GfsError]
-    while todo:
-        kind = todo.pop()
-        found[kind.__name__] = kind
-        todo.extend(kind.__subclasses__())
-    return found
+# The wire's vocabulary: the classes of common.errors (each takes one message). A server's own
+# subclass (the chunkserver's CorruptReplica, say) arrives as the first of these it derives from.
+_NAMED: dict[str, type[errors.GfsError]] = {
+    name: kind
+    for name, kind in vars(errors).items()
+    if isinstance(kind, type) and issubclass(kind, errors.GfsError)
+}
 
 
 def status_of(err: errors.GfsError) -> tuple[grpc.StatusCode, str]:
@@ -133,9 +132,8 @@ def _named_kind(err: grpc.RpcError, kind: type[errors.GfsError]) -> type[errors.
     """The most specific class the server named that this side knows, if it fits the code."""
     metadata: Any = err.trailing_metadata() if isinstance(err, grpc.Call) else None
     named = next((str(value) for key, value in metadata or () if key == KIND_KEY), "")
-    known = _known()
-    for name in str(named).split(","):
-        candidate = known.get(name)
+    for name in named.split(","):
+        candidate = _NAMED.get(name)
         if candidate is not None and issubclass(candidate, kind):
             return candidate
     return kind

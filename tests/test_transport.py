@@ -1,0 +1,108 @@
+"""The one table between gRPC statuses and the library's errors, used both ways over a real
+gRPC server: a subclass survives the wire, a server's own subclass arrives as the nearest
+shared one, and an unexpected exception is INTERNAL, never a crash."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+import pytest
+
+from common import errors, transport
+from common.serving import aborting
+from protos import master_pb2
+
+log = logging.getLogger(__name__)
+
+
+class ServerOnly(errors.DataLoss):
+    """A server's own subclass with its own constructor (as the chunkserver's CorruptReplica)."""
+
+    def __init__(self, handle: int, detail: str) -> None:
+        super().__init__(f"replica of chunk {handle} is corrupt: {detail}")
+
+
+RAISED: dict[str, Exception] = {
+    "not-a-directory": errors.NotADirectory("not a directory: /a"),
+    "compacted": errors.Compacted("log entries 1..9 were compacted"),
+    "stale": errors.StaleReplica("replica of chunk 1 is at version 2, not 3"),
+    "server-only": ServerOnly(1, "checksum mismatch in block 0"),
+    "invalid-path": errors.InvalidPath("path must be absolute"),
+    "bug": ValueError("an unexpected failure"),
+}
+
+
+class Raiser:
+    @aborting(log)
+    def Call(self, request: master_pb2.StatRequest, context: grpc.ServicerContext) -> Any:
+        raise RAISED[request.path]
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[Any]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    handler = grpc.unary_unary_rpc_method_handler(
+        Raiser().Call,
+        request_deserializer=master_pb2.StatRequest.FromString,
+        response_serializer=master_pb2.Empty.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("t.T", {"Call": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield channel.unary_unary(
+        "/t.T/Call",
+        request_serializer=master_pb2.StatRequest.SerializeToString,
+        response_deserializer=master_pb2.Empty.FromString,
+    )
+    channel.close()
+    server.stop(0)
+
+
+@pytest.mark.parametrize(
+    ("case", "kind", "code"),
+    [
+        ("not-a-directory", errors.NotADirectory, grpc.StatusCode.FAILED_PRECONDITION),
+        ("compacted", errors.Compacted, grpc.StatusCode.FAILED_PRECONDITION),
+        ("stale", errors.StaleReplica, grpc.StatusCode.ABORTED),
+        ("server-only", errors.DataLoss, grpc.StatusCode.DATA_LOSS),
+        ("invalid-path", errors.InvalidPath, grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+)
+def test_an_error_crosses_the_wire_as_its_own_kind(
+    stub: Any, case: str, kind: type[errors.GfsError], code: grpc.StatusCode
+) -> None:
+    with pytest.raises(kind) as caught:
+        transport.call(stub, master_pb2.StatRequest(path=case), target="t", timeout=5)
+    assert type(caught.value) is kind
+    assert str(caught.value) == str(RAISED[case])
+    assert transport.status_of(RAISED[case])[0] == code  # type: ignore[arg-type]
+
+
+def test_an_unexpected_exception_is_internal_and_the_server_goes_on(stub: Any) -> None:
+    with pytest.raises(errors.GfsError, match="an unexpected failure") as caught:
+        transport.call(stub, master_pb2.StatRequest(path="bug"), target="t", timeout=5)
+    assert type(caught.value) is errors.GfsError
+    with pytest.raises(errors.Compacted):
+        transport.call(stub, master_pb2.StatRequest(path="compacted"), target="t", timeout=5)
+
+
+def test_a_server_that_cannot_be_reached_is_unavailable_in_one_line() -> None:
+    channel = grpc.insecure_channel("127.0.0.1:1")
+    method = channel.unary_unary(
+        "/t.T/Call",
+        request_serializer=master_pb2.StatRequest.SerializeToString,
+        response_deserializer=master_pb2.Empty.FromString,
+    )
+    with pytest.raises(errors.Unavailable, match=r"cannot reach master 127\.0\.0\.1:1") as caught:
+        transport.call(
+            method, master_pb2.StatRequest(path="x"), target="master 127.0.0.1:1", timeout=5
+        )
+    assert "\n" not in str(caught.value)
+    channel.close()
