@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.spool import Spool
@@ -17,18 +18,12 @@ from protos import chunkserver_pb2
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class Copies:
-    def __init__(
-        self,
-        config: ChunkserverConfig,
-        store: ChunkStore,
-        spool: Spool,
-        channels: transport.Channels,
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.spool = spool
-        self.channels = channels
+    config: ChunkserverConfig
+    store: ChunkStore
+    spool: Spool
+    channels: transport.Channels
 
     def clone_from(self, handle: int, version: int, source: str) -> None:
         """Copies the replica from `source`, checked against the source's block checksums."""

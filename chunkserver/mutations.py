@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.primary import Appended, Apply, Landing, Primary
@@ -23,19 +24,15 @@ from protos import chunkserver_pb2
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class Mutations:
-    def __init__(
-        self,
-        config: ChunkserverConfig,
-        store: ChunkStore,
-        spool: Spool,
-        channels: transport.Channels,
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.spool = spool
-        self.channels = channels
-        self.primary = Primary(config.max_chunk_size)
+    config: ChunkserverConfig
+    store: ChunkStore
+    spool: Spool
+    channels: transport.Channels
+
+    def __post_init__(self) -> None:
+        self.primary = Primary(self.config.max_chunk_size)
         self.lease_lock = threading.Lock()  # guards `primary` (RPC threads and the heartbeat)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cs-forward")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import grpc
 
@@ -19,18 +20,12 @@ from common import errors, transport
 from protos import chunkserver_pb2
 
 
+@dataclass
 class Pushes:
-    def __init__(
-        self,
-        config: ChunkserverConfig,
-        store: ChunkStore,
-        spool: Spool,
-        channels: transport.Channels,
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.spool = spool
-        self.channels = channels
+    config: ChunkserverConfig
+    store: ChunkStore
+    spool: Spool
+    channels: transport.Channels
 
     def receive(self, pieces: Iterator[chunkserver_pb2.DataPiece]) -> int:
         """Takes one push (its first piece names the data id, the chain after this server, and
