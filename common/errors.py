@@ -11,6 +11,7 @@
      +-- Unavailable              a server could not be reached or did not answer in time
      +-- DataLoss                 checksums failed on every replica that was tried
      +-- ResourceExhausted        a disk or a buffer is full, or a request is too large
+     +-- PermissionDenied         the caller's identity may not do this
      +-- Aborted                  raced with a change (lease, version, pushed data): retry
           +-- StaleReplica        a replica's version differs from the one asked for
 
@@ -78,6 +79,10 @@ class StaleReplica(Aborted):
 
 
 class ResourceExhausted(GfsError):
+    pass
+
+
+class PermissionDenied(GfsError):
     pass
 
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import grpc
 
 from common import errors
+from common.tls import TlsFiles
 from protos import chunkserver_pb2_grpc, master_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,25 @@ CHANNEL_OPTIONS = [
 
 
 class Channels:
-    """One channel per address, shared by every thread; closed together."""
+    """One channel per address, shared by every thread; closed together. With `tls`, every
+    channel is mutual TLS with this process's certificate."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: TlsFiles | None = None) -> None:
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
+        self.tls = tls
+        self._credentials = tls.channel_credentials() if tls is not None else None
 
     def get(self, address: str) -> grpc.Channel:
         with self._lock:
             channel = self._channels.get(address)
             if channel is None:
-                channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+                if self._credentials is None:
+                    channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+                else:
+                    channel = grpc.secure_channel(
+                        address, self._credentials, options=CHANNEL_OPTIONS
+                    )
                 self._channels[address] = channel
             return channel
 
@@ -77,11 +86,13 @@ _CODES: dict[type[errors.GfsError], grpc.StatusCode] = {
     errors.DataLoss: grpc.StatusCode.DATA_LOSS,
     errors.Aborted: grpc.StatusCode.ABORTED,
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 _KINDS: dict[grpc.StatusCode, type[errors.GfsError]] = {
     **{code: kind for kind, code in _CODES.items()},
     grpc.StatusCode.OUT_OF_RANGE: errors.InvalidArgument,
     grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+    grpc.StatusCode.UNAUTHENTICATED: errors.PermissionDenied,
 }
 KIND_KEY = "gfs-error"
 
@@ -120,10 +131,20 @@ def translate(err: grpc.RpcError, target: str) -> errors.GfsError:
     if kind is errors.Unavailable:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return errors.Unavailable(f"{target} did not answer in time")
-        if any(sign in first.lower() for sign in _TRANSPORT_FAILURES):
+        lowered = first.lower()
+        if "handshake failed" in lowered:
+            causes = [c for c in first.split(": ") if c and c.upper() != "OK"]
+            return errors.Unavailable(
+                f"cannot reach {target}: TLS handshake failed ({causes[-1].lower()}); "
+                "is --tls-ca the CA that signed this cluster's certificates?"
+            )
+        if any(sign in lowered for sign in _TRANSPORT_FAILURES):
             # gRPC's detail is a chain of causes ("failed to connect ...: ...: Connection
             # refused"); the last one is what the user can act on.
-            return errors.Unavailable(f"cannot reach {target}: {first.rsplit(': ', 1)[-1].lower()}")
+            cause = first.rsplit(": ", 1)[-1].lower()
+            if cause == "socket closed":
+                cause += " (a secure cluster closes a connection without a certificate of its CA)"
+            return errors.Unavailable(f"cannot reach {target}: {cause}")
         return errors.Unavailable(first)  # a server's own words: it was reached
     return _named_kind(err, kind)(first)
 
