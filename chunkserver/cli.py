@@ -16,6 +16,8 @@ from common.launching import (
     master_of,
     serve_forever,
     server_logging,
+    tls_of,
+    tls_options,
     verbose_option,
 )
 
@@ -55,6 +57,7 @@ from common.launching import (
     show_default=True,
     help="Bytes per second the scrubber reads at most.",
 )
+@tls_options
 @verbose_option
 @click.pass_context
 def chunkserver(
@@ -67,6 +70,9 @@ def chunkserver(
     scrub_period: float,
     scrub_idle: float,
     scrub_rate: int,
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
     verbose: int,
 ) -> None:
     """Run a chunkserver."""
@@ -80,6 +86,7 @@ def chunkserver(
         scrub_period=scrub_period,
         scrub_idle=scrub_idle,
         scrub_rate=scrub_rate,
+        tls=tls_of(ctx, tls_ca, tls_cert, tls_key),
     )
     server = ChunkServer(config)
     server.start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.tls import TlsFiles
+
 MiB = 1024 * 1024
 
 
@@ -32,3 +34,5 @@ class ChunkserverConfig:
     scrub_period: float = 6 * 3600.0
     scrub_idle: float = 60.0
     scrub_rate: int = 32 * MiB
+    # Mutual TLS on every channel, every caller's role checked (None: insecure, simple mode).
+    tls: TlsFiles | None = None

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from concurrent import futures
-
-import grpc
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
 from chunkserver.scrubber import Scrubber
-from chunkserver.servicer import ChunkServicer
+from chunkserver.servicer import POLICY, ChunkServicer
 from chunkserver.storage import ChunkStore
 from common import transport
+from common.serving import new_server
 from protos import chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -21,17 +19,11 @@ log = logging.getLogger(__name__)
 class ChunkServer:
     def __init__(self, config: ChunkserverConfig) -> None:
         self.config = config
-        self.channels = transport.Channels()
+        self.channels = transport.Channels(config.tls)
         self.store = ChunkStore(config.data_dir / "chunks", config.max_chunk_size)
         self.servicer = ChunkServicer(config, self.store, self.channels)
-        self.server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="chunkserver"),
-            options=transport.CHANNEL_OPTIONS,
-        )
+        self.server, port = new_server(config.listen, 32, config.tls, POLICY)
         chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)  # type: ignore[no-untyped-call]
-        port = self.server.add_insecure_port(config.listen)
-        if port == 0:
-            raise OSError(f"cannot listen on {config.listen}")
         self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{port}"
         self.scrubber = Scrubber(
             self.store, config.scrub_period, config.scrub_idle, config.scrub_rate

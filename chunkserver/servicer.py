@@ -15,11 +15,30 @@ from chunkserver.mutations import Mutations
 from chunkserver.pushes import Pushes
 from chunkserver.spool import Spool
 from chunkserver.storage import ChunkStore, CorruptReplica
-from common import errors, transport
+from common import access, errors, transport
 from common.serving import aborting
 from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+
+_MASTER = frozenset({"master"})
+_PEERS = frozenset({"chunkserver"})
+# Who may call each RPC of a secure chunkserver (common.access enforces it before the
+# servicer): clients move data, other chunkservers forward and copy it, only the master changes
+# versions, leases and replicas.
+POLICY: access.Policy = {
+    f"/pygfs.chunkserver.ChunkServer/{method}": roles
+    for roles, methods in [
+        (access.USERS | _PEERS, "PushData Read"),
+        (access.USERS, "Write Append"),
+        (_PEERS, "ApplyWrite"),
+        (_PEERS | {"admin"}, "ReplicaInfo"),
+        (_MASTER, "SetVersion GrantLease RevokeLease CloneFrom CopyLocal"),
+        (_MASTER | {"shadow", "admin"}, "Describe"),
+    ]
+    for method in methods.split()
+}
 
 
 class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):

@@ -4,6 +4,12 @@ Every failure the user can cause ends as one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+import os
+
+# gRPC's core logs a failed TLS handshake on stderr itself, before the library turns it into
+# one line for the user. It reads its verbosity when it is first imported: before the rest.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 import contextlib
 import importlib
 import json
@@ -17,7 +23,8 @@ import click
 
 from client.client import Client
 from common import errors
-from common.launching import LOG_FORMAT, master_options, serve_forever
+from common.launching import LOG_FORMAT, master_options, serve_forever, tls_options
+from common.tls import TlsFiles
 
 
 class ServerCommands(click.Group):
@@ -61,19 +68,38 @@ class ServerCommands(click.Group):
 @click.option(
     "--timeout", type=float, default=30.0, show_default=True, help="Per-RPC deadline, seconds."
 )
+@tls_options
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 @click.pass_context
 def cli(
-    ctx: click.Context, master: str, shadows: tuple[str, ...], timeout: float, verbose: int
+    ctx: click.Context,
+    master: str,
+    shadows: tuple[str, ...],
+    timeout: float,
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    verbose: int,
 ) -> None:
     """pygfs: a distributed chunk store modelled on the Google File System."""
     if ctx.invoked_subcommand not in ("master", "chunkserver", "shadow", "cluster"):
         logging.basicConfig(level=logging.WARNING - 10 * verbose, format=LOG_FORMAT)
-    ctx.obj = {"master": master, "shadows": list(shadows), "timeout": timeout, "verbose": verbose}
+    ctx.obj = {
+        "master": master,
+        "shadows": list(shadows),
+        "timeout": timeout,
+        "verbose": verbose,
+        "tls": TlsFiles.given(tls_ca, tls_cert, tls_key),
+    }
 
 
 def _client(ctx: click.Context) -> Client:
-    client = Client(ctx.obj["master"], shadows=ctx.obj["shadows"], timeout=ctx.obj["timeout"])
+    client = Client(
+        ctx.obj["master"],
+        shadows=ctx.obj["shadows"],
+        timeout=ctx.obj["timeout"],
+        tls=ctx.obj["tls"],
+    )
     ctx.call_on_close(client.close)
     return client
 
@@ -98,10 +124,15 @@ def cluster() -> None:
     show_default=True,
     help="Master port; chunkservers take the next ones.",
 )
+@click.option(
+    "--secure",
+    is_flag=True,
+    help="Mutual TLS: a CA and certificates in DATA_DIR/tls (admin, client and one per server).",
+)
 @master_options
 @click.pass_context
 def cluster_up(
-    ctx: click.Context, /, chunkservers: int, data_dir: Path, port: int, **tuning: Any
+    ctx: click.Context, /, chunkservers: int, data_dir: Path, port: int, secure: bool, **tuning: Any
 ) -> None:
     """Run a master and N chunkservers in the foreground until Ctrl-C."""
     from client.localcluster import LocalCluster
@@ -111,16 +142,61 @@ def cluster_up(
     if ctx.get_parameter_source("replication") != click.core.ParameterSource.COMMANDLINE:
         tuning["replication"] = min(tuning["replication"], chunkservers)
     args = [f"--{k.replace('_', '-')}={v}" for k, v in tuning.items()]
-    local = LocalCluster(data_dir.resolve(), chunkservers=chunkservers, port=port, master_args=args)
+    local = LocalCluster(
+        data_dir.resolve(), chunkservers=chunkservers, port=port, master_args=args, secure=secure
+    )
     try:
         local.start()
         click.echo(f"master serving on {local.master_address}")
         click.echo(f"{chunkservers} chunkservers: {', '.join(p.address for p in local.servers)}")
+        if secure:
+            tls = local.tls_for("client")
+            assert tls is not None
+            click.echo(f"mutual TLS; certificates in {local.tls_dir} (admin: the superuser). As")
+            click.echo(f"  user client: export GFS_TLS_CA={tls.ca} GFS_TLS_CERT={tls.cert}")
+            click.echo(f"               export GFS_TLS_KEY={tls.key}")
         click.echo(f"data and logs under {data_dir}; Ctrl-C stops the cluster")
         sys.stdout.flush()
         serve_forever(lambda: None)
     finally:
         local.stop()
+
+
+@cli.group()
+def certs() -> None:
+    """A certificate authority for a secure cluster, and the identities it issues."""
+
+
+@certs.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def certs_init(directory: Path) -> None:
+    """Make a CA (ca.pem, ca.key) in DIRECTORY."""
+    from common import certs as authority
+
+    click.echo(f"CA certificate: {authority.init_ca(directory)}")
+
+
+@certs.command("issue")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["master", "shadow", "chunkserver", "admin", "user"]),
+    help="What the holder may do; a user's NAME is its user name.",
+)
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="A host (name or IP address) a server serves on (repeatable; servers need one).",
+)
+def certs_issue(directory: Path, name: str, role: str, hosts: tuple[str, ...]) -> None:
+    """Issue NAME.pem and NAME.key in DIRECTORY, signed by its CA."""
+    from common import certs as authority
+
+    issued = authority.issue(directory, name, role, list(hosts))
+    click.echo(f"{role} {name}: {issued.cert} {issued.key}")
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from client.models import (
     ServerState,
 )
 from common import errors, paths, transport
+from common.tls import TlsFiles
 from protos import master_pb2
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,14 @@ class Client:
         piece_size: int = 0,
         parallel_chunks: int = 2,
         cache_seconds: float = 30.0,
+        tls: TlsFiles | None = None,
     ) -> None:
+        """`tls`: this user's certificate, for a secure cluster (mutual TLS)."""
         self.master_address = master
         self.shadows = list(shadows or [])
         self.timeout = timeout
         self.parallel_chunks = max(1, parallel_chunks)
-        self.channels = transport.Channels()
+        self.channels = transport.Channels(tls)
         self.cache = LocationCache(cache_seconds)
         self.io = ChunkIO(
             self.channels,

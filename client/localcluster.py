@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from common import errors, transport
+from common import certs, errors, transport
+from common.tls import TlsFiles
 from protos import master_pb2
 
 
@@ -63,6 +64,9 @@ class LocalCluster:
     with_shadow: bool = False  # also run a shadow master
     chunkserver_args: list[str] = field(default_factory=list)
     start_timeout: float = 30.0
+    # Mutual TLS: a CA and certificates under <data_dir>/tls (made once, found again), every
+    # process run with its own; `admin` (the superuser) and `client` (a user) for clients.
+    secure: bool = False
     master: Process | None = None
     shadow: Process | None = None
     servers: list[Process] = field(default_factory=list)
@@ -71,6 +75,35 @@ class LocalCluster:
     def master_address(self) -> str:
         assert self.master is not None and self.master.address
         return self.master.address
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    def tls_for(self, name: str, role: str = "user") -> TlsFiles | None:
+        """The TLS files of identity `name` (issued with `role` if new); None if insecure."""
+        if not self.secure:
+            return None
+        if not (self.tls_dir / certs.CA_KEY).exists():
+            certs.init_ca(self.tls_dir)
+        issued = certs.Issued(self.tls_dir / f"{name}.pem", self.tls_dir / f"{name}.key")
+        if not (issued.cert.exists() and issued.key.exists()):
+            hosts = ["127.0.0.1", "localhost"] if role in certs.SERVER_ROLES else []
+            issued = certs.issue(self.tls_dir, name, role, hosts)
+        return TlsFiles(self.tls_dir / certs.CA_CERT, issued.cert, issued.key)
+
+    def _tls_args(self, name: str, role: str) -> list[str]:
+        files = self.tls_for(name, role)
+        if files is None:
+            return []
+        return [
+            "--tls-ca",
+            str(files.ca),
+            "--tls-cert",
+            str(files.cert),
+            "--tls-key",
+            str(files.key),
+        ]
 
     def command(self, proc: Process) -> list[str]:
         """The command line that runs `proc` (the fault suite wraps it to place the process)."""
@@ -104,10 +137,13 @@ class LocalCluster:
                 listen,
                 "--data-dir",
                 str(self.data_dir / "master"),
+                *self._tls_args("master", "master"),
                 *self.master_args,
             ],
             logs / "master.log",
         )
+        for name in ("admin", "client"):
+            self.tls_for(name, name if name == "admin" else "user")
         self._spawn(self.master)
         for i in range(self.chunkservers):
             rack = self.racks[i] if i < len(self.racks) else "default"
@@ -132,6 +168,7 @@ class LocalCluster:
                 str(self.data_dir / f"cs{i}"),
                 "--rack",
                 rack,
+                *self._tls_args(f"cs{i}", "chunkserver"),
                 *self.chunkserver_args,
             ],
             self.data_dir / "logs" / f"cs{i}.log",
@@ -157,6 +194,7 @@ class LocalCluster:
                 self.master_address,
                 "--data-dir",
                 str(self.data_dir / "shadow"),
+                *self._tls_args("shadow", "shadow"),
                 *self.master_args,
             ],
             self.data_dir / "logs" / "shadow.log",
@@ -165,7 +203,7 @@ class LocalCluster:
         return self.shadow
 
     def alive_chunkservers(self) -> list[str]:
-        channels = transport.Channels()
+        channels = transport.Channels(self.tls_for("admin", "admin"))
         try:
             report = transport.call(
                 channels.master(self.master_address).Report,

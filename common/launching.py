@@ -13,6 +13,9 @@ from typing import Any
 
 import click
 
+from common import errors
+from common.tls import TlsFiles
+
 MiB = 1024 * 1024
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DEFAULT_MASTER = "127.0.0.1:9000"
@@ -43,6 +46,38 @@ def announce(what: str, address: str) -> None:
     """The first line on stdout once a server serves (local clusters and tests wait for it)."""
     click.echo(f"{what} serving on {address}")
     sys.stdout.flush()
+
+
+def tls_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--tls-ca, --tls-cert, --tls-key (env GFS_TLS_CA, GFS_TLS_CERT, GFS_TLS_KEY)."""
+    for part, text in reversed(TLS_PARTS):
+        option = click.option(
+            f"--tls-{part}",
+            envvar=f"GFS_TLS_{part.upper()}",
+            default=None,
+            type=click.Path(dir_okay=False),
+            help=text,
+        )
+        f = option(f)
+    return f
+
+
+TLS_PARTS = [
+    ("ca", "The cluster's CA certificate (mutual TLS; with --tls-cert and --tls-key)."),
+    ("cert", "This process's certificate, signed by that CA (gfs certs issue)."),
+    ("key", "The certificate's private key."),
+]
+
+
+def tls_of(
+    ctx: click.Context, ca: str | None, cert: str | None, key: str | None
+) -> TlsFiles | None:
+    """The TLS files given to this command, else those given to `gfs`; None: insecure."""
+    try:
+        given = TlsFiles.given(ca, cert, key)
+    except errors.GfsError as err:
+        raise click.BadParameter(str(err)) from None
+    return given if given is not None else (ctx.obj or {}).get("tls")
 
 
 verbose_option = click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")

@@ -15,6 +15,8 @@ from common.launching import (
     master_options,
     serve_forever,
     server_logging,
+    tls_of,
+    tls_options,
     verbose_option,
 )
 from master.config import MasterConfig
@@ -34,8 +36,9 @@ def _run(
     shadow_of: str | None,
 ) -> None:
     server_logging(ctx, verbose)
+    tls = tls_of(ctx, tuning.pop("tls_ca"), tuning.pop("tls_cert"), tuning.pop("tls_key"))
     try:
-        config = MasterConfig(data_dir=data_dir, listen=listen, **tuning)
+        config = MasterConfig(data_dir=data_dir, listen=listen, tls=tls, **tuning)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
     server = MasterServer(config, shadow_of=shadow_of)
@@ -48,6 +51,7 @@ def _run(
 @click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9000", show_default=True)
 @data_dir_option
 @master_options
+@tls_options
 @verbose_option
 @click.pass_context
 def master(ctx: click.Context, /, listen: str, data_dir: Path, verbose: int, **tuning: Any) -> None:
@@ -60,6 +64,7 @@ def master(ctx: click.Context, /, listen: str, data_dir: Path, verbose: int, **t
 @master_address_option
 @data_dir_option
 @master_options
+@tls_options
 @verbose_option
 @click.pass_context
 def shadow(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.tls import TlsFiles
+
 MiB = 1024 * 1024
 
 
@@ -44,6 +46,8 @@ class MasterConfig:
     oplog_retain: int = 1_000_000
     # A follower heard from within this long keeps the entries it still needs from compaction.
     follower_ttl: float = 3600.0
+    # Mutual TLS on every channel, every caller's role checked (None: insecure, simple mode).
+    tls: TlsFiles | None = None
 
     def __post_init__(self) -> None:
         if self.chunk_size < 64 * 1024 or self.chunk_size % (64 * 1024):

@@ -6,16 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent import futures
 
-import grpc
-
-from common import errors
+from common import errors, transport
 from common.loops import Loop
-from common.transport import CHANNEL_OPTIONS
+from common.serving import new_server
 from master.config import MasterConfig
 from master.service import MasterService
-from master.servicer import MasterServicer
+from master.servicer import POLICY, MasterServicer
 from master.shadow import ShadowService
 from master.store import Store
 from protos import master_pb2_grpc
@@ -28,21 +25,16 @@ class MasterServer:
         """With `shadow_of` (the master's address), a read-only shadow of that master."""
         self.config = config
         self.store = Store(config.data_dir / "master.db")
+        channels = transport.Channels(config.tls)
         self.shadow: ShadowService | None = None
         self.service: MasterService | ShadowService
         if shadow_of is None:
-            self.service = MasterService(config, self.store)
+            self.service = MasterService(config, self.store, channels=channels)
         else:
-            self.shadow = ShadowService(config, self.store, shadow_of)
+            self.shadow = ShadowService(config, self.store, shadow_of, channels=channels)
             self.service = self.shadow
-        self.server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="master"),
-            options=CHANNEL_OPTIONS,
-        )
+        self.server, self.port = new_server(config.listen, 32, config.tls, POLICY)
         master_pb2_grpc.add_MasterServicer_to_server(MasterServicer(self.service), self.server)  # type: ignore[no-untyped-call]
-        self.port = self.server.add_insecure_port(config.listen)
-        if self.port == 0:
-            raise OSError(f"cannot listen on {config.listen}")
         self.address = f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
         self._stopping = threading.Event()
         self._balanced_at = time.monotonic()

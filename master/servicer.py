@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import grpc
 
-from common import paths
+from common import access, errors, paths, tls
 from common.serving import aborting
 from master.chunkservers import Heartbeat, Report
 from master.metadata import ChunkView
@@ -43,6 +43,26 @@ def _location(view: ChunkView) -> master_pb2.ChunkLocation:
         replicas=view.replicas,
         primary=view.primary,
     )
+
+
+_USERS = access.USERS
+_ADMIN = frozenset({"admin"})
+# Who may call each RPC of a secure master (common.access enforces it before the servicer).
+POLICY: access.Policy = {
+    f"/pygfs.master.Master/{method}": roles
+    for roles, methods in [
+        (
+            _USERS,
+            "Mkdir Create Delete Undelete Rename Snapshot List Stat GetChunk ExtendFile Fsck "
+            "SafeMode",
+        ),
+        (_USERS | {"shadow"}, "Report"),
+        (frozenset({"chunkserver"}), "Heartbeat"),
+        (_ADMIN | {"shadow"}, "StreamLog Checkpoint"),
+        (_ADMIN, "Decommission Balance"),
+    ]
+    for method in methods.split()
+}
 
 
 class MasterServicer(master_pb2_grpc.MasterServicer):
@@ -138,6 +158,12 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Heartbeat(
         self, request: master_pb2.HeartbeatRequest, context: grpc.ServicerContext
     ) -> master_pb2.HeartbeatResponse:
+        who = tls.peer(context)
+        if who is not None and not who.may_claim(request.address):
+            raise errors.PermissionDenied(
+                f"chunkserver {who.name!r} may not report as {request.address}: its certificate "
+                f"names {', '.join(sorted(who.hosts)) or 'no host'}"
+            )
         removals, extended = self._master().heartbeat(
             Heartbeat(
                 address=request.address,
@@ -179,6 +205,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     ) -> master_pb2.SafeModeState:
         action = request.action or "get"
         if action != "get":
+            access.require(context, _ADMIN, "change safe mode")
             self._master().set_safe_mode(action)
         known, reported = self.metadata.chunk_counts()
         return master_pb2.SafeModeState(

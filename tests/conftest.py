@@ -72,10 +72,14 @@ def gfs(shared_cluster: LocalCluster) -> Iterator[Client]:
 
 
 def run_gfs(
-    master: str, *args: str, stdin: bytes | None = None, timeout: float = 120
+    master: str,
+    *args: str,
+    stdin: bytes | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """The real `gfs` command, as a user runs it (not in-process)."""
-    env = {**os.environ, "GFS_MASTER": master}
+    """The real `gfs` command, as a user runs it (not in-process), with `env` added to ours."""
+    env = {**os.environ, "GFS_MASTER": master, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "client.cli", *args],
         input=stdin,

@@ -15,10 +15,11 @@ import pytest
 
 from client.client import Client
 from client.localcluster import LocalCluster
-from tests.conftest import ROOT, SMALL_CHUNK
+from common.tls import TlsFiles
+from tests.conftest import ROOT, SMALL_CHUNK, run_gfs
 
 
-def cluster_up(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def cluster_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -32,6 +33,7 @@ def cluster_up(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             str(data_dir),
             f"--chunk-size={SMALL_CHUNK}",
             "--heartbeat-interval=0.2",
+            *extra,
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -115,3 +117,40 @@ def test_concurrent_creates_and_puts_in_one_directory_all_land(
             out = io.BytesIO()
             gfs.get(path, out)
             assert out.getvalue() == data
+
+
+@pytest.mark.cluster
+def test_a_secure_cluster_up_says_how_to_reach_it_and_finds_its_ca_again(tmp_path: Path) -> None:
+    """`gfs cluster up --secure`: mutual TLS with certificates under <data-dir>/tls, the
+    export lines for the user `client` printed; a second `up` keeps the same CA."""
+    data = os.urandom(SMALL_CHUNK + 5)
+    proc, master = cluster_up(tmp_path / "data", "--secure")
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().decode() for _ in range(4)]
+        exports = dict(
+            part.split("=", 1)
+            for line in lines
+            for part in line.split()
+            if part.startswith("GFS_TLS_")
+        )
+        assert set(exports) == {"GFS_TLS_CA", "GFS_TLS_CERT", "GFS_TLS_KEY"}, lines
+        tls = TlsFiles.given(exports["GFS_TLS_CA"], exports["GFS_TLS_CERT"], exports["GFS_TLS_KEY"])
+        assert tls is not None and tls.identity().name == "client"
+        put = run_gfs(master, "put", "-", "/secret", stdin=data, env=exports)
+        assert put.returncode == 0, put.stderr
+        refused = run_gfs(master, "get", "/secret", "-")
+        assert refused.returncode == 1 and b"socket closed" in refused.stderr
+    finally:
+        stop(proc)
+    ca = (tmp_path / "data" / "tls" / "ca.pem").read_bytes()
+    proc, master = cluster_up(tmp_path / "data", "--secure")
+    try:
+        assert (tmp_path / "data" / "tls" / "ca.pem").read_bytes() == ca
+        deadline = time.monotonic() + 15
+        while (got := run_gfs(master, "get", "/secret", "-", env=exports)).returncode != 0:
+            assert time.monotonic() < deadline, got.stderr
+            time.sleep(0.2)
+        assert got.stdout == data
+    finally:
+        stop(proc)

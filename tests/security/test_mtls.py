@@ -1,0 +1,214 @@
+"""A secure cluster (mutual TLS, every caller's role checked) against callers that should not
+be trusted: each hostile request is refused with a clear status, the servers keep answering,
+a reference file reads back byte-identical and fsck stays healthy."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from client.client import Client
+from client.localcluster import LocalCluster
+from common import certs, errors, transport
+from common.tls import TlsFiles
+from protos import chunkserver_pb2 as cpb
+from protos import master_pb2 as mpb
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs
+
+pytestmark = pytest.mark.cluster
+
+REFERENCE = os.urandom(3 * SMALL_CHUNK + 1234)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    local = LocalCluster(
+        tmp_path_factory.mktemp("secure"),
+        master_args=[f"--chunk-size={SMALL_CHUNK}", *FAST_TIMING],
+        secure=True,
+    )
+    try:
+        local.start()
+        with Client(local.master_address, timeout=10, tls=local.tls_for("client")) as gfs:
+            gfs.put(io.BytesIO(REFERENCE), "/reference")
+        yield local
+    finally:
+        local.stop()
+
+
+def tls(
+    cluster: LocalCluster, name: str, role: str = "user", hosts: tuple[str, ...] = ()
+) -> TlsFiles:
+    """An identity issued by the cluster's CA (made once per name)."""
+    if hosts:
+        issued = certs.issue(cluster.tls_dir, name, role, hosts)
+        return TlsFiles(cluster.tls_dir / certs.CA_CERT, issued.cert, issued.key)
+    files = cluster.tls_for(name, role)
+    assert files is not None
+    return files
+
+
+def status(method: Any, request: Any) -> grpc.StatusCode:
+    try:
+        result = method(request, timeout=10)
+        if isinstance(result, Iterator):
+            list(result)
+        return grpc.StatusCode.OK
+    except grpc.RpcError as err:
+        return err.code()  # type: ignore[no-any-return, attr-defined]
+
+
+def assert_intact(cluster: LocalCluster) -> None:
+    """The servers answer, the reference file reads back whole, every chunk is healthy."""
+    with Client(cluster.master_address, timeout=10, tls=tls(cluster, "admin", "admin")) as gfs:
+        assert gfs.read("/reference", 0, len(REFERENCE)) == REFERENCE
+        counts = gfs.fsck("/")
+        assert counts["healthy"] == counts["chunks"] and counts["chunks"] > 0, counts
+
+
+def test_a_user_puts_and_gets_over_mutual_tls(cluster: LocalCluster) -> None:
+    data = os.urandom(2 * SMALL_CHUNK + 77)
+    with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
+        gfs.put(io.BytesIO(data), "/mine")
+        sink = io.BytesIO()
+        gfs.get("/mine", sink)
+    assert sink.getvalue() == data
+    assert_intact(cluster)
+
+
+def test_a_client_without_the_clusters_certificates_gets_one_clear_line(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    bare = run_gfs(cluster.master_address, "ls", "/")
+    assert bare.returncode == 1
+    assert bare.stderr.decode().splitlines() == [
+        f"gfs: cannot reach master {cluster.master_address}: socket closed "
+        "(a secure cluster closes a connection without a certificate of its CA)"
+    ]
+    certs.init_ca(tmp_path)
+    stranger = certs.issue(tmp_path, "mallory", "admin")
+    foreign = run_gfs(
+        cluster.master_address,
+        *("--tls-ca", str(tmp_path / certs.CA_CERT)),
+        *("--tls-cert", str(stranger.cert), "--tls-key", str(stranger.key)),
+        "ls",
+        "/",
+    )
+    assert foreign.returncode == 1
+    (line,) = foreign.stderr.decode().splitlines()
+    assert "TLS handshake failed" in line and "--tls-ca" in line
+    signed_elsewhere = run_gfs(
+        cluster.master_address,
+        *("--tls-ca", str(cluster.tls_dir / certs.CA_CERT)),
+        *("--tls-cert", str(stranger.cert), "--tls-key", str(stranger.key)),
+        "ls",
+        "/",
+    )
+    assert signed_elsewhere.returncode == 1 and len(signed_elsewhere.stderr.splitlines()) == 1
+    assert_intact(cluster)
+
+
+def test_only_the_master_may_change_replicas_versions_and_leases(cluster: LocalCluster) -> None:
+    """A user (or another chunkserver) asking a chunkserver to plant, copy over, re-version or
+    lead a chunk is refused before the servicer sees it."""
+    with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
+        chunk = gfs.stat("/reference").chunks[0]
+    target = cluster.servers[0].address
+    for name, role in (("client", "user"), ("admin", "admin"), ("cs1", "chunkserver")):
+        channels = transport.Channels(tls(cluster, name, role))
+        try:
+            stub = channels.chunkserver(target)
+            hostile = [
+                (stub.SetVersion, cpb.SetVersionRequest(handle=chunk.handle, version=2**40)),
+                (stub.SetVersion, cpb.SetVersionRequest(handle=10**6, version=1, create=True)),
+                (
+                    stub.CopyLocal,
+                    cpb.CopyLocalRequest(
+                        handle=chunk.handle, version=chunk.version, new_handle=10**6, new_version=1
+                    ),
+                ),
+                (
+                    stub.CloneFrom,
+                    cpb.CloneFromRequest(handle=chunk.handle, version=chunk.version, source=target),
+                ),
+                (
+                    stub.GrantLease,
+                    cpb.GrantLeaseRequest(handle=chunk.handle, version=chunk.version),
+                ),
+                (
+                    stub.RevokeLease,
+                    cpb.RevokeLeaseRequest(handle=chunk.handle, version=chunk.version),
+                ),
+            ]
+            for method, request in hostile:
+                assert status(method, request) == grpc.StatusCode.PERMISSION_DENIED, (name, request)
+            if role != "chunkserver":
+                zeros = cpb.ApplyWriteRequest(
+                    handle=chunk.handle, version=chunk.version, offset=0, pad_to=SMALL_CHUNK
+                )
+                assert status(stub.ApplyWrite, zeros) == grpc.StatusCode.PERMISSION_DENIED
+        finally:
+            channels.close()
+    assert_intact(cluster)
+
+
+def test_only_a_chunkserver_reports_and_only_for_its_own_host(cluster: LocalCluster) -> None:
+    """A forged heartbeat claiming a higher version used to make the master delete every real
+    replica; a user's is refused, and so is one from a chunkserver whose certificate names
+    another host than the address it claims."""
+    with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
+        chunk = gfs.stat("/reference").chunks[0]
+    claim = mpb.HeartbeatRequest(
+        address=cluster.servers[0].address,
+        rack="default",
+        free_bytes=2**50,
+        replicas=[mpb.ReplicaReport(handle=chunk.handle, version=chunk.version + 5, length=1)],
+    )
+    elsewhere = tls(cluster, "cs-elsewhere", "chunkserver", hosts=("10.11.12.13",))
+    for files in (tls(cluster, "client"), tls(cluster, "admin", "admin"), elsewhere):
+        channels = transport.Channels(files)
+        try:
+            master = channels.master(cluster.master_address)
+            assert status(master.Heartbeat, claim) == grpc.StatusCode.PERMISSION_DENIED
+        finally:
+            channels.close()
+    assert_intact(cluster)
+
+
+def test_administration_needs_the_admin(cluster: LocalCluster) -> None:
+    user = Client(cluster.master_address, timeout=10, tls=tls(cluster, "client"))
+    admin = Client(cluster.master_address, timeout=10, tls=tls(cluster, "admin", "admin"))
+    with user, admin:
+        victim = cluster.servers[-1].address
+        for attempt in (
+            lambda: user.decommission(victim),
+            lambda: user.balance(),
+            lambda: user.safe_mode("enter"),
+            lambda: list(user.oplog()),
+        ):
+            with pytest.raises(errors.PermissionDenied, match="user 'client' may not"):
+                attempt()
+        assert not user.safe_mode("get").active, "reading it is anyone's"
+        assert admin.safe_mode("enter").active
+        assert not admin.safe_mode("leave").active
+        assert len(list(admin.oplog(limit=3))) == 3
+        assert all(s.state == "alive" for s in admin.report().chunkservers)
+    assert_intact(cluster)
+
+
+def test_a_shadow_follows_a_secure_master(cluster: LocalCluster) -> None:
+    shadow = cluster.start_shadow()
+    with Client(shadow.address, timeout=10, tls=tls(cluster, "client")) as gfs:
+        until = time.monotonic() + 30
+        while "/reference" not in {e.path for e in gfs.ls("/")}:
+            assert time.monotonic() < until, "the shadow never caught up"
+            time.sleep(0.1)
+        with pytest.raises(errors.FailedPrecondition, match="read-only shadow"):
+            gfs.mkdir("/from-shadow")
