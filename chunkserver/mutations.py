@@ -18,7 +18,7 @@ from chunkserver.config import ChunkserverConfig
 from chunkserver.primary import Appended, Apply, Landing, Primary
 from chunkserver.spool import Pushed, Spool
 from chunkserver.storage import ChunkStore
-from common import errors, transport
+from common import errors, limits, transport
 from protos import chunkserver_pb2
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class Mutations:
     def append(self, handle: int, version: int, data_id: str, record_id: str) -> Appended:
         """A client's record append: the primary picks the offset (the chunk's end) and every
         replica applies the record there; a record that does not fit pads the chunk instead."""
+        limits.check_record_id(record_id)
         pushed = self.spool.get(data_id)
         with self.store.lock(handle):
             with self.lease_lock:
@@ -160,6 +161,7 @@ class Mutations:
 
     def apply_from_primary(self, request: chunkserver_pb2.ApplyWriteRequest) -> int:
         """A mutation the primary ordered, applied on this replica as a secondary."""
+        limits.check_record_id(request.record_id)
         pushed = None if request.pad_to else self.spool.get(request.data_id)
         with self.store.lock(request.handle):
             return self.apply_here(request, pushed)

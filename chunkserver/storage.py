@@ -21,7 +21,7 @@ from chunkserver import metafile
 from chunkserver.checksum import BLOCK, block_crcs, crc
 from chunkserver.metafile import ReplicaMeta, Slots, fsync_dir
 from chunkserver.staging import Staging
-from common import errors
+from common import errors, limits
 from common.keyedlocks import KeyedLocks
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,24 @@ class CorruptReplica(errors.DataLoss):
     def __init__(self, handle: int, detail: str) -> None:
         super().__init__(f"replica of chunk {handle} is corrupt: {detail}")
         self.handle = handle
+
+
+def _read_ids(path: Path) -> dict[str, int]:
+    """A replica's append ids and their offsets, one "OFFSET ID" line each. A last line cut
+    short by a crash is no record (its append was never acknowledged); anything else that is
+    not such a line raises ValueError."""
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except FileNotFoundError:
+        return {}
+    ids: dict[str, int] = {}
+    for line in lines[:-1]:  # the last piece: empty, or a line a crash cut short
+        offset, _, record_id = line.decode("utf-8").partition(" ")
+        if not offset.isdigit():
+            raise ValueError(f"not an offset: {offset[:20]!r}")
+        if record_id:
+            ids[limits.check_record_id(record_id)] = int(offset)
+    return ids
 
 
 class ChunkStore:
@@ -80,6 +98,7 @@ class ChunkStore:
     def record(self, handle: int, record_id: str, offset: int) -> None:
         """Durably notes that the append `record_id` landed at `offset` (after its data).
         The caller holds `lock(handle)`."""
+        limits.check_record_id(record_id)
         with open(self._ids(handle), "a") as f:
             f.write(f"{offset} {record_id}\n")
             f.flush()
@@ -97,12 +116,13 @@ class ChunkStore:
                 log.warning("replica of chunk %d unreadable (%s); ignoring it", handle, err)
                 continue
             self.metas[handle] = meta
-            ids = self._ids(handle)
-            if ids.exists():
-                for line in ids.read_text().splitlines():
-                    offset, _, record_id = line.partition(" ")
-                    if record_id:
-                        self.record_ids.setdefault(handle, {})[record_id] = int(offset)
+            try:
+                ids = _read_ids(self._ids(handle))
+                if ids:
+                    self.record_ids[handle] = ids
+            except (ValueError, errors.InvalidArgument) as err:
+                log.warning("replica of chunk %d has a damaged id file (%s): corrupt", handle, err)
+                self.corrupt.add(handle)
             data = self._data(handle)
             if not data.exists() or data.stat().st_size < meta.length:
                 log.warning("replica of chunk %d is shorter than its metadata says", handle)
@@ -143,6 +163,8 @@ class ChunkStore:
         self._written[handle] = time.monotonic()
 
     def set_version(self, handle: int, version: int, create: bool) -> None:
+        limits.check_handle(handle)
+        limits.check_version(version)
         with self.lock(handle):
             meta = self.metas.get(handle)
             if meta is None:
@@ -332,6 +354,10 @@ class ChunkStore:
         """Makes the file `source` this server's replica of `handle` at `version`, with the
         appends' record ids it holds, whatever was here before (a stale or corrupt replica):
         how a verified copy is kept."""
+        limits.check_handle(handle)
+        limits.check_version(version)
+        for record_id in record_ids:
+            limits.check_record_id(record_id)
         if length > self.max_chunk_size:
             raise errors.InvalidArgument(f"a copy of {length} bytes cannot be a chunk")
         with self.lock(handle):

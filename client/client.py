@@ -30,7 +30,7 @@ from client.models import (
     SafeModeState,
     ServerState,
 )
-from common import errors, paths, transport
+from common import errors, limits, paths, transport
 from common.tls import TlsFiles
 from protos import master_pb2
 
@@ -287,8 +287,7 @@ class Client:
                 f"a record is at most a quarter of the chunk size ({size // 4} bytes), "
                 f"not {len(data)}"
             )
-        if len(record_id) > 255 or any(c.isspace() for c in record_id):
-            raise errors.InvalidArgument("a record id is at most 255 characters, without spaces")
+        limits.check_record_id(record_id)
         index = self._append_at.get(path)
         if index is None:
             index = max(0, len(self.stat(path).chunks) - 1)

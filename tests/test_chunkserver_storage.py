@@ -274,3 +274,26 @@ def test_a_thread_waiting_on_a_replica_being_deleted_still_excludes_the_next_one
     third.join(10)
     assert not overlapped, "a second thread took the lock the waiter holds"
     assert third_in.is_set()
+
+
+def test_a_damaged_id_file_marks_its_replica_corrupt_and_the_server_still_starts(
+    tmp_path: Path,
+) -> None:
+    store = ChunkStore(tmp_path, CHUNK)
+    for handle in (1, 2, 3):
+        store.set_version(handle, 1, create=True)
+        store.write(handle, 1, 0, b"r" * 10)
+        store.record(handle, f"id-{handle}", 0)
+    (tmp_path / "2.ids").write_bytes(b"0 fine\nnot-an-offset x\n")
+    with open(tmp_path / "3.ids", "ab") as f:
+        f.write(b"10 cut-short-by-a-cra")  # a crash mid-line: that append was never answered
+    restarted = ChunkStore(tmp_path, CHUNK)
+    assert restarted.corrupt == {2}, "a damaged id file: the replica is re-copied from another"
+    assert restarted.ids_of(1) == {"id-1": 0}
+    assert restarted.ids_of(3) == {"id-3": 0}, "the torn last line is no record"
+
+
+def test_a_record_id_that_would_break_the_id_file_is_never_written(store: ChunkStore) -> None:
+    with pytest.raises(errors.InvalidArgument, match="record id"):
+        store.record(1, "two\nlines", 0)
+    assert store.ids_of(1) == {}
