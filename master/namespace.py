@@ -54,7 +54,15 @@ def _require_parent_dir(state: MasterState, path: str) -> None:
         raise errors.NotADirectory(f"not a directory: {parent.path}")
 
 
+def _require_not_reserved(path: str) -> None:
+    """Only deletion puts names in the trash: a name made there by hand would be purged, or
+    restored over a real path."""
+    if paths.is_within(path, TRASH):
+        raise errors.InvalidArgument(f"{TRASH} is reserved for deleted files: {path}")
+
+
 def mkdir(state: MasterState, path: str, parents: bool, now: float, owner: str = "") -> Mutation:
+    _require_not_reserved(path)
     existing = state.nodes.get(path)
     if existing is not None:
         if parents and existing.is_dir:
@@ -75,6 +83,7 @@ def mkdir(state: MasterState, path: str, parents: bool, now: float, owner: str =
 
 
 def create(state: MasterState, path: str, now: float, owner: str = "") -> Mutation:
+    _require_not_reserved(path)
     if path in state.nodes:
         raise errors.AlreadyExists(f"already exists: {path}")
     _require_parent_dir(state, path)
@@ -127,6 +136,7 @@ def _move(state: MasterState, src: str, dst: str, now: float) -> list[Change]:
 def rename(state: MasterState, src: str, dst: str, now: float) -> Mutation:
     if src == "/":
         raise errors.InvalidArgument("cannot rename the root directory")
+    _require_not_reserved(dst)
     lookup(state, src)
     if dst in state.nodes:
         raise errors.AlreadyExists(f"already exists: {dst}")
@@ -142,6 +152,7 @@ def rename(state: MasterState, src: str, dst: str, now: float) -> Mutation:
 def snapshot(state: MasterState, src: str, dst: str, now: float) -> Mutation:
     """`dst` becomes a copy of `src` (a file or a directory tree) sharing its chunks: each
     chunk's reference count goes up, and nothing is copied until one side writes to it."""
+    _require_not_reserved(dst)
     lookup(state, src)
     if dst in state.nodes:
         raise errors.AlreadyExists(f"already exists: {dst}")
@@ -235,6 +246,7 @@ def move_to_trash(state: MasterState, path: str, recursive: bool, now: float) ->
 
 def undelete(state: MasterState, path: str, now: float) -> Mutation:
     """Restores the most recently deleted `path` still in the trash."""
+    _require_not_reserved(path)
     found = [hidden for _, original, hidden in _trash_entries(state) if original == path]
     if not found:
         raise errors.NotFound(f"nothing deleted at {path} is still in the trash")

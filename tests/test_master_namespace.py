@@ -139,3 +139,19 @@ def test_a_snapshot_shares_chunks_and_a_split_gives_one_side_its_own(state: Mast
     state.apply(namespace.delete(state, "/d", recursive=True))
     assert handles[1] not in state.chunks, "the original's own copy goes with it"
     assert state.chunks[handles[0]].refcount == 1, "shared chunks live on in the snapshot"
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        lambda s: namespace.mkdir(s, "/.trash/x", parents=True, now=1.0),
+        lambda s: namespace.create(s, "/.trash/1@%2Ff", now=1.0),
+        lambda s: namespace.rename(s, "/d", "/.trash/d", now=1.0),
+        lambda s: namespace.snapshot(s, "/d", "/.trash/d", now=1.0),
+        lambda s: namespace.undelete(s, "/.trash", now=1.0),
+    ],
+)
+def test_only_deletion_puts_names_in_the_trash(state: MasterState, plan: object) -> None:
+    state.apply(namespace.mkdir(state, "/d", parents=False, now=0.0))
+    with pytest.raises(errors.InvalidArgument, match="reserved for deleted files"):
+        plan(state)  # type: ignore[operator]
