@@ -19,6 +19,9 @@ from chunkserver.storage import ChunkStore
 from common import errors, transport
 from protos import chunkserver_pb2
 
+# Servers a push may be forwarded through: the replicas after the first (replication - 1).
+MAX_CHAIN = 15
+
 
 @dataclass
 class Pushes:
@@ -26,6 +29,7 @@ class Pushes:
     store: ChunkStore
     spool: Spool
     channels: transport.Channels
+    address: str = ""  # this server's: a chain naming it loops
 
     def receive(self, pieces: Iterator[chunkserver_pb2.DataPiece]) -> int:
         """Takes one push (its first piece names the data id, the chain after this server, and
@@ -34,7 +38,7 @@ class Pushes:
         first = next(pieces, None)
         if first is None or not first.data_id:
             raise errors.InvalidArgument("a push must start with a piece naming its data id")
-        data_id, chain = first.data_id, list(first.chain)
+        data_id, chain = first.data_id, self._checked(list(first.chain))
         handle, offset = first.handle, first.offset
         writer = self.spool.open(data_id, time.monotonic(), self.config.max_chunk_size)
         staging = self.store.stage(handle, data_id, offset, time.monotonic())
@@ -96,6 +100,20 @@ class Pushes:
                 raise type(cause)(f"forwarding to {chain[0]} failed: {cause}") from None
         self.spool.add(data_id, pushed, time.monotonic())
         return pushed.size
+
+    def _checked(self, chain: list[str]) -> list[str]:
+        """The servers to forward to, refused if they could loop (this server, or one named
+        twice: two servers forwarding to each other froze both), are more than any chain is,
+        or are not HOST:PORT."""
+        if len(chain) > MAX_CHAIN:
+            raise errors.InvalidArgument(f"a push's chain names at most {MAX_CHAIN} servers")
+        if len(set(chain)) < len(chain) or (self.address and self.address in chain):
+            raise errors.InvalidArgument("a push's chain may name no server twice, nor this one")
+        for address in chain:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise errors.InvalidArgument(f"not a HOST:PORT in a push's chain: {address[:80]!r}")
+        return chain
 
     def _abandon(self, writer: SpoolWriter, staging: Staging | None) -> None:
         writer.abort()

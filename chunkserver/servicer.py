@@ -43,12 +43,17 @@ POLICY: access.Policy = {
 
 class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def __init__(
-        self, config: ChunkserverConfig, store: ChunkStore, channels: transport.Channels
+        self,
+        config: ChunkserverConfig,
+        store: ChunkStore,
+        channels: transport.Channels,
+        address: str = "",
     ) -> None:
+        """`address`: this server's, as the master and other servers know it."""
         self.config = config
         self.store = store
         self.spool = Spool(config.data_dir / "spool", config.spool_ttl, config.spool_limit)
-        self.pushes = Pushes(config, store, self.spool, channels)
+        self.pushes = Pushes(config, store, self.spool, channels, address)
         self.mutations = Mutations(config, store, self.spool, channels)
         self.copies = Copies(config, store, self.spool, channels)
 
