@@ -415,11 +415,15 @@ def balance(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("address")
+@click.option("--cancel", is_flag=True, help="Take a server being drained back into service.")
 @click.pass_context
-def decommission(ctx: click.Context, address: str) -> None:
+def decommission(ctx: click.Context, address: str, cancel: bool) -> None:
     """Drain a chunkserver; `gfs report` shows it decommissioned once it can be removed."""
-    _client(ctx).decommission(address)
-    click.echo(f"decommissioning {address}; watch `gfs report` until it says decommissioned")
+    _client(ctx).decommission(address, cancel=cancel)
+    if cancel:
+        click.echo(f"{address} is back in service")
+    else:
+        click.echo(f"decommissioning {address}; watch `gfs report` until it says decommissioned")
 
 
 @cli.command()

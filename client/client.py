@@ -124,9 +124,11 @@ class Client:
         """Starts a round of balancing moves now; returns how many started."""
         return int(self._master("Balance", master_pb2.Empty()).moves)
 
-    def decommission(self, address: str) -> None:
-        """Drains a chunkserver; `report` shows it `decommissioned` once it can be removed."""
-        self._master("Decommission", master_pb2.DecommissionRequest(address=address))
+    def decommission(self, address: str, cancel: bool = False) -> None:
+        """Drains a chunkserver; `report` shows it `decommissioned` once it can be removed.
+        With `cancel`, takes it back into service."""
+        request = master_pb2.DecommissionRequest(address=address, cancel=cancel)
+        self._master("Decommission", request)
 
     def undelete(self, path: str) -> None:
         self._master("Undelete", master_pb2.UndeleteRequest(path=paths.normalize(path)))

@@ -137,6 +137,14 @@ class Chunkservers:
         self.retiring.add(address)
         return True
 
+    def recommission(self, address: str) -> bool:
+        """Takes `address` back into service (its replicas count again, new ones may go there);
+        False if it was not being decommissioned."""
+        if address not in self.retiring:
+            return False
+        self.retiring.discard(address)
+        return True
+
     def state_of(self, address: str, now: float) -> str:
         """alive, dead, decommissioning (being drained) or decommissioned (empty, removable)."""
         if address in self.retiring:

@@ -135,13 +135,23 @@ class ReplicaManager:
         if action != "get":
             log.info("safe mode %s by an operator", "entered" if action == "enter" else "left")
 
-    def decommission(self, address: str) -> None:
+    def decommission(self, address: str, cancel: bool = False) -> None:
         """Drains a server: its replicas stop counting, are copied elsewhere, then removed; it
-        is reported `decommissioned` (safe to remove) once it holds none."""
+        is reported `decommissioned` (safe to remove) once it holds none. With `cancel`, takes
+        it back into service (surplus replicas the drain made are trimmed as usual)."""
         with self.meta.core:
-            if not self.meta.servers.decommission(address):
+            if address not in self.meta.servers.servers:
                 raise errors.NotFound(f"no chunkserver {address} is known")
-        log.info("decommissioning %s: draining its replicas", address)
+            if cancel:
+                changed = self.meta.servers.recommission(address)
+            else:
+                changed = self.meta.servers.decommission(address)
+        if cancel and not changed:
+            raise errors.FailedPrecondition(f"{address} is not being decommissioned")
+        if cancel:
+            log.info("decommissioning of %s cancelled: back in service", address)
+        else:
+            log.info("decommissioning %s: draining its replicas", address)
 
     # --- repair and balance -------------------------------------------------------------------
 

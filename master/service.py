@@ -157,8 +157,8 @@ class MasterService:
     def report(self) -> list[ServerReport]:
         return self.metadata.report()
 
-    def decommission(self, address: str) -> None:
-        self.replicas.decommission(address)
+    def decommission(self, address: str, cancel: bool = False) -> None:
+        self.replicas.decommission(address, cancel)
 
     def repair(self) -> None:
         self.replicas.repair()

@@ -225,7 +225,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Decommission(
         self, request: master_pb2.DecommissionRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().decommission(request.address)
+        self._master().decommission(request.address, request.cancel)
         return master_pb2.Empty()
 
     @aborting(log)

@@ -269,10 +269,12 @@ class FsckRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class DecommissionRequest(_message.Message):
-    __slots__ = ("address",)
+    __slots__ = ("address", "cancel")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
     address: str
-    def __init__(self, address: _Optional[str] = ...) -> None: ...
+    cancel: bool
+    def __init__(self, address: _Optional[str] = ..., cancel: _Optional[bool] = ...) -> None: ...
 
 class BalanceReply(_message.Message):
     __slots__ = ("moves",)

@@ -159,3 +159,18 @@ def test_a_removal_that_never_happened_stops_hiding_the_replica() -> None:
     assert cs.replicas(1, now=2.9) == []
     beat(cs, state, "a:1", [Report(1, 1, 10)], now=3.1)
     assert cs.replicas(1, now=3.1) == ["a:1"]
+
+
+def test_a_decommissioning_can_be_cancelled() -> None:
+    """Decommissioning every server stopped all writes, and only a restart undid it."""
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    for address in ("a:1", "b:1"):
+        beat(cs, state, address, [Report(1, 1, 10)], now=0.0)
+    assert cs.decommission("a:1")
+    assert cs.state_of("a:1", 1.0) == "decommissioning"
+    assert [c.address for c in cs.candidates(1.0)] == ["b:1"], "no new replicas go there"
+    assert cs.recommission("a:1")
+    assert cs.state_of("a:1", 1.0) == "alive"
+    assert sorted(c.address for c in cs.candidates(1.0)) == ["a:1", "b:1"]
+    assert not cs.recommission("b:1"), "it was never being drained"
+    assert not cs.decommission("z:1"), "no such server"

@@ -199,6 +199,16 @@ def test_administration_needs_the_admin(cluster: LocalCluster) -> None:
         assert admin.safe_mode("enter").active
         assert not admin.safe_mode("leave").active
         assert len(list(admin.oplog(limit=3))) == 3
+        admin.decommission(victim)
+        assert {s.address: s.state for s in admin.report().chunkservers}[victim] in (
+            "decommissioning",
+            "decommissioned",
+        )
+        with pytest.raises(errors.PermissionDenied):
+            user.decommission(victim, cancel=True)
+        admin.decommission(victim, cancel=True)
+        with pytest.raises(errors.FailedPrecondition, match="not being decommissioned"):
+            admin.decommission(victim, cancel=True)
         assert all(s.state == "alive" for s in admin.report().chunkservers)
     assert_intact(cluster)
 
