@@ -209,7 +209,14 @@ class Client:
         if cached is not None and (cached.primary or not for_write) and cached.replicas:
             return cached
         request = master_pb2.GetChunkRequest(path=path, index=index, for_write=for_write)
-        info = ChunkInfo.of(self._master("GetChunk", request, read_only=not for_write))
+        try:
+            info = ChunkInfo.of(self._master("GetChunk", request, read_only=not for_write))
+        except errors.OutOfRange:
+            # A write past the end: the master adds chunks one at a time, so the hole's chunks
+            # (zeros until written) are asked for first, in order.
+            for hole in range(len(self.stat(path).chunks), index):
+                self._locate(path, hole, for_write=True)
+            info = ChunkInfo.of(self._master("GetChunk", request, read_only=not for_write))
         self.cache.put(path, info, now)
         return info
 

@@ -5,6 +5,7 @@
      +-- AlreadyExists            the target exists
      +-- InvalidArgument          a malformed path or request
      |    +-- InvalidPath         a path the namespace cannot hold
+     |    +-- OutOfRange          a chunk more than one past a file's end was asked for
      +-- FailedPrecondition       the cluster cannot do it now (too few chunkservers, no lease)
      |    +-- NotADirectory / IsADirectory / DirectoryNotEmpty
      |    +-- Compacted           the op-log entries asked for were compacted away
@@ -40,6 +41,10 @@ class InvalidArgument(GfsError):
 
 class InvalidPath(InvalidArgument, ValueError):
     """A path that the namespace cannot hold."""
+
+
+class OutOfRange(InvalidArgument):
+    """A write may add one chunk past a file's end at a time (holes are added one by one)."""
 
 
 class FailedPrecondition(GfsError):

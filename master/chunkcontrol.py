@@ -80,12 +80,18 @@ class ChunkControl:
     # --- allocation and copy-on-write ---------------------------------------------------------
 
     def _allocate_through(self, path: str, index: int) -> None:
-        """Adds chunks up to `index` to the file, each with replicas created on distinct live
-        servers, unless it has them already."""
+        """Adds chunk `index` to the file (it may be one past the end, no further) with
+        replicas created on distinct live servers, unless it has it already."""
         meta = self.meta
         with meta.paths.hold(read=[path]), meta.core:
-            if not namespace.missing_chunks(meta.state, path, index):
-                return
+            missing = namespace.missing_chunks(meta.state, path, index)
+        if not missing:
+            return
+        if missing > 1:
+            # One request adds at most one chunk: an index of 3000 made 9000 replicas at once.
+            raise errors.OutOfRange(
+                f"chunk {index} of {path} is more than one past its end; add chunks in order"
+            )
         with meta.paths.hold(write=[path]):
             with meta.core:
                 missing = namespace.missing_chunks(meta.state, path, index)

@@ -293,3 +293,14 @@ def test_a_file_deleted_while_its_chunk_is_being_copied_does_not_come_back(setup
     deleter.join()
     assert service.chunk(view.handle) is None
     assert service.store.load().chunks == {}
+
+
+def test_a_write_lookup_adds_at_most_one_chunk_past_the_end(setup) -> None:  # type: ignore[no-untyped-def]
+    """One GetChunk(for_write) with index 3000 used to create 3001 chunks, ~9000 replicas."""
+    service, fake, _ = setup
+    with pytest.raises(errors.OutOfRange, match="more than one past its end"):
+        service.get_chunk("/f", 3000, for_write=True)
+    assert service.state.chunks == {} and fake.sent == [], "nothing allocated, nobody told"
+    service.get_chunk("/f", 0, for_write=True)
+    service.get_chunk("/f", 1, for_write=True)
+    assert len(service.stat("/f")[0].chunks) == 2
