@@ -57,6 +57,30 @@ from common.launching import (
     show_default=True,
     help="Bytes per second the scrubber reads at most.",
 )
+@click.option(
+    "--max-pushes",
+    type=click.IntRange(min=1),
+    envvar="GFS_MAX_PUSHES",
+    default=16,
+    show_default=True,
+    help="Pushes received at once (more are refused, to be retried).",
+)
+@click.option(
+    "--max-reads",
+    type=click.IntRange(min=1),
+    envvar="GFS_MAX_READS",
+    default=16,
+    show_default=True,
+    help="Reads served at once (more are refused, to be retried).",
+)
+@click.option(
+    "--stream-timeout",
+    type=click.FloatRange(min=0.1),
+    envvar="GFS_STREAM_TIMEOUT",
+    default=120.0,
+    show_default=True,
+    help="A push or read still running after this many seconds is cancelled.",
+)
 @tls_options
 @verbose_option
 @click.pass_context
@@ -70,6 +94,9 @@ def chunkserver(
     scrub_period: float,
     scrub_idle: float,
     scrub_rate: int,
+    max_pushes: int,
+    max_reads: int,
+    stream_timeout: float,
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
@@ -86,6 +113,9 @@ def chunkserver(
         scrub_period=scrub_period,
         scrub_idle=scrub_idle,
         scrub_rate=scrub_rate,
+        max_pushes=max_pushes,
+        max_reads=max_reads,
+        stream_timeout=stream_timeout,
         tls=tls_of(ctx, tls_ca, tls_cert, tls_key),
     )
     server = ChunkServer(config)

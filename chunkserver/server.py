@@ -21,7 +21,7 @@ class ChunkServer:
         self.config = config
         self.channels = transport.Channels(config.tls)
         self.store = ChunkStore(config.data_dir / "chunks", config.max_chunk_size)
-        self.server, port = new_server(config.listen, 32, config.tls, POLICY)
+        self.server, port = new_server(config.listen, config.workers, config.tls, POLICY)
         self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{port}"
         self.servicer = ChunkServicer(config, self.store, self.channels, self.address)
         chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)  # type: ignore[no-untyped-call]

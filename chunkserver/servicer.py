@@ -16,6 +16,7 @@ from chunkserver.pushes import Pushes
 from chunkserver.spool import Spool
 from chunkserver.storage import ChunkStore, CorruptReplica
 from common import access, errors, transport
+from common.admission import Admission, Deadlines
 from common.serving import aborting
 from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
@@ -56,6 +57,9 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.pushes = Pushes(config, store, self.spool, channels, address)
         self.mutations = Mutations(config, store, self.spool, channels)
         self.copies = Copies(config, store, self.spool, channels)
+        self._pushes = Admission("pushes", config.max_pushes)
+        self._reads = Admission("reads", config.max_reads)
+        self._deadlines = Deadlines()
 
     def close(self) -> None:
         self.mutations.close()
@@ -66,7 +70,11 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def PushData(
         self, request_iterator: Iterator[chunkserver_pb2.DataPiece], context: grpc.ServicerContext
     ) -> chunkserver_pb2.PushDataResponse:
-        return chunkserver_pb2.PushDataResponse(length=self.pushes.receive(request_iterator))
+        with (
+            self._pushes.admit(),
+            self._deadlines.bounded(context, self.config.stream_timeout),
+        ):
+            return chunkserver_pb2.PushDataResponse(length=self.pushes.receive(request_iterator))
 
     @aborting(log)
     def Read(
@@ -74,18 +82,22 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     ) -> Iterator[chunkserver_pb2.ReadPiece]:
         if request.offset < 0 or request.length < 0:
             raise errors.InvalidArgument("offset and length must be >= 0")
-        try:
-            for data in self.store.read(
-                request.handle,
-                request.version,
-                request.offset,
-                request.length,
-                self.config.read_piece,
-            ):
-                yield chunkserver_pb2.ReadPiece(data=data)
-        except CorruptReplica as err:
-            log.warning("%s; refusing the read", err)
-            raise
+        with (
+            self._reads.admit(),
+            self._deadlines.bounded(context, self.config.stream_timeout),
+        ):
+            try:
+                for data in self.store.read(
+                    request.handle,
+                    request.version,
+                    request.offset,
+                    request.length,
+                    self.config.read_piece,
+                ):
+                    yield chunkserver_pb2.ReadPiece(data=data)
+            except CorruptReplica as err:
+                log.warning("%s; refusing the read", err)
+                raise
 
     # --- control flow -------------------------------------------------------------------------
 

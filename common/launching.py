@@ -103,6 +103,7 @@ MASTER_FLAGS: list[tuple[str, Any, Any, str]] = [
     ("balance-interval", float, 30.0, "Seconds between automatic balancing rounds."),
     ("clone-limit", click.IntRange(min=1), 2, "Copies a chunkserver takes part in at once."),
     ("oplog-retain", click.IntRange(min=1), 1_000_000, "Op-log entries kept by compaction."),
+    ("max-followers", click.IntRange(min=1), 8, "Followed log streams served at once."),
 ]
 
 

@@ -23,6 +23,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _abort(log: logging.Logger, name: str, err: Exception, context: grpc.ServicerContext) -> None:
     if isinstance(err, errors.GfsError):
         transport.abort(context, err)
+    if isinstance(err, grpc.RpcError) and not context.is_active():
+        # The call is over (cancelled by its client, or by the server's own deadline): reading
+        # its next request failed. Nobody is left to answer.
+        log.info("%s: the call was cancelled before it ended", name)
+        raise err
     log.exception("%s failed", name)
     context.abort(grpc.StatusCode.INTERNAL, f"{name}: {err}")
 

@@ -46,6 +46,10 @@ class MasterConfig:
     oplog_retain: int = 1_000_000
     # A follower heard from within this long keeps the entries it still needs from compaction.
     follower_ttl: float = 3600.0
+    # gRPC worker threads of the master; followed log streams (shadows, `gfs oplog -f`) hold
+    # one each for as long as they follow, so at most `max_followers` at once.
+    workers: int = 32
+    max_followers: int = 8
     # Mutual TLS on every channel, every caller's role checked (None: insecure, simple mode).
     tls: TlsFiles | None = None
 

@@ -33,7 +33,7 @@ class MasterServer:
         else:
             self.shadow = ShadowService(config, self.store, shadow_of, channels=channels)
             self.service = self.shadow
-        self.server, self.port = new_server(config.listen, 32, config.tls, POLICY)
+        self.server, self.port = new_server(config.listen, config.workers, config.tls, POLICY)
         master_pb2_grpc.add_MasterServicer_to_server(MasterServicer(self.service), self.server)  # type: ignore[no-untyped-call]
         self.address = f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
         self._stopping = threading.Event()

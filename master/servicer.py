@@ -3,6 +3,7 @@ shadow answers reads; every change is refused with its `refusal()`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import grpc
 
 from common import access, errors, paths, tls
+from common.admission import Admission
 from common.serving import aborting
 from master.chunkservers import Heartbeat, Report
 from master.metadata import ChunkView
@@ -69,6 +71,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def __init__(self, service: MasterService | ShadowService) -> None:
         self.service = service
         self.metadata = service.metadata
+        self._followers = Admission("followed log streams", service.config.max_followers)
 
     def _master(self) -> MasterService:
         """The master's operations; a shadow refuses."""
@@ -246,18 +249,19 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def StreamLog(
         self, request: master_pb2.StreamLogRequest, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.LogRecord]:
-        for entry in self.service.oplog.stream(
-            request.since, request.follow, request.limit, context.is_active, request.follower
-        ):
-            head = self.service.store.last_seq
-            if entry is None:
-                yield master_pb2.LogRecord(seq=0, head_seq=head)
-                continue
-            yield master_pb2.LogRecord(
-                seq=entry.seq,
-                ts=entry.ts,
-                op=entry.op,
-                args_json=json.dumps(entry.args),
-                changes_json=json.dumps(entry.changes),
-                head_seq=head,
-            )
+        with self._followers.admit() if request.follow else contextlib.nullcontext():
+            for entry in self.service.oplog.stream(
+                request.since, request.follow, request.limit, context.is_active, request.follower
+            ):
+                head = self.service.store.last_seq
+                if entry is None:
+                    yield master_pb2.LogRecord(seq=0, head_seq=head)
+                    continue
+                yield master_pb2.LogRecord(
+                    seq=entry.seq,
+                    ts=entry.ts,
+                    op=entry.op,
+                    args_json=json.dumps(entry.args),
+                    changes_json=json.dumps(entry.changes),
+                    head_seq=head,
+                )
