@@ -11,6 +11,7 @@ from chunkserver.mutations import Mutations
 from chunkserver.storage import ChunkStore
 from common import errors, transport
 from common.loops import Loop
+from common.tokens import Key, KeyRing
 from protos import master_pb2
 
 log = logging.getLogger(__name__)
@@ -24,11 +25,13 @@ class Heartbeater:
         store: ChunkStore,
         leases: Mutations,
         channels: transport.Channels,
+        keys: KeyRing | None = None,
     ) -> None:
         self.config = config
         self.address = address
         self.store = store
         self.leases = leases  # the primary's leases: extensions asked for and granted
+        self.keys = keys  # the master's token keys, as its replies say
         self.channels = channels
         self.interval = config.heartbeat_interval
         self._stop = threading.Event()
@@ -78,6 +81,8 @@ class Heartbeater:
         )
         if reply.interval_seconds > 0:
             self.interval = reply.interval_seconds
+        if self.keys is not None and reply.keys:
+            self.keys.replace([Key(k.id, k.secret, k.until) for k in reply.keys])
         if reply.extended:
             self.leases.extended(list(reply.extended), extend, sent_at + reply.lease_seconds)
         for removal in reply.delete:

@@ -19,6 +19,7 @@ class Lease:
     secondaries: tuple[str, ...]
     seconds: float  # the lease's length, as granted
     chunk_size: int = 0  # where appends pad (0: not told)
+    token: bytes = b""  # the master's lease token, shown to the secondaries (secure clusters)
     active: bool = False  # ordered a mutation since extension was last asked for
     # What the replicas held when the lease's first append came (None: not learnt yet).
     survey: Survey | None = None
@@ -48,8 +49,11 @@ class LeaseTable:
         secondaries: list[str],
         now: float,
         chunk_size: int = 0,
+        token: bytes = b"",
     ) -> None:
-        self.leases[handle] = Lease(version, now + seconds, tuple(secondaries), seconds, chunk_size)
+        self.leases[handle] = Lease(
+            version, now + seconds, tuple(secondaries), seconds, chunk_size, token=token
+        )
 
     def check(self, handle: int, version: int, now: float) -> Lease:
         """The lease under which a mutation of `handle` at `version` may be ordered now."""

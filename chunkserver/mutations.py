@@ -127,6 +127,7 @@ class Mutations:
             serial=apply.serial,
             record_id=apply.record_id,
             pad_to=apply.pad_to,
+            token=apply.token,
         )
         remote = [self._pool.submit(self._apply_on, a, request) for a in apply.secondaries]
         try:
@@ -205,6 +206,7 @@ class Mutations:
                 list(request.secondaries),
                 time.monotonic(),
                 request.chunk_size,
+                request.token,
             )
         log.info(
             "primary of chunk %d v%d for %.0fs", request.handle, request.version, request.seconds

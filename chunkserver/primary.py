@@ -40,6 +40,7 @@ class Apply:
     record_id: str = ""
     pad_to: int = 0
     here: bool = True
+    token: bytes = b""  # the lease's token, for the secondaries to check
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ class Primary:
     ) -> Apply:
         """A write of pushed data at the client's offset, on every replica."""
         lease, serial = self._ordered(handle, version, now)
-        return Apply(handle, version, serial, offset, lease.secondaries, data_id=data_id)
+        return Apply(
+            handle, version, serial, offset, lease.secondaries, data_id=data_id, token=lease.token
+        )
 
     def survey_needed(
         self, handle: int, version: int, size: int, now: float
@@ -147,13 +150,25 @@ class Primary:
                 # then, or a new lease's, this one too): each gets it at the same offset.
                 here = found is Landing.GAP
                 apply = Apply(
-                    handle, version, serial, offset, secondaries, data_id, record_id, here=here
+                    handle,
+                    version,
+                    serial,
+                    offset,
+                    secondaries,
+                    data_id,
+                    record_id,
+                    here=here,
+                    token=lease.token,
                 )
                 return apply, Appended(offset, duplicate=True)
         survey_end = lease.survey.end if lease.survey is not None else 0
         offset = max(local_end, survey_end)
         if offset + size > chunk_size:
-            pad = Apply(handle, version, serial, offset, secondaries, pad_to=chunk_size)
+            pad = Apply(
+                handle, version, serial, offset, secondaries, pad_to=chunk_size, token=lease.token
+            )
             return pad, Appended(offset, padded=True)
-        apply = Apply(handle, version, serial, offset, secondaries, data_id, record_id)
+        apply = Apply(
+            handle, version, serial, offset, secondaries, data_id, record_id, token=lease.token
+        )
         return apply, Appended(offset)

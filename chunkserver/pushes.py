@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -31,13 +31,18 @@ class Pushes:
     channels: transport.Channels
     address: str = ""  # this server's: a chain naming it loops
 
-    def receive(self, pieces: Iterator[chunkserver_pb2.DataPiece]) -> int:
+    def receive(
+        self,
+        pieces: Iterator[chunkserver_pb2.DataPiece],
+        allowed: Callable[[chunkserver_pb2.DataPiece], None] = lambda first: None,
+    ) -> int:
         """Takes one push (its first piece names the data id, the chain after this server, and
-        the chunk and offset it is for); returns its length once every server of the chain
-        holds it."""
+        the chunk and offset it is for, and carries its token, which `allowed` checks);
+        returns its length once every server of the chain holds it."""
         first = next(pieces, None)
         if first is None or not first.data_id:
             raise errors.InvalidArgument("a push must start with a piece naming its data id")
+        allowed(first)
         data_id, chain = first.data_id, self._checked(list(first.chain))
         handle, offset = first.handle, first.offset
         writer = self.spool.open(data_id, time.monotonic(), self.config.max_chunk_size)
@@ -58,7 +63,12 @@ class Pushes:
 
             def relay() -> Iterator[chunkserver_pb2.DataPiece]:
                 yield chunkserver_pb2.DataPiece(
-                    data_id=data_id, chain=chain[1:], data=head, handle=handle, offset=offset
+                    data_id=data_id,
+                    chain=chain[1:],
+                    data=head,
+                    handle=handle,
+                    offset=offset,
+                    token=first.token,
                 )
                 while (item := relayed.get()) is not None:
                     yield chunkserver_pb2.DataPiece(data=item)

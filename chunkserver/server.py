@@ -29,7 +29,12 @@ class ChunkServer:
             self.store, config.scrub_period, config.scrub_idle, config.scrub_rate
         )
         self.heartbeater = Heartbeater(
-            config, self.address, self.store, self.servicer.mutations, self.channels
+            config,
+            self.address,
+            self.store,
+            self.servicer.mutations,
+            self.channels,
+            self.servicer.keys,
         )
 
     def start(self) -> None:

@@ -89,8 +89,10 @@ class ChunkIO:
         target: tuple[int, int],
         data: bytes,
         progress: Progress | None = None,
+        token: bytes = b"",
     ) -> None:
-        """Pushes `data` along `chain`; `target` is the chunk and offset it is for (-1: the end)."""
+        """Pushes `data` along `chain`; `target` is the chunk and offset it is for (-1: the end),
+        `token` the chunk's write token on a secure cluster."""
         step = self.piece_size or piece_for(len(data))
         handle, offset = target
 
@@ -99,7 +101,12 @@ class ChunkIO:
                 piece = data[i : i + step]
                 if i == 0:
                     yield chunkserver_pb2.DataPiece(
-                        data_id=data_id, chain=chain[1:], data=piece, handle=handle, offset=offset
+                        data_id=data_id,
+                        chain=chain[1:],
+                        data=piece,
+                        handle=handle,
+                        offset=offset,
+                        token=token,
                     )
                 else:
                     yield chunkserver_pb2.DataPiece(data=piece)
@@ -137,6 +144,7 @@ class ChunkIO:
                 (info.handle, offset),
                 data,
                 progress if first[0] else None,
+                info.token,
             )
             first[0] = False
             return apply(info, data_id)
@@ -154,7 +162,11 @@ class ChunkIO:
             transport.call(
                 self.channels.chunkserver(info.primary or "").Write,
                 chunkserver_pb2.WriteRequest(
-                    handle=info.handle, version=info.version, offset=offset, data_id=data_id
+                    handle=info.handle,
+                    version=info.version,
+                    offset=offset,
+                    data_id=data_id,
+                    token=info.token,
                 ),
                 target=info.primary or "",
                 timeout=self.timeout,
@@ -169,7 +181,11 @@ class ChunkIO:
             reply: chunkserver_pb2.AppendResponse = transport.call(
                 self.channels.chunkserver(info.primary or "").Append,
                 chunkserver_pb2.AppendRequest(
-                    handle=info.handle, version=info.version, data_id=data_id, record_id=record_id
+                    handle=info.handle,
+                    version=info.version,
+                    data_id=data_id,
+                    record_id=record_id,
+                    token=info.token,
                 ),
                 target=info.primary or "",
                 timeout=self.timeout,
@@ -202,7 +218,11 @@ class ChunkIO:
                 info = self.locate(path, info.index, False)
             for replica in self.nearest_first(info.replicas, first):
                 request = chunkserver_pb2.ReadRequest(
-                    handle=info.handle, version=info.version, offset=pos, length=end - pos
+                    handle=info.handle,
+                    version=info.version,
+                    offset=pos,
+                    length=end - pos,
+                    token=info.token,
                 )
                 try:
                     with transport.translating(replica):

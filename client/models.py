@@ -32,10 +32,13 @@ class ChunkInfo:
     size: int
     replicas: tuple[str, ...]
     primary: str | None
+    token: bytes = b""  # a secure master's chunk access token, shown to the chunkservers
 
     @classmethod
     def of(cls, c: master_pb2.ChunkLocation) -> ChunkInfo:
-        return cls(c.index, c.handle, c.version, c.size, tuple(c.replicas), c.primary or None)
+        return cls(
+            c.index, c.handle, c.version, c.size, tuple(c.replicas), c.primary or None, c.token
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {

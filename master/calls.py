@@ -22,6 +22,7 @@ class ChunkserverCalls(Protocol):
         seconds: float,
         secondaries: list[str],
         chunk_size: int,
+        token: bytes = b"",
     ) -> None: ...
 
     def revoke_lease(self, address: str, handle: int, version: int) -> None: ...
@@ -58,6 +59,7 @@ class GrpcChunkserverCalls:
         seconds: float,
         secondaries: list[str],
         chunk_size: int,
+        token: bytes = b"",
     ) -> None:
         transport.call(
             self.channels.chunkserver(address).GrantLease,
@@ -67,6 +69,7 @@ class GrpcChunkserverCalls:
                 seconds=seconds,
                 secondaries=secondaries,
                 chunk_size=chunk_size,
+                token=token,
             ),
             target=address,
             timeout=self.rpc_timeout,

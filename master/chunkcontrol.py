@@ -16,6 +16,7 @@ from common import errors
 from common.keyedlocks import KeyedLocks
 from master import leases, namespace, placement
 from master.calls import ChunkserverCalls
+from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
 from master.state import Chunk, Mutation, PutChunk, put_chunk
 
@@ -23,8 +24,15 @@ log = logging.getLogger(__name__)
 
 
 class ChunkControl:
-    def __init__(self, meta: Metadata, calls: ChunkserverCalls, fanout: Executor) -> None:
+    def __init__(
+        self,
+        meta: Metadata,
+        calls: ChunkserverCalls,
+        fanout: Executor,
+        tokens: TokenIssuer | None = None,
+    ) -> None:
         self.meta = meta
+        self.tokens = tokens  # a secure master's: primaries get lease tokens
         self.config = meta.config
         self.calls = calls
         self.fanout = fanout  # runs RPCs only: nothing on it waits for the pool
@@ -338,8 +346,17 @@ class ChunkControl:
         until = leases.lease_until(meta.clock(), config.lease_seconds, config.rpc_timeout)
         leased = dataclasses.replace(bumped, lease_holder=primary, lease_expiry=until)
         meta.commit(put_chunk("grant_lease", leased, primary=primary))
+        proof = b""
+        if self.tokens is not None:
+            proof = self.tokens.lease(handle, bumped.version, primary, until)
         self.calls.grant_lease(
-            primary, handle, bumped.version, config.lease_seconds, secondaries, config.chunk_size
+            primary,
+            handle,
+            bumped.version,
+            config.lease_seconds,
+            secondaries,
+            config.chunk_size,
+            proof,
         )
         log.info("lease on chunk %d v%d granted to %s", handle, bumped.version, primary)
 

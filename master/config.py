@@ -50,6 +50,10 @@ class MasterConfig:
     # one each for as long as they follow, so at most `max_followers` at once.
     workers: int = 32
     max_followers: int = 8
+    # Chunk access tokens (secure clusters only): how long one lets its holder read or write a
+    # chunk, and how often the key they are signed with changes.
+    token_lifetime: float = 600.0
+    token_key_rotate: float = 3600.0
     # Mutual TLS on every channel, every caller's role checked (None: insecure, simple mode).
     tls: TlsFiles | None = None
 

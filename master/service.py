@@ -40,6 +40,7 @@ from master.calls import GrpcChunkserverCalls
 from master.chunkcontrol import ChunkControl
 from master.chunkservers import Heartbeat, Removal, ServerReport
 from master.config import MasterConfig
+from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
 from master.operations import NamespaceOperations
 from master.oplog import OpLog
@@ -68,7 +69,8 @@ class MasterService:
         self._jobs = ThreadPoolExecutor(config.job_workers, thread_name_prefix="master-job")
         calls = GrpcChunkserverCalls(self.channels, config.rpc_timeout, config.copy_timeout)
         self.metadata = Metadata(config, store, clock)
-        self.chunks = ChunkControl(self.metadata, calls, self._fanout)
+        self.tokens = TokenIssuer(config, clock) if config.tls is not None else None
+        self.chunks = ChunkControl(self.metadata, calls, self._fanout, self.tokens)
         self.namespace = NamespaceOperations(self.metadata, self.chunks)
         self.replicas = ReplicaManager(self.metadata, self.chunks, self._jobs)
         self.oplog = OpLog(config, store)

@@ -14,6 +14,7 @@ import grpc
 from common import access, errors, paths, tls
 from common.admission import Admission
 from common.serving import aborting
+from common.tokens import READ, WRITE
 from master.chunkservers import Heartbeat, Report
 from master.metadata import ChunkView
 from master.service import MasterService
@@ -136,7 +137,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         return master_pb2.FileInfo(
             entry=_entry(node),
             chunk_size=self.service.config.chunk_size,
-            chunks=[_location(v) for v in views],
+            chunks=[self._located(v, READ, context) for v in views],
         )
 
     @aborting(log)
@@ -145,10 +146,22 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     ) -> master_pb2.ChunkLocation:
         path = paths.normalize(request.path)
         if request.for_write:
-            return _location(self._master().get_chunk(path, request.index, True))
+            view = self._master().get_chunk(path, request.index, True)
+            return self._located(view, READ + WRITE, context)
         if isinstance(self.service, ShadowService):
-            return _location(self.metadata.chunk_view(path, request.index))
-        return _location(self.service.get_chunk(path, request.index, False))
+            return self._located(self.metadata.chunk_view(path, request.index), READ, context)
+        return self._located(self.service.get_chunk(path, request.index, False), READ, context)
+
+    def _located(
+        self, view: ChunkView, ops: str, context: grpc.ServicerContext
+    ) -> master_pb2.ChunkLocation:
+        """Where the chunk lives and, from a secure master, the caller's token for it."""
+        location = _location(view)
+        tokens = self.service.tokens
+        who = tls.peer(context)
+        if tokens is not None and who is not None:
+            location.token = tokens.issue(who.name, view.handle, view.version, ops, view.replicas)
+        return location
 
     @aborting(log)
     def ExtendFile(
@@ -167,7 +180,8 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 f"chunkserver {who.name!r} may not report as {request.address}: its certificate "
                 f"names {', '.join(sorted(who.hosts)) or 'no host'}"
             )
-        removals, extended = self._master().heartbeat(
+        master = self._master()
+        removals, extended = master.heartbeat(
             Heartbeat(
                 address=request.address,
                 rack=request.rack,
@@ -185,6 +199,10 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             interval_seconds=self.service.config.heartbeat_interval,
             extended=extended,
             lease_seconds=self.service.config.lease_seconds,
+            keys=[
+                master_pb2.TokenKey(id=k.id, secret=k.secret, until=k.until)
+                for k in (master.tokens.keys() if master.tokens is not None else [])
+            ],
         )
 
     @aborting(log)

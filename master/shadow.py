@@ -20,6 +20,7 @@ import grpc
 from common import errors, transport
 from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
+from master.issuer import TokenIssuer
 from master.metadata import Metadata
 from master.oplog import OpLog
 from master.safemode import SafeMode
@@ -56,6 +57,8 @@ class ShadowService:
         self.oplog = OpLog(config, store)
         self.master_address = master_address
         self.safe_mode = SafeMode(config.safemode_threshold, active=False)  # orders no deletions
+        # A shadow holds no token keys: its locations carry no chunk access tokens.
+        self.tokens: TokenIssuer | None = None
         self.head_seq = store.last_seq
         self.caught_up_at = time.monotonic()  # when it last held all the master had
         self.known_servers: set[str] = set()

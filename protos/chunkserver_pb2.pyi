@@ -11,18 +11,20 @@ class Ack(_message.Message):
     def __init__(self) -> None: ...
 
 class DataPiece(_message.Message):
-    __slots__ = ("data_id", "chain", "data", "handle", "offset")
+    __slots__ = ("data_id", "chain", "data", "handle", "offset", "token")
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     data_id: str
     chain: _containers.RepeatedScalarFieldContainer[str]
     data: bytes
     handle: int
     offset: int
-    def __init__(self, data_id: _Optional[str] = ..., chain: _Optional[_Iterable[str]] = ..., data: _Optional[bytes] = ..., handle: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+    token: bytes
+    def __init__(self, data_id: _Optional[str] = ..., chain: _Optional[_Iterable[str]] = ..., data: _Optional[bytes] = ..., handle: _Optional[int] = ..., offset: _Optional[int] = ..., token: _Optional[bytes] = ...) -> None: ...
 
 class PushDataResponse(_message.Message):
     __slots__ = ("length",)
@@ -31,19 +33,21 @@ class PushDataResponse(_message.Message):
     def __init__(self, length: _Optional[int] = ...) -> None: ...
 
 class WriteRequest(_message.Message):
-    __slots__ = ("handle", "version", "offset", "data_id")
+    __slots__ = ("handle", "version", "offset", "data_id", "token")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     offset: int
     data_id: str
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ...) -> None: ...
+    token: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., token: _Optional[bytes] = ...) -> None: ...
 
 class ApplyWriteRequest(_message.Message):
-    __slots__ = ("handle", "version", "offset", "data_id", "serial", "record_id", "pad_to")
+    __slots__ = ("handle", "version", "offset", "data_id", "serial", "record_id", "pad_to", "token")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +55,7 @@ class ApplyWriteRequest(_message.Message):
     SERIAL_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     PAD_TO_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     offset: int
@@ -58,19 +63,22 @@ class ApplyWriteRequest(_message.Message):
     serial: int
     record_id: str
     pad_to: int
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., serial: _Optional[int] = ..., record_id: _Optional[str] = ..., pad_to: _Optional[int] = ...) -> None: ...
+    token: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., serial: _Optional[int] = ..., record_id: _Optional[str] = ..., pad_to: _Optional[int] = ..., token: _Optional[bytes] = ...) -> None: ...
 
 class AppendRequest(_message.Message):
-    __slots__ = ("handle", "version", "data_id", "record_id")
+    __slots__ = ("handle", "version", "data_id", "record_id", "token")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     data_id: str
     record_id: str
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., data_id: _Optional[str] = ..., record_id: _Optional[str] = ...) -> None: ...
+    token: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., data_id: _Optional[str] = ..., record_id: _Optional[str] = ..., token: _Optional[bytes] = ...) -> None: ...
 
 class AppendResponse(_message.Message):
     __slots__ = ("offset", "padded", "duplicate")
@@ -89,16 +97,18 @@ class WriteResponse(_message.Message):
     def __init__(self, chunk_length: _Optional[int] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
-    __slots__ = ("handle", "version", "offset", "length")
+    __slots__ = ("handle", "version", "offset", "length", "token")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     offset: int
     length: int
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+    token: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., token: _Optional[bytes] = ...) -> None: ...
 
 class ReadPiece(_message.Message):
     __slots__ = ("data",)
@@ -117,18 +127,20 @@ class SetVersionRequest(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., create: _Optional[bool] = ...) -> None: ...
 
 class GrantLeaseRequest(_message.Message):
-    __slots__ = ("handle", "version", "seconds", "secondaries", "chunk_size")
+    __slots__ = ("handle", "version", "seconds", "secondaries", "chunk_size", "token")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
     SECONDARIES_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     seconds: float
     secondaries: _containers.RepeatedScalarFieldContainer[str]
     chunk_size: int
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., seconds: _Optional[float] = ..., secondaries: _Optional[_Iterable[str]] = ..., chunk_size: _Optional[int] = ...) -> None: ...
+    token: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., seconds: _Optional[float] = ..., secondaries: _Optional[_Iterable[str]] = ..., chunk_size: _Optional[int] = ..., token: _Optional[bytes] = ...) -> None: ...
 
 class RevokeLeaseRequest(_message.Message):
     __slots__ = ("handle", "version")

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13protos/master.proto\x12\x0cpygfs.master\"\x07\n\x05\x45mpty\"-\n\x0cMkdirRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07parents\x18\x02 \x01(\x08\"\x1d\n\rCreateRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"D\n\rDeleteRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\x12\x12\n\nskip_trash\x18\x03 \x01(\x08\"\x1f\n\x0fUndeleteRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\")\n\rRenameRequest\x12\x0b\n\x03src\x18\x01 \x01(\t\x12\x0b\n\x03\x64st\x18\x02 \x01(\t\"\x1b\n\x0bListRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"o\n\x05\x45ntry\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06is_dir\x18\x02 \x01(\x08\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\r\n\x05mtime\x18\x04 \x01(\x01\x12\x0c\n\x04mode\x18\x05 \x01(\x05\x12\r\n\x05owner\x18\x06 \x01(\t\x12\x0e\n\x06\x63hunks\x18\x07 \x01(\x05\"4\n\x0cListResponse\x12$\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x13.pygfs.master.Entry\"\x1b\n\x0bStatRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"p\n\rChunkLocation\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x0e\n\x06handle\x18\x02 \x01(\x04\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x10\n\x08replicas\x18\x05 \x03(\t\x12\x0f\n\x07primary\x18\x06 \x01(\t\"o\n\x08\x46ileInfo\x12\"\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x13.pygfs.master.Entry\x12\x12\n\nchunk_size\x18\x02 \x01(\x03\x12+\n\x06\x63hunks\x18\x03 \x03(\x0b\x32\x1b.pygfs.master.ChunkLocation\"A\n\x0fGetChunkRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x03\x12\x11\n\tfor_write\x18\x03 \x01(\x08\"1\n\x11\x45xtendFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06length\x18\x02 \x01(\x03\"@\n\rReplicaReport\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\xc6\x01\n\x10HeartbeatRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04rack\x18\x02 \x01(\t\x12\x12\n\nused_bytes\x18\x03 \x01(\x03\x12\x12\n\nfree_bytes\x18\x04 \x01(\x03\x12-\n\x08replicas\x18\x05 \x03(\x0b\x32\x1b.pygfs.master.ReplicaReport\x12\x0f\n\x07\x63orrupt\x18\x06 \x03(\x04\x12+\n\x06\x65xtend\x18\x07 \x03(\x0b\x32\x1b.pygfs.master.ReplicaReport\".\n\x07Removal\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x13\n\x0bmax_version\x18\x02 \x01(\x04\"}\n\x11HeartbeatResponse\x12%\n\x06\x64\x65lete\x18\x01 \x03(\x0b\x32\x15.pygfs.master.Removal\x12\x18\n\x10interval_seconds\x18\x02 \x01(\x01\x12\x10\n\x08\x65xtended\x18\x03 \x03(\x04\x12\x15\n\rlease_seconds\x18\x04 \x01(\x01\"\x92\x01\n\x0cServerReport\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04rack\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0e\n\x06\x63hunks\x18\x04 \x01(\x03\x12\x12\n\nused_bytes\x18\x05 \x01(\x03\x12\x12\n\nfree_bytes\x18\x06 \x01(\x03\x12\x1c\n\x14last_heartbeat_age_s\x18\x07 \x01(\x01\"\x88\x01\n\rClusterReport\x12\x30\n\x0c\x63hunkservers\x18\x01 \x03(\x0b\x32\x1a.pygfs.master.ServerReport\x12\x11\n\tsafe_mode\x18\x02 \x01(\x08\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07log_seq\x18\x04 \x01(\x03\x12\x13\n\x0blag_seconds\x18\x05 \x01(\x01\"!\n\x0fSafeModeRequest\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\"^\n\rSafeModeState\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0e\n\x06manual\x18\x02 \x01(\x08\x12\x14\n\x0cknown_chunks\x18\x03 \x01(\x03\x12\x17\n\x0freported_chunks\x18\x04 \x01(\x03\"R\n\x10StreamLogRequest\x12\r\n\x05since\x18\x01 \x01(\x03\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\r\n\x05limit\x18\x03 \x01(\x03\x12\x10\n\x08\x66ollower\x18\x04 \x01(\t\"k\n\tLogRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\n\n\x02ts\x18\x02 \x01(\x01\x12\n\n\x02op\x18\x03 \x01(\t\x12\x11\n\targs_json\x18\x04 \x01(\t\x12\x14\n\x0c\x63hanges_json\x18\x05 \x01(\t\x12\x10\n\x08head_seq\x18\x06 \x01(\x03\"4\n\x0f\x43heckpointPiece\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x14\n\x0c\x63hanges_json\x18\x02 \x01(\t\"\x1b\n\x0b\x46sckRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"6\n\x13\x44\x65\x63ommissionRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61ncel\x18\x02 \x01(\x08\"\x1d\n\x0c\x42\x61lanceReply\x12\r\n\x05moves\x18\x01 \x01(\x03\"\xa9\x01\n\nFsckReport\x12\r\n\x05\x66iles\x18\x01 \x01(\x03\x12\x0e\n\x06\x63hunks\x18\x02 \x01(\x03\x12\x0f\n\x07healthy\x18\x03 \x01(\x03\x12\x18\n\x10under_replicated\x18\x04 \x01(\x03\x12\x17\n\x0fover_replicated\x18\x05 \x01(\x03\x12\x0f\n\x07missing\x18\x06 \x01(\x03\x12\x0f\n\x07\x63orrupt\x18\x07 \x01(\x03\x12\x16\n\x0estale_replicas\x18\x08 \x01(\x03\x32\x99\t\n\x06Master\x12\x38\n\x05Mkdir\x12\x1a.pygfs.master.MkdirRequest\x1a\x13.pygfs.master.Empty\x12:\n\x06\x43reate\x12\x1b.pygfs.master.CreateRequest\x1a\x13.pygfs.master.Empty\x12:\n\x06\x44\x65lete\x12\x1b.pygfs.master.DeleteRequest\x1a\x13.pygfs.master.Empty\x12>\n\x08Undelete\x12\x1d.pygfs.master.UndeleteRequest\x1a\x13.pygfs.master.Empty\x12:\n\x06Rename\x12\x1b.pygfs.master.RenameRequest\x1a\x13.pygfs.master.Empty\x12<\n\x08Snapshot\x12\x1b.pygfs.master.RenameRequest\x1a\x13.pygfs.master.Empty\x12=\n\x04List\x12\x19.pygfs.master.ListRequest\x1a\x1a.pygfs.master.ListResponse\x12\x39\n\x04Stat\x12\x19.pygfs.master.StatRequest\x1a\x16.pygfs.master.FileInfo\x12\x46\n\x08GetChunk\x12\x1d.pygfs.master.GetChunkRequest\x1a\x1b.pygfs.master.ChunkLocation\x12\x42\n\nExtendFile\x12\x1f.pygfs.master.ExtendFileRequest\x1a\x13.pygfs.master.Empty\x12L\n\tHeartbeat\x12\x1e.pygfs.master.HeartbeatRequest\x1a\x1f.pygfs.master.HeartbeatResponse\x12:\n\x06Report\x12\x13.pygfs.master.Empty\x1a\x1b.pygfs.master.ClusterReport\x12\x46\n\x08SafeMode\x12\x1d.pygfs.master.SafeModeRequest\x1a\x1b.pygfs.master.SafeModeState\x12\x46\n\tStreamLog\x12\x1e.pygfs.master.StreamLogRequest\x1a\x17.pygfs.master.LogRecord0\x01\x12\x42\n\nCheckpoint\x12\x13.pygfs.master.Empty\x1a\x1d.pygfs.master.CheckpointPiece0\x01\x12;\n\x04\x46sck\x12\x19.pygfs.master.FsckRequest\x1a\x18.pygfs.master.FsckReport\x12\x46\n\x0c\x44\x65\x63ommission\x12!.pygfs.master.DecommissionRequest\x1a\x13.pygfs.master.Empty\x12:\n\x07\x42\x61lance\x12\x13.pygfs.master.Empty\x1a\x1a.pygfs.master.BalanceReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13protos/master.proto\x12\x0cpygfs.master\"\x07\n\x05\x45mpty\"-\n\x0cMkdirRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07parents\x18\x02 \x01(\x08\"\x1d\n\rCreateRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"D\n\rDeleteRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\x12\x12\n\nskip_trash\x18\x03 \x01(\x08\"\x1f\n\x0fUndeleteRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\")\n\rRenameRequest\x12\x0b\n\x03src\x18\x01 \x01(\t\x12\x0b\n\x03\x64st\x18\x02 \x01(\t\"\x1b\n\x0bListRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"o\n\x05\x45ntry\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06is_dir\x18\x02 \x01(\x08\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\r\n\x05mtime\x18\x04 \x01(\x01\x12\x0c\n\x04mode\x18\x05 \x01(\x05\x12\r\n\x05owner\x18\x06 \x01(\t\x12\x0e\n\x06\x63hunks\x18\x07 \x01(\x05\"4\n\x0cListResponse\x12$\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x13.pygfs.master.Entry\"\x1b\n\x0bStatRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"\x7f\n\rChunkLocation\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x0e\n\x06handle\x18\x02 \x01(\x04\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x10\n\x08replicas\x18\x05 \x03(\t\x12\x0f\n\x07primary\x18\x06 \x01(\t\x12\r\n\x05token\x18\x07 \x01(\x0c\"o\n\x08\x46ileInfo\x12\"\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x13.pygfs.master.Entry\x12\x12\n\nchunk_size\x18\x02 \x01(\x03\x12+\n\x06\x63hunks\x18\x03 \x03(\x0b\x32\x1b.pygfs.master.ChunkLocation\"A\n\x0fGetChunkRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x03\x12\x11\n\tfor_write\x18\x03 \x01(\x08\"1\n\x11\x45xtendFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06length\x18\x02 \x01(\x03\"@\n\rReplicaReport\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\xc6\x01\n\x10HeartbeatRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04rack\x18\x02 \x01(\t\x12\x12\n\nused_bytes\x18\x03 \x01(\x03\x12\x12\n\nfree_bytes\x18\x04 \x01(\x03\x12-\n\x08replicas\x18\x05 \x03(\x0b\x32\x1b.pygfs.master.ReplicaReport\x12\x0f\n\x07\x63orrupt\x18\x06 \x03(\x04\x12+\n\x06\x65xtend\x18\x07 \x03(\x0b\x32\x1b.pygfs.master.ReplicaReport\".\n\x07Removal\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x13\n\x0bmax_version\x18\x02 \x01(\x04\"\xa3\x01\n\x11HeartbeatResponse\x12%\n\x06\x64\x65lete\x18\x01 \x03(\x0b\x32\x15.pygfs.master.Removal\x12\x18\n\x10interval_seconds\x18\x02 \x01(\x01\x12\x10\n\x08\x65xtended\x18\x03 \x03(\x04\x12\x15\n\rlease_seconds\x18\x04 \x01(\x01\x12$\n\x04keys\x18\x05 \x03(\x0b\x32\x16.pygfs.master.TokenKey\"5\n\x08TokenKey\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0e\n\x06secret\x18\x02 \x01(\x0c\x12\r\n\x05until\x18\x03 \x01(\x01\"\x92\x01\n\x0cServerReport\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04rack\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0e\n\x06\x63hunks\x18\x04 \x01(\x03\x12\x12\n\nused_bytes\x18\x05 \x01(\x03\x12\x12\n\nfree_bytes\x18\x06 \x01(\x03\x12\x1c\n\x14last_heartbeat_age_s\x18\x07 \x01(\x01\"\x88\x01\n\rClusterReport\x12\x30\n\x0c\x63hunkservers\x18\x01 \x03(\x0b\x32\x1a.pygfs.master.ServerReport\x12\x11\n\tsafe_mode\x18\x02 \x01(\x08\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07log_seq\x18\x04 \x01(\x03\x12\x13\n\x0blag_seconds\x18\x05 \x01(\x01\"!\n\x0fSafeModeRequest\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\"^\n\rSafeModeState\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0e\n\x06manual\x18\x02 \x01(\x08\x12\x14\n\x0cknown_chunks\x18\x03 \x01(\x03\x12\x17\n\x0freported_chunks\x18\x04 \x01(\x03\"R\n\x10StreamLogRequest\x12\r\n\x05since\x18\x01 \x01(\x03\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\r\n\x05limit\x18\x03 \x01(\x03\x12\x10\n\x08\x66ollower\x18\x04 \x01(\t\"k\n\tLogRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\n\n\x02ts\x18\x02 \x01(\x01\x12\n\n\x02op\x18\x03 \x01(\t\x12\x11\n\targs_json\x18\x04 \x01(\t\x12\x14\n\x0c\x63hanges_json\x18\x05 \x01(\t\x12\x10\n\x08head_seq\x18\x06 \x01(\x03\"4\n\x0f\x43heckpointPiece\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x14\n\x0c\x63hanges_json\x18\x02 \x01(\t\"\x1b\n\x0b\x46sckRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"6\n\x13\x44\x65\x63ommissionRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61ncel\x18\x02 \x01(\x08\"\x1d\n\x0c\x42\x61lanceReply\x12\r\n\x05moves\x18\x01 \x01(\x03\"\xa9\x01\n\nFsckReport\x12\r\n\x05\x66iles\x18\x01 \x01(\x03\x12\x0e\n\x06\x63hunks\x18\x02 \x01(\x03\x12\x0f\n\x07healthy\x18\x03 \x01(\x03\x12\x18\n\x10under_replicated\x18\x04 \x01(\x03\x12\x17\n\x0fover_replicated\x18\x05 \x01(\x03\x12\x0f\n\x07missing\x18\x06 \x01(\x03\x12\x0f\n\x07\x63orrupt\x18\x07 \x01(\x03\x12\x16\n\x0estale_replicas\x18\x08 \x01(\x03\x32\x99\t\n\x06Master\x12\x38\n\x05Mkdir\x12\x1a.pygfs.master.MkdirRequest\x1a\x13.pygfs.master.Empty\x12:\n\x06\x43reate\x12\x1b.pygfs.master.CreateRequest\x1a\x13.pygfs.master.Empty\x12:\n\x06\x44\x65lete\x12\x1b.pygfs.master.DeleteRequest\x1a\x13.pygfs.master.Empty\x12>\n\x08Undelete\x12\x1d.pygfs.master.UndeleteRequest\x1a\x13.pygfs.master.Empty\x12:\n\x06Rename\x12\x1b.pygfs.master.RenameRequest\x1a\x13.pygfs.master.Empty\x12<\n\x08Snapshot\x12\x1b.pygfs.master.RenameRequest\x1a\x13.pygfs.master.Empty\x12=\n\x04List\x12\x19.pygfs.master.ListRequest\x1a\x1a.pygfs.master.ListResponse\x12\x39\n\x04Stat\x12\x19.pygfs.master.StatRequest\x1a\x16.pygfs.master.FileInfo\x12\x46\n\x08GetChunk\x12\x1d.pygfs.master.GetChunkRequest\x1a\x1b.pygfs.master.ChunkLocation\x12\x42\n\nExtendFile\x12\x1f.pygfs.master.ExtendFileRequest\x1a\x13.pygfs.master.Empty\x12L\n\tHeartbeat\x12\x1e.pygfs.master.HeartbeatRequest\x1a\x1f.pygfs.master.HeartbeatResponse\x12:\n\x06Report\x12\x13.pygfs.master.Empty\x1a\x1b.pygfs.master.ClusterReport\x12\x46\n\x08SafeMode\x12\x1d.pygfs.master.SafeModeRequest\x1a\x1b.pygfs.master.SafeModeState\x12\x46\n\tStreamLog\x12\x1e.pygfs.master.StreamLogRequest\x1a\x17.pygfs.master.LogRecord0\x01\x12\x42\n\nCheckpoint\x12\x13.pygfs.master.Empty\x1a\x1d.pygfs.master.CheckpointPiece0\x01\x12;\n\x04\x46sck\x12\x19.pygfs.master.FsckRequest\x1a\x18.pygfs.master.FsckReport\x12\x46\n\x0c\x44\x65\x63ommission\x12!.pygfs.master.DecommissionRequest\x1a\x13.pygfs.master.Empty\x12:\n\x07\x42\x61lance\x12\x13.pygfs.master.Empty\x1a\x1a.pygfs.master.BalanceReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,43 +52,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATREQUEST']._serialized_start=466
   _globals['_STATREQUEST']._serialized_end=493
   _globals['_CHUNKLOCATION']._serialized_start=495
-  _globals['_CHUNKLOCATION']._serialized_end=607
-  _globals['_FILEINFO']._serialized_start=609
-  _globals['_FILEINFO']._serialized_end=720
-  _globals['_GETCHUNKREQUEST']._serialized_start=722
-  _globals['_GETCHUNKREQUEST']._serialized_end=787
-  _globals['_EXTENDFILEREQUEST']._serialized_start=789
-  _globals['_EXTENDFILEREQUEST']._serialized_end=838
-  _globals['_REPLICAREPORT']._serialized_start=840
-  _globals['_REPLICAREPORT']._serialized_end=904
-  _globals['_HEARTBEATREQUEST']._serialized_start=907
-  _globals['_HEARTBEATREQUEST']._serialized_end=1105
-  _globals['_REMOVAL']._serialized_start=1107
-  _globals['_REMOVAL']._serialized_end=1153
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1155
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1280
-  _globals['_SERVERREPORT']._serialized_start=1283
-  _globals['_SERVERREPORT']._serialized_end=1429
-  _globals['_CLUSTERREPORT']._serialized_start=1432
-  _globals['_CLUSTERREPORT']._serialized_end=1568
-  _globals['_SAFEMODEREQUEST']._serialized_start=1570
-  _globals['_SAFEMODEREQUEST']._serialized_end=1603
-  _globals['_SAFEMODESTATE']._serialized_start=1605
-  _globals['_SAFEMODESTATE']._serialized_end=1699
-  _globals['_STREAMLOGREQUEST']._serialized_start=1701
-  _globals['_STREAMLOGREQUEST']._serialized_end=1783
-  _globals['_LOGRECORD']._serialized_start=1785
-  _globals['_LOGRECORD']._serialized_end=1892
-  _globals['_CHECKPOINTPIECE']._serialized_start=1894
-  _globals['_CHECKPOINTPIECE']._serialized_end=1946
-  _globals['_FSCKREQUEST']._serialized_start=1948
-  _globals['_FSCKREQUEST']._serialized_end=1975
-  _globals['_DECOMMISSIONREQUEST']._serialized_start=1977
-  _globals['_DECOMMISSIONREQUEST']._serialized_end=2031
-  _globals['_BALANCEREPLY']._serialized_start=2033
-  _globals['_BALANCEREPLY']._serialized_end=2062
-  _globals['_FSCKREPORT']._serialized_start=2065
-  _globals['_FSCKREPORT']._serialized_end=2234
-  _globals['_MASTER']._serialized_start=2237
-  _globals['_MASTER']._serialized_end=3414
+  _globals['_CHUNKLOCATION']._serialized_end=622
+  _globals['_FILEINFO']._serialized_start=624
+  _globals['_FILEINFO']._serialized_end=735
+  _globals['_GETCHUNKREQUEST']._serialized_start=737
+  _globals['_GETCHUNKREQUEST']._serialized_end=802
+  _globals['_EXTENDFILEREQUEST']._serialized_start=804
+  _globals['_EXTENDFILEREQUEST']._serialized_end=853
+  _globals['_REPLICAREPORT']._serialized_start=855
+  _globals['_REPLICAREPORT']._serialized_end=919
+  _globals['_HEARTBEATREQUEST']._serialized_start=922
+  _globals['_HEARTBEATREQUEST']._serialized_end=1120
+  _globals['_REMOVAL']._serialized_start=1122
+  _globals['_REMOVAL']._serialized_end=1168
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1171
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1334
+  _globals['_TOKENKEY']._serialized_start=1336
+  _globals['_TOKENKEY']._serialized_end=1389
+  _globals['_SERVERREPORT']._serialized_start=1392
+  _globals['_SERVERREPORT']._serialized_end=1538
+  _globals['_CLUSTERREPORT']._serialized_start=1541
+  _globals['_CLUSTERREPORT']._serialized_end=1677
+  _globals['_SAFEMODEREQUEST']._serialized_start=1679
+  _globals['_SAFEMODEREQUEST']._serialized_end=1712
+  _globals['_SAFEMODESTATE']._serialized_start=1714
+  _globals['_SAFEMODESTATE']._serialized_end=1808
+  _globals['_STREAMLOGREQUEST']._serialized_start=1810
+  _globals['_STREAMLOGREQUEST']._serialized_end=1892
+  _globals['_LOGRECORD']._serialized_start=1894
+  _globals['_LOGRECORD']._serialized_end=2001
+  _globals['_CHECKPOINTPIECE']._serialized_start=2003
+  _globals['_CHECKPOINTPIECE']._serialized_end=2055
+  _globals['_FSCKREQUEST']._serialized_start=2057
+  _globals['_FSCKREQUEST']._serialized_end=2084
+  _globals['_DECOMMISSIONREQUEST']._serialized_start=2086
+  _globals['_DECOMMISSIONREQUEST']._serialized_end=2140
+  _globals['_BALANCEREPLY']._serialized_start=2142
+  _globals['_BALANCEREPLY']._serialized_end=2171
+  _globals['_FSCKREPORT']._serialized_start=2174
+  _globals['_FSCKREPORT']._serialized_end=2343
+  _globals['_MASTER']._serialized_start=2346
+  _globals['_MASTER']._serialized_end=3523
 # @@protoc_insertion_point(module_scope)

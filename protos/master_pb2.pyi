@@ -85,20 +85,22 @@ class StatRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class ChunkLocation(_message.Message):
-    __slots__ = ("index", "handle", "version", "size", "replicas", "primary")
+    __slots__ = ("index", "handle", "version", "size", "replicas", "primary", "token")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     index: int
     handle: int
     version: int
     size: int
     replicas: _containers.RepeatedScalarFieldContainer[str]
     primary: str
-    def __init__(self, index: _Optional[int] = ..., handle: _Optional[int] = ..., version: _Optional[int] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., primary: _Optional[str] = ...) -> None: ...
+    token: bytes
+    def __init__(self, index: _Optional[int] = ..., handle: _Optional[int] = ..., version: _Optional[int] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., primary: _Optional[str] = ..., token: _Optional[bytes] = ...) -> None: ...
 
 class FileInfo(_message.Message):
     __slots__ = ("entry", "chunk_size", "chunks")
@@ -165,16 +167,28 @@ class Removal(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., max_version: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds")
+    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys")
     DELETE_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EXTENDED_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
     delete: _containers.RepeatedCompositeFieldContainer[Removal]
     interval_seconds: float
     extended: _containers.RepeatedScalarFieldContainer[int]
     lease_seconds: float
-    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+    keys: _containers.RepeatedCompositeFieldContainer[TokenKey]
+    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ...) -> None: ...
+
+class TokenKey(_message.Message):
+    __slots__ = ("id", "secret", "until")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    secret: bytes
+    until: float
+    def __init__(self, id: _Optional[int] = ..., secret: _Optional[bytes] = ..., until: _Optional[float] = ...) -> None: ...
 
 class ServerReport(_message.Message):
     __slots__ = ("address", "rack", "state", "chunks", "used_bytes", "free_bytes", "last_heartbeat_age_s")

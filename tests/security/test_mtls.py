@@ -222,3 +222,70 @@ def test_a_shadow_follows_a_secure_master(cluster: LocalCluster) -> None:
             time.sleep(0.1)
         with pytest.raises(errors.FailedPrecondition, match="read-only shadow"):
             gfs.mkdir("/from-shadow")
+
+
+def test_a_chunkserver_serves_and_takes_data_only_against_the_masters_token(
+    cluster: LocalCluster,
+) -> None:
+    """Without tokens, anyone who could reach a chunkserver read any chunk and pushed data
+    for any; a secondary applied mutations from anyone who called ApplyWrite."""
+    channels = transport.Channels(tls(cluster, "client"))
+    strangers = transport.Channels(tls(cluster, "alice"))
+    peers = transport.Channels(tls(cluster, "cs1", "chunkserver"))
+    try:
+        master = channels.master(cluster.master_address)
+        first = master.GetChunk(mpb.GetChunkRequest(path="/reference", index=0), timeout=10)
+        second = master.GetChunk(mpb.GetChunkRequest(path="/reference", index=1), timeout=10)
+        replica = first.replicas[0]
+        stub = channels.chunkserver(replica)
+
+        def read(token: bytes, caller: Any = stub) -> grpc.StatusCode:
+            request = cpb.ReadRequest(
+                handle=first.handle, version=first.version, length=16, token=token
+            )
+            return status(caller.Read, request)
+
+        denied = grpc.StatusCode.PERMISSION_DENIED
+        assert read(first.token) == grpc.StatusCode.OK
+        assert read(b"") == denied, "no token"
+        assert read(second.token) == denied, "another chunk's token"
+        assert read(first.token, strangers.chunkserver(replica)) == denied, "another user's"
+        write = cpb.WriteRequest(
+            handle=first.handle, version=first.version, data_id="x", token=first.token
+        )
+        assert status(stub.Write, write) == denied, "a read token does not write"
+
+        master.Create(mpb.CreateRequest(path="/tokened"), timeout=10)
+        target = master.GetChunk(
+            mpb.GetChunkRequest(path="/tokened", index=0, for_write=True), timeout=10
+        )
+
+        def push(chain: list[str]) -> grpc.StatusCode:
+            piece = cpb.DataPiece(
+                data_id=os.urandom(8).hex(),
+                chain=chain,
+                data=b"d" * 10,
+                handle=target.handle,
+                token=target.token,
+            )
+            try:
+                channels.chunkserver(target.primary).PushData(iter([piece]), timeout=10)
+                return grpc.StatusCode.OK
+            except grpc.RpcError as err:
+                return err.code()  # type: ignore[no-any-return, attr-defined]
+
+        others = [r for r in target.replicas if r != target.primary]
+        assert push(others) == grpc.StatusCode.OK, "the chunk's own chain"
+        assert push([*others[:1], "127.0.0.1:1"]) == denied, "a server that is no replica"
+
+        for secondary in others:  # no chunkserver but the primary orders mutations
+            zeros = cpb.ApplyWriteRequest(
+                handle=target.handle, version=target.version, offset=0, pad_to=10
+            )
+            assert status(peers.chunkserver(secondary).ApplyWrite, zeros) == denied
+            zeros.token = target.token  # a client's token is no lease
+            assert status(peers.chunkserver(secondary).ApplyWrite, zeros) == denied
+    finally:
+        for each in (channels, strangers, peers):
+            each.close()
+    assert_intact(cluster)

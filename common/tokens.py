@@ -1,0 +1,127 @@
+"""Chunk access tokens (HDFS's block access tokens): what lets a chunkserver trust a request
+it cannot check with the master.
+
+The master signs, with a key it shares with the chunkservers, what one caller may do to one
+chunk: (handle, version, operations, the user, the replicas, an expiry). A client shows the
+token with every read, push, write and append; a primary shows its lease's token with every
+mutation it orders. The chunkserver checks the signature, the expiry, the chunk, the version
+and the operation, and that the caller is the user named. Keys are made by the master, sent
+to chunkservers in heartbeat replies, and rotated.
+
+Pure: no clock (time passed in), no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, field
+
+from common import errors
+
+READ, WRITE, LEAD = "r", "w", "p"  # read; push, write and append; order mutations (a primary)
+MAC = 32  # bytes of HMAC-SHA256 before the payload
+# Clocks of the master and a chunkserver may differ by this much before a token is refused.
+CLOCK_SLACK = 30.0
+
+
+@dataclass(frozen=True)
+class Key:
+    id: int
+    secret: bytes
+    until: float  # wall clock: no token signed with it verifies after this
+
+
+@dataclass
+class KeyRing:
+    """The master's keys (it signs with the newest) or a chunkserver's copy of them.
+    Invariant: a token verifies only under a key in the ring, before that key's end."""
+
+    keys: dict[int, Key] = field(default_factory=dict)
+    next_id: int = 1
+
+    def signing(self, now: float, rotate: float, lifetime: float) -> Key:
+        """The key to sign with now; a new one every `rotate` seconds, each verifying for
+        `rotate` + `lifetime` (a token's longest life) after it was made."""
+        newest = max(self.keys.values(), key=lambda k: k.id, default=None)
+        if newest is None or now >= newest.until - lifetime:
+            newest = Key(self.next_id, secrets.token_bytes(32), now + rotate + lifetime)
+            self.keys[newest.id] = newest
+            self.next_id += 1
+        self.keys = {i: k for i, k in self.keys.items() if k.until > now}
+        return newest
+
+    def replace(self, keys: list[Key]) -> None:
+        """A chunkserver takes the master's keys as they are (a restarted master's are new)."""
+        self.keys = {k.id: k for k in keys}
+
+
+@dataclass(frozen=True)
+class Token:
+    key_id: int
+    handle: int
+    version: int
+    ops: str  # of READ, WRITE, LEAD
+    user: str  # a user's name, or for LEAD the primary's address
+    until: float  # wall clock
+    replicas: tuple[str, ...] = ()  # a write may be pushed through these only
+
+    def sign(self, key: Key) -> bytes:
+        payload = json.dumps(
+            [
+                self.key_id,
+                self.handle,
+                self.version,
+                self.ops,
+                self.user,
+                self.until,
+                self.replicas,
+            ],
+            separators=(",", ":"),
+        ).encode()
+        return hmac.new(key.secret, payload, hashlib.sha256).digest() + payload
+
+    @staticmethod
+    def verify(blob: bytes, ring: KeyRing, now: float) -> Token:
+        """The token `blob` holds if it was signed by a key of `ring` and has not expired.
+        Raises PermissionDenied; Unavailable for a key this server has not learnt yet (a
+        rotation, or a restart, in the last heartbeat: worth retrying)."""
+        if len(blob) <= MAC:
+            raise errors.PermissionDenied("no chunk access token (ask the master for the chunk)")
+        try:
+            fields = json.loads(blob[MAC:])
+            key_id, handle, version, ops, user, until, replicas = fields
+            token = Token(
+                int(key_id),
+                int(handle),
+                int(version),
+                str(ops),
+                str(user),
+                float(until),
+                tuple(str(r) for r in replicas),
+            )
+        except (ValueError, TypeError):
+            raise errors.PermissionDenied("a malformed chunk access token") from None
+        key = ring.keys.get(token.key_id)
+        if key is None:
+            raise errors.Unavailable(
+                f"chunk access token signed with key {token.key_id}, not known here yet"
+            )
+        expected = hmac.new(key.secret, blob[MAC:], hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, blob[:MAC]):
+            raise errors.PermissionDenied("a chunk access token with a bad signature")
+        if now > token.until + CLOCK_SLACK or now > key.until + CLOCK_SLACK:
+            raise errors.PermissionDenied("an expired chunk access token (ask the master again)")
+        return token
+
+    def allows(self, op: str, handle: int, version: int | None) -> None:
+        """Raises PermissionDenied unless this token lets its holder do `op` to the chunk at
+        `version` (None: a push, which names no version)."""
+        stale = version is not None and version != self.version
+        if op not in self.ops or handle != self.handle or stale:
+            raise errors.PermissionDenied(
+                f"the chunk access token is for {self.ops!r} on chunk {self.handle} "
+                f"v{self.version}, not {op!r} on chunk {handle} v{version}"
+            )

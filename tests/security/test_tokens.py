@@ -1,0 +1,64 @@
+"""Chunk access tokens alone: signed by a key the master rotates, checked for chunk, version,
+operation, expiry and signature (common/tokens.py; HDFS's block access tokens)."""
+
+from __future__ import annotations
+
+import pytest
+
+from common import errors
+from common.tokens import LEAD, READ, WRITE, KeyRing, Token
+
+ROTATE, LIFETIME = 3600.0, 600.0
+
+
+def signed(ring: KeyRing, now: float, **fields: object) -> bytes:
+    key = ring.signing(now, ROTATE, LIFETIME)
+    base = {"handle": 7, "version": 3, "ops": READ + WRITE, "user": "alice", "until": now + 600}
+    base.update(fields)
+    return Token(key.id, **base).sign(key)  # type: ignore[arg-type]
+
+
+def test_a_token_verifies_under_its_key_and_says_what_it_allows() -> None:
+    master, chunkserver = KeyRing(), KeyRing()
+    blob = signed(master, 0.0, replicas=("a:1", "b:1"))
+    chunkserver.replace(list(master.keys.values()))
+    token = Token.verify(blob, chunkserver, now=10.0)
+    assert (token.user, token.replicas) == ("alice", ("a:1", "b:1"))
+    token.allows(READ, 7, 3)
+    token.allows(WRITE, 7, None)  # a push names no version
+    for op, handle, version in ((LEAD, 7, 3), (READ, 8, 3), (WRITE, 7, 2)):
+        with pytest.raises(errors.PermissionDenied, match="chunk access token is for"):
+            token.allows(op, handle, version)
+
+
+def test_a_changed_byte_an_unknown_key_or_an_old_token_is_refused() -> None:
+    ring = KeyRing()
+    blob = signed(ring, 0.0)
+    forged = blob.replace(b'"alice"', b'"mallo"')  # the same length: another user
+    with pytest.raises(errors.PermissionDenied, match="bad signature"):
+        Token.verify(forged, ring, now=1.0)
+    with pytest.raises(errors.PermissionDenied, match="bad signature"):
+        Token.verify(bytes([blob[0] ^ 1]) + blob[1:], ring, now=1.0)
+    with pytest.raises(errors.Unavailable, match="not known here yet"):
+        Token.verify(blob, KeyRing(), now=1.0)
+    with pytest.raises(errors.PermissionDenied, match="expired"):
+        Token.verify(blob, ring, now=600 + 31)
+    with pytest.raises(errors.PermissionDenied, match="no chunk access token"):
+        Token.verify(b"", ring, now=1.0)
+    with pytest.raises(errors.PermissionDenied, match="malformed"):
+        Token.verify(bytes(32) + b"not json", ring, now=1.0)
+
+
+def test_keys_rotate_and_a_retired_key_verifies_nothing() -> None:
+    ring = KeyRing()
+    first = ring.signing(0.0, ROTATE, LIFETIME)
+    assert ring.signing(ROTATE - 1, ROTATE, LIFETIME) == first
+    second = ring.signing(ROTATE, ROTATE, LIFETIME)
+    assert second.id == first.id + 1, "a new key every ROTATE seconds"
+    assert set(ring.keys) == {first.id, second.id}, "the old one verifies what it signed"
+    old = Token(first.id, 1, 1, READ, "bob", ROTATE).sign(first)
+    Token.verify(old, ring, now=ROTATE + 1)
+    ring.signing(ROTATE + LIFETIME + 1, ROTATE, LIFETIME)
+    assert first.id not in ring.keys
+    with pytest.raises(errors.Unavailable):
+        Token.verify(old, ring, now=ROTATE + LIFETIME + 1)
