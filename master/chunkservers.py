@@ -5,8 +5,10 @@ A report judges every replica against the chunk table:
 - a chunk the master no longer has (deleted) -> the replica is garbage, removed;
 - a lower version than the master's -> stale: never a location, removed (unless no replica
   took the versions since: then it is told the newest, see `Chunk.floor`);
-- a higher version -> the master crashed after telling replicas but before logging: a claim,
-  adopted by the caller under the chunk's lock (`leases.adopted`).
+- a higher version, up to the highest the master ever logged for the chunk -> its log was
+  rolled back (a restore): a claim, adopted by the caller under the chunk's lock
+  (`leases.adopted`);
+- a version above anything the master issued -> no version at all: removed, never adopted.
 
 It also holds what the master decided about each server and has yet to carry out: removals
 for its next heartbeat reply, decommissioning, and which servers were declared dead.
@@ -254,6 +256,12 @@ class Chunkservers:
                 else:
                     removals.append(Removal(r.handle, r.version))
                     stale.add(r.handle)
+                continue
+            if r.version > chunk.highest_issued:
+                # A version the master never issued: no replica's word makes it one (a forged
+                # report used to be adopted, and every real replica then removed as stale).
+                removals.append(Removal(r.handle, r.version))
+                stale.add(r.handle)
                 continue
             if r.version > chunk.version:
                 claims[r.handle] = r.version  # listed once adopted

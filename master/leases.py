@@ -106,9 +106,12 @@ def bumped(chunk: Chunk, keep_lease: bool) -> Chunk:
     stays (no new primary before it ends) while the bump fences its holder out: replicas refuse
     mutations that name the old version."""
     version = chunk.version + 1
+    issued = max(chunk.issued, version)
     if keep_lease:
-        return dataclasses.replace(chunk, version=version)
-    return dataclasses.replace(chunk, version=version, lease_holder="", lease_expiry=0.0)
+        return dataclasses.replace(chunk, version=version, issued=issued)
+    return dataclasses.replace(
+        chunk, version=version, issued=issued, lease_holder="", lease_expiry=0.0
+    )
 
 
 def untaken(before: Chunk, bump: Chunk) -> Mutation:
@@ -129,13 +132,14 @@ def taken(bump: Chunk) -> Mutation | None:
 
 
 def adopted(chunks: dict[int, Chunk], address: str, claims: dict[int, int]) -> Mutation | None:
-    """Versions a replica reported above the master's (the master crashed after telling
-    replicas, before logging): planned from the rows as they are now (the caller holds the
-    chunks' locks), changing nothing but the version, so no other change is written back."""
+    """Versions a replica reported above the master's, up to the highest the master ever
+    logged for the chunk (its log was rolled back: a restore): planned from the rows as they
+    are now (the caller holds the chunks' locks), changing nothing but the version, so no
+    other change is written back. A claim above what was ever issued is no version at all."""
     rows = [
         dataclasses.replace(chunks[h], version=v, floor=0)
         for h, v in sorted(claims.items())
-        if h in chunks and v > chunks[h].version
+        if h in chunks and chunks[h].version < v <= chunks[h].highest_issued
     ]
     if not rows:
         return None

@@ -41,9 +41,17 @@ class Chunk:
     # under a version no replica took, so replicas from this version up are current too (they
     # are told the newest). 0: only `version` is current.
     floor: int = 0
+    # The highest version the master ever logged for this chunk (0: `version`): a replica
+    # claiming more is believed by nobody (a restored or rolled-back log may be behind
+    # `issued`; a replica's word alone never raises it).
+    issued: int = 0
 
     def lease_valid(self, now: float) -> bool:
         return bool(self.lease_holder) and now < self.lease_expiry
+
+    @property
+    def highest_issued(self) -> int:
+        return max(self.issued, self.version)
 
     def current(self, version: int) -> bool:
         """Whether a replica at `version` (not above the chunk's) missed no mutation."""

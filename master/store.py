@@ -56,6 +56,7 @@ def _chunk_row(chunk: Chunk) -> dict[str, Any]:
         "lease_holder": chunk.lease_holder,
         "lease_expiry": chunk.lease_expiry,
         "floor": chunk.floor,
+        "issued": chunk.issued,
     }
 
 
@@ -73,7 +74,9 @@ _UPSERT_NODE = _upsert(
     "nodes", "path", ["path", "is_dir", "ctime", "mtime", "mode", "owner", "size", "chunks"]
 )
 _UPSERT_CHUNK = _upsert(
-    "chunks", "handle", ["handle", "version", "refcount", "lease_holder", "lease_expiry", "floor"]
+    "chunks",
+    "handle",
+    ["handle", "version", "refcount", "lease_holder", "lease_expiry", "floor", "issued"],
 )
 
 
@@ -175,13 +178,15 @@ class Store:
                     "lease_holder": str,
                     "lease_expiry": float,
                     "floor": int,
+                    "issued": int,
                 },
                 pk="handle",
                 if_not_exists=True,
             )
             chunks = db.table("chunks")
-            if "floor" not in chunks.columns_dict:  # a database from before the floor
-                chunks.add_column("floor", int, not_null_default=0)
+            for column in ("floor", "issued"):  # a database from before these columns
+                if column not in chunks.columns_dict:
+                    chunks.add_column(column, int, not_null_default=0)
             db.table("meta").create({"key": str, "value": int}, pk="key", if_not_exists=True)
             db.table("oplog").create(
                 {"seq": int, "ts": float, "op": str, "args": str, "changes": str},

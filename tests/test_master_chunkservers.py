@@ -65,6 +65,7 @@ def test_a_higher_version_is_adopted_through_a_logged_mutation() -> None:
     the row as it is then (so nothing else in the row is written back), and lists the
     replica once that is logged."""
     state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    state.chunks[1] = dataclasses.replace(state.chunks[1], issued=7)  # the log was rolled back
     outcome = beat(cs, state, "a:1", [Report(1, 7, 100)], now=0.0)
     assert outcome.claims == {1: 7}
     assert cs.replicas(1, now=0.0) == [], "not listed before the adoption is logged"
@@ -174,3 +175,16 @@ def test_a_decommissioning_can_be_cancelled() -> None:
     assert sorted(c.address for c in cs.candidates(1.0)) == ["a:1", "b:1"]
     assert not cs.recommission("b:1"), "it was never being drained"
     assert not cs.decommission("z:1"), "no such server"
+
+
+def test_a_version_the_master_never_issued_is_no_version_at_all() -> None:
+    """One forged report of a higher version was adopted, and every real replica of the file
+    was then removed as stale. Now the claim is the stale one, and the others stay."""
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    beat(cs, state, "b:1", [Report(1, 1, 100)], now=0.0)
+    beat(cs, state, "c:1", [Report(1, 1, 100)], now=0.0)
+    outcome = beat(cs, state, "liar:1", [Report(1, 2, 100)], now=0.1)
+    assert outcome.claims == {}
+    assert outcome.removals == [Removal(1, 2)]
+    assert leases.adopted(state.chunks, "liar:1", {1: 2}) is None, "never adopted either"
+    assert cs.replicas(1, now=0.2) == ["b:1", "c:1"]

@@ -7,6 +7,7 @@ no pool waits on itself, no lookup waits on another file's RPC."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -19,7 +20,7 @@ from common import errors
 from master import replication
 from master.chunkservers import Heartbeat, Report
 from master.service import MasterService
-from master.state import Mutation, Node, PutNode
+from master.state import Mutation, Node, PutNode, put_chunk
 from master.store import Store
 from tests.master_fakes import BlockingCluster, Gate, config
 
@@ -109,13 +110,16 @@ def test_a_snapshot_racing_a_copy_on_write_keeps_every_reference_counted(setup) 
 
 
 def test_a_version_adopted_from_a_report_does_not_undo_a_snapshot(setup) -> None:  # type: ignore[no-untyped-def]
-    """A replica reports a higher version (the master crashed before logging it) while the
-    chunk is snapshotted: the adoption wrote back the whole row it had read, reference count
-    and lease included."""
+    """A replica reports a higher version (the master's log was rolled back, here by one
+    version) while the chunk is snapshotted: the adoption wrote back the whole row it had
+    read, reference count and lease included."""
     service, _, _ = setup
     view = service.get_chunk("/f", 0, for_write=True)
+    row = service.chunk(view.handle)
+    rolled_back = dataclasses.replace(row, version=view.version - 1, issued=view.version)
+    service.metadata.commit(put_chunk("roll_back", rolled_back))
     gate = hold_commit(service, "adopt_versions")
-    higher = Report(view.handle, view.version + 1, 0)
+    higher = Report(view.handle, view.version, 0)
     beat = started(service.heartbeat, Heartbeat(view.replicas[0], "r", 0, 10**12, [higher]))
     assert gate.entered.wait(10)
     snapshot = started(service.snapshot, "/f", "/g")
@@ -125,7 +129,7 @@ def test_a_version_adopted_from_a_report_does_not_undo_a_snapshot(setup) -> None
     finished(snapshot)
     assert_references_counted(service)
     chunk = service.store.load().chunks[view.handle]
-    assert chunk.version == view.version + 1
+    assert chunk.version == view.version
     assert not chunk.lease_holder, "the snapshot's revocation stands"
 
 

@@ -17,6 +17,7 @@ from client.client import Client
 from client.localcluster import LocalCluster
 from common import errors, transport
 from protos import chunkserver_pb2 as cpb
+from protos import master_pb2 as mpb
 from tests.conftest import SMALL_CHUNK, run_gfs
 
 pytestmark = pytest.mark.cluster
@@ -111,3 +112,29 @@ def test_the_trash_is_reserved_for_deleted_files(shared_cluster: LocalCluster) -
         with pytest.raises(errors.InvalidArgument, match="reserved"):
             gfs.mv("/kept-out", "/.trash/kept-out")
         assert gfs.read("/kept-out", 0, SMALL_CHUNK + 1) == b"z" * (SMALL_CHUNK + 1)
+
+
+def test_a_forged_report_of_a_higher_version_deletes_no_real_replica(
+    own_cluster: LocalCluster,
+) -> None:
+    """One fake heartbeat claiming a higher version made the master adopt it and remove every
+    real replica of the file as stale."""
+    data = os.urandom(SMALL_CHUNK + 11)
+    with Client(own_cluster.master_address, timeout=10) as gfs:
+        gfs.put(io.BytesIO(data), "/precious")
+        chunk = gfs.stat("/precious").chunks[0]
+        channels = transport.Channels()
+        try:
+            forged = mpb.HeartbeatRequest(
+                address="127.0.0.1:1",
+                rack="default",
+                replicas=[mpb.ReplicaReport(handle=chunk.handle, version=chunk.version + 1)],
+            )
+            reply = channels.master(own_cluster.master_address).Heartbeat(forged, timeout=10)
+        finally:
+            channels.close()
+        assert [r.handle for r in reply.delete] == [chunk.handle], "the claim is the stale one"
+        time.sleep(1.0)  # five heartbeat intervals: every real server reported again
+        after = gfs.stat("/precious").chunks[0]
+        assert (after.version, sorted(after.replicas)) == (chunk.version, sorted(chunk.replicas))
+        assert gfs.read("/precious", 0, len(data)) == data
