@@ -34,7 +34,7 @@ class ChunkServer:
             self.store,
             self.servicer.mutations,
             self.channels,
-            self.servicer.keys,
+            self.servicer.tokens.keys,
         )
 
     def start(self) -> None:

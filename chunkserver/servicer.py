@@ -5,8 +5,7 @@ out the primary's protocol (`primary`); copies the master orders are `copies`.""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import grpc
 
@@ -16,10 +15,11 @@ from chunkserver.mutations import Mutations
 from chunkserver.pushes import Pushes
 from chunkserver.spool import Spool
 from chunkserver.storage import ChunkStore, CorruptReplica
+from chunkserver.tokencheck import TokenCheck
 from common import access, errors, tls, transport
 from common.admission import Admission, Deadlines
 from common.serving import aborting
-from common.tokens import LEAD, READ, WRITE, KeyRing, Token
+from common.tokens import READ, WRITE
 from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -59,39 +59,13 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.pushes = Pushes(config, store, self.spool, channels, address)
         self.mutations = Mutations(config, store, self.spool, channels)
         self.copies = Copies(config, store, self.spool, channels)
-        self.keys = KeyRing()  # the master's token keys, from its heartbeat replies
+        self.tokens = TokenCheck()
         self._pushes = Admission("pushes", config.max_pushes)
         self._reads = Admission("reads", config.max_reads)
         self._deadlines = Deadlines()
 
     def close(self) -> None:
         self.mutations.close()
-
-    def _token(
-        self, context: grpc.ServicerContext, blob: bytes, op: str, handle: int, version: int | None
-    ) -> Token | None:
-        """On a secure server, the caller's chunk access token for `op` on the chunk, checked
-        (raises PermissionDenied, or Unavailable for a key not learnt yet); None insecure. A
-        user's token must name that user; a chunkserver forwards a user's push with the
-        user's token, and copies replicas the master ordered copied without one."""
-        who = tls.peer(context)
-        if who is None or (who.role == "chunkserver" and op == READ):
-            return None
-        token = Token.verify(blob, self.keys, time.time())
-        token.allows(op, handle, version)
-        if who.role != "chunkserver" and token.user != who.name:
-            raise errors.PermissionDenied(f"the chunk access token is {token.user!r}'s")
-        return token
-
-    def _push_allowed(
-        self, context: grpc.ServicerContext
-    ) -> Callable[[chunkserver_pb2.DataPiece], None]:
-        def check(first: chunkserver_pb2.DataPiece) -> None:
-            token = self._token(context, first.token, WRITE, first.handle, None)
-            if token is not None and not set(first.chain) <= set(token.replicas):
-                raise errors.PermissionDenied("a push's chain may name the chunk's replicas only")
-
-        return check
 
     # --- data flow ----------------------------------------------------------------------------
 
@@ -103,7 +77,12 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             self._pushes.admit(),
             self._deadlines.bounded(context, self.config.stream_timeout),
         ):
-            length = self.pushes.receive(request_iterator, self._push_allowed(context))
+            who = tls.peer(context)
+
+            def allowed(first: chunkserver_pb2.DataPiece) -> None:
+                self.tokens.push(who, first.token, first.handle, list(first.chain))
+
+            length = self.pushes.receive(request_iterator, allowed)
             return chunkserver_pb2.PushDataResponse(length=length)
 
     @aborting(log)
@@ -112,7 +91,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     ) -> Iterator[chunkserver_pb2.ReadPiece]:
         if request.offset < 0 or request.length < 0:
             raise errors.InvalidArgument("offset and length must be >= 0")
-        self._token(context, request.token, READ, request.handle, request.version)
+        self.tokens.data(tls.peer(context), request.token, READ, request.handle, request.version)
         with (
             self._reads.admit(),
             self._deadlines.bounded(context, self.config.stream_timeout),
@@ -136,7 +115,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def Write(
         self, request: chunkserver_pb2.WriteRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.WriteResponse:
-        self._token(context, request.token, WRITE, request.handle, request.version)
+        self.tokens.data(tls.peer(context), request.token, WRITE, request.handle, request.version)
         length = self.mutations.write(
             request.handle, request.version, request.offset, request.data_id
         )
@@ -146,7 +125,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def Append(
         self, request: chunkserver_pb2.AppendRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.AppendResponse:
-        self._token(context, request.token, WRITE, request.handle, request.version)
+        self.tokens.data(tls.peer(context), request.token, WRITE, request.handle, request.version)
         answer = self.mutations.append(
             request.handle, request.version, request.data_id, request.record_id
         )
@@ -158,14 +137,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def ApplyWrite(
         self, request: chunkserver_pb2.ApplyWriteRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.WriteResponse:
-        who = tls.peer(context)
-        if who is not None:  # only the chunk's current primary orders its mutations
-            lease = Token.verify(request.token, self.keys, time.time())
-            lease.allows(LEAD, request.handle, request.version)
-            if not who.may_claim(lease.user):
-                raise errors.PermissionDenied(
-                    f"{who.name!r} is not the primary {lease.user} of chunk {request.handle}"
-                )
+        self.tokens.lease(tls.peer(context), request.token, request.handle, request.version)
         return chunkserver_pb2.WriteResponse(
             chunk_length=self.mutations.apply_from_primary(request)
         )

@@ -1,0 +1,48 @@
+"""What a secure chunkserver asks of each data request: the master's chunk access token for it
+(common/tokens.py), checked against what the caller asks and who the caller is."""
+
+from __future__ import annotations
+
+import time
+
+from common import errors
+from common.tls import Identity
+from common.tokens import LEAD, READ, WRITE, KeyRing, Token
+
+
+class TokenCheck:
+    def __init__(self) -> None:
+        self.keys = KeyRing()  # the master's, from its heartbeat replies
+
+    def data(
+        self, who: Identity | None, blob: bytes, op: str, handle: int, version: int | None
+    ) -> Token | None:
+        """The caller's token for `op` on the chunk, checked (raises PermissionDenied, or
+        Unavailable for a key not learnt yet); None on an insecure server. A user's token must
+        name that user; a chunkserver forwards a user's push with the user's token, and copies
+        replicas the master ordered copied without one."""
+        if who is None or (who.role == "chunkserver" and op == READ):
+            return None
+        token = Token.verify(blob, self.keys, time.time())
+        token.allows(op, handle, version)
+        if who.role != "chunkserver" and token.user != who.name:
+            raise errors.PermissionDenied(f"the chunk access token is {token.user!r}'s")
+        return token
+
+    def push(self, who: Identity | None, blob: bytes, handle: int, chain: list[str]) -> None:
+        """A push's first piece: a write token for the chunk, and a chain of its replicas."""
+        token = self.data(who, blob, WRITE, handle, None)
+        if token is not None and not set(chain) <= set(token.replicas):
+            raise errors.PermissionDenied("a push's chain may name the chunk's replicas only")
+
+    def lease(self, who: Identity | None, blob: bytes, handle: int, version: int) -> None:
+        """A mutation ordered by a primary: only the chunk's current primary, by the lease
+        token the master gave it, orders them."""
+        if who is None:
+            return
+        lease = Token.verify(blob, self.keys, time.time())
+        lease.allows(LEAD, handle, version)
+        if not who.may_claim(lease.user):
+            raise errors.PermissionDenied(
+                f"{who.name!r} is not the primary {lease.user} of chunk {handle}"
+            )
