@@ -2,7 +2,8 @@
 
 Locations are never persisted (GFS section 2.6.2): they are rebuilt from each server's report.
 A report judges every replica against the chunk table:
-- a chunk the master no longer has (deleted) -> the replica is garbage, removed;
+- a chunk the master no longer has (deleted) or never issued -> the replica is garbage,
+  removed (unless the handle is being made right now);
 - a lower version than the master's -> stale: never a location, removed (unless no replica
   took the versions since: then it is told the newest, see `Chunk.floor`);
 - a higher version, up to the highest the master ever logged for the chunk -> its log was
@@ -246,10 +247,11 @@ class Chunkservers:
                 continue
             chunk = state.chunks.get(r.handle)
             if chunk is None:
-                if r.handle < state.next_handle:  # issued once, since deleted: garbage
-                    removals.append(Removal(r.handle, ANY_VERSION))
-                    garbage.add(r.handle)
-                continue  # a handle never issued: not ours to judge
+                # Deleted, or never issued: a copy for a reservation that was never committed
+                # (handles being made are `busy`, above), or planted. Garbage either way.
+                removals.append(Removal(r.handle, ANY_VERSION))
+                garbage.add(r.handle)
+                continue
             if r.version < chunk.version:
                 if chunk.current(r.version):
                     behind.append(r.handle)

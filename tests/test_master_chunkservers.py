@@ -77,11 +77,16 @@ def test_a_higher_version_is_adopted_through_a_logged_mutation() -> None:
     assert leases.adopted(state.chunks, "a:1", {1: 7}) is None, "nothing left to adopt"
 
 
-def test_replicas_of_deleted_chunks_are_garbage_but_unknown_future_handles_are_kept() -> None:
+def test_replicas_of_deleted_or_never_issued_chunks_are_garbage_unless_being_made() -> None:
+    """Replicas planted under handles never issued (CopyLocal to a huge handle) used to be
+    kept for good. A handle being made right now (reserved for a copy not yet committed) is
+    busy, and its replica waits for the next report."""
     state, cs = setup_file(), Chunkservers(dead_after=3.0)
     state.apply(namespace.delete(state, "/f", recursive=False))
     outcome = beat(cs, state, "a:1", [Report(1, 1, 10), Report(99, 1, 10)], now=0.0)
-    assert outcome.removals == [Removal(1, ANY_VERSION)], "handle 99 was never issued: not ours"
+    assert outcome.removals == [Removal(1, ANY_VERSION), Removal(99, ANY_VERSION)]
+    made = beat(cs, state, "a:1", [Report(99, 1, 10)], now=0.5, in_flight={99})
+    assert made.removals == []
 
 
 def test_dead_servers_are_not_handed_out_and_corrupt_replicas_are_dropped() -> None:
