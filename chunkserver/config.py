@@ -35,9 +35,10 @@ class ChunkserverConfig:
     scrub_idle: float = 60.0
     scrub_rate: int = 32 * MiB
     # Calls a chunkserver runs at once: gRPC worker threads, of which pushes and reads (which
-    # may last) take at most `max_pushes` and `max_reads` (more are refused, to be retried), so
-    # control calls (writes, leases, versions) always find one. A push or read still running
-    # after `stream_timeout` is cancelled by the server, whatever deadline its client gave.
+    # may last) take at most `max_pushes` and `max_reads` (more are refused as busy, to be
+    # retried), so control calls (writes, leases, versions) always find one. A push or read
+    # still running after `stream_timeout` is cancelled by the server, whatever deadline its
+    # client gave.
     workers: int = 48
     max_pushes: int = 16
     max_reads: int = 16

@@ -22,9 +22,9 @@ from common import errors
 
 
 class Admission:
-    """At most `limit` calls of one kind at once; one more is refused at once
-    (RESOURCE_EXHAUSTED, worth retrying), never queued: a queued call would hold a worker
-    thread all the same."""
+    """At most `limit` calls of one kind at once; one more is refused at once (`Busy`, an
+    UNAVAILABLE that clients retry, on another replica where there is one), never queued: a
+    queued call would hold a worker thread all the same."""
 
     def __init__(self, what: str, limit: int) -> None:
         self.what = what
@@ -34,7 +34,7 @@ class Admission:
     @contextlib.contextmanager
     def admit(self) -> Iterator[None]:
         if not self._slots.acquire(blocking=False):
-            raise errors.ResourceExhausted(
+            raise errors.Busy(
                 f"this server has {self.limit} {self.what} under way already; try again shortly"
             )
         try:

@@ -10,6 +10,7 @@
      |    +-- NotADirectory / IsADirectory / DirectoryNotEmpty
      |    +-- Compacted           the op-log entries asked for were compacted away
      +-- Unavailable              a server could not be reached or did not answer in time
+     |    +-- Busy                a server refused a long call for now (admission): retry
      +-- DataLoss                 checksums failed on every replica that was tried
      +-- ResourceExhausted        a disk or a buffer is full, or a request is too large
      +-- PermissionDenied         the caller's identity may not do this
@@ -69,6 +70,11 @@ class Compacted(FailedPrecondition):
 
 class Unavailable(GfsError):
     pass
+
+
+class Busy(Unavailable):
+    """The server has as many calls of this kind under way as it takes; another replica, or
+    the same one a moment later, will take it."""
 
 
 class DataLoss(GfsError):

@@ -16,7 +16,7 @@ def test_calls_past_the_limit_are_refused_at_once_not_queued() -> None:
     pushes = Admission("pushes", 2)
     with pushes.admit(), pushes.admit():
         started = time.monotonic()
-        with pytest.raises(errors.ResourceExhausted, match="2 pushes under way"), pushes.admit():
+        with pytest.raises(errors.Busy, match="2 pushes under way"), pushes.admit():
             pass
         assert time.monotonic() - started < 1.0
     with pushes.admit():
