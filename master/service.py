@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from common import transport
 from master.calls import GrpcChunkserverCalls
 from master.chunkcontrol import ChunkControl
-from master.chunkservers import Heartbeat, Removal, ServerReport
+from master.chunkservers import Heartbeat, Removal
 from master.config import MasterConfig
 from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
@@ -127,9 +127,6 @@ class MasterService:
     def snapshot(self, src: str, dst: str) -> None:
         self.namespace.snapshot(src, dst)
 
-    def list_dir(self, path: str) -> list[Node]:
-        return self.metadata.list_dir(path)
-
     def stat(self, path: str) -> tuple[Node, list[ChunkView]]:
         return self.metadata.stat(path)
 
@@ -144,20 +141,11 @@ class MasterService:
     def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[int]]:
         return self.replicas.heartbeat(beat)
 
-    def check_liveness(self) -> list[str]:
-        return self.replicas.check_liveness()
-
     def update_safe_mode(self) -> None:
         self.replicas.update_safe_mode()
 
     def set_safe_mode(self, action: str) -> None:
         self.replicas.set_safe_mode(action)
-
-    def chunk_counts(self) -> tuple[int, int]:
-        return self.metadata.chunk_counts()
-
-    def report(self) -> list[ServerReport]:
-        return self.metadata.report()
 
     def decommission(self, address: str, cancel: bool = False) -> None:
         self.replicas.decommission(address, cancel)
@@ -167,9 +155,6 @@ class MasterService:
 
     def balance(self) -> int:
         return self.replicas.balance()
-
-    def fsck(self, path: str) -> dict[str, int]:
-        return self.metadata.fsck(path)
 
     def stream_log(
         self,
