@@ -45,7 +45,6 @@ class Channels:
     def __init__(self, tls: TlsFiles | None = None) -> None:
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
-        self.tls = tls
         self._credentials = tls.channel_credentials() if tls is not None else None
 
     def get(self, address: str) -> grpc.Channel:
