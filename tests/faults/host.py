@@ -49,7 +49,6 @@ class Host:
         self.chain = f"PYGFS-{tag}"[:28]
         self._chain_made = False
         self._client_home: str | None = None
-        self._shaped = False
         self.mounted: list[Path] = []
 
     # --- cgroups ----------------------------------------------------------------------------
@@ -113,7 +112,6 @@ class Host:
             raise Unsupported("shaping needs root (tc)")
         self.unshape_loopback()
         run("tc", "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10")
-        self._shaped = True
         run("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:10", "htb", "rate",
             "100gbit")  # fmt: skip
         run("tc", "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate",
@@ -125,9 +123,9 @@ class Host:
                     "1:20")  # fmt: skip
 
     def unshape_loopback(self) -> None:
-        if self._shaped:
-            run("tc", "qdisc", "del", "dev", "lo", "root", check=False)
-            self._shaped = False
+        # Unconditionally: a run that was killed mid-scenario leaves its qdisc on `lo`, and the
+        # next `tc qdisc add ... root` would fail on it ("File exists").
+        run("tc", "qdisc", "del", "dev", "lo", "root", check=False)
 
     # --- small disks --------------------------------------------------------------------------
 
