@@ -4,14 +4,17 @@ SIGTERM."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.server import ChunkServer
 from common.launching import (
+    Flags,
     MiB,
     announce,
+    flag_options,
     master_address_option,
     master_of,
     serve_forever,
@@ -20,6 +23,17 @@ from common.launching import (
     tls_options,
     verbose_option,
 )
+
+# The chunkserver's tuning flags, as the master's (tests/test_cli_flags.py keeps the defaults
+# in step with ChunkserverConfig).
+CHUNKSERVER_FLAGS: Flags = [
+    ("scrub-period", float, 6 * 3600.0, "Verify each idle replica at most once per this long."),
+    ("scrub-idle", float, 60.0, "Only replicas not written for this many seconds are scrubbed."),
+    ("scrub-rate", click.IntRange(min=1), 32 * MiB, "Bytes per second the scrubber reads at most."),
+    ("max-pushes", click.IntRange(min=1), 16, "Pushes received at once (more: busy, retried)."),
+    ("max-reads", click.IntRange(min=1), 16, "Reads served at once (more: busy, retried)."),
+    ("stream-timeout", click.FloatRange(min=0.1), 120.0, "Seconds before a push or read is cut."),
+]
 
 
 @click.command()
@@ -33,74 +47,23 @@ from common.launching import (
     default="",
     help="Address given out (default: the bound one).",
 )
-@click.option(
-    "--scrub-period",
-    type=float,
-    envvar="GFS_SCRUB_PERIOD",
-    default=6 * 3600.0,
-    show_default=True,
-    help="Verify each idle replica at most once per this many seconds.",
-)
-@click.option(
-    "--scrub-idle",
-    type=float,
-    envvar="GFS_SCRUB_IDLE",
-    default=60.0,
-    show_default=True,
-    help="Only replicas not written for this many seconds are scrubbed.",
-)
-@click.option(
-    "--scrub-rate",
-    type=click.IntRange(min=1),
-    envvar="GFS_SCRUB_RATE",
-    default=32 * MiB,
-    show_default=True,
-    help="Bytes per second the scrubber reads at most.",
-)
-@click.option(
-    "--max-pushes",
-    type=click.IntRange(min=1),
-    envvar="GFS_MAX_PUSHES",
-    default=16,
-    show_default=True,
-    help="Pushes received at once (more are refused, to be retried).",
-)
-@click.option(
-    "--max-reads",
-    type=click.IntRange(min=1),
-    envvar="GFS_MAX_READS",
-    default=16,
-    show_default=True,
-    help="Reads served at once (more are refused, to be retried).",
-)
-@click.option(
-    "--stream-timeout",
-    type=click.FloatRange(min=0.1),
-    envvar="GFS_STREAM_TIMEOUT",
-    default=120.0,
-    show_default=True,
-    help="A push or read still running after this many seconds is cancelled.",
-)
+@flag_options(CHUNKSERVER_FLAGS)
 @tls_options
 @verbose_option
 @click.pass_context
 def chunkserver(
     ctx: click.Context,
+    /,
     listen: str,
     master_address: str | None,
     data_dir: Path,
     rack: str,
     advertise: str,
-    scrub_period: float,
-    scrub_idle: float,
-    scrub_rate: int,
-    max_pushes: int,
-    max_reads: int,
-    stream_timeout: float,
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
     verbose: int,
+    **tuning: Any,
 ) -> None:
     """Run a chunkserver."""
     server_logging(ctx, verbose)
@@ -110,13 +73,8 @@ def chunkserver(
         listen=listen,
         rack=rack,
         advertise=advertise,
-        scrub_period=scrub_period,
-        scrub_idle=scrub_idle,
-        scrub_rate=scrub_rate,
-        max_pushes=max_pushes,
-        max_reads=max_reads,
-        stream_timeout=stream_timeout,
         tls=tls_of(ctx, tls_ca, tls_cert, tls_key),
+        **tuning,
     )
     server = ChunkServer(config)
     server.start()

@@ -142,8 +142,8 @@ class LocalCluster:
             ],
             logs / "master.log",
         )
-        for name in ("admin", "client"):
-            self.tls_for(name, name if name == "admin" else "user")
+        self.tls_for("admin", "admin")  # the superuser and a user, for clients
+        self.tls_for("client")
         self._spawn(self.master)
         for i in range(self.chunkservers):
             rack = self.racks[i] if i < len(self.racks) else "default"

@@ -91,9 +91,11 @@ master_address_option = click.option(
     help=f"Default: gfs's global --master, or {DEFAULT_MASTER}.",
 )
 
+Flags = list[tuple[str, Any, Any, str]]  # (flag, type, default, help)
+
 # The master's tuning flags: (flag, type, default, help); each also reads GFS_<FLAG>. The
 # defaults are MasterConfig's (tests/test_cli_flags.py keeps the two in step).
-MASTER_FLAGS: list[tuple[str, Any, Any, str]] = [
+MASTER_FLAGS: Flags = [
     ("chunk-size", int, 64 * MiB, "Bytes per chunk, a multiple of 64 KiB."),
     ("replication", int, 3, "Replicas of each chunk."),
     ("lease-seconds", float, 60.0, "How long a primary orders mutations without the master."),
@@ -107,11 +109,19 @@ MASTER_FLAGS: list[tuple[str, Any, Any, str]] = [
 ]
 
 
-def master_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for flag, kind, default, text in reversed(MASTER_FLAGS):
-        envvar = "GFS_" + flag.upper().replace("-", "_")
-        option = click.option(
-            f"--{flag}", type=kind, envvar=envvar, default=default, show_default=True, help=text
-        )
-        f = option(f)
-    return f
+def flag_options(flags: Flags) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command's tuning flags from a table; each also reads GFS_<FLAG>."""
+
+    def add(f: Callable[..., Any]) -> Callable[..., Any]:
+        for flag, kind, default, text in reversed(flags):
+            envvar = "GFS_" + flag.upper().replace("-", "_")
+            option = click.option(
+                f"--{flag}", type=kind, envvar=envvar, default=default, show_default=True, help=text
+            )
+            f = option(f)
+        return f
+
+    return add
+
+
+master_options = flag_options(MASTER_FLAGS)
