@@ -135,7 +135,7 @@ def cluster_up(
     ctx: click.Context, /, chunkservers: int, data_dir: Path, port: int, secure: bool, **tuning: Any
 ) -> None:
     """Run a master and N chunkservers in the foreground until Ctrl-C."""
-    from client.localcluster import LocalCluster
+    from client.localcluster import HOME, LocalCluster
 
     if chunkservers < 1:
         raise click.BadParameter("need at least one chunkserver", param_hint="--chunkservers")
@@ -155,6 +155,7 @@ def cluster_up(
             click.echo(f"mutual TLS; certificates in {local.tls_dir} (admin: the superuser). As")
             click.echo(f"  user client: export GFS_TLS_CA={tls.ca} GFS_TLS_CERT={tls.cert}")
             click.echo(f"               export GFS_TLS_KEY={tls.key}")
+            click.echo(f"  (the root is the superuser's; client's home is {HOME}, /tmp is open)")
         click.echo(f"data and logs under {data_dir}; Ctrl-C stops the cluster")
         sys.stdout.flush()
         serve_forever(lambda: None)
@@ -298,20 +299,48 @@ def records(ctx: click.Context, remote: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("-l", "long", is_flag=True, help="Long listing: type, size, chunks, mtime.")
+@click.option(
+    "-l", "long", is_flag=True, help="Long listing: mode, replication, owner, group, size, mtime."
+)
 @click.argument("path", default="/")
 @click.pass_context
 def ls(ctx: click.Context, long: bool, path: str) -> None:
-    """List a directory."""
+    """List a directory (as `hdfs dfs -ls` with -l)."""
     import datetime
+
+    from common.modes import mode_string
 
     for e in _client(ctx).ls(path):
         if long:
             when = datetime.datetime.fromtimestamp(e.mtime).strftime("%Y-%m-%d %H:%M")
-            kind = "d" if e.is_dir else "-"
-            click.echo(f"{kind}{e.mode:o} {e.size:>14} {e.chunks:>6} {when} {e.path}")
+            replication = str(e.replication) if not e.is_dir else "-"
+            click.echo(
+                f"{mode_string(e.is_dir, e.mode)} {replication:>3} {e.owner or '-'} "
+                f"{e.group or '-'} {e.size:>14} {when} {e.path}"
+            )
         else:
             click.echo(e.path + ("/" if e.is_dir else ""))
+
+
+@cli.command()
+@click.argument("mode")
+@click.argument("path")
+@click.pass_context
+def chmod(ctx: click.Context, mode: str, path: str) -> None:
+    """Set the permission bits of PATH to octal MODE (as 644 or 0755)."""
+    from common.modes import parse_mode
+
+    _client(ctx).chmod(path, parse_mode(mode))
+
+
+@cli.command()
+@click.argument("owner", metavar="USER[:GROUP]")
+@click.argument("path")
+@click.pass_context
+def chown(ctx: click.Context, owner: str, path: str) -> None:
+    """Give PATH to USER (a superuser may) and/or to GROUP (`:GROUP` alone changes only it)."""
+    user, _, group = owner.partition(":")
+    _client(ctx).chown(path, user, group)
 
 
 @cli.command()

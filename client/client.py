@@ -11,6 +11,7 @@ the nearest replica and fails over to the next on an error or a checksum mismatc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -144,6 +145,16 @@ class Client:
         self._master("Snapshot", master_pb2.RenameRequest(src=src, dst=dst))
         self.cache.forget(src)
 
+    def chmod(self, path: str, mode: int) -> None:
+        """Sets the permission bits (0o000 to 0o777) of a path: its owner or a superuser may."""
+        self._master("Chmod", master_pb2.ChmodRequest(path=paths.normalize(path), mode=mode))
+
+    def chown(self, path: str, owner: str = "", group: str = "") -> None:
+        """Gives a path to `owner` (a superuser may) and/or to `group` (its owner may, for a
+        group of their own); an empty one is left as it is."""
+        request = master_pb2.ChownRequest(path=paths.normalize(path), owner=owner, group=group)
+        self._master("Chown", request)
+
     def ls(self, path: str) -> list[Entry]:
         request = master_pb2.ListRequest(path=paths.normalize(path))
         reply = self._master("List", request, read_only=True)
@@ -206,7 +217,7 @@ class Client:
     def _locate(self, path: str, index: int, for_write: bool) -> ChunkInfo:
         now = time.monotonic()
         cached = self.cache.get(path, index, now)
-        if cached is not None and (cached.primary or not for_write) and cached.replicas:
+        if cached is not None and cached.replicas and (not for_write or self._writable(cached)):
             return cached
         request = master_pb2.GetChunkRequest(path=path, index=index, for_write=for_write)
         try:
@@ -217,8 +228,16 @@ class Client:
             for hole in range(len(self.stat(path).chunks), index):
                 self._locate(path, hole, for_write=True)
             info = ChunkInfo.of(self._master("GetChunk", request, read_only=not for_write))
+        if for_write:
+            info = dataclasses.replace(info, writable=True)
         self.cache.put(path, info, now)
         return info
+
+    @staticmethod
+    def _writable(chunk: ChunkInfo) -> bool:
+        """Whether a cached location serves a write: it names a primary and, from a secure
+        master, carries a token for writing (one from a read or a stat does not)."""
+        return bool(chunk.primary) and (chunk.writable or not chunk.token)
 
     # --- writing ------------------------------------------------------------------------------
 

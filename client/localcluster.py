@@ -54,6 +54,9 @@ def _read_address(proc: subprocess.Popen[bytes], name: str, log_path: Path, time
     raise errors.Unavailable(f"{name} did not start within {timeout:.0f}s (log: {log_path})")
 
 
+HOME = "/user/client"  # the home of user `client` on a secure cluster
+
+
 @dataclass
 class LocalCluster:
     data_dir: Path
@@ -65,7 +68,8 @@ class LocalCluster:
     chunkserver_args: list[str] = field(default_factory=list)
     start_timeout: float = 30.0
     # Mutual TLS: a CA and certificates under <data_dir>/tls (made once, found again), every
-    # process run with its own; `admin` (the superuser) and `client` (a user) for clients.
+    # process run with its own; `admin` (the superuser) and `client` (a user) for clients. The
+    # root is the superuser's, so `client` is given a home (HOME) and everyone /tmp (0777).
     secure: bool = False
     master: Process | None = None
     shadow: Process | None = None
@@ -151,8 +155,20 @@ class LocalCluster:
         for proc in self.servers:
             self._spawn(proc)
         self.wait_for_chunkservers(self.chunkservers)
+        if self.secure:
+            self._make_homes()
         if self.with_shadow:
             self.start_shadow()
+
+    def _make_homes(self) -> None:
+        """What an HDFS administrator does first: a home for each user, a /tmp for all."""
+        from client.client import Client
+
+        with Client(self.master_address, timeout=10, tls=self.tls_for("admin", "admin")) as admin:
+            admin.mkdir(HOME, parents=True)
+            admin.chown(HOME, "client", "client")
+            admin.mkdir("/tmp", parents=True)
+            admin.chmod("/tmp", 0o777)
 
     def _chunkserver(self, i: int, rack: str) -> Process:
         port = self.port + 1 + i if self.port else 0

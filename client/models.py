@@ -18,10 +18,14 @@ class Entry:
     mode: int
     owner: str
     chunks: int
+    group: str = ""
+    replication: int = 0  # what each chunk of a file should have; 0 for a directory
 
     @classmethod
     def of(cls, e: master_pb2.Entry) -> Entry:
-        return cls(e.path, e.is_dir, e.size, e.mtime, e.mode, e.owner, e.chunks)
+        return cls(
+            e.path, e.is_dir, e.size, e.mtime, e.mode, e.owner, e.chunks, e.group, e.replication
+        )
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class ChunkInfo:
     replicas: tuple[str, ...]
     primary: str | None
     token: bytes = b""  # a secure master's chunk access token, shown to the chunkservers
+    writable: bool = False  # looked up for a write (its token, if any, allows writing)
 
     @classmethod
     def of(cls, c: master_pb2.ChunkLocation) -> ChunkInfo:

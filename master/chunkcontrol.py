@@ -18,6 +18,7 @@ from master import leases, namespace, placement
 from master.calls import ChunkserverCalls
 from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
+from master.permissions import SUPERUSER, Caller
 from master.state import Chunk, Mutation, PutChunk, put_chunk
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,15 @@ class ChunkControl:
 
     # --- a client's lookup --------------------------------------------------------------------
 
-    def get_chunk(self, path: str, index: int, for_write: bool) -> ChunkView:
+    def get_chunk(
+        self, path: str, index: int, for_write: bool, caller: Caller = SUPERUSER
+    ) -> ChunkView:
         if index < 0:
             raise errors.InvalidArgument(f"chunk index must be >= 0, not {index}")
         if not for_write:
-            return self.meta.chunk_view(path, index)
+            return self.meta.chunk_view(path, index, caller)
+        with self.meta.core:  # before anything is allocated or leased
+            namespace.check_write(self.meta.state, path, caller)
         self._allocate_through(path, index)
         self._unshare(path, index)
         meta = self.meta

@@ -13,6 +13,7 @@ from master import health, namespace
 from master.chunkservers import Chunkservers, ServerReport
 from master.config import MasterConfig
 from master.locks import PathLocks
+from master.permissions import SUPERUSER, Caller, check
 from master.state import Chunk, MasterState, Mutation, Node
 from master.store import Store
 
@@ -70,13 +71,18 @@ class Metadata:
         with self.core:
             return self.state.chunks.get(handle)
 
-    def list_dir(self, path: str) -> list[Node]:
+    def list_dir(self, path: str, caller: Caller = SUPERUSER) -> list[Node]:
         with self.paths.hold(read=[path]), self.core:
-            return namespace.list_dir(self.state, path)
+            return namespace.list_dir(self.state, path, caller)
 
-    def stat(self, path: str) -> tuple[Node, list[ChunkView]]:
+    def stat(self, path: str, caller: Caller = SUPERUSER) -> tuple[Node, list[ChunkView]]:
+        """A path's entry (reaching it is enough) and, for a file, where its chunks are (that
+        takes read: the reply carries read tokens)."""
         with self.paths.hold(read=[path]), self.core:
+            check(self.state, path, caller)
             node = namespace.lookup(self.state, path)
+            if not node.is_dir:
+                namespace.check_read(self.state, path, caller)
             now = self.clock()
             return node, [self.view(node, i, now) for i in range(len(node.chunks))]
 
@@ -89,9 +95,10 @@ class Metadata:
         primary = chunk.lease_holder if chunk.lease_valid(now) else ""
         return ChunkView(index, handle, chunk.version, size, replicas, primary)
 
-    def chunk_view(self, path: str, index: int) -> ChunkView:
+    def chunk_view(self, path: str, index: int, caller: Caller = SUPERUSER) -> ChunkView:
         """Chunk `index` of file `path`, for a read."""
         with self.paths.hold(read=[path]), self.core:
+            namespace.check_read(self.state, path, caller)
             node = namespace.lookup_file(self.state, path)
             if index >= len(node.chunks):
                 raise namespace.no_chunk(path, index)
@@ -102,9 +109,10 @@ class Metadata:
         with self.core:
             return self.servers.report(now)
 
-    def fsck(self, path: str) -> dict[str, int]:
+    def fsck(self, path: str, caller: Caller = SUPERUSER) -> dict[str, int]:
         """Health of every chunk of the files at or under `path`."""
         with self.paths.hold(read=[path]), self.core:
+            check(self.state, path, caller)
             namespace.lookup(self.state, path)
             files = [n for n in self.state.subtree(path) if not n.is_dir]
             return health.fsck(files, self.servers, self.config.replication, self.clock())

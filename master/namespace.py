@@ -11,6 +11,18 @@ import dataclasses
 import urllib.parse
 
 from common import errors, paths
+from common.modes import MODE_BITS
+from master.permissions import (
+    ALL,
+    EXECUTE,
+    READ,
+    SUPERUSER,
+    WRITE,
+    Caller,
+    check,
+    check_chown,
+    check_owner,
+)
 from master.state import (
     Change,
     Chunk,
@@ -61,34 +73,84 @@ def _require_not_reserved(path: str) -> None:
         raise errors.InvalidArgument(f"{TRASH} is reserved for deleted files: {path}")
 
 
-def mkdir(state: MasterState, path: str, parents: bool, now: float, owner: str = "") -> Mutation:
+def mkdir(
+    state: MasterState, path: str, parents: bool, now: float, caller: Caller = SUPERUSER
+) -> Mutation:
+    """New directories belong to the caller and take the group of the directory they are made
+    in (as HDFS, and BSD)."""
     _require_not_reserved(path)
+    check(state, path, caller)
     existing = state.nodes.get(path)
     if existing is not None:
         if parents and existing.is_dir:
             return Mutation("mkdir", {"path": path}, ())
         raise errors.AlreadyExists(f"already exists: {path}")
+    check(state, path, caller, ancestor=WRITE | EXECUTE)
     changes: list[Change] = []
+    group = state.nodes["/"].group
     if parents:
         for ancestor in paths.ancestors(path):
             node = state.nodes.get(ancestor)
             if node is None:
-                changes.append(PutNode(Node(ancestor, True, now, now, DIR_MODE, owner)))
+                new = Node(ancestor, True, now, now, DIR_MODE, caller.user, group)
+                changes.append(PutNode(new))
             elif not node.is_dir:
                 raise errors.NotADirectory(f"not a directory: {ancestor}")
+            else:
+                group = node.group
     else:
         _require_parent_dir(state, path)
-    changes.append(PutNode(Node(path, True, now, now, DIR_MODE, owner)))
+        group = state.nodes[paths.parent(path)].group
+    changes.append(PutNode(Node(path, True, now, now, DIR_MODE, caller.user, group)))
     return Mutation("mkdir", {"path": path, "parents": parents}, tuple(changes))
 
 
-def create(state: MasterState, path: str, now: float, owner: str = "") -> Mutation:
+def create(state: MasterState, path: str, now: float, caller: Caller = SUPERUSER) -> Mutation:
     _require_not_reserved(path)
+    check(state, path, caller, parent=WRITE | EXECUTE)
     if path in state.nodes:
         raise errors.AlreadyExists(f"already exists: {path}")
     _require_parent_dir(state, path)
-    node = Node(path, False, now, now, FILE_MODE, owner)
+    group = state.nodes[paths.parent(path)].group
+    node = Node(path, False, now, now, FILE_MODE, caller.user, group)
     return Mutation("create", {"path": path}, (PutNode(node),))
+
+
+def chmod(state: MasterState, path: str, mode: int, caller: Caller = SUPERUSER) -> Mutation:
+    if mode & ~MODE_BITS:
+        raise errors.InvalidArgument(
+            f"mode must be within 0o777 (no sticky or set-id bits): {mode:o}"
+        )
+    check(state, path, caller)
+    node = lookup(state, path)
+    check_owner(node, caller)
+    changed = dataclasses.replace(node, mode=mode)
+    return Mutation("chmod", {"path": path, "mode": mode}, (PutNode(changed),))
+
+
+def chown(
+    state: MasterState, path: str, owner: str, group: str, caller: Caller = SUPERUSER
+) -> Mutation:
+    """Sets the owner and/or the group (an empty one is left as it is)."""
+    if not (owner or group):
+        raise errors.InvalidArgument("chown needs an owner, a group or both")
+    for name in (owner, group):
+        if name and (len(name) > 64 or not name.isprintable() or ":" in name or " " in name):
+            raise errors.InvalidArgument(f"not a usable user or group name: {name!r}")
+    check(state, path, caller)
+    node = lookup(state, path)
+    check_chown(node, caller, owner, group)
+    changed = dataclasses.replace(node, owner=owner or node.owner, group=group or node.group)
+    return Mutation("chown", {"path": path, "owner": owner, "group": group}, (PutNode(changed),))
+
+
+def check_read(state: MasterState, path: str, caller: Caller) -> None:
+    """What reading a file's data (or learning where it lives) takes."""
+    check(state, path, caller, access=READ)
+
+
+def check_write(state: MasterState, path: str, caller: Caller) -> None:
+    check(state, path, caller, access=WRITE)
 
 
 def _release_chunks(state: MasterState, handles: list[int]) -> list[Change]:
@@ -109,9 +171,15 @@ def _release_chunks(state: MasterState, handles: list[int]) -> list[Change]:
     return changes
 
 
-def delete(state: MasterState, path: str, recursive: bool) -> Mutation:
+def _check_delete(state: MasterState, path: str, caller: Caller) -> None:
+    """Write on the parent; for a directory, everything on every directory inside it."""
+    check(state, path, caller, parent=WRITE | EXECUTE, subtree=ALL)
+
+
+def delete(state: MasterState, path: str, recursive: bool, caller: Caller = SUPERUSER) -> Mutation:
     if path == "/":
         raise errors.InvalidArgument("cannot delete the root directory")
+    _check_delete(state, path, caller)
     node = lookup(state, path)
     if node.is_dir and state.children.get(path) and not recursive:
         raise errors.DirectoryNotEmpty(f"directory not empty (use -r): {path}")
@@ -133,10 +201,14 @@ def _move(state: MasterState, src: str, dst: str, now: float) -> list[Change]:
     return changes
 
 
-def rename(state: MasterState, src: str, dst: str, now: float) -> Mutation:
+def rename(
+    state: MasterState, src: str, dst: str, now: float, caller: Caller = SUPERUSER
+) -> Mutation:
     if src == "/":
         raise errors.InvalidArgument("cannot rename the root directory")
     _require_not_reserved(dst)
+    check(state, src, caller, parent=WRITE | EXECUTE)
+    check(state, dst, caller, parent=WRITE | EXECUTE)
     lookup(state, src)
     if dst in state.nodes:
         raise errors.AlreadyExists(f"already exists: {dst}")
@@ -149,10 +221,20 @@ def rename(state: MasterState, src: str, dst: str, now: float) -> Mutation:
 # --- snapshots (GFS section 3.4): metadata now, data only when a shared chunk is written ----
 
 
-def snapshot(state: MasterState, src: str, dst: str, now: float) -> Mutation:
+def check_snapshot(state: MasterState, src: str, dst: str, caller: Caller) -> None:
+    check(state, src, caller, access=READ, subtree=READ | EXECUTE)
+    check(state, dst, caller, parent=WRITE | EXECUTE)
+
+
+def snapshot(
+    state: MasterState, src: str, dst: str, now: float, caller: Caller = SUPERUSER
+) -> Mutation:
     """`dst` becomes a copy of `src` (a file or a directory tree) sharing its chunks: each
-    chunk's reference count goes up, and nothing is copied until one side writes to it."""
+    chunk's reference count goes up, and nothing is copied until one side writes to it. Reading
+    all of `src` takes what a copy would; the copy belongs to the caller (a superuser's keeps
+    its owners)."""
     _require_not_reserved(dst)
+    check_snapshot(state, src, dst, caller)
     lookup(state, src)
     if dst in state.nodes:
         raise errors.AlreadyExists(f"already exists: {dst}")
@@ -161,7 +243,15 @@ def snapshot(state: MasterState, src: str, dst: str, now: float) -> Mutation:
     _require_parent_dir(state, dst)
     copied = state.subtree(src)
     changes: list[Change] = [
-        PutNode(dataclasses.replace(n, path=dst + n.path[len(src) :], ctime=now, mtime=now))
+        PutNode(
+            dataclasses.replace(
+                n,
+                path=dst + n.path[len(src) :],
+                ctime=now,
+                mtime=now,
+                owner=n.owner if caller.superuser else caller.user,
+            )
+        )
         for n in copied
     ]
     shared: dict[int, int] = {}
@@ -227,12 +317,15 @@ def _trash_entries(state: MasterState) -> list[tuple[float, str, str]]:
     return sorted(entries)
 
 
-def move_to_trash(state: MasterState, path: str, recursive: bool, now: float) -> Mutation:
+def move_to_trash(
+    state: MasterState, path: str, recursive: bool, now: float, caller: Caller = SUPERUSER
+) -> Mutation:
     """Deletes lazily: `path` moves to its hidden trash name, restorable until purged."""
     if path == "/":
         raise errors.InvalidArgument("cannot delete the root directory")
     if paths.is_within(path, TRASH):
-        return delete(state, path, recursive)  # deleting from the trash is for good
+        return delete(state, path, recursive, caller)  # deleting from the trash is for good
+    _check_delete(state, path, caller)
     node = lookup(state, path)
     if node.is_dir and state.children.get(path) and not recursive:
         raise errors.DirectoryNotEmpty(f"directory not empty (use -r): {path}")
@@ -244,13 +337,16 @@ def move_to_trash(state: MasterState, path: str, recursive: bool, now: float) ->
     return Mutation("trash", {"path": path, "as": hidden}, tuple(changes))
 
 
-def undelete(state: MasterState, path: str, now: float) -> Mutation:
-    """Restores the most recently deleted `path` still in the trash."""
+def undelete(state: MasterState, path: str, now: float, caller: Caller = SUPERUSER) -> Mutation:
+    """Restores the most recently deleted `path` still in the trash: its owner may, where
+    they may create it again."""
     _require_not_reserved(path)
+    check(state, path, caller, parent=WRITE | EXECUTE)
     found = [hidden for _, original, hidden in _trash_entries(state) if original == path]
     if not found:
         raise errors.NotFound(f"nothing deleted at {path} is still in the trash")
     newest = found[-1]
+    check_owner(state.nodes[newest], caller)
     if path in state.nodes:
         raise errors.AlreadyExists(f"already exists: {path}")
     _require_parent_dir(state, path)
@@ -264,7 +360,10 @@ def expired_trash(state: MasterState, now: float, grace: float) -> list[str]:
     return [hidden for at, _, hidden in _trash_entries(state) if now - at >= grace]
 
 
-def extend(state: MasterState, path: str, length: int, now: float) -> Mutation:
+def extend(
+    state: MasterState, path: str, length: int, now: float, caller: Caller = SUPERUSER
+) -> Mutation:
+    check_write(state, path, caller)
     node = lookup_file(state, path)
     if length <= node.size:
         return Mutation("extend", {"path": path, "length": length}, ())
@@ -272,7 +371,9 @@ def extend(state: MasterState, path: str, length: int, now: float) -> Mutation:
     return Mutation("extend", {"path": path, "length": length}, (PutNode(grown),))
 
 
-def list_dir(state: MasterState, path: str) -> list[Node]:
+def list_dir(state: MasterState, path: str, caller: Caller = SUPERUSER) -> list[Node]:
+    found = state.nodes.get(path)
+    check(state, path, caller, access=READ | EXECUTE if found is not None and found.is_dir else 0)
     node = lookup(state, path)
     if not node.is_dir:
         return [node]

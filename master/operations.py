@@ -11,6 +11,7 @@ from common import errors
 from master import namespace
 from master.chunkcontrol import ChunkControl
 from master.metadata import Metadata
+from master.permissions import SUPERUSER, Caller
 
 log = logging.getLogger(__name__)
 
@@ -21,32 +22,52 @@ class NamespaceOperations:
         self.chunks = chunks
         self.config = meta.config
 
-    def mkdir(self, path: str, parents: bool) -> None:
+    def mkdir(self, path: str, parents: bool, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
         with meta.paths.hold(write=[path]):
-            meta.commit(meta.plan(lambda: namespace.mkdir(meta.state, path, parents, meta.clock())))
+            meta.commit(
+                meta.plan(lambda: namespace.mkdir(meta.state, path, parents, meta.clock(), caller))
+            )
 
-    def create(self, path: str) -> None:
+    def create(self, path: str, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
         with meta.paths.hold(write=[path]):
-            meta.commit(meta.plan(lambda: namespace.create(meta.state, path, meta.clock())))
+            meta.commit(meta.plan(lambda: namespace.create(meta.state, path, meta.clock(), caller)))
 
-    def rename(self, src: str, dst: str) -> None:
+    def rename(self, src: str, dst: str, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
         with meta.paths.hold(write=[src, dst]):
-            meta.commit(meta.plan(lambda: namespace.rename(meta.state, src, dst, meta.clock())))
+            meta.commit(
+                meta.plan(lambda: namespace.rename(meta.state, src, dst, meta.clock(), caller))
+            )
 
-    def extend(self, path: str, length: int) -> None:
+    def extend(self, path: str, length: int, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
         with meta.paths.hold(write=[path]):
-            meta.commit(meta.plan(lambda: namespace.extend(meta.state, path, length, meta.clock())))
+            meta.commit(
+                meta.plan(lambda: namespace.extend(meta.state, path, length, meta.clock(), caller))
+            )
+
+    def chmod(self, path: str, mode: int, caller: Caller = SUPERUSER) -> None:
+        meta = self.meta
+        with meta.paths.hold(write=[path]):
+            meta.commit(meta.plan(lambda: namespace.chmod(meta.state, path, mode, caller)))
+        log.info("mode of %s set to %o by %s", path, mode, caller.user or "the master")
+
+    def chown(self, path: str, owner: str, group: str, caller: Caller = SUPERUSER) -> None:
+        meta = self.meta
+        with meta.paths.hold(write=[path]):
+            meta.commit(meta.plan(lambda: namespace.chown(meta.state, path, owner, group, caller)))
+        log.info("owner of %s set to %s:%s by %s", path, owner, group, caller.user or "the master")
 
     def _handles_under(self, path: str) -> set[int]:
         with self.meta.core:
             namespace.lookup(self.meta.state, path)
             return {h for n in self.meta.state.subtree(path) for h in n.chunks}
 
-    def delete(self, path: str, recursive: bool, skip_trash: bool = False) -> None:
+    def delete(
+        self, path: str, recursive: bool, skip_trash: bool = False, caller: Caller = SUPERUSER
+    ) -> None:
         """Moves `path` to the trash (restorable until `trash_grace` ends), or with
         `skip_trash` (or no grace) deletes it at once."""
         meta = self.meta
@@ -57,21 +78,25 @@ class NamespaceOperations:
                 meta.paths.hold(write=[path]),
                 self.chunks.locks.hold_all(self._handles_under(path)),
             ):
-                mutation = meta.plan(lambda: namespace.delete(meta.state, path, recursive))
+                mutation = meta.plan(lambda: namespace.delete(meta.state, path, recursive, caller))
                 meta.commit(mutation)
             log.info("deleted %s for good (%d changes)", path, len(mutation.changes))
             return
         now = meta.clock()
         hidden = namespace.trash_path(path, now)
         with meta.paths.hold(write=[path, hidden]):
-            mutation = meta.plan(lambda: namespace.move_to_trash(meta.state, path, recursive, now))
+            mutation = meta.plan(
+                lambda: namespace.move_to_trash(meta.state, path, recursive, now, caller)
+            )
             meta.commit(mutation)
         log.info("deleted %s (in the trash as %s)", path, mutation.args.get("as", path))
 
-    def undelete(self, path: str) -> None:
+    def undelete(self, path: str, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
         with meta.paths.hold(write=[path, namespace.TRASH]):
-            meta.commit(meta.plan(lambda: namespace.undelete(meta.state, path, meta.clock())))
+            meta.commit(
+                meta.plan(lambda: namespace.undelete(meta.state, path, meta.clock(), caller))
+            )
         log.info("restored %s from the trash", path)
 
     def purge_trash(self) -> None:
@@ -83,7 +108,7 @@ class NamespaceOperations:
             with contextlib.suppress(errors.NotFound):  # purged or restored meanwhile
                 self.delete(hidden, recursive=True, skip_trash=True)
 
-    def snapshot(self, src: str, dst: str) -> None:
+    def snapshot(self, src: str, dst: str, caller: Caller = SUPERUSER) -> None:
         """Copies `src` (a file or a tree) to `dst` in metadata only (GFS section 3.4): leases
         on its chunks are taken back first, so no write can slip in unseen; chunks are shared
         until one side writes to them. The chunks' locks are held until the new reference
@@ -91,6 +116,8 @@ class NamespaceOperations:
         plans on the same rows."""
         meta = self.meta
         with meta.paths.hold(write=[src, dst]):
+            with meta.core:  # refused before any lease is taken back
+                namespace.check_snapshot(meta.state, src, dst, caller)
             handles = self._handles_under(src)
             with self.chunks.locks.hold_all(handles):
                 for handle in sorted(handles):
@@ -98,6 +125,8 @@ class NamespaceOperations:
                     assert chunk is not None  # held by src, under its lock
                     self.chunks.stop_primary(chunk, f"snapshot of {src}")
                 meta.commit(
-                    meta.plan(lambda: namespace.snapshot(meta.state, src, dst, meta.clock()))
+                    meta.plan(
+                        lambda: namespace.snapshot(meta.state, src, dst, meta.clock(), caller)
+                    )
                 )
         log.info("snapshot of %s taken as %s (%d chunks shared)", src, dst, len(handles))

@@ -44,6 +44,7 @@ from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
 from master.operations import NamespaceOperations
 from master.oplog import OpLog
+from master.permissions import SUPERUSER, Caller
 from master.replicas import ReplicaManager
 from master.safemode import SafeMode
 from master.state import Chunk, MasterState, Node
@@ -103,29 +104,37 @@ class MasterService:
 
     # --- what clients and tests call ----------------------------------------------------------
 
-    def mkdir(self, path: str, parents: bool) -> None:
-        self.namespace.mkdir(path, parents)
+    def mkdir(self, path: str, parents: bool, caller: Caller = SUPERUSER) -> None:
+        self.namespace.mkdir(path, parents, caller)
 
-    def create(self, path: str) -> None:
-        self.namespace.create(path)
+    def create(self, path: str, caller: Caller = SUPERUSER) -> None:
+        self.namespace.create(path, caller)
 
-    def delete(self, path: str, recursive: bool, skip_trash: bool = False) -> None:
-        self.namespace.delete(path, recursive, skip_trash)
+    def delete(
+        self, path: str, recursive: bool, skip_trash: bool = False, caller: Caller = SUPERUSER
+    ) -> None:
+        self.namespace.delete(path, recursive, skip_trash, caller)
 
-    def undelete(self, path: str) -> None:
-        self.namespace.undelete(path)
+    def undelete(self, path: str, caller: Caller = SUPERUSER) -> None:
+        self.namespace.undelete(path, caller)
 
     def purge_trash(self) -> None:
         self.namespace.purge_trash()
 
-    def rename(self, src: str, dst: str) -> None:
-        self.namespace.rename(src, dst)
+    def rename(self, src: str, dst: str, caller: Caller = SUPERUSER) -> None:
+        self.namespace.rename(src, dst, caller)
 
-    def extend(self, path: str, length: int) -> None:
-        self.namespace.extend(path, length)
+    def extend(self, path: str, length: int, caller: Caller = SUPERUSER) -> None:
+        self.namespace.extend(path, length, caller)
 
-    def snapshot(self, src: str, dst: str) -> None:
-        self.namespace.snapshot(src, dst)
+    def snapshot(self, src: str, dst: str, caller: Caller = SUPERUSER) -> None:
+        self.namespace.snapshot(src, dst, caller)
+
+    def chmod(self, path: str, mode: int, caller: Caller = SUPERUSER) -> None:
+        self.namespace.chmod(path, mode, caller)
+
+    def chown(self, path: str, owner: str, group: str, caller: Caller = SUPERUSER) -> None:
+        self.namespace.chown(path, owner, group, caller)
 
     def stat(self, path: str) -> tuple[Node, list[ChunkView]]:
         return self.metadata.stat(path)
@@ -133,8 +142,10 @@ class MasterService:
     def chunk(self, handle: int) -> Chunk | None:
         return self.metadata.chunk(handle)
 
-    def get_chunk(self, path: str, index: int, for_write: bool) -> ChunkView:
-        view = self.chunks.get_chunk(path, index, for_write)
+    def get_chunk(
+        self, path: str, index: int, for_write: bool, caller: Caller = SUPERUSER
+    ) -> ChunkView:
+        view = self.chunks.get_chunk(path, index, for_write, caller)
         self.replicas.wanted(view)
         return view
 

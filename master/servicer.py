@@ -17,6 +17,7 @@ from common.serving import aborting
 from common.tokens import READ, WRITE
 from master.chunkservers import Heartbeat, Report
 from master.metadata import ChunkView
+from master.permissions import SUPERGROUP, SUPERUSER, Caller
 from master.service import MasterService
 from master.shadow import ShadowService
 from master.state import Node
@@ -25,7 +26,7 @@ from protos import master_pb2, master_pb2_grpc
 log = logging.getLogger(__name__)
 
 
-def _entry(node: Node) -> master_pb2.Entry:
+def _entry(node: Node, replication: int) -> master_pb2.Entry:
     return master_pb2.Entry(
         path=node.path,
         is_dir=node.is_dir,
@@ -33,8 +34,21 @@ def _entry(node: Node) -> master_pb2.Entry:
         mtime=node.mtime,
         mode=node.mode,
         owner=node.owner,
+        group=node.group,
         chunks=len(node.chunks),
+        replication=0 if node.is_dir else replication,
     )
+
+
+def _caller(context: grpc.ServicerContext) -> Caller:
+    """Who the permission checks see: the certificate's user, in the group of their own name
+    (an admin is a superuser, in the supergroup too); on an insecure master, a superuser."""
+    who = tls.peer(context)
+    if who is None:
+        return SUPERUSER
+    admin = who.role in _ADMIN
+    groups = {who.name, SUPERGROUP} if admin else {who.name}
+    return Caller(who.name, frozenset(groups), superuser=admin)
 
 
 def _location(view: ChunkView) -> master_pb2.ChunkLocation:
@@ -57,7 +71,7 @@ POLICY: access.Policy = {
         (
             _USERS,
             "Mkdir Create Delete Undelete Rename Snapshot List Stat GetChunk ExtendFile Fsck "
-            "SafeMode",
+            "SafeMode Chmod Chown",
         ),
         (_USERS | {"shadow"}, "Report"),
         (frozenset({"chunkserver"}), "Heartbeat"),
@@ -84,58 +98,62 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Mkdir(
         self, request: master_pb2.MkdirRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().mkdir(paths.normalize(request.path), request.parents)
+        self._master().mkdir(paths.normalize(request.path), request.parents, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def Create(
         self, request: master_pb2.CreateRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().create(paths.normalize(request.path))
+        self._master().create(paths.normalize(request.path), _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def Delete(
         self, request: master_pb2.DeleteRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().delete(paths.normalize(request.path), request.recursive, request.skip_trash)
+        path = paths.normalize(request.path)
+        self._master().delete(path, request.recursive, request.skip_trash, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def Undelete(
         self, request: master_pb2.UndeleteRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().undelete(paths.normalize(request.path))
+        self._master().undelete(paths.normalize(request.path), _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def Rename(
         self, request: master_pb2.RenameRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().rename(paths.normalize(request.src), paths.normalize(request.dst))
+        src, dst = paths.normalize(request.src), paths.normalize(request.dst)
+        self._master().rename(src, dst, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def Snapshot(
         self, request: master_pb2.RenameRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().snapshot(paths.normalize(request.src), paths.normalize(request.dst))
+        src, dst = paths.normalize(request.src), paths.normalize(request.dst)
+        self._master().snapshot(src, dst, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def List(
         self, request: master_pb2.ListRequest, context: grpc.ServicerContext
     ) -> master_pb2.ListResponse:
-        nodes = self.metadata.list_dir(paths.normalize(request.path))
-        return master_pb2.ListResponse(entries=[_entry(n) for n in nodes])
+        nodes = self.metadata.list_dir(paths.normalize(request.path), _caller(context))
+        replication = self.service.config.replication
+        return master_pb2.ListResponse(entries=[_entry(n, replication) for n in nodes])
 
     @aborting(log)
     def Stat(
         self, request: master_pb2.StatRequest, context: grpc.ServicerContext
     ) -> master_pb2.FileInfo:
-        node, views = self.metadata.stat(paths.normalize(request.path))
+        node, views = self.metadata.stat(paths.normalize(request.path), _caller(context))
         return master_pb2.FileInfo(
-            entry=_entry(node),
+            entry=_entry(node, self.service.config.replication),
             chunk_size=self.service.config.chunk_size,
             chunks=[self._located(v, READ, context) for v in views],
         )
@@ -145,12 +163,15 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.GetChunkRequest, context: grpc.ServicerContext
     ) -> master_pb2.ChunkLocation:
         path = paths.normalize(request.path)
+        caller = _caller(context)
         if request.for_write:
-            view = self._master().get_chunk(path, request.index, True)
+            view = self._master().get_chunk(path, request.index, True, caller)
             return self._located(view, READ + WRITE, context)
         if isinstance(self.service, ShadowService):
-            return self._located(self.metadata.chunk_view(path, request.index), READ, context)
-        return self._located(self.service.get_chunk(path, request.index, False), READ, context)
+            view = self.metadata.chunk_view(path, request.index, caller)
+        else:
+            view = self.service.get_chunk(path, request.index, False, caller)
+        return self._located(view, READ, context)
 
     def _located(
         self, view: ChunkView, ops: str, context: grpc.ServicerContext
@@ -167,7 +188,22 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def ExtendFile(
         self, request: master_pb2.ExtendFileRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().extend(paths.normalize(request.path), request.length)
+        self._master().extend(paths.normalize(request.path), request.length, _caller(context))
+        return master_pb2.Empty()
+
+    @aborting(log)
+    def Chmod(
+        self, request: master_pb2.ChmodRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
+        self._master().chmod(paths.normalize(request.path), request.mode, _caller(context))
+        return master_pb2.Empty()
+
+    @aborting(log)
+    def Chown(
+        self, request: master_pb2.ChownRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
+        path = paths.normalize(request.path)
+        self._master().chown(path, request.owner, request.group, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
@@ -253,7 +289,8 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Fsck(
         self, request: master_pb2.FsckRequest, context: grpc.ServicerContext
     ) -> master_pb2.FsckReport:
-        return master_pb2.FsckReport(**self.metadata.fsck(paths.normalize(request.path or "/")))
+        path = paths.normalize(request.path or "/")
+        return master_pb2.FsckReport(**self.metadata.fsck(path, _caller(context)))
 
     @aborting(log)
     def Checkpoint(

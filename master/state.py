@@ -24,6 +24,7 @@ class Node:
     mtime: float
     mode: int
     owner: str = ""
+    group: str = ""
     size: int = 0
     chunks: tuple[int, ...] = ()
 
@@ -109,6 +110,7 @@ def put_chunk(op: str, chunk: Chunk, **args: object) -> Mutation:
 
 
 ROOT_MODE = 0o755
+ROOT_GROUP = "supergroup"  # the root belongs to no user; superusers pass every check anyway
 
 
 @dataclass
@@ -122,7 +124,7 @@ class MasterState:
 
     def __post_init__(self) -> None:
         if "/" not in self.nodes:
-            self._put(Node("/", True, 0.0, 0.0, ROOT_MODE))
+            self._put(Node("/", True, 0.0, 0.0, ROOT_MODE, group=ROOT_GROUP))
 
     def apply(self, mutation: Mutation) -> None:
         for change in mutation.changes:

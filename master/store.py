@@ -43,6 +43,7 @@ def _node_row(node: Node) -> dict[str, Any]:
         "mtime": node.mtime,
         "mode": node.mode,
         "owner": node.owner,
+        "group": node.group,
         "size": node.size,
         "chunks": json.dumps(list(node.chunks)),
     }
@@ -63,15 +64,17 @@ def _chunk_row(chunk: Chunk) -> dict[str, Any]:
 def _upsert(table: str, key: str, columns: list[str]) -> str:
     """One prepared statement per table: sqlite-utils' upsert inspects the table on every call,
     which cost a third of the committer's time under a storm of creates."""
-    names = ", ".join(columns)
+    names = ", ".join(f'"{c}"' for c in columns)  # quoted: "group" is a keyword
     values = ", ".join(f":{c}" for c in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
     conflict = f"ON CONFLICT({key}) DO UPDATE SET {updates}"
     return f"INSERT INTO {table} ({names}) VALUES ({values}) {conflict}"
 
 
 _UPSERT_NODE = _upsert(
-    "nodes", "path", ["path", "is_dir", "ctime", "mtime", "mode", "owner", "size", "chunks"]
+    "nodes",
+    "path",
+    ["path", "is_dir", "ctime", "mtime", "mode", "owner", "group", "size", "chunks"],
 )
 _UPSERT_CHUNK = _upsert(
     "chunks",
@@ -164,6 +167,7 @@ class Store:
                     "mtime": float,
                     "mode": int,
                     "owner": str,
+                    "group": str,
                     "size": int,
                     "chunks": str,
                 },
@@ -183,6 +187,9 @@ class Store:
                 pk="handle",
                 if_not_exists=True,
             )
+            nodes = db.table("nodes")
+            if "group" not in nodes.columns_dict:  # a database from before permissions
+                nodes.add_column("group", str, not_null_default="")
             chunks = db.table("chunks")
             for column in ("floor", "issued"):  # a database from before these columns
                 if column not in chunks.columns_dict:
@@ -203,6 +210,7 @@ class Store:
                 mtime=row["mtime"],
                 mode=row["mode"],
                 owner=row["owner"],
+                group=row["group"],
                 size=row["size"],
                 chunks=tuple(json.loads(row["chunks"])),
             )

@@ -55,7 +55,7 @@ class ListRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class Entry(_message.Message):
-    __slots__ = ("path", "is_dir", "size", "mtime", "mode", "owner", "chunks")
+    __slots__ = ("path", "is_dir", "size", "mtime", "mode", "owner", "chunks", "group", "replication")
     PATH_FIELD_NUMBER: _ClassVar[int]
     IS_DIR_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,8 @@ class Entry(_message.Message):
     MODE_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_FIELD_NUMBER: _ClassVar[int]
     path: str
     is_dir: bool
     size: int
@@ -70,7 +72,27 @@ class Entry(_message.Message):
     mode: int
     owner: str
     chunks: int
-    def __init__(self, path: _Optional[str] = ..., is_dir: _Optional[bool] = ..., size: _Optional[int] = ..., mtime: _Optional[float] = ..., mode: _Optional[int] = ..., owner: _Optional[str] = ..., chunks: _Optional[int] = ...) -> None: ...
+    group: str
+    replication: int
+    def __init__(self, path: _Optional[str] = ..., is_dir: _Optional[bool] = ..., size: _Optional[int] = ..., mtime: _Optional[float] = ..., mode: _Optional[int] = ..., owner: _Optional[str] = ..., chunks: _Optional[int] = ..., group: _Optional[str] = ..., replication: _Optional[int] = ...) -> None: ...
+
+class ChmodRequest(_message.Message):
+    __slots__ = ("path", "mode")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    mode: int
+    def __init__(self, path: _Optional[str] = ..., mode: _Optional[int] = ...) -> None: ...
+
+class ChownRequest(_message.Message):
+    __slots__ = ("path", "owner", "group")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    owner: str
+    group: str
+    def __init__(self, path: _Optional[str] = ..., owner: _Optional[str] = ..., group: _Optional[str] = ...) -> None: ...
 
 class ListResponse(_message.Message):
     __slots__ = ("entries",)

@@ -124,6 +124,16 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.BalanceReply.FromString,
                 _registered_method=True)
+        self.Chmod = channel.unary_unary(
+                '/pygfs.master.Master/Chmod',
+                request_serializer=protos_dot_master__pb2.ChmodRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.Empty.FromString,
+                _registered_method=True)
+        self.Chown = channel.unary_unary(
+                '/pygfs.master.Master/Chown',
+                request_serializer=protos_dot_master__pb2.ChownRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -249,6 +259,20 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Chmod(self, request, context):
+        """Sets the permission bits of a path (its owner or a superuser).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Chown(self, request, context):
+        """Sets the owner and/or the group of a path (an empty one is left as it is).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -341,6 +365,16 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Balance,
                     request_deserializer=protos_dot_master__pb2.Empty.FromString,
                     response_serializer=protos_dot_master__pb2.BalanceReply.SerializeToString,
+            ),
+            'Chmod': grpc.unary_unary_rpc_method_handler(
+                    servicer.Chmod,
+                    request_deserializer=protos_dot_master__pb2.ChmodRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+            ),
+            'Chown': grpc.unary_unary_rpc_method_handler(
+                    servicer.Chown,
+                    request_deserializer=protos_dot_master__pb2.ChownRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -829,6 +863,60 @@ class Master:
             '/pygfs.master.Master/Balance',
             protos_dot_master__pb2.Empty.SerializeToString,
             protos_dot_master__pb2.BalanceReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Chmod(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Chmod',
+            protos_dot_master__pb2.ChmodRequest.SerializeToString,
+            protos_dot_master__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Chown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Chown',
+            protos_dot_master__pb2.ChownRequest.SerializeToString,
+            protos_dot_master__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from master import namespace
-from master.state import Chunk, Mutation, PutChunk
+from master.state import Chunk, MasterState, Mutation, PutChunk
 from master.store import Store
 
 
@@ -152,3 +152,48 @@ def test_a_database_from_before_the_floor_column_opens_and_takes_it(tmp_path: Pa
     store.commit(mutation)
     store.close()
     assert Store(path).load().chunks == {7: Chunk(7, 4, floor=3)}
+
+
+def test_owners_groups_and_modes_survive_a_restart_and_a_replay(tmp_path: Path) -> None:
+    from master.permissions import Caller
+    from master.store import change_from_json
+
+    alice = Caller("alice", frozenset({"alice", "staff"}))
+    store = Store(tmp_path / "m.db")
+    state = store.load()
+    for planner in (
+        lambda: namespace.mkdir(state, "/d", parents=False, now=1.0),
+        lambda: namespace.chmod(state, "/d", 0o777),
+        lambda: namespace.create(state, "/d/f", now=2.0, caller=alice),
+        lambda: namespace.chown(state, "/d/f", "", "staff", caller=alice),
+        lambda: namespace.chmod(state, "/d/f", 0o640, caller=alice),
+    ):
+        mutation = planner()
+        store.commit(mutation)
+        state.apply(mutation)
+    replayed = MasterState()  # a follower's state, from the log alone
+    for entry in store.read_log(0, 100):
+        for change in entry.changes:
+            replayed.apply_change(change_from_json(change))
+    store.close()
+    f = Store(tmp_path / "m.db").load().nodes["/d/f"]
+    assert (f.owner, f.group, f.mode) == ("alice", "staff", 0o640)
+    assert replayed.nodes["/d/f"] == f
+
+
+def test_a_database_from_before_groups_opens_and_takes_them(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE nodes (path TEXT PRIMARY KEY, is_dir INTEGER, ctime FLOAT, mtime FLOAT,"
+        " mode INTEGER, owner TEXT, size INTEGER, chunks TEXT)"
+    )
+    old.execute("INSERT INTO nodes VALUES ('/f', 0, 1.0, 1.0, 420, 'alice', 0, '[]')")
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert store.load().nodes["/f"].group == ""
+    state = store.load()
+    store.commit(namespace.chown(state, "/f", "", "staff"))
+    store.close()
+    assert Store(path).load().nodes["/f"].group == "staff"

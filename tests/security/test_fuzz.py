@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client.client import Client
-from client.localcluster import LocalCluster
+from client.localcluster import HOME, LocalCluster
 from common import transport
 from common.tls import TlsFiles
 from protos import chunkserver_pb2, master_pb2
@@ -35,12 +35,12 @@ REFERENCE = os.urandom(2 * SMALL_CHUNK + 99)
 EXAMPLES = 60  # per RPC: bounded, so the whole fuzzer takes a minute or two
 ADDRESS_FIELDS = {"address", "source", "chain", "secondaries"}
 PATHS = st.sampled_from(
-    ["/", "/fuzz", "/fuzz/f", "/fuzz/d/x", "/.trash", "relative", ""]
+    ["/", f"{HOME}/fuzz", f"{HOME}/fuzz/f", f"{HOME}/fuzz/d/x", "/.trash", "relative", ""]
 ) | st.text(max_size=40)
 CLIENT_RPCS = {
     "Master": {
         "Mkdir", "Create", "Delete", "Undelete", "Rename", "Snapshot", "List", "Stat",
-        "GetChunk", "ExtendFile", "Report", "Fsck",
+        "GetChunk", "ExtendFile", "Report", "Fsck", "Chmod", "Chown",
     },
     "ChunkServer": {"PushData", "Write", "Append", "Read", "Describe", "ReplicaInfo"},
 }  # fmt: skip
@@ -154,8 +154,8 @@ def fuzz(cluster: LocalCluster, tls: TlsFiles | None, method: MethodDescriptor) 
 
 def assert_intact(cluster: LocalCluster, tls: TlsFiles | None) -> None:
     with Client(cluster.master_address, timeout=10, tls=tls) as gfs:
-        assert gfs.read("/reference", 0, len(REFERENCE)) == REFERENCE
-        counts = gfs.fsck("/reference")
+        assert gfs.read(f"{HOME}/reference", 0, len(REFERENCE)) == REFERENCE
+        counts = gfs.fsck(f"{HOME}/reference")
         assert counts["healthy"] == counts["chunks"] > 0, counts
         if gfs.safe_mode("get").active:  # a fuzzed admin call may have entered it
             pytest.fail("a user entered safe mode")
@@ -168,9 +168,10 @@ def cluster_of(tmp: Any, secure: bool) -> Iterator[LocalCluster]:
     try:
         local.start()
         with Client(local.master_address, timeout=10, tls=local.tls_for("client")) as gfs:
-            gfs.put(io.BytesIO(REFERENCE), "/reference")
-            gfs.mkdir("/fuzz")
-            gfs.put(io.BytesIO(b"f" * 100), "/fuzz/f")
+            gfs.mkdir(HOME, parents=True)  # made by the cluster when secure
+            gfs.put(io.BytesIO(REFERENCE), f"{HOME}/reference")
+            gfs.mkdir(f"{HOME}/fuzz")
+            gfs.put(io.BytesIO(b"f" * 100), f"{HOME}/fuzz/f")
         yield local
     finally:
         local.stop()

@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from client.client import Client
-from client.localcluster import LocalCluster
+from client.localcluster import HOME, LocalCluster
 from common import certs, errors, transport
 from common.tls import TlsFiles
 from protos import chunkserver_pb2 as cpb
@@ -37,7 +37,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     try:
         local.start()
         with Client(local.master_address, timeout=10, tls=local.tls_for("client")) as gfs:
-            gfs.put(io.BytesIO(REFERENCE), "/reference")
+            gfs.put(io.BytesIO(REFERENCE), f"{HOME}/reference")
         yield local
     finally:
         local.stop()
@@ -68,7 +68,7 @@ def status(method: Any, request: Any) -> grpc.StatusCode:
 def assert_intact(cluster: LocalCluster) -> None:
     """The servers answer, the reference file reads back whole, every chunk is healthy."""
     with Client(cluster.master_address, timeout=10, tls=tls(cluster, "admin", "admin")) as gfs:
-        assert gfs.read("/reference", 0, len(REFERENCE)) == REFERENCE
+        assert gfs.read(f"{HOME}/reference", 0, len(REFERENCE)) == REFERENCE
         counts = gfs.fsck("/")
         assert counts["healthy"] == counts["chunks"] and counts["chunks"] > 0, counts
 
@@ -76,9 +76,9 @@ def assert_intact(cluster: LocalCluster) -> None:
 def test_a_user_puts_and_gets_over_mutual_tls(cluster: LocalCluster) -> None:
     data = os.urandom(2 * SMALL_CHUNK + 77)
     with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
-        gfs.put(io.BytesIO(data), "/mine")
+        gfs.put(io.BytesIO(data), f"{HOME}/mine")
         sink = io.BytesIO()
-        gfs.get("/mine", sink)
+        gfs.get(f"{HOME}/mine", sink)
     assert sink.getvalue() == data
     assert_intact(cluster)
 
@@ -119,7 +119,7 @@ def test_only_the_master_may_change_replicas_versions_and_leases(cluster: LocalC
     """A user (or another chunkserver) asking a chunkserver to plant, copy over, re-version or
     lead a chunk is refused before the servicer sees it."""
     with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
-        chunk = gfs.stat("/reference").chunks[0]
+        chunk = gfs.stat(f"{HOME}/reference").chunks[0]
     target = cluster.servers[0].address
     for name, role in (("client", "user"), ("admin", "admin"), ("cs1", "chunkserver")):
         channels = transport.Channels(tls(cluster, name, role))
@@ -164,7 +164,7 @@ def test_only_a_chunkserver_reports_and_only_for_its_own_host(cluster: LocalClus
     replica; a user's is refused, and so is one from a chunkserver whose certificate names
     another host than the address it claims."""
     with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
-        chunk = gfs.stat("/reference").chunks[0]
+        chunk = gfs.stat(f"{HOME}/reference").chunks[0]
     claim = mpb.HeartbeatRequest(
         address=cluster.servers[0].address,
         rack="default",
@@ -217,11 +217,12 @@ def test_a_shadow_follows_a_secure_master(cluster: LocalCluster) -> None:
     shadow = cluster.start_shadow()
     with Client(shadow.address, timeout=10, tls=tls(cluster, "client")) as gfs:
         until = time.monotonic() + 30
-        while "/reference" not in {e.path for e in gfs.ls("/")}:
+        while not gfs.exists(f"{HOME}/reference"):
             assert time.monotonic() < until, "the shadow never caught up"
             time.sleep(0.1)
+        assert f"{HOME}/reference" in {e.path for e in gfs.ls(HOME)}
         with pytest.raises(errors.FailedPrecondition, match="read-only shadow"):
-            gfs.mkdir("/from-shadow")
+            gfs.mkdir(f"{HOME}/from-shadow")
 
 
 def test_a_chunkserver_serves_and_takes_data_only_against_the_masters_token(
@@ -234,8 +235,8 @@ def test_a_chunkserver_serves_and_takes_data_only_against_the_masters_token(
     peers = transport.Channels(tls(cluster, "cs1", "chunkserver"))
     try:
         master = channels.master(cluster.master_address)
-        first = master.GetChunk(mpb.GetChunkRequest(path="/reference", index=0), timeout=10)
-        second = master.GetChunk(mpb.GetChunkRequest(path="/reference", index=1), timeout=10)
+        first = master.GetChunk(mpb.GetChunkRequest(path=f"{HOME}/reference", index=0), timeout=10)
+        second = master.GetChunk(mpb.GetChunkRequest(path=f"{HOME}/reference", index=1), timeout=10)
         replica = first.replicas[0]
         stub = channels.chunkserver(replica)
 
@@ -255,9 +256,9 @@ def test_a_chunkserver_serves_and_takes_data_only_against_the_masters_token(
         )
         assert status(stub.Write, write) == denied, "a read token does not write"
 
-        master.Create(mpb.CreateRequest(path="/tokened"), timeout=10)
+        master.Create(mpb.CreateRequest(path=f"{HOME}/tokened"), timeout=10)
         target = master.GetChunk(
-            mpb.GetChunkRequest(path="/tokened", index=0, for_write=True), timeout=10
+            mpb.GetChunkRequest(path=f"{HOME}/tokened", index=0, for_write=True), timeout=10
         )
 
         def push(chain: list[str]) -> grpc.StatusCode:
