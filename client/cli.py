@@ -21,7 +21,8 @@ from typing import IO, Any, BinaryIO, ClassVar
 
 import click
 
-from client.client import Client
+from client import cli_admin
+from client.cli_common import client_of
 from common import errors
 from common.launching import LOG_FORMAT, master_options, serve_forever, tls_options
 from common.tls import TlsFiles
@@ -93,17 +94,6 @@ def cli(
     }
 
 
-def _client(ctx: click.Context) -> Client:
-    client = Client(
-        ctx.obj["master"],
-        shadows=ctx.obj["shadows"],
-        timeout=ctx.obj["timeout"],
-        tls=ctx.obj["tls"],
-    )
-    ctx.call_on_close(client.close)
-    return client
-
-
 # --- servers ----------------------------------------------------------------------------------
 
 
@@ -163,43 +153,6 @@ def cluster_up(
         local.stop()
 
 
-@cli.group()
-def certs() -> None:
-    """A certificate authority for a secure cluster, and the identities it issues."""
-
-
-@certs.command("init")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def certs_init(directory: Path) -> None:
-    """Make a CA (ca.pem, ca.key) in DIRECTORY."""
-    from common import certs as authority
-
-    click.echo(f"CA certificate: {authority.init_ca(directory)}")
-
-
-@certs.command("issue")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("name")
-@click.option(
-    "--role",
-    required=True,
-    type=click.Choice(["master", "shadow", "chunkserver", "admin", "user"]),
-    help="What the holder may do; a user's NAME is its user name.",
-)
-@click.option(
-    "--host",
-    "hosts",
-    multiple=True,
-    help="A host (name or IP address) a server serves on (repeatable; servers need one).",
-)
-def certs_issue(directory: Path, name: str, role: str, hosts: tuple[str, ...]) -> None:
-    """Issue NAME.pem and NAME.key in DIRECTORY, signed by its CA."""
-    from common import certs as authority
-
-    issued = authority.issue(directory, name, role, list(hosts))
-    click.echo(f"{role} {name}: {issued.cert} {issued.key}")
-
-
 # --- files ------------------------------------------------------------------------------------
 
 
@@ -234,7 +187,7 @@ def put(ctx: click.Context, local: str, remote: str) -> None:
     """Copy a local file (- for stdin) into pygfs."""
     size = Path(local).stat().st_size if local != "-" and Path(local).is_file() else None
     with _local_file(local, "rb") as source, _progress(size, "put") as progress:
-        _client(ctx).put(source, remote, progress)
+        client_of(ctx).put(source, remote, progress)
 
 
 @cli.command()
@@ -243,7 +196,7 @@ def put(ctx: click.Context, local: str, remote: str) -> None:
 @click.pass_context
 def get(ctx: click.Context, remote: str, local: str) -> None:
     """Copy a file out of pygfs into a local file (- for stdout)."""
-    client = _client(ctx)
+    client = client_of(ctx)
     stat = client.stat(remote)  # fail before creating the local file
     if stat.is_dir:
         raise errors.IsADirectory(f"is a directory: {stat.path}")
@@ -260,7 +213,7 @@ def write(ctx: click.Context, remote: str, local: str, offset: int) -> None:
     """Overwrite a region of an existing file with a local file's bytes, extending it if needed."""
     with _local_file(local, "rb") as source:
         data = source.read()
-    _client(ctx).write(remote, offset, data)
+    client_of(ctx).write(remote, offset, data)
 
 
 @cli.command()
@@ -273,7 +226,7 @@ def append(ctx: click.Context, remote: str, local: str, record_id: str, raw: boo
     """Append a local file's bytes as one record; prints the offset it landed at."""
     with _local_file(local, "rb") as source:
         data = source.read()
-    client = _client(ctx)
+    client = client_of(ctx)
     offset = (
         client.append(remote, data, record_id)
         if raw
@@ -290,7 +243,7 @@ def records(ctx: click.Context, remote: str, as_json: bool) -> None:
     """Print each intact record of a file once (skipping padding, fragments and repeats)."""
     import base64
 
-    for r in _client(ctx).records(remote):
+    for r in client_of(ctx).records(remote):
         if as_json:
             data = base64.b64encode(r.payload).decode()
             click.echo(json.dumps({"offset": r.offset, "id": r.record_id, "data_b64": data}))
@@ -310,7 +263,7 @@ def ls(ctx: click.Context, long: bool, path: str) -> None:
 
     from common.modes import mode_string
 
-    for e in _client(ctx).ls(path):
+    for e in client_of(ctx).ls(path):
         if long:
             when = datetime.datetime.fromtimestamp(e.mtime).strftime("%Y-%m-%d %H:%M")
             replication = str(e.replication) if not e.is_dir else "-"
@@ -330,7 +283,7 @@ def chmod(ctx: click.Context, mode: str, path: str) -> None:
     """Set the permission bits of PATH to octal MODE (as 644 or 0755)."""
     from common.modes import parse_mode
 
-    _client(ctx).chmod(path, parse_mode(mode))
+    client_of(ctx).chmod(path, parse_mode(mode))
 
 
 @cli.command()
@@ -340,7 +293,7 @@ def chmod(ctx: click.Context, mode: str, path: str) -> None:
 def chown(ctx: click.Context, owner: str, path: str) -> None:
     """Give PATH to USER (a superuser may) and/or to GROUP (`:GROUP` alone changes only it)."""
     user, _, group = owner.partition(":")
-    _client(ctx).chown(path, user, group)
+    client_of(ctx).chown(path, user, group)
 
 
 @cli.command()
@@ -351,7 +304,7 @@ def chown(ctx: click.Context, owner: str, path: str) -> None:
 @click.pass_context
 def mkdir(ctx: click.Context, parents: bool, path: str) -> None:
     """Create a directory."""
-    _client(ctx).mkdir(path, parents)
+    client_of(ctx).mkdir(path, parents)
 
 
 @cli.command()
@@ -361,7 +314,7 @@ def mkdir(ctx: click.Context, parents: bool, path: str) -> None:
 @click.pass_context
 def rm(ctx: click.Context, recursive: bool, skip_trash: bool, path: str) -> None:
     """Remove a file or directory (restorable with `gfs undelete` until the grace period ends)."""
-    _client(ctx).rm(path, recursive, skip_trash)
+    client_of(ctx).rm(path, recursive, skip_trash)
 
 
 @cli.command()
@@ -369,7 +322,7 @@ def rm(ctx: click.Context, recursive: bool, skip_trash: bool, path: str) -> None
 @click.pass_context
 def undelete(ctx: click.Context, path: str) -> None:
     """Restore the most recently deleted file or directory at PATH."""
-    _client(ctx).undelete(path)
+    client_of(ctx).undelete(path)
 
 
 @cli.command()
@@ -378,7 +331,7 @@ def undelete(ctx: click.Context, path: str) -> None:
 @click.pass_context
 def mv(ctx: click.Context, src: str, dst: str) -> None:
     """Rename a file or directory."""
-    _client(ctx).mv(src, dst)
+    client_of(ctx).mv(src, dst)
 
 
 @cli.command()
@@ -387,7 +340,7 @@ def mv(ctx: click.Context, src: str, dst: str) -> None:
 @click.pass_context
 def snapshot(ctx: click.Context, src: str, dst: str) -> None:
     """Copy a file or directory in an instant (chunks are copied only when next written)."""
-    _client(ctx).snapshot(src, dst)
+    client_of(ctx).snapshot(src, dst)
 
 
 @cli.command()
@@ -396,7 +349,7 @@ def snapshot(ctx: click.Context, src: str, dst: str) -> None:
 @click.pass_context
 def stat(ctx: click.Context, as_json: bool, path: str) -> None:
     """Show a file's size and chunks with their replicas."""
-    info = _client(ctx).stat(path)
+    info = client_of(ctx).stat(path)
     if as_json:
         click.echo(json.dumps(info.as_json(), indent=2))
         return
@@ -414,92 +367,8 @@ def stat(ctx: click.Context, as_json: bool, path: str) -> None:
 # --- administration ---------------------------------------------------------------------------
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-def report(ctx: click.Context, as_json: bool) -> None:
-    """Show the chunkservers as the master sees them."""
-    r = _client(ctx).report()
-    if as_json:
-        click.echo(json.dumps(r.as_json(), indent=2))
-        return
-    lag = f", {r.lag_seconds:.1f}s behind the master" if r.role == "shadow" else ""
-    click.echo(
-        f"{r.role} at log entry {r.log_seq}{lag}; safe mode {'ON' if r.safe_mode else 'off'}"
-    )
-    for s in r.chunkservers:
-        click.echo(
-            f"{s.address:22} {s.rack:10} {s.state:6} {s.chunks:>8} chunks "
-            f"{s.used_bytes:>14} used {s.free_bytes:>16} free  {s.last_heartbeat_age_s:5.1f}s ago"
-        )
-
-
-@cli.command()
-@click.pass_context
-def balance(ctx: click.Context) -> None:
-    """Move replicas from the fullest chunkservers to the emptiest now (it also runs by itself)."""
-    moves = _client(ctx).balance()
-    click.echo(f"{moves} move(s) started" if moves else "balanced: nothing to move")
-
-
-@cli.command()
-@click.argument("address")
-@click.option("--cancel", is_flag=True, help="Take a server being drained back into service.")
-@click.pass_context
-def decommission(ctx: click.Context, address: str, cancel: bool) -> None:
-    """Drain a chunkserver; `gfs report` shows it decommissioned once it can be removed."""
-    _client(ctx).decommission(address, cancel=cancel)
-    if cancel:
-        click.echo(f"{address} is back in service")
-    else:
-        click.echo(f"decommissioning {address}; watch `gfs report` until it says decommissioned")
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.argument("path", default="/")
-@click.pass_context
-def fsck(ctx: click.Context, as_json: bool, path: str) -> None:
-    """Check replica health; exits 0 only when every chunk is healthy."""
-    report = _client(ctx).fsck(path)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.items()))
-    if report["healthy"] != report["chunks"]:
-        if not as_json:
-            click.echo("gfs: not every chunk is healthy", err=True)
-        sys.exit(1)
-
-
-@cli.command()
-@click.argument("action", type=click.Choice(["get", "enter", "leave"]), default="get")
-@click.pass_context
-def safemode(ctx: click.Context, action: str) -> None:
-    """Show, enter or leave safe mode (no replica deletions while it is on)."""
-    state = _client(ctx).safe_mode(action)
-    how = " (entered by an operator)" if state.manual else ""
-    click.echo(
-        f"safe mode is {'ON' if state.active else 'off'}{how}: "
-        f"{state.reported_chunks} of {state.known_chunks} chunks reported"
-    )
-
-
-@cli.command()
-@click.option("--since", type=click.IntRange(min=0), default=0, help="Entries after this one.")
-@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many (0: all).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.pass_context
-def oplog(ctx: click.Context, since: int, limit: int, as_json: bool) -> None:
-    """Show the master's operation log."""
-    import datetime
-
-    for r in _client(ctx).oplog(since, limit):
-        if as_json:
-            click.echo(json.dumps({"seq": r.seq, "ts": r.ts, "op": r.op, "args": r.args}))
-        else:
-            when = datetime.datetime.fromtimestamp(r.ts).isoformat(sep=" ", timespec="milliseconds")
-            click.echo(f"{r.seq:>8} {when} {r.op:14} {json.dumps(r.args)}")
+for _command in cli_admin.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

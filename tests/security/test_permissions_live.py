@@ -140,6 +140,12 @@ def test_a_private_file_is_read_by_its_owner_and_the_superuser_only(
     assert listing.returncode == 0, listing.stderr
     line = next(x for x in listing.stdout.decode().splitlines() if x.endswith(secret))
     mode, replication, owner_name, group, size = line.split()[:5]
+    for bad in ("u+x", "1777", "8"):
+        refused = run_gfs(
+            cluster.master_address, "chmod", bad, secret, env=env_of(cluster, "client")
+        )
+        assert refused.returncode != 0 and refused.stderr.count(b"\n") == 1, refused.stderr
+        assert b"mode must be" in refused.stderr
     assert (mode, replication, owner_name, group, size) == (
         "-rw-------", "3", "mallory", "mallory", "1000",
     )  # fmt: skip
