@@ -43,5 +43,10 @@ class ChunkserverConfig:
     max_pushes: int = 16
     max_reads: int = 16
     stream_timeout: float = 120.0
+    # One client (a certificate's name; insecure: one connection) has at most `max_per_client`
+    # calls under way; all but `reserved_workers` workers serve them, so the master's orders
+    # and a primary's mutations always find one.
+    max_per_client: int = 24
+    reserved_workers: int = 8
     # Mutual TLS on every channel, every caller's role checked (None: insecure, simple mode).
     tls: TlsFiles | None = None

@@ -7,9 +7,10 @@ import logging
 from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
 from chunkserver.scrubber import Scrubber
-from chunkserver.servicer import POLICY, ChunkServicer
+from chunkserver.servicer import POLICY, VITAL, ChunkServicer
 from chunkserver.storage import ChunkStore
 from common import transport
+from common.admission import Shares
 from common.serving import new_server
 from protos import chunkserver_pb2_grpc
 
@@ -21,7 +22,8 @@ class ChunkServer:
         self.config = config
         self.channels = transport.Channels(config.tls)
         self.store = ChunkStore(config.data_dir / "chunks", config.max_chunk_size)
-        self.server, port = new_server(config.listen, config.workers, config.tls, POLICY)
+        shares = Shares(config.workers, config.reserved_workers, config.max_per_client, VITAL)
+        self.server, port = new_server(config.listen, config.workers, config.tls, POLICY, shares)
         self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{port}"
         self.servicer = ChunkServicer(config, self.store, self.channels, self.address)
         chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)  # type: ignore[no-untyped-call]

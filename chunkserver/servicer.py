@@ -42,6 +42,10 @@ POLICY: access.Policy = {
     ]
     for method in methods.split()
 }
+# Never refused for want of a worker: the master's orders, and a primary's mutations.
+VITAL = frozenset(
+    method for method, roles in POLICY.items() if roles <= _MASTER or method.endswith("ApplyWrite")
+)
 
 
 class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from common import errors, tls
+from common.interceptors import Behaviour, rewrapped
 
 Policy = Mapping[str, frozenset[str]]  # full method name -> roles allowed
 
@@ -40,7 +41,7 @@ class Enforcer(grpc.ServerInterceptor):  # type: ignore[type-arg]
         allowed = self.policy.get(method, frozenset())
         name = method.rsplit("/", 1)[-1]
 
-        def guarded(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(behaviour: Behaviour) -> Behaviour:
             def call(request: Any, context: grpc.ServicerContext) -> Any:
                 who = tls.peer(context)
                 if who is None or who.role not in allowed:
@@ -50,27 +51,4 @@ class Enforcer(grpc.ServerInterceptor):  # type: ignore[type-arg]
 
             return call
 
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                guarded(handler.unary_unary),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                guarded(handler.unary_stream),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                guarded(handler.stream_unary),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        assert handler.stream_stream is not None
-        return grpc.stream_stream_rpc_method_handler(
-            guarded(handler.stream_stream),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
+        return rewrapped(handler, guarded)

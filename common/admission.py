@@ -5,20 +5,29 @@ from answering the rest (heartbeats, leases, lookups).
 
 Forty pushes that never ended froze a chunkserver while the master still called it alive;
 forty followed log streams froze the master until it declared every chunkserver dead.
+
+Besides the limit per kind, `Shares` gives every server two more bounds, checked before any
+servicer runs: one client (a certificate's name; on an insecure server, one connection) has
+at most `per_client` calls under way, and all calls together leave `reserved` workers free
+for the calls that keep the cluster alive (heartbeats and the master's orders), which are
+never refused.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 
-from common import errors
+from common import errors, tls, transport
+from common.interceptors import Behaviour, rewrapped
 
 
 class Admission:
@@ -80,3 +89,74 @@ class Deadlines:
                     context.cancel()  # type: ignore[no-untyped-call]
                 wait = self._heap[0][0] - now if self._heap else None
                 self._cond.wait(wait)
+
+
+class Shares(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Bounds on the calls under way, per client and in all, except for `vital` methods."""
+
+    def __init__(self, workers: int, reserved: int, per_client: int, vital: frozenset[str]):
+        self.limit = max(1, workers - reserved)
+        self.per_client = max(1, per_client)
+        self.vital = vital  # full method names
+        self._lock = threading.Lock()
+        self._total = 0
+        self._by_client: collections.Counter[str] = collections.Counter()
+
+    def _enter(self, client: str) -> None:
+        with self._lock:
+            if self._by_client[client] >= self.per_client:
+                raise errors.Busy(
+                    f"this client has {self.per_client} calls under way on this server already; "
+                    "try again shortly"
+                )
+            if self._total >= self.limit:
+                raise errors.Busy(
+                    f"this server has {self.limit} calls under way already; try again shortly"
+                )
+            self._total += 1
+            self._by_client[client] += 1
+
+    def _leave(self, client: str) -> None:
+        with self._lock:
+            self._total -= 1
+            self._by_client[client] -= 1
+            if not self._by_client[client]:
+                del self._by_client[client]
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler_call_details.method in self.vital:
+            return handler
+
+        def shared(behaviour: Behaviour) -> Behaviour:
+            def call(request: Any, context: grpc.ServicerContext) -> Any:
+                who = tls.peer(context)
+                client = who.name if who is not None else context.peer()
+                try:
+                    self._enter(client)
+                except errors.Busy as busy:
+                    transport.abort(context, busy)
+                try:
+                    result = behaviour(request, context)
+                except BaseException:
+                    self._leave(client)
+                    raise
+                if isinstance(result, Iterator):
+                    return self._streaming(result, client)
+                self._leave(client)
+                return result
+
+            return call
+
+        return rewrapped(handler, shared)
+
+    def _streaming(self, items: Iterator[Any], client: str) -> Iterator[Any]:
+        """A response stream holds its client's share until it ends."""
+        try:
+            yield from items
+        finally:
+            self._leave(client)

@@ -106,6 +106,7 @@ MASTER_FLAGS: Flags = [
     ("clone-limit", click.IntRange(min=1), 2, "Copies a chunkserver takes part in at once."),
     ("oplog-retain", click.IntRange(min=1), 1_000_000, "Op-log entries kept by compaction."),
     ("max-followers", click.IntRange(min=1), 8, "Followed log streams served at once."),
+    ("max-per-client", click.IntRange(min=1), 16, "Calls one client has under way at once."),
 ]
 
 

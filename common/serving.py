@@ -15,6 +15,7 @@ import grpc
 
 from common import errors, transport
 from common.access import Enforcer, Policy
+from common.admission import Shares
 from common.tls import TlsFiles
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,14 +59,16 @@ def aborting(log: logging.Logger) -> Callable[[F], F]:
 
 
 def new_server(
-    listen: str, workers: int, tls: TlsFiles | None, policy: Policy
+    listen: str, workers: int, tls: TlsFiles | None, policy: Policy, shares: Shares
 ) -> tuple[grpc.Server, int]:
     """A gRPC server bound to `listen` (port 0: any), and the port it got. With `tls`, mutual
-    TLS, and every call checked against `policy` before its servicer sees it."""
+    TLS, and every call checked against `policy` before its servicer sees it; then against
+    `shares` (calls under way per client and in all)."""
+    checks: list[grpc.ServerInterceptor] = [Enforcer(policy)] if tls is not None else []  # type: ignore[type-arg]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
         options=transport.CHANNEL_OPTIONS,
-        interceptors=[Enforcer(policy)] if tls is not None else None,
+        interceptors=[*checks, shares],
     )
     if tls is None:
         port = server.add_insecure_port(listen)

@@ -144,7 +144,7 @@ def translate(err: grpc.RpcError, target: str) -> errors.GfsError:
             if cause == "socket closed":
                 cause += " (a secure cluster closes a connection without a certificate of its CA)"
             return errors.Unavailable(f"cannot reach {target}: {cause}")
-        return errors.Unavailable(first)  # a server's own words: it was reached
+        return _named_kind(err, kind)(first)  # a server's own words (Busy, say): it was reached
     return _named_kind(err, kind)(first)
 
 

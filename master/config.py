@@ -50,6 +50,11 @@ class MasterConfig:
     # one each for as long as they follow, so at most `max_followers` at once.
     workers: int = 32
     max_followers: int = 8
+    # One client (a certificate's name; insecure: one connection) has at most `max_per_client`
+    # calls under way; all but `reserved_workers` workers serve clients, so heartbeats always
+    # find one.
+    max_per_client: int = 16
+    reserved_workers: int = 4
     # Chunk access tokens (secure clusters only): how long one lets its holder read or write a
     # chunk, and how often the key they are signed with changes.
     token_lifetime: float = 600.0

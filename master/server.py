@@ -8,11 +8,12 @@ import threading
 import time
 
 from common import errors, transport
+from common.admission import Shares
 from common.loops import Loop
 from common.serving import new_server
 from master.config import MasterConfig
 from master.service import MasterService
-from master.servicer import POLICY, MasterServicer
+from master.servicer import POLICY, VITAL, MasterServicer
 from master.shadow import ShadowService
 from master.store import Store
 from protos import master_pb2_grpc
@@ -33,7 +34,10 @@ class MasterServer:
         else:
             self.shadow = ShadowService(config, self.store, shadow_of, channels=channels)
             self.service = self.shadow
-        self.server, self.port = new_server(config.listen, config.workers, config.tls, POLICY)
+        shares = Shares(config.workers, config.reserved_workers, config.max_per_client, VITAL)
+        self.server, self.port = new_server(
+            config.listen, config.workers, config.tls, POLICY, shares
+        )
         master_pb2_grpc.add_MasterServicer_to_server(MasterServicer(self.service), self.server)  # type: ignore[no-untyped-call]
         self.address = f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
         self._stopping = threading.Event()

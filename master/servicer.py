@@ -80,6 +80,8 @@ POLICY: access.Policy = {
     ]
     for method in methods.split()
 }
+# Never refused for want of a worker: a starved heartbeat gets a live chunkserver declared dead.
+VITAL = frozenset({"/pygfs.master.Master/Heartbeat"})
 
 
 class MasterServicer(master_pb2_grpc.MasterServicer):

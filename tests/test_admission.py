@@ -40,3 +40,70 @@ def test_a_call_past_the_servers_deadline_is_cancelled_and_one_that_ends_is_not(
         assert slow.cancelled.wait(5), "the endless call was never cancelled"
     time.sleep(0.1)
     assert not quick.cancelled.is_set()
+
+
+def test_one_client_gets_its_share_and_vital_calls_always_find_a_worker() -> None:
+    """A server of 8 workers, 2 kept for vital calls, 4 calls per client: one client's fifth
+    call and anyone's seventh are refused at once as busy; the vital call is answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import grpc
+
+    from common import transport
+    from common.admission import Shares
+
+    release, entered = threading.Event(), threading.Semaphore(0)
+
+    def slow(request: bytes, context: grpc.ServicerContext) -> bytes:
+        entered.release()
+        release.wait(30)
+        return b"done"
+
+    def vital(request: bytes, context: grpc.ServicerContext) -> bytes:
+        return b"alive"
+
+    handlers = grpc.method_handlers_generic_handler(
+        "t.S",
+        {
+            "Slow": grpc.unary_unary_rpc_method_handler(slow),
+            "Vital": grpc.unary_unary_rpc_method_handler(vital),
+        },
+    )
+    shares = Shares(workers=8, reserved=2, per_client=4, vital=frozenset({"/t.S/Vital"}))
+    server = grpc.server(ThreadPoolExecutor(8), interceptors=[shares])
+    server.add_generic_rpc_handlers((handlers,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    own = [("grpc.use_local_subchannel_pool", 1)]  # a connection each: two clients
+    first = grpc.insecure_channel(f"127.0.0.1:{port}", options=own)
+    second = grpc.insecure_channel(f"127.0.0.1:{port}", options=own)
+
+    def admitted(channel: grpc.Channel, count: int) -> list[grpc.Future]:
+        calls = [channel.unary_unary("/t.S/Slow").future(b"", timeout=30) for _ in range(count)]
+        for _ in range(count):
+            assert entered.acquire(timeout=10)
+        return calls
+
+    def refusal(channel: grpc.Channel, method: str = "/t.S/Slow") -> errors.GfsError | None:
+        try:
+            channel.unary_unary(method)(b"", timeout=10)
+            return None
+        except grpc.RpcError as err:
+            return transport.translate(err, "test server")
+
+    try:
+        running = admitted(first, 4)
+        busy = refusal(first)
+        assert isinstance(busy, errors.Busy) and "this client has 4 calls" in str(busy)
+        running += admitted(second, 2)
+        busy = refusal(second)
+        assert isinstance(busy, errors.Busy) and "this server has 6 calls" in str(busy)
+        assert first.unary_unary("/t.S/Vital")(b"", timeout=10) == b"alive"
+        release.set()
+        assert [call.result() for call in running] == [b"done"] * 6
+        assert refusal(first) is None, "the shares came back when the calls ended"
+    finally:
+        release.set()
+        first.close()
+        second.close()
+        server.stop(None)

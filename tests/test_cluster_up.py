@@ -119,6 +119,9 @@ def test_concurrent_creates_and_puts_in_one_directory_all_land(
             assert out.getvalue() == data
 
 
+SECRET = "/user/client/secret"  # the home `cluster up --secure` gives user client
+
+
 @pytest.mark.cluster
 def test_a_secure_cluster_up_says_how_to_reach_it_and_finds_its_ca_again(tmp_path: Path) -> None:
     """`gfs cluster up --secure`: mutual TLS with certificates under <data-dir>/tls, the
@@ -137,9 +140,9 @@ def test_a_secure_cluster_up_says_how_to_reach_it_and_finds_its_ca_again(tmp_pat
         assert set(exports) == {"GFS_TLS_CA", "GFS_TLS_CERT", "GFS_TLS_KEY"}, lines
         tls = TlsFiles.given(exports["GFS_TLS_CA"], exports["GFS_TLS_CERT"], exports["GFS_TLS_KEY"])
         assert tls is not None and tls.identity().name == "client"
-        put = run_gfs(master, "put", "-", "/user/client/secret", stdin=data, env=exports)
+        put = run_gfs(master, "put", "-", SECRET, stdin=data, env=exports)
         assert put.returncode == 0, put.stderr
-        refused = run_gfs(master, "get", "/user/client/secret", "-")
+        refused = run_gfs(master, "get", SECRET, "-")
         assert refused.returncode == 1 and b"socket closed" in refused.stderr
     finally:
         stop(proc)
@@ -148,7 +151,7 @@ def test_a_secure_cluster_up_says_how_to_reach_it_and_finds_its_ca_again(tmp_pat
     try:
         assert (tmp_path / "data" / "tls" / "ca.pem").read_bytes() == ca
         deadline = time.monotonic() + 15
-        while (got := run_gfs(master, "get", "/user/client/secret", "-", env=exports)).returncode != 0:
+        while (got := run_gfs(master, "get", SECRET, "-", env=exports)).returncode != 0:
             assert time.monotonic() < deadline, got.stderr
             time.sleep(0.2)
         assert got.stdout == data
