@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from common import errors
+from common.logfilters import limit_grpc_decoding_errors
 from common.tls import TlsFiles
 
 MiB = 1024 * 1024
@@ -35,6 +36,7 @@ def server_logging(ctx: click.Context, verbose: int) -> None:
     `gfs`, the global -v counts too."""
     verbose += (ctx.obj or {}).get("verbose", 0)
     logging.basicConfig(level=logging.INFO - 10 * verbose, format=LOG_FORMAT, stream=sys.stderr)
+    limit_grpc_decoding_errors()
 
 
 def master_of(ctx: click.Context, given: str | None) -> str:
@@ -107,6 +109,7 @@ MASTER_FLAGS: Flags = [
     ("oplog-retain", click.IntRange(min=1), 1_000_000, "Op-log entries kept by compaction."),
     ("max-followers", click.IntRange(min=1), 8, "Followed log streams served at once."),
     ("max-per-client", click.IntRange(min=1), 16, "Calls one client has under way at once."),
+    ("max-moved", click.IntRange(min=1), 100_000, "Entries one rename or snapshot may move."),
 ]
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.tls import TlsFiles
+from master.namespace import MAX_MOVED
 
 MiB = 1024 * 1024
 
@@ -54,6 +55,9 @@ class MasterConfig:
     # calls under way; all but `reserved_workers` workers serve clients, so heartbeats always
     # find one.
     max_per_client: int = 16
+    # Entries one rename (or move to the trash, or snapshot) may move: each is a row in its one
+    # log entry.
+    max_moved: int = MAX_MOVED
     reserved_workers: int = 4
     # Chunk access tokens (secure clusters only): how long one lets its holder read or write a
     # chunk, and how often the key they are signed with changes.

@@ -190,9 +190,24 @@ def delete(state: MasterState, path: str, recursive: bool, caller: Caller = SUPE
     return Mutation("delete", {"path": path, "recursive": recursive}, tuple(changes))
 
 
-def _move(state: MasterState, src: str, dst: str, now: float) -> list[Change]:
+# A rename (a move to or from the trash, a snapshot) rewrites a row for every entry it moves,
+# all in one log entry: at most this many, so no one request writes an unbounded log entry.
+MAX_MOVED = 100_000
+
+
+def _subtree_within(state: MasterState, top: str, limit: int, what: str) -> list[Node]:
+    moved = state.subtree(top)
+    if len(moved) > limit:
+        raise errors.ResourceExhausted(
+            f"{what} {top} would rewrite {len(moved)} entries in one log entry; the master "
+            f"allows {limit} (--max-moved); move its subdirectories one at a time"
+        )
+    return moved
+
+
+def _move(state: MasterState, src: str, dst: str, now: float, limit: int) -> list[Change]:
     """The rows that move `src` and everything under it to `dst`."""
-    moved = state.subtree(src)
+    moved = _subtree_within(state, src, limit, "moving")
     changes: list[Change] = [DeleteNode(n.path) for n in reversed(moved)]
     for n in moved:
         new_path = dst + n.path[len(src) :]
@@ -202,7 +217,12 @@ def _move(state: MasterState, src: str, dst: str, now: float) -> list[Change]:
 
 
 def rename(
-    state: MasterState, src: str, dst: str, now: float, caller: Caller = SUPERUSER
+    state: MasterState,
+    src: str,
+    dst: str,
+    now: float,
+    caller: Caller = SUPERUSER,
+    limit: int = MAX_MOVED,
 ) -> Mutation:
     if src == "/":
         raise errors.InvalidArgument("cannot rename the root directory")
@@ -215,7 +235,7 @@ def rename(
     if paths.is_within(dst, src):
         raise errors.InvalidArgument(f"cannot move {src} inside itself")
     _require_parent_dir(state, dst)
-    return Mutation("rename", {"src": src, "dst": dst}, tuple(_move(state, src, dst, now)))
+    return Mutation("rename", {"src": src, "dst": dst}, tuple(_move(state, src, dst, now, limit)))
 
 
 # --- snapshots (GFS section 3.4): metadata now, data only when a shared chunk is written ----
@@ -227,7 +247,12 @@ def check_snapshot(state: MasterState, src: str, dst: str, caller: Caller) -> No
 
 
 def snapshot(
-    state: MasterState, src: str, dst: str, now: float, caller: Caller = SUPERUSER
+    state: MasterState,
+    src: str,
+    dst: str,
+    now: float,
+    caller: Caller = SUPERUSER,
+    limit: int = MAX_MOVED,
 ) -> Mutation:
     """`dst` becomes a copy of `src` (a file or a directory tree) sharing its chunks: each
     chunk's reference count goes up, and nothing is copied until one side writes to it. Reading
@@ -241,7 +266,7 @@ def snapshot(
     if paths.is_within(dst, src):
         raise errors.InvalidArgument(f"cannot snapshot {src} inside itself")
     _require_parent_dir(state, dst)
-    copied = state.subtree(src)
+    copied = _subtree_within(state, src, limit, "copying")
     changes: list[Change] = [
         PutNode(
             dataclasses.replace(
@@ -318,7 +343,12 @@ def _trash_entries(state: MasterState) -> list[tuple[float, str, str]]:
 
 
 def move_to_trash(
-    state: MasterState, path: str, recursive: bool, now: float, caller: Caller = SUPERUSER
+    state: MasterState,
+    path: str,
+    recursive: bool,
+    now: float,
+    caller: Caller = SUPERUSER,
+    limit: int = MAX_MOVED,
 ) -> Mutation:
     """Deletes lazily: `path` moves to its hidden trash name, restorable until purged."""
     if path == "/":
@@ -333,11 +363,13 @@ def move_to_trash(
     changes: list[Change] = []
     if TRASH not in state.nodes:
         changes.append(PutNode(Node(TRASH, True, now, now, 0o700)))
-    changes.extend(_move(state, path, hidden, now))
+    changes.extend(_move(state, path, hidden, now, limit))
     return Mutation("trash", {"path": path, "as": hidden}, tuple(changes))
 
 
-def undelete(state: MasterState, path: str, now: float, caller: Caller = SUPERUSER) -> Mutation:
+def undelete(
+    state: MasterState, path: str, now: float, caller: Caller = SUPERUSER, limit: int = MAX_MOVED
+) -> Mutation:
     """Restores the most recently deleted `path` still in the trash: its owner may, where
     they may create it again."""
     _require_not_reserved(path)
@@ -351,7 +383,7 @@ def undelete(state: MasterState, path: str, now: float, caller: Caller = SUPERUS
         raise errors.AlreadyExists(f"already exists: {path}")
     _require_parent_dir(state, path)
     return Mutation(
-        "undelete", {"path": path, "from": newest}, tuple(_move(state, newest, path, now))
+        "undelete", {"path": path, "from": newest}, tuple(_move(state, newest, path, now, limit))
     )
 
 

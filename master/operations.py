@@ -21,6 +21,7 @@ class NamespaceOperations:
         self.meta = meta
         self.chunks = chunks
         self.config = meta.config
+        self.moved = meta.config.max_moved  # entries one rename, trash move or snapshot moves
 
     def mkdir(self, path: str, parents: bool, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
@@ -38,7 +39,9 @@ class NamespaceOperations:
         meta = self.meta
         with meta.paths.hold(write=[src, dst]):
             meta.commit(
-                meta.plan(lambda: namespace.rename(meta.state, src, dst, meta.clock(), caller))
+                meta.plan(
+                    lambda: namespace.rename(meta.state, src, dst, meta.clock(), caller, self.moved)
+                )
             )
 
     def extend(self, path: str, length: int, caller: Caller = SUPERUSER) -> None:
@@ -86,7 +89,9 @@ class NamespaceOperations:
         hidden = namespace.trash_path(path, now)
         with meta.paths.hold(write=[path, hidden]):
             mutation = meta.plan(
-                lambda: namespace.move_to_trash(meta.state, path, recursive, now, caller)
+                lambda: namespace.move_to_trash(
+                    meta.state, path, recursive, now, caller, self.moved
+                )
             )
             meta.commit(mutation)
         log.info("deleted %s (in the trash as %s)", path, mutation.args.get("as", path))
@@ -95,7 +100,9 @@ class NamespaceOperations:
         meta = self.meta
         with meta.paths.hold(write=[path, namespace.TRASH]):
             meta.commit(
-                meta.plan(lambda: namespace.undelete(meta.state, path, meta.clock(), caller))
+                meta.plan(
+                    lambda: namespace.undelete(meta.state, path, meta.clock(), caller, self.moved)
+                )
             )
         log.info("restored %s from the trash", path)
 
@@ -126,7 +133,9 @@ class NamespaceOperations:
                     self.chunks.stop_primary(chunk, f"snapshot of {src}")
                 meta.commit(
                     meta.plan(
-                        lambda: namespace.snapshot(meta.state, src, dst, meta.clock(), caller)
+                        lambda: namespace.snapshot(
+                            meta.state, src, dst, meta.clock(), caller, self.moved
+                        )
                     )
                 )
         log.info("snapshot of %s taken as %s (%d chunks shared)", src, dst, len(handles))

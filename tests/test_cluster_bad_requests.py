@@ -136,3 +136,40 @@ def test_a_chunkserver_refuses_bad_pushes_reads_and_writes_and_keeps_serving(
         gfs.get("/after-bad-chunkserver-requests", out)
         assert out.getvalue() == data
     assert address in shared_cluster.alive_chunkservers()
+
+
+def test_a_flood_of_undecodable_requests_leaves_a_few_log_lines(
+    shared_cluster: LocalCluster,
+) -> None:
+    """gRPC logged each request it could not decode with a full traceback: a client sending
+    garbage in a loop filled the server's log. Now a few lines a minute, one line each."""
+    assert shared_cluster.master is not None
+    log_path = shared_cluster.master.log_path
+
+    def complaints() -> list[str]:
+        return [x for x in log_path.read_text().splitlines() if "deserializing" in x]
+
+    before = len(complaints())
+    lines_before = len(log_path.read_text().splitlines())
+    channel = grpc.insecure_channel(shared_cluster.master_address)
+    try:
+        garbage = channel.unary_unary("/pygfs.master.Master/Mkdir")  # bytes as they are
+        codes = {status_of_unary(garbage, b"\xff\xff\xff\xff") for _ in range(50)}
+        assert codes == {grpc.StatusCode.INTERNAL}, codes
+    finally:
+        channel.close()
+    with Client(shared_cluster.master_address) as gfs:
+        gfs.mkdir("/after-the-flood", parents=True)  # still serving
+    added = complaints()[before:]
+    assert 0 < len(added) <= 5, added
+    assert all("Error parsing message" in x for x in added), added
+    new_lines = log_path.read_text().splitlines()[lines_before:]
+    assert not any(x.startswith("Traceback") for x in new_lines), new_lines
+
+
+def status_of_unary(method: grpc.UnaryUnaryMultiCallable, request: bytes) -> grpc.StatusCode:
+    try:
+        method(request, timeout=10)
+        return grpc.StatusCode.OK
+    except grpc.RpcError as err:
+        return err.code()  # type: ignore[no-any-return, attr-defined]

@@ -155,3 +155,20 @@ def test_only_deletion_puts_names_in_the_trash(state: MasterState, plan: object)
     state.apply(namespace.mkdir(state, "/d", parents=False, now=0.0))
     with pytest.raises(errors.InvalidArgument, match="reserved for deleted files"):
         plan(state)  # type: ignore[operator]
+
+
+def test_one_request_moves_a_bounded_number_of_entries(state: MasterState) -> None:
+    """Every entry moved is a row of the request's one log entry: past the limit, a rename,
+    a move to the trash or a snapshot is refused and changes nothing."""
+    state.apply(namespace.mkdir(state, "/t/a/b", parents=True, now=1.0))
+    state.apply(namespace.create(state, "/t/a/b/f", now=1.0))  # /t and 3 entries below it
+    for attempt in (
+        lambda: namespace.rename(state, "/t", "/u", 2.0, limit=3),
+        lambda: namespace.move_to_trash(state, "/t", True, 2.0, limit=3),
+        lambda: namespace.snapshot(state, "/t", "/u", 2.0, limit=3),
+    ):
+        with pytest.raises(errors.ResourceExhausted, match="would rewrite 4 entries"):
+            attempt()
+    assert "/t/a/b/f" in state.nodes and "/u" not in state.nodes
+    state.apply(namespace.rename(state, "/t", "/u", 2.0, limit=4))
+    assert "/u/a/b/f" in state.nodes
