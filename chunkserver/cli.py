@@ -34,6 +34,7 @@ CHUNKSERVER_FLAGS: Flags = [
     ("max-reads", click.IntRange(min=1), 16, "Reads served at once (more: busy, retried)."),
     ("stream-timeout", click.FloatRange(min=0.1), 120.0, "Seconds before a push or read is cut."),
     ("max-per-client", click.IntRange(min=1), 24, "Calls one client has under way at once."),
+    ("spool-per-user", click.IntRange(min=1), 1024 * MiB, "Unwritten pushed bytes per user."),
 ]
 
 

@@ -25,6 +25,8 @@ class ChunkserverConfig:
     spool_ttl: float = 120.0
     # Pushed data spooled at once; a push that could pass it is refused (RESOURCE_EXHAUSTED).
     spool_limit: int = 4096 * MiB
+    # Of which one user (on a secure cluster, by the token of their pushes) holds at most this.
+    spool_per_user: int = 1024 * MiB
     # Largest chunk accepted (the master's chunk size may be smaller, never larger).
     max_chunk_size: int = 64 * MiB
     # Size of each streamed read message.

@@ -34,18 +34,19 @@ class Pushes:
     def receive(
         self,
         pieces: Iterator[chunkserver_pb2.DataPiece],
-        allowed: Callable[[chunkserver_pb2.DataPiece], None] = lambda first: None,
+        allowed: Callable[[chunkserver_pb2.DataPiece], str] = lambda first: "",
     ) -> int:
         """Takes one push (its first piece names the data id, the chain after this server, and
-        the chunk and offset it is for, and carries its token, which `allowed` checks);
-        returns its length once every server of the chain holds it."""
+        the chunk and offset it is for, and carries its token, which `allowed` checks and
+        names the pushing user by, "" if none); returns its length once every server of the
+        chain holds it."""
         first = next(pieces, None)
         if first is None or not first.data_id:
             raise errors.InvalidArgument("a push must start with a piece naming its data id")
-        allowed(first)
+        owner = allowed(first)
         data_id, chain = first.data_id, self._checked(list(first.chain))
         handle, offset = first.handle, first.offset
-        writer = self.spool.open(data_id, time.monotonic(), self.config.max_chunk_size)
+        writer = self.spool.open(data_id, time.monotonic(), self.config.max_chunk_size, owner)
         staging = self.store.stage(handle, data_id, offset, time.monotonic())
 
         def keep(data: bytes) -> None:
@@ -108,7 +109,7 @@ class Pushes:
                 self._abandon(writer, staging)
                 cause = transport.translate(err, chain[0])  # keeps its kind: a full disk stays one
                 raise type(cause)(f"forwarding to {chain[0]} failed: {cause}") from None
-        self.spool.add(data_id, pushed, time.monotonic())
+        self.spool.add(data_id, pushed, time.monotonic(), owner)
         return pushed.size
 
     def _checked(self, chain: list[str]) -> list[str]:

@@ -59,7 +59,9 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         """`address`: this server's, as the master and other servers know it."""
         self.config = config
         self.store = store
-        self.spool = Spool(config.data_dir / "spool", config.spool_ttl, config.spool_limit)
+        self.spool = Spool(
+            config.data_dir / "spool", config.spool_ttl, config.spool_limit, config.spool_per_user
+        )
         self.pushes = Pushes(config, store, self.spool, channels, address)
         self.mutations = Mutations(config, store, self.spool, channels)
         self.copies = Copies(config, store, self.spool, channels)
@@ -83,8 +85,8 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         ):
             who = tls.peer(context)
 
-            def allowed(first: chunkserver_pb2.DataPiece) -> None:
-                self.tokens.push(who, first.token, first.handle, list(first.chain))
+            def allowed(first: chunkserver_pb2.DataPiece) -> str:
+                return self.tokens.push(who, first.token, first.handle, list(first.chain))
 
             length = self.pushes.receive(request_iterator, allowed)
             return chunkserver_pb2.PushDataResponse(length=length)

@@ -8,6 +8,7 @@ Spool files live beside the chunk files, on the same file system, so a rename is
 
 from __future__ import annotations
 
+import collections
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,20 +58,27 @@ class SpoolWriter:
 
 @dataclass
 class Spool:
+    """Pushes held until their write comes (or `ttl` passes): at most `limit` bytes in all,
+    and `per_owner` of them for one user (a named owner: a secure cluster's token user), so
+    one client's pushes that are never written cannot keep everyone else's out."""
+
     directory: Path
     ttl: float
     limit: int
-    _items: dict[str, tuple[Pushed, float]] = field(default_factory=dict)
+    per_owner: int = 0  # 0: no share per owner
+    _items: dict[str, tuple[Pushed, float, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     held: int = 0
+    _held_by: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         for leftover in self.directory.iterdir():  # pushes of a previous run: never acknowledged
             leftover.unlink()
 
-    def open(self, data_id: str, now: float, expected: int) -> SpoolWriter:
-        """A writer for a new push; fails if `expected` more bytes would pass the limit."""
+    def open(self, data_id: str, now: float, expected: int, owner: str = "") -> SpoolWriter:
+        """A writer for a new push; fails if `expected` more bytes would pass the limit, or if
+        `owner` holds a full share already."""
         if not data_id or "/" in data_id or data_id.startswith("."):
             raise errors.InvalidArgument(f"malformed data id {data_id!r}")
         with self._lock:
@@ -79,14 +87,21 @@ class Spool:
                 raise errors.ResourceExhausted(
                     f"push spool full ({self.held} of {self.limit} bytes held); try again"
                 )
+            mine = self._held_by[owner]
+            if owner and self.per_owner and mine >= self.per_owner:
+                raise errors.ResourceExhausted(
+                    f"{owner!r} holds {mine} bytes of pushed data not yet written here, of "
+                    f"{self.per_owner} allowed; write or let it expire first"
+                )
         return SpoolWriter(self.directory / f"{data_id}.{threading.get_ident()}.spool")
 
-    def add(self, data_id: str, pushed: Pushed, now: float) -> None:
+    def add(self, data_id: str, pushed: Pushed, now: float, owner: str = "") -> None:
         with self._lock:
             self._expire(now)
             self._remove(data_id)
-            self._items[data_id] = (pushed, now)
+            self._items[data_id] = (pushed, now, owner)
             self.held += pushed.size
+            self._held_by[owner] += pushed.size
 
     def get(self, data_id: str) -> Pushed:
         with self._lock:
@@ -100,7 +115,7 @@ class Spool:
         with self._lock:
             item = self._items.pop(data_id, None)
             if item is not None:
-                self.held -= item[0].size
+                self._release(item[0].size, item[2])
 
     def drop(self, data_id: str) -> None:
         with self._lock:
@@ -109,10 +124,16 @@ class Spool:
     def _remove(self, data_id: str) -> None:
         item = self._items.pop(data_id, None)
         if item is not None:
-            self.held -= item[0].size
+            self._release(item[0].size, item[2])
             item[0].path.unlink(missing_ok=True)
 
+    def _release(self, size: int, owner: str) -> None:
+        self.held -= size
+        self._held_by[owner] -= size
+        if not self._held_by[owner]:
+            del self._held_by[owner]
+
     def _expire(self, now: float) -> None:
-        for data_id, (_, at) in list(self._items.items()):
+        for data_id, (_, at, _) in list(self._items.items()):
             if now - at >= self.ttl:
                 self._remove(data_id)

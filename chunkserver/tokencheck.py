@@ -29,11 +29,15 @@ class TokenCheck:
             raise errors.PermissionDenied(f"the chunk access token is {token.user!r}'s")
         return token
 
-    def push(self, who: Identity | None, blob: bytes, handle: int, chain: list[str]) -> None:
-        """A push's first piece: a write token for the chunk, and a chain of its replicas."""
+    def push(self, who: Identity | None, blob: bytes, handle: int, chain: list[str]) -> str:
+        """A push's first piece: a write token for the chunk, and a chain of its replicas.
+        Returns the user the push is for ("" on an insecure server)."""
         token = self.data(who, blob, WRITE, handle, None)
-        if token is not None and not set(chain) <= set(token.replicas):
+        if token is None:
+            return ""
+        if not set(chain) <= set(token.replicas):
             raise errors.PermissionDenied("a push's chain may name the chunk's replicas only")
+        return token.user
 
     def lease(self, who: Identity | None, blob: bytes, handle: int, version: int) -> None:
         """A mutation ordered by a primary: only the chunk's current primary, by the lease

@@ -80,6 +80,22 @@ def test_the_spool_expires_pushes_and_enforces_a_limit(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [], "no spool file outlives its push"
 
 
+def test_one_user_holds_a_bounded_share_of_the_spool(tmp_path: Path) -> None:
+    """Pushes never written filled the spool for everyone until they expired."""
+    spool = Spool(tmp_path, ttl=5.0, limit=100, per_owner=10)
+    for i in range(2):
+        writer = spool.open(f"alice-{i}", now=0.0, expected=1, owner="alice")
+        writer.write(b"x" * 6)
+        spool.add(f"alice-{i}", writer.finish(), 0.0, owner="alice")
+    with pytest.raises(errors.ResourceExhausted, match="'alice' holds 12 bytes"):
+        spool.open("alice-2", now=1.0, expected=1, owner="alice")
+    spool.open("bob-0", now=1.0, expected=1, owner="bob").abort()  # others still push
+    spool.forget("alice-0")  # written: installed as a replica
+    spool.open("alice-2", now=1.0, expected=1, owner="alice").abort()
+    spool.open("alice-3", now=6.0, expected=1, owner="alice").abort()  # or expired
+    assert spool.held == 0
+
+
 def test_malformed_data_ids_are_refused(tmp_path: Path) -> None:
     spool = Spool(tmp_path, ttl=5.0, limit=10)
     for bad in ["", "../x", ".hidden"]:
