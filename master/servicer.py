@@ -16,6 +16,7 @@ from common.admission import Admission
 from common.serving import aborting
 from common.tokens import READ, WRITE
 from master.chunkservers import Heartbeat, Report
+from master.issuer import TokenIssuer
 from master.metadata import ChunkView
 from master.permissions import SUPERGROUP, SUPERUSER, Caller
 from master.service import MasterService
@@ -38,6 +39,13 @@ def _entry(node: Node, replication: int) -> master_pb2.Entry:
         chunks=len(node.chunks),
         replication=0 if node.is_dir else replication,
     )
+
+
+def _keys(tokens: TokenIssuer | None) -> list[master_pb2.TokenKey]:
+    """The token keys in use, for a chunkserver or a shadow (none from an insecure master)."""
+    if tokens is None:
+        return []
+    return [master_pb2.TokenKey(id=k.id, secret=k.secret, until=k.until) for k in tokens.in_use()]
 
 
 def _caller(context: grpc.ServicerContext) -> Caller:
@@ -237,10 +245,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             interval_seconds=self.service.config.heartbeat_interval,
             extended=extended,
             lease_seconds=self.service.config.lease_seconds,
-            keys=[
-                master_pb2.TokenKey(id=k.id, secret=k.secret, until=k.until)
-                for k in (master.tokens.keys() if master.tokens is not None else [])
-            ],
+            keys=_keys(master.tokens),
         )
 
     @aborting(log)
@@ -306,13 +311,19 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def StreamLog(
         self, request: master_pb2.StreamLogRequest, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.LogRecord]:
+        who = tls.peer(context)
+        tokens = self.service.tokens if who is not None and who.role == "shadow" else None
+        first = True
         with self._followers.admit() if request.follow else contextlib.nullcontext():
             for entry in self.service.oplog.stream(
                 request.since, request.follow, request.limit, context.is_active, request.follower
             ):
                 head = self.service.store.last_seq
+                # A shadow's token keys: with the first record, then with every keepalive.
+                keys = _keys(tokens) if first or entry is None else []
+                first = False
                 if entry is None:
-                    yield master_pb2.LogRecord(seq=0, head_seq=head)
+                    yield master_pb2.LogRecord(seq=0, head_seq=head, keys=keys)
                     continue
                 yield master_pb2.LogRecord(
                     seq=entry.seq,
@@ -321,4 +332,5 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                     args_json=json.dumps(entry.args),
                     changes_json=json.dumps(entry.changes),
                     head_seq=head,
+                    keys=keys,
                 )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import grpc
 
 from common import errors, transport
+from common.tokens import Key
 from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
 from master.issuer import TokenIssuer
@@ -57,8 +58,10 @@ class ShadowService:
         self.oplog = OpLog(config, store)
         self.master_address = master_address
         self.safe_mode = SafeMode(config.safemode_threshold, active=False)  # orders no deletions
-        # A shadow holds no token keys: its locations carry no chunk access tokens.
-        self.tokens: TokenIssuer | None = None
+        # A secure shadow signs read tokens with the keys its master streams to it.
+        self.tokens = (
+            TokenIssuer(config, clock, makes_keys=False) if config.tls is not None else None
+        )
         self.head_seq = store.last_seq
         self.caught_up_at = time.monotonic()  # when it last held all the master had
         self.known_servers: set[str] = set()
@@ -121,6 +124,8 @@ class ShadowService:
         try:
             for record in stream:
                 self.head_seq = max(self.head_seq, record.head_seq)
+                if record.keys and self.tokens is not None:
+                    self.tokens.learn([Key(k.id, k.secret, k.until) for k in record.keys])
                 if record.seq:
                     batch.append(
                         LogEntry(

@@ -275,20 +275,22 @@ class StreamLogRequest(_message.Message):
     def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ..., follower: _Optional[str] = ...) -> None: ...
 
 class LogRecord(_message.Message):
-    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq")
+    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq", "keys")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
     seq: int
     ts: float
     op: str
     args_json: str
     changes_json: str
     head_seq: int
-    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ...) -> None: ...
+    keys: _containers.RepeatedCompositeFieldContainer[TokenKey]
+    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ...) -> None: ...
 
 class CheckpointPiece(_message.Message):
     __slots__ = ("seq", "changes_json")

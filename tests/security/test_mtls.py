@@ -223,6 +223,12 @@ def test_a_shadow_follows_a_secure_master(cluster: LocalCluster) -> None:
         assert f"{HOME}/reference" in {e.path for e in gfs.ls(HOME)}
         with pytest.raises(errors.FailedPrecondition, match="read-only shadow"):
             gfs.mkdir(f"{HOME}/from-shadow")
+        # The shadow's locations carry read tokens (signed with the keys its master streams
+        # to it), so data reads go on through it; it gives out no write token.
+        assert gfs.stat(f"{HOME}/reference").chunks[0].token
+        assert gfs.read(f"{HOME}/reference", 0, len(REFERENCE)) == REFERENCE
+        with pytest.raises(errors.FailedPrecondition, match="read-only shadow"):
+            gfs.write(f"{HOME}/reference", 0, b"x")
 
 
 def test_a_chunkserver_serves_and_takes_data_only_against_the_masters_token(
