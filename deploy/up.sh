@@ -1,23 +1,39 @@
 #!/usr/bin/env bash
-# Builds the image and brings the compose cluster up; returns once the master serves and every
-# chunkserver has registered. Then, from the host: gfs --master 127.0.0.1:9000 put/get ...
+# Builds the image and brings the compose cluster up, secure: the first run makes its CA and
+# certificates in $GFS_TLS_DIR (deploy/tls). Returns once the master serves and every
+# chunkserver has registered, with a home for user `client` (/user/client) and an open /tmp.
 # Knobs: see the head of deploy/docker-compose.yml. GFS_PROJECT names the compose project (pygfs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 compose=(docker-compose -p "${GFS_PROJECT:-pygfs}" -f "$here/docker-compose.yml")
 
 export GFS_IMAGE=${GFS_IMAGE:-pygfs:latest}
+export GFS_TLS_DIR=${GFS_TLS_DIR:-$here/tls}
+export GFS_UID=${GFS_UID:-$(id -u)} GFS_GID=${GFS_GID:-$(id -g)}  # the certificates' owner
+net=${GFS_NET:-172.28.0}
 if [[ -z "${GFS_NO_BUILD:-}" ]]; then
     "$here/build.sh" >/dev/null
 fi
+mkdir -p "$GFS_TLS_DIR"
 "${compose[@]}" up -d --remove-orphans >&2
+
+admin() {  # gfs as the superuser, from a container on the cluster's network
+    docker run --rm --network "${GFS_PROJECT:-pygfs}_gfs" -v "$GFS_TLS_DIR:/tls:ro" "$GFS_IMAGE" \
+        gfs --master "$net.10:9000" --timeout 3 \
+        --tls-ca /tls/ca.pem --tls-cert /tls/admin.pem --tls-key /tls/admin.key "$@"
+}
 
 want=$("${compose[@]}" config --services | grep -c '^cs')
 for _ in $(seq 120); do
-    if alive=$("${compose[@]}" exec -T master gfs --master 127.0.0.1:9000 --timeout 3 report --json 2>/dev/null \
+    if alive=$(admin report --json 2>/dev/null \
         | python3 -c 'import json,sys; print(sum(s["state"] == "alive" for s in json.load(sys.stdin)["chunkservers"]))') \
         && [[ "$alive" -ge "$want" ]]; then
-        echo "pygfs serves on 127.0.0.1:${GFS_MASTER_PORT:-9000} with $alive chunkservers"
+        admin mkdir -p /user/client && admin chown client:client /user/client
+        admin mkdir -p /tmp && admin chmod 777 /tmp
+        tls=$GFS_TLS_DIR
+        echo "pygfs serves on 127.0.0.1:${GFS_MASTER_PORT:-9000} with $alive chunkservers (mutual TLS)"
+        echo "as user client:  export GFS_TLS_CA=$tls/ca.pem GFS_TLS_CERT=$tls/client.pem GFS_TLS_KEY=$tls/client.key"
+        echo "  (home /user/client; $tls/admin.pem and admin.key are the superuser)"
         exit 0
     fi
     sleep 1

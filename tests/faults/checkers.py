@@ -89,57 +89,54 @@ def models(events: list[dict[str, Any]]) -> dict[str, FileModel]:
     return files
 
 
-def read_replica(
-    channels: transport.Channels, address: str, handle: int, version: int, size: int
-) -> bytes:
-    request = chunkserver_pb2.ReadRequest(handle=handle, version=version, offset=0, length=size)
+def read_replica(channels: transport.Channels, address: str, chunk: ChunkInfo) -> bytes:
+    """The whole replica of `chunk` at `address` (the chunk's token from its lookup shown, on
+    a secure cluster)."""
+    request = chunkserver_pb2.ReadRequest(
+        handle=chunk.handle, version=chunk.version, offset=0, length=chunk.size, token=chunk.token
+    )
     with transport.translating(address):
         data = b"".join(p.data for p in channels.chunkserver(address).Read(request, timeout=10))
-    return data + bytes(size - len(data))
+    return data + bytes(chunk.size - len(data))
 
 
 def check_acknowledged(files: dict[str, FileModel], client: Client) -> list[str]:
     problems: list[str] = []
-    channels = transport.Channels()
-    try:
-        for path, model in files.items():
-            if model.exists is False:
-                if client.exists(path):
-                    problems.append(f"{path}: removed (ok) but still there")
-                continue
-            if model.exists is None or not any(model.defined):
-                continue
-            try:
-                stat = client.stat(path)
-                got = client.read(path, 0, stat.size)
-            except errors.GfsError as err:
-                problems.append(f"{path}: acknowledged data unreadable: {err}")
-                continue
-            if model.exact_size and stat.size != len(model.data):
-                problems.append(f"{path}: size {stat.size}, acknowledged {len(model.data)}")
-            if stat.size < len(model.data) and any(model.defined[stat.size :]):
-                problems.append(f"{path}: size {stat.size} cuts acknowledged bytes")
-            bad = model.mismatches(got)
-            if bad:
-                problems.append(f"{path}: client read differs at offsets {bad}")
-            for chunk in stat.chunks:
-                for replica in chunk.replicas:
-                    try:
-                        data = read_replica(
-                            channels, replica, chunk.handle, chunk.version, chunk.size
-                        )
-                    except errors.GfsError as err:
-                        if still_listed(client, path, chunk, replica):
-                            problems.append(f"{path} chunk {chunk.index} on {replica}: {err}")
-                        continue
-                    bad = model.mismatches(data, chunk.index * CHUNK_SIZE)
-                    if bad:
-                        problems.append(
-                            f"{path} chunk {chunk.index}: replica {replica} v{chunk.version} "
-                            f"differs at offsets {bad}"
-                        )
-    finally:
-        channels.close()
+    channels = client.channels
+    for path, model in files.items():
+        if model.exists is False:
+            if client.exists(path):
+                problems.append(f"{path}: removed (ok) but still there")
+            continue
+        if model.exists is None or not any(model.defined):
+            continue
+        try:
+            stat = client.stat(path)
+            got = client.read(path, 0, stat.size)
+        except errors.GfsError as err:
+            problems.append(f"{path}: acknowledged data unreadable: {err}")
+            continue
+        if model.exact_size and stat.size != len(model.data):
+            problems.append(f"{path}: size {stat.size}, acknowledged {len(model.data)}")
+        if stat.size < len(model.data) and any(model.defined[stat.size :]):
+            problems.append(f"{path}: size {stat.size} cuts acknowledged bytes")
+        bad = model.mismatches(got)
+        if bad:
+            problems.append(f"{path}: client read differs at offsets {bad}")
+        for chunk in stat.chunks:
+            for replica in chunk.replicas:
+                try:
+                    data = read_replica(channels, replica, chunk)
+                except errors.GfsError as err:
+                    if still_listed(client, path, chunk, replica):
+                        problems.append(f"{path} chunk {chunk.index} on {replica}: {err}")
+                    continue
+                bad = model.mismatches(data, chunk.index * CHUNK_SIZE)
+                if bad:
+                    problems.append(
+                        f"{path} chunk {chunk.index}: replica {replica} v{chunk.version} "
+                        f"differs at offsets {bad}"
+                    )
     return problems
 
 
@@ -176,17 +173,14 @@ def check_appends(events: list[dict[str, Any]], client: Client) -> list[str]:
     acked = {e["key"]: e for e in appends if e["outcome"] == "ok"}
     path = appends[0]["path"]
     stat = client.stat(path)
-    channels = transport.Channels()
-    try:
-        replicas: dict[str, dict[int, records.Record]] = defaultdict(dict)  # by replica index
-        for chunk in stat.chunks:
-            assert len(chunk.replicas) == REPLICATION, f"chunk {chunk.index}: {chunk.replicas}"
-            for i, replica in enumerate(sorted(chunk.replicas)):
-                data = read_replica(channels, replica, chunk.handle, chunk.version, chunk.size)
-                for rec in records.parse(data, chunk.index * CHUNK_SIZE):
-                    replicas[f"{chunk.index}/{i}"][rec.offset] = rec
-    finally:
-        channels.close()
+    channels = client.channels
+    replicas: dict[str, dict[int, records.Record]] = defaultdict(dict)  # by replica index
+    for chunk in stat.chunks:
+        assert len(chunk.replicas) == REPLICATION, f"chunk {chunk.index}: {chunk.replicas}"
+        for i, replica in enumerate(sorted(chunk.replicas)):
+            data = read_replica(channels, replica, chunk)
+            for rec in records.parse(data, chunk.index * CHUNK_SIZE):
+                replicas[f"{chunk.index}/{i}"][rec.offset] = rec
     seen: dict[str, Counter[str]] = defaultdict(Counter)
     for where, found in replicas.items():
         for rec in found.values():

@@ -11,8 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import random
-import socket
-import subprocess
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -20,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client.client import Client
-from client.localcluster import LocalCluster, Process
 from common import errors
-from tests.faults.host import Host, Unsupported, run
+from common.tls import TlsFiles
+from tests.faults.host import Host, Unsupported
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNKSERVERS = ("cs0", "cs1", "cs2", "cs3")
@@ -67,6 +65,7 @@ class FaultCluster(ABC):
         self.paused: set[str] = set()
         self.filled: set[str] = set()
         self.small_disks: set[str] = set()
+        self.tls: TlsFiles | None = None  # the superuser's, on a secure cluster
 
     # --- what each implementation provides ----------------------------------------------------
 
@@ -129,8 +128,14 @@ class FaultCluster(ABC):
     def replica_file(self, node: str, handle: int) -> Path:
         return self.data_dir(node) / "chunks" / f"{handle}.chunk"
 
-    def client(self, timeout: float = 5.0) -> Client:
-        return Client(self.master_address, shadows=[self.shadow_address], timeout=timeout)
+    def client(self, timeout: float = 5.0, via: str = "") -> Client:
+        """A client of the cluster (the superuser, on a secure one) that reads through the
+        shadow while the master is down; or one that asks only `via` (master or shadow)."""
+        if via:
+            return Client(self.address(via), timeout=timeout, tls=self.tls)
+        return Client(
+            self.master_address, shadows=[self.shadow_address], timeout=timeout, tls=self.tls
+        )
 
     def start(self) -> None:
         for node in CHUNKSERVERS:
@@ -246,7 +251,7 @@ class FaultCluster(ABC):
 
     def alive(self) -> set[str]:
         """The chunkservers the master calls alive."""
-        with Client(self.master_address, timeout=3) as client:
+        with self.client(timeout=3, via="master") as client:
             report = client.report()
         return {self.node_of(s.address) for s in report.chunkservers if s.state == "alive"}
 
@@ -258,248 +263,8 @@ class FaultCluster(ABC):
         self.wait_until(lambda: self.alive() >= want, timeout, "every chunkserver is alive")
 
         def shadow_knows_them() -> bool:
-            with Client(self.shadow_address, timeout=3) as shadow:
+            with self.client(timeout=3, via="shadow") as shadow:
                 report = shadow.report()
             return {self.node_of(s.address) for s in report.chunkservers} >= want
 
         self.wait_until(shadow_knows_them, timeout, "the shadow knows every chunkserver")
-
-
-# --- local processes ------------------------------------------------------------------------------
-
-
-@dataclass
-class _PlacedCluster(LocalCluster):
-    """A LocalCluster whose processes each start in a cgroup of their own (when the host has
-    them), so iptables can tell their packets apart on loopback."""
-
-    place: Callable[[str], Path | None] | None = None
-
-    def command(self, proc: Process) -> list[str]:
-        base = super().command(proc)
-        group = self.place(_node_name(proc)) if self.place else None
-        if group is None:
-            return base
-        return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(group / "cgroup.procs"), *base]
-
-
-def _node_name(proc: Process) -> str:
-    return "cs" + proc.name.split()[-1] if proc.name.startswith("chunkserver") else proc.name
-
-
-class LocalFaults(FaultCluster):
-    kind = "local"
-
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir)
-        self.local = _PlacedCluster(
-            workdir,
-            chunkservers=len(CHUNKSERVERS),
-            racks=list(RACKS),
-            with_shadow=True,
-            master_args=[f"--{k}={v}" for k, v in TIMING.items()],
-            chunkserver_args=[f"--{k}={v}" for k, v in CHUNKSERVER_TIMING.items()],
-            place=self.host.group,
-        )
-
-    def _proc(self, node: str) -> Process:
-        if node == "master":
-            assert self.local.master is not None
-            return self.local.master
-        if node == "shadow":
-            assert self.local.shadow is not None
-            return self.local.shadow
-        return self.local.servers[CHUNKSERVERS.index(node)]
-
-    def endpoint(self, node: str) -> Endpoint:
-        ip, port = self._proc(node).address.rsplit(":", 1)
-        return Endpoint(ip, int(port))
-
-    def _start(self) -> None:
-        self.local.start()
-
-    def _stop(self) -> None:
-        self.local.stop()
-
-    def _kill(self, node: str) -> None:
-        self.local.kill(self._proc(node))
-
-    def _start_node(self, node: str) -> None:
-        self.local.restart(self._proc(node))
-
-    def _signal_pause(self, node: str, pause: bool) -> None:
-        proc = self._proc(node)
-        if proc.popen is not None and proc.running:
-            os.kill(proc.popen.pid, 19 if pause else 18)  # SIGSTOP / SIGCONT
-
-    def _cut(self, src: str, dst: str) -> None:
-        if dst == CLIENT:
-            return  # the client listens nowhere: cutting what it sends cuts its connections
-        end = self.endpoint(dst)
-        self.host.drop(src, end.ip, end.port)
-
-    def isolate(self, node: str) -> None:
-        for other in ("master", "shadow", *CHUNKSERVERS, CLIENT):
-            if other != node:
-                self.partition(node, other)
-
-    def lossy(self, node: str, fraction: float) -> None:
-        self.host.drop_randomly(self.endpoint(node).port, fraction)
-
-    def slow(self, nodes: list[str], rate: str) -> None:
-        self.host.slow_loopback([self.endpoint(n).port for n in nodes], rate)
-
-    def _heal_network(self) -> None:
-        self.host.heal()
-
-
-# --- docker-compose ------------------------------------------------------------------------------
-
-_SUFFIX = {"master": 10, "shadow": 11, **{n: 20 + i for i, n in enumerate(CHUNKSERVERS)}}
-_PORT = {"master": 9000, "shadow": 9010, **dict.fromkeys(CHUNKSERVERS, 9100)}
-
-
-def docker_available() -> str | None:
-    """None if a Docker engine and docker-compose answer here, else why not."""
-    for argv in (("docker", "info"), ("docker-compose", "version")):
-        try:
-            if run(*argv, check=False).returncode != 0:
-                return f"`{' '.join(argv)}` fails: no Docker engine or compose here"
-        except FileNotFoundError:
-            return f"`{argv[0]}` is not installed"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class DockerFaults(FaultCluster):
-    """deploy/docker-compose.yml with tests/faults/compose.faults.yml over it."""
-
-    kind = "docker"
-    PROJECT_PREFIX = "pygfsfaults"
-
-    def __init__(self, workdir: Path, image: str, net: str = "172.28.9") -> None:
-        super().__init__(workdir)
-        self.image = image
-        self.net = net
-        self.project = f"{self.PROJECT_PREFIX}{os.getpid()}"
-        self.network = f"{self.project}_gfs"
-        self.cut_nodes: set[str] = set()  # containers with iptables rules of ours
-        self.isolated: set[str] = set()  # disconnected from the network
-        self.shaped: set[str] = set()  # with a tbf qdisc
-        self.env = self._environment()
-
-    def _environment(self) -> dict[str, str]:
-        timing = {
-            "GFS_" + k.upper().replace("-", "_"): str(v)
-            for k, v in {**TIMING, **CHUNKSERVER_TIMING}.items()
-        }
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GFS_IMAGE": self.image,
-            "GFS_NET": self.net,
-            "GFS_MASTER_PORT": str(_free_port()),
-            "GFS_RESTART": "no",
-            "GFS_FAULT_DATA": str(self.workdir),
-            **timing,
-        }
-
-    def compose(self, *args: str, check: bool = True) -> str:
-        argv = [
-            "docker-compose", "-p", self.project,
-            "-f", str(ROOT / "deploy" / "docker-compose.yml"),
-            "-f", str(ROOT / "tests" / "faults" / "compose.faults.yml"),
-            *args,
-        ]  # fmt: skip
-        result = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=300)
-        if check and result.returncode != 0:
-            raise RuntimeError(f"docker-compose {' '.join(args)}: {result.stderr.strip()[-2000:]}")
-        return result.stdout
-
-    def container(self, node: str) -> str:
-        return f"{self.project}_{node}_1"
-
-    def endpoint(self, node: str) -> Endpoint:
-        return Endpoint(self.ip(node), _PORT[node])
-
-    def ip(self, node: str) -> str:
-        return f"{self.net}.{_SUFFIX[node]}" if node != CLIENT else f"{self.net}.1"
-
-    @classmethod
-    def remove_leftovers(cls) -> None:
-        """Containers and networks of an earlier run that died before cleaning up."""
-        label = "label=com.docker.compose.project"
-        ids = run("docker", "ps", "-aq", "--filter", label, check=False).stdout.split()
-        for cid in ids:
-            project = run("docker", "inspect", "-f",
-                          '{{index .Config.Labels "com.docker.compose.project"}}', cid,
-                          check=False).stdout.strip()  # fmt: skip
-            if project.startswith(cls.PROJECT_PREFIX):
-                run("docker", "rm", "-f", "-v", cid, check=False)
-        for net in run("docker", "network", "ls", "-q", "--filter", f"name={cls.PROJECT_PREFIX}",
-                       check=False).stdout.split():  # fmt: skip
-            run("docker", "network", "rm", net, check=False)
-
-    def _start(self) -> None:
-        self.compose("up", "-d")
-
-    def _stop(self) -> None:
-        # The servers' logs outlive the containers, next to the run's history.
-        logs = self.compose("logs", "--no-color", "--timestamps", check=False)
-        (self.workdir / "compose.log").write_text(logs)
-        self.compose("down", "-v", "-t", "3", "--remove-orphans", check=False)
-
-    def _kill(self, node: str) -> None:
-        run("docker", "kill", self.container(node), check=False)
-
-    def _start_node(self, node: str) -> None:
-        run("docker", "start", self.container(node))
-
-    def _signal_pause(self, node: str, pause: bool) -> None:
-        run("docker", "pause" if pause else "unpause", self.container(node), check=False)
-
-    def _exec(self, node: str, *argv: str, check: bool = True) -> None:
-        run("docker", "exec", self.container(node), *argv, check=check)
-
-    def _cut(self, src: str, dst: str) -> None:
-        if src == CLIENT:
-            end = self.endpoint(dst)
-            self.host.drop(CLIENT, end.ip, end.port)
-        else:
-            self._exec(src, "iptables", "-A", "OUTPUT", "-d", self.ip(dst), "-j", "DROP")
-        self.cut_nodes.add(src)
-
-    def isolate(self, node: str) -> None:
-        """`docker network disconnect`: the container loses its only network."""
-        self.isolated.add(node)
-        run("docker", "network", "disconnect", "-f", self.network, self.container(node))
-
-    def lossy(self, node: str, fraction: float) -> None:
-        self.cut_nodes.add(node)
-        for chain in ("OUTPUT", "INPUT"):
-            self._exec(node, "iptables", "-A", chain, "-m", "statistic", "--mode", "random",
-                       "--probability", str(fraction), "-j", "DROP")  # fmt: skip
-
-    def slow(self, nodes: list[str], rate: str) -> None:
-        for node in nodes:
-            self.shaped.add(node)
-            self._exec(node, "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", rate,
-                       "burst", "32kbit", "latency", "400ms")  # fmt: skip
-
-    def _heal_network(self) -> None:
-        self.host.heal()
-        for node in sorted(self.isolated):
-            run("docker", "network", "connect", "--ip", self.ip(node), self.network,
-                self.container(node), check=False)  # fmt: skip
-        for node in sorted(self.cut_nodes):
-            self._exec(node, "iptables", "-F", "OUTPUT", check=False)
-            self._exec(node, "iptables", "-F", "INPUT", check=False)
-        for node in sorted(self.shaped):
-            self._exec(node, "tc", "qdisc", "del", "dev", "eth0", "root", check=False)
-        self.isolated.clear()
-        self.cut_nodes.clear()
-        self.shaped.clear()

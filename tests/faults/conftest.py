@@ -10,7 +10,9 @@ from typing import NoReturn
 
 import pytest
 
-from tests.faults.cluster import ROOT, DockerFaults, FaultCluster, LocalFaults, docker_available
+from tests.faults.cluster import ROOT, FaultCluster
+from tests.faults.docker import DockerFaults, docker_available
+from tests.faults.local import LocalFaults
 
 IMAGE = "pygfs:faults"
 

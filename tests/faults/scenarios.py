@@ -8,11 +8,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 
 from client.client import Client
-from common import transport
 from tests.faults.checkers import REPLICATION, read_replica
 from tests.faults.cluster import CHUNKSERVERS, CLIENT, TIMING, FaultCluster
 from tests.faults.history import History
@@ -311,9 +309,8 @@ def _damage(ctx: Ctx, count: int, how: str) -> None:
 
     def repaired() -> bool:
         chunk = ctx.client.stat(path).chunks[0]
-        with closing(transport.Channels()) as channels:
-            for address in chunk.replicas:  # a damaged one raises DataLoss: not yet
-                read_replica(channels, address, chunk.handle, chunk.version, chunk.size)
+        for address in chunk.replicas:  # a damaged one raises DataLoss: not yet
+            read_replica(ctx.client.channels, address, chunk)
         return len(chunk.replicas) == REPLICATION
 
     ctx.cluster.wait_until(repaired, 30, f"chunk {handle}, damaged on {nodes}, is whole again")

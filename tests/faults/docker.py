@@ -1,0 +1,177 @@
+"""The fault-injection cluster as the compose cluster of deploy/ (secure, as deployed), with
+tests/faults/compose.faults.yml over it: partitions with iptables inside the containers and
+`docker network disconnect`, pauses with the freezer."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+from common.tls import TlsFiles
+from tests.faults.cluster import (
+    CHUNKSERVER_TIMING,
+    CHUNKSERVERS,
+    CLIENT,
+    ROOT,
+    TIMING,
+    Endpoint,
+    FaultCluster,
+)
+from tests.faults.host import run
+
+_SUFFIX = {"master": 10, "shadow": 11, **{n: 20 + i for i, n in enumerate(CHUNKSERVERS)}}
+_PORT = {"master": 9000, "shadow": 9010, **dict.fromkeys(CHUNKSERVERS, 9100)}
+
+
+def docker_available() -> str | None:
+    """None if a Docker engine and docker-compose answer here, else why not."""
+    for argv in (("docker", "info"), ("docker-compose", "version")):
+        try:
+            if run(*argv, check=False).returncode != 0:
+                return f"`{' '.join(argv)}` fails: no Docker engine or compose here"
+        except FileNotFoundError:
+            return f"`{argv[0]}` is not installed"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DockerFaults(FaultCluster):
+    """deploy/docker-compose.yml (secure: the suite's client is its `admin`, the superuser)
+    with tests/faults/compose.faults.yml over it."""
+
+    kind = "docker"
+    PROJECT_PREFIX = "pygfsfaults"
+
+    def __init__(self, workdir: Path, image: str, net: str = "172.28.9") -> None:
+        super().__init__(workdir)
+        self.image = image
+        self.net = net
+        self.project = f"{self.PROJECT_PREFIX}{os.getpid()}"
+        self.network = f"{self.project}_gfs"
+        self.cut_nodes: set[str] = set()  # containers with iptables rules of ours
+        self.isolated: set[str] = set()  # disconnected from the network
+        self.shaped: set[str] = set()  # with a tbf qdisc
+        self.env = self._environment()
+        tls = workdir / "tls"  # made by the compose file's `certs` service on the first `up`
+        self.tls = TlsFiles(tls / "ca.pem", tls / "admin.pem", tls / "admin.key")
+
+    def _environment(self) -> dict[str, str]:
+        timing = {
+            "GFS_" + k.upper().replace("-", "_"): str(v)
+            for k, v in {**TIMING, **CHUNKSERVER_TIMING}.items()
+        }
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GFS_IMAGE": self.image,
+            "GFS_NET": self.net,
+            "GFS_MASTER_PORT": str(_free_port()),
+            "GFS_RESTART": "no",
+            "GFS_FAULT_DATA": str(self.workdir),
+            "GFS_TLS_DIR": str(self.workdir / "tls"),
+            "GFS_UID": str(os.getuid()),
+            "GFS_GID": str(os.getgid()),
+            **timing,
+        }
+
+    def compose(self, *args: str, check: bool = True) -> str:
+        argv = [
+            "docker-compose", "-p", self.project,
+            "-f", str(ROOT / "deploy" / "docker-compose.yml"),
+            "-f", str(ROOT / "tests" / "faults" / "compose.faults.yml"),
+            *args,
+        ]  # fmt: skip
+        result = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=300)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"docker-compose {' '.join(args)}: {result.stderr.strip()[-2000:]}")
+        return result.stdout
+
+    def container(self, node: str) -> str:
+        return f"{self.project}_{node}_1"
+
+    def endpoint(self, node: str) -> Endpoint:
+        return Endpoint(self.ip(node), _PORT[node])
+
+    def ip(self, node: str) -> str:
+        return f"{self.net}.{_SUFFIX[node]}" if node != CLIENT else f"{self.net}.1"
+
+    @classmethod
+    def remove_leftovers(cls) -> None:
+        """Containers and networks of an earlier run that died before cleaning up."""
+        label = "label=com.docker.compose.project"
+        ids = run("docker", "ps", "-aq", "--filter", label, check=False).stdout.split()
+        for cid in ids:
+            project = run("docker", "inspect", "-f",
+                          '{{index .Config.Labels "com.docker.compose.project"}}', cid,
+                          check=False).stdout.strip()  # fmt: skip
+            if project.startswith(cls.PROJECT_PREFIX):
+                run("docker", "rm", "-f", "-v", cid, check=False)
+        for net in run("docker", "network", "ls", "-q", "--filter", f"name={cls.PROJECT_PREFIX}",
+                       check=False).stdout.split():  # fmt: skip
+            run("docker", "network", "rm", net, check=False)
+
+    def _start(self) -> None:
+        self.compose("up", "-d")
+
+    def _stop(self) -> None:
+        # The servers' logs outlive the containers, next to the run's history.
+        logs = self.compose("logs", "--no-color", "--timestamps", check=False)
+        (self.workdir / "compose.log").write_text(logs)
+        self.compose("down", "-v", "-t", "3", "--remove-orphans", check=False)
+
+    def _kill(self, node: str) -> None:
+        run("docker", "kill", self.container(node), check=False)
+
+    def _start_node(self, node: str) -> None:
+        run("docker", "start", self.container(node))
+
+    def _signal_pause(self, node: str, pause: bool) -> None:
+        run("docker", "pause" if pause else "unpause", self.container(node), check=False)
+
+    def _exec(self, node: str, *argv: str, check: bool = True) -> None:
+        run("docker", "exec", self.container(node), *argv, check=check)
+
+    def _cut(self, src: str, dst: str) -> None:
+        if src == CLIENT:
+            end = self.endpoint(dst)
+            self.host.drop(CLIENT, end.ip, end.port)
+        else:
+            self._exec(src, "iptables", "-A", "OUTPUT", "-d", self.ip(dst), "-j", "DROP")
+        self.cut_nodes.add(src)
+
+    def isolate(self, node: str) -> None:
+        """`docker network disconnect`: the container loses its only network."""
+        self.isolated.add(node)
+        run("docker", "network", "disconnect", "-f", self.network, self.container(node))
+
+    def lossy(self, node: str, fraction: float) -> None:
+        self.cut_nodes.add(node)
+        for chain in ("OUTPUT", "INPUT"):
+            self._exec(node, "iptables", "-A", chain, "-m", "statistic", "--mode", "random",
+                       "--probability", str(fraction), "-j", "DROP")  # fmt: skip
+
+    def slow(self, nodes: list[str], rate: str) -> None:
+        for node in nodes:
+            self.shaped.add(node)
+            self._exec(node, "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", rate,
+                       "burst", "32kbit", "latency", "400ms")  # fmt: skip
+
+    def _heal_network(self) -> None:
+        self.host.heal()
+        for node in sorted(self.isolated):
+            run("docker", "network", "connect", "--ip", self.ip(node), self.network,
+                self.container(node), check=False)  # fmt: skip
+        for node in sorted(self.cut_nodes):
+            self._exec(node, "iptables", "-F", "OUTPUT", check=False)
+            self._exec(node, "iptables", "-F", "INPUT", check=False)
+        for node in sorted(self.shaped):
+            self._exec(node, "tc", "qdisc", "del", "dev", "eth0", "root", check=False)
+        self.isolated.clear()
+        self.cut_nodes.clear()
+        self.shaped.clear()

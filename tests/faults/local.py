@@ -1,0 +1,107 @@
+"""The fault-injection cluster as local processes on per-node loopback addresses (127.0.0.x):
+partitions with iptables, pauses with SIGSTOP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from client.localcluster import LocalCluster, Process
+from tests.faults.cluster import (
+    CHUNKSERVER_TIMING,
+    CHUNKSERVERS,
+    CLIENT,
+    RACKS,
+    TIMING,
+    Endpoint,
+    FaultCluster,
+)
+
+
+@dataclass
+class _PlacedCluster(LocalCluster):
+    """A LocalCluster whose processes each start in a cgroup of their own (when the host has
+    them), so iptables can tell their packets apart on loopback."""
+
+    place: Callable[[str], Path | None] | None = None
+
+    def command(self, proc: Process) -> list[str]:
+        base = super().command(proc)
+        group = self.place(_node_name(proc)) if self.place else None
+        if group is None:
+            return base
+        return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(group / "cgroup.procs"), *base]
+
+
+def _node_name(proc: Process) -> str:
+    return "cs" + proc.name.split()[-1] if proc.name.startswith("chunkserver") else proc.name
+
+
+class LocalFaults(FaultCluster):
+    kind = "local"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.local = _PlacedCluster(
+            workdir,
+            chunkservers=len(CHUNKSERVERS),
+            racks=list(RACKS),
+            with_shadow=True,
+            master_args=[f"--{k}={v}" for k, v in TIMING.items()],
+            chunkserver_args=[f"--{k}={v}" for k, v in CHUNKSERVER_TIMING.items()],
+            place=self.host.group,
+        )
+
+    def _proc(self, node: str) -> Process:
+        if node == "master":
+            assert self.local.master is not None
+            return self.local.master
+        if node == "shadow":
+            assert self.local.shadow is not None
+            return self.local.shadow
+        return self.local.servers[CHUNKSERVERS.index(node)]
+
+    def endpoint(self, node: str) -> Endpoint:
+        ip, port = self._proc(node).address.rsplit(":", 1)
+        return Endpoint(ip, int(port))
+
+    def _start(self) -> None:
+        self.local.start()
+
+    def _stop(self) -> None:
+        self.local.stop()
+
+    def _kill(self, node: str) -> None:
+        self.local.kill(self._proc(node))
+
+    def _start_node(self, node: str) -> None:
+        self.local.restart(self._proc(node))
+
+    def _signal_pause(self, node: str, pause: bool) -> None:
+        proc = self._proc(node)
+        if proc.popen is not None and proc.running:
+            os.kill(proc.popen.pid, 19 if pause else 18)  # SIGSTOP / SIGCONT
+
+    def _cut(self, src: str, dst: str) -> None:
+        if dst == CLIENT:
+            return  # the client listens nowhere: cutting what it sends cuts its connections
+        end = self.endpoint(dst)
+        self.host.drop(src, end.ip, end.port)
+
+    def isolate(self, node: str) -> None:
+        for other in ("master", "shadow", *CHUNKSERVERS, CLIENT):
+            if other != node:
+                self.partition(node, other)
+
+    def lossy(self, node: str, fraction: float) -> None:
+        self.host.drop_randomly(self.endpoint(node).port, fraction)
+
+    def slow(self, nodes: list[str], rate: str) -> None:
+        self.host.slow_loopback([self.endpoint(n).port for n in nodes], rate)
+
+    def _heal_network(self) -> None:
+        self.host.heal()
+
+
