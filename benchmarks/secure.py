@@ -35,6 +35,7 @@ from protos import master_pb2  # noqa: E402
 
 TARGET = 0.9
 THREADS = 4
+BASE = "/tmp"  # where user `client` may write on both clusters (the secure root is admin's)
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -48,12 +49,12 @@ def rate(master: str, tls: TlsFiles | None, kind: str, seconds: float) -> float:
     """Calls/s of `kind` (create or lookup) from THREADS threads for `seconds`."""
     counts = [0] * THREADS
     stop = time.monotonic() + seconds
-    prefix = f"/meta-{uuid.uuid4().hex[:8]}"
+    prefix = f"{BASE}/meta-{uuid.uuid4().hex[:8]}"
 
     def work(i: int) -> None:
         with Client(master, timeout=30, tls=tls) as gfs:
             stub = gfs.channels.master(master)
-            lookup = master_pb2.GetChunkRequest(path="/lookup", index=0)
+            lookup = master_pb2.GetChunkRequest(path=f"{BASE}/lookup", index=0)
             if kind == "create":
                 gfs.mkdir(f"{prefix}-{i}", parents=True)
             n = 0
@@ -102,10 +103,11 @@ def main() -> None:
                 for name, c in clusters.items()
             }
             for gfs in clients.values():
-                gfs.put(io.BytesIO(b"x" * 1024), "/lookup")
+                gfs.mkdir(BASE, parents=True)
+                gfs.put(io.BytesIO(b"x" * 1024), f"{BASE}/lookup")
             for r in range(args.rounds):
                 for name, gfs in clients.items():
-                    path = f"/big-{r}"
+                    path = f"{BASE}/big-{r}"
                     put = timed(lambda gfs=gfs, path=path: gfs.put(io.BytesIO(data), path))
                     sink = io.BytesIO()
                     get = timed(lambda gfs=gfs, path=path, sink=sink: gfs.get(path, sink))
@@ -151,6 +153,7 @@ def main() -> None:
         )
         + "\n"
     )
+    sys.exit(0 if met else 1)
 
 
 if __name__ == "__main__":

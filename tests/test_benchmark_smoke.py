@@ -47,6 +47,22 @@ def test_throughput_benchmark_runs_and_reports_both_ratios(tmp_path: Path) -> No
 
 
 @pytest.mark.cluster
+def test_secure_benchmark_runs_both_clusters_and_reports_ratios(tmp_path: Path) -> None:
+    out = tmp_path / "secure.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "secure.py"), "--size-mib", "4",
+         "--rounds", "1", "--seconds", "0.5", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: a target missed
+    figures = json.loads(out.read_text())
+    for side in ("insecure", "secure"):
+        assert set(figures["best"][side]) == {"put_mb_s", "get_mb_s", "creates_s", "lookups_s"}
+        assert all(v > 0 for v in figures["best"][side].values()), figures
+    assert "target: secure >= 0.9 of insecure" in result.stdout
+
+
+@pytest.mark.cluster
 def test_the_figure3_client_moves_what_it_reports(shared_cluster: LocalCluster) -> None:
     master = shared_cluster.master_address
 
