@@ -35,6 +35,7 @@ CHUNKSERVER_FLAGS: Flags = [
     ("stream-timeout", click.FloatRange(min=0.1), 120.0, "Seconds before a push or read is cut."),
     ("max-per-client", click.IntRange(min=1), 24, "Calls one client has under way at once."),
     ("spool-per-user", click.IntRange(min=1), 1024 * MiB, "Unwritten pushed bytes per user."),
+    ("http", str, "", "Serve /metrics and /healthz on this HOST:PORT (none: off)."),
 ]
 
 

@@ -52,3 +52,5 @@ class ChunkserverConfig:
     reserved_workers: int = 8
     # Mutual TLS on every channel, every caller's role checked (None: insecure, simple mode).
     tls: TlsFiles | None = None
+    # HOST:PORT of /metrics and /healthz ("": none).
+    http: str = ""

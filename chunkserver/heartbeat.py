@@ -64,6 +64,7 @@ class Heartbeater:
         request = master_pb2.HeartbeatRequest(
             address=self.address,
             rack=self.config.rack,
+            http=self.config.http,
             used_bytes=used,
             free_bytes=free,
             replicas=[

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import grpc
 
 from chunkserver.config import ChunkserverConfig
+from chunkserver.metrics import PUSHED_BYTES
 from chunkserver.spool import Spool, SpoolWriter
 from chunkserver.staging import Staging
 from chunkserver.storage import ChunkStore
@@ -50,6 +51,7 @@ class Pushes:
         staging = self.store.stage(handle, data_id, offset, time.monotonic())
 
         def keep(data: bytes) -> None:
+            PUSHED_BYTES.inc(len(data))
             writer.write(data)
             if staging is not None:
                 staging.write(data)

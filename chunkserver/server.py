@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
+from chunkserver.metrics import REPLICAS, SPOOL_BYTES
 from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import POLICY, VITAL, ChunkServicer
 from chunkserver.storage import ChunkStore
 from common import transport
 from common.admission import Shares
 from common.serving import new_server
+from common.statushttp import StatusHttp
 from protos import chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -25,8 +28,15 @@ class ChunkServer:
         shares = Shares(config.workers, config.reserved_workers, config.max_per_client, VITAL)
         self.server, port = new_server(config.listen, config.workers, config.tls, POLICY, shares)
         self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{port}"
+        self.http = StatusHttp(config.http, self._health) if config.http else None
+        if self.http is not None:  # reported as bound, on the host others reach this server by
+            config = self.config = dataclasses.replace(
+                config, http=self.http.reachable(self.address.rsplit(":", 1)[0])
+            )
         self.servicer = ChunkServicer(config, self.store, self.channels, self.address)
         chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)  # type: ignore[no-untyped-call]
+        SPOOL_BYTES.set_function(lambda: self.servicer.spool.held)
+        REPLICAS.set_function(lambda: len(self.store.metas))
         self.scrubber = Scrubber(
             self.store, config.scrub_period, config.scrub_idle, config.scrub_rate
         )
@@ -39,8 +49,13 @@ class ChunkServer:
             self.servicer.tokens.keys,
         )
 
+    def _health(self) -> tuple[bool, str]:
+        return True, f"chunkserver serving; {len(self.store.metas)} replicas"
+
     def start(self) -> None:
         self.server.start()
+        if self.http is not None:
+            self.http.start()
         self.heartbeater.start()
         self.scrubber.start()
         log.info(
@@ -54,6 +69,8 @@ class ChunkServer:
         self.server.wait_for_termination()
 
     def stop(self, grace: float = 1.0) -> None:
+        if self.http is not None:
+            self.http.stop()
         self.scrubber.stop()
         self.heartbeater.stop()
         self.server.stop(grace).wait()

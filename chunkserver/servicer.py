@@ -11,6 +11,7 @@ import grpc
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.copies import Copies
+from chunkserver.metrics import READ_BYTES
 from chunkserver.mutations import Mutations
 from chunkserver.pushes import Pushes
 from chunkserver.spool import Spool
@@ -18,7 +19,7 @@ from chunkserver.storage import ChunkStore, CorruptReplica
 from chunkserver.tokencheck import TokenCheck
 from common import access, errors, tls, transport
 from common.admission import Admission, Deadlines
-from common.serving import aborting
+from common.serving import HEALTH_METHODS, aborting
 from common.tokens import READ, WRITE
 from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
@@ -43,7 +44,7 @@ POLICY: access.Policy = {
     for method in methods.split()
 }
 # Never refused for want of a worker: the master's orders, and a primary's mutations.
-VITAL = frozenset(
+VITAL = HEALTH_METHODS | frozenset(
     method for method, roles in POLICY.items() if roles <= _MASTER or method.endswith("ApplyWrite")
 )
 
@@ -110,6 +111,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                     request.length,
                     self.config.read_piece,
                 ):
+                    READ_BYTES.inc(len(data))
                     yield chunkserver_pb2.ReadPiece(data=data)
             except CorruptReplica as err:
                 log.warning("%s; refusing the read", err)
@@ -186,6 +188,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                 for h, v, n in self.store.reports()
             ],
             corrupt=sorted(self.store.corrupt),
+            http=self.config.http,
         )
 
     @aborting(log)

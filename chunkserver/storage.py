@@ -20,6 +20,7 @@ from pathlib import Path
 from chunkserver import metafile
 from chunkserver.checksum import BLOCK, block_crcs, crc
 from chunkserver.metafile import ReplicaMeta, Slots, fsync_dir
+from chunkserver.metrics import CHECKSUM_FAILURES
 from chunkserver.staging import Staging
 from common import errors, limits
 from common.keyedlocks import KeyedLocks
@@ -196,14 +197,19 @@ class ChunkStore:
         lo, hi = first * BLOCK, min(meta.length, (last + 1) * BLOCK)
         raw = os.pread(f, hi - lo, lo)
         if len(raw) != hi - lo:
-            self.corrupt.add(handle)
+            self._found_corrupt(handle)
             raise CorruptReplica(handle, "data file is shorter than its metadata")
         for i, block in enumerate(range(first, last + 1)):
             piece = raw[i * BLOCK : (i + 1) * BLOCK]
             if crc(piece) != meta.crcs[block]:
-                self.corrupt.add(handle)
+                self._found_corrupt(handle)
                 raise CorruptReplica(handle, f"checksum mismatch in block {block}")
         return raw[start - lo : end - lo]
+
+    def _found_corrupt(self, handle: int) -> None:
+        if handle not in self.corrupt:
+            CHECKSUM_FAILURES.inc()
+        self.corrupt.add(handle)
 
     def write(self, handle: int, version: int, offset: int, data: bytes | bytearray) -> int:
         """Writes `data` at `offset` (a gap past the end reads as zeros); returns the new length.

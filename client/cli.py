@@ -125,20 +125,32 @@ def cluster_up(
     ctx: click.Context, /, chunkservers: int, data_dir: Path, port: int, secure: bool, **tuning: Any
 ) -> None:
     """Run a master and N chunkservers in the foreground until Ctrl-C."""
+    from client.client import Client
     from client.localcluster import HOME, LocalCluster
 
     if chunkservers < 1:
         raise click.BadParameter("need at least one chunkserver", param_hint="--chunkservers")
     if ctx.get_parameter_source("replication") != click.core.ParameterSource.COMMANDLINE:
         tuning["replication"] = min(tuning["replication"], chunkservers)
+    tuning.pop("http")  # every server serves /metrics and /healthz on a port of its own
     args = [f"--{k.replace('_', '-')}={v}" for k, v in tuning.items()]
     local = LocalCluster(
-        data_dir.resolve(), chunkservers=chunkservers, port=port, master_args=args, secure=secure
+        data_dir.resolve(),
+        chunkservers=chunkservers,
+        port=port,
+        master_args=args,
+        secure=secure,
+        http=True,
     )
     try:
         local.start()
         click.echo(f"master serving on {local.master_address}")
         click.echo(f"{chunkservers} chunkservers: {', '.join(p.address for p in local.servers)}")
+        with Client(local.master_address, timeout=10, tls=local.tls_for("admin", "admin")) as gfs:
+            report = gfs.report()
+        click.echo(f"master metrics and health: http://{report.master_http}/metrics, /healthz")
+        for server in report.chunkservers:
+            click.echo(f"chunkserver {server.address} metrics: http://{server.http}/metrics")
         if secure:
             tls = local.tls_for("client")
             assert tls is not None

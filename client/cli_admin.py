@@ -137,4 +137,27 @@ def oplog(ctx: click.Context, since: int, limit: int, as_json: bool) -> None:
             click.echo(f"{r.seq:>8} {when} {r.op:14} {json.dumps(r.args)}")
 
 
-COMMANDS = [certs, report, balance, decommission, fsck, safemode, oplog]
+@click.command()
+@click.argument("address")
+@click.pass_context
+def health(ctx: click.Context, address: str) -> None:
+    """Ask the gRPC health service of the server at ADDRESS; exit 0 only if it is SERVING."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from common import transport
+
+    channels = transport.Channels(ctx.obj["tls"])
+    try:
+        stub = health_pb2_grpc.HealthStub(channels.get(address))
+        reply = transport.call(
+            stub.Check, health_pb2.HealthCheckRequest(), target=address, timeout=ctx.obj["timeout"]
+        )
+    finally:
+        channels.close()
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    click.echo(f"{address}: {status}")
+    if reply.status != health_pb2.HealthCheckResponse.SERVING:
+        sys.exit(1)
+
+
+COMMANDS = [certs, report, balance, decommission, fsck, safemode, oplog, health]

@@ -71,6 +71,7 @@ class LocalCluster:
     # process run with its own; `admin` (the superuser) and `client` (a user) for clients. The
     # root is the superuser's, so `client` is given a home (HOME) and everyone /tmp (0777).
     secure: bool = False
+    http: bool = False  # every server also serves /metrics and /healthz (on a free port)
     master: Process | None = None
     shadow: Process | None = None
     servers: list[Process] = field(default_factory=list)
@@ -95,6 +96,9 @@ class LocalCluster:
             hosts = ["127.0.0.1", "localhost"] if role in certs.SERVER_ROLES else []
             issued = certs.issue(self.tls_dir, name, role, hosts)
         return TlsFiles(self.tls_dir / certs.CA_CERT, issued.cert, issued.key)
+
+    def _http_args(self) -> list[str]:
+        return ["--http", "127.0.0.1:0"] if self.http else []
 
     def _tls_args(self, name: str, role: str) -> list[str]:
         files = self.tls_for(name, role)
@@ -142,6 +146,7 @@ class LocalCluster:
                 "--data-dir",
                 str(self.data_dir / "master"),
                 *self._tls_args("master", "master"),
+                *self._http_args(),
                 *self.master_args,
             ],
             logs / "master.log",
@@ -185,6 +190,7 @@ class LocalCluster:
                 "--rack",
                 rack,
                 *self._tls_args(f"cs{i}", "chunkserver"),
+                *self._http_args(),
                 *self.chunkserver_args,
             ],
             self.data_dir / "logs" / f"cs{i}.log",
@@ -211,6 +217,7 @@ class LocalCluster:
                 "--data-dir",
                 str(self.data_dir / "shadow"),
                 *self._tls_args("shadow", "shadow"),
+                *self._http_args(),
                 *self.master_args,
             ],
             self.data_dir / "logs" / "shadow.log",

@@ -81,6 +81,7 @@ class ServerState:
     used_bytes: int
     free_bytes: int
     last_heartbeat_age_s: float
+    http: str = ""  # its /metrics and /healthz, as host:port ("": none)
 
     @classmethod
     def of(cls, s: master_pb2.ServerReport) -> ServerState:
@@ -92,6 +93,7 @@ class ServerState:
             s.used_bytes,
             s.free_bytes,
             s.last_heartbeat_age_s,
+            s.http,
         )
 
 
@@ -102,6 +104,7 @@ class ClusterReport:
     role: str  # of the server that answered: "master" or "shadow"
     log_seq: int
     lag_seconds: float
+    master_http: str = ""  # the answering server's /metrics and /healthz ("": none)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +113,7 @@ class ClusterReport:
             "role": self.role,
             "log_seq": self.log_seq,
             "lag_seconds": self.lag_seconds,
+            "master_http": self.master_http,
         }
 
 

@@ -110,6 +110,7 @@ MASTER_FLAGS: Flags = [
     ("max-followers", click.IntRange(min=1), 8, "Followed log streams served at once."),
     ("max-per-client", click.IntRange(min=1), 16, "Calls one client has under way at once."),
     ("max-moved", click.IntRange(min=1), 100_000, "Entries one rename or snapshot may move."),
+    ("http", str, "", "Serve /metrics and /healthz on this HOST:PORT (none: off)."),
 ]
 
 

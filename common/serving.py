@@ -12,11 +12,18 @@ from concurrent import futures
 from typing import Any, TypeVar
 
 import grpc
+from grpc_health.v1 import health, health_pb2_grpc
 
-from common import errors, transport
+from common import certs, errors, transport
 from common.access import Enforcer, Policy
 from common.admission import Shares
+from common.metrics import RpcMetrics
 from common.tls import TlsFiles
+
+# The standard gRPC health service, on every server: anyone may ask, and it is never refused
+# for want of a worker (servers list these among their vital methods).
+HEALTH_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
+HEALTH_POLICY: Policy = dict.fromkeys(HEALTH_METHODS, frozenset(certs.ROLES))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,15 +68,19 @@ def aborting(log: logging.Logger) -> Callable[[F], F]:
 def new_server(
     listen: str, workers: int, tls: TlsFiles | None, policy: Policy, shares: Shares
 ) -> tuple[grpc.Server, int]:
-    """A gRPC server bound to `listen` (port 0: any), and the port it got. With `tls`, mutual
-    TLS, and every call checked against `policy` before its servicer sees it; then against
-    `shares` (calls under way per client and in all)."""
-    checks: list[grpc.ServerInterceptor] = [Enforcer(policy)] if tls is not None else []  # type: ignore[type-arg]
+    """A gRPC server bound to `listen` (port 0: any), and the port it got, answering the
+    standard health service. Every call is counted (`common.metrics`); with `tls`, mutual TLS,
+    and every call checked against `policy` before its servicer sees it; then against `shares`
+    (calls under way per client and in all)."""
+    checks: list[grpc.ServerInterceptor] = (  # type: ignore[type-arg]
+        [Enforcer({**policy, **HEALTH_POLICY})] if tls is not None else []
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
         options=transport.CHANNEL_OPTIONS,
-        interceptors=[*checks, shares],
+        interceptors=[RpcMetrics(), *checks, shares],
     )
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
     if tls is None:
         port = server.add_insecure_port(listen)
     else:

@@ -18,6 +18,7 @@ from master import leases, namespace, placement
 from master.calls import ChunkserverCalls
 from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
+from master.metrics import LEASES_GRANTED, LEASES_REVOKED
 from master.permissions import SUPERUSER, Caller
 from master.state import Chunk, Mutation, PutChunk, put_chunk
 
@@ -363,6 +364,7 @@ class ChunkControl:
             config.chunk_size,
             proof,
         )
+        LEASES_GRANTED.inc()
         log.info("lease on chunk %d v%d granted to %s", handle, bumped.version, primary)
 
     def _revoke(self, chunk: Chunk, reason: str) -> Chunk:
@@ -373,6 +375,7 @@ class ChunkControl:
         # Expired now, never 0.0: the chunk was leased, so the next grant must bump the version.
         revoked = dataclasses.replace(chunk, lease_holder="", lease_expiry=self.meta.clock())
         self.meta.commit(put_chunk("revoke_lease", revoked, holder=holder))
+        LEASES_REVOKED.inc()
         log.info("lease on chunk %d revoked from %s: %s", chunk.handle, holder, reason)
         return revoked
 

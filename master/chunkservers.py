@@ -44,6 +44,7 @@ class Heartbeat:
     reports: list[Report] = field(default_factory=list)
     corrupt: list[int] = field(default_factory=list)
     extend: list[tuple[int, int]] = field(default_factory=list)  # (handle, version) leases
+    http: str = ""  # its /metrics and /healthz
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ServerInfo:
     stale: set[int] = field(default_factory=set)  # as of its last report
     garbage: set[int] = field(default_factory=set)  # replicas of deleted chunks, last report
     reported: int = 0  # replicas (any state) in its last report
+    http: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class ServerReport:
     used_bytes: int
     free_bytes: int
     last_heartbeat_age_s: float
+    http: str = ""
 
 
 @dataclass
@@ -166,6 +169,7 @@ class Chunkservers:
                 s.used_bytes,
                 s.free_bytes,
                 now - s.last_heartbeat,
+                s.http,
             )
             for s in sorted(self.servers.values(), key=lambda s: s.address)
         ]
@@ -232,7 +236,7 @@ class Chunkservers:
         self.declared_dead.discard(address)
         if info is None:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)
-        info.rack, info.last_heartbeat = beat.rack, now
+        info.rack, info.last_heartbeat, info.http = beat.rack, now, beat.http
         info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
         self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}

@@ -65,6 +65,8 @@ class MasterConfig:
     token_key_rotate: float = 3600.0
     # Mutual TLS on every channel, every caller's role checked (None: insecure, simple mode).
     tls: TlsFiles | None = None
+    # HOST:PORT of /metrics and /healthz ("": none).
+    http: str = ""
 
     def __post_init__(self) -> None:
         if self.chunk_size < 64 * 1024 or self.chunk_size % (64 * 1024):

@@ -3,15 +3,20 @@ tests can bind port 0) and drives the timers the pure core does not run itself."
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
+
+from prometheus_client import REGISTRY
 
 from common import errors, transport
 from common.admission import Shares
 from common.loops import Loop
 from common.serving import new_server
+from common.statushttp import StatusHttp
 from master.config import MasterConfig
+from master.metrics import ClusterState
 from master.service import MasterService
 from master.servicer import POLICY, VITAL, MasterServicer
 from master.shadow import ShadowService
@@ -24,6 +29,11 @@ log = logging.getLogger(__name__)
 class MasterServer:
     def __init__(self, config: MasterConfig, shadow_of: str | None = None) -> None:
         """With `shadow_of` (the master's address), a read-only shadow of that master."""
+        self.http = StatusHttp(config.http, self._health) if config.http else None
+        if self.http is not None:  # reported as bound
+            config = dataclasses.replace(
+                config, http=self.http.reachable(config.listen.rsplit(":", 1)[0])
+            )
         self.config = config
         self.store = Store(config.data_dir / "master.db")
         channels = transport.Channels(config.tls)
@@ -52,8 +62,15 @@ class MasterServer:
             self.loops.append(Loop("follow", self._follow, every_beat, self._stopping, log))
         self._threads = [loop.thread() for loop in self.loops]
 
+    def _health(self) -> tuple[bool, str]:
+        safe = "on" if self.service.safe_mode.active else "off"
+        return True, f"{self.service.role} serving; safe mode {safe}; log at {self.store.last_seq}"
+
     def start(self) -> None:
         self.server.start()
+        if self.http is not None:
+            REGISTRY.register(ClusterState(self.service.metadata, self.service.safe_mode))
+            self.http.start()
         for thread in self._threads:
             thread.start()
         state = self.service.metadata.state
@@ -101,6 +118,8 @@ class MasterServer:
 
     def stop(self, grace: float = 1.0) -> None:
         self._stopping.set()
+        if self.http is not None:
+            self.http.stop()
         self.server.stop(grace).wait()
         self.service.close()
         self.store.close()

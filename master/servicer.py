@@ -13,11 +13,12 @@ import grpc
 
 from common import access, errors, paths, tls
 from common.admission import Admission
-from common.serving import aborting
+from common.serving import HEALTH_METHODS, aborting
 from common.tokens import READ, WRITE
 from master.chunkservers import Heartbeat, Report
 from master.issuer import TokenIssuer
 from master.metadata import ChunkView
+from master.metrics import HEARTBEATS
 from master.permissions import SUPERGROUP, SUPERUSER, Caller
 from master.service import MasterService
 from master.shadow import ShadowService
@@ -89,7 +90,7 @@ POLICY: access.Policy = {
     for method in methods.split()
 }
 # Never refused for want of a worker: a starved heartbeat gets a live chunkserver declared dead.
-VITAL = frozenset({"/pygfs.master.Master/Heartbeat"})
+VITAL = frozenset({"/pygfs.master.Master/Heartbeat"}) | HEALTH_METHODS
 
 
 class MasterServicer(master_pb2_grpc.MasterServicer):
@@ -227,6 +228,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 f"names {', '.join(sorted(who.hosts)) or 'no host'}"
             )
         master = self._master()
+        HEARTBEATS.inc()
         removals, extended = master.heartbeat(
             Heartbeat(
                 address=request.address,
@@ -236,6 +238,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 reports=[Report(r.handle, r.version, r.length) for r in request.replicas],
                 corrupt=list(request.corrupt),
                 extend=[(r.handle, r.version) for r in request.extend],
+                http=request.http,
             )
         )
         return master_pb2.HeartbeatResponse(
@@ -261,6 +264,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             role=self.service.role,
             log_seq=self.service.store.last_seq,
             lag_seconds=self.service.lag_seconds(),
+            master_http=self.service.config.http,
         )
 
     @aborting(log)

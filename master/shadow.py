@@ -192,6 +192,7 @@ class ShadowService:
                 d.free_bytes,
                 [Report(r.handle, r.version, r.length) for r in d.replicas],
                 list(d.corrupt),
+                http=d.http,
             )
             meta = self.metadata
             with meta.core:

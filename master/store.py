@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
+from master.metrics import COMMIT_GROUP, COMMIT_SECONDS
 from master.state import (
     Change,
     Chunk,
@@ -264,7 +265,8 @@ class Store:
         return waiting.seq
 
     def _write_batch(self, batch: list[_Waiting]) -> None:
-        with self._lock:
+        COMMIT_GROUP.observe(len(batch))
+        with self._lock, COMMIT_SECONDS.time():
             try:
                 with self.db.atomic():
                     for waiting in batch:

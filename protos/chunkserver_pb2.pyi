@@ -161,18 +161,20 @@ class Replica(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class Description(_message.Message):
-    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt")
+    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http")
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     CORRUPT_FIELD_NUMBER: _ClassVar[int]
+    HTTP_FIELD_NUMBER: _ClassVar[int]
     rack: str
     used_bytes: int
     free_bytes: int
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     corrupt: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ...) -> None: ...
+    http: str
+    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ...) -> None: ...
 
 class ReplicaInfoRequest(_message.Message):
     __slots__ = ("handle", "version", "without_crcs")

@@ -163,7 +163,7 @@ class ReplicaReport(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend")
+    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +171,7 @@ class HeartbeatRequest(_message.Message):
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     CORRUPT_FIELD_NUMBER: _ClassVar[int]
     EXTEND_FIELD_NUMBER: _ClassVar[int]
+    HTTP_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     used_bytes: int
@@ -178,7 +179,8 @@ class HeartbeatRequest(_message.Message):
     replicas: _containers.RepeatedCompositeFieldContainer[ReplicaReport]
     corrupt: _containers.RepeatedScalarFieldContainer[int]
     extend: _containers.RepeatedCompositeFieldContainer[ReplicaReport]
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ...) -> None: ...
+    http: str
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ...) -> None: ...
 
 class Removal(_message.Message):
     __slots__ = ("handle", "max_version")
@@ -213,7 +215,7 @@ class TokenKey(_message.Message):
     def __init__(self, id: _Optional[int] = ..., secret: _Optional[bytes] = ..., until: _Optional[float] = ...) -> None: ...
 
 class ServerReport(_message.Message):
-    __slots__ = ("address", "rack", "state", "chunks", "used_bytes", "free_bytes", "last_heartbeat_age_s")
+    __slots__ = ("address", "rack", "state", "chunks", "used_bytes", "free_bytes", "last_heartbeat_age_s", "http")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +223,7 @@ class ServerReport(_message.Message):
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    HTTP_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     state: str
@@ -228,21 +231,24 @@ class ServerReport(_message.Message):
     used_bytes: int
     free_bytes: int
     last_heartbeat_age_s: float
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., state: _Optional[str] = ..., chunks: _Optional[int] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., last_heartbeat_age_s: _Optional[float] = ...) -> None: ...
+    http: str
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., state: _Optional[str] = ..., chunks: _Optional[int] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., last_heartbeat_age_s: _Optional[float] = ..., http: _Optional[str] = ...) -> None: ...
 
 class ClusterReport(_message.Message):
-    __slots__ = ("chunkservers", "safe_mode", "role", "log_seq", "lag_seconds")
+    __slots__ = ("chunkservers", "safe_mode", "role", "log_seq", "lag_seconds", "master_http")
     CHUNKSERVERS_FIELD_NUMBER: _ClassVar[int]
     SAFE_MODE_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQ_FIELD_NUMBER: _ClassVar[int]
     LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MASTER_HTTP_FIELD_NUMBER: _ClassVar[int]
     chunkservers: _containers.RepeatedCompositeFieldContainer[ServerReport]
     safe_mode: bool
     role: str
     log_seq: int
     lag_seconds: float
-    def __init__(self, chunkservers: _Optional[_Iterable[_Union[ServerReport, _Mapping]]] = ..., safe_mode: _Optional[bool] = ..., role: _Optional[str] = ..., log_seq: _Optional[int] = ..., lag_seconds: _Optional[float] = ...) -> None: ...
+    master_http: str
+    def __init__(self, chunkservers: _Optional[_Iterable[_Union[ServerReport, _Mapping]]] = ..., safe_mode: _Optional[bool] = ..., role: _Optional[str] = ..., log_seq: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., master_http: _Optional[str] = ...) -> None: ...
 
 class SafeModeRequest(_message.Message):
     __slots__ = ("action",)

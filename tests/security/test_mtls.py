@@ -296,3 +296,17 @@ def test_a_chunkserver_serves_and_takes_data_only_against_the_masters_token(
         for each in (channels, strangers, peers):
             each.close()
     assert_intact(cluster)
+
+
+def test_anyone_with_a_certificate_asks_any_server_its_health(cluster: LocalCluster) -> None:
+    files = tls(cluster, "client")
+    env = {
+        "GFS_TLS_CA": str(files.ca),
+        "GFS_TLS_CERT": str(files.cert),
+        "GFS_TLS_KEY": str(files.key),
+    }
+    for address in [cluster.master_address, *(p.address for p in cluster.servers)]:
+        checked = run_gfs(cluster.master_address, "health", address, env=env)
+        assert checked.returncode == 0 and b"SERVING" in checked.stdout, checked.stderr
+    refused = run_gfs(cluster.master_address, "--timeout", "3", "health", cluster.master_address)
+    assert refused.returncode != 0 and b"certificate" in refused.stderr, refused.stderr

@@ -1,0 +1,16 @@
+"""A chunkserver's own figures for Prometheus (`/metrics`), beside every server's RPC counts."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+PUSHED_BYTES = Counter(
+    "gfs_chunkserver_pushed_bytes_total", "Bytes received in pushes (from clients or replicas)"
+)
+READ_BYTES = Counter("gfs_chunkserver_read_bytes_total", "Bytes sent to readers")
+CHECKSUM_FAILURES = Counter(
+    "gfs_chunkserver_checksum_failures_total",
+    "Replicas found corrupt by their block checksums (on a read, a copy or a scrub)",
+)
+SPOOL_BYTES = Gauge("gfs_chunkserver_spool_bytes", "Pushed bytes held until their write comes")
+REPLICAS = Gauge("gfs_chunkserver_replicas", "Replicas stored here")

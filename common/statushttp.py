@@ -1,0 +1,73 @@
+"""A server's HTTP side (`--http ADDR`): `/metrics` in Prometheus text format and `/healthz`
+for orchestrators, from a thread of its own, so a slow scrape never holds an RPC worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from common import errors
+
+log = logging.getLogger(__name__)
+
+Health = Callable[[], tuple[bool, str]]  # (healthy, one line saying why)
+
+
+class StatusHttp:
+    def __init__(self, listen: str, health: Health) -> None:
+        host, _, port = listen.rpartition(":")
+        try:
+            self.httpd = ThreadingHTTPServer(
+                (host.strip("[]") or "0.0.0.0", int(port)), _handler(health)
+            )
+        except (OSError, ValueError) as err:
+            raise errors.InvalidArgument(f"cannot serve HTTP on {listen!r}: {err}") from None
+        self.httpd.daemon_threads = True
+        self.address = f"{host}:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
+
+    def reachable(self, host: str) -> str:
+        """This server's HOST:PORT as others reach it: bound to every interface, `host`'s."""
+        bound, port = self.address.rsplit(":", 1)
+        return f"{host if bound in ('', '0.0.0.0', '::', '[::]') else bound}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}/"
+
+    def start(self) -> None:
+        self._thread.start()
+        log.info("metrics and health on %s", self.url)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _handler(health: Health) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
+            elif path == "/healthz":
+                healthy, why = health()
+                self._send(200 if healthy else 503, "text/plain", (why + "\n").encode())
+            else:
+                self._send(404, "text/plain", b"not found: try /metrics or /healthz\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("%s " + format, self.address_string(), *args)
+
+    return Handler

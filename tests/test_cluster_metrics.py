@@ -1,0 +1,116 @@
+"""Every server's /metrics (read with prometheus-client's own parser) and /healthz, and the
+gRPC health service behind `gfs health`: the counters move with the work done."""
+
+from __future__ import annotations
+
+import io
+import os
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from client.client import Client
+from client.localcluster import LocalCluster
+from common import transport
+from protos import chunkserver_pb2 as cpb
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, replica_path, run_gfs
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    local = LocalCluster(
+        tmp_path_factory.mktemp("metrics"),
+        master_args=[f"--chunk-size={SMALL_CHUNK}", *FAST_TIMING],
+        http=True,
+    )
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
+
+
+def scrape(address: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of http://ADDRESS/metrics, by name and labels."""
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def total(addresses: list[str], name: str) -> float:
+    return sum(scrape(a).get((name, ()), 0.0) for a in addresses)
+
+
+def test_the_counters_move_with_the_work(cluster: LocalCluster) -> None:
+    with Client(cluster.master_address, timeout=10) as gfs:
+        report = gfs.report()
+        master_http = report.master_http
+        servers = {s.address: s.http for s in report.chunkservers}
+        assert master_http and all(servers.values()), report
+        pages = list(servers.values())
+        pushed, read = (
+            total(pages, f"gfs_chunkserver_{k}_bytes_total") for k in ("pushed", "read")
+        )
+        creates = scrape(master_http).get(
+            ("gfs_rpc_requests_total", (("code", "OK"), ("method", "Master.Create"))), 0.0
+        )
+        data = os.urandom(2 * SMALL_CHUNK + 99)
+        gfs.put(io.BytesIO(data), "/metered")
+        assert gfs.read("/metered", 0, len(data)) == data
+        after = scrape(master_http)
+        assert after[("gfs_rpc_requests_total", (("code", "OK"), ("method", "Master.Create")))] == (
+            creates + 1
+        )
+        assert after[("gfs_master_chunkservers", (("state", "alive"),))] == 3
+        assert after[("gfs_master_leases_granted_total", ())] >= 3
+        # Every replica received every byte: the client's push and two forwards of it.
+        assert total(pages, "gfs_chunkserver_pushed_bytes_total") - pushed >= 3 * len(data)
+        assert total(pages, "gfs_chunkserver_read_bytes_total") - read >= len(data)
+
+
+def test_a_corrupt_replica_counts_a_checksum_failure(cluster: LocalCluster) -> None:
+    with Client(cluster.master_address, timeout=10) as gfs:
+        gfs.put(io.BytesIO(b"c" * 5000), "/to-damage")
+        chunk = gfs.stat("/to-damage").chunks[0]
+        servers = {s.address: s.http for s in gfs.report().chunkservers}
+    victim = chunk.replicas[0]
+    before = total([servers[victim]], "gfs_chunkserver_checksum_failures_total")
+    path: Path = replica_path(cluster, victim, chunk.handle)
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    channels = transport.Channels()
+    try:
+        request = cpb.ReadRequest(handle=chunk.handle, version=chunk.version, offset=0, length=5000)
+        with pytest.raises(grpc.RpcError) as refused:
+            list(channels.chunkserver(victim).Read(request, timeout=10))
+        assert refused.value.code() == grpc.StatusCode.DATA_LOSS  # type: ignore[attr-defined]
+    finally:
+        channels.close()
+    assert total([servers[victim]], "gfs_chunkserver_checksum_failures_total") == before + 1
+    data_loss = ("gfs_rpc_requests_total", (("code", "DATA_LOSS"), ("method", "ChunkServer.Read")))
+    assert scrape(servers[victim])[data_loss] >= 1
+
+
+def test_health_over_http_and_grpc(cluster: LocalCluster) -> None:
+    with Client(cluster.master_address, timeout=10) as gfs:
+        report = gfs.report()
+    for address in [report.master_http, *(s.http for s in report.chunkservers)]:
+        with urllib.request.urlopen(f"http://{address}/healthz", timeout=10) as reply:
+            assert reply.status == 200
+            assert b"serving" in reply.read()
+    for address in [cluster.master_address, *(p.address for p in cluster.servers)]:
+        checked = run_gfs(cluster.master_address, "health", address)
+        assert checked.returncode == 0 and b"SERVING" in checked.stdout, checked.stderr
+    down = run_gfs(cluster.master_address, "--timeout", "2", "health", "127.0.0.1:1")
+    assert down.returncode != 0 and down.stderr.count(b"\n") == 1, down.stderr
