@@ -4,6 +4,7 @@ for orchestrators, from a thread of its own, so a slow scrape never holds an RPC
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,7 @@ from common import errors
 log = logging.getLogger(__name__)
 
 Health = Callable[[], tuple[bool, str]]  # (healthy, one line saying why)
+_EVERYWHERE = ("", "0.0.0.0", "::", "[::]")
 
 
 class StatusHttp:
@@ -31,9 +33,17 @@ class StatusHttp:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
 
     def reachable(self, host: str) -> str:
-        """This server's HOST:PORT as others reach it: bound to every interface, `host`'s."""
+        """This server's HOST:PORT as others reach it: bound to every interface, `host`'s (or,
+        if that is every interface too, this machine's address)."""
         bound, port = self.address.rsplit(":", 1)
-        return f"{host if bound in ('', '0.0.0.0', '::', '[::]') else bound}:{port}"
+        if bound not in _EVERYWHERE:
+            return self.address
+        if host in _EVERYWHERE:
+            try:
+                host = socket.gethostbyname(socket.gethostname())
+            except OSError:
+                host = "127.0.0.1"
+        return f"{host}:{port}"
 
     @property
     def url(self) -> str:
