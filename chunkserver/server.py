@@ -8,11 +8,13 @@ import logging
 from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
 from chunkserver.metrics import REPLICAS, SPOOL_BYTES
+from chunkserver.pages import ChunkserverPages
 from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import POLICY, VITAL, ChunkServicer
 from chunkserver.storage import ChunkStore
 from common import transport
 from common.admission import Shares
+from common.events import RecentEvents
 from common.serving import new_server
 from common.statushttp import StatusHttp
 from protos import chunkserver_pb2_grpc
@@ -48,6 +50,7 @@ class ChunkServer:
             self.channels,
             self.servicer.tokens.keys,
         )
+        self.events = RecentEvents()  # for the status page, watched while it is served
 
     def _health(self) -> tuple[bool, str]:
         return True, f"chunkserver serving; {len(self.store.metas)} replicas"
@@ -55,6 +58,12 @@ class ChunkServer:
     def start(self) -> None:
         self.server.start()
         if self.http is not None:
+            self.events.watch("chunkserver")
+            pages = ChunkserverPages(
+                self.config, self.address, self.store, self.servicer.spool, self.scrubber,
+                self.events,
+            )  # fmt: skip
+            self.http.pages.update(pages.routes())
             self.http.start()
         self.heartbeater.start()
         self.scrubber.start()
@@ -71,6 +80,7 @@ class ChunkServer:
     def stop(self, grace: float = 1.0) -> None:
         if self.http is not None:
             self.http.stop()
+            self.events.unwatch("chunkserver")
         self.scrubber.stop()
         self.heartbeater.stop()
         self.server.stop(grace).wait()

@@ -1,11 +1,13 @@
-"""A server's HTTP side (`--http ADDR`): `/metrics` in Prometheus text format and `/healthz`
-for orchestrators, from a thread of its own, so a slow scrape never holds an RPC worker."""
+"""A server's HTTP side (`--http ADDR`): its status pages, `/metrics` in Prometheus text format
+and `/healthz` for orchestrators, from threads of their own, so a slow page or scrape never
+holds an RPC worker."""
 
 from __future__ import annotations
 
 import logging
 import socket
 import threading
+import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,15 +18,17 @@ from common import errors
 log = logging.getLogger(__name__)
 
 Health = Callable[[], tuple[bool, str]]  # (healthy, one line saying why)
+Page = Callable[[dict[str, str]], str]  # the query's parameters -> an HTML page
 _EVERYWHERE = ("", "0.0.0.0", "::", "[::]")
 
 
 class StatusHttp:
     def __init__(self, listen: str, health: Health) -> None:
+        self.pages: dict[str, Page] = {}  # path -> its page (the status pages, once known)
         host, _, port = listen.rpartition(":")
         try:
             self.httpd = ThreadingHTTPServer(
-                (host.strip("[]") or "0.0.0.0", int(port)), _handler(health)
+                (host.strip("[]") or "0.0.0.0", int(port)), _handler(health, self.pages)
             )
         except (OSError, ValueError) as err:
             raise errors.InvalidArgument(f"cannot serve HTTP on {listen!r}: {err}") from None
@@ -58,17 +62,26 @@ class StatusHttp:
         self.httpd.server_close()
 
 
-def _handler(health: Health) -> type[BaseHTTPRequestHandler]:
+def _handler(health: Health, pages: dict[str, Page]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
+            path, _, query = self.path.partition("?")
+            if path in pages:
+                params = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
+                try:
+                    body = pages[path](params)
+                except Exception:
+                    log.exception("status page %s failed", path)
+                    self._send(500, "text/plain", b"this page failed; see the server's log\n")
+                    return
+                self._send(200, "text/html; charset=utf-8", body.encode())
+            elif path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
             elif path == "/healthz":
                 healthy, why = health()
                 self._send(200 if healthy else 503, "text/plain", (why + "\n").encode())
             else:
-                self._send(404, "text/plain", b"not found: try /metrics or /healthz\n")
+                self._send(404, "text/plain", b"not found: try /, /metrics or /healthz\n")
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)

@@ -27,6 +27,12 @@ class Followers:
         with self._lock:
             self._at[name] = (position, time.monotonic())
 
+    def known(self) -> list[tuple[str, int, float]]:
+        """(name, position, seconds since last heard) of every follower still remembered."""
+        now = time.monotonic()
+        with self._lock:
+            return [(n, seq, now - at) for n, (seq, at) in sorted(self._at.items())]
+
     def needed(self, ttl: float) -> list[int]:
         """The positions of the followers heard from within `ttl` seconds (the others are
         forgotten)."""

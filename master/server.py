@@ -12,11 +12,13 @@ from prometheus_client import REGISTRY
 
 from common import errors, transport
 from common.admission import Shares
+from common.events import RecentEvents
 from common.loops import Loop
 from common.serving import new_server
 from common.statushttp import StatusHttp
 from master.config import MasterConfig
 from master.metrics import ClusterState
+from master.pages import MasterPages
 from master.service import MasterService
 from master.servicer import POLICY, VITAL, MasterServicer
 from master.shadow import ShadowService
@@ -35,6 +37,7 @@ class MasterServer:
                 config, http=self.http.reachable(config.listen.rsplit(":", 1)[0])
             )
         self.config = config
+        self.events = RecentEvents()  # for the status page, watched while it is served
         self.store = Store(config.data_dir / "master.db")
         channels = transport.Channels(config.tls)
         self.shadow: ShadowService | None = None
@@ -69,7 +72,15 @@ class MasterServer:
     def start(self) -> None:
         self.server.start()
         if self.http is not None:
-            REGISTRY.register(ClusterState(self.service.metadata, self.service.safe_mode))
+            service = self.service
+            REGISTRY.register(ClusterState(service.metadata, service.safe_mode))
+            self.events.watch("master")
+            cloning = service.replicas.cloning if isinstance(service, MasterService) else None
+            pages = MasterPages(
+                service.role, service.metadata, service.safe_mode, service.oplog, self.events,
+                cloning,
+            )  # fmt: skip
+            self.http.pages.update(pages.routes())
             self.http.start()
         for thread in self._threads:
             thread.start()
@@ -120,6 +131,7 @@ class MasterServer:
         self._stopping.set()
         if self.http is not None:
             self.http.stop()
+            self.events.unwatch("master")
         self.server.stop(grace).wait()
         self.service.close()
         self.store.close()
