@@ -85,7 +85,8 @@ class Heartbeater:
         if self.keys is not None and reply.keys:
             self.keys.replace([Key(k.id, k.secret, k.until) for k in reply.keys])
         if reply.extended:
-            self.leases.extended(list(reply.extended), extend, sent_at + reply.lease_seconds)
+            tokens = dict(zip(reply.extended, reply.extended_tokens, strict=False))
+            self.leases.extended(tokens, extend, sent_at + reply.lease_seconds)
         for removal in reply.delete:
             if self.store.delete(removal.handle, removal.max_version):
                 log.info("removed replica of chunk %d as the master asked", removal.handle)

@@ -84,12 +84,15 @@ class LeaseTable:
                 lease.active = False
         return wanted
 
-    def extend(self, handle: int, version: int, until: float) -> None:
+    def extend(self, handle: int, version: int, until: float, token: bytes = b"") -> None:
         """The master extended the lease; `until` is measured from before the request left, so
-        this primary's lease still ends before the master's record of it."""
+        this primary's lease still ends before the master's record of it. `token`: the lease
+        token for the secondaries from now on (a secure master's)."""
         lease = self.leases.get(handle)
         if lease is not None and lease.version == version:
             lease.expiry = max(lease.expiry, until)
+            if token:
+                lease.token = token
 
     def drop(self, handle: int) -> None:
         self.leases.pop(handle, None)

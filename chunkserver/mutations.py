@@ -231,9 +231,11 @@ class Mutations:
         with self.lease_lock:
             return self.primary.leases.extension_requests(time.monotonic())
 
-    def extended(self, handles: list[int], requests: list[tuple[int, int]], until: float) -> None:
-        granted = set(handles)
+    def extended(
+        self, granted: dict[int, bytes], requests: list[tuple[int, int]], until: float
+    ) -> None:
+        """The master extended the leases of `granted` (with their new tokens, secure)."""
         with self.lease_lock:
             for handle, version in requests:
                 if handle in granted:
-                    self.primary.leases.extend(handle, version, until)
+                    self.primary.leases.extend(handle, version, until, granted[handle])

@@ -138,16 +138,21 @@ class ChunkIO:
                 raise errors.Unavailable(f"chunk {index} of {path} has no primary")
             others = tuple(r for r in info.replicas if r != info.primary)
             data_id = uuid.uuid4().hex
-            self.push(
-                [info.primary, *self.nearest_first(others)],
-                data_id,
-                (info.handle, offset),
-                data,
-                progress if first[0] else None,
-                info.token,
-            )
-            first[0] = False
-            return apply(info, data_id)
+            try:
+                self.push(
+                    [info.primary, *self.nearest_first(others)],
+                    data_id,
+                    (info.handle, offset),
+                    data,
+                    progress if first[0] else None,
+                    info.token,
+                )
+                first[0] = False
+                return apply(info, data_id)
+            except errors.PermissionDenied as refused:
+                # A token a chunkserver no longer takes (signed before the master restarted,
+                # say): the master's lookup, not the chunkserver, says what this user may do.
+                raise errors.Aborted(f"{refused}; asking the master again") from None
 
         return transport.retry(
             attempt, within=self.timeout, on_retry=lambda _: self.cache.forget(path, index)
@@ -236,6 +241,7 @@ class ChunkIO:
                     errors.DataLoss,
                     errors.Aborted,
                     errors.NotFound,
+                    errors.PermissionDenied,  # a token from before a master restart: ask again
                 ) as err:
                     log.info("replica %s failed reading chunk %d: %s", replica, info.handle, err)
                     failures.append(f"{replica}: {err}")

@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -127,6 +128,9 @@ def cluster_up(
     """Run a master and N chunkservers in the foreground until Ctrl-C."""
     from client.client import Client
     from client.localcluster import HOME, LocalCluster
+
+    # Stopped while starting, it stops what it started (later, serve_forever takes SIGTERM).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     if chunkservers < 1:
         raise click.BadParameter("need at least one chunkserver", param_hint="--chunkservers")

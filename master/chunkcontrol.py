@@ -404,9 +404,12 @@ class ChunkControl:
         )
         return fenced, holders
 
-    def extend_leases(self, holder: str, requests: list[tuple[int, int]]) -> list[int]:
+    def extend_leases(
+        self, holder: str, requests: list[tuple[int, int]]
+    ) -> list[tuple[int, bytes]]:
         """Extends (and logs) the leases `holder` asked for, under the chunks' locks so that no
-        grant or version bump of the same chunk interleaves."""
+        grant or version bump of the same chunk interleaves; returns each extended handle with
+        its new lease token (b"" from an insecure master)."""
         if not requests:
             return []
         meta = self.meta
@@ -423,4 +426,9 @@ class ChunkControl:
                         tuple(PutChunk(c) for c in extended),
                     )
                 )
-        return [c.handle for c in extended]
+        return [
+            (c.handle, self.tokens.lease(c.handle, c.version, holder, c.lease_expiry))
+            if self.tokens is not None
+            else (c.handle, b"")
+            for c in extended
+        ]

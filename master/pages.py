@@ -5,8 +5,10 @@ chunkserver's own page). Reads only: every figure comes through the metadata's q
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 from common import errors, paths
 from common.events import RecentEvents, events_table
@@ -39,25 +41,17 @@ class MasterPages:
         self.oplog = oplog
         self.events = events
         self.cloning = cloning if cloning is not None else {}  # copies under way (a master's)
-        self._health: tuple[float, dict[str, int]] = (0.0, {})
+        self._health = HealthSnapshot(meta)
 
     def routes(self) -> dict[str, Page]:
         return {"/": self.overview, "/browse": self.browse}
-
-    def _fsck(self) -> dict[str, int]:
-        """Replica health of everything, at most a refresh old (a pass over every file)."""
-        at, counts = self._health
-        if time.monotonic() - at > REFRESH:
-            counts = self.meta.fsck("/")
-            self._health = (time.monotonic(), counts)
-        return counts
 
     def _chunkserver_pages(self) -> dict[str, str]:
         return {s.address: s.http for s in self.meta.report() if s.http}
 
     def overview(self, query: dict[str, str]) -> str:
         servers = self.meta.report()
-        health = self._fsck()
+        health = self._health.latest()
         used = sum(s.used_bytes for s in servers)
         free = sum(s.free_bytes for s in servers)
         with self.meta.core:
@@ -74,7 +68,7 @@ class MasterPages:
                 [
                     "replication",
                     ", ".join(
-                        f"{k.replace('_', ' ')} {health.get(k, 0)}"
+                        f"{k.replace('_', ' ')} {health.counts.get(k, 0)}"
                         for k in (
                             "healthy",
                             "under_replicated",
@@ -102,7 +96,7 @@ class MasterPages:
             + "<h2>Chunkservers</h2>"
             + self._servers_table(servers)
             + "<h2>Re-replication</h2>"
-            + self._repair_queue()
+            + self._repair_queue(health)
             + "<h2>Shadows and other followers</h2>"
             + shadows
             + "<h2>Recent events</h2>"
@@ -131,21 +125,15 @@ class MasterPages:
             empty="no chunkserver has reported",
         )
 
-    def _repair_queue(self) -> str:
+    def _repair_queue(self, health: Health) -> str:
         """Chunks short of replicas, the fewest live first (the order repair takes them in),
         and the copies under way."""
-        now = self.meta.clock()
         target = self.meta.config.replication
         with self.meta.core:
-            short = Counter(
-                n
-                for n in (len(self.meta.servers.replicas(h, now)) for h in self.meta.state.chunks)
-                if n < target
-            )
             copies = sorted(self.cloning.values(), key=lambda c: c.handle)
         queue = table(
             ["live replicas", "chunks"],
-            [[e(f"{n} of {target}"), e(short[n])] for n in sorted(short)],
+            [[e(f"{n} of {target}"), e(health.short[n])] for n in sorted(health.short)],
             empty="every chunk has all its replicas",
         )
         under_way = table(
@@ -213,3 +201,50 @@ class MasterPages:
                 ["chunk", "handle", "version", "bytes", "replicas", "primary"], rows, "no chunks"
             )
         return page("pygfs namespace", f"<p>{crumbs}</p>{body}", nav=NAV)
+
+
+@dataclass(frozen=True)
+class Health:
+    at: float  # monotonic; 0: not computed yet
+    counts: dict[str, int]  # fsck's, of everything
+    short: dict[int, int]  # live replicas -> chunks with that many, below the target
+
+
+class HealthSnapshot:
+    """Replica health of the whole namespace for the pages: a pass over every file and chunk,
+    made in the background when a page finds the last one older than a refresh, so a page is
+    served at once (at most a refresh stale) and the pass runs only while someone looks."""
+
+    def __init__(self, meta: Metadata) -> None:
+        self.meta = meta
+        self._latest = Health(0.0, {}, {})
+        self._lock = threading.Lock()
+        self._running = False
+
+    def latest(self) -> Health:
+        with self._lock:
+            due = not self._running and time.monotonic() - self._latest.at > REFRESH
+            self._running = self._running or due
+        if due:
+            if self._latest.at == 0.0:
+                self._compute()  # the very first page waits for it
+            else:
+                threading.Thread(target=self._compute, name="page-health", daemon=True).start()
+        return self._latest
+
+    def _compute(self) -> None:
+        try:
+            counts = self.meta.fsck("/")
+            now = self.meta.clock()
+            target = self.meta.config.replication
+            with self.meta.core:
+                handles = list(self.meta.state.chunks)
+                short = Counter(
+                    n
+                    for n in (len(self.meta.servers.replicas(h, now)) for h in handles)
+                    if n < target
+                )
+            self._latest = Health(time.monotonic(), counts, dict(short))
+        finally:
+            with self._lock:
+                self._running = False

@@ -34,9 +34,9 @@ class ReplicaManager:
 
     # --- reports ------------------------------------------------------------------------------
 
-    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[int]]:
+    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[tuple[int, bytes]]]:
         """Takes a chunkserver's report; returns the replicas it must remove and the leases
-        (handles) extended for it."""
+        extended for it (handle, new lease token)."""
         meta = self.meta
         now = meta.clock()
         with meta.core:

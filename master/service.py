@@ -149,7 +149,7 @@ class MasterService:
         self.replicas.wanted(view)
         return view
 
-    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[int]]:
+    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[tuple[int, bytes]]]:
         return self.replicas.heartbeat(beat)
 
     def update_safe_mode(self) -> None:

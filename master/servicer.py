@@ -246,7 +246,8 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 master_pb2.Removal(handle=r.handle, max_version=r.max_version) for r in removals
             ],
             interval_seconds=self.service.config.heartbeat_interval,
-            extended=extended,
+            extended=[handle for handle, _ in extended],
+            extended_tokens=[token for _, token in extended],
             lease_seconds=self.service.config.lease_seconds,
             keys=_keys(master.tokens),
         )

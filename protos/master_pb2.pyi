@@ -191,18 +191,20 @@ class Removal(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., max_version: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys")
+    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys", "extended_tokens")
     DELETE_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EXTENDED_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    EXTENDED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     delete: _containers.RepeatedCompositeFieldContainer[Removal]
     interval_seconds: float
     extended: _containers.RepeatedScalarFieldContainer[int]
     lease_seconds: float
     keys: _containers.RepeatedCompositeFieldContainer[TokenKey]
-    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ...) -> None: ...
+    extended_tokens: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., extended_tokens: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class TokenKey(_message.Message):
     __slots__ = ("id", "secret", "until")

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -69,6 +70,13 @@ def replicas_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
 def gfs(shared_cluster: LocalCluster) -> Iterator[Client]:
     with Client(shared_cluster.master_address, timeout=10) as client:
         yield client
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A skip with the reason on a user's machine; a failure in CI, which has everything."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run this, but: {reason}")
+    pytest.skip(reason)
 
 
 def run_gfs(

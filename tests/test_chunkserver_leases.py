@@ -43,6 +43,15 @@ def test_only_leases_used_and_past_half_their_length_ask_for_extension() -> None
     assert leases.extension_requests(now=10.0) == [], "an expired lease asks for nothing"
 
 
+def test_an_extension_brings_the_lease_token_the_secondaries_are_shown_from_then_on() -> None:
+    leases = LeaseTable()
+    leases.grant(7, version=3, seconds=10.0, secondaries=["b"], now=0.0, token=b"first term")
+    leases.extend(7, 3, until=20.0, token=b"second term")
+    assert leases.check(7, 3, now=15.0).token == b"second term"
+    leases.extend(7, 3, until=30.0)  # an insecure master's extension carries none
+    assert leases.check(7, 3, now=25.0).token == b"second term"
+
+
 def test_serial_numbers_increase_per_chunk() -> None:
     leases = LeaseTable()
     assert [leases.next_serial(1), leases.next_serial(1), leases.next_serial(2)] == [1, 2, 1]

@@ -19,7 +19,9 @@ from common.tls import TlsFiles
 from tests.conftest import ROOT, SMALL_CHUNK, run_gfs
 
 
-def cluster_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+def cluster_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, list[str]]:
+    """`gfs cluster up`, its master's address and the rest of what it printed, once it
+    serves and waits for a signal."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -43,7 +45,19 @@ def cluster_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], st
     assert proc.stdout is not None
     line = proc.stdout.readline().decode()
     assert line.startswith("master serving on "), line + proc.stderr.read().decode()  # type: ignore[union-attr]
-    return proc, line.split()[-1]
+    return proc, line.split()[-1], told(proc)
+
+
+def told(proc: subprocess.Popen[bytes]) -> list[str]:
+    """What `cluster up` printed after its first line, up to its last ('... Ctrl-C stops the
+    cluster'), after which it waits for a signal."""
+    assert proc.stdout is not None
+    lines = []
+    while not (lines and "Ctrl-C" in lines[-1]):
+        line = proc.stdout.readline().decode()
+        assert line, f"cluster up ended early: {lines}"
+        lines.append(line)
+    return lines
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -71,14 +85,16 @@ def wait_readable(master: str, path: str, timeout: float = 15) -> bytes:
 @pytest.mark.cluster
 def test_cluster_up_keeps_data_across_a_stop_and_start(tmp_path: Path) -> None:
     data = os.urandom(3 * SMALL_CHUNK + 77)
-    proc, master = cluster_up(tmp_path / "data")
+    proc, master, lines = cluster_up(tmp_path / "data")
     try:
+        urls = [line for line in lines if "http://" in line]
+        assert len(urls) == 1 + 3, lines  # the master's pages and each chunkserver's
         with Client(master) as gfs:
             gfs.mkdir("/kept", parents=True)
             gfs.put(io.BytesIO(data), "/kept/f")
     finally:
         stop(proc)
-    proc, master = cluster_up(tmp_path / "data")
+    proc, master, _ = cluster_up(tmp_path / "data")
     try:
         assert wait_readable(master, "/kept/f") == data
         with Client(master) as gfs:
@@ -127,10 +143,9 @@ def test_a_secure_cluster_up_says_how_to_reach_it_and_finds_its_ca_again(tmp_pat
     """`gfs cluster up --secure`: mutual TLS with certificates under <data-dir>/tls, the
     export lines for the user `client` printed; a second `up` keeps the same CA."""
     data = os.urandom(SMALL_CHUNK + 5)
-    proc, master = cluster_up(tmp_path / "data", "--secure")
+    proc, master, lines = cluster_up(tmp_path / "data", "--secure")
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().decode() for _ in range(4)]
         exports = dict(
             part.split("=", 1)
             for line in lines
@@ -147,7 +162,7 @@ def test_a_secure_cluster_up_says_how_to_reach_it_and_finds_its_ca_again(tmp_pat
     finally:
         stop(proc)
     ca = (tmp_path / "data" / "tls" / "ca.pem").read_bytes()
-    proc, master = cluster_up(tmp_path / "data", "--secure")
+    proc, master, lines = cluster_up(tmp_path / "data", "--secure")
     try:
         assert (tmp_path / "data" / "tls" / "ca.pem").read_bytes() == ca
         deadline = time.monotonic() + 15

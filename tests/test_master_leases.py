@@ -47,7 +47,7 @@ def beat_all(
         reports = [Report(h, v, 0) for h, v in fake.held.get(address, {}).items()]
         asks = (extend or []) if address == holder else []
         _, granted = service.heartbeat(Heartbeat(address, "r", 0, 10**12, reports, [], asks))
-        extended += granted
+        extended += [handle for handle, _ in granted]
     return extended
 
 
@@ -304,3 +304,28 @@ def test_a_write_lookup_adds_at_most_one_chunk_past_the_end(setup) -> None:  # t
     service.get_chunk("/f", 0, for_write=True)
     service.get_chunk("/f", 1, for_write=True)
     assert len(service.stat("/f")[0].chunks) == 2
+
+
+def test_an_extended_lease_comes_with_a_new_token_for_its_secondaries(setup) -> None:  # type: ignore[no-untyped-def]
+    """The lease token a primary shows its secondaries ended with the lease it was granted
+    with (and a restarted master's keys are new): past the first term, every mutation the
+    primary ordered was refused. An extension now brings a token for the extended lease."""
+    from common.tokens import LEAD, Token
+    from master.issuer import TokenIssuer
+
+    service, _, clock = setup
+    issuer = TokenIssuer(service.config, lambda: clock[0])
+    service.chunks.tokens = issuer
+    first = service.get_chunk("/f", 0, for_write=True)
+    clock[0] += LEASE / 2 + 0.1
+    _, granted = service.heartbeat(
+        Heartbeat(first.primary, "r", 0, 10**12, [], [], [(1, first.version)])
+    )
+    ((handle, blob),) = granted
+    chunk = service.chunk(1)
+    assert handle == 1 and chunk is not None
+    ring = issuer._ring  # what the chunkservers are sent
+    token = Token.verify(blob, ring, clock[0])
+    token.allows(LEAD, 1, first.version)
+    assert token.user == first.primary and token.until == chunk.lease_expiry
+    assert chunk.lease_expiry > clock[0] + LEASE / 2  # beyond the first term's end

@@ -6,22 +6,15 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.faults.cluster import ROOT, FaultCluster
 from tests.faults.docker import DockerFaults, docker_available
 from tests.faults.local import LocalFaults
 
 IMAGE = "pygfs:faults"
-
-
-def unavailable(reason: str) -> NoReturn:
-    """A skip with the reason on a user's machine; a failure in CI, which has everything."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run this, but: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
