@@ -75,6 +75,12 @@ class Metadata:
         with self.paths.hold(read=[path]), self.core:
             return namespace.list_dir(self.state, path, caller)
 
+    def list_some(self, path: str, limit: int) -> tuple[list[Node], int]:
+        """The first `limit` entries of a directory by name, and how many it has."""
+        with self.paths.hold(read=[path]), self.core:
+            entries = namespace.list_dir(self.state, path, limit=limit)
+            return entries, len(self.state.children.get(path, ()))
+
     def stat(self, path: str, caller: Caller = SUPERUSER) -> tuple[Node, list[ChunkView]]:
         """A path's entry (reaching it is enough) and, for a file, where its chunks are (that
         takes read: the reply carries read tokens)."""

@@ -8,6 +8,7 @@ keep the checked state from changing until the mutation is applied.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import urllib.parse
 
 from common import errors, paths
@@ -403,13 +404,19 @@ def extend(
     return Mutation("extend", {"path": path, "length": length}, (PutNode(grown),))
 
 
-def list_dir(state: MasterState, path: str, caller: Caller = SUPERUSER) -> list[Node]:
+def list_dir(
+    state: MasterState, path: str, caller: Caller = SUPERUSER, limit: int | None = None
+) -> list[Node]:
+    """The entries of a directory in name order (the first `limit` of them), or the file
+    itself."""
     found = state.nodes.get(path)
     check(state, path, caller, access=READ | EXECUTE if found is not None and found.is_dir else 0)
     node = lookup(state, path)
     if not node.is_dir:
         return [node]
-    return [state.nodes[p] for p in sorted(state.children.get(path, ()))]
+    names = state.children.get(path, set())
+    first = sorted(names) if limit is None else heapq.nsmallest(limit, names)
+    return [state.nodes[p] for p in first]
 
 
 def missing_chunks(state: MasterState, path: str, upto_index: int) -> int:

@@ -22,6 +22,7 @@ from master.replication import Clone
 from master.safemode import SafeMode
 
 REFRESH = 5.0  # seconds between the overview's reloads
+SHOWN = 1000  # entries of a directory listed
 NAV = link("/", "overview") + link("/browse?path=/", "namespace") + link("/metrics", "metrics")
 
 
@@ -149,7 +150,7 @@ class MasterPages:
     def browse(self, query: dict[str, str]) -> str:
         try:
             path = paths.normalize(query.get("path", "/") or "/")
-            nodes = self.meta.list_dir(path)
+            nodes, total = self.meta.list_some(path, SHOWN)
             node, views = self.meta.stat(path)
         except errors.GfsError as err:
             return page("pygfs namespace", f"<p class=warn>{e(err)}</p>", nav=NAV)
@@ -167,11 +168,11 @@ class MasterPages:
                     e(when(n.mtime)),
                     link(f"/browse?path={query_path(n.path)}", n.path.rsplit("/", 1)[-1]),
                 ]
-                for n in nodes[:1000]
+                for n in nodes
             ]
             more = (
-                f"<p class=muted>{len(nodes) - 1000} more not shown</p>"
-                if len(nodes) > 1000
+                f"<p class=muted>{total - len(nodes)} more not shown</p>"
+                if total > len(nodes)
                 else ""
             )
             body = (

@@ -96,5 +96,5 @@ def test_prometheus_scrapes_every_node(deployed: dict[str, str]) -> None:
         assert time.monotonic() < deadline, f"targets not all up: {targets}"
         time.sleep(1)
     alive = prometheus(deployed, "query", query='gfs_master_chunkservers{state="alive"}')
-    values = {r["labels"]["instance"]: float(r["value"][1]) for r in alive["result"]}
+    values = {r["metric"]["instance"]: float(r["value"][1]) for r in alive["result"]}
     assert values.get("master:9180") == 4, alive
