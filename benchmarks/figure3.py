@@ -109,6 +109,9 @@ def compose_cluster(chunkservers: int, mbit: float, work: Path) -> Iterator[str]
         "GFS_NET": NET,
         "GFS_MASTER_PORT": "9050",
         "GFS_RESTART": "no",
+        # The paper's measurement on a private network: no TLS (benchmarks/secure.py prices it).
+        "GFS_INSECURE": "",
+        "GFS_TLS_DIR": str(work / "tls"),
     }
     compose = ["docker-compose", "-p", PROJECT, "-f", str(ROOT / "deploy" / "docker-compose.yml")]
     if chunkservers > 4:
