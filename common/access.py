@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 
 from common import errors, tls
-from common.interceptors import Behaviour, rewrapped
+from common.interceptors import Behaviour, Wrapping
 
 Policy = Mapping[str, frozenset[str]]  # full method name -> roles allowed
 
@@ -25,19 +25,11 @@ def require(context: grpc.ServicerContext, roles: frozenset[str], what: str) -> 
         raise errors.PermissionDenied(f"{who.role} {who.name!r} may not {what}")
 
 
-class Enforcer(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class Enforcer(Wrapping):
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method: str = handler_call_details.method
+    def wrapper(self, method: str) -> Callable[[Behaviour], Behaviour]:
         allowed = self.policy.get(method, frozenset())
         name = method.rsplit("/", 1)[-1]
 
@@ -51,4 +43,4 @@ class Enforcer(grpc.ServerInterceptor):  # type: ignore[type-arg]
 
             return call
 
-        return rewrapped(handler, guarded)
+        return guarded

@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 
 from common import errors, tls, transport
-from common.interceptors import Behaviour, rewrapped
+from common.interceptors import Behaviour, Wrapping
 
 
 class Admission:
@@ -91,7 +91,7 @@ class Deadlines:
                 self._cond.wait(wait)
 
 
-class Shares(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class Shares(Wrapping):
     """Bounds on the calls under way, per client and in all, except for `vital` methods."""
 
     def __init__(self, workers: int, reserved: int, per_client: int, vital: frozenset[str]):
@@ -123,14 +123,9 @@ class Shares(grpc.ServerInterceptor):  # type: ignore[type-arg]
             if not self._by_client[client]:
                 del self._by_client[client]
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method in self.vital:
-            return handler
+    def wrapper(self, method: str) -> Callable[[Behaviour], Behaviour] | None:
+        if method in self.vital:
+            return None
 
         def shared(behaviour: Behaviour) -> Behaviour:
             def call(request: Any, context: grpc.ServicerContext) -> Any:
@@ -152,7 +147,7 @@ class Shares(grpc.ServerInterceptor):  # type: ignore[type-arg]
 
             return call
 
-        return rewrapped(handler, shared)
+        return shared
 
     def _streaming(self, items: Iterator[Any], client: str) -> Iterator[Any]:
         """A response stream holds its client's share until it ends."""

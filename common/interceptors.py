@@ -1,8 +1,10 @@
-"""What every server-side interceptor of ours needs: the same handler with its behaviour
-wrapped, whatever kind of RPC (unary or streaming, either way) it is."""
+"""What every server-side interceptor of ours shares: the same handler with its behaviour
+wrapped, whatever kind of RPC (unary or streaming, either way) it is. An interceptor says only
+how it wraps one method (`Wrapping.wrapper`)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -28,3 +30,20 @@ def rewrapped(
                 wrap(behaviour), handler.request_deserializer, handler.response_serializer
             )
     raise ValueError(f"a handler with no behaviour: {handler}")
+
+
+class Wrapping(grpc.ServerInterceptor, ABC):  # type: ignore[type-arg]
+    @abstractmethod
+    def wrapper(self, method: str) -> Callable[[Behaviour], Behaviour] | None:
+        """How calls of `method` (its full name) are wrapped; None: left as they are."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        wrap = self.wrapper(handler_call_details.method)
+        return handler if wrap is None else rewrapped(handler, wrap)

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram
 
-from common.interceptors import Behaviour, rewrapped
+from common.interceptors import Behaviour, Wrapping
 
 RPCS = Counter(
     "gfs_rpc_requests_total", "RPCs served, by method and status code", ["method", "code"]
@@ -30,16 +30,9 @@ def _short(method: str) -> str:
     return f"{service.rsplit('.', 1)[-1]}.{name}"
 
 
-class RpcMetrics(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = _short(handler_call_details.method)
+class RpcMetrics(Wrapping):
+    def wrapper(self, method: str) -> Callable[[Behaviour], Behaviour]:
+        label = _short(method)
 
         def measured(behaviour: Behaviour) -> Behaviour:
             def call(request: Any, context: grpc.ServicerContext) -> Any:
@@ -47,16 +40,16 @@ class RpcMetrics(grpc.ServerInterceptor):  # type: ignore[type-arg]
                 try:
                     result = behaviour(request, context)
                 except BaseException:
-                    _record(method, context, start, failed=True)
+                    _record(label, context, start, failed=True)
                     raise
                 if isinstance(result, Iterator):
-                    return _streaming(result, method, context, start)
-                _record(method, context, start, failed=False)
+                    return _streaming(result, label, context, start)
+                _record(label, context, start, failed=False)
                 return result
 
             return call
 
-        return rewrapped(handler, measured)
+        return measured
 
 
 def _streaming(
