@@ -13,7 +13,7 @@ from master import health, namespace
 from master.chunkservers import Chunkservers, ServerReport
 from master.config import MasterConfig
 from master.locks import PathLocks
-from master.permissions import SUPERUSER, Caller, check
+from master.permissions import READ, SUPERUSER, Caller, check
 from master.state import Chunk, MasterState, Mutation, Node
 from master.store import Store
 
@@ -85,10 +85,10 @@ class Metadata:
         """A path's entry (reaching it is enough) and, for a file, where its chunks are (that
         takes read: the reply carries read tokens)."""
         with self.paths.hold(read=[path]), self.core:
-            check(self.state, path, caller)
+            found = self.state.nodes.get(path)
+            file = found is not None and not found.is_dir
+            check(self.state, path, caller, access=READ if file else 0)
             node = namespace.lookup(self.state, path)
-            if not node.is_dir:
-                namespace.check_read(self.state, path, caller)
             now = self.clock()
             return node, [self.view(node, i, now) for i in range(len(node.chunks))]
 

@@ -64,6 +64,8 @@ class MasterServer:
         if self.shadow is not None:
             self.loops.append(Loop("follow", self._follow, every_beat, self._stopping, log))
         self._threads = [loop.thread() for loop in self.loops]
+        # What /metrics reads of the cluster when scraped (registered while --http serves).
+        self.collector = ClusterState(self.service.metadata, self.service.safe_mode)
 
     def _health(self) -> tuple[bool, str]:
         safe = "on" if self.service.safe_mode.active else "off"
@@ -73,7 +75,7 @@ class MasterServer:
         self.server.start()
         if self.http is not None:
             service = self.service
-            REGISTRY.register(ClusterState(service.metadata, service.safe_mode))
+            REGISTRY.register(self.collector)
             self.events.watch("master")
             cloning = service.replicas.cloning if isinstance(service, MasterService) else None
             pages = MasterPages(
@@ -132,6 +134,7 @@ class MasterServer:
         if self.http is not None:
             self.http.stop()
             self.events.unwatch("master")
+            REGISTRY.unregister(self.collector)
         self.server.stop(grace).wait()
         self.service.close()
         self.store.close()
