@@ -10,6 +10,7 @@ from chunkserver.config import ChunkserverConfig
 from chunkserver.mutations import Mutations
 from chunkserver.storage import ChunkStore
 from common import errors, transport
+from common.logformat import fields
 from common.loops import Loop
 from common.tokens import Key, KeyRing
 from protos import master_pb2
@@ -50,11 +51,19 @@ class Heartbeater:
         try:
             self.beat()
             if not self._reachable:
-                log.info("master %s reachable again", self.config.master)
+                log.info(
+                    "master %s reachable again",
+                    self.config.master,
+                    extra=fields("master_reachable", address=self.config.master),
+                )
             self._reachable = True
         except errors.GfsError as err:
             if self._reachable:
-                log.warning("heartbeat to master failed: %s", err)
+                log.warning(
+                    "heartbeat to master failed: %s",
+                    err,
+                    extra=fields("master_unreachable", address=self.config.master),
+                )
             self._reachable = False
 
     def beat(self) -> None:
@@ -89,4 +98,8 @@ class Heartbeater:
             self.leases.extended(tokens, extend, sent_at + reply.lease_seconds)
         for removal in reply.delete:
             if self.store.delete(removal.handle, removal.max_version):
-                log.info("removed replica of chunk %d as the master asked", removal.handle)
+                log.info(
+                    "removed replica of chunk %d as the master asked",
+                    removal.handle,
+                    extra=fields("replica_removed", handle=removal.handle),
+                )

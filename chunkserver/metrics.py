@@ -14,3 +14,7 @@ CHECKSUM_FAILURES = Counter(
 )
 SPOOL_BYTES = Gauge("gfs_chunkserver_spool_bytes", "Pushed bytes held until their write comes")
 REPLICAS = Gauge("gfs_chunkserver_replicas", "Replicas stored here")
+SCRUBBED_REPLICAS = Counter(
+    "gfs_chunkserver_scrubbed_replicas_total", "Replicas the scrubber verified, whole"
+)
+SCRUBBED_BYTES = Counter("gfs_chunkserver_scrubbed_bytes_total", "Bytes the scrubber verified")

@@ -19,6 +19,7 @@ from chunkserver.primary import Appended, Apply, Landing, Primary
 from chunkserver.spool import Pushed, Spool
 from chunkserver.storage import ChunkStore
 from common import errors, limits, transport
+from common.logformat import fields
 from protos import chunkserver_pb2
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,11 @@ class Mutations:
                 request.token,
             )
         log.info(
-            "primary of chunk %d v%d for %.0fs", request.handle, request.version, request.seconds
+            "primary of chunk %d v%d for %.0fs",
+            request.handle,
+            request.version,
+            request.seconds,
+            extra=fields("lease_taken", handle=request.handle, version=request.version),
         )
 
     def revoke(self, handle: int, version: int) -> None:
@@ -218,7 +223,12 @@ class Mutations:
             lease = self.primary.leases.leases.get(handle)
             if lease is not None and lease.version == version:
                 self.primary.leases.drop(handle)
-        log.info("lease on chunk %d v%d given up", handle, version)
+        log.info(
+            "lease on chunk %d v%d given up",
+            handle,
+            version,
+            extra=fields("lease_given_up", handle=handle, version=version),
+        )
 
     def version_changed(self, handle: int, version: int) -> None:
         """The master told this replica a new version: a lease on another one is over."""

@@ -11,7 +11,7 @@ from chunkserver.scrubber import Scrubber
 from chunkserver.spool import Spool
 from chunkserver.storage import ChunkStore
 from common.events import RecentEvents, events_table
-from common.html import bar, e, link, page, size, table
+from common.html import bar, e, link, page, size, table, when
 from common.statushttp import Page
 
 REFRESH = 5.0
@@ -70,8 +70,15 @@ class ChunkserverPages:
         more = (
             f"<p class=muted>{len(metas) - SHOWN} more not shown</p>" if len(metas) > SHOWN else ""
         )
+        findings = table(
+            ["when", "chunk", "problem"],
+            [[e(when(f.at)), e(f.handle), e(f.problem)] for f in reversed(self.scrubber.findings)],
+            empty="nothing found",
+        )
         body = (
             summary
+            + "<h2>Scrubber findings</h2>"
+            + findings
             + "<h2>Recent events</h2>"
             + events_table(self.events)
             + "<h2>Replicas</h2>"

@@ -4,13 +4,16 @@ rate, so corruption in data nobody reads is found and reported before it is the 
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
+from chunkserver.metrics import SCRUBBED_BYTES, SCRUBBED_REPLICAS
 from chunkserver.storage import ChunkStore, CorruptReplica
 from common import errors
+from common.logformat import fields
 from common.loops import Loop
 
 log = logging.getLogger(__name__)
@@ -37,9 +40,17 @@ class ScrubSchedule:
         self.verified[handle] = now
 
 
+@dataclass(frozen=True)
+class Finding:
+    at: float  # wall clock
+    handle: int
+    problem: str
+
+
 class Scrubber:
     def __init__(self, store: ChunkStore, period: float, idle: float, rate: int) -> None:
         self.store = store
+        self.findings: collections.deque[Finding] = collections.deque(maxlen=100)  # newest last
         self.schedule = ScrubSchedule(period, idle)
         self.rate = max(1, rate)  # bytes per second
         self._stop = threading.Event()
@@ -72,12 +83,19 @@ class Scrubber:
         try:
             for piece in self.store.read(handle, meta.version, 0, meta.length, piece=1 << 20):
                 done += len(piece)
+                SCRUBBED_BYTES.inc(len(piece))
                 ahead = done / self.rate - (time.monotonic() - started)
                 if ahead > 0 and self._stop.wait(ahead):
                     return True
         except CorruptReplica as err:
-            log.warning("scrubber: %s", err)
+            self.findings.append(Finding(time.time(), handle, str(err)))
+            log.warning(
+                "scrubber: %s",
+                err,
+                extra=fields("replica_corrupt", handle=handle, found_by="scrub"),
+            )
             return False
         except errors.GfsError:
             return True  # deleted or upgraded meanwhile: nothing to judge
+        SCRUBBED_REPLICAS.inc()
         return True

@@ -19,6 +19,7 @@ from chunkserver.storage import ChunkStore, CorruptReplica
 from chunkserver.tokencheck import TokenCheck
 from common import access, errors, tls, transport
 from common.admission import Admission, Deadlines
+from common.logformat import fields
 from common.serving import HEALTH_METHODS, aborting
 from common.tokens import READ, WRITE
 from protos import chunkserver_pb2, chunkserver_pb2_grpc
@@ -114,7 +115,11 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
                     READ_BYTES.inc(len(data))
                     yield chunkserver_pb2.ReadPiece(data=data)
             except CorruptReplica as err:
-                log.warning("%s; refusing the read", err)
+                log.warning(
+                    "%s; refusing the read",
+                    err,
+                    extra=fields("replica_corrupt", handle=err.handle, found_by="read"),
+                )
                 raise
 
     # --- control flow -------------------------------------------------------------------------

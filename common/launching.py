@@ -14,11 +14,12 @@ from typing import Any
 import click
 
 from common import errors
-from common.logfilters import limit_grpc_decoding_errors
+from common.logfilters import limit_repeats
+from common.logformat import FORMATS, TEXT_FORMAT, formatter
 from common.tls import TlsFiles
 
 MiB = 1024 * 1024
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FORMAT = TEXT_FORMAT
 DEFAULT_MASTER = "127.0.0.1:9000"
 
 
@@ -32,11 +33,14 @@ def serve_forever(stop: Callable[[], None]) -> None:
 
 
 def server_logging(ctx: click.Context, verbose: int) -> None:
-    """Servers log at INFO (one line per significant event) on stderr; -v for debug. Under
-    `gfs`, the global -v counts too."""
+    """Servers log at INFO (one line per significant event) on stderr, as text or JSON
+    (--log-format); -v for debug. Under `gfs`, the global -v counts too. A line said over and
+    over is cut to a few a minute, with a count."""
     verbose += (ctx.obj or {}).get("verbose", 0)
-    logging.basicConfig(level=logging.INFO - 10 * verbose, format=LOG_FORMAT, stream=sys.stderr)
-    limit_grpc_decoding_errors()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(ctx.meta.get("log_format", "text")))
+    limit_repeats(handler)
+    logging.basicConfig(level=logging.INFO - 10 * verbose, handlers=[handler])
 
 
 def master_of(ctx: click.Context, given: str | None) -> str:
@@ -82,7 +86,22 @@ def tls_of(
     return given if given is not None else (ctx.obj or {}).get("tls")
 
 
-verbose_option = click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
+def verbose_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """-v (more, -vv for debug) and --log-format (text or json; env GFS_LOG_FORMAT), which
+    server_logging reads from the context."""
+    f = click.option(
+        "--log-format",
+        type=click.Choice(FORMATS),
+        envvar="GFS_LOG_FORMAT",
+        default="text",
+        show_default=True,
+        expose_value=False,
+        is_eager=True,
+        callback=lambda ctx, _, value: ctx.meta.__setitem__("log_format", value),
+        help="json: one object a line, a significant event's facts as fields.",
+    )(f)
+    return click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")(f)
+
 
 # The master a chunkserver or shadow talks to (its own flag, defaulting to the global one).
 master_address_option = click.option(

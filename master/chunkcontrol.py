@@ -14,6 +14,7 @@ from concurrent.futures import Executor
 
 from common import errors
 from common.keyedlocks import KeyedLocks
+from common.logformat import fields
 from master import leases, namespace, placement
 from master.calls import ChunkserverCalls
 from master.issuer import TokenIssuer
@@ -139,7 +140,11 @@ class ChunkControl:
                 for handle in handles:
                     acks = self._create_replicas(handle, roomy)
                     log.info(
-                        "chunk %d of %s created on %s", handle, path, ", ".join(acks) or "none"
+                        "chunk %d of %s created on %s",
+                        handle,
+                        path,
+                        ", ".join(acks) or "none",
+                        extra=fields("chunk_created", handle=handle, path=path, replicas=acks),
                     )
             finally:
                 self._release(first, missing)
@@ -191,6 +196,7 @@ class ChunkControl:
             path,
             new,
             ", ".join(acks),
+            extra=fields("chunk_copied_on_write", handle=new, path=path, replicas=acks),
         )
 
     def _copy_locally(self, chunk: Chunk, new: int, replicas: list[str]) -> list[str]:
@@ -243,6 +249,7 @@ class ChunkControl:
                     version,
                     handle,
                     err,
+                    extra=fields("replica_missed_version", handle=handle, address=address),
                 )
                 return None
             return address
@@ -314,7 +321,12 @@ class ChunkControl:
                     meta.servers.confirm(handle, address, now)
 
             meta.commit(mutation, along=listed)
-        log.warning("adopted higher versions reported by %s: chunks %s", address, handles)
+        log.warning(
+            "adopted higher versions reported by %s: chunks %s",
+            address,
+            handles,
+            extra=fields("versions_adopted", address=address, handles=handles),
+        )
         return handles
 
     # --- leases -------------------------------------------------------------------------------
@@ -365,7 +377,13 @@ class ChunkControl:
             proof,
         )
         LEASES_GRANTED.inc()
-        log.info("lease on chunk %d v%d granted to %s", handle, bumped.version, primary)
+        log.info(
+            "lease on chunk %d v%d granted to %s",
+            handle,
+            bumped.version,
+            primary,
+            extra=fields("lease_granted", handle=handle, version=bumped.version, address=primary),
+        )
 
     def _revoke(self, chunk: Chunk, reason: str) -> Chunk:
         """Takes the lease back from a live primary (GFS section 3.1: the master may revoke a
@@ -376,7 +394,13 @@ class ChunkControl:
         revoked = dataclasses.replace(chunk, lease_holder="", lease_expiry=self.meta.clock())
         self.meta.commit(put_chunk("revoke_lease", revoked, holder=holder))
         LEASES_REVOKED.inc()
-        log.info("lease on chunk %d revoked from %s: %s", chunk.handle, holder, reason)
+        log.info(
+            "lease on chunk %d revoked from %s: %s",
+            chunk.handle,
+            holder,
+            reason,
+            extra=fields("lease_revoked", handle=chunk.handle, address=holder, reason=reason),
+        )
         return revoked
 
     def stop_primary(self, chunk: Chunk, reason: str) -> tuple[Chunk, list[str] | None]:
@@ -401,6 +425,12 @@ class ChunkControl:
             fenced.version,
             reason,
             chunk.lease_holder,
+            extra=fields(
+                "primary_fenced",
+                handle=chunk.handle,
+                version=fenced.version,
+                address=chunk.lease_holder,
+            ),
         )
         return fenced, holders
 

@@ -8,6 +8,7 @@ import contextlib
 import logging
 
 from common import errors
+from common.logformat import fields
 from master import namespace
 from master.chunkcontrol import ChunkControl
 from master.metadata import Metadata
@@ -55,13 +56,24 @@ class NamespaceOperations:
         meta = self.meta
         with meta.paths.hold(write=[path]):
             meta.commit(meta.plan(lambda: namespace.chmod(meta.state, path, mode, caller)))
-        log.info("mode of %s set to %o by %s", path, mode, caller.user or "the master")
+        by = caller.user or "the master"
+        log.info(
+            "mode of %s set to %o by %s", path, mode, by, extra=fields("chmod", path=path, by=by)
+        )
 
     def chown(self, path: str, owner: str, group: str, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
         with meta.paths.hold(write=[path]):
             meta.commit(meta.plan(lambda: namespace.chown(meta.state, path, owner, group, caller)))
-        log.info("owner of %s set to %s:%s by %s", path, owner, group, caller.user or "the master")
+        by = caller.user or "the master"
+        log.info(
+            "owner of %s set to %s:%s by %s",
+            path,
+            owner,
+            group,
+            by,
+            extra=fields("chown", path=path, by=by),
+        )
 
     def _handles_under(self, path: str) -> set[int]:
         with self.meta.core:
@@ -83,7 +95,12 @@ class NamespaceOperations:
             ):
                 mutation = meta.plan(lambda: namespace.delete(meta.state, path, recursive, caller))
                 meta.commit(mutation)
-            log.info("deleted %s for good (%d changes)", path, len(mutation.changes))
+            log.info(
+                "deleted %s for good (%d changes)",
+                path,
+                len(mutation.changes),
+                extra=fields("deleted", path=path),
+            )
             return
         now = meta.clock()
         hidden = namespace.trash_path(path, now)
@@ -94,7 +111,13 @@ class NamespaceOperations:
                 )
             )
             meta.commit(mutation)
-        log.info("deleted %s (in the trash as %s)", path, mutation.args.get("as", path))
+        trashed = mutation.args.get("as", path)
+        log.info(
+            "deleted %s (in the trash as %s)",
+            path,
+            trashed,
+            extra=fields("trashed", path=path, trash_path=trashed),
+        )
 
     def undelete(self, path: str, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
@@ -104,7 +127,7 @@ class NamespaceOperations:
                     lambda: namespace.undelete(meta.state, path, meta.clock(), caller, self.moved)
                 )
             )
-        log.info("restored %s from the trash", path)
+        log.info("restored %s from the trash", path, extra=fields("restored", path=path))
 
     def purge_trash(self) -> None:
         """Deletes for good what has been in the trash longer than the grace period."""
@@ -138,4 +161,10 @@ class NamespaceOperations:
                         )
                     )
                 )
-        log.info("snapshot of %s taken as %s (%d chunks shared)", src, dst, len(handles))
+        log.info(
+            "snapshot of %s taken as %s (%d chunks shared)",
+            src,
+            dst,
+            len(handles),
+            extra=fields("snapshot", path=src, copy=dst),
+        )

@@ -8,6 +8,7 @@ import logging
 from concurrent.futures import Executor
 
 from common import errors
+from common.logformat import fields
 from master import replication
 from master.chunkcontrol import ChunkControl
 from master.chunkservers import Heartbeat, Removal
@@ -53,6 +54,7 @@ class ReplicaManager:
                 beat.address,
                 beat.rack,
                 len(beat.reports),
+                extra=fields("chunkserver_joined", address=beat.address, rack=beat.rack),
             )
         for removal in outcome.removals:  # once per replica: a report repeats until it is gone
             if removal.handle not in before_stale | before_garbage:
@@ -60,9 +62,15 @@ class ReplicaManager:
                     "replica of chunk %d on %s is stale or of a deleted chunk: it goes",
                     removal.handle,
                     beat.address,
+                    extra=fields("replica_stale", handle=removal.handle, address=beat.address),
                 )
         for handle in set(beat.corrupt) - before_corrupt:
-            log.warning("replica of chunk %d on %s is corrupt", handle, beat.address)
+            log.warning(
+                "replica of chunk %d on %s is corrupt",
+                handle,
+                beat.address,
+                extra=fields("replica_corrupt", handle=handle, address=beat.address),
+            )
         for handle, address in behind:
             self.jobs.submit(self._catch_up, handle, address)
         if outcome.claims:
@@ -110,7 +118,10 @@ class ReplicaManager:
             dead = meta.servers.newly_dead(meta.clock())
         for address in dead:
             log.warning(
-                "chunkserver %s is dead (silent for %.1fs)", address, self.config.dead_after
+                "chunkserver %s is dead (silent for %.1fs)",
+                address,
+                self.config.dead_after,
+                extra=fields("chunkserver_dead", address=address),
             )
         self.update_safe_mode()
         return dead
@@ -149,9 +160,17 @@ class ReplicaManager:
         if cancel and not changed:
             raise errors.FailedPrecondition(f"{address} is not being decommissioned")
         if cancel:
-            log.info("decommissioning of %s cancelled: back in service", address)
+            log.info(
+                "decommissioning of %s cancelled: back in service",
+                address,
+                extra=fields("decommission_cancelled", address=address),
+            )
         else:
-            log.info("decommissioning %s: draining its replicas", address)
+            log.info(
+                "decommissioning %s: draining its replicas",
+                address,
+                extra=fields("decommissioning", address=address),
+            )
 
     # --- repair and balance -------------------------------------------------------------------
 
@@ -206,6 +225,12 @@ class ReplicaManager:
                     len(live[clone.handle]),
                     clone.source,
                     clone.target,
+                    extra=fields(
+                        "copy_started",
+                        handle=clone.handle,
+                        source=clone.source,
+                        address=clone.target,
+                    ),
                 )
             empty = [h for h, c in chunks.items() if c.never_written and not live[h]]
             self.chunks.creating.update(empty)
@@ -324,10 +349,25 @@ class ReplicaManager:
                 clone.source,
                 clone.target,
                 count,
+                extra=fields(
+                    "rereplicated",
+                    handle=handle,
+                    version=chunk.version,
+                    source=clone.source,
+                    address=clone.target,
+                    live=count,
+                ),
             )
         except errors.GfsError as err:
             log.warning(
-                "copying chunk %d from %s to %s failed: %s", handle, clone.source, clone.target, err
+                "copying chunk %d from %s to %s failed: %s",
+                handle,
+                clone.source,
+                clone.target,
+                err,
+                extra=fields(
+                    "copy_failed", handle=handle, source=clone.source, address=clone.target
+                ),
             )
         except Exception:
             log.exception("copying chunk %d failed", handle)

@@ -103,5 +103,3 @@ class LocalFaults(FaultCluster):
 
     def _heal_network(self) -> None:
         self.host.heal()
-
-
