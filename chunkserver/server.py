@@ -28,7 +28,9 @@ class ChunkServer:
         self.channels = transport.Channels(config.tls)
         self.store = ChunkStore(config.data_dir / "chunks", config.max_chunk_size)
         shares = Shares(config.workers, config.reserved_workers, config.max_per_client, VITAL)
-        self.server, port = new_server(config.listen, config.workers, config.tls, POLICY, shares)
+        self.server, port, self.health = new_server(
+            config.listen, config.workers, config.tls, POLICY, shares
+        )
         self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{port}"
         self.http = StatusHttp(config.http, self._health) if config.http else None
         if self.http is not None:  # reported as bound, on the host others reach this server by
@@ -53,6 +55,8 @@ class ChunkServer:
         self.events = RecentEvents()  # for the status page, watched while it is served
 
     def _health(self) -> tuple[bool, str]:
+        if not self.health.serving:
+            return False, "chunkserver stopping"
         return True, f"chunkserver serving; {len(self.store.metas)} replicas"
 
     def start(self) -> None:
@@ -78,11 +82,12 @@ class ChunkServer:
         self.server.wait_for_termination()
 
     def stop(self, grace: float = 1.0) -> None:
-        if self.http is not None:
-            self.http.stop()
-            self.events.unwatch("chunkserver")
+        self.health.stopping()
         self.scrubber.stop()
         self.heartbeater.stop()
         self.server.stop(grace).wait()
+        if self.http is not None:
+            self.http.stop()
+            self.events.unwatch("chunkserver")
         self.servicer.close()
         self.channels.close()

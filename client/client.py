@@ -185,9 +185,7 @@ class Client:
         """The chunkservers as the master (or, with it down, a shadow) sees them."""
         r = self._master("Report", master_pb2.Empty(), read_only=True)
         servers = [ServerState.of(s) for s in r.chunkservers]
-        return ClusterReport(
-            servers, r.safe_mode, r.role, r.log_seq, r.lag_seconds, r.master_http
-        )
+        return ClusterReport(servers, r.safe_mode, r.role, r.log_seq, r.lag_seconds, r.master_http)
 
     def fsck(self, path: str = "/") -> dict[str, int]:
         """Replica health of the files at or under `path`: DESIGN.md section 5's fsck keys."""

@@ -37,7 +37,7 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]], empty: str = "n
     """A table of cells already made HTML (escape text with `e`)."""
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     if not body:
-        return f'<p class=muted>{e(empty)}</p>'
+        return f"<p class=muted>{e(empty)}</p>"
     names = list(headers)
     head = "<tr>" + "".join(f"<th>{e(h)}</th>" for h in names) + "</tr>" if any(names) else ""
     return f"<table>{head}{body}</table>"

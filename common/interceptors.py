@@ -26,9 +26,7 @@ def rewrapped(
     ):
         behaviour = getattr(handler, kind)
         if behaviour is not None:
-            return make(
-                wrap(behaviour), handler.request_deserializer, handler.response_serializer
-            )
+            return make(wrap(behaviour), handler.request_deserializer, handler.response_serializer)
     raise ValueError(f"a handler with no behaviour: {handler}")
 
 

@@ -1,6 +1,7 @@
 """What every server counts of its RPCs, for Prometheus (`/metrics`): calls by method and
-status code, and how long they took, measured by one interceptor before any other check so
-that refused calls count too."""
+status code, how long they took, and the bytes of the messages received and sent, measured by
+one interceptor before any other check so that refused calls count too. Bytes are counted where
+gRPC decodes and encodes the messages, so counting costs no copy."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from common.interceptors import Behaviour, Wrapping
 RPCS = Counter(
     "gfs_rpc_requests_total", "RPCs served, by method and status code", ["method", "code"]
 )
+RECEIVED = Counter("gfs_rpc_received_bytes_total", "Bytes of requests received", ["method"])
+SENT = Counter("gfs_rpc_sent_bytes_total", "Bytes of responses sent", ["method"])
 LATENCY = Histogram(
     "gfs_rpc_duration_seconds",
     "Time an RPC took to serve (a stream: until its last message)",
@@ -30,7 +33,44 @@ def _short(method: str) -> str:
     return f"{service.rsplit('.', 1)[-1]}.{name}"
 
 
+def _counting_decoder(
+    decode: Callable[[bytes], Any] | None, counter: Any
+) -> Callable[[bytes], Any]:
+    def decoded(data: bytes) -> Any:
+        counter.inc(len(data))
+        return data if decode is None else decode(data)
+
+    return decoded
+
+
+def _counting_encoder(
+    encode: Callable[[Any], bytes] | None, counter: Any
+) -> Callable[[Any], bytes]:
+    def encoded(message: Any) -> bytes:
+        data: bytes = message if encode is None else encode(message)
+        counter.inc(len(data))
+        return data
+
+    return encoded
+
+
 class RpcMetrics(Wrapping):
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = super().intercept_service(continuation, handler_call_details)
+        if handler is None:
+            return None
+        label = _short(handler_call_details.method)
+        return handler._replace(  # type: ignore[attr-defined,no-any-return]
+            request_deserializer=_counting_decoder(
+                handler.request_deserializer, RECEIVED.labels(label)
+            ),
+            response_serializer=_counting_encoder(handler.response_serializer, SENT.labels(label)),
+        )
+
     def wrapper(self, method: str) -> Callable[[Behaviour], Behaviour]:
         label = _short(method)
 

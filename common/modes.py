@@ -9,9 +9,7 @@ MODE_BITS = 0o777  # read, write, execute for owner, group and others; no sticky
 
 def mode_string(is_dir: bool, mode: int) -> str:
     """'drwxr-xr-x' for a directory with mode 0o755, as `ls -l` prints it."""
-    bits = "".join(
-        letter if mode & (1 << (8 - i)) else "-" for i, letter in enumerate("rwxrwxrwx")
-    )
+    bits = "".join(letter if mode & (1 << (8 - i)) else "-" for i, letter in enumerate("rwxrwxrwx"))
     return ("d" if is_dir else "-") + bits
 
 

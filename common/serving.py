@@ -9,7 +9,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
@@ -65,10 +65,29 @@ def aborting(log: logging.Logger) -> Callable[[F], F]:
     return decorate
 
 
+class Health:
+    """Whether a server serves: one answer for the standard gRPC health service (`gfs health`)
+    and /healthz. Serving from the start; not serving once it begins to stop."""
+
+    def __init__(self) -> None:
+        self.servicer = health.HealthServicer()
+        self.serving = True
+
+    def stopping(self) -> None:
+        self.serving = False
+        self.servicer.enter_graceful_shutdown()
+
+
+class Served(NamedTuple):
+    server: grpc.Server
+    port: int
+    health: Health
+
+
 def new_server(
     listen: str, workers: int, tls: TlsFiles | None, policy: Policy, shares: Shares
-) -> tuple[grpc.Server, int]:
-    """A gRPC server bound to `listen` (port 0: any), and the port it got, answering the
+) -> Served:
+    """A gRPC server bound to `listen` (port 0: any), the port it got, and its answer to the
     standard health service. Every call is counted (`common.metrics`); with `tls`, mutual TLS,
     and every call checked against `policy` before its servicer sees it; then against `shares`
     (calls under way per client and in all)."""
@@ -80,11 +99,12 @@ def new_server(
         options=transport.CHANNEL_OPTIONS,
         interceptors=[RpcMetrics(), *checks, shares],
     )
-    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    answer = Health()
+    health_pb2_grpc.add_HealthServicer_to_server(answer.servicer, server)
     if tls is None:
         port = server.add_insecure_port(listen)
     else:
         port = server.add_secure_port(listen, tls.server_credentials())
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
-    return server, port
+    return Served(server, port, answer)

@@ -48,7 +48,7 @@ class MasterServer:
             self.shadow = ShadowService(config, self.store, shadow_of, channels=channels)
             self.service = self.shadow
         shares = Shares(config.workers, config.reserved_workers, config.max_per_client, VITAL)
-        self.server, self.port = new_server(
+        self.server, self.port, self.health = new_server(
             config.listen, config.workers, config.tls, POLICY, shares
         )
         master_pb2_grpc.add_MasterServicer_to_server(MasterServicer(self.service), self.server)  # type: ignore[no-untyped-call]
@@ -68,6 +68,8 @@ class MasterServer:
         self.collector = ClusterState(self.service.metadata, self.service.safe_mode)
 
     def _health(self) -> tuple[bool, str]:
+        if not self.health.serving:
+            return False, f"{self.service.role} stopping"
         safe = "on" if self.service.safe_mode.active else "off"
         return True, f"{self.service.role} serving; safe mode {safe}; log at {self.store.last_seq}"
 
@@ -131,10 +133,11 @@ class MasterServer:
 
     def stop(self, grace: float = 1.0) -> None:
         self._stopping.set()
+        self.health.stopping()
+        self.server.stop(grace).wait()
         if self.http is not None:
             self.http.stop()
             self.events.unwatch("master")
             REGISTRY.unregister(self.collector)
-        self.server.stop(grace).wait()
         self.service.close()
         self.store.close()

@@ -51,6 +51,11 @@ def total(addresses: list[str], name: str) -> float:
     return sum(scrape(a).get((name, ()), 0.0) for a in addresses)
 
 
+def rpc_bytes(addresses: list[str], way: str, method: str) -> float:
+    key = (f"gfs_rpc_{way}_bytes_total", (("method", method),))
+    return sum(scrape(a).get(key, 0.0) for a in addresses)
+
+
 def test_the_counters_move_with_the_work(cluster: LocalCluster) -> None:
     with Client(cluster.master_address, timeout=10) as gfs:
         report = gfs.report()
@@ -61,6 +66,8 @@ def test_the_counters_move_with_the_work(cluster: LocalCluster) -> None:
         pushed, read = (
             total(pages, f"gfs_chunkserver_{k}_bytes_total") for k in ("pushed", "read")
         )
+        pushed_rpc = rpc_bytes(pages, "received", "ChunkServer.PushData")
+        read_rpc = rpc_bytes(pages, "sent", "ChunkServer.Read")
         creates = scrape(master_http).get(
             ("gfs_rpc_requests_total", (("code", "OK"), ("method", "Master.Create"))), 0.0
         )
@@ -76,6 +83,11 @@ def test_the_counters_move_with_the_work(cluster: LocalCluster) -> None:
         # Every replica received every byte: the client's push and two forwards of it.
         assert total(pages, "gfs_chunkserver_pushed_bytes_total") - pushed >= 3 * len(data)
         assert total(pages, "gfs_chunkserver_read_bytes_total") - read >= len(data)
+        # And the RPC layer saw them go by, by kind of call.
+        received = rpc_bytes(pages, "received", "ChunkServer.PushData")
+        sent = rpc_bytes(pages, "sent", "ChunkServer.Read")
+        assert received - pushed_rpc >= 3 * len(data) and sent - read_rpc >= len(data)
+        assert rpc_bytes([master_http], "received", "Master.Create") > 0
 
 
 def test_a_corrupt_replica_counts_a_checksum_failure(cluster: LocalCluster) -> None:
