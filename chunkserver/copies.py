@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from chunkserver.config import ChunkserverConfig
+from chunkserver.metrics import COPIED_BYTES
 from chunkserver.spool import Spool
 from chunkserver.storage import ChunkStore
 from common import errors, transport
@@ -46,6 +47,7 @@ class Copies:
             writer.abort()
             raise
         copy = writer.finish()
+        COPIED_BYTES.inc(copy.size)
         if copy.size != info.length or list(copy.crcs) != list(info.crcs):
             copy.path.unlink(missing_ok=True)
             raise errors.DataLoss(f"the copy of chunk {handle} from {source} fails its checksums")

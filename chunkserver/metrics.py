@@ -8,6 +8,9 @@ PUSHED_BYTES = Counter(
     "gfs_chunkserver_pushed_bytes_total", "Bytes received in pushes (from clients or replicas)"
 )
 READ_BYTES = Counter("gfs_chunkserver_read_bytes_total", "Bytes sent to readers")
+COPIED_BYTES = Counter(
+    "gfs_chunkserver_copied_bytes_total", "Bytes of replicas copied here from other chunkservers"
+)
 CHECKSUM_FAILURES = Counter(
     "gfs_chunkserver_checksum_failures_total",
     "Replicas found corrupt by their block checksums (on a read, a copy or a scrub)",

@@ -6,31 +6,40 @@ from __future__ import annotations
 from master.chunkservers import Chunkservers
 from master.state import Node
 
+CLASSES = ("healthy", "under_replicated", "over_replicated", "missing")
+
+
+def classify(live: int, replication: int, corrupt: bool) -> str | None:
+    """A chunk's class by its live current replicas; None: not healthy only for a corrupt
+    replica (counted under "corrupt")."""
+    if live == 0:
+        return "missing"
+    if live < replication:
+        return "under_replicated"
+    if live > replication:
+        return "over_replicated"
+    return None if corrupt else "healthy"
+
+
+def corrupt_chunks(servers: Chunkservers) -> set[int]:
+    return {h for s in servers.servers.values() for h in s.corrupt}
+
 
 def fsck(files: list[Node], servers: Chunkservers, replication: int, now: float) -> dict[str, int]:
     """{"files", "chunks", "healthy", "under_replicated", "over_replicated", "missing",
     "corrupt", "stale_replicas"}: a chunk is healthy with exactly `replication` live current
     replicas and no corrupt one."""
     handles = {h for f in files for h in f.chunks}
-    corrupt = {h for s in servers.servers.values() for h in s.corrupt}
+    corrupt = corrupt_chunks(servers)
     counts = {
         "files": len(files),
         "chunks": len(handles),
-        "healthy": 0,
-        "under_replicated": 0,
-        "over_replicated": 0,
-        "missing": 0,
+        **dict.fromkeys(CLASSES, 0),
         "corrupt": len(handles & corrupt),
         "stale_replicas": sum(len(s.stale & handles) for s in servers.servers.values()),
     }
     for handle in handles:
-        live = len(servers.replicas(handle, now))
-        if live == 0:
-            counts["missing"] += 1
-        elif live < replication:
-            counts["under_replicated"] += 1
-        elif live > replication:
-            counts["over_replicated"] += 1
-        elif handle not in corrupt:
-            counts["healthy"] += 1
+        kind = classify(len(servers.replicas(handle, now)), replication, handle in corrupt)
+        if kind is not None:
+            counts[kind] += 1
     return counts

@@ -1,5 +1,7 @@
 """The master's own figures for Prometheus (`/metrics`), beside every server's RPC counts:
-counters moved where things happen, and the cluster's state read when scraped."""
+counters moved where things happen, and the cluster's state read when scraped (replica health
+from the same background snapshot the status page shows, so a scrape never walks the chunk
+table itself)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,20 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:  # the store counts its commits here: no import of it at run time
+    from master.healthsnapshot import HealthSnapshot
     from master.metadata import Metadata
+    from master.replication import Clone
     from master.safemode import SafeMode
 
 HEARTBEATS = Counter("gfs_master_heartbeats_total", "Chunkserver heartbeats taken")
 LEASES_GRANTED = Counter("gfs_master_leases_granted_total", "Leases granted to a primary")
 LEASES_REVOKED = Counter("gfs_master_leases_revoked_total", "Leases taken back early")
+COPIES = Counter(
+    "gfs_master_copies_total",
+    "Chunk copies between chunkservers done, by why (repair: short of replicas; move: balance"
+    " or drain)",
+    ["why"],
+)
 COMMIT_SECONDS = Histogram(
     "gfs_master_commit_seconds",
     "Time one group commit of the op log took (one transaction, one fsync)",
@@ -30,13 +40,41 @@ COMMIT_GROUP = Histogram(
 )
 
 
+DESCRIBED = (
+    "gfs_master_chunkservers",
+    "gfs_master_chunks",
+    "gfs_master_chunks_reported",
+    "gfs_master_safe_mode",
+    "gfs_master_log_seq",
+    "gfs_master_chunks_by_health",
+    "gfs_master_rereplication_queue",
+    "gfs_master_health_pass_seconds",
+    "gfs_master_copies_under_way",
+)
+
+
 class ClusterState(Collector):
     """Chunkservers by state, chunks known and reported, safe mode and the log position, as of
-    the scrape."""
+    the scrape; chunks by health and the re-replication queue as of the latest health snapshot;
+    copies under way (a master's)."""
 
-    def __init__(self, meta: Metadata, safe_mode: SafeMode) -> None:
+    def __init__(
+        self,
+        meta: Metadata,
+        safe_mode: SafeMode,
+        health: HealthSnapshot,
+        cloning: dict[int, Clone] | None,
+    ) -> None:
         self.meta = meta
         self.safe_mode = safe_mode
+        self.health = health
+        self.cloning = cloning
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """The names, for the registry (which otherwise collects once to learn them, and would
+        take a health snapshot at start)."""
+        for name in DESCRIBED:
+            yield GaugeMetricFamily(name, "")
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         servers = GaugeMetricFamily(
@@ -46,16 +84,46 @@ class ClusterState(Collector):
         for state in ("alive", "dead", "decommissioning", "decommissioned"):
             servers.add_metric([state], states.get(state, 0))
         yield servers
-        known, reported = self.meta.chunk_counts()
+        with self.meta.core:
+            known = len(self.meta.state.chunks)
         yield GaugeMetricFamily("gfs_master_chunks", "Chunks in the chunk table", value=known)
-        yield GaugeMetricFamily(
-            "gfs_master_chunks_reported",
-            "Chunks with a live replica of their current version",
-            value=reported,
-        )
         yield GaugeMetricFamily(
             "gfs_master_safe_mode", "1 while in safe mode", value=int(self.safe_mode.active)
         )
         yield GaugeMetricFamily(
             "gfs_master_log_seq", "The newest op-log entry", value=self.meta.store.last_seq
+        )
+        yield from self._health()
+        if self.cloning is not None:
+            yield GaugeMetricFamily(
+                "gfs_master_copies_under_way", "Chunk copies started, not done", len(self.cloning)
+            )
+
+    def _health(self) -> Iterator[GaugeMetricFamily]:
+        snapshot = self.health.latest()
+        yield GaugeMetricFamily(
+            "gfs_master_chunks_reported",
+            "Chunks with a live replica of their current version (as of the snapshot)",
+            value=snapshot.reported,
+        )
+        by_health = GaugeMetricFamily(
+            "gfs_master_chunks_by_health",
+            "Chunks of the namespace by replica health (fsck's classes; as of the snapshot)",
+            labels=["health"],
+        )
+        for name in ("healthy", "under_replicated", "over_replicated", "missing", "corrupt"):
+            by_health.add_metric([name], snapshot.counts.get(name, 0))
+        yield by_health
+        queue = GaugeMetricFamily(
+            "gfs_master_rereplication_queue",
+            "Chunks short of replicas, by live replicas left (0 and 1 are copied first)",
+            labels=["live"],
+        )
+        for live, count in sorted(snapshot.short.items()):
+            queue.add_metric([str(live)], count)
+        yield queue
+        yield GaugeMetricFamily(
+            "gfs_master_health_pass_seconds",
+            "How long the latest health snapshot's pass over every chunk took",
+            snapshot.took,
         )

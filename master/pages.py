@@ -5,17 +5,13 @@ chunkserver's own page). Reads only: every figure comes through the metadata's q
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import Counter
-from dataclasses import dataclass
-
 from common import errors, paths
 from common.events import RecentEvents, events_table
 from common.html import bar, e, link, page, query_path, size, table, when
 from common.modes import mode_string
 from common.statushttp import Page
 from master.chunkservers import ServerReport
+from master.healthsnapshot import Health, HealthSnapshot
 from master.metadata import Metadata
 from master.oplog import OpLog
 from master.replication import Clone
@@ -34,6 +30,7 @@ class MasterPages:
         safe_mode: SafeMode,
         oplog: OpLog,
         events: RecentEvents,
+        health: HealthSnapshot,
         cloning: dict[int, Clone] | None = None,
     ) -> None:
         self.role = role
@@ -42,7 +39,7 @@ class MasterPages:
         self.oplog = oplog
         self.events = events
         self.cloning = cloning if cloning is not None else {}  # copies under way (a master's)
-        self._health = HealthSnapshot(meta)
+        self._health = health
 
     def routes(self) -> dict[str, Page]:
         return {"/": self.overview, "/browse": self.browse}
@@ -202,50 +199,3 @@ class MasterPages:
                 ["chunk", "handle", "version", "bytes", "replicas", "primary"], rows, "no chunks"
             )
         return page("pygfs namespace", f"<p>{crumbs}</p>{body}", nav=NAV)
-
-
-@dataclass(frozen=True)
-class Health:
-    at: float  # monotonic; 0: not computed yet
-    counts: dict[str, int]  # fsck's, of everything
-    short: dict[int, int]  # live replicas -> chunks with that many, below the target
-
-
-class HealthSnapshot:
-    """Replica health of the whole namespace for the pages: a pass over every file and chunk,
-    made in the background when a page finds the last one older than a refresh, so a page is
-    served at once (at most a refresh stale) and the pass runs only while someone looks."""
-
-    def __init__(self, meta: Metadata) -> None:
-        self.meta = meta
-        self._latest = Health(0.0, {}, {})
-        self._lock = threading.Lock()
-        self._running = False
-
-    def latest(self) -> Health:
-        with self._lock:
-            due = not self._running and time.monotonic() - self._latest.at > REFRESH
-            self._running = self._running or due
-        if due:
-            if self._latest.at == 0.0:
-                self._compute()  # the very first page waits for it
-            else:
-                threading.Thread(target=self._compute, name="page-health", daemon=True).start()
-        return self._latest
-
-    def _compute(self) -> None:
-        try:
-            counts = self.meta.fsck("/")
-            now = self.meta.clock()
-            target = self.meta.config.replication
-            with self.meta.core:
-                handles = list(self.meta.state.chunks)
-                short = Counter(
-                    n
-                    for n in (len(self.meta.servers.replicas(h, now)) for h in handles)
-                    if n < target
-                )
-            self._latest = Health(time.monotonic(), counts, dict(short))
-        finally:
-            with self._lock:
-                self._running = False

@@ -13,6 +13,7 @@ from master import replication
 from master.chunkcontrol import ChunkControl
 from master.chunkservers import Heartbeat, Removal
 from master.metadata import ChunkView, Metadata
+from master.metrics import COPIES
 from master.safemode import SafeMode
 from master.state import Chunk
 
@@ -342,6 +343,7 @@ class ReplicaManager:
                     meta.servers.remove(handle, clone.source, now)
                     meta.servers.order_removal(clone.source, Removal(handle, current.version))
                 count = len(meta.servers.replicas(handle, now))
+            COPIES.labels("move" if clone.move else "repair").inc()
             log.info(
                 "re-replicated chunk %d v%d from %s to %s (%d live replicas)",
                 handle,

@@ -17,6 +17,7 @@ from common.loops import Loop
 from common.serving import new_server
 from common.statushttp import StatusHttp
 from master.config import MasterConfig
+from master.healthsnapshot import HealthSnapshot
 from master.metrics import ClusterState
 from master.pages import MasterPages
 from master.service import MasterService
@@ -65,7 +66,12 @@ class MasterServer:
             self.loops.append(Loop("follow", self._follow, every_beat, self._stopping, log))
         self._threads = [loop.thread() for loop in self.loops]
         # What /metrics reads of the cluster when scraped (registered while --http serves).
-        self.collector = ClusterState(self.service.metadata, self.service.safe_mode)
+        service = self.service
+        self.health_snapshot = HealthSnapshot(service.metadata)
+        self.cloning = service.replicas.cloning if isinstance(service, MasterService) else None
+        self.collector = ClusterState(
+            service.metadata, service.safe_mode, self.health_snapshot, self.cloning
+        )
 
     def _health(self) -> tuple[bool, str]:
         if not self.health.serving:
@@ -79,10 +85,9 @@ class MasterServer:
             service = self.service
             REGISTRY.register(self.collector)
             self.events.watch("master")
-            cloning = service.replicas.cloning if isinstance(service, MasterService) else None
             pages = MasterPages(
                 service.role, service.metadata, service.safe_mode, service.oplog, self.events,
-                cloning,
+                self.health_snapshot, self.cloning,
             )  # fmt: skip
             self.http.pages.update(pages.routes())
             self.http.start()

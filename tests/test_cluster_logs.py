@@ -2,7 +2,7 @@
 every line of every log is one JSON object, and the significant events carry their facts as
 fields: a chunk created with its path, a corrupt replica the scrubber found with its handle, a
 chunkserver declared dead with its address, a re-replication with its chunk and target. The
-scrubber's finding also reaches the chunkserver's page and /metrics."""
+scrubber's finding also reaches the chunkserver's page and /metrics, and the copies /metrics."""
 
 from __future__ import annotations
 
@@ -56,7 +56,9 @@ def test_json_logs_carry_each_event_with_its_fields(
         with Client(cluster.master_address, timeout=10) as gfs:
             gfs.put(io.BytesIO(os.urandom(SMALL_CHUNK)), "/logged")
             chunk = gfs.stat("/logged").chunks[0]
-            pages = {s.address: s.http for s in gfs.report().chunkservers}
+            report = gfs.report()
+            pages = {s.address: s.http for s in report.chunkservers}
+            master_http = report.master_http
         created = named(logs / "master.log", "chunk_created")
         assert any(e["path"] == "/logged" and e["handle"] == chunk.handle for e in created)
         granted = named(logs / "master.log", "lease_granted")
@@ -109,6 +111,19 @@ def test_json_logs_carry_each_event_with_its_fields(
             30,
             "the master logs the re-replication as an event",
         )
+        # /metrics counts the copies (master) and their bytes (the chunkservers that took
+        # them); the chunk is back to full health there once the snapshot is redone.
+        repairs = ("gfs_master_copies_total", (("why", "repair"),))
+        assert scrape(master_http)[repairs] >= 1
+        copied = sum(
+            scrape(pages[p.address]).get(("gfs_chunkserver_copied_bytes_total", ()), 0.0)
+            for p in cluster.servers
+            if p is not victim
+        )
+        assert copied >= SMALL_CHUNK
+        healthy = ("gfs_master_chunks_by_health", (("health", "healthy"),))
+        wait_until(lambda: scrape(master_http)[healthy] == 1, 30, "the chunk is healthy again")
+        assert not any(k[0] == "gfs_master_rereplication_queue" for k in scrape(master_http))
         dead = named(logs / "master.log", "chunkserver_dead")[0]
         assert dead["level"] == "WARNING" and dead["logger"] == "master.replicas"
         assert victim.address in dead["message"] and dead["time"].endswith("+00:00")

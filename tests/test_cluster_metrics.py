@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from client.client import Client
 from client.localcluster import LocalCluster
 from common import transport
+from master.metrics import DESCRIBED
 from protos import chunkserver_pb2 as cpb
 from tests.conftest import FAST_TIMING, SMALL_CHUNK, replica_path, run_gfs
 
@@ -88,6 +89,17 @@ def test_the_counters_move_with_the_work(cluster: LocalCluster) -> None:
         sent = rpc_bytes(pages, "sent", "ChunkServer.Read")
         assert received - pushed_rpc >= 3 * len(data) and sent - read_rpc >= len(data)
         assert rpc_bytes([master_http], "received", "Master.Create") > 0
+
+
+def test_the_cluster_gauges_are_all_described(cluster: LocalCluster) -> None:
+    """The registry learns the collector's names from `describe` (collecting would take a
+    health snapshot at start): every gauge the master's collector yields is described."""
+    with Client(cluster.master_address, timeout=10) as gfs:
+        master_http = gfs.report().master_http
+    counted = ("_total", "_bucket", "_count", "_sum", "_created")
+    gauges = {n for n, _ in scrape(master_http) if n.startswith("gfs_master_")}
+    gauges = {n for n in gauges if not n.endswith(counted)}
+    assert "gfs_master_chunks_by_health" in gauges and gauges <= set(DESCRIBED), gauges
 
 
 def test_a_corrupt_replica_counts_a_checksum_failure(cluster: LocalCluster) -> None:
