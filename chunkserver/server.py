@@ -15,6 +15,7 @@ from chunkserver.storage import ChunkStore
 from common import transport
 from common.admission import Shares
 from common.events import RecentEvents
+from common.exclusive import DirectoryLock
 from common.serving import new_server
 from common.statushttp import StatusHttp
 from protos import chunkserver_pb2_grpc
@@ -24,6 +25,15 @@ log = logging.getLogger(__name__)
 
 class ChunkServer:
     def __init__(self, config: ChunkserverConfig) -> None:
+        """Holds its data directory alone until stopped."""
+        self.lock = DirectoryLock(config.data_dir, "chunkserver")
+        try:
+            self._build(config)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _build(self, config: ChunkserverConfig) -> None:
         self.config = config
         self.channels = transport.Channels(config.tls)
         self.store = ChunkStore(config.data_dir / "chunks", config.max_chunk_size)
@@ -91,3 +101,4 @@ class ChunkServer:
             self.events.unwatch("chunkserver")
         self.servicer.close()
         self.channels.close()
+        self.lock.release()

@@ -16,6 +16,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, ClassVar
@@ -125,9 +126,12 @@ def cluster() -> None:
 def cluster_up(
     ctx: click.Context, /, chunkservers: int, data_dir: Path, port: int, secure: bool, **tuning: Any
 ) -> None:
-    """Run a master and N chunkservers in the foreground until Ctrl-C."""
+    """Run a master and N chunkservers in the foreground until Ctrl-C. A server that exits
+    is started again (after 1 s, doubling while it keeps exiting at once); one that exits
+    six times in a row within a minute of starting stops the cluster."""
     from client.client import Client
     from client.localcluster import HOME, LocalCluster
+    from client.supervision import ClusterFailed, Supervisor
 
     # Stopped while starting, it stops what it started (later, serve_forever takes SIGTERM).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -164,9 +168,17 @@ def cluster_up(
             click.echo(f"  (the root is the superuser's; client's home is {HOME}, /tmp is open)")
         click.echo(f"data and logs under {data_dir}; Ctrl-C stops the cluster")
         sys.stdout.flush()
-        serve_forever(lambda: None)
+        supervisor = Supervisor(local, _say, time.monotonic)
+        serve_forever(lambda: None, supervisor.check)
+    except ClusterFailed as err:
+        raise click.ClickException(str(err)) from None
     finally:
         local.stop()
+
+
+def _say(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -23,12 +23,15 @@ LOG_FORMAT = TEXT_FORMAT
 DEFAULT_MASTER = "127.0.0.1:9000"
 
 
-def serve_forever(stop: Callable[[], None]) -> None:
-    """Blocks until SIGINT or SIGTERM, then stops the server."""
+def serve_forever(stop: Callable[[], None], tick: Callable[[], None] | None = None) -> None:
+    """Blocks until SIGINT or SIGTERM, then stops the server; meanwhile calls `tick` every
+    half second (an exception it raises ends the wait, without `stop`)."""
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    done.wait()
+    while not done.wait(None if tick is None else 0.5):
+        assert tick is not None
+        tick()
     stop()
 
 

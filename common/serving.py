@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from common import certs, errors, transport
 from common.access import Enforcer, Policy
 from common.admission import Shares
+from common.exclusive import ensure_free
 from common.metrics import RpcMetrics
 from common.tls import TlsFiles
 
@@ -91,20 +92,25 @@ def new_server(
     standard health service. Every call is counted (`common.metrics`); with `tls`, mutual TLS,
     and every call checked against `policy` before its servicer sees it; then against `shares`
     (calls under way per client and in all)."""
+    ensure_free(listen, "gRPC")
     checks: list[grpc.ServerInterceptor] = (  # type: ignore[type-arg]
         [Enforcer({**policy, **HEALTH_POLICY})] if tls is not None else []
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
-        options=transport.CHANNEL_OPTIONS,
+        # Never share the port with another process (gRPC's default on Linux).
+        options=[*transport.CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)],
         interceptors=[RpcMetrics(), *checks, shares],
     )
     answer = Health()
     health_pb2_grpc.add_HealthServicer_to_server(answer.servicer, server)
-    if tls is None:
-        port = server.add_insecure_port(listen)
-    else:
-        port = server.add_secure_port(listen, tls.server_credentials())
+    try:
+        if tls is None:
+            port = server.add_insecure_port(listen)
+        else:
+            port = server.add_secure_port(listen, tls.server_credentials())
+    except RuntimeError:  # "Failed to bind": taken since ensure_free looked
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {listen}")
+        raise OSError(f"cannot listen on {listen} for gRPC")
     return Served(server, port, answer)

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from common import errors, transport
 from common.admission import Shares
 from common.events import RecentEvents
+from common.exclusive import DirectoryLock
 from common.loops import Loop
 from common.serving import new_server
 from common.statushttp import StatusHttp
@@ -31,7 +32,16 @@ log = logging.getLogger(__name__)
 
 class MasterServer:
     def __init__(self, config: MasterConfig, shadow_of: str | None = None) -> None:
-        """With `shadow_of` (the master's address), a read-only shadow of that master."""
+        """With `shadow_of` (the master's address), a read-only shadow of that master. Holds
+        its data directory alone until stopped."""
+        self.lock = DirectoryLock(config.data_dir, "master" if shadow_of is None else "shadow")
+        try:
+            self._build(config, shadow_of)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _build(self, config: MasterConfig, shadow_of: str | None) -> None:
         self.http = StatusHttp(config.http, self._health) if config.http else None
         if self.http is not None:  # reported as bound
             config = dataclasses.replace(
@@ -146,3 +156,4 @@ class MasterServer:
             REGISTRY.unregister(self.collector)
         self.service.close()
         self.store.close()
+        self.lock.release()

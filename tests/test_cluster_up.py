@@ -52,7 +52,7 @@ def told(proc: subprocess.Popen[bytes]) -> list[str]:
     """What `cluster up` printed after its first line, up to its last ('... Ctrl-C stops the
     cluster'), after which it waits for a signal."""
     assert proc.stdout is not None
-    lines = []
+    lines: list[str] = []
     while not (lines and "Ctrl-C" in lines[-1]):
         line = proc.stdout.readline().decode()
         assert line, f"cluster up ended early: {lines}"
