@@ -9,6 +9,7 @@ Spool files live beside the chunk files, on the same file system, so a rename is
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,10 @@ class SpoolWriter:
         return Pushed(self.path, self.size, tuple(self._crcs.total()))
 
     def abort(self) -> None:
-        self.file.close()
+        """Drops the push's file, even when closing it fails (buffered bytes that a full disk
+        cannot take: the very failure that usually brings an abort)."""
+        with contextlib.suppress(OSError):
+            self.file.close()
         self.path.unlink(missing_ok=True)
 
 
