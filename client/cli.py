@@ -10,21 +10,20 @@ import os
 # one line for the user. It reads its verbosity when it is first imported: before the rest.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-import contextlib
 import importlib
 import json
 import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO, ClassVar
+from typing import Any, ClassVar
 
 import click
 
-from client import cli_admin
+from client import cli_admin, cli_files
 from client.cli_common import client_of
+from client.cli_files import local_file
 from common import errors
 from common.launching import LOG_FORMAT, master_options, serve_forever, tls_options
 from common.tls import TlsFiles
@@ -184,54 +183,6 @@ def _say(line: str) -> None:
 # --- files ------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _progress(total: int | None, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on a terminal (stderr), none when piped."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with click.progressbar(length=total or 0, label=label, file=sys.stderr) as bar:
-        yield bar.update
-
-
-@contextlib.contextmanager
-def _local_file(path: str, mode: str) -> Iterator[BinaryIO]:
-    if path == "-":
-        yield (sys.stdin.buffer if "r" in mode else sys.stdout.buffer)
-        return
-    try:
-        f: IO[bytes] = open(path, mode)  # noqa: SIM115
-    except OSError as err:
-        raise click.ClickException(f"cannot open local file {path}: {err.strerror}") from None
-    with f:
-        yield f  # type: ignore[misc]  # open(..., "rb"/"wb") is a binary stream
-
-
-@cli.command()
-@click.argument("local")
-@click.argument("remote")
-@click.pass_context
-def put(ctx: click.Context, local: str, remote: str) -> None:
-    """Copy a local file (- for stdin) into pygfs."""
-    size = Path(local).stat().st_size if local != "-" and Path(local).is_file() else None
-    with _local_file(local, "rb") as source, _progress(size, "put") as progress:
-        client_of(ctx).put(source, remote, progress)
-
-
-@cli.command()
-@click.argument("remote")
-@click.argument("local")
-@click.pass_context
-def get(ctx: click.Context, remote: str, local: str) -> None:
-    """Copy a file out of pygfs into a local file (- for stdout)."""
-    client = client_of(ctx)
-    stat = client.stat(remote)  # fail before creating the local file
-    if stat.is_dir:
-        raise errors.IsADirectory(f"is a directory: {stat.path}")
-    with _local_file(local, "wb") as sink, _progress(stat.size, "get") as progress:
-        client.get(remote, sink, progress)
-
-
 @cli.command()
 @click.argument("remote")
 @click.argument("local")
@@ -239,7 +190,7 @@ def get(ctx: click.Context, remote: str, local: str) -> None:
 @click.pass_context
 def write(ctx: click.Context, remote: str, local: str, offset: int) -> None:
     """Overwrite a region of an existing file with a local file's bytes, extending it if needed."""
-    with _local_file(local, "rb") as source:
+    with local_file(local, "rb") as source:
         data = source.read()
     client_of(ctx).write(remote, offset, data)
 
@@ -252,7 +203,7 @@ def write(ctx: click.Context, remote: str, local: str, offset: int) -> None:
 @click.pass_context
 def append(ctx: click.Context, remote: str, local: str, record_id: str, raw: bool) -> None:
     """Append a local file's bytes as one record; prints the offset it landed at."""
-    with _local_file(local, "rb") as source:
+    with local_file(local, "rb") as source:
         data = source.read()
     client = client_of(ctx)
     offset = (
@@ -395,7 +346,7 @@ def stat(ctx: click.Context, as_json: bool, path: str) -> None:
 # --- administration ---------------------------------------------------------------------------
 
 
-for _command in cli_admin.COMMANDS:
+for _command in [*cli_files.COMMANDS, *cli_admin.COMMANDS]:
     cli.add_command(_command)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from client import records
+from client import globs, records
 from client.chunkio import ChunkIO, Progress
 from client.locations import LocationCache
 from client.models import (
@@ -172,6 +172,13 @@ class Client:
             info.entry.path, info.entry.is_dir, info.entry.size, info.chunk_size, chunks
         )
 
+    def glob(self, pattern: str) -> list[str]:
+        """The paths `pattern` matches (`*`, `?`, `[...]` within a component), sorted; a
+        pattern without any is returned as it is. NotFound if nothing matches."""
+        return globs.expand(
+            pattern, lambda d: [(e.path, e.is_dir) for e in self.ls(d)], self.exists
+        )
+
     def exists(self, path: str) -> bool:
         try:
             self.stat(path)
@@ -294,7 +301,7 @@ class Client:
             return total
         except BaseException:
             try:
-                self.rm(path)
+                self.rm(path, skip_trash=True)  # half a file is nothing to restore
             except errors.GfsError as err:
                 log.warning("could not remove the partial %s: %s", path, err)
             raise

@@ -17,6 +17,10 @@
      +-- Aborted                  raced with a change (lease, version, pushed data): retry
           +-- StaleReplica        a replica's version differs from the one asked for
 
+Each is also the builtin exception ordinary code expects: NotFound is a FileNotFoundError,
+AlreadyExists a FileExistsError, NotADirectory a NotADirectoryError, IsADirectory an
+IsADirectoryError, PermissionDenied a PermissionError, InvalidPath a ValueError.
+
 No gRPC here: the pure cores raise these. How they cross the wire (status codes, and the
 subclass's name so that it survives) is `common.transport`'s one table.
 """
@@ -28,11 +32,11 @@ class GfsError(Exception):
     """Base of every error the library raises; str() is one line for the user."""
 
 
-class NotFound(GfsError):
+class NotFound(GfsError, FileNotFoundError):
     pass
 
 
-class AlreadyExists(GfsError):
+class AlreadyExists(GfsError, FileExistsError):
     pass
 
 
@@ -52,11 +56,11 @@ class FailedPrecondition(GfsError):
     pass
 
 
-class NotADirectory(FailedPrecondition):
+class NotADirectory(FailedPrecondition, NotADirectoryError):
     pass
 
 
-class IsADirectory(FailedPrecondition):
+class IsADirectory(FailedPrecondition, IsADirectoryError):
     pass
 
 
@@ -93,7 +97,7 @@ class ResourceExhausted(GfsError):
     pass
 
 
-class PermissionDenied(GfsError):
+class PermissionDenied(GfsError, PermissionError):
     pass
 
 

@@ -16,6 +16,10 @@ def normalize(path: str) -> str:
         raise InvalidPath(f"path must be absolute (start with '/'): {path!r}")
     if len(path) > MAX_PATH:
         raise InvalidPath(f"path longer than {MAX_PATH} characters")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # bytes a local file name had, which are not UTF-8
+        raise InvalidPath(f"path is not valid UTF-8: {path!r}") from None
     names = [name for name in path.split("/") if name]
     for name in names:
         if name in (".", ".."):
