@@ -12,14 +12,15 @@ the nearest replica and fails over to the next on an error or a checksum mismatc
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
-from client import globs, records
+from client import files, globs, records
 from client.chunkio import ChunkIO, Progress
 from client.locations import LocationCache
 from client.models import (
@@ -248,7 +249,28 @@ class Client:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _chunk_size_of(self, path: str) -> int:
+    def extend(self, path: str, length: int) -> None:
+        """Makes the file at least `length` bytes long, as the master knows it (written bytes
+        past the old end become visible)."""
+        self._master("ExtendFile", master_pb2.ExtendFileRequest(path=path, length=length))
+
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        encoding: str | None = None,
+        newline: str | None = None,
+    ) -> IO[Any]:
+        """A file object, as the builtin open() gives: "rb" (seekable, buffered), "wb" (a new
+        file, or the old one replaced), "xb" (new only), "ab" (appending); without "b", text
+        in `encoding` (UTF-8 unless given)."""
+        binary = mode if "b" in mode else mode + "b"
+        raw = files.open_file(self, paths.normalize(path), binary.replace("t", ""))
+        if "b" in mode:
+            return raw  # type: ignore[return-value]  # a BufferedIOBase
+        return io.TextIOWrapper(raw, encoding or "utf-8", newline=newline)
+
+    def chunk_size_of(self, path: str) -> int:
         if self._chunk_size is None:
             self.stat(path)
         assert self._chunk_size is not None
@@ -260,7 +282,7 @@ class Client:
         path = paths.normalize(path)
         if offset < 0:
             raise errors.InvalidArgument(f"offset must be >= 0, not {offset}")
-        size = self._chunk_size_of(path)
+        size = self.chunk_size_of(path)
         pos = 0
         while pos < len(data):
             index, within = divmod(offset + pos, size)
@@ -278,7 +300,7 @@ class Client:
         path = paths.normalize(path)
         self.create(path)
         try:
-            size = self._chunk_size_of(path)
+            size = self.chunk_size_of(path)
             total = 0
             with ThreadPoolExecutor(self.parallel_chunks, thread_name_prefix="put") as pool:
                 pending: list[Future[None]] = []
@@ -314,7 +336,7 @@ class Client:
         (at least once, as in GFS); with one, a repeat is answered with the first offset
         (exactly once). A record is at most a quarter of the chunk size."""
         path = paths.normalize(path)
-        size = self._chunk_size_of(path)
+        size = self.chunk_size_of(path)
         if not data:
             raise errors.InvalidArgument("a record cannot be empty")
         if len(data) > size // 4:
