@@ -122,6 +122,12 @@ Flags = list[tuple[str, Any, Any, str]]  # (flag, type, default, help)
 MASTER_FLAGS: Flags = [
     ("chunk-size", int, 64 * MiB, "Bytes per chunk, a multiple of 64 KiB."),
     ("replication", int, 3, "Replicas of each chunk."),
+    (
+        "min-replication",
+        click.IntRange(min=1),
+        1,
+        "Fewest replicas a new chunk is made with while servers are down (copied up later).",
+    ),
     ("lease-seconds", float, 60.0, "How long a primary orders mutations without the master."),
     ("heartbeat-interval", float, 1.0, "Seconds between chunkserver heartbeats."),
     ("dead-after", float, 10.0, "A chunkserver silent this long is dead."),

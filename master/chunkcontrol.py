@@ -117,14 +117,16 @@ class ChunkControl:
                 roomy = self._roomy(now)
                 alive = len(meta.servers.candidates(now))
             r = self.config.replication
-            if alive < r:
+            least = min(r, self.config.min_replication)  # fewer than r: copied up later
+            if alive < least:
                 raise errors.FailedPrecondition(
-                    f"only {alive} chunkserver(s) alive; replication {r} needs {r}"
+                    f"only {alive} chunkserver(s) alive; a new chunk needs at least {least}"
+                    f" (replication {r}, min replication {least})"
                 )
-            if len(roomy) < r:
+            if len(roomy) < least:
                 raise errors.ResourceExhausted(
                     f"only {len(roomy)} chunkserver(s) have room for a new chunk "
-                    f"({self.config.chunk_size} bytes); replication {r} needs {r}"
+                    f"({self.config.chunk_size} bytes); it needs at least {least}"
                 )
             first = self._reserve(missing)
             handles = list(range(first, first + missing))

@@ -17,6 +17,9 @@ class MasterConfig:
     listen: str = "127.0.0.1:9000"
     chunk_size: int = 64 * MiB
     replication: int = 3
+    # Fewest replicas a new chunk is made with while chunkservers are down (HDFS's minimum
+    # replication): writes go on, and repair copies the chunk up to `replication` later.
+    min_replication: int = 1
     # How long a primary may order mutations without hearing from the master again.
     lease_seconds: float = 60.0
     # How often chunkservers report; sent back to them in every heartbeat reply.
@@ -71,7 +74,7 @@ class MasterConfig:
     def __post_init__(self) -> None:
         if self.chunk_size < 64 * 1024 or self.chunk_size % (64 * 1024):
             raise ValueError("chunk size must be a positive multiple of 64 KiB")
-        if self.replication < 1:
-            raise ValueError("replication must be at least 1")
+        if self.replication < 1 or self.min_replication < 1:
+            raise ValueError("replication and min replication must be at least 1")
         if self.lease_seconds <= 0 or self.heartbeat_interval <= 0 or self.dead_after <= 0:
             raise ValueError("lease, heartbeat interval and dead-after must be positive")

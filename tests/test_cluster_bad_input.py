@@ -93,10 +93,12 @@ def test_bad_options_are_one_line_too() -> None:
 
 @pytest.mark.cluster
 def test_too_few_chunkservers_is_said_clearly(tmp_path: Path) -> None:
-    cluster = start_cluster(tmp_path / "c", chunkservers=2)
+    cluster = start_cluster(tmp_path / "c", chunkservers=2, extra=["--min-replication=3"])
     try:
         result = run_gfs(cluster.master_address, "put", "-", "/f", stdin=b"data")
-        assert_one_line_error(result, "only 2 chunkserver(s) alive; replication 3 needs 3")
+        assert_one_line_error(
+            result, "only 2 chunkserver(s) alive; a new chunk needs at least 3 (replication 3,"
+        )
         assert run_gfs(cluster.master_address, "stat", "/f").returncode != 0, (
             "no half-made file left"
         )

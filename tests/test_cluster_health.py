@@ -57,6 +57,39 @@ def test_a_dead_server_s_chunks_return_to_three_live_replicas(tmp_path: Path) ->
         cluster.stop()
 
 
+def test_with_one_of_three_servers_dead_a_put_works_and_is_copied_up_later(
+    tmp_path: Path,
+) -> None:
+    """HDFS's minimum replication: new chunks are made on the two live servers, fsck says so,
+    and the third copy is made once a server returns."""
+    cluster = cluster_of(tmp_path, 3)
+    try:
+        m = cluster.master_address
+        down = cluster.servers[2]
+        cluster.kill(down)
+        with Client(m) as gfs:
+            wait_until(
+                lambda: any(s.state == "dead" for s in gfs.report().chunkservers),
+                30,
+                "the master declares the server dead",
+            )
+            data = os.urandom(2 * SMALL_CHUNK + 5)
+            put = run_gfs(m, "put", "-", "/while-down", stdin=data)
+            assert put.returncode == 0, put.stderr
+            assert all(len(c.replicas) == 2 for c in gfs.stat("/while-down").chunks)
+            checked = run_gfs(m, "fsck", "--json")
+            assert checked.returncode == 1
+            assert json.loads(checked.stdout)["under_replicated"] == 3
+            cluster.restart(down)
+            wait_until(lambda: all_healthy(m), 60, "the chunks have three replicas again")
+            assert all(len(c.replicas) == 3 for c in gfs.stat("/while-down").chunks)
+            out = io.BytesIO()
+            gfs.get("/while-down", out)
+            assert out.getvalue() == data
+    finally:
+        cluster.stop()
+
+
 def test_chunks_left_with_one_replica_are_copied_before_those_with_two(tmp_path: Path) -> None:
     cluster = cluster_of(tmp_path, 5, extra=["--clone-limit=16"])
     try:
