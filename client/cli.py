@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 import click
 
-from client import cli_admin, cli_files
-from client.cli_common import client_of
+from client import cli_admin, cli_files, cli_space
+from client.cli_common import client_of, human
 from client.cli_files import local_file
 from common import errors
 from common.launching import LOG_FORMAT, master_options, serve_forever, tls_options
@@ -230,28 +230,38 @@ def records(ctx: click.Context, remote: str, as_json: bool) -> None:
             sys.stdout.buffer.write(r.payload if r.payload.endswith(b"\n") else r.payload + b"\n")
 
 
-@cli.command()
+@cli.command(context_settings={"help_option_names": ["--help"]})
 @click.option(
     "-l", "long", is_flag=True, help="Long listing: mode, replication, owner, group, size, mtime."
 )
-@click.argument("path", default="/")
+@click.option("-h", "readable", is_flag=True, help="Sizes as 1.5 K, 64 M (with -l).")
+@click.argument("patterns", nargs=-1, metavar="PATH...")
 @click.pass_context
-def ls(ctx: click.Context, long: bool, path: str) -> None:
-    """List a directory (as `hdfs dfs -ls` with -l)."""
+def ls(ctx: click.Context, long: bool, readable: bool, patterns: tuple[str, ...]) -> None:
+    """List directories (patterns allowed; a file lists as itself). With -l, as `hdfs dfs
+    -ls`: "Found N items", then mode, replication, owner, group, size, date and path."""
     import datetime
 
     from common.modes import mode_string
 
-    for e in client_of(ctx).ls(path):
-        if long:
-            when = datetime.datetime.fromtimestamp(e.mtime).strftime("%Y-%m-%d %H:%M")
-            replication = str(e.replication) if not e.is_dir else "-"
-            click.echo(
-                f"{mode_string(e.is_dir, e.mode)} {replication:>3} {e.owner or '-'} "
-                f"{e.group or '-'} {e.size:>14} {when} {e.path}"
-            )
-        else:
-            click.echo(e.path + ("/" if e.is_dir else ""))
+    client = client_of(ctx)
+    for pattern in patterns or ("/",):
+        for path in client.glob(pattern):
+            entries = client.ls(path)
+            if not long:
+                for e in entries:
+                    click.echo(e.path + ("/" if e.is_dir else ""))
+                continue
+            if client.stat(path).is_dir:
+                click.echo(f"Found {len(entries)} items")
+            for e in entries:
+                when = datetime.datetime.fromtimestamp(e.mtime).strftime("%Y-%m-%d %H:%M")
+                replication = str(e.replication) if not e.is_dir else "-"
+                shown = human(e.size) if readable else str(e.size)
+                click.echo(
+                    f"{mode_string(e.is_dir, e.mode)} {replication:>3} {e.owner or '-'} "
+                    f"{e.group or '-'} {shown:>14} {when} {e.path}"
+                )
 
 
 @cli.command()
@@ -289,11 +299,14 @@ def mkdir(ctx: click.Context, parents: bool, path: str) -> None:
 @cli.command()
 @click.option("-r", "recursive", is_flag=True, help="Remove directories and their contents.")
 @click.option("--skip-trash", is_flag=True, help="Delete for good now (no undelete).")
-@click.argument("path")
+@click.argument("patterns", nargs=-1, required=True, metavar="PATH...")
 @click.pass_context
-def rm(ctx: click.Context, recursive: bool, skip_trash: bool, path: str) -> None:
-    """Remove a file or directory (restorable with `gfs undelete` until the grace period ends)."""
-    client_of(ctx).rm(path, recursive, skip_trash)
+def rm(ctx: click.Context, recursive: bool, skip_trash: bool, patterns: tuple[str, ...]) -> None:
+    """Remove files or directories (patterns allowed; restorable with `gfs undelete` until
+    the grace period ends)."""
+    client = client_of(ctx)
+    for path in [p for pattern in patterns for p in client.glob(pattern)]:
+        client.rm(path, recursive, skip_trash)
 
 
 @cli.command()
@@ -346,7 +359,7 @@ def stat(ctx: click.Context, as_json: bool, path: str) -> None:
 # --- administration ---------------------------------------------------------------------------
 
 
-for _command in [*cli_files.COMMANDS, *cli_admin.COMMANDS]:
+for _command in [*cli_files.COMMANDS, *cli_space.COMMANDS, *cli_admin.COMMANDS]:
     cli.add_command(_command)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from client.cli_common import client_of
+from client.cli_common import client_of, human
+from client.client import Client
 
 
 @click.group()
@@ -59,8 +61,15 @@ def report(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(r.as_json(), indent=2))
         return
     lag = f", {r.lag_seconds:.1f}s behind the master" if r.role == "shadow" else ""
+    t = r.totals()
+    use = f"{100 * t['used_bytes'] / t['capacity_bytes']:.0f}%" if t["capacity_bytes"] else "-"
     click.echo(
         f"{r.role} at log entry {r.log_seq}{lag}; safe mode {'ON' if r.safe_mode else 'off'}"
+    )
+    click.echo(
+        f"{t['alive']} alive, {t['dead']} dead, {t['decommissioning']} decommissioning;"
+        f" capacity {human(t['capacity_bytes'])}, used {human(t['used_bytes'])} ({use}),"
+        f" remaining {human(t['free_bytes'])}; {t['chunks']} replicas"
     )
     for s in r.chunkservers:
         click.echo(
@@ -90,13 +99,49 @@ def decommission(ctx: click.Context, address: str, cancel: bool) -> None:
         click.echo(f"decommissioning {address}; watch `gfs report` until it says decommissioned")
 
 
+def _walk_files(client: Client, path: str) -> Iterator[str]:
+    """Every file at or under `path`, in name order."""
+    for entry in client.ls(path):
+        if entry.is_dir:
+            yield from _walk_files(client, entry.path)
+        else:
+            yield entry.path
+
+
+def _file_lines(client: Client, path: str, chunks: bool, locations: bool) -> Iterator[str]:
+    """As `hdfs fsck -files -blocks -locations`: a line per file, and per chunk below it."""
+    replication = {e.path: e.replication for e in client.ls(path) if not e.is_dir}
+    stat = client.stat(path)
+    want = replication.get(stat.path, 0)
+    short = [c for c in stat.chunks if len(c.replicas) < want]
+    status = "MISSING" if any(not c.replicas for c in short) else "UNDER_REPLICATED"
+    yield (
+        f"{stat.path} {stat.size} bytes, replication {want}, {len(stat.chunks)} chunk(s): "
+        f"{status if short else 'OK'}"
+    )
+    for c in stat.chunks if chunks else ():
+        where = f" [{', '.join(c.replicas)}]" if locations else ""
+        live = len(c.replicas)
+        yield f"  {c.index}. chunk {c.handle} v{c.version} len={c.size} live={live}{where}"
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--files", is_flag=True, help="A line per file: size, chunks, OK or not.")
+@click.option("--chunks", is_flag=True, help="With --files, a line per chunk.")
+@click.option("--locations", is_flag=True, help="With --chunks, where each chunk's replicas are.")
 @click.argument("path", default="/")
 @click.pass_context
-def fsck(ctx: click.Context, as_json: bool, path: str) -> None:
+def fsck(
+    ctx: click.Context, as_json: bool, files: bool, chunks: bool, locations: bool, path: str
+) -> None:
     """Check replica health; exits 0 only when every chunk is healthy."""
-    report = client_of(ctx).fsck(path)
+    client = client_of(ctx)
+    if files or chunks or locations:
+        for file in _walk_files(client, path):
+            for line in _file_lines(client, file, chunks or locations, locations):
+                click.echo(line)
+    report = client.fsck(path)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -17,3 +17,13 @@ def client_of(ctx: click.Context) -> Client:
     )
     ctx.call_on_close(client.close)
     return client
+
+
+def human(n: float) -> str:
+    """A size as `hdfs dfs -h` writes it: 512, 1.5 K, 64 M, 2.1 G (powers of 1024)."""
+    for unit in ("", " K", " M", " G", " T", " P"):
+        if abs(n) < 1024 or unit == " P":
+            text = f"{n:.1f}".removesuffix(".0") if unit else f"{n:.0f}"
+            return text + unit
+        n /= 1024
+    raise AssertionError("unreachable")

@@ -195,8 +195,15 @@ class Client:
         servers = [ServerState.of(s) for s in r.chunkservers]
         return ClusterReport(servers, r.safe_mode, r.role, r.log_seq, r.lag_seconds, r.master_http)
 
+    def summary(self, path: str) -> dict[str, int]:
+        """{"length", "files", "directories", "consumed"} at or under `path`: bytes in files,
+        how many of each (a directory counts itself), bytes on disk with every replica."""
+        request = master_pb2.SummaryRequest(path=paths.normalize(path))
+        r = self._master("Summary", request, read_only=True)
+        return {k: int(getattr(r, k)) for k in ("length", "files", "directories", "consumed")}
+
     def fsck(self, path: str = "/") -> dict[str, int]:
-        """Replica health of the files at or under `path`: DESIGN.md section 5's fsck keys."""
+        """Replica health of the files at or under `path`: `gfs fsck --json`'s keys."""
         r = self._master("Fsck", master_pb2.FsckRequest(path=paths.normalize(path)), read_only=True)
         keys = (
             "files",

@@ -106,8 +106,23 @@ class ClusterReport:
     lag_seconds: float
     master_http: str = ""  # the answering server's /metrics and /healthz ("": none)
 
+    def totals(self) -> dict[str, int]:
+        """Servers by state; capacity, used and free bytes and replicas over the live ones
+        (alive or decommissioning), as `hdfs dfsadmin -report` sums them."""
+        live = [s for s in self.chunkservers if s.state in ("alive", "decommissioning")]
+        used, free = sum(s.used_bytes for s in live), sum(s.free_bytes for s in live)
+        states = ("alive", "dead", "decommissioning", "decommissioned")
+        return {
+            **{state: sum(s.state == state for s in self.chunkservers) for state in states},
+            "capacity_bytes": used + free,
+            "used_bytes": used,
+            "free_bytes": free,
+            "chunks": sum(s.chunks for s in live),
+        }
+
     def as_json(self) -> dict[str, Any]:
         return {
+            "totals": self.totals(),
             "chunkservers": [dataclasses.asdict(s) for s in self.chunkservers],
             "safe_mode": self.safe_mode,
             "role": self.role,

@@ -13,7 +13,7 @@ from master import health, namespace
 from master.chunkservers import Chunkservers, ServerReport
 from master.config import MasterConfig
 from master.locks import PathLocks
-from master.permissions import READ, SUPERUSER, Caller, check
+from master.permissions import EXECUTE, READ, SUPERUSER, Caller, check
 from master.state import Chunk, MasterState, Mutation, Node
 from master.store import Store
 
@@ -122,6 +122,22 @@ class Metadata:
             namespace.lookup(self.state, path)
             files = [n for n in self.state.subtree(path) if not n.is_dir]
             return health.fsck(files, self.servers, self.config.replication, self.clock())
+
+    def summary(self, path: str, caller: Caller = SUPERUSER) -> dict[str, int]:
+        """{"length", "files", "directories", "consumed"} at or under `path` (read and
+        execute on every directory there, as HDFS's content summary)."""
+        with self.paths.hold(read=[path]), self.core:
+            check(self.state, path, caller, subtree=READ | EXECUTE)
+            namespace.lookup(self.state, path)
+            nodes = self.state.subtree(path)
+        files = [n for n in nodes if not n.is_dir]
+        length = sum(n.size for n in files)
+        return {
+            "length": length,
+            "files": len(files),
+            "directories": len(nodes) - len(files),
+            "consumed": length * self.config.replication,
+        }
 
     def chunk_counts(self) -> tuple[int, int]:
         """(chunks known, chunks with at least one live replica of the current version)."""

@@ -80,7 +80,7 @@ POLICY: access.Policy = {
         (
             _USERS,
             "Mkdir Create Delete Undelete Rename Snapshot List Stat GetChunk ExtendFile Fsck "
-            "SafeMode Chmod Chown",
+            "Summary SafeMode Chmod Chown",
         ),
         (_USERS | {"shadow"}, "Report"),
         (frozenset({"chunkserver"}), "Heartbeat"),
@@ -303,6 +303,13 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     ) -> master_pb2.FsckReport:
         path = paths.normalize(request.path or "/")
         return master_pb2.FsckReport(**self.metadata.fsck(path, _caller(context)))
+
+    @aborting(log)
+    def Summary(
+        self, request: master_pb2.SummaryRequest, context: grpc.ServicerContext
+    ) -> master_pb2.SummaryReport:
+        path = paths.normalize(request.path or "/")
+        return master_pb2.SummaryReport(**self.metadata.summary(path, _caller(context)))
 
     @aborting(log)
     def Checkpoint(

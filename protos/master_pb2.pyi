@@ -54,6 +54,24 @@ class ListRequest(_message.Message):
     path: str
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
+class SummaryRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class SummaryReport(_message.Message):
+    __slots__ = ("length", "files", "directories", "consumed")
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORIES_FIELD_NUMBER: _ClassVar[int]
+    CONSUMED_FIELD_NUMBER: _ClassVar[int]
+    length: int
+    files: int
+    directories: int
+    consumed: int
+    def __init__(self, length: _Optional[int] = ..., files: _Optional[int] = ..., directories: _Optional[int] = ..., consumed: _Optional[int] = ...) -> None: ...
+
 class Entry(_message.Message):
     __slots__ = ("path", "is_dir", "size", "mtime", "mode", "owner", "chunks", "group", "replication")
     PATH_FIELD_NUMBER: _ClassVar[int]

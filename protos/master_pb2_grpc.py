@@ -114,6 +114,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.FsckRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.FsckReport.FromString,
                 _registered_method=True)
+        self.Summary = channel.unary_unary(
+                '/pygfs.master.Master/Summary',
+                request_serializer=protos_dot_master__pb2.SummaryRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.SummaryReport.FromString,
+                _registered_method=True)
         self.Decommission = channel.unary_unary(
                 '/pygfs.master.Master/Decommission',
                 request_serializer=protos_dot_master__pb2.DecommissionRequest.SerializeToString,
@@ -245,6 +250,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Summary(self, request, context):
+        """Bytes, files and directories at or under a path (HDFS's content summary: du, count).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Decommission(self, request, context):
         """Drains a chunkserver: its replicas are copied elsewhere, then removed from it.
         """
@@ -355,6 +367,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Fsck,
                     request_deserializer=protos_dot_master__pb2.FsckRequest.FromString,
                     response_serializer=protos_dot_master__pb2.FsckReport.SerializeToString,
+            ),
+            'Summary': grpc.unary_unary_rpc_method_handler(
+                    servicer.Summary,
+                    request_deserializer=protos_dot_master__pb2.SummaryRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.SummaryReport.SerializeToString,
             ),
             'Decommission': grpc.unary_unary_rpc_method_handler(
                     servicer.Decommission,
@@ -809,6 +826,33 @@ class Master:
             '/pygfs.master.Master/Fsck',
             protos_dot_master__pb2.FsckRequest.SerializeToString,
             protos_dot_master__pb2.FsckReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Summary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Summary',
+            protos_dot_master__pb2.SummaryRequest.SerializeToString,
+            protos_dot_master__pb2.SummaryReport.FromString,
             options,
             channel_credentials,
             insecure,

@@ -127,6 +127,8 @@ def test_a_private_file_is_read_by_its_owner_and_the_superuser_only(
     with as_user(cluster, "mallory") as mallory:
         with pytest.raises(errors.PermissionDenied, match="access=READ_EXECUTE"):
             mallory.ls(HOME)
+        with pytest.raises(errors.PermissionDenied, match="access=READ_EXECUTE"):
+            mallory.summary(HOME)  # du and count see no more than ls
         with pytest.raises(errors.PermissionDenied, match="access=EXECUTE"):
             mallory.read(REPORT, 0, 1)
     with as_user(cluster, "admin", "admin") as admin:
