@@ -61,7 +61,7 @@ def test_push_is_pipelined_the_tail_has_data_before_the_head_has_it_all(
 def test_concurrent_writes_to_one_region_leave_every_replica_identical(
     shared_cluster: LocalCluster,
 ) -> None:
-    """The primary's serial order is the order on every replica (DESIGN.md section 6:
+    """The primary's serial order is the order on every replica (docs/design.md section 5:
     concurrent successful writes leave a region consistent)."""
     with Client(shared_cluster.master_address) as gfs:
         gfs.put(io.BytesIO(bytes(SMALL_CHUNK)), "/contended")

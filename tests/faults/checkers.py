@@ -1,5 +1,5 @@
-"""Judges a history after the faults healed, against DESIGN.md section 6. Each checker returns
-the violations it found, one line each; an empty list is a pass.
+"""Judges a history after the faults healed, against docs/design.md section 5. Each checker
+returns the violations it found, one line each; an empty list is a pass.
 
 - acknowledged:  every byte an ok put/write defined reads back, from the client and from every
                  replica the master lists (so no stale replica is listed); an ok rm stays gone

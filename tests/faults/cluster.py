@@ -1,4 +1,4 @@
-"""The fault-injection `Cluster` of DESIGN.md section 7, written once and implemented twice:
+"""The fault-injection `Cluster` of docs/design.md section 7, written once and implemented twice:
 local processes (`LocalFaults`) and the compose cluster of deploy/ (`DockerFaults`).
 
 Both run the same shape (a master, a shadow, chunkservers cs0..cs3 in racks a, a, b, b) with
