@@ -17,24 +17,16 @@ import json
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.throughput import timed  # noqa: E402
 from client.client import Client  # noqa: E402
 from client.localcluster import LocalCluster  # noqa: E402
 
 BUFFER = 1024 * 1024
 TARGET = 0.8
-
-
-def timed(action: Callable[[], object]) -> float:
-    os.sync()  # no step pays for the write-back of the one before it
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
 
 
 def main() -> None:

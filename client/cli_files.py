@@ -78,7 +78,14 @@ def _remote_target(client: Client, dst: str, name: str, many: bool) -> tuple[str
 # --- put --------------------------------------------------------------------------------------
 
 
-def put_file(client: Client, source: BinaryIO, target: str, force: bool, size: int | None) -> None:
+def put_file(
+    client: Client,
+    source: BinaryIO,
+    target: str,
+    force: bool,
+    size: int | None,
+    replication: int = 0,
+) -> None:
     """`source` as the file `target`, which appears only once complete."""
     target = paths.normalize(target)
     if target.endswith(COPYING):
@@ -92,7 +99,7 @@ def put_file(client: Client, source: BinaryIO, target: str, force: bool, size: i
     with contextlib.suppress(errors.NotFound):  # left by a put that was killed
         client.rm(temporary, skip_trash=True)
     with progress_bar(size, "put") as progress:
-        client.put(source, temporary, progress)  # removes its own partial file
+        client.put(source, temporary, progress, replication)  # removes its partial file
     try:
         if exists:
             client.rm(target, skip_trash=True)
@@ -103,24 +110,36 @@ def put_file(client: Client, source: BinaryIO, target: str, force: bool, size: i
         raise
 
 
-def put_path(client: Client, local: Path, target: str, force: bool) -> None:
+def put_path(client: Client, local: Path, target: str, force: bool, replication: int) -> None:
     """A local file, or a directory and everything under it, as `target`."""
     if local.is_dir():
         if not _remote_is_dir(client, target):
             client.mkdir(target)
         for child in sorted(local.iterdir()):
-            put_path(client, child, target.rstrip("/") + "/" + child.name, force)
+            put_path(client, child, target.rstrip("/") + "/" + child.name, force, replication)
         return
     with local_file(str(local), "rb") as source:
-        put_file(client, source, target, force, local.stat().st_size)
+        put_file(client, source, target, force, local.stat().st_size, replication)
 
 
 @click.command()
 @force_option
+@click.option(
+    "--replication",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Replicas of each chunk (default: the cluster's).",
+)
 @click.argument("sources", nargs=-1, required=True, metavar="LOCAL...")
 @click.argument("remote")
 @click.pass_context
-def put(ctx: click.Context, force: bool, sources: tuple[str, ...], remote: str) -> None:
+def put(
+    ctx: click.Context,
+    force: bool,
+    replication: int | None,
+    sources: tuple[str, ...],
+    remote: str,
+) -> None:
     """Copy local files or directories (- for stdin) into pygfs. Into REMOTE if it is a
     directory; an existing file is refused without -f."""
     client = client_of(ctx)
@@ -130,7 +149,7 @@ def put(ctx: click.Context, force: bool, sources: tuple[str, ...], remote: str) 
         target, _ = _remote_target(client, remote, "-", many=False)
         if target.endswith("/-"):
             raise errors.InvalidArgument("name the file stdin goes to, not a directory")
-        put_file(client, sys.stdin.buffer, target, force, None)
+        put_file(client, sys.stdin.buffer, target, force, None, replication or 0)
         return
     for source in sources:
         if not os.path.exists(source):
@@ -140,7 +159,7 @@ def put(ctx: click.Context, force: bool, sources: tuple[str, ...], remote: str) 
     for source in sources:
         local = Path(source)
         target, _ = _remote_target(client, remote, local.resolve().name, len(sources) > 1)
-        put_path(client, local, target, force)
+        put_path(client, local, target, force, replication or 0)
 
 
 # --- get --------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The `gfs` verbs that say how much is where, as `hdfs dfs` prints them: du, df and count.
-Sizes are bytes, or with -h as HDFS writes them (1.5 K, 64 M, 2.1 G)."""
+"""The `gfs` verbs about space, as `hdfs dfs` has them: du, df and count say how much is where
+(sizes in bytes, or with -h as HDFS writes them: 1.5 K, 64 M, 2.1 G); setrep sets how many
+copies a file keeps."""
 
 from __future__ import annotations
 
@@ -70,4 +71,20 @@ def count(ctx: click.Context, readable: bool, patterns: tuple[str, ...]) -> None
             )
 
 
-COMMANDS = [du, df, count]
+@click.command()
+@click.option("-w", "wait", is_flag=True, help="Wait until every chunk has that many replicas.")
+@click.argument("replication", type=click.IntRange(min=1))
+@click.argument("patterns", nargs=-1, required=True, metavar="PATH...")
+@click.pass_context
+def setrep(ctx: click.Context, wait: bool, replication: int, patterns: tuple[str, ...]) -> None:
+    """Set the replication of files (every file under a directory; patterns allowed). The
+    master copies or trims their chunks in the background; -w waits for it."""
+    client = client_of(ctx)
+    for path in [p for pattern in patterns for p in client.glob(pattern)]:
+        files = client.setrep(path, replication)
+        click.echo(f"replication {replication}: {path} ({files} file(s))")
+        if wait:
+            client.wait_replicated(path)
+
+
+COMMANDS = [du, df, count, setrep]

@@ -111,8 +111,46 @@ class Client:
     def mkdir(self, path: str, parents: bool = False) -> None:
         self._master("Mkdir", master_pb2.MkdirRequest(path=paths.normalize(path), parents=parents))
 
-    def create(self, path: str) -> None:
-        self._master("Create", master_pb2.CreateRequest(path=paths.normalize(path)))
+    def create(self, path: str, replication: int = 0) -> None:
+        """A new empty file; `replication` 0: the cluster's default."""
+        request = master_pb2.CreateRequest(path=paths.normalize(path), replication=replication)
+        self._master("Create", request)
+
+    def setrep(self, path: str, replication: int) -> int:
+        """Sets the replication of a file, or of every file under a directory; returns how
+        many files. The master copies or trims their chunks in the background (`wait_replicated`
+        waits for it)."""
+        request = master_pb2.SetReplicationRequest(
+            path=paths.normalize(path), replication=replication
+        )
+        files = int(self._master("SetReplication", request).files)
+        self.cache.forget(paths.normalize(path))
+        return files
+
+    def wait_replicated(self, path: str, timeout: float = 600.0, poll: float = 0.5) -> None:
+        """Waits until every chunk of the file, or of every file under the directory, has
+        exactly its file's replication of live replicas; Unavailable after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            short = [
+                f"{stat.path} chunk {c.index}: {len(c.replicas)} of {stat.replication}"
+                for stat in self._stats_under(path)
+                for c in stat.chunks
+                if len(c.replicas) != stat.replication
+            ]
+            if not short:
+                return
+            if time.monotonic() > deadline:
+                raise errors.Unavailable(f"not replicated within {timeout:.0f}s: {short[0]}")
+            time.sleep(poll)
+
+    def _stats_under(self, path: str) -> Iterator[FileStat]:
+        stat = self.stat(path)
+        if not stat.is_dir:
+            yield stat
+            return
+        for entry in self.ls(path):
+            yield from self._stats_under(entry.path)
 
     def rm(self, path: str, recursive: bool = False, skip_trash: bool = False) -> None:
         """Deletes `path`: into the trash (restorable with `undelete` until the master's grace
@@ -170,7 +208,12 @@ class Client:
             self.cache.put(path, chunk, now)
         self._chunk_size = info.chunk_size
         return FileStat(
-            info.entry.path, info.entry.is_dir, info.entry.size, info.chunk_size, chunks
+            info.entry.path,
+            info.entry.is_dir,
+            info.entry.size,
+            info.chunk_size,
+            chunks,
+            info.entry.replication,
         )
 
     def glob(self, pattern: str) -> list[str]:
@@ -301,11 +344,17 @@ class Client:
                 "ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data))
             )
 
-    def put(self, source: BinaryIO, path: str, progress: Progress | None = None) -> int:
+    def put(
+        self,
+        source: BinaryIO,
+        path: str,
+        progress: Progress | None = None,
+        replication: int = 0,
+    ) -> int:
         """Creates `path` from the stream `source`; returns its size. Chunks go over their own
         chains, a few at a time. If it fails, the half-written file is removed."""
         path = paths.normalize(path)
-        self.create(path)
+        self.create(path, replication)
         try:
             size = self.chunk_size_of(path)
             total = 0

@@ -63,11 +63,13 @@ class FileStat:
     size: int
     chunk_size: int
     chunks: tuple[ChunkInfo, ...]
+    replication: int = 0  # a file's: what each of its chunks should have; 0 for a directory
 
     def as_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "size": self.size,
+            "replication": self.replication,
             "chunks": [c.as_json() for c in self.chunks],
         }
 

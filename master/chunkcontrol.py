@@ -116,7 +116,7 @@ class ChunkControl:
             with meta.core:
                 roomy = self._roomy(now)
                 alive = len(meta.servers.candidates(now))
-            r = self.config.replication
+                r = namespace.lookup_file(meta.state, path).replication or self.config.replication
             least = min(r, self.config.min_replication)  # fewer than r: copied up later
             if alive < least:
                 raise errors.FailedPrecondition(
@@ -218,9 +218,11 @@ class ChunkControl:
     # --- versions -----------------------------------------------------------------------------
 
     def _create_replicas(self, handle: int, roomy: list[placement.Candidate]) -> list[str]:
-        """Creates the chunk's (empty) replicas at version 1 on servers placement picks from
-        `roomy`; returns those that acknowledged."""
-        chosen = placement.choose(roomy, self.config.replication)
+        """Creates the chunk's (empty) replicas at version 1 on as many servers as its target
+        (or as `roomy` has) placement picks; returns those that acknowledged."""
+        with self.meta.core:
+            target = self.meta.state.chunks[handle].target(self.config.replication)
+        chosen = placement.choose(roomy, target)
         return self.set_version(handle, 1, chosen, create=True)
 
     def create_again(self, handle: int) -> list[str]:

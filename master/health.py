@@ -4,7 +4,7 @@ the state, the replica table and the time)."""
 from __future__ import annotations
 
 from master.chunkservers import Chunkservers
-from master.state import Node
+from master.state import Chunk, Node
 
 CLASSES = ("healthy", "under_replicated", "over_replicated", "missing")
 
@@ -25,10 +25,16 @@ def corrupt_chunks(servers: Chunkservers) -> set[int]:
     return {h for s in servers.servers.values() for h in s.corrupt}
 
 
-def fsck(files: list[Node], servers: Chunkservers, replication: int, now: float) -> dict[str, int]:
+def fsck(
+    files: list[Node],
+    chunks: dict[int, Chunk],
+    servers: Chunkservers,
+    replication: int,
+    now: float,
+) -> dict[str, int]:
     """{"files", "chunks", "healthy", "under_replicated", "over_replicated", "missing",
-    "corrupt", "stale_replicas"}: a chunk is healthy with exactly `replication` live current
-    replicas and no corrupt one."""
+    "corrupt", "stale_replicas"}: a chunk is healthy with exactly its target of live current
+    replicas (its own replication, else `replication`) and no corrupt one."""
     handles = {h for f in files for h in f.chunks}
     corrupt = corrupt_chunks(servers)
     counts = {
@@ -39,7 +45,9 @@ def fsck(files: list[Node], servers: Chunkservers, replication: int, now: float)
         "stale_replicas": sum(len(s.stale & handles) for s in servers.servers.values()),
     }
     for handle in handles:
-        kind = classify(len(servers.replicas(handle, now)), replication, handle in corrupt)
+        chunk = chunks.get(handle)
+        target = chunk.target(replication) if chunk is not None else replication
+        kind = classify(len(servers.replicas(handle, now)), target, handle in corrupt)
         if kind is not None:
             counts[kind] += 1
     return counts

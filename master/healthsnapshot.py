@@ -57,7 +57,7 @@ class HealthSnapshot:
         replicas, BATCH chunks per hold of the core lock, so metadata operations wait at most
         one batch (the figures are a sum over moments a few milliseconds apart, as any
         monitoring figure is)."""
-        meta, target = self.meta, self.meta.config.replication
+        meta, default = self.meta, self.meta.config.replication
         with meta.core:
             files = sum(1 for n in meta.state.nodes.values() if not n.is_dir)
             in_files = {h for n in meta.state.nodes.values() for h in n.chunks}
@@ -75,10 +75,10 @@ class HealthSnapshot:
                         continue  # deleted meanwhile
                     live = len(meta.servers.replicas(handle, now))
                     reported += bool(live or chunk.never_written)
-                    if live < target:
+                    if live < chunk.target(default):
                         short[live] += 1
                     if handle in in_files:
-                        kind = classify(live, target, handle in corrupt)
+                        kind = classify(live, chunk.target(default), handle in corrupt)
                         counts.update([kind] if kind else [])
                         counts["corrupt"] += handle in corrupt
                         counts["stale_replicas"] += stale[handle]

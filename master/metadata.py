@@ -121,7 +121,9 @@ class Metadata:
             check(self.state, path, caller)
             namespace.lookup(self.state, path)
             files = [n for n in self.state.subtree(path) if not n.is_dir]
-            return health.fsck(files, self.servers, self.config.replication, self.clock())
+            return health.fsck(
+                files, self.state.chunks, self.servers, self.config.replication, self.clock()
+            )
 
     def summary(self, path: str, caller: Caller = SUPERUSER) -> dict[str, int]:
         """{"length", "files", "directories", "consumed"} at or under `path` (read and

@@ -106,15 +106,62 @@ def mkdir(
     return Mutation("mkdir", {"path": path, "parents": parents}, tuple(changes))
 
 
-def create(state: MasterState, path: str, now: float, caller: Caller = SUPERUSER) -> Mutation:
+def create(
+    state: MasterState, path: str, now: float, caller: Caller = SUPERUSER, replication: int = 0
+) -> Mutation:
+    """A new empty file; `replication` 0: the cluster's default."""
     _require_not_reserved(path)
+    _check_replication(replication, allow_default=True)
     check(state, path, caller, parent=WRITE | EXECUTE)
     if path in state.nodes:
         raise errors.AlreadyExists(f"already exists: {path}")
     _require_parent_dir(state, path)
     group = state.nodes[paths.parent(path)].group
-    node = Node(path, False, now, now, FILE_MODE, caller.user, group)
-    return Mutation("create", {"path": path}, (PutNode(node),))
+    node = Node(path, False, now, now, FILE_MODE, caller.user, group, replication=replication)
+    args: dict[str, object] = {
+        "path": path,
+        **({"replication": replication} if replication else {}),
+    }
+    return Mutation("create", args, (PutNode(node),))
+
+
+MAX_REPLICATION = 64
+
+
+def _check_replication(replication: int, allow_default: bool = False) -> None:
+    if not (allow_default and replication == 0) and not 1 <= replication <= MAX_REPLICATION:
+        raise errors.InvalidArgument(
+            f"replication must be between 1 and {MAX_REPLICATION}: {replication}"
+        )
+
+
+def set_replication(
+    state: MasterState, path: str, replication: int, default: int, caller: Caller = SUPERUSER
+) -> Mutation:
+    """Sets the replication of the file `path`, or of every file under the directory `path`
+    (as `hdfs dfs -setrep`; writing each file takes write on it). Each of their chunks is then
+    kept at the highest replication of the files that hold it (a snapshot shares chunks; a
+    file at 0 counts as the cluster's `default`)."""
+    _check_replication(replication)
+    check(state, path, caller)
+    top = lookup(state, path)
+    files = [n for n in state.subtree(path) if not n.is_dir] if top.is_dir else [top]
+    for node in files:
+        check(state, node.path, caller, access=WRITE)
+    changed = {n.path: dataclasses.replace(n, replication=replication) for n in files}
+    handles = {h for n in files for h in n.chunks}
+    wanted: dict[int, int] = {}
+    for node in state.nodes.values():  # every file holding one of those chunks
+        level = changed.get(node.path, node).replication or default
+        for handle in set(node.chunks) & handles:
+            wanted[handle] = max(wanted.get(handle, 0), level)
+    changes: list[Change] = [PutNode(n) for n in changed.values()]
+    for handle, level in sorted(wanted.items()):
+        chunk = state.chunks[handle]
+        if chunk.replication != level:
+            changes.append(PutChunk(dataclasses.replace(chunk, replication=level)))
+    args = {"path": path, "replication": replication, "files": len(files)}
+    return Mutation("set_replication", args, tuple(changes))
 
 
 def chmod(state: MasterState, path: str, mode: int, caller: Caller = SUPERUSER) -> Mutation:
@@ -303,7 +350,7 @@ def split_chunk(
     chunks = (*node.chunks[:index], new, *node.chunks[index + 1 :])
     changes: list[Change] = [
         RaiseNextHandle(new + 1),
-        PutChunk(Chunk(new, old.version)),
+        PutChunk(Chunk(new, old.version, replication=node.replication)),
         PutChunk(dataclasses.replace(old, refcount=old.refcount - 1)),
         PutNode(dataclasses.replace(node, chunks=chunks, mtime=now)),
     ]
@@ -438,6 +485,6 @@ def add_chunks(
         return Mutation("add_chunks", {"path": path, "index": upto_index}, ())
     handles = tuple(range(first_handle, first_handle + missing))
     changes: list[Change] = [RaiseNextHandle(handles[-1] + 1)]
-    changes.extend(PutChunk(Chunk(h, 1)) for h in handles)
+    changes.extend(PutChunk(Chunk(h, 1, replication=node.replication)) for h in handles)
     changes.append(PutNode(dataclasses.replace(node, chunks=node.chunks + handles, mtime=now)))
     return Mutation("add_chunks", {"path": path, "handles": list(handles)}, tuple(changes))

@@ -13,6 +13,7 @@ from master import namespace
 from master.chunkcontrol import ChunkControl
 from master.metadata import Metadata
 from master.permissions import SUPERUSER, Caller
+from master.state import PutNode
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,35 @@ class NamespaceOperations:
                 meta.plan(lambda: namespace.mkdir(meta.state, path, parents, meta.clock(), caller))
             )
 
-    def create(self, path: str, caller: Caller = SUPERUSER) -> None:
+    def create(self, path: str, caller: Caller = SUPERUSER, replication: int = 0) -> None:
         meta = self.meta
         with meta.paths.hold(write=[path]):
-            meta.commit(meta.plan(lambda: namespace.create(meta.state, path, meta.clock(), caller)))
+            meta.commit(
+                meta.plan(
+                    lambda: namespace.create(meta.state, path, meta.clock(), caller, replication)
+                )
+            )
+
+    def set_replication(self, path: str, replication: int, caller: Caller = SUPERUSER) -> int:
+        """Returns how many files it set; repair then copies or trims their chunks."""
+        meta = self.meta
+        default = self.config.replication
+        with meta.paths.hold(write=[path]):
+            mutation = meta.plan(
+                lambda: namespace.set_replication(meta.state, path, replication, default, caller)
+            )
+            meta.commit(mutation)
+        files = sum(isinstance(c, PutNode) for c in mutation.changes)
+        by = caller.user or "the master"
+        log.info(
+            "replication of %s set to %d (%d files) by %s",
+            path,
+            replication,
+            files,
+            by,
+            extra=fields("setrep", path=path, replication=replication, by=by),
+        )
+        return files
 
     def rename(self, src: str, dst: str, caller: Caller = SUPERUSER) -> None:
         meta = self.meta

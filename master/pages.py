@@ -126,12 +126,11 @@ class MasterPages:
     def _repair_queue(self, health: Health) -> str:
         """Chunks short of replicas, the fewest live first (the order repair takes them in),
         and the copies under way."""
-        target = self.meta.config.replication
         with self.meta.core:
             copies = sorted(self.cloning.values(), key=lambda c: c.handle)
         queue = table(
             ["live replicas", "chunks"],
-            [[e(f"{n} of {target}"), e(health.short[n])] for n in sorted(health.short)],
+            [[e(n), e(health.short[n])] for n in sorted(health.short)],
             empty="every chunk has all its replicas",
         )
         under_way = table(

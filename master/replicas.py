@@ -106,8 +106,9 @@ class ReplicaManager:
 
     def wanted(self, view: ChunkView) -> None:
         """A client is waiting on this chunk: copy it sooner if it is under-replicated."""
-        if len(view.replicas) < self.config.replication:
-            with self.meta.core:
+        with self.meta.core:
+            chunk = self.meta.state.chunks.get(view.handle)
+            if chunk is not None and len(view.replicas) < chunk.target(self.config.replication):
                 self._wanted.add(view.handle)
 
     # --- liveness, safe mode, decommissioning -------------------------------------------------
@@ -204,7 +205,11 @@ class ReplicaManager:
             live = {h: servers.replicas(h, now) for h in chunks}
             racks = {a: s.rack for a, s in servers.servers.items()}
             free = {a: s.free_bytes for a, s in servers.servers.items()}
-            self._wanted = {h for h in self._wanted if 0 < len(live.get(h, ())) < target}
+            self._wanted = {
+                h
+                for h in self._wanted
+                if h in chunks and 0 < len(live.get(h, ())) < chunks[h].target(target)
+            }
             clones = replication.plan_clones(
                 chunks,
                 live,
@@ -246,7 +251,7 @@ class ReplicaManager:
                     log.info(
                         "chunk %d has more than %d replicas: removing the one on %s",
                         removal.handle,
-                        target,
+                        chunks[removal.handle].target(target),
                         address,
                     )
             corrupt = {a: s.corrupt for a, s in servers.servers.items() if s.corrupt}

@@ -47,7 +47,11 @@ def plan_clones(
     on `retiring` (decommissioning) servers do not count, but can be copied from."""
     wanting, skip, leaving = set(urgent), set(under_way), set(retiring)
     counted = {h: [a for a in live.get(h, ()) if a not in leaving] for h in chunks}
-    needy = [h for h in chunks if h not in skip and live.get(h) and len(counted[h]) < replication]
+    needy = [
+        h
+        for h in chunks
+        if h not in skip and live.get(h) and len(counted[h]) < chunks[h].target(replication)
+    ]
     needy.sort(key=lambda h: (*priority(len(counted[h]), h in wanting), h))
     load = dict(busy)
     plan: list[Clone] = []
@@ -135,7 +139,8 @@ def plan_trims(
     now: float,
     retiring: Iterable[str] = (),
 ) -> dict[str, list[Removal]]:
-    """Removals that bring over-replicated chunks back to `replication`, never below, and never
+    """Removals that bring over-replicated chunks back to their target (`replication` unless
+    the chunk has its own), never below, and never
     for a chunk under a valid lease (its primary forwards to the replicas it was given). The
     replica dropped is on a retiring server if any, else on the fullest server whose loss keeps
     the most racks."""
@@ -143,9 +148,10 @@ def plan_trims(
     out: dict[str, list[Removal]] = {}
     for handle, chunk in chunks.items():
         holders = list(live.get(handle, ()))
-        if len(holders) <= replication or chunk.lease_valid(now):
+        target = chunk.target(replication)
+        if len(holders) <= target or chunk.lease_valid(now):
             continue
-        while len(holders) > replication:
+        while len(holders) > target:
             victim = min(
                 holders,
                 key=lambda a: (a not in leaving, *_trim_cost(a, holders, racks, servers_free)),
@@ -176,7 +182,7 @@ def plan_corrupt_removals(
     for address, handles in sorted(corrupt.items()):
         for handle in sorted(handles):
             chunk = chunks.get(handle)
-            whole = chunk is not None and len(live.get(handle, ())) >= replication
+            whole = chunk is not None and len(live.get(handle, ())) >= chunk.target(replication)
             if whole and (address, handle) not in ordered:
                 assert chunk is not None
                 out.setdefault(address, []).append(Removal(handle, chunk.version))

@@ -107,8 +107,11 @@ class MasterService:
     def mkdir(self, path: str, parents: bool, caller: Caller = SUPERUSER) -> None:
         self.namespace.mkdir(path, parents, caller)
 
-    def create(self, path: str, caller: Caller = SUPERUSER) -> None:
-        self.namespace.create(path, caller)
+    def create(self, path: str, caller: Caller = SUPERUSER, replication: int = 0) -> None:
+        self.namespace.create(path, caller, replication)
+
+    def set_replication(self, path: str, replication: int, caller: Caller = SUPERUSER) -> int:
+        return self.namespace.set_replication(path, replication, caller)
 
     def delete(
         self, path: str, recursive: bool, skip_trash: bool = False, caller: Caller = SUPERUSER

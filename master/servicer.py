@@ -28,7 +28,7 @@ from protos import master_pb2, master_pb2_grpc
 log = logging.getLogger(__name__)
 
 
-def _entry(node: Node, replication: int) -> master_pb2.Entry:
+def _entry(node: Node, default_replication: int) -> master_pb2.Entry:
     return master_pb2.Entry(
         path=node.path,
         is_dir=node.is_dir,
@@ -38,7 +38,7 @@ def _entry(node: Node, replication: int) -> master_pb2.Entry:
         owner=node.owner,
         group=node.group,
         chunks=len(node.chunks),
-        replication=0 if node.is_dir else replication,
+        replication=0 if node.is_dir else (node.replication or default_replication),
     )
 
 
@@ -80,7 +80,7 @@ POLICY: access.Policy = {
         (
             _USERS,
             "Mkdir Create Delete Undelete Rename Snapshot List Stat GetChunk ExtendFile Fsck "
-            "Summary SafeMode Chmod Chown",
+            "Summary SafeMode Chmod Chown SetReplication",
         ),
         (_USERS | {"shadow"}, "Report"),
         (frozenset({"chunkserver"}), "Heartbeat"),
@@ -116,8 +116,17 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Create(
         self, request: master_pb2.CreateRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().create(paths.normalize(request.path), _caller(context))
+        path = paths.normalize(request.path)
+        self._master().create(path, _caller(context), request.replication)
         return master_pb2.Empty()
+
+    @aborting(log)
+    def SetReplication(
+        self, request: master_pb2.SetReplicationRequest, context: grpc.ServicerContext
+    ) -> master_pb2.SetReplicationReply:
+        path = paths.normalize(request.path)
+        files = self._master().set_replication(path, request.replication, _caller(context))
+        return master_pb2.SetReplicationReply(files=files)
 
     @aborting(log)
     def Delete(

@@ -27,6 +27,8 @@ class Node:
     group: str = ""
     size: int = 0
     chunks: tuple[int, ...] = ()
+    # A file's replication (gfs setrep, put --replication); 0: the cluster's default.
+    replication: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,13 @@ class Chunk:
     # claiming more is believed by nobody (a restored or rolled-back log may be behind
     # `issued`; a replica's word alone never raises it).
     issued: int = 0
+    # The replicas repair keeps: the highest replication of the files holding the chunk (a
+    # snapshot shares chunks); 0: the cluster's default.
+    replication: int = 0
+
+    def target(self, default: int) -> int:
+        """The live replicas repair keeps of this chunk (`default`: the cluster's)."""
+        return self.replication or default
 
     def lease_valid(self, now: float) -> bool:
         return bool(self.lease_holder) and now < self.lease_expiry

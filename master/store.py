@@ -47,6 +47,7 @@ def _node_row(node: Node) -> dict[str, Any]:
         "group": node.group,
         "size": node.size,
         "chunks": json.dumps(list(node.chunks)),
+        "replication": node.replication,
     }
 
 
@@ -59,6 +60,7 @@ def _chunk_row(chunk: Chunk) -> dict[str, Any]:
         "lease_expiry": chunk.lease_expiry,
         "floor": chunk.floor,
         "issued": chunk.issued,
+        "replication": chunk.replication,
     }
 
 
@@ -75,12 +77,21 @@ def _upsert(table: str, key: str, columns: list[str]) -> str:
 _UPSERT_NODE = _upsert(
     "nodes",
     "path",
-    ["path", "is_dir", "ctime", "mtime", "mode", "owner", "group", "size", "chunks"],
+    ["path", "is_dir", "ctime", "mtime", "mode", "owner", "group", "size", "chunks", "replication"],
 )
 _UPSERT_CHUNK = _upsert(
     "chunks",
     "handle",
-    ["handle", "version", "refcount", "lease_holder", "lease_expiry", "floor", "issued"],
+    [
+        "handle",
+        "version",
+        "refcount",
+        "lease_holder",
+        "lease_expiry",
+        "floor",
+        "issued",
+        "replication",
+    ],
 )
 
 
@@ -171,6 +182,7 @@ class Store:
                     "group": str,
                     "size": int,
                     "chunks": str,
+                    "replication": int,
                 },
                 pk="path",
                 if_not_exists=True,
@@ -184,6 +196,7 @@ class Store:
                     "lease_expiry": float,
                     "floor": int,
                     "issued": int,
+                    "replication": int,
                 },
                 pk="handle",
                 if_not_exists=True,
@@ -191,8 +204,10 @@ class Store:
             nodes = db.table("nodes")
             if "group" not in nodes.columns_dict:  # a database from before permissions
                 nodes.add_column("group", str, not_null_default="")
+            if "replication" not in nodes.columns_dict:  # from before per-file replication
+                nodes.add_column("replication", int, not_null_default=0)
             chunks = db.table("chunks")
-            for column in ("floor", "issued"):  # a database from before these columns
+            for column in ("floor", "issued", "replication"):  # from before these columns
                 if column not in chunks.columns_dict:
                     chunks.add_column(column, int, not_null_default=0)
             db.table("meta").create({"key": str, "value": int}, pk="key", if_not_exists=True)
@@ -214,6 +229,7 @@ class Store:
                 group=row["group"],
                 size=row["size"],
                 chunks=tuple(json.loads(row["chunks"])),
+                replication=row["replication"],
             )
             for row in self.db["nodes"].rows
         ]

@@ -19,10 +19,26 @@ class MkdirRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ..., parents: _Optional[bool] = ...) -> None: ...
 
 class CreateRequest(_message.Message):
-    __slots__ = ("path",)
+    __slots__ = ("path", "replication")
     PATH_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_FIELD_NUMBER: _ClassVar[int]
     path: str
-    def __init__(self, path: _Optional[str] = ...) -> None: ...
+    replication: int
+    def __init__(self, path: _Optional[str] = ..., replication: _Optional[int] = ...) -> None: ...
+
+class SetReplicationRequest(_message.Message):
+    __slots__ = ("path", "replication")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    replication: int
+    def __init__(self, path: _Optional[str] = ..., replication: _Optional[int] = ...) -> None: ...
+
+class SetReplicationReply(_message.Message):
+    __slots__ = ("files",)
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    files: int
+    def __init__(self, files: _Optional[int] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ("path", "recursive", "skip_trash")

@@ -139,6 +139,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.ChownRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.Empty.FromString,
                 _registered_method=True)
+        self.SetReplication = channel.unary_unary(
+                '/pygfs.master.Master/SetReplication',
+                request_serializer=protos_dot_master__pb2.SetReplicationRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.SetReplicationReply.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -285,6 +290,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetReplication(self, request, context):
+        """Sets the replication of a file, or of every file under a directory (hdfs dfs -setrep).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -392,6 +404,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Chown,
                     request_deserializer=protos_dot_master__pb2.ChownRequest.FromString,
                     response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+            ),
+            'SetReplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetReplication,
+                    request_deserializer=protos_dot_master__pb2.SetReplicationRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.SetReplicationReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -961,6 +978,33 @@ class Master:
             '/pygfs.master.Master/Chown',
             protos_dot_master__pb2.ChownRequest.SerializeToString,
             protos_dot_master__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetReplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/SetReplication',
+            protos_dot_master__pb2.SetReplicationRequest.SerializeToString,
+            protos_dot_master__pb2.SetReplicationReply.FromString,
             options,
             channel_credentials,
             insecure,

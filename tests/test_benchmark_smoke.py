@@ -63,6 +63,21 @@ def test_secure_benchmark_runs_both_clusters_and_reports_ratios(tmp_path: Path) 
 
 
 @pytest.mark.cluster
+def test_fileobjects_benchmark_runs_and_reports_both_ratios(tmp_path: Path) -> None:
+    out = tmp_path / "fileobjects.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fileobjects.py"), "--size-mib", "8",
+         "--rounds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: a target missed
+    figures = json.loads(out.read_text())
+    assert set(figures["mb_per_s"]) == {"put", "open_wb", "get", "open_rb"}
+    assert all(v > 0 for v in figures["mb_per_s"].values()), figures
+    assert set(figures["ratios"]) == {"write", "read"} and "target >= 0.8" in result.stdout
+
+
+@pytest.mark.cluster
 def test_the_figure3_client_moves_what_it_reports(shared_cluster: LocalCluster) -> None:
     master = shared_cluster.master_address
 
