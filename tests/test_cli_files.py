@@ -188,3 +188,30 @@ def test_the_librarys_errors_are_the_builtin_ones(shared_cluster: LocalCluster) 
             gfs.mkdir("/builtin/file/below")
         with pytest.raises(ValueError):
             gfs.stat("relative")
+
+
+def test_an_interrupted_get_leaves_no_local_file(own_cluster: LocalCluster, tmp_path: Path) -> None:
+    m = own_cluster.master_address
+    ok(run_gfs(m, "put", "-", "/stalled", stdin=os.urandom(3 * SMALL_CHUNK)))
+    for server in own_cluster.servers:  # every replica stalls: the get waits mid-way
+        assert server.popen is not None
+        server.popen.send_signal(signal.SIGSTOP)
+    target = tmp_path / "out" / "copy.bin"
+    target.parent.mkdir()
+    try:
+        get = subprocess.Popen(
+            [sys.executable, "-m", "client.cli", "--master", m, "get", "/stalled", str(target)],
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        assert get.stderr is not None
+        wait_until(lambda: any(target.parent.iterdir()), 30, "the get has begun writing")
+        get.send_signal(signal.SIGINT)
+        assert get.wait(30) == 130
+        assert get.stderr.read().decode().strip() == "gfs: interrupted"
+        get.stderr.close()
+    finally:
+        for server in own_cluster.servers:
+            assert server.popen is not None
+            server.popen.send_signal(signal.SIGCONT)
+    assert list(target.parent.iterdir()) == [], "no partial file, no temporary file"
