@@ -1,7 +1,7 @@
 """What the status pages cost: how fast they answer for a big namespace, and what polling them
 takes from the data path, measured in the same run.
 
-    python benchmarks/pages.py [--files 100000] [--size-mib 128] [--rounds 3]
+    python benchmarks/pages.py [--files 100000] [--size-mib 128] [--rounds 5]
 
 (1) A master whose store holds --files files (one chunk each, in one directory, written into
     its store directly), with --http: the median and worst time of 20 GETs of the overview, of
@@ -142,7 +142,7 @@ def main() -> None:
     )
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--size-mib", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "pages.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

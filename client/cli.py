@@ -37,6 +37,7 @@ class ServerCommands(click.Group):
         "master": "master.cli:master",
         "shadow": "master.cli:shadow",
         "chunkserver": "chunkserver.cli:chunkserver",
+        "restore-master": "master.restore:restore_master",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
+from common import errors
+from master import storecheck
 from master.metrics import COMMIT_GROUP, COMMIT_SECONDS
 from master.state import (
     Change,
@@ -34,6 +36,7 @@ from master.state import (
     PutNode,
     RaiseNextHandle,
 )
+from master.storecheck import StoreDamaged
 
 
 def _node_row(node: Node) -> dict[str, Any]:
@@ -148,18 +151,40 @@ def change_from_json(data: dict[str, Any]) -> Change:
     raise ValueError(f"unknown change {kind!r}")
 
 
+def _refusal(err: BaseException) -> BaseException:
+    """A write SQLite could not make, as the caller's one-line error (the transaction rolled
+    back: nothing of the mutation was applied, in the store or in memory)."""
+    if not isinstance(err, sqlite3.OperationalError):
+        return err
+    if "full" in str(err):
+        return errors.ResourceExhausted(f"the master's disk is full; nothing was changed ({err})")
+    return errors.Unavailable(f"the master's store cannot be written; nothing was changed ({err})")
+
+
 class Store:
     """One SQLite connection. Mutations are written by one leader at a time; reads of the log
     take the same lock."""
 
     def __init__(self, path: Path) -> None:
+        """Opens (or makes) the store at `path`; StoreDamaged if SQLite finds it damaged."""
+        self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            problem = storecheck.sqlite_problem(conn)
+            if problem is not None:
+                raise StoreDamaged(path, problem)
+            self._create_tables()
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise StoreDamaged(path, str(err)) from None
+        except StoreDamaged:
+            conn.close()
+            raise
         self._lock = threading.Lock()
-        self._create_tables()
         self.transactions = 0  # durable transactions so far (each one fsync)
         self._queue: list[_Waiting] = []
         self._queue_lock = threading.Lock()
@@ -242,12 +267,21 @@ class Store:
         return int(row[0]) if row else 1
 
     def load(self) -> MasterState:
+        """The state the tables hold; StoreDamaged if a row cannot be read or the whole breaks
+        an invariant (`storecheck`): never half a namespace."""
         state = MasterState()
-        for node in self._nodes():
-            state.apply_change(PutNode(node))
-        for chunk in self._chunks():
-            state.apply_change(PutChunk(chunk))
-        state.apply_change(RaiseNextHandle(self.load_next_handle()))
+        try:
+            for node in self._nodes():
+                state.apply_change(PutNode(node))
+            for chunk in self._chunks():
+                state.apply_change(PutChunk(chunk))
+            state.apply_change(RaiseNextHandle(self.load_next_handle()))
+        except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as err:
+            raise StoreDamaged(self.path, f"{type(err).__name__}: {err}") from None
+        recorded = self.db.execute("SELECT 1 FROM meta WHERE key = 'next_handle'").fetchone()
+        problem = storecheck.state_problem(state, handles_recorded=recorded is not None)
+        if problem is not None:
+            raise StoreDamaged(self.path, problem)
         return state
 
     def commit(self, mutation: Mutation) -> int:
@@ -277,7 +311,7 @@ class Store:
                 else:
                     self._leading = False
         if waiting.error is not None:
-            raise waiting.error
+            raise _refusal(waiting.error)
         return waiting.seq
 
     def _write_batch(self, batch: list[_Waiting]) -> None:

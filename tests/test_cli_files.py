@@ -109,8 +109,8 @@ def test_touchz_makes_empty_files_once(shared_cluster: LocalCluster) -> None:
     ok(run_gfs(m, "touchz", "/_SUCCESS", "/_DONE"))
     ok(run_gfs(m, "touchz", "/_SUCCESS"))  # already there and empty: fine
     assert ok(run_gfs(m, "cat", "/_SUCCESS")) == b""
-    ok(run_gfs(m, "put", "-", "/full", stdin=b"x"))
-    fails(run_gfs(m, "touchz", "/full"), "not an empty file: /full")
+    ok(run_gfs(m, "put", "-", "/touched-full", stdin=b"x"))
+    fails(run_gfs(m, "touchz", "/touched-full"), "not an empty file: /touched-full")
 
 
 def test_a_path_that_is_not_utf8_is_one_line(shared_cluster: LocalCluster) -> None:

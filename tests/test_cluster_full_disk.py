@@ -39,9 +39,10 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_is_a_clear_error_and_leaves_nothing_half_there(
     tmp_path: Path, tiny_disk: Path
 ) -> None:
-    cluster = LocalCluster(
-        tmp_path / "c", chunkservers=3, master_args=[f"--chunk-size={MiB}", *FAST_TIMING]
-    )
+    # --min-replication=3: every new chunk needs all three servers, so the full one must be
+    # refused for room (by default a chunk goes to the two with room, copied up later).
+    master_args = [f"--chunk-size={MiB}", "--min-replication=3", *FAST_TIMING]
+    cluster = LocalCluster(tmp_path / "c", chunkservers=3, master_args=master_args)
     try:
         cluster.start()
         m = cluster.master_address

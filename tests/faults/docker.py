@@ -1,13 +1,19 @@
 """The fault-injection cluster as the compose cluster of deploy/ (secure, as deployed), with
-tests/faults/compose.faults.yml over it: partitions with iptables inside the containers and
-`docker network disconnect`, pauses with the freezer."""
+tests/faults/compose.faults.yml over it. docker-compose brings it up and down; every fault is
+made through the Docker SDK (the `docker` package): kills, pauses (the freezer), commands run
+inside a container (iptables partitions and loss, tc shaping), network disconnects."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.containers import Container
 
 from common.tls import TlsFiles
 from tests.faults.cluster import (
@@ -27,12 +33,15 @@ _PORT = {"master": 9000, "shadow": 9010, **dict.fromkeys(CHUNKSERVERS, 9100)}
 
 def docker_available() -> str | None:
     """None if a Docker engine and docker-compose answer here, else why not."""
-    for argv in (("docker", "info"), ("docker-compose", "version")):
-        try:
-            if run(*argv, check=False).returncode != 0:
-                return f"`{' '.join(argv)}` fails: no Docker engine or compose here"
-        except FileNotFoundError:
-            return f"`{argv[0]}` is not installed"
+    try:
+        docker.from_env(timeout=10).ping()
+    except docker.errors.DockerException as err:
+        return f"no Docker engine answers here ({err})"
+    try:
+        if run("docker-compose", "version", check=False).returncode != 0:
+            return "`docker-compose version` fails"
+    except FileNotFoundError:
+        return "`docker-compose` is not installed"
     return None
 
 
@@ -59,6 +68,7 @@ class DockerFaults(FaultCluster):
         self.isolated: set[str] = set()  # disconnected from the network
         self.shaped: set[str] = set()  # with a tbf qdisc
         self.env = self._environment()
+        self.engine = docker.from_env(timeout=120)
         tls = workdir / "tls"  # made by the compose file's `certs` service on the first `up`
         self.tls = TlsFiles(tls / "ca.pem", tls / "admin.pem", tls / "admin.key")
 
@@ -95,6 +105,9 @@ class DockerFaults(FaultCluster):
     def container(self, node: str) -> str:
         return f"{self.project}_{node}_1"
 
+    def _container(self, node: str) -> Container:
+        return self.engine.containers.get(self.container(node))
+
     def endpoint(self, node: str) -> Endpoint:
         return Endpoint(self.ip(node), _PORT[node])
 
@@ -104,17 +117,14 @@ class DockerFaults(FaultCluster):
     @classmethod
     def remove_leftovers(cls) -> None:
         """Containers and networks of an earlier run that died before cleaning up."""
-        label = "label=com.docker.compose.project"
-        ids = run("docker", "ps", "-aq", "--filter", label, check=False).stdout.split()
-        for cid in ids:
-            project = run("docker", "inspect", "-f",
-                          '{{index .Config.Labels "com.docker.compose.project"}}', cid,
-                          check=False).stdout.strip()  # fmt: skip
-            if project.startswith(cls.PROJECT_PREFIX):
-                run("docker", "rm", "-f", "-v", cid, check=False)
-        for net in run("docker", "network", "ls", "-q", "--filter", f"name={cls.PROJECT_PREFIX}",
-                       check=False).stdout.split():  # fmt: skip
-            run("docker", "network", "rm", net, check=False)
+        engine = docker.from_env(timeout=120)
+        label = "com.docker.compose.project"
+        for found in engine.containers.list(all=True, filters={"label": label}):
+            if found.labels.get(label, "").startswith(cls.PROJECT_PREFIX):
+                found.remove(force=True, v=True)
+        for net in engine.networks.list(names=[cls.PROJECT_PREFIX]):
+            if net.name.startswith(cls.PROJECT_PREFIX):
+                net.remove()
 
     def _start(self) -> None:
         self.compose("up", "-d")
@@ -124,18 +134,24 @@ class DockerFaults(FaultCluster):
         logs = self.compose("logs", "--no-color", "--timestamps", check=False)
         (self.workdir / "compose.log").write_text(logs)
         self.compose("down", "-v", "-t", "3", "--remove-orphans", check=False)
+        self.engine.close()
 
     def _kill(self, node: str) -> None:
-        run("docker", "kill", self.container(node), check=False)
+        with contextlib.suppress(docker.errors.APIError):  # not running: killed already
+            self._container(node).kill()
 
     def _start_node(self, node: str) -> None:
-        run("docker", "start", self.container(node))
+        self._container(node).start()
 
     def _signal_pause(self, node: str, pause: bool) -> None:
-        run("docker", "pause" if pause else "unpause", self.container(node), check=False)
+        container = self._container(node)
+        with contextlib.suppress(docker.errors.APIError):  # not running, or done already
+            container.pause() if pause else container.unpause()
 
     def _exec(self, node: str, *argv: str, check: bool = True) -> None:
-        run("docker", "exec", self.container(node), *argv, check=check)
+        code, output = self._container(node).exec_run(list(argv))
+        if check and code != 0:
+            raise RuntimeError(f"{node}: {' '.join(argv)}: {output.decode(errors='replace')}")
 
     def _cut(self, src: str, dst: str) -> None:
         if src == CLIENT:
@@ -148,7 +164,7 @@ class DockerFaults(FaultCluster):
     def isolate(self, node: str) -> None:
         """`docker network disconnect`: the container loses its only network."""
         self.isolated.add(node)
-        run("docker", "network", "disconnect", "-f", self.network, self.container(node))
+        self.engine.networks.get(self.network).disconnect(self.container(node), force=True)
 
     def lossy(self, node: str, fraction: float) -> None:
         self.cut_nodes.add(node)
@@ -164,9 +180,11 @@ class DockerFaults(FaultCluster):
 
     def _heal_network(self) -> None:
         self.host.heal()
+        network = self.engine.networks.get(self.network) if self.isolated else None
         for node in sorted(self.isolated):
-            run("docker", "network", "connect", "--ip", self.ip(node), self.network,
-                self.container(node), check=False)  # fmt: skip
+            assert network is not None
+            with contextlib.suppress(docker.errors.APIError):  # connected again already
+                network.connect(self.container(node), ipv4_address=self.ip(node))
         for node in sorted(self.cut_nodes):
             self._exec(node, "iptables", "-F", "OUTPUT", check=False)
             self._exec(node, "iptables", "-F", "INPUT", check=False)
