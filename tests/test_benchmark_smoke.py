@@ -78,6 +78,24 @@ def test_fileobjects_benchmark_runs_and_reports_both_ratios(tmp_path: Path) -> N
 
 
 @pytest.mark.cluster
+def test_pages_benchmark_runs_and_reports_latency_and_ratios(tmp_path: Path) -> None:
+    out = tmp_path / "pages.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "pages.py"), "--files", "2000",
+         "--size-mib", "4", "--rounds", "2", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: a target missed
+    figures = json.loads(out.read_text())
+    assert set(figures["latency"]) == {"overview", "directory of all files", "one file", "/metrics"}
+    assert figures["health_pass_ms"] > 0 and set(figures["noise_floors"]) == {
+        "put_mb_s",
+        "get_mb_s",
+    }
+    assert "within the quiet rounds' own spread" in result.stdout
+
+
+@pytest.mark.cluster
 def test_the_figure3_client_moves_what_it_reports(shared_cluster: LocalCluster) -> None:
     master = shared_cluster.master_address
 

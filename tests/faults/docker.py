@@ -154,12 +154,12 @@ class DockerFaults(FaultCluster):
             raise RuntimeError(f"{node}: {' '.join(argv)}: {output.decode(errors='replace')}")
 
     def _cut(self, src: str, dst: str) -> None:
-        if src == CLIENT:
+        if src == CLIENT:  # the suite's client is this host: healed by host.heal()
             end = self.endpoint(dst)
             self.host.drop(CLIENT, end.ip, end.port)
         else:
             self._exec(src, "iptables", "-A", "OUTPUT", "-d", self.ip(dst), "-j", "DROP")
-        self.cut_nodes.add(src)
+            self.cut_nodes.add(src)
 
     def isolate(self, node: str) -> None:
         """`docker network disconnect`: the container loses its only network."""
