@@ -133,12 +133,12 @@ class Metadata:
             namespace.lookup(self.state, path)
             nodes = self.state.subtree(path)
         files = [n for n in nodes if not n.is_dir]
-        length = sum(n.size for n in files)
+        default = self.config.replication
         return {
-            "length": length,
+            "length": sum(n.size for n in files),
             "files": len(files),
             "directories": len(nodes) - len(files),
-            "consumed": length * self.config.replication,
+            "consumed": sum(n.size * (n.replication or default) for n in files),
         }
 
     def chunk_counts(self) -> tuple[int, int]:

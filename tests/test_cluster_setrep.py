@@ -39,6 +39,7 @@ def test_setrep_up_and_down_and_put_replication(tmp_path: Path) -> None:
             down = run_gfs(m, "setrep", "-w", "2", "/one")
             assert down.returncode == 0, down.stderr
             assert replicas(gfs, "/one") == [2, 2, 2]
+            assert gfs.summary("/one")["consumed"] == 2 * len(data), "du counts its own level"
 
             gfs.mkdir("/dir/sub", parents=True)
             for name in ("/dir/a", "/dir/sub/b"):
