@@ -25,7 +25,8 @@ from client import cli_admin, cli_files, cli_space
 from client.cli_common import client_of, human
 from client.cli_files import local_file
 from common import errors
-from common.launching import LOG_FORMAT, master_options, serve_forever, tls_options
+from common.launching import master_options, serve_forever, tls_options
+from common.logformat import TEXT_FORMAT
 from common.tls import TlsFiles
 
 
@@ -86,7 +87,7 @@ def cli(
 ) -> None:
     """pygfs: a distributed chunk store modelled on the Google File System."""
     if ctx.invoked_subcommand not in ("master", "chunkserver", "shadow", "cluster"):
-        logging.basicConfig(level=logging.WARNING - 10 * verbose, format=LOG_FORMAT)
+        logging.basicConfig(level=logging.WARNING - 10 * verbose, format=TEXT_FORMAT)
     ctx.obj = {
         "master": master,
         "shadows": list(shadows),

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from client.cli_common import client_of, human
-from client.client import Client
+from client.models import FileStat
 
 
 @click.group()
@@ -99,20 +99,9 @@ def decommission(ctx: click.Context, address: str, cancel: bool) -> None:
         click.echo(f"decommissioning {address}; watch `gfs report` until it says decommissioned")
 
 
-def _walk_files(client: Client, path: str) -> Iterator[str]:
-    """Every file at or under `path`, in name order."""
-    for entry in client.ls(path):
-        if entry.is_dir:
-            yield from _walk_files(client, entry.path)
-        else:
-            yield entry.path
-
-
-def _file_lines(client: Client, path: str, chunks: bool, locations: bool) -> Iterator[str]:
+def _file_lines(stat: FileStat, chunks: bool, locations: bool) -> Iterator[str]:
     """As `hdfs fsck -files -blocks -locations`: a line per file, and per chunk below it."""
-    replication = {e.path: e.replication for e in client.ls(path) if not e.is_dir}
-    stat = client.stat(path)
-    want = replication.get(stat.path, 0)
+    want = stat.replication
     short = [c for c in stat.chunks if len(c.replicas) < want]
     status = "MISSING" if any(not c.replicas for c in short) else "UNDER_REPLICATED"
     yield (
@@ -138,8 +127,8 @@ def fsck(
     """Check replica health; exits 0 only when every chunk is healthy."""
     client = client_of(ctx)
     if files or chunks or locations:
-        for file in _walk_files(client, path):
-            for line in _file_lines(client, file, chunks or locations, locations):
+        for stat in client.file_stats(path):
+            for line in _file_lines(stat, chunks or locations, locations):
                 click.echo(line)
     report = client.fsck(path)
     if as_json:

@@ -218,10 +218,7 @@ def get(ctx: click.Context, force: bool, sources: tuple[str, ...], local: str) -
     found = [p for pattern in sources for p in client.glob(pattern)]
     if local == "-":
         for path in found:
-            stat = client.stat(path)
-            if stat.is_dir:
-                raise errors.IsADirectory(f"is a directory: {stat.path}")
-            client.get(path, sys.stdout.buffer)
+            client.get(path, sys.stdout.buffer)  # a directory: IsADirectory
         return
     into = Path(local).is_dir()
     if len(found) > 1 and not into:
@@ -238,9 +235,7 @@ def cat(ctx: click.Context, patterns: tuple[str, ...]) -> None:
     """Write files (patterns allowed) to stdout, one after another."""
     client = client_of(ctx)
     for path in [p for pattern in patterns for p in client.glob(pattern)]:
-        if client.stat(path).is_dir:
-            raise errors.IsADirectory(f"is a directory: {path}")
-        client.get(path, sys.stdout.buffer)
+        client.get(path, sys.stdout.buffer)  # a directory: IsADirectory
         sys.stdout.buffer.flush()
 
 

@@ -120,11 +120,10 @@ class Client:
         """Sets the replication of a file, or of every file under a directory; returns how
         many files. The master copies or trims their chunks in the background (`wait_replicated`
         waits for it)."""
-        request = master_pb2.SetReplicationRequest(
-            path=paths.normalize(path), replication=replication
-        )
+        path = paths.normalize(path)
+        request = master_pb2.SetReplicationRequest(path=path, replication=replication)
         files = int(self._master("SetReplication", request).files)
-        self.cache.forget(paths.normalize(path))
+        self.cache.forget(path)
         return files
 
     def wait_replicated(self, path: str, timeout: float = 600.0, poll: float = 0.5) -> None:
@@ -134,7 +133,7 @@ class Client:
         while True:
             short = [
                 f"{stat.path} chunk {c.index}: {len(c.replicas)} of {stat.replication}"
-                for stat in self._stats_under(path)
+                for stat in self.file_stats(path)
                 for c in stat.chunks
                 if len(c.replicas) != stat.replication
             ]
@@ -144,13 +143,14 @@ class Client:
                 raise errors.Unavailable(f"not replicated within {timeout:.0f}s: {short[0]}")
             time.sleep(poll)
 
-    def _stats_under(self, path: str) -> Iterator[FileStat]:
+    def file_stats(self, path: str) -> Iterator[FileStat]:
+        """The stat of the file `path`, or of every file under the directory, in name order."""
         stat = self.stat(path)
         if not stat.is_dir:
             yield stat
             return
         for entry in self.ls(path):
-            yield from self._stats_under(entry.path)
+            yield from self.file_stats(entry.path)
 
     def rm(self, path: str, recursive: bool = False, skip_trash: bool = False) -> None:
         """Deletes `path`: into the trash (restorable with `undelete` until the master's grace

@@ -18,6 +18,7 @@ from typing import Any
 from fsspec import AbstractFileSystem  # type: ignore[import-untyped]
 
 from client.client import Client
+from client.globs import has_magic
 from client.models import Entry
 from common import paths
 from common.tls import TlsFiles
@@ -125,7 +126,7 @@ class GfsFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unty
         self.client.rm(self._strip_protocol(path), skip_trash=True)
 
     def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
-        if isinstance(path, str) and maxdepth is None and not globs_in(path):
+        if isinstance(path, str) and maxdepth is None and not has_magic(path):
             self.client.rm(self._strip_protocol(path), recursive=recursive, skip_trash=True)
             self.invalidate_cache()
             return
@@ -144,7 +145,7 @@ class GfsFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unty
 
     def mv(self, path1: Any, path2: Any, recursive: bool = False, **kwargs: Any) -> None:
         """A rename where it is one (one path to a new name); else copy and delete."""
-        if isinstance(path1, str) and isinstance(path2, str) and not globs_in(path1):
+        if isinstance(path1, str) and isinstance(path2, str) and not has_magic(path1):
             src, dst = self._strip_protocol(path1), self._strip_protocol(path2)
             if self.isdir(dst):
                 dst = dst.rstrip("/") + "/" + src.rsplit("/", 1)[-1]
@@ -195,7 +196,3 @@ class GfsFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unty
         begin = 0 if start is None else (start if start >= 0 else max(0, stat.size + start))
         stop = stat.size if end is None else (end if end >= 0 else max(0, stat.size + end))
         return self.client.read(path, begin, max(0, stop - begin))
-
-
-def globs_in(path: str) -> bool:
-    return any(c in path for c in "*?[")

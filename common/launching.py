@@ -15,11 +15,10 @@ import click
 
 from common import errors
 from common.logfilters import limit_repeats
-from common.logformat import FORMATS, TEXT_FORMAT, formatter
+from common.logformat import FORMATS, formatter
 from common.tls import TlsFiles
 
 MiB = 1024 * 1024
-LOG_FORMAT = TEXT_FORMAT
 DEFAULT_MASTER = "127.0.0.1:9000"
 
 

@@ -13,6 +13,8 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from master.health import CLASSES
+
 if TYPE_CHECKING:  # the store counts its commits here: no import of it at run time
     from master.healthsnapshot import HealthSnapshot
     from master.metadata import Metadata
@@ -111,7 +113,7 @@ class ClusterState(Collector):
             "Chunks of the namespace by replica health (fsck's classes; as of the snapshot)",
             labels=["health"],
         )
-        for name in ("healthy", "under_replicated", "over_replicated", "missing", "corrupt"):
+        for name in (*CLASSES, "corrupt"):
             by_health.add_metric([name], snapshot.counts.get(name, 0))
         yield by_health
         queue = GaugeMetricFamily(

@@ -262,9 +262,13 @@ class Store:
     def _chunks(self) -> list[Chunk]:
         return [Chunk(**row) for row in self.db["chunks"].rows]
 
-    def load_next_handle(self) -> int:
+    def _recorded_next_handle(self) -> int | None:
+        """The next handle to issue, as the store recorded it (None: a store from before)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'next_handle'").fetchone()
-        return int(row[0]) if row else 1
+        return int(row[0]) if row else None
+
+    def load_next_handle(self) -> int:
+        return self._recorded_next_handle() or 1
 
     def load(self) -> MasterState:
         """The state the tables hold; StoreDamaged if a row cannot be read or the whole breaks
@@ -275,10 +279,10 @@ class Store:
                 state.apply_change(PutNode(node))
             for chunk in self._chunks():
                 state.apply_change(PutChunk(chunk))
-            state.apply_change(RaiseNextHandle(self.load_next_handle()))
+            recorded = self._recorded_next_handle()
+            state.apply_change(RaiseNextHandle(recorded or 1))
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as err:
             raise StoreDamaged(self.path, f"{type(err).__name__}: {err}") from None
-        recorded = self.db.execute("SELECT 1 FROM meta WHERE key = 'next_handle'").fetchone()
         problem = storecheck.state_problem(state, handles_recorded=recorded is not None)
         if problem is not None:
             raise StoreDamaged(self.path, problem)
