@@ -56,6 +56,18 @@ def test_a_full_disk_is_a_clear_error_and_leaves_nothing_half_there(
         # No push is left behind.
         wait_until(lambda: not list((tiny_disk / "spool").glob("*")), 10, "the spool is empty")
 
+        # The disk stays full (the failed put's replicas are reclaimed meanwhile, and an
+        # aborted push no longer leaves its spool file: without this the disk could have room
+        # again before the master heard it was full).
+        fd = os.open(tiny_disk / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, bytes(64 * 1024)):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
         # Once the master has heard, a new chunk is refused clearly rather than half-placed.
         def refused() -> bool:
             r = run_gfs(m, "put", "-", "/small", stdin=b"x" * (2 * MiB))
