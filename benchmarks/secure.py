@@ -5,10 +5,13 @@ insecure and a secure local cluster, measured in the same run.
 
 Two clusters of a master and 3 chunkservers (replication 3, 64 MiB chunks) run side by side:
 one insecure, one started as `gfs cluster up --secure` starts it (mutual TLS on every channel,
-every RPC's caller checked). Rounds alternate between the two, so a slow spell of the machine
-hits both. Prints MB/s for put and get and calls/s for durable creates and chunk-location
-lookups (4 threads), the best of --rounds each, and secure/insecure ratios; the target is a
-cost of at most 10% (ratios >= 0.9). Writes the figures to --json.
+every RPC's caller checked; chunkservers serve reads in clear on a port of their own, each
+proved by its chunk token, as HDFS moves block data unencrypted unless asked). Rounds alternate
+between the two, so a slow spell of the machine hits both. Prints MB/s for put and get and
+calls/s for durable creates and chunk-location lookups (4 threads), the best of --rounds each,
+and secure/insecure ratios; the target is a cost of at most 10% (ratios >= 0.9). Also prints,
+outside the target, get with every byte over TLS (a client with `encrypted_reads`,
+`gfs --encrypted-reads`). Writes the figures to --json.
 """
 
 from __future__ import annotations
@@ -102,6 +105,13 @@ def main() -> None:
                 name: Client(c.master_address, timeout=300, tls=c.tls_for("client"))
                 for name, c in clusters.items()
             }
+            secure = clusters["secure"]
+            encrypted = Client(
+                secure.master_address,
+                timeout=300,
+                tls=secure.tls_for("client"),
+                encrypted_reads=True,
+            )
             for gfs in clients.values():
                 gfs.mkdir(BASE, parents=True)
                 gfs.put(io.BytesIO(b"x" * 1024), f"{BASE}/lookup")
@@ -112,6 +122,13 @@ def main() -> None:
                     sink = io.BytesIO()
                     get = timed(lambda gfs=gfs, path=path, sink=sink: gfs.get(path, sink))
                     assert sink.getvalue() == data, f"{name}: {path} read back different"
+                    if name == "secure":
+                        sink = io.BytesIO()
+                        get_tls = timed(lambda path=path, sink=sink: encrypted.get(path, sink))
+                        assert sink.getvalue() == data, f"{path} read back different over TLS"
+                        best[name]["get_tls_mb_s"] = max(
+                            best[name].get("get_tls_mb_s", 0.0), size / get_tls / 1e6
+                        )
                     gfs.rm(path, skip_trash=True)
                     cluster = clusters[name]
                     tls = cluster.tls_for("client")
@@ -123,13 +140,14 @@ def main() -> None:
                     }
                     for key, value in figures.items():
                         best[name][key] = max(best[name].get(key, 0.0), value)
-            for gfs in clients.values():
+            for gfs in [*clients.values(), encrypted]:
                 gfs.close()
         finally:
             for cluster in clusters.values():
                 cluster.stop()
 
     ratios = {k: best["secure"][k] / best["insecure"][k] for k in best["insecure"]}
+
     print(
         f"{args.size_mib} MiB put/get, {THREADS} threads of metadata calls, best of {args.rounds}"
     )
@@ -143,7 +161,13 @@ def main() -> None:
         print(
             f"{label:24}{best['insecure'][key]:12.1f}{best['secure'][key]:12.1f}{ratios[key]:8.2f}"
         )
-    met = all(r >= TARGET for r in ratios.values())
+    get_tls = best["secure"]["get_tls_mb_s"]
+    ratios["get_tls_mb_s"] = get_tls / best["insecure"]["get_mb_s"]
+    print(
+        f"{'get MB/s, all over TLS':24}{'':12}{get_tls:12.1f}{ratios['get_tls_mb_s']:8.2f}"
+        "  (--encrypted-reads; not in the target)"
+    )
+    met = all(r >= TARGET for k, r in ratios.items() if k != "get_tls_mb_s")
     print(f"target: secure >= {TARGET} of insecure: {'met' if met else 'NOT met'}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(

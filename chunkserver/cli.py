@@ -36,6 +36,13 @@ CHUNKSERVER_FLAGS: Flags = [
     ("max-per-client", click.IntRange(min=1), 24, "Calls one client has under way at once."),
     ("spool-per-user", click.IntRange(min=1), 1024 * MiB, "Unwritten pushed bytes per user."),
     ("http", str, "", "Serve /metrics and /healthz on this HOST:PORT (none: off)."),
+    (
+        "plain-reads",
+        str,
+        "",
+        "Secure only: also serve reads in clear on this HOST:PORT, each proved by its chunk "
+        "token (none: every read is over TLS).",
+    ),
 ]
 
 
@@ -70,13 +77,16 @@ def chunkserver(
 ) -> None:
     """Run a chunkserver."""
     server_logging(ctx, verbose)
+    tls = tls_of(ctx, tls_ca, tls_cert, tls_key)
+    if tuning["plain_reads"] and tls is None:
+        raise click.UsageError("--plain-reads is for a secure chunkserver (give --tls-*)")
     config = ChunkserverConfig(
         data_dir=data_dir,
         master=master_of(ctx, master_address),
         listen=listen,
         rack=rack,
         advertise=advertise,
-        tls=tls_of(ctx, tls_ca, tls_cert, tls_key),
+        tls=tls,
         **tuning,
     )
     server = ChunkServer(config)

@@ -54,3 +54,6 @@ class ChunkserverConfig:
     tls: TlsFiles | None = None
     # HOST:PORT of /metrics and /healthz ("": none).
     http: str = ""
+    # HOST:PORT where a secure server also serves reads in clear, each proved by its token, for
+    # the speed of bulk reads without TLS ("": none; every read then is over mutual TLS).
+    plain_reads: str = ""

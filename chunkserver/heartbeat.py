@@ -74,6 +74,7 @@ class Heartbeater:
             address=self.address,
             rack=self.config.rack,
             http=self.config.http,
+            plain_reads=self.config.plain_reads,
             used_bytes=used,
             free_bytes=free,
             replicas=[

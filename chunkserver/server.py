@@ -10,14 +10,14 @@ from chunkserver.heartbeat import Heartbeater
 from chunkserver.metrics import REPLICAS, SPOOL_BYTES
 from chunkserver.pages import ChunkserverPages
 from chunkserver.scrubber import Scrubber
-from chunkserver.servicer import POLICY, VITAL, ChunkServicer
+from chunkserver.servicer import POLICY, VITAL, ChunkServicer, PlainReads
 from chunkserver.storage import ChunkStore
 from common import transport
 from common.admission import Shares
 from common.events import RecentEvents
 from common.exclusive import DirectoryLock
-from common.serving import new_server
-from common.statushttp import StatusHttp
+from common.serving import HEALTH_METHODS, Served, new_server
+from common.statushttp import StatusHttp, reachable
 from protos import chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,21 @@ class ChunkServer:
             config = self.config = dataclasses.replace(
                 config, http=self.http.reachable(self.address.rsplit(":", 1)[0])
             )
+        self.plain: Served | None = None
+        if config.plain_reads and config.tls is not None:
+            # Its own server: one gRPC server is either all TLS or none. Reads only, bounded
+            # by the same admission as the TLS port's.
+            shares = Shares(config.max_reads + 2, 2, config.max_per_client, HEALTH_METHODS)
+            self.plain = new_server(config.plain_reads, config.max_reads + 2, None, {}, shares)
+            host = self.address.rsplit(":", 1)[0]
+            bound = f"{config.plain_reads.rsplit(':', 1)[0]}:{self.plain.port}"
+            config = self.config = dataclasses.replace(config, plain_reads=reachable(bound, host))
         self.servicer = ChunkServicer(config, self.store, self.channels, self.address)
         chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(self.servicer, self.server)  # type: ignore[no-untyped-call]
+        if self.plain is not None:
+            chunkserver_pb2_grpc.add_ChunkServerServicer_to_server(  # type: ignore[no-untyped-call]
+                PlainReads(self.servicer), self.plain.server
+            )
         SPOOL_BYTES.set_function(lambda: self.servicer.spool.held)
         REPLICAS.set_function(lambda: len(self.store.metas))
         self.scrubber = Scrubber(
@@ -71,6 +84,9 @@ class ChunkServer:
 
     def start(self) -> None:
         self.server.start()
+        if self.plain is not None:
+            self.plain.server.start()
+            log.info("reads in clear, each proved by its token, on %s", self.config.plain_reads)
         if self.http is not None:
             self.events.watch("chunkserver")
             pages = ChunkserverPages(
@@ -95,7 +111,12 @@ class ChunkServer:
         self.health.stopping()
         self.scrubber.stop()
         self.heartbeater.stop()
-        self.server.stop(grace).wait()
+        servers = [self.server]
+        if self.plain is not None:
+            self.plain.health.stopping()
+            servers.append(self.plain.server)
+        for stopped in [server.stop(grace) for server in servers]:
+            stopped.wait()
         if self.http is not None:
             self.http.stop()
             self.events.unwatch("chunkserver")

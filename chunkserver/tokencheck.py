@@ -7,7 +7,7 @@ import time
 
 from common import errors
 from common.tls import Identity
-from common.tokens import LEAD, READ, WRITE, KeyRing, Token
+from common.tokens import LEAD, READ, WRITE, KeyRing, Token, read_claim
 
 
 class TokenCheck:
@@ -28,6 +28,15 @@ class TokenCheck:
         if who.role != "chunkserver" and token.user != who.name:
             raise errors.PermissionDenied(f"the chunk access token is {token.user!r}'s")
         return token
+
+    def plain_read(
+        self, payload: bytes, proof: bytes, handle: int, version: int, offset: int, length: int
+    ) -> None:
+        """A read on the plain read port, where nobody is identified: the token is shown
+        without its signature, and `proof` shows the caller holds it (tokens.verify_proof)."""
+        claim = read_claim(handle, version, offset, length)
+        token = Token.verify_proof(payload, proof, claim, self.keys, time.time())
+        token.allows(READ, handle, version)
 
     def push(self, who: Identity | None, blob: bytes, handle: int, chain: list[str]) -> str:
         """A push's first piece: a write token for the chunk, and a chain of its replicas.

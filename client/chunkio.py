@@ -18,8 +18,8 @@ from typing import TypeVar
 
 from client.locations import LocationCache
 from client.models import ChunkInfo
-from common import errors, transport
-from protos import chunkserver_pb2
+from common import errors, tokens, transport
+from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class ChunkIO:
         locate: Locate,
         timeout: float,
         piece_size: int = 0,
+        encrypted_reads: bool = False,
     ) -> None:
         self.channels = channels
         self.cache = cache
@@ -69,6 +70,9 @@ class ChunkIO:
         self.timeout = timeout
         self.piece_size = piece_size  # of a push; 0: chosen by its size (piece_for)
         self.local = _local_hosts()
+        # Read over TLS even where a replica serves reads in clear (proved by the token).
+        self.encrypted_reads = encrypted_reads
+        self.plain_unreachable: set[str] = set()  # plain read ports that failed to answer
 
     def is_local(self, address: str) -> bool:
         return address.rsplit(":", 1)[0] in self.local
@@ -222,18 +226,10 @@ class ChunkIO:
                 self.cache.forget(path, info.index)
                 info = self.locate(path, info.index, False)
             for replica in self.nearest_first(info.replicas, first):
-                request = chunkserver_pb2.ReadRequest(
-                    handle=info.handle,
-                    version=info.version,
-                    offset=pos,
-                    length=end - pos,
-                    token=info.token,
-                )
+                target, stub, request = self._reader(info, replica, pos, end - pos)
                 try:
-                    with transport.translating(replica):
-                        for piece in self.channels.chunkserver(replica).Read(
-                            request, timeout=self.timeout
-                        ):
+                    with transport.translating(target):
+                        for piece in stub.Read(request, timeout=self.timeout):
                             pos += len(piece.data)
                             yield piece.data
                 except (
@@ -243,7 +239,9 @@ class ChunkIO:
                     errors.NotFound,
                     errors.PermissionDenied,  # a token from before a master restart: ask again
                 ) as err:
-                    log.info("replica %s failed reading chunk %d: %s", replica, info.handle, err)
+                    log.info("replica %s failed reading chunk %d: %s", target, info.handle, err)
+                    if target != replica and isinstance(err, errors.Unavailable):
+                        self.plain_unreachable.add(target)  # read over TLS from now on
                     failures.append(f"{replica}: {err}")
                     continue
                 if pos < end:
@@ -255,6 +253,24 @@ class ChunkIO:
         raise errors.DataLoss(
             f"chunk {info.index} of {path} could not be read from any replica ({detail})"
         )
+
+    def _reader(
+        self, info: ChunkInfo, replica: str, offset: int, length: int
+    ) -> tuple[str, chunkserver_pb2_grpc.ChunkServerStub, chunkserver_pb2.ReadRequest]:
+        """Whom to ask for a range of `replica`, how, and what: its plain read port if it has
+        one (the token shown without its signature, with a proof of holding it), else the
+        replica itself, with the token as it is."""
+        request = chunkserver_pb2.ReadRequest(
+            handle=info.handle, version=info.version, offset=offset, length=length
+        )
+        plain = "" if self.encrypted_reads else info.plain_read_port(replica)
+        if not plain or plain in self.plain_unreachable:
+            request.token = info.token
+            return replica, self.channels.chunkserver(replica), request
+        request.token = info.token[tokens.MAC :]
+        claim = tokens.read_claim(info.handle, info.version, offset, length)
+        request.proof = tokens.prove(info.token, claim)
+        return plain, self.channels.chunkserver(plain, plain=True), request
 
     def read_striped(self, path: str, info: ChunkInfo, offset: int, length: int) -> bytes:
         """Bytes [offset, offset+length) of a chunk. A range of at least two stripes is read in

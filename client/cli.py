@@ -73,6 +73,12 @@ class ServerCommands(click.Group):
     "--timeout", type=float, default=30.0, show_default=True, help="Per-RPC deadline, seconds."
 )
 @tls_options
+@click.option(
+    "--encrypted-reads",
+    envvar="GFS_ENCRYPTED_READS",
+    is_flag=True,
+    help="Read over TLS even from chunkservers that serve reads in clear (--plain-reads).",
+)
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 @click.pass_context
 def cli(
@@ -83,6 +89,7 @@ def cli(
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    encrypted_reads: bool,
     verbose: int,
 ) -> None:
     """pygfs: a distributed chunk store modelled on the Google File System."""
@@ -94,6 +101,7 @@ def cli(
         "timeout": timeout,
         "verbose": verbose,
         "tls": TlsFiles.given(tls_ca, tls_cert, tls_key),
+        "encrypted_reads": encrypted_reads,
     }
 
 
@@ -122,10 +130,24 @@ def cluster() -> None:
     is_flag=True,
     help="Mutual TLS: a CA and certificates in DATA_DIR/tls (admin, client and one per server).",
 )
+@click.option(
+    "--plain-reads/--no-plain-reads",
+    default=True,
+    show_default=True,
+    help="With --secure: chunkservers also serve reads in clear, each proved by its chunk token "
+    "(as HDFS moves block data unencrypted unless asked); --no-plain-reads: all over TLS.",
+)
 @master_options
 @click.pass_context
 def cluster_up(
-    ctx: click.Context, /, chunkservers: int, data_dir: Path, port: int, secure: bool, **tuning: Any
+    ctx: click.Context,
+    /,
+    chunkservers: int,
+    data_dir: Path,
+    port: int,
+    secure: bool,
+    plain_reads: bool,
+    **tuning: Any,
 ) -> None:
     """Run a master and N chunkservers in the foreground until Ctrl-C. A server that exits
     is started again (after 1 s, doubling while it keeps exiting at once); one that exits
@@ -149,6 +171,7 @@ def cluster_up(
         port=port,
         master_args=args,
         secure=secure,
+        plain_reads=plain_reads,
         http=True,
     )
     try:

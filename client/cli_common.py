@@ -14,6 +14,7 @@ def client_of(ctx: click.Context) -> Client:
         shadows=ctx.obj["shadows"],
         timeout=ctx.obj["timeout"],
         tls=ctx.obj["tls"],
+        encrypted_reads=ctx.obj["encrypted_reads"],
     )
     ctx.call_on_close(client.close)
     return client

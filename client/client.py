@@ -50,8 +50,12 @@ class Client:
         parallel_chunks: int = 2,
         cache_seconds: float = 30.0,
         tls: TlsFiles | None = None,
+        encrypted_reads: bool = False,
     ) -> None:
-        """`tls`: this user's certificate, for a secure cluster (mutual TLS)."""
+        """`tls`: this user's certificate, for a secure cluster (mutual TLS). On such a
+        cluster, chunkservers started with --plain-reads serve reads in clear, each proved by
+        its chunk token (HDFS's data transfer without encryption); `encrypted_reads` reads
+        over TLS from them too."""
         self.master_address = master
         self.shadows = list(shadows or [])
         self.timeout = timeout
@@ -64,6 +68,7 @@ class Client:
             lambda path, index, for_write: self._locate(path, index, for_write),
             timeout,
             piece_size,
+            encrypted_reads,
         )
         self._chunk_size: int | None = None
         self._append_at: dict[str, int] = {}  # the chunk an append to a file starts at

@@ -71,6 +71,9 @@ class LocalCluster:
     # process run with its own; `admin` (the superuser) and `client` (a user) for clients. The
     # root is the superuser's, so `client` is given a home (HOME) and everyone /tmp (0777).
     secure: bool = False
+    # Secure only: chunkservers also serve reads in clear, each proved by its token (as HDFS
+    # moves block data unencrypted unless asked); False: every read over TLS.
+    plain_reads: bool = True
     http: bool = False  # every server also serves /metrics and /healthz (on a free port)
     master: Process | None = None
     shadow: Process | None = None
@@ -190,6 +193,7 @@ class LocalCluster:
                 "--rack",
                 rack,
                 *self._tls_args(f"cs{i}", "chunkserver"),
+                *(["--plain-reads", "127.0.0.1:0"] if self.secure and self.plain_reads else []),
                 *self._http_args(),
                 *self.chunkserver_args,
             ],

@@ -38,12 +38,27 @@ class ChunkInfo:
     primary: str | None
     token: bytes = b""  # a secure master's chunk access token, shown to the chunkservers
     writable: bool = False  # looked up for a write (its token, if any, allows writing)
+    # Where each replica (in their order) serves reads in clear, proved by the token ("": none).
+    plain_reads: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, c: master_pb2.ChunkLocation) -> ChunkInfo:
         return cls(
-            c.index, c.handle, c.version, c.size, tuple(c.replicas), c.primary or None, c.token
+            c.index,
+            c.handle,
+            c.version,
+            c.size,
+            tuple(c.replicas),
+            c.primary or None,
+            c.token,
+            plain_reads=tuple(c.plain_reads),
         )
+
+    def plain_read_port(self, replica: str) -> str:
+        """Where `replica` serves this chunk's reads in clear ("": nowhere; read over TLS)."""
+        if not self.token or len(self.plain_reads) != len(self.replicas):
+            return ""
+        return self.plain_reads[self.replicas.index(replica)]
 
     def as_json(self) -> dict[str, Any]:
         return {

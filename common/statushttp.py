@@ -22,6 +22,20 @@ Page = Callable[[dict[str, str]], str]  # the query's parameters -> an HTML page
 _EVERYWHERE = ("", "0.0.0.0", "::", "[::]")
 
 
+def reachable(address: str, host: str) -> str:
+    """A server's bound HOST:PORT as others reach it: bound to every interface, `host`'s (or,
+    if that is every interface too, this machine's address)."""
+    bound, port = address.rsplit(":", 1)
+    if bound not in _EVERYWHERE:
+        return address
+    if host in _EVERYWHERE:
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
 class StatusHttp:
     def __init__(self, listen: str, health: Health) -> None:
         self.pages: dict[str, Page] = {}  # path -> its page (the status pages, once known)
@@ -37,17 +51,7 @@ class StatusHttp:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
 
     def reachable(self, host: str) -> str:
-        """This server's HOST:PORT as others reach it: bound to every interface, `host`'s (or,
-        if that is every interface too, this machine's address)."""
-        bound, port = self.address.rsplit(":", 1)
-        if bound not in _EVERYWHERE:
-            return self.address
-        if host in _EVERYWHERE:
-            try:
-                host = socket.gethostbyname(socket.gethostname())
-            except OSError:
-                host = "127.0.0.1"
-        return f"{host}:{port}"
+        return reachable(self.address, host)
 
     @property
     def url(self) -> str:

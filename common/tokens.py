@@ -81,7 +81,7 @@ class Token:
             ],
             separators=(",", ":"),
         ).encode()
-        return hmac.new(key.secret, payload, hashlib.sha256).digest() + payload
+        return _mac(key.secret, payload) + payload
 
     @staticmethod
     def verify(blob: bytes, ring: KeyRing, now: float) -> Token:
@@ -90,31 +90,26 @@ class Token:
         rotation, or a restart, in the last heartbeat: worth retrying)."""
         if len(blob) <= MAC:
             raise errors.PermissionDenied("no chunk access token (ask the master for the chunk)")
-        try:
-            fields = json.loads(blob[MAC:])
-            key_id, handle, version, ops, user, until, replicas = fields
-            token = Token(
-                int(key_id),
-                int(handle),
-                int(version),
-                str(ops),
-                str(user),
-                float(until),
-                tuple(str(r) for r in replicas),
-            )
-        except (ValueError, TypeError):
-            raise errors.PermissionDenied("a malformed chunk access token") from None
-        key = ring.keys.get(token.key_id)
-        if key is None:
-            raise errors.Unavailable(
-                f"chunk access token signed with key {token.key_id}, not known here yet"
-            )
-        expected = hmac.new(key.secret, blob[MAC:], hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, blob[:MAC]):
+        token, key = _parse(blob[MAC:], ring)
+        if not hmac.compare_digest(_mac(key.secret, blob[MAC:]), blob[:MAC]):
             raise errors.PermissionDenied("a chunk access token with a bad signature")
-        if now > token.until + CLOCK_SLACK or now > key.until + CLOCK_SLACK:
-            raise errors.PermissionDenied("an expired chunk access token (ask the master again)")
-        return token
+        return _unexpired(token, key, now)
+
+    @staticmethod
+    def verify_proof(
+        payload: bytes, proof: bytes, claim: bytes, ring: KeyRing, now: float
+    ) -> Token:
+        """As `verify`, for a token shown without its signature (`payload`) over a channel in
+        clear: `proof` must be `prove(signed, claim)`, which only the holder of the signed token
+        can make. Whoever sees the request learns the token's fields, never its signature, so
+        cannot make a proof of anything else (HDFS's data transfer handshake does the same with
+        a block token's password)."""
+        if not payload:
+            raise errors.PermissionDenied("no chunk access token (ask the master for the chunk)")
+        token, key = _parse(payload, ring)
+        if not hmac.compare_digest(prove(_mac(key.secret, payload) + payload, claim), proof):
+            raise errors.PermissionDenied("a read in clear without a valid proof of its token")
+        return _unexpired(token, key, now)
 
     def allows(self, op: str, handle: int, version: int | None) -> None:
         """Raises PermissionDenied unless this token lets its holder do `op` to the chunk at
@@ -125,3 +120,46 @@ class Token:
                 f"the chunk access token is for {self.ops!r} on chunk {self.handle} "
                 f"v{self.version}, not {op!r} on chunk {handle} v{version}"
             )
+
+
+def prove(signed: bytes, claim: bytes) -> bytes:
+    """What shows, in clear, that the caller holds the signed token `signed` and asks `claim`
+    (a request's fields) of it: an HMAC of the claim keyed by the token's signature."""
+    return _mac(signed[:MAC], claim)
+
+
+def _mac(secret: bytes, data: bytes) -> bytes:
+    return hmac.new(secret, data, hashlib.sha256).digest()
+
+
+def _parse(payload: bytes, ring: KeyRing) -> tuple[Token, Key]:
+    try:
+        key_id, handle, version, ops, user, until, replicas = json.loads(payload)
+        token = Token(
+            int(key_id),
+            int(handle),
+            int(version),
+            str(ops),
+            str(user),
+            float(until),
+            tuple(str(r) for r in replicas),
+        )
+    except (ValueError, TypeError):
+        raise errors.PermissionDenied("a malformed chunk access token") from None
+    key = ring.keys.get(token.key_id)
+    if key is None:
+        raise errors.Unavailable(
+            f"chunk access token signed with key {token.key_id}, not known here yet"
+        )
+    return token, key
+
+
+def _unexpired(token: Token, key: Key, now: float) -> Token:
+    if now > token.until + CLOCK_SLACK or now > key.until + CLOCK_SLACK:
+        raise errors.PermissionDenied("an expired chunk access token (ask the master again)")
+    return token
+
+
+def read_claim(handle: int, version: int, offset: int, length: int) -> bytes:
+    """What a read in clear proves it may ask: exactly this range of this chunk's version."""
+    return f"{handle}:{version}:{offset}:{length}".encode()

@@ -44,27 +44,30 @@ class Channels:
 
     def __init__(self, tls: TlsFiles | None = None) -> None:
         self._lock = threading.Lock()
-        self._channels: dict[str, grpc.Channel] = {}
+        self._channels: dict[tuple[str, bool], grpc.Channel] = {}
         self._credentials = tls.channel_credentials() if tls is not None else None
 
-    def get(self, address: str) -> grpc.Channel:
+    def get(self, address: str, *, plain: bool = False) -> grpc.Channel:
+        """The channel to `address`; `plain`: in clear even with TLS (a plain read port)."""
         with self._lock:
-            channel = self._channels.get(address)
+            channel = self._channels.get((address, plain))
             if channel is None:
-                if self._credentials is None:
+                if self._credentials is None or plain:
                     channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
                 else:
                     channel = grpc.secure_channel(
                         address, self._credentials, options=CHANNEL_OPTIONS
                     )
-                self._channels[address] = channel
+                self._channels[(address, plain)] = channel
             return channel
 
     def master(self, address: str) -> master_pb2_grpc.MasterStub:
         return master_pb2_grpc.MasterStub(self.get(address))  # type: ignore[no-untyped-call]
 
-    def chunkserver(self, address: str) -> chunkserver_pb2_grpc.ChunkServerStub:
-        return chunkserver_pb2_grpc.ChunkServerStub(self.get(address))  # type: ignore[no-untyped-call]
+    def chunkserver(
+        self, address: str, *, plain: bool = False
+    ) -> chunkserver_pb2_grpc.ChunkServerStub:
+        return chunkserver_pb2_grpc.ChunkServerStub(self.get(address, plain=plain))  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         with self._lock:

@@ -45,6 +45,7 @@ class Heartbeat:
     corrupt: list[int] = field(default_factory=list)
     extend: list[tuple[int, int]] = field(default_factory=list)  # (handle, version) leases
     http: str = ""  # its /metrics and /healthz
+    plain_reads: str = ""  # where it serves reads in clear, each proved by its token
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class ServerInfo:
     garbage: set[int] = field(default_factory=set)  # replicas of deleted chunks, last report
     reported: int = 0  # replicas (any state) in its last report
     http: str = ""
+    plain_reads: str = ""
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,7 @@ class Chunkservers:
         if info is None:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)
         info.rack, info.last_heartbeat, info.http = beat.rack, now, beat.http
+        info.plain_reads = beat.plain_reads
         info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
         self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}

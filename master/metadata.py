@@ -26,6 +26,7 @@ class ChunkView:
     size: int
     replicas: list[str]
     primary: str  # "" when no valid lease
+    plain_reads: list[str]  # each replica's plain read port ("": none)
 
 
 class Metadata:
@@ -99,7 +100,8 @@ class Metadata:
         replicas = self.servers.replicas(handle, now)
         size = max(0, min(self.config.chunk_size, node.size - index * self.config.chunk_size))
         primary = chunk.lease_holder if chunk.lease_valid(now) else ""
-        return ChunkView(index, handle, chunk.version, size, replicas, primary)
+        plain = [self.servers.servers[a].plain_reads for a in replicas]
+        return ChunkView(index, handle, chunk.version, size, replicas, primary, plain)
 
     def chunk_view(self, path: str, index: int, caller: Caller = SUPERUSER) -> ChunkView:
         """Chunk `index` of file `path`, for a read."""

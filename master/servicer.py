@@ -68,6 +68,7 @@ def _location(view: ChunkView) -> master_pb2.ChunkLocation:
         size=view.size,
         replicas=view.replicas,
         primary=view.primary,
+        plain_reads=view.plain_reads if any(view.plain_reads) else [],
     )
 
 
@@ -231,11 +232,12 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.HeartbeatRequest, context: grpc.ServicerContext
     ) -> master_pb2.HeartbeatResponse:
         who = tls.peer(context)
-        if who is not None and not who.may_claim(request.address):
-            raise errors.PermissionDenied(
-                f"chunkserver {who.name!r} may not report as {request.address}: its certificate "
-                f"names {', '.join(sorted(who.hosts)) or 'no host'}"
-            )
+        for claimed in filter(None, [request.address, request.plain_reads]):
+            if who is not None and not who.may_claim(claimed):
+                raise errors.PermissionDenied(
+                    f"chunkserver {who.name!r} may not report as {claimed}: its certificate "
+                    f"names {', '.join(sorted(who.hosts)) or 'no host'}"
+                )
         master = self._master()
         HEARTBEATS.inc()
         removals, extended = master.heartbeat(
@@ -248,6 +250,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 corrupt=list(request.corrupt),
                 extend=[(r.handle, r.version) for r in request.extend],
                 http=request.http,
+                plain_reads=request.plain_reads,
             )
         )
         return master_pb2.HeartbeatResponse(

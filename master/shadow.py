@@ -193,6 +193,7 @@ class ShadowService:
                 [Report(r.handle, r.version, r.length) for r in d.replicas],
                 list(d.corrupt),
                 http=d.http,
+                plain_reads=d.plain_reads,
             )
             meta = self.metadata
             with meta.core:

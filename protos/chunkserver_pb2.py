@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18protos/chunkserver.proto\x12\x11pygfs.chunkserver\"\x05\n\x03\x41\x63k\"h\n\tDataPiece\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\r\n\x05\x63hain\x18\x02 \x03(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0e\n\x06handle\x18\x04 \x01(\x04\x12\x0e\n\x06offset\x18\x05 \x01(\x03\x12\r\n\x05token\x18\x06 \x01(\x0c\"\"\n\x10PushDataResponse\x12\x0e\n\x06length\x18\x01 \x01(\x03\"_\n\x0cWriteRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ta_id\x18\x04 \x01(\t\x12\r\n\x05token\x18\x05 \x01(\x0c\"\x97\x01\n\x11\x41pplyWriteRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ta_id\x18\x04 \x01(\t\x12\x0e\n\x06serial\x18\x05 \x01(\x04\x12\x11\n\trecord_id\x18\x06 \x01(\t\x12\x0e\n\x06pad_to\x18\x07 \x01(\x03\x12\r\n\x05token\x18\x08 \x01(\x0c\"c\n\rAppendRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07\x64\x61ta_id\x18\x03 \x01(\t\x12\x11\n\trecord_id\x18\x04 \x01(\t\x12\r\n\x05token\x18\x05 \x01(\x0c\"C\n\x0e\x41ppendResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12\x0e\n\x06padded\x18\x02 \x01(\x08\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"%\n\rWriteResponse\x12\x14\n\x0c\x63hunk_length\x18\x01 \x01(\x03\"]\n\x0bReadRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0e\n\x06length\x18\x04 \x01(\x03\x12\r\n\x05token\x18\x05 \x01(\x0c\"\x19\n\tReadPiece\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"D\n\x11SetVersionRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06\x63reate\x18\x03 \x01(\x08\"}\n\x11GrantLeaseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x13\n\x0bsecondaries\x18\x04 \x03(\t\x12\x12\n\nchunk_size\x18\x05 \x01(\x03\x12\r\n\x05token\x18\x06 \x01(\x0c\"5\n\x12RevokeLeaseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\":\n\x07Replica\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x90\x01\n\x0b\x44\x65scription\x12\x0c\n\x04rack\x18\x01 \x01(\t\x12\x12\n\nused_bytes\x18\x02 \x01(\x03\x12\x12\n\nfree_bytes\x18\x03 \x01(\x03\x12,\n\x08replicas\x18\x04 \x03(\x0b\x32\x1a.pygfs.chunkserver.Replica\x12\x0f\n\x07\x63orrupt\x18\x05 \x03(\x04\x12\x0c\n\x04http\x18\x06 \x01(\t\"K\n\x12ReplicaInfoRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0cwithout_crcs\x18\x03 \x01(\x08\"\xb0\x01\n\x13ReplicaInfoResponse\x12\x0e\n\x06length\x18\x01 \x01(\x03\x12\x0c\n\x04\x63rcs\x18\x02 \x03(\r\x12I\n\nrecord_ids\x18\x03 \x03(\x0b\x32\x35.pygfs.chunkserver.ReplicaInfoResponse.RecordIdsEntry\x1a\x30\n\x0eRecordIdsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"C\n\x10\x43loneFromRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06source\x18\x03 \x01(\t\"\\\n\x10\x43opyLocalRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x12\n\nnew_handle\x18\x03 \x01(\x04\x12\x13\n\x0bnew_version\x18\x04 \x01(\x04\x32\xb3\x07\n\x0b\x43hunkServer\x12O\n\x08PushData\x12\x1c.pygfs.chunkserver.DataPiece\x1a#.pygfs.chunkserver.PushDataResponse(\x01\x12J\n\x05Write\x12\x1f.pygfs.chunkserver.WriteRequest\x1a .pygfs.chunkserver.WriteResponse\x12T\n\nApplyWrite\x12$.pygfs.chunkserver.ApplyWriteRequest\x1a .pygfs.chunkserver.WriteResponse\x12M\n\x06\x41ppend\x12 .pygfs.chunkserver.AppendRequest\x1a!.pygfs.chunkserver.AppendResponse\x12\x46\n\x04Read\x12\x1e.pygfs.chunkserver.ReadRequest\x1a\x1c.pygfs.chunkserver.ReadPiece0\x01\x12J\n\nSetVersion\x12$.pygfs.chunkserver.SetVersionRequest\x1a\x16.pygfs.chunkserver.Ack\x12J\n\nGrantLease\x12$.pygfs.chunkserver.GrantLeaseRequest\x1a\x16.pygfs.chunkserver.Ack\x12L\n\x0bRevokeLease\x12%.pygfs.chunkserver.RevokeLeaseRequest\x1a\x16.pygfs.chunkserver.Ack\x12\x42\n\x08\x44\x65scribe\x12\x16.pygfs.chunkserver.Ack\x1a\x1e.pygfs.chunkserver.Description\x12\\\n\x0bReplicaInfo\x12%.pygfs.chunkserver.ReplicaInfoRequest\x1a&.pygfs.chunkserver.ReplicaInfoResponse\x12H\n\tCloneFrom\x12#.pygfs.chunkserver.CloneFromRequest\x1a\x16.pygfs.chunkserver.Ack\x12H\n\tCopyLocal\x12#.pygfs.chunkserver.CopyLocalRequest\x1a\x16.pygfs.chunkserver.Ackb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18protos/chunkserver.proto\x12\x11pygfs.chunkserver\"\x05\n\x03\x41\x63k\"h\n\tDataPiece\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\r\n\x05\x63hain\x18\x02 \x03(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0e\n\x06handle\x18\x04 \x01(\x04\x12\x0e\n\x06offset\x18\x05 \x01(\x03\x12\r\n\x05token\x18\x06 \x01(\x0c\"\"\n\x10PushDataResponse\x12\x0e\n\x06length\x18\x01 \x01(\x03\"_\n\x0cWriteRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ta_id\x18\x04 \x01(\t\x12\r\n\x05token\x18\x05 \x01(\x0c\"\x97\x01\n\x11\x41pplyWriteRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x61ta_id\x18\x04 \x01(\t\x12\x0e\n\x06serial\x18\x05 \x01(\x04\x12\x11\n\trecord_id\x18\x06 \x01(\t\x12\x0e\n\x06pad_to\x18\x07 \x01(\x03\x12\r\n\x05token\x18\x08 \x01(\x0c\"c\n\rAppendRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07\x64\x61ta_id\x18\x03 \x01(\t\x12\x11\n\trecord_id\x18\x04 \x01(\t\x12\r\n\x05token\x18\x05 \x01(\x0c\"C\n\x0e\x41ppendResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x03\x12\x0e\n\x06padded\x18\x02 \x01(\x08\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"%\n\rWriteResponse\x12\x14\n\x0c\x63hunk_length\x18\x01 \x01(\x03\"l\n\x0bReadRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0e\n\x06length\x18\x04 \x01(\x03\x12\r\n\x05token\x18\x05 \x01(\x0c\x12\r\n\x05proof\x18\x06 \x01(\x0c\"\x19\n\tReadPiece\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"D\n\x11SetVersionRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06\x63reate\x18\x03 \x01(\x08\"}\n\x11GrantLeaseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x13\n\x0bsecondaries\x18\x04 \x03(\t\x12\x12\n\nchunk_size\x18\x05 \x01(\x03\x12\r\n\x05token\x18\x06 \x01(\x0c\"5\n\x12RevokeLeaseRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\":\n\x07Replica\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\xa5\x01\n\x0b\x44\x65scription\x12\x0c\n\x04rack\x18\x01 \x01(\t\x12\x12\n\nused_bytes\x18\x02 \x01(\x03\x12\x12\n\nfree_bytes\x18\x03 \x01(\x03\x12,\n\x08replicas\x18\x04 \x03(\x0b\x32\x1a.pygfs.chunkserver.Replica\x12\x0f\n\x07\x63orrupt\x18\x05 \x03(\x04\x12\x0c\n\x04http\x18\x06 \x01(\t\x12\x13\n\x0bplain_reads\x18\x07 \x01(\t\"K\n\x12ReplicaInfoRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0cwithout_crcs\x18\x03 \x01(\x08\"\xb0\x01\n\x13ReplicaInfoResponse\x12\x0e\n\x06length\x18\x01 \x01(\x03\x12\x0c\n\x04\x63rcs\x18\x02 \x03(\r\x12I\n\nrecord_ids\x18\x03 \x03(\x0b\x32\x35.pygfs.chunkserver.ReplicaInfoResponse.RecordIdsEntry\x1a\x30\n\x0eRecordIdsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"C\n\x10\x43loneFromRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06source\x18\x03 \x01(\t\"\\\n\x10\x43opyLocalRequest\x12\x0e\n\x06handle\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x12\n\nnew_handle\x18\x03 \x01(\x04\x12\x13\n\x0bnew_version\x18\x04 \x01(\x04\x32\xb3\x07\n\x0b\x43hunkServer\x12O\n\x08PushData\x12\x1c.pygfs.chunkserver.DataPiece\x1a#.pygfs.chunkserver.PushDataResponse(\x01\x12J\n\x05Write\x12\x1f.pygfs.chunkserver.WriteRequest\x1a .pygfs.chunkserver.WriteResponse\x12T\n\nApplyWrite\x12$.pygfs.chunkserver.ApplyWriteRequest\x1a .pygfs.chunkserver.WriteResponse\x12M\n\x06\x41ppend\x12 .pygfs.chunkserver.AppendRequest\x1a!.pygfs.chunkserver.AppendResponse\x12\x46\n\x04Read\x12\x1e.pygfs.chunkserver.ReadRequest\x1a\x1c.pygfs.chunkserver.ReadPiece0\x01\x12J\n\nSetVersion\x12$.pygfs.chunkserver.SetVersionRequest\x1a\x16.pygfs.chunkserver.Ack\x12J\n\nGrantLease\x12$.pygfs.chunkserver.GrantLeaseRequest\x1a\x16.pygfs.chunkserver.Ack\x12L\n\x0bRevokeLease\x12%.pygfs.chunkserver.RevokeLeaseRequest\x1a\x16.pygfs.chunkserver.Ack\x12\x42\n\x08\x44\x65scribe\x12\x16.pygfs.chunkserver.Ack\x1a\x1e.pygfs.chunkserver.Description\x12\\\n\x0bReplicaInfo\x12%.pygfs.chunkserver.ReplicaInfoRequest\x1a&.pygfs.chunkserver.ReplicaInfoResponse\x12H\n\tCloneFrom\x12#.pygfs.chunkserver.CloneFromRequest\x1a\x16.pygfs.chunkserver.Ack\x12H\n\tCopyLocal\x12#.pygfs.chunkserver.CopyLocalRequest\x1a\x16.pygfs.chunkserver.Ackb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -50,29 +50,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITERESPONSE']._serialized_start=617
   _globals['_WRITERESPONSE']._serialized_end=654
   _globals['_READREQUEST']._serialized_start=656
-  _globals['_READREQUEST']._serialized_end=749
-  _globals['_READPIECE']._serialized_start=751
-  _globals['_READPIECE']._serialized_end=776
-  _globals['_SETVERSIONREQUEST']._serialized_start=778
-  _globals['_SETVERSIONREQUEST']._serialized_end=846
-  _globals['_GRANTLEASEREQUEST']._serialized_start=848
-  _globals['_GRANTLEASEREQUEST']._serialized_end=973
-  _globals['_REVOKELEASEREQUEST']._serialized_start=975
-  _globals['_REVOKELEASEREQUEST']._serialized_end=1028
-  _globals['_REPLICA']._serialized_start=1030
-  _globals['_REPLICA']._serialized_end=1088
-  _globals['_DESCRIPTION']._serialized_start=1091
-  _globals['_DESCRIPTION']._serialized_end=1235
-  _globals['_REPLICAINFOREQUEST']._serialized_start=1237
-  _globals['_REPLICAINFOREQUEST']._serialized_end=1312
-  _globals['_REPLICAINFORESPONSE']._serialized_start=1315
-  _globals['_REPLICAINFORESPONSE']._serialized_end=1491
-  _globals['_REPLICAINFORESPONSE_RECORDIDSENTRY']._serialized_start=1443
-  _globals['_REPLICAINFORESPONSE_RECORDIDSENTRY']._serialized_end=1491
-  _globals['_CLONEFROMREQUEST']._serialized_start=1493
-  _globals['_CLONEFROMREQUEST']._serialized_end=1560
-  _globals['_COPYLOCALREQUEST']._serialized_start=1562
-  _globals['_COPYLOCALREQUEST']._serialized_end=1654
-  _globals['_CHUNKSERVER']._serialized_start=1657
-  _globals['_CHUNKSERVER']._serialized_end=2604
+  _globals['_READREQUEST']._serialized_end=764
+  _globals['_READPIECE']._serialized_start=766
+  _globals['_READPIECE']._serialized_end=791
+  _globals['_SETVERSIONREQUEST']._serialized_start=793
+  _globals['_SETVERSIONREQUEST']._serialized_end=861
+  _globals['_GRANTLEASEREQUEST']._serialized_start=863
+  _globals['_GRANTLEASEREQUEST']._serialized_end=988
+  _globals['_REVOKELEASEREQUEST']._serialized_start=990
+  _globals['_REVOKELEASEREQUEST']._serialized_end=1043
+  _globals['_REPLICA']._serialized_start=1045
+  _globals['_REPLICA']._serialized_end=1103
+  _globals['_DESCRIPTION']._serialized_start=1106
+  _globals['_DESCRIPTION']._serialized_end=1271
+  _globals['_REPLICAINFOREQUEST']._serialized_start=1273
+  _globals['_REPLICAINFOREQUEST']._serialized_end=1348
+  _globals['_REPLICAINFORESPONSE']._serialized_start=1351
+  _globals['_REPLICAINFORESPONSE']._serialized_end=1527
+  _globals['_REPLICAINFORESPONSE_RECORDIDSENTRY']._serialized_start=1479
+  _globals['_REPLICAINFORESPONSE_RECORDIDSENTRY']._serialized_end=1527
+  _globals['_CLONEFROMREQUEST']._serialized_start=1529
+  _globals['_CLONEFROMREQUEST']._serialized_end=1596
+  _globals['_COPYLOCALREQUEST']._serialized_start=1598
+  _globals['_COPYLOCALREQUEST']._serialized_end=1690
+  _globals['_CHUNKSERVER']._serialized_start=1693
+  _globals['_CHUNKSERVER']._serialized_end=2640
 # @@protoc_insertion_point(module_scope)

@@ -97,18 +97,20 @@ class WriteResponse(_message.Message):
     def __init__(self, chunk_length: _Optional[int] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
-    __slots__ = ("handle", "version", "offset", "length", "token")
+    __slots__ = ("handle", "version", "offset", "length", "token", "proof")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     offset: int
     length: int
     token: bytes
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., token: _Optional[bytes] = ...) -> None: ...
+    proof: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., token: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
 
 class ReadPiece(_message.Message):
     __slots__ = ("data",)
@@ -161,20 +163,22 @@ class Replica(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class Description(_message.Message):
-    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http")
+    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http", "plain_reads")
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     CORRUPT_FIELD_NUMBER: _ClassVar[int]
     HTTP_FIELD_NUMBER: _ClassVar[int]
+    PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
     rack: str
     used_bytes: int
     free_bytes: int
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     corrupt: _containers.RepeatedScalarFieldContainer[int]
     http: str
-    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ...) -> None: ...
+    plain_reads: str
+    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ...) -> None: ...
 
 class ReplicaInfoRequest(_message.Message):
     __slots__ = ("handle", "version", "without_crcs")

@@ -141,7 +141,7 @@ class StatRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class ChunkLocation(_message.Message):
-    __slots__ = ("index", "handle", "version", "size", "replicas", "primary", "token")
+    __slots__ = ("index", "handle", "version", "size", "replicas", "primary", "token", "plain_reads")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +149,7 @@ class ChunkLocation(_message.Message):
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     PRIMARY_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
     index: int
     handle: int
     version: int
@@ -156,7 +157,8 @@ class ChunkLocation(_message.Message):
     replicas: _containers.RepeatedScalarFieldContainer[str]
     primary: str
     token: bytes
-    def __init__(self, index: _Optional[int] = ..., handle: _Optional[int] = ..., version: _Optional[int] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., primary: _Optional[str] = ..., token: _Optional[bytes] = ...) -> None: ...
+    plain_reads: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[int] = ..., handle: _Optional[int] = ..., version: _Optional[int] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., primary: _Optional[str] = ..., token: _Optional[bytes] = ..., plain_reads: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FileInfo(_message.Message):
     __slots__ = ("entry", "chunk_size", "chunks")
@@ -197,7 +199,7 @@ class ReplicaReport(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http")
+    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -206,6 +208,7 @@ class HeartbeatRequest(_message.Message):
     CORRUPT_FIELD_NUMBER: _ClassVar[int]
     EXTEND_FIELD_NUMBER: _ClassVar[int]
     HTTP_FIELD_NUMBER: _ClassVar[int]
+    PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     used_bytes: int
@@ -214,7 +217,8 @@ class HeartbeatRequest(_message.Message):
     corrupt: _containers.RepeatedScalarFieldContainer[int]
     extend: _containers.RepeatedCompositeFieldContainer[ReplicaReport]
     http: str
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ...) -> None: ...
+    plain_reads: str
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ...) -> None: ...
 
 class Removal(_message.Message):
     __slots__ = ("handle", "max_version")

@@ -13,10 +13,12 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from client.client import Client
 from client.localcluster import HOME, LocalCluster
-from common import certs, errors, transport
+from client.models import ChunkInfo
+from common import certs, errors, tokens, transport
 from common.tls import TlsFiles
 from protos import chunkserver_pb2 as cpb
 from protos import master_pb2 as mpb
@@ -310,3 +312,138 @@ def test_anyone_with_a_certificate_asks_any_server_its_health(cluster: LocalClus
         assert checked.returncode == 0 and b"SERVING" in checked.stdout, checked.stderr
     refused = run_gfs(cluster.master_address, "--timeout", "3", "health", cluster.master_address)
     assert refused.returncode != 0 and b"certificate" in refused.stderr, refused.stderr
+
+
+def _reference_chunk(cluster: LocalCluster) -> mpb.ChunkLocation:
+    channels = transport.Channels(tls(cluster, "client"))
+    try:
+        request = mpb.GetChunkRequest(path=f"{HOME}/reference", index=0)
+        return channels.master(cluster.master_address).GetChunk(request, timeout=10)
+    finally:
+        channels.close()
+
+
+def test_a_plain_read_port_serves_reads_proved_by_their_token_and_nothing_else(
+    cluster: LocalCluster,
+) -> None:
+    """Reads in clear (--plain-reads) must not open what mutual TLS closes: the token crosses
+    without its signature, so what a sniffer sees proves one range of one chunk and nothing
+    more; every other RPC is unimplemented there."""
+    chunk = _reference_chunk(cluster)
+    assert len(chunk.plain_reads) == len(chunk.replicas) and all(chunk.plain_reads)
+    assert not set(chunk.plain_reads) & set(chunk.replicas)
+    payload = chunk.token[tokens.MAC :]
+    denied = grpc.StatusCode.PERMISSION_DENIED
+
+    def read(offset: int, length: int, token: bytes, proof: bytes) -> tuple[Any, bytes]:
+        request = cpb.ReadRequest(
+            handle=chunk.handle,
+            version=chunk.version,
+            offset=offset,
+            length=length,
+            token=token,
+            proof=proof,
+        )
+        try:
+            pieces = list(stub.Read(request, timeout=10))
+            return grpc.StatusCode.OK, b"".join(p.data for p in pieces)
+        except grpc.RpcError as err:
+            return err.code(), b""  # type: ignore[attr-defined]
+
+    def proof(offset: int, length: int, signed: bytes = chunk.token) -> bytes:
+        return tokens.prove(signed, tokens.read_claim(chunk.handle, chunk.version, offset, length))
+
+    channels = transport.Channels()  # no certificate at all: the port is in clear
+    try:
+        for plain in chunk.plain_reads:
+            stub = channels.chunkserver(plain)
+            assert read(100, 50, payload, proof(100, 50)) == (
+                grpc.StatusCode.OK,
+                REFERENCE[100:150],
+            )
+            sniffed = proof(100, 50)
+            assert read(0, 50, payload, sniffed)[0] == denied, "a seen proof, another range"
+            assert read(100, 51, payload, sniffed)[0] == denied, "a seen proof, a longer range"
+            assert read(100, 50, payload, b"")[0] == denied, "no proof"
+            assert read(100, 50, chunk.token, b"")[0] == denied, "the signed token, no proof"
+            assert read(100, 50, b"", sniffed)[0] == denied, "no token"
+            forged = payload.replace(b'"client"', b'"admin"')
+            assert forged != payload
+            assert read(100, 50, forged, sniffed)[0] == denied, "a token changed in clear"
+            guessed = tokens.prove(bytes(tokens.MAC) + payload, tokens.read_claim(
+                chunk.handle, chunk.version, 0, len(REFERENCE)))  # fmt: skip
+            assert read(0, 1000, payload, guessed)[0] == denied, "a proof keyed by a guess"
+
+            unimplemented = [
+                (stub.Write, cpb.WriteRequest(handle=chunk.handle, version=chunk.version)),
+                (stub.SetVersion, cpb.SetVersionRequest(handle=chunk.handle, version=2**40)),
+                (stub.Describe, cpb.Ack()),
+                (stub.ReplicaInfo, cpb.ReplicaInfoRequest(handle=chunk.handle)),
+                (stub.CopyLocal, cpb.CopyLocalRequest(handle=chunk.handle, new_handle=10**6)),
+                (stub.Append, cpb.AppendRequest(handle=chunk.handle, token=chunk.token)),
+            ]
+            for method, request in unimplemented:
+                assert status(method, request) == grpc.StatusCode.UNIMPLEMENTED, request
+            piece = cpb.DataPiece(data_id="x", data=b"d", handle=chunk.handle, token=chunk.token)
+            try:
+                stub.PushData(iter([piece]), timeout=10)
+                pushed = grpc.StatusCode.OK
+            except grpc.RpcError as err:
+                pushed = err.code()  # type: ignore[attr-defined]
+            assert pushed == grpc.StatusCode.UNIMPLEMENTED
+            check = health_pb2_grpc.HealthStub(channels.get(plain))  # type: ignore[no-untyped-call]
+            answer = check.Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        channels.close()
+    assert_intact(cluster)
+
+
+def test_a_client_reads_in_clear_where_offered_and_over_tls_when_asked_or_cut_off(
+    cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[tuple[str, bool]] = []
+    get = transport.Channels.get
+
+    def spy(self: transport.Channels, address: str, *, plain: bool = False) -> grpc.Channel:
+        opened.append((address, plain))
+        return get(self, address, plain=plain)
+
+    monkeypatch.setattr(transport.Channels, "get", spy)
+    chunk = _reference_chunk(cluster)
+    whole = (f"{HOME}/reference", 0, len(REFERENCE))
+    with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
+        assert gfs.read(*whole) == REFERENCE
+    assert {a for a, plain in opened if plain} <= set(chunk.plain_reads)
+    assert any(plain for _, plain in opened), "the default reads in clear where offered"
+
+    opened.clear()
+    files = tls(cluster, "client")
+    with Client(cluster.master_address, timeout=10, tls=files, encrypted_reads=True) as gfs:
+        assert gfs.read(*whole) == REFERENCE
+    assert opened and not any(plain for _, plain in opened), "--encrypted-reads: TLS only"
+
+    # Plain read ports nobody can reach (a firewall that lets only the TLS port through):
+    # each is tried once, then the replicas are read over TLS.
+    opened.clear()
+    monkeypatch.setattr(ChunkInfo, "plain_read_port", lambda self, replica: "127.0.0.1:1")
+    with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
+        assert gfs.read(*whole) == REFERENCE
+        assert gfs.io.plain_unreachable == {"127.0.0.1:1"}
+    assert ("127.0.0.1:1", True) in opened
+    assert {a for a, plain in opened if not plain} & set(chunk.replicas)
+
+
+def test_a_chunkserver_offers_plain_reads_only_on_its_own_host(cluster: LocalCluster) -> None:
+    """The plain read port a heartbeat names is where clients will send their proofs: it must
+    be on a host the chunkserver's certificate names, as its address is."""
+    beat = mpb.HeartbeatRequest(
+        address="127.0.0.1:1", rack="default", plain_reads="10.11.12.13:7000"
+    )
+    channels = transport.Channels(tls(cluster, "cs0", "chunkserver"))
+    try:
+        master = channels.master(cluster.master_address)
+        assert status(master.Heartbeat, beat) == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        channels.close()
+    assert "127.0.0.1:1" not in cluster.alive_chunkservers()

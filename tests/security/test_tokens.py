@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from common import errors
-from common.tokens import LEAD, READ, WRITE, KeyRing, Token
+from common.tokens import LEAD, MAC, READ, WRITE, KeyRing, Token, prove, read_claim
 
 ROTATE, LIFETIME = 3600.0, 600.0
 
@@ -62,3 +62,25 @@ def test_keys_rotate_and_a_retired_key_verifies_nothing() -> None:
     assert first.id not in ring.keys
     with pytest.raises(errors.Unavailable):
         Token.verify(old, ring, now=ROTATE + LIFETIME + 1)
+
+
+def test_a_token_shown_in_clear_verifies_only_with_a_proof_of_its_signature() -> None:
+    """On a plain read port the token crosses without its signature (MAC) and the request
+    carries an HMAC of exactly what it asks, keyed by the signature."""
+    ring = KeyRing()
+    blob = signed(ring, 0.0)
+    payload, claim = blob[MAC:], read_claim(7, 3, 0, 100)
+    token = Token.verify_proof(payload, prove(blob, claim), claim, ring, now=1.0)
+    assert (token.handle, token.user) == (7, "alice")
+    for other in (read_claim(7, 3, 0, 101), read_claim(7, 3, 1, 100), read_claim(8, 3, 0, 100)):
+        with pytest.raises(errors.PermissionDenied, match="without a valid proof"):
+            Token.verify_proof(payload, prove(blob, claim), other, ring, now=1.0)
+    forged = payload.replace(b'"alice"', b'"mallo"')
+    with pytest.raises(errors.PermissionDenied, match="without a valid proof"):
+        Token.verify_proof(forged, prove(blob, claim), claim, ring, now=1.0)
+    with pytest.raises(errors.PermissionDenied, match="without a valid proof"):
+        Token.verify_proof(payload, prove(bytes(MAC) + payload, claim), claim, ring, now=1.0)
+    with pytest.raises(errors.PermissionDenied, match="expired"):
+        Token.verify_proof(payload, prove(blob, claim), claim, ring, now=600 + 31)
+    with pytest.raises(errors.PermissionDenied, match="no chunk access token"):
+        Token.verify_proof(b"", prove(blob, claim), claim, ring, now=1.0)
