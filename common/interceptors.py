@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
 Behaviour = Callable[[Any, grpc.ServicerContext], Any]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 
 def rewrapped(
@@ -31,6 +32,9 @@ def rewrapped(
 
 
 class Wrapping(grpc.ServerInterceptor, ABC):  # type: ignore[type-arg]
+    """Wraps each method's handler once, not on every call (a server's handlers are made at
+    registration and never change)."""
+
     @abstractmethod
     def wrapper(self, method: str) -> Callable[[Behaviour], Behaviour] | None:
         """How calls of `method` (its full name) are wrapped; None: left as they are."""
@@ -43,5 +47,12 @@ class Wrapping(grpc.ServerInterceptor, ABC):  # type: ignore[type-arg]
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        wrap = self.wrapper(handler_call_details.method)
-        return handler if wrap is None else rewrapped(handler, wrap)
+        method = handler_call_details.method
+        cache: dict[str, tuple[Handler, Handler]] = self.__dict__.setdefault("_wrapped", {})
+        known = cache.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrap = self.wrapper(method)
+        wrapped = handler if wrap is None else rewrapped(handler, wrap)
+        cache[method] = (handler, wrapped)
+        return wrapped

@@ -8,6 +8,7 @@ and every server checks each caller's role (`common.access`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 from dataclasses import dataclass
@@ -107,8 +108,13 @@ def _parse(pem: bytes) -> Identity:
 
 
 def peer(context: grpc.ServicerContext) -> Identity | None:
-    """The verified identity of the caller, or None on an insecure server."""
+    """The verified identity of the caller, or None on an insecure server. Asked by the access
+    check, the admission and the servicer of one call alike: found once, kept on the call."""
+    known: Identity | bool | None = getattr(context, "_gfs_peer", False)
+    if known is not False:
+        return known  # type: ignore[return-value]
     pems = context.auth_context().get("x509_pem_cert")
-    if not pems:
-        return None
-    return _parse(pems[0])
+    who = _parse(pems[0]) if pems else None
+    with contextlib.suppress(AttributeError):  # a context that takes no attribute: ask again
+        context._gfs_peer = who  # type: ignore[attr-defined]
+    return who
