@@ -10,6 +10,7 @@ import click
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.server import ChunkServer
+from common import errors
 from common.launching import (
     Flags,
     MiB,
@@ -37,6 +38,13 @@ CHUNKSERVER_FLAGS: Flags = [
     ("spool-per-user", click.IntRange(min=1), 1024 * MiB, "Unwritten pushed bytes per user."),
     ("http", str, "", "Serve /metrics and /healthz on this HOST:PORT (none: off)."),
     (
+        "failed-dirs-tolerated",
+        click.IntRange(min=0),
+        0,
+        "Data directories that may fail while the server goes on; one more and it stops.",
+    ),
+    ("dir-check-interval", click.FloatRange(min=0.1), 10.0, "Seconds between data dir probes."),
+    (
         "plain-reads",
         str,
         "",
@@ -49,7 +57,16 @@ CHUNKSERVER_FLAGS: Flags = [
 @click.command()
 @click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:0", show_default=True)
 @master_address_option
-@click.option("--data-dir", envvar="GFS_DATA_DIR", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--data-dir",
+    "data_dirs",
+    envvar="GFS_DATA_DIR",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Where replicas live; repeat it for one directory per disk (the first also holds "
+    "the lock and the spool; env: space-separated).",
+)
 @click.option("--rack", envvar="GFS_RACK", default="default", show_default=True)
 @click.option(
     "--advertise",
@@ -66,7 +83,7 @@ def chunkserver(
     /,
     listen: str,
     master_address: str | None,
-    data_dir: Path,
+    data_dirs: tuple[Path, ...],
     rack: str,
     advertise: str,
     tls_ca: str | None,
@@ -80,8 +97,11 @@ def chunkserver(
     tls = tls_of(ctx, tls_ca, tls_cert, tls_key)
     if tuning["plain_reads"] and tls is None:
         raise click.UsageError("--plain-reads is for a secure chunkserver (give --tls-*)")
+    if len(set(data_dirs)) != len(data_dirs):
+        raise click.BadParameter("a data directory is named twice", param_hint="--data-dir")
     config = ChunkserverConfig(
-        data_dir=data_dir,
+        data_dir=data_dirs[0],
+        more_data_dirs=data_dirs[1:],
         master=master_of(ctx, master_address),
         listen=listen,
         rack=rack,
@@ -92,4 +112,8 @@ def chunkserver(
     server = ChunkServer(config)
     server.start()
     announce("chunkserver", server.address)
-    serve_forever(server.stop)
+    try:
+        serve_forever(server.stop, server.check)
+    except errors.FailedPrecondition:
+        server.stop()
+        raise

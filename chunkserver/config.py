@@ -12,7 +12,14 @@ MiB = 1024 * 1024
 
 @dataclass(frozen=True)
 class ChunkserverConfig:
-    data_dir: Path
+    data_dir: Path  # its lock, its spool, and replicas
+    # Further directories replicas are spread over (one per disk, as HDFS's volumes).
+    more_data_dirs: tuple[Path, ...] = ()
+    # How many of the data directories may fail (EIO, read-only, unmounted) while the server
+    # goes on serving from the rest; one more and it stops. Each is probed every
+    # `dir_check_interval` seconds, and after any disk error.
+    failed_dirs_tolerated: int = 0
+    dir_check_interval: float = 10.0
     master: str = "127.0.0.1:9000"
     listen: str = "127.0.0.1:0"
     advertise: str = ""  # address given to the master and clients; default: the bound address
@@ -57,3 +64,7 @@ class ChunkserverConfig:
     # HOST:PORT where a secure server also serves reads in clear, each proved by its token, for
     # the speed of bulk reads without TLS ("": none; every read then is over mutual TLS).
     plain_reads: str = ""
+
+    @property
+    def data_dirs(self) -> tuple[Path, ...]:
+        return (self.data_dir, *self.more_data_dirs)

@@ -75,6 +75,7 @@ class Heartbeater:
             rack=self.config.rack,
             http=self.config.http,
             plain_reads=self.config.plain_reads,
+            failed_dirs=self.store.failed_dirs(),
             used_bytes=used,
             free_bytes=free,
             replicas=[

@@ -17,6 +17,9 @@ CHECKSUM_FAILURES = Counter(
 )
 SPOOL_BYTES = Gauge("gfs_chunkserver_spool_bytes", "Pushed bytes held until their write comes")
 REPLICAS = Gauge("gfs_chunkserver_replicas", "Replicas stored here")
+FAILED_DIRS = Gauge(
+    "gfs_chunkserver_failed_data_dirs", "Data directories taken out of service (a disk failed)"
+)
 SCRUBBED_REPLICAS = Counter(
     "gfs_chunkserver_scrubbed_replicas_total", "Replicas the scrubber verified, whole"
 )

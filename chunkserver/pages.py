@@ -53,6 +53,13 @@ class ChunkserverPages:
                 ["rack", e(self.config.rack)],
                 ["master", e(self.config.master)],
                 ["disk", f"{size(used)} in replicas {bar(used, used + free)} {size(free)} free"],
+                [
+                    "data directories",
+                    "<br>".join(
+                        e(f"{v.path}: failed, {v.failed}" if v.failed else f"{v.path}: serving")
+                        for v in self.store.volumes
+                    ),
+                ],
                 ["replicas", e(len(metas))],
                 [
                     "corrupt",

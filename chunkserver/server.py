@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+from pathlib import Path
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
-from chunkserver.metrics import REPLICAS, SPOOL_BYTES
+from chunkserver.metrics import FAILED_DIRS, REPLICAS, SPOOL_BYTES
 from chunkserver.pages import ChunkserverPages
 from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import POLICY, VITAL, ChunkServicer, PlainReads
 from chunkserver.storage import ChunkStore
-from common import transport
+from common import errors, transport
 from common.admission import Shares
 from common.events import RecentEvents
 from common.exclusive import DirectoryLock
+from common.loops import Loop
 from common.serving import HEALTH_METHODS, Served, new_server
 from common.statushttp import StatusHttp, reachable
 from protos import chunkserver_pb2_grpc
@@ -25,18 +28,29 @@ log = logging.getLogger(__name__)
 
 class ChunkServer:
     def __init__(self, config: ChunkserverConfig) -> None:
-        """Holds its data directory alone until stopped."""
-        self.lock = DirectoryLock(config.data_dir, "chunkserver")
+        """Holds its data directories alone until stopped."""
+        self.locks: list[DirectoryLock | None] = [DirectoryLock(config.data_dir, "chunkserver")]
         try:
+            for directory in config.more_data_dirs:
+                self.locks.append(_lock(directory))
             self._build(config)
         except BaseException:
-            self.lock.release()
+            self._release()
             raise
+
+    def _release(self) -> None:
+        for lock in self.locks:
+            if lock is not None:
+                lock.release()
 
     def _build(self, config: ChunkserverConfig) -> None:
         self.config = config
         self.channels = transport.Channels(config.tls)
-        self.store = ChunkStore(config.data_dir / "chunks", config.max_chunk_size)
+        self.store = ChunkStore(
+            [d / "chunks" for d in config.data_dirs],
+            config.max_chunk_size,
+            config.failed_dirs_tolerated,
+        )
         shares = Shares(config.workers, config.reserved_workers, config.max_per_client, VITAL)
         self.server, port, self.health = new_server(
             config.listen, config.workers, config.tls, POLICY, shares
@@ -64,6 +78,7 @@ class ChunkServer:
             )
         SPOOL_BYTES.set_function(lambda: self.servicer.spool.held)
         REPLICAS.set_function(lambda: len(self.store.metas))
+        FAILED_DIRS.set_function(lambda: sum(1 for v in self.store.volumes if v.failed))
         self.scrubber = Scrubber(
             self.store, config.scrub_period, config.scrub_idle, config.scrub_rate
         )
@@ -76,6 +91,20 @@ class ChunkServer:
             self.servicer.tokens.keys,
         )
         self.events = RecentEvents()  # for the status page, watched while it is served
+        self._stop_checks = threading.Event()
+        self._checks = Loop(
+            "data-dir-check",
+            self.store.check_volumes,
+            lambda: config.dir_check_interval,
+            self._stop_checks,
+            log,
+        ).thread()
+
+    def check(self) -> None:
+        """Raises FailedPrecondition once more data directories failed than tolerated: the
+        server is to stop (`gfs chunkserver` does, and exits 1)."""
+        if self.store.gave_up:
+            raise errors.FailedPrecondition(f"chunkserver {self.address}: {self.store.gave_up}")
 
     def _health(self) -> tuple[bool, str]:
         if not self.health.serving:
@@ -97,6 +126,7 @@ class ChunkServer:
             self.http.start()
         self.heartbeater.start()
         self.scrubber.start()
+        self._checks.start()
         log.info(
             "chunkserver serving on %s (rack %s), master %s",
             self.address,
@@ -109,6 +139,7 @@ class ChunkServer:
 
     def stop(self, grace: float = 1.0) -> None:
         self.health.stopping()
+        self._stop_checks.set()
         self.scrubber.stop()
         self.heartbeater.stop()
         servers = [self.server]
@@ -122,4 +153,16 @@ class ChunkServer:
             self.events.unwatch("chunkserver")
         self.servicer.close()
         self.channels.close()
-        self.lock.release()
+        self._release()
+
+
+def _lock(directory: Path) -> DirectoryLock | None:
+    """A further data directory's lock; None if its disk cannot take one (the store finds the
+    directory failed, and the server starts if that is tolerated)."""
+    try:
+        return DirectoryLock(directory, "chunkserver")
+    except OSError as err:
+        if err.errno is None:  # in use by another server
+            raise
+        log.warning("cannot lock data directory %s: %s", directory, err.strerror or err)
+        return None

@@ -200,6 +200,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             corrupt=sorted(self.store.corrupt),
             http=self.config.http,
             plain_reads=self.config.plain_reads,
+            failed_dirs=self.store.failed_dirs(),
         )
 
     @aborting(log)

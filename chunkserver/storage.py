@@ -5,6 +5,10 @@ CRC32C per 64 KiB block: chunkserver/metafile.py). A mutation writes and syncs t
 then the metadata, which a crash at any instant leaves either as it was or as it became, so it
 never claims a byte the data file lacks: bytes past the recorded length are ignored, and an
 overwrite cut short fails its checksum (reported as corrupt, never returned).
+
+Replicas may be spread over several directories (chunkserver/volumes.py): a new one goes to the
+emptiest; a directory whose disk fails is taken out with every replica on it, and once more
+have failed than are tolerated the store gives up (`gave_up`), and the server stops.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from chunkserver import metafile
@@ -22,8 +26,10 @@ from chunkserver.checksum import BLOCK, block_crcs, crc
 from chunkserver.metafile import ReplicaMeta, Slots, fsync_dir
 from chunkserver.metrics import CHECKSUM_FAILURES
 from chunkserver.staging import Staging
+from chunkserver.volumes import FULL, Volume, emptiest
 from common import errors, limits
 from common.keyedlocks import KeyedLocks
+from common.logformat import fields
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +63,17 @@ class ChunkStore:
     `metas[h].length` bytes whose blocks match `metas[h].crcs` unless `h` is in `corrupt`. Past
     that length it may hold a push being staged (`_staged[h]`), claimed by nothing yet."""
 
-    def __init__(self, directory: Path, max_chunk_size: int) -> None:
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self, directories: Path | Sequence[Path], max_chunk_size: int, tolerated: int = 0
+    ) -> None:
+        """`directories`: where replicas live; `tolerated`: how many of them may fail before
+        the store gives up (HDFS's dfs.datanode.failed.volumes.tolerated)."""
+        paths = [directories] if isinstance(directories, Path) else list(directories)
+        self.volumes = [Volume(path) for path in paths]
+        self.tolerated = tolerated
+        self.gave_up = ""  # why, once more directories failed than tolerated
+        self._on: dict[int, Volume] = {}  # where each replica lives
+        self._failing = threading.Lock()
         self.max_chunk_size = max_chunk_size
         self.metas: dict[int, ReplicaMeta] = {}
         self.corrupt: set[int] = set()
@@ -72,14 +86,112 @@ class ChunkStore:
         self._loaded_at = time.monotonic()
         self._load()
 
+    def _dir(self, handle: int) -> Path:
+        volume = self._on.get(handle)
+        if volume is None:
+            raise errors.NotFound(f"no replica of chunk {handle} here")
+        return volume.path
+
     def _data(self, handle: int) -> Path:
-        return self.dir / f"{handle}.chunk"
+        return self._dir(handle) / f"{handle}.chunk"
 
     def _meta(self, handle: int) -> Path:
-        return self.dir / f"{handle}.meta"
+        return self._dir(handle) / f"{handle}.meta"
 
     def _ids(self, handle: int) -> Path:
-        return self.dir / f"{handle}.ids"
+        return self._dir(handle) / f"{handle}.ids"
+
+    def _settle(self, handle: int) -> None:
+        """Chooses the directory of a new replica (the caller holds `lock(handle)`)."""
+        if handle in self._on:
+            return
+        volume = emptiest(self.volumes)
+        if volume is None:
+            raise errors.Unavailable(f"no data directory of this server works ({self.gave_up})")
+        self._on[handle] = volume
+        volume.replicas += 1
+
+    def _unsettle(self, handle: int) -> None:
+        volume = self._on.pop(handle, None)
+        if volume is not None:
+            volume.replicas -= 1
+
+    # --- failed directories -----------------------------------------------------------------
+
+    def disk_error(self, handle: int, err: OSError) -> errors.GfsError | None:
+        """After `err` on `handle`'s files: if its directory fails the probe, the directory is
+        taken out (fail) and this says so, to be raised; None if the disk still works (the
+        error is the replica's, or the disk is only full)."""
+        volume = self._on.get(handle)
+        if volume is None or err.errno in FULL:
+            return None
+        reason = volume.probe()
+        if not reason:
+            return None
+        self.fail(volume, reason)
+        return errors.Unavailable(f"data directory {volume.path} failed: {reason}")
+
+    def _failure(self, handle: int, err: OSError, doing: str) -> errors.GfsError:
+        """What to answer for `err`, met trying to `doing` chunk `handle`: its directory failed
+        (Unavailable), else no room or no way (ResourceExhausted, as a full disk)."""
+        return self.disk_error(handle, err) or errors.ResourceExhausted(
+            f"cannot {doing} chunk {handle}: {err.strerror or err}"
+        )
+
+    def _unreadable(self, handle: int, err: OSError) -> errors.GfsError:
+        """A replica that cannot be read on a disk that works is corrupt (a bad sector, a
+        missing file): it is reported, and copied anew by the master."""
+        failure = self.disk_error(handle, err)
+        if failure is not None:
+            return failure
+        self._found_corrupt(handle)
+        if isinstance(err, FileNotFoundError):
+            return CorruptReplica(handle, "data file is missing")
+        return CorruptReplica(handle, f"unreadable ({err.strerror or err})")
+
+    def check_volumes(self) -> None:
+        """Probes every serving directory (a disk may fail while nobody uses it)."""
+        for volume in self.volumes:
+            if not volume.failed:
+                reason = volume.probe()
+                if reason:
+                    self.fail(volume, reason)
+
+    def fail(self, volume: Volume, reason: str) -> None:
+        """Takes `volume` out of service: its replicas are forgotten (not reported, never
+        served), so the master copies them elsewhere."""
+        with self._failing:
+            if volume.failed:
+                return
+            volume.failed = reason
+            lost = [h for h, v in list(self._on.items()) if v is volume]
+            for handle in lost:
+                staging = self._staged.pop(handle, None)
+                if staging is not None:
+                    staging.close()
+                self.metas.pop(handle, None)
+                self.corrupt.discard(handle)
+                self.record_ids.pop(handle, None)
+                self._slots.pop(handle, None)
+                self._unsettle(handle)
+            failed = sum(1 for v in self.volumes if v.failed)
+            log.error(
+                "data directory %s failed (%s): %d replicas on it are gone from this server",
+                volume.path,
+                reason,
+                len(lost),
+                extra=fields("data_dir_failed", path=str(volume.path), replicas=len(lost)),
+            )
+            if failed > self.tolerated or failed == len(self.volumes):
+                self.gave_up = (
+                    f"{failed} of {len(self.volumes)} data directories failed "
+                    f"({self.tolerated} tolerated)"
+                )
+                log.error("%s: the chunkserver stops", self.gave_up)
+
+    def failed_dirs(self) -> list[str]:
+        """ "PATH: why" of each directory taken out of service."""
+        return [f"{v.path}: {v.failed}" for v in self.volumes if v.failed]
 
     def length(self, handle: int) -> int:
         """How many bytes the replica holds (the caller holds `lock(handle)`)."""
@@ -107,15 +219,33 @@ class ChunkStore:
         self.record_ids.setdefault(handle, {})[record_id] = offset
 
     def _load(self) -> None:
-        for tmp in self.dir.glob("*.tmp"):
+        for volume in self.volumes:
+            try:
+                volume.path.mkdir(parents=True, exist_ok=True)
+                reason = volume.probe()
+                if not reason:
+                    self._load_volume(volume)
+            except OSError as err:
+                reason = err.strerror or str(err)
+            if reason:
+                self.fail(volume, reason)
+        if self.gave_up:
+            raise errors.FailedPrecondition(f"cannot start: {self.gave_up}")
+
+    def _load_volume(self, volume: Volume) -> None:
+        directory = volume.path
+        for tmp in directory.glob("*.tmp"):
             tmp.unlink()
-        for meta_path in self.dir.glob("*.meta"):
+        for meta_path in directory.glob("*.meta"):
             handle = int(meta_path.stem)
             try:
-                meta, self._slots[handle] = metafile.load(meta_path)
+                meta, slots = metafile.load(meta_path)
             except ValueError as err:
                 log.warning("replica of chunk %d unreadable (%s); ignoring it", handle, err)
                 continue
+            if not self._keep_newer(handle, meta, volume):
+                continue
+            self._slots[handle] = slots
             self.metas[handle] = meta
             try:
                 ids = _read_ids(self._ids(handle))
@@ -131,13 +261,32 @@ class ChunkStore:
         # Data with no metadata is a replica whose creation or first copy a crash cut short
         # (the metadata is written last): never acknowledged, and never reported, so nobody
         # else would ever remove it.
-        for data in self.dir.glob("*.chunk"):
+        for data in directory.glob("*.chunk"):
             handle = int(data.stem)
-            if not self._meta(handle).exists():
+            if not (directory / f"{handle}.meta").exists():
                 log.warning("removing chunk %d's data: a crash left it without metadata", handle)
                 data.unlink()
-                self._ids(handle).unlink(missing_ok=True)
-        log.info("loaded %d replicas from %s", len(self.metas), self.dir)
+                (directory / f"{handle}.ids").unlink(missing_ok=True)
+        log.info("loaded %d replicas from %s", volume.replicas, directory)
+
+    def _keep_newer(self, handle: int, meta: ReplicaMeta, volume: Volume) -> bool:
+        """Settles a loaded replica in `volume`, unless another directory holds a newer one of
+        the same chunk (a directory that failed, came back, and whose replicas were copied
+        here meanwhile): the older one's files are removed."""
+        other = self.metas.get(handle)
+        if other is not None:
+            older = volume if meta.version <= other.version else self._on[handle]
+            log.warning("chunk %d is in two data directories; removing the older", handle)
+            for suffix in ("chunk", "meta", "ids"):
+                (older.path / f"{handle}.{suffix}").unlink(missing_ok=True)
+            if older is volume:
+                return False
+            self._unsettle(handle)
+            self.corrupt.discard(handle)
+            self.record_ids.pop(handle, None)
+        self._on[handle] = volume
+        volume.replicas += 1
+        return True
 
     def lock(self, handle: int) -> contextlib.AbstractContextManager[None]:
         """The replica's lock: held by every change of it (and by a read of a file a change
@@ -157,9 +306,12 @@ class ChunkStore:
         return meta
 
     def _save_meta(self, handle: int, meta: ReplicaMeta) -> None:
-        self._slots[handle] = metafile.save(
-            self._meta(handle), meta, self._slots.get(handle, Slots()), self.max_chunk_size
-        )
+        try:
+            self._slots[handle] = metafile.save(
+                self._meta(handle), meta, self._slots.get(handle, Slots()), self.max_chunk_size
+            )
+        except OSError as err:
+            raise self._failure(handle, err, "record") from None
         self.metas[handle] = meta
         self._written[handle] = time.monotonic()
 
@@ -173,15 +325,19 @@ class ChunkStore:
                     raise errors.NotFound(f"no replica of chunk {handle} here")
                 # Durable at once: a replica the master counts must survive a restart, written
                 # to or not (an empty chunk lost on every server would be missing for good).
+                self._settle(handle)
                 try:
-                    with open(self._data(handle), "wb") as f:
-                        os.fsync(f.fileno())
+                    try:
+                        with open(self._data(handle), "wb") as f:
+                            os.fsync(f.fileno())
+                    except OSError as err:
+                        raise self._failure(handle, err, "create") from None
                     self._save_meta(handle, ReplicaMeta(version, 0))
-                except OSError as err:
-                    self._data(handle).unlink(missing_ok=True)
-                    raise errors.ResourceExhausted(
-                        f"cannot create chunk {handle}: {err.strerror or err}"
-                    ) from None
+                except errors.GfsError:
+                    with contextlib.suppress(OSError, errors.NotFound):
+                        self._data(handle).unlink(missing_ok=True)
+                    self._unsettle(handle)
+                    raise
                 return
             if version < meta.version:
                 raise errors.FailedPrecondition(
@@ -228,7 +384,10 @@ class ChunkStore:
         start_block = first_block if offset <= old else min(first_block, old // BLOCK)
         start = start_block * BLOCK
         region_end = max(end, min(old, -(-end // BLOCK) * BLOCK))
-        fd = os.open(self._data(handle), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self._data(handle), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise self._failure(handle, err, "write") from None
         try:
             prefix = self._read_verified(handle, meta, fd, start, min(offset, old))
             suffix = (
@@ -240,9 +399,7 @@ class ChunkStore:
                 raise OSError(f"short write of chunk {handle}")
             os.fdatasync(fd)
         except OSError as err:
-            raise errors.ResourceExhausted(
-                f"cannot write chunk {handle}: {err.strerror or err}"
-            ) from None
+            raise self._failure(handle, err, "write") from None
         finally:
             os.close(fd)
         new_length = max(old, end)
@@ -329,9 +486,7 @@ class ChunkStore:
             staging.sync()
         except OSError as err:
             self._trim(handle)
-            raise errors.ResourceExhausted(
-                f"cannot write chunk {handle}: {err.strerror or err}"
-            ) from None
+            raise self._failure(handle, err, "write") from None
         crcs = meta.crcs[: offset // BLOCK] + staging.crcs.total()
         self._save_meta(handle, ReplicaMeta(version, offset + size, crcs))
         return offset + size
@@ -367,8 +522,9 @@ class ChunkStore:
         if length > self.max_chunk_size:
             raise errors.InvalidArgument(f"a copy of {length} bytes cannot be a chunk")
         with self.lock(handle):
+            self._settle(handle)
             try:
-                tmp = self.dir / f"{handle}.ids.tmp"
+                tmp = self._dir(handle) / f"{handle}.ids.tmp"
                 with open(tmp, "w") as f:
                     f.writelines(f"{offset} {rid}\n" for rid, offset in record_ids.items())
                     f.flush()
@@ -376,16 +532,19 @@ class ChunkStore:
                 os.replace(tmp, self._ids(handle))
                 self.record_ids[handle] = dict(record_ids)
                 self._place(handle, version, source, length, crcs)
-            except (OSError, errors.ResourceExhausted) as err:
+            except (OSError, errors.GfsError) as err:
                 # Half a copy (data without its metadata, or a replica it was replacing) is
                 # no replica: nothing of it stays to be reported or left on disk.
+                failure = (
+                    self._failure(handle, err, "keep the copy of")
+                    if isinstance(err, OSError)
+                    else err
+                )
                 source.unlink(missing_ok=True)
-                self._drop(handle)
-                if isinstance(err, errors.ResourceExhausted):
-                    raise
-                raise errors.ResourceExhausted(
-                    f"cannot keep the copy of chunk {handle}: {err.strerror or err}"
-                ) from None
+                if handle in self._on:  # (gone with its directory, if that failed)
+                    with contextlib.suppress(errors.GfsError):
+                        self._drop(handle)
+                raise failure from None
             self.corrupt.discard(handle)
 
     def _place(
@@ -401,9 +560,7 @@ class ChunkStore:
                 os.close(fd)
             os.replace(source, self._data(handle))
         except OSError as err:
-            raise errors.ResourceExhausted(
-                f"cannot write chunk {handle}: {err.strerror or err}"
-            ) from None
+            raise self._failure(handle, err, "write") from None
         self._save_meta(handle, ReplicaMeta(version, length, list(crcs)))
 
     def info(self, handle: int, version: int) -> ReplicaMeta:
@@ -416,11 +573,14 @@ class ChunkStore:
         gap reads as). The caller holds `lock(handle)`."""
         meta = self._require(handle, version)
         end = min(offset + length, meta.length)
-        fd = os.open(self._data(handle), os.O_RDONLY)
         try:
-            data = self._read_verified(handle, meta, fd, offset, end)
-        finally:
-            os.close(fd)
+            fd = os.open(self._data(handle), os.O_RDONLY)
+            try:
+                data = self._read_verified(handle, meta, fd, offset, end)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise self._unreadable(handle, err) from None
         return data + bytes(length - len(data))
 
     def read(
@@ -441,13 +601,12 @@ class ChunkStore:
                 meta = self._require(handle, version)
                 try:
                     fd = os.open(self._data(handle), os.O_RDONLY)
-                except FileNotFoundError:
-                    self.corrupt.add(handle)
-                    raise CorruptReplica(handle, "data file is missing") from None
-                try:
-                    chunk = self._read_verified(handle, meta, fd, pos, min(stop, meta.length))
-                finally:
-                    os.close(fd)
+                    try:
+                        chunk = self._read_verified(handle, meta, fd, pos, min(stop, meta.length))
+                    finally:
+                        os.close(fd)
+                except OSError as err:
+                    raise self._unreadable(handle, err) from None
             if not chunk:
                 return
             yield chunk
@@ -465,15 +624,18 @@ class ChunkStore:
     def _drop(self, handle: int) -> None:
         """Removes every file of the replica and forgets it. The caller holds `lock(handle)`."""
         self._unstage(handle)
-        for path in (self._meta(handle), self._data(handle), self._ids(handle)):
-            path.unlink(missing_ok=True)
-        for tmp in (f"{handle}.meta.tmp", f"{handle}.ids.tmp"):
-            (self.dir / tmp).unlink(missing_ok=True)
+        directory = self._dir(handle)
+        try:
+            for name in ("meta", "chunk", "ids", "meta.tmp", "ids.tmp"):
+                (directory / f"{handle}.{name}").unlink(missing_ok=True)
+            fsync_dir(directory)
+        except OSError as err:
+            raise self._failure(handle, err, "remove") from None
         self.record_ids.pop(handle, None)
-        fsync_dir(self.dir)
         self.metas.pop(handle, None)
         self._slots.pop(handle, None)
         self.corrupt.discard(handle)
+        self._unsettle(handle)
 
     def written_at(self) -> dict[int, float]:
         """When each replica last changed (loaded ones: at load), for the scrubber."""
@@ -486,6 +648,7 @@ class ChunkStore:
         ]
 
     def usage(self) -> tuple[int, int]:
-        """(bytes used by replicas, bytes free on the disk)."""
+        """(bytes used by replicas, bytes free on the disks of the serving directories)."""
         used = sum(m.length for m in list(self.metas.values()))
-        return used, shutil.disk_usage(self.dir).free
+        free = {v.device(): v.free() for v in self.volumes if not v.failed}
+        return used, sum(free.values())

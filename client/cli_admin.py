@@ -76,6 +76,8 @@ def report(ctx: click.Context, as_json: bool) -> None:
             f"{s.address:22} {s.rack:10} {s.state:6} {s.chunks:>8} chunks "
             f"{s.used_bytes:>14} used {s.free_bytes:>16} free  {s.last_heartbeat_age_s:5.1f}s ago"
         )
+        for failed in s.failed_dirs:
+            click.echo(f"{'':22} failed data directory {failed}")
 
 
 @click.command()

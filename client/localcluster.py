@@ -75,6 +75,7 @@ class LocalCluster:
     # moves block data unencrypted unless asked); False: every read over TLS.
     plain_reads: bool = True
     http: bool = False  # every server also serves /metrics and /healthz (on a free port)
+    data_dirs: int = 1  # per chunkserver: cs{i}, then cs{i}-disk1, cs{i}-disk2, ...
     master: Process | None = None
     shadow: Process | None = None
     servers: list[Process] = field(default_factory=list)
@@ -188,8 +189,7 @@ class LocalCluster:
                 f"127.0.0.1:{port}",
                 "--master",
                 self.master_address,
-                "--data-dir",
-                str(self.data_dir / f"cs{i}"),
+                *[arg for d in self.chunkserver_dirs(i) for arg in ("--data-dir", str(d))],
                 "--rack",
                 rack,
                 *self._tls_args(f"cs{i}", "chunkserver"),
@@ -199,6 +199,11 @@ class LocalCluster:
             ],
             self.data_dir / "logs" / f"cs{i}.log",
         )
+
+    def chunkserver_dirs(self, i: int) -> list[Path]:
+        """The data directories of chunkserver `i`."""
+        first = self.data_dir / f"cs{i}"
+        return [first, *(self.data_dir / f"cs{i}-disk{j}" for j in range(1, self.data_dirs))]
 
     def add_chunkserver(self, rack: str = "default") -> Process:
         """One more chunkserver, registered with the master when this returns."""

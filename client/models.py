@@ -99,6 +99,7 @@ class ServerState:
     free_bytes: int
     last_heartbeat_age_s: float
     http: str = ""  # its /metrics and /healthz, as host:port ("": none)
+    failed_dirs: tuple[str, ...] = ()  # "PATH: why" of each data directory out of service
 
     @classmethod
     def of(cls, s: master_pb2.ServerReport) -> ServerState:
@@ -111,6 +112,7 @@ class ServerState:
             s.free_bytes,
             s.last_heartbeat_age_s,
             s.http,
+            tuple(s.failed_dirs),
         )
 
 

@@ -46,6 +46,7 @@ class Heartbeat:
     extend: list[tuple[int, int]] = field(default_factory=list)  # (handle, version) leases
     http: str = ""  # its /metrics and /healthz
     plain_reads: str = ""  # where it serves reads in clear, each proved by its token
+    failed_dirs: tuple[str, ...] = ()  # its data directories taken out of service, and why
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class ServerInfo:
     reported: int = 0  # replicas (any state) in its last report
     http: str = ""
     plain_reads: str = ""
+    failed_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class ServerReport:
     free_bytes: int
     last_heartbeat_age_s: float
     http: str = ""
+    failed_dirs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -172,6 +175,7 @@ class Chunkservers:
                 s.free_bytes,
                 now - s.last_heartbeat,
                 s.http,
+                s.failed_dirs,
             )
             for s in sorted(self.servers.values(), key=lambda s: s.address)
         ]
@@ -239,7 +243,7 @@ class Chunkservers:
         if info is None:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)
         info.rack, info.last_heartbeat, info.http = beat.rack, now, beat.http
-        info.plain_reads = beat.plain_reads
+        info.plain_reads, info.failed_dirs = beat.plain_reads, beat.failed_dirs
         info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
         self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}

@@ -251,6 +251,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 extend=[(r.handle, r.version) for r in request.extend],
                 http=request.http,
                 plain_reads=request.plain_reads,
+                failed_dirs=tuple(request.failed_dirs),
             )
         )
         return master_pb2.HeartbeatResponse(

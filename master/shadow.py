@@ -194,6 +194,7 @@ class ShadowService:
                 list(d.corrupt),
                 http=d.http,
                 plain_reads=d.plain_reads,
+                failed_dirs=tuple(d.failed_dirs),
             )
             meta = self.metadata
             with meta.core:

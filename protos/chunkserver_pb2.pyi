@@ -163,7 +163,7 @@ class Replica(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class Description(_message.Message):
-    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http", "plain_reads")
+    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http", "plain_reads", "failed_dirs")
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +171,7 @@ class Description(_message.Message):
     CORRUPT_FIELD_NUMBER: _ClassVar[int]
     HTTP_FIELD_NUMBER: _ClassVar[int]
     PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
     rack: str
     used_bytes: int
     free_bytes: int
@@ -178,7 +179,8 @@ class Description(_message.Message):
     corrupt: _containers.RepeatedScalarFieldContainer[int]
     http: str
     plain_reads: str
-    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ...) -> None: ...
+    failed_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReplicaInfoRequest(_message.Message):
     __slots__ = ("handle", "version", "without_crcs")

@@ -199,7 +199,7 @@ class ReplicaReport(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads")
+    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -209,6 +209,7 @@ class HeartbeatRequest(_message.Message):
     EXTEND_FIELD_NUMBER: _ClassVar[int]
     HTTP_FIELD_NUMBER: _ClassVar[int]
     PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     used_bytes: int
@@ -218,7 +219,8 @@ class HeartbeatRequest(_message.Message):
     extend: _containers.RepeatedCompositeFieldContainer[ReplicaReport]
     http: str
     plain_reads: str
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ...) -> None: ...
+    failed_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Removal(_message.Message):
     __slots__ = ("handle", "max_version")
@@ -255,7 +257,7 @@ class TokenKey(_message.Message):
     def __init__(self, id: _Optional[int] = ..., secret: _Optional[bytes] = ..., until: _Optional[float] = ...) -> None: ...
 
 class ServerReport(_message.Message):
-    __slots__ = ("address", "rack", "state", "chunks", "used_bytes", "free_bytes", "last_heartbeat_age_s", "http")
+    __slots__ = ("address", "rack", "state", "chunks", "used_bytes", "free_bytes", "last_heartbeat_age_s", "http", "failed_dirs")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +266,7 @@ class ServerReport(_message.Message):
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_AGE_S_FIELD_NUMBER: _ClassVar[int]
     HTTP_FIELD_NUMBER: _ClassVar[int]
+    FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     state: str
@@ -272,7 +275,8 @@ class ServerReport(_message.Message):
     free_bytes: int
     last_heartbeat_age_s: float
     http: str
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., state: _Optional[str] = ..., chunks: _Optional[int] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., last_heartbeat_age_s: _Optional[float] = ..., http: _Optional[str] = ...) -> None: ...
+    failed_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., state: _Optional[str] = ..., chunks: _Optional[int] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., last_heartbeat_age_s: _Optional[float] = ..., http: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClusterReport(_message.Message):
     __slots__ = ("chunkservers", "safe_mode", "role", "log_seq", "lag_seconds", "master_http")

@@ -1,0 +1,144 @@
+"""Several data directories per chunkserver (HDFS's volumes): new replicas spread over them,
+a directory whose disk fails is taken out with its replicas while the rest keep serving, and
+more failures than tolerated make the store give up. Failures here are directories removed or
+replaced by a file (what an unmounted disk looks like without root); the fault suite remounts
+real filesystems read-only."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chunkserver.checksum import BLOCK
+from chunkserver.storage import ChunkStore, CorruptReplica
+from chunkserver.volumes import Volume
+from common import errors
+
+CHUNK = 16 * BLOCK
+
+
+def dirs(tmp_path: Path, n: int) -> list[Path]:
+    return [tmp_path / f"disk{i}" / "chunks" for i in range(n)]
+
+
+def make(store: ChunkStore, handles: range, data: bytes = b"x" * 100) -> None:
+    for handle in handles:
+        store.set_version(handle, 1, create=True)
+        with store.lock(handle):
+            store.write(handle, 1, 0, data)
+
+
+def where(paths: list[Path]) -> list[set[int]]:
+    return [{int(p.stem) for p in path.glob("*.meta")} for path in paths]
+
+
+def test_new_replicas_spread_over_the_directories_and_are_found_again(tmp_path: Path) -> None:
+    paths = dirs(tmp_path, 2)
+    store = ChunkStore(paths, CHUNK)
+    make(store, range(1, 7))
+    first, second = where(paths)
+    assert len(first) == len(second) == 3, "one disk: the directory with fewer replicas"
+    again = ChunkStore(paths, CHUNK)
+    assert sorted(h for h, _, _ in again.reports()) == list(range(1, 7))
+    assert all(b"".join(again.read(h, 1, 0, 100, BLOCK)) == b"x" * 100 for h in range(1, 7))
+
+
+def test_a_failed_directory_is_taken_out_and_the_rest_serve_on(tmp_path: Path) -> None:
+    paths = dirs(tmp_path, 2)
+    store = ChunkStore(paths, CHUNK, tolerated=1)
+    make(store, range(1, 7))
+    lost, kept = where(paths)
+    shutil.rmtree(paths[0])  # the disk is gone
+
+    victim = min(lost)
+    with store.lock(victim), pytest.raises(errors.Unavailable, match="data directory .* failed"):
+        store.write(victim, 1, 100, b"more")
+    assert {h for h, _, _ in store.reports()} == kept, "its replicas are no longer reported"
+    assert store.failed_dirs() == [f"{paths[0]}: the directory is gone (unmounted or removed)"]
+    assert not store.gave_up
+    for handle in kept:
+        assert b"".join(store.read(handle, 1, 0, 100, BLOCK)) == b"x" * 100
+    with pytest.raises(errors.NotFound):
+        b"".join(store.read(victim, 1, 0, 100, BLOCK))
+
+    make(store, range(10, 13))  # new replicas go to the directory that works
+    assert where(paths[1:])[0] == kept | {10, 11, 12}
+
+    shutil.rmtree(paths[1])
+    store.check_volumes()  # found idle, by the periodic probe
+    assert "2 of 2 data directories failed (1 tolerated)" in store.gave_up
+    with pytest.raises(errors.Unavailable, match="no data directory"):
+        store.set_version(20, 1, create=True)
+
+
+def test_one_failure_more_than_tolerated_gives_up(tmp_path: Path) -> None:
+    paths = dirs(tmp_path, 3)
+    store = ChunkStore(paths, CHUNK, tolerated=0)
+    make(store, range(1, 4))
+    shutil.rmtree(paths[2])
+    store.check_volumes()
+    assert store.gave_up == "1 of 3 data directories failed (0 tolerated)"
+    assert len(store.reports()) == 2
+
+
+def test_a_directory_that_fails_at_start_counts_against_the_tolerated(tmp_path: Path) -> None:
+    paths = dirs(tmp_path, 2)
+    paths[1].parent.mkdir(parents=True)
+    paths[1].write_bytes(b"a file where a directory should be")
+    with pytest.raises(errors.FailedPrecondition, match="cannot start: 1 of 2"):
+        ChunkStore(paths, CHUNK)
+    store = ChunkStore(paths, CHUNK, tolerated=1)
+    assert len(store.failed_dirs()) == 1
+    make(store, range(1, 3))
+    assert where(paths[:1])[0] == {1, 2}
+
+
+def test_a_missing_file_on_a_working_disk_is_the_replicas_fault_not_the_disks(
+    tmp_path: Path,
+) -> None:
+    paths = dirs(tmp_path, 2)
+    store = ChunkStore(paths, CHUNK)
+    make(store, range(1, 3))
+    handle = min(where(paths)[0])
+    (paths[0] / f"{handle}.chunk").unlink()
+    with pytest.raises(CorruptReplica, match="data file is missing"):
+        b"".join(store.read(handle, 1, 0, 100, BLOCK))
+    assert handle in store.corrupt
+    assert store.failed_dirs() == [] and not store.gave_up
+
+
+def test_a_full_disk_is_not_a_failed_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    volume = Volume(tmp_path)
+
+    def fsync(error: int) -> None:
+        def fail(fd: int) -> None:
+            raise OSError(error, os.strerror(error))
+
+        monkeypatch.setattr(os, "fsync", fail)
+
+    fsync(errno.ENOSPC)
+    assert volume.probe() == ""
+    fsync(errno.EIO)
+    assert volume.probe() == os.strerror(errno.EIO)
+    fsync(errno.EROFS)
+    assert volume.probe() == os.strerror(errno.EROFS)
+
+
+def test_a_chunk_found_in_two_directories_keeps_the_newer(tmp_path: Path) -> None:
+    """A directory that failed, whose replicas were copied to another meanwhile, comes back."""
+    paths = dirs(tmp_path, 2)
+    store = ChunkStore(paths[:1], CHUNK)
+    make(store, range(1, 2), b"old")
+    shutil.copytree(paths[0], paths[1])
+    newer = ChunkStore(paths[1:], CHUNK)
+    newer.set_version(1, 2, create=False)
+    with newer.lock(1):
+        newer.write(1, 2, 0, b"new")
+    both = ChunkStore(paths, CHUNK)
+    assert both.reports() == [(1, 2, 3)]
+    assert b"".join(both.read(1, 2, 0, 3, BLOCK)) == b"new"
+    assert where(paths) == [set(), {1}], "the older replica's files are removed"
