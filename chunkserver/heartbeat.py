@@ -70,12 +70,14 @@ class Heartbeater:
         sent_at = time.monotonic()  # before the master can have extended anything
         extend = self.leases.extension_requests()
         used, free = self.store.usage()
+        lost = self.store.take_lost()
         request = master_pb2.HeartbeatRequest(
             address=self.address,
             rack=self.config.rack,
             http=self.config.http,
             plain_reads=self.config.plain_reads,
             failed_dirs=self.store.failed_dirs(),
+            lost=lost,
             used_bytes=used,
             free_bytes=free,
             replicas=[
@@ -85,12 +87,16 @@ class Heartbeater:
             corrupt=sorted(self.store.corrupt),
             extend=[master_pb2.ReplicaReport(handle=h, version=v) for h, v in extend],
         )
-        reply = transport.call(
-            self.channels.master(self.config.master).Heartbeat,
-            request,
-            target=f"master {self.config.master}",
-            timeout=self.config.rpc_timeout,
-        )
+        try:
+            reply = transport.call(
+                self.channels.master(self.config.master).Heartbeat,
+                request,
+                target=f"master {self.config.master}",
+                timeout=self.config.rpc_timeout,
+            )
+        except errors.GfsError:
+            self.store.lost.update(lost)  # told with the next one
+            raise
         if reply.interval_seconds > 0:
             self.interval = reply.interval_seconds
         if self.keys is not None and reply.keys:

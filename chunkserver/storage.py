@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -72,6 +73,7 @@ class ChunkStore:
         self.volumes = [Volume(path) for path in paths]
         self.tolerated = tolerated
         self.gave_up = ""  # why, once more directories failed than tolerated
+        self.lost: set[int] = set()  # replicas gone with a failed directory, not yet told
         self._on: dict[int, Volume] = {}  # where each replica lives
         self._failing = threading.Lock()
         self.max_chunk_size = max_chunk_size
@@ -174,6 +176,7 @@ class ChunkStore:
                 self.record_ids.pop(handle, None)
                 self._slots.pop(handle, None)
                 self._unsettle(handle)
+            self.lost.update(lost)
             failed = sum(1 for v in self.volumes if v.failed)
             log.error(
                 "data directory %s failed (%s): %d replicas on it are gone from this server",
@@ -188,6 +191,12 @@ class ChunkStore:
                     f"({self.tolerated} tolerated)"
                 )
                 log.error("%s: the chunkserver stops", self.gave_up)
+
+    def take_lost(self) -> list[int]:
+        """The replicas lost since this was last asked (for the next heartbeat)."""
+        with self._failing:
+            lost, self.lost = sorted(self.lost), set()
+        return lost
 
     def failed_dirs(self) -> list[str]:
         """ "PATH: why" of each directory taken out of service."""
@@ -550,15 +559,23 @@ class ChunkStore:
     def _place(
         self, handle: int, version: int, source: Path, length: int, crcs: tuple[int, ...]
     ) -> None:
-        """Syncs `source`, renames it into place as the data, then writes the metadata."""
+        """Syncs `source`, renames it into place as the data, then writes the metadata. A
+        source on another disk than the replica's directory (the spool is on the first) is
+        copied there first."""
         self._unstage(handle)
         try:
+            target = self._data(handle)
+            if source.stat().st_dev != target.parent.stat().st_dev:
+                copy = target.parent / f"{handle}.chunk.tmp"
+                shutil.copyfile(source, copy)
+                source.unlink()
+                source = copy
             fd = os.open(source, os.O_RDONLY)
             try:
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
-            os.replace(source, self._data(handle))
+            os.replace(source, target)
         except OSError as err:
             raise self._failure(handle, err, "write") from None
         self._save_meta(handle, ReplicaMeta(version, length, list(crcs)))
@@ -626,7 +643,7 @@ class ChunkStore:
         self._unstage(handle)
         directory = self._dir(handle)
         try:
-            for name in ("meta", "chunk", "ids", "meta.tmp", "ids.tmp"):
+            for name in ("meta", "chunk", "ids", "meta.tmp", "ids.tmp", "chunk.tmp"):
                 (directory / f"{handle}.{name}").unlink(missing_ok=True)
             fsync_dir(directory)
         except OSError as err:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -26,10 +27,16 @@ class Volume:
     path: Path  # the directory replicas live in
     failed: str = ""  # why it was taken out of service ("": it serves)
     replicas: int = 0  # how many the store keeps here
+    # One probe at a time (the periodic check and a request's disk error may both ask).
+    _probing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def probe(self) -> str:
         """ "" if the directory takes a small file (written, synced, read back, removed) or is
         only full; otherwise why not."""
+        with self._probing:
+            return self._probe()
+
+    def _probe(self) -> str:
         probe = self.path / PROBE
         try:
             if not self.path.is_dir():

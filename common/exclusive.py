@@ -49,7 +49,9 @@ class DirectoryLock:
     def __init__(self, directory: Path, what: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / LOCK_NAME
-        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Held open read-only: a file open for writing would keep its disk from being
+        # remounted read-only (the kernel refuses while a writer is open).
+        self._fd: int | None = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -58,8 +60,11 @@ class DirectoryLock:
             raise OSError(
                 f"data directory {directory} is in use by another {what} (pid {holder})"
             ) from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            path.write_text(f"{os.getpid()}\n")
+        except OSError:
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._fd is not None:

@@ -47,6 +47,7 @@ class Heartbeat:
     http: str = ""  # its /metrics and /healthz
     plain_reads: str = ""  # where it serves reads in clear, each proved by its token
     failed_dirs: tuple[str, ...] = ()  # its data directories taken out of service, and why
+    lost: tuple[int, ...] = ()  # replicas it lost with a failed directory since its last beat
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,8 @@ class Chunkservers:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)
         info.rack, info.last_heartbeat, info.http = beat.rack, now, beat.http
         info.plain_reads, info.failed_dirs = beat.plain_reads, beat.failed_dirs
+        for handle in beat.lost:  # gone for sure: no grace for a report racing a new replica
+            self.recent.pop((handle, address), None)
         info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
         self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}

@@ -252,6 +252,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 http=request.http,
                 plain_reads=request.plain_reads,
                 failed_dirs=tuple(request.failed_dirs),
+                lost=tuple(request.lost),
             )
         )
         return master_pb2.HeartbeatResponse(

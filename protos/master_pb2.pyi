@@ -199,7 +199,7 @@ class ReplicaReport(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs")
+    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs", "lost")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -210,6 +210,7 @@ class HeartbeatRequest(_message.Message):
     HTTP_FIELD_NUMBER: _ClassVar[int]
     PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
     FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
+    LOST_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     used_bytes: int
@@ -220,7 +221,8 @@ class HeartbeatRequest(_message.Message):
     http: str
     plain_reads: str
     failed_dirs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
+    lost: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Removal(_message.Message):
     __slots__ = ("handle", "max_version")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
-from chunkserver.checksum import BLOCK
+from chunkserver.checksum import BLOCK, block_crcs
 from chunkserver.storage import ChunkStore, CorruptReplica
 from chunkserver.volumes import Volume
 from common import errors
@@ -55,7 +57,7 @@ def test_a_failed_directory_is_taken_out_and_the_rest_serve_on(tmp_path: Path) -
     shutil.rmtree(paths[0])  # the disk is gone
 
     victim = min(lost)
-    with store.lock(victim), pytest.raises(errors.Unavailable, match="data directory .* failed"):
+    with store.lock(victim), pytest.raises(errors.Unavailable, match=r"data directory .* failed"):
         store.write(victim, 1, 100, b"more")
     assert {h for h, _, _ in store.reports()} == kept, "its replicas are no longer reported"
     assert store.failed_dirs() == [f"{paths[0]}: the directory is gone (unmounted or removed)"]
@@ -142,3 +144,40 @@ def test_a_chunk_found_in_two_directories_keeps_the_newer(tmp_path: Path) -> Non
     assert both.reports() == [(1, 2, 3)]
     assert b"".join(both.read(1, 2, 0, 3, BLOCK)) == b"new"
     assert where(paths) == [set(), {1}], "the older replica's files are removed"
+
+
+def test_probes_at_once_never_fail_a_working_directory(tmp_path: Path) -> None:
+    """The periodic check and a request's disk error may probe together (one removed the
+    other's probe file, and a full disk's directory was taken out for it)."""
+    volume = Volume(tmp_path)
+    found: list[str] = []
+
+    def probe() -> None:
+        found.extend(volume.probe() for _ in range(100))
+
+    threads = [threading.Thread(target=probe) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert found == [""] * 600
+
+
+def test_a_copy_made_on_another_disk_is_kept_in_the_replicas_directory(tmp_path: Path) -> None:
+    """Copies and first pushes are made in the spool, on the first disk, and renamed into the
+    replica's directory; renamed across disks, that failed (EXDEV) and the copy never landed."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test's tmp directory")
+    other = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        store = ChunkStore([other / "chunks"], CHUNK)
+        source = tmp_path / "spooled"
+        source.write_bytes(b"y" * 1000)
+        store.adopt(7, 3, source, 1000, tuple(block_crcs(b"y" * 1000)), {"rec": 0})
+        assert b"".join(store.read(7, 3, 0, 1000, BLOCK)) == b"y" * 1000
+        assert not source.exists() and not list((other / "chunks").glob("*.tmp"))
+        again = ChunkStore([other / "chunks"], CHUNK)
+        assert again.reports() == [(7, 3, 1000)] and again.recorded(7, "rec") == 0
+    finally:
+        shutil.rmtree(other)

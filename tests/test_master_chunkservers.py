@@ -120,6 +120,17 @@ def test_a_report_taken_before_a_confirmed_creation_does_not_drop_it() -> None:
     assert cs.replicas(1, now=2.0) == [], "a report well after the ack is believed"
 
 
+def test_a_replica_lost_with_a_failed_disk_is_forgotten_at_once() -> None:
+    """No grace for a replica the server says it lost: the master would have counted it (and
+    fsck called the chunk healthy) for the grace, the copy elsewhere not even begun."""
+    state, cs = setup_file(), Chunkservers(dead_after=3.0, report_grace=5.0)
+    beat(cs, state, "a:1", [], now=0.0)
+    cs.confirm(1, "a:1", now=0.5)
+    lost = Heartbeat("a:1", "r1", 0, 10**12, [], [], lost=(1,))
+    cs.heartbeat(state, lost, now=0.9, busy=set())
+    assert cs.replicas(1, now=0.9) == []
+
+
 def test_placement_spans_racks_first_then_free_space() -> None:
     c = placement.Candidate
     candidates = [

@@ -226,7 +226,8 @@ def unreclaimed(cluster: FaultCluster, client: Client) -> set[int]:
     on_disk = {
         int(p.stem)
         for node in CHUNKSERVERS
-        for p in (cluster.data_dir(node) / "chunks").glob("*.chunk")
+        for d in cluster.data_dirs(node)
+        for p in (d / "chunks").glob("*.chunk")
     }
     return on_disk - live
 

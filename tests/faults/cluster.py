@@ -3,7 +3,9 @@ local processes (`LocalFaults`) and the compose cluster of deploy/ (`DockerFault
 
 Both run the same shape (a master, a shadow, chunkservers cs0..cs3 in racks a, a, b, b) with
 the same small timing, and keep each server's data in a host directory `workdir/NODE` (a small
-tmpfs where the host allows it), so damaging and filling disks is the same code for both.
+tmpfs where the host allows it), so damaging and filling disks is the same code for both. Each
+chunkserver has a second data directory, `workdir/NODE-disk1` (its own tmpfs too), and
+tolerates one failed directory.
 Nodes are named "master", "shadow", "cs0".."cs3"; "client" is this test process."""
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import random
+import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -37,8 +40,14 @@ TIMING = {
     "trash-grace": 0,
     "balance-interval": 3600,
 }
-# Chunkservers scrub idle replicas within seconds, so damage nobody reads is found too.
-CHUNKSERVER_TIMING = {"scrub-period": 3, "scrub-idle": 2}
+# Chunkservers scrub idle replicas within seconds, so damage nobody reads is found too, and
+# probe their data directories twice a second; one of their two may fail.
+CHUNKSERVER_TIMING = {
+    "scrub-period": 3,
+    "scrub-idle": 2,
+    "failed-dirs-tolerated": 1,
+    "dir-check-interval": 0.5,
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class FaultCluster(ABC):
         self.paused: set[str] = set()
         self.filled: set[str] = set()
         self.small_disks: set[str] = set()
+        self.failed_dirs: dict[Path, str] = {}  # a data directory made to fail -> how
         self.tls: TlsFiles | None = None  # the superuser's, on a secure cluster
 
     # --- what each implementation provides ----------------------------------------------------
@@ -125,8 +135,16 @@ class FaultCluster(ABC):
     def data_dir(self, node: str) -> Path:
         return self.workdir / node
 
+    def data_dirs(self, node: str) -> list[Path]:
+        """Every data directory of `node` (a chunkserver has two)."""
+        if node not in CHUNKSERVERS:
+            return [self.data_dir(node)]
+        return [self.data_dir(node), self.workdir / f"{node}-disk1"]
+
     def replica_file(self, node: str, handle: int) -> Path:
-        return self.data_dir(node) / "chunks" / f"{handle}.chunk"
+        """Where `node` keeps its replica of `handle` (in whichever directory holds it)."""
+        files = [d / "chunks" / f"{handle}.chunk" for d in self.data_dirs(node)]
+        return next((f for f in files if f.exists()), files[0])
 
     def client(self, timeout: float = 5.0, via: str = "") -> Client:
         """A client of the cluster (the superuser, on a secure one) that reads through the
@@ -138,11 +156,11 @@ class FaultCluster(ABC):
         )
 
     def start(self) -> None:
-        for node in CHUNKSERVERS:
-            if self.host.small_disk(self.data_dir(node), DISK_BYTES):
+        for node in (*CHUNKSERVERS, "master"):
+            small = [self.host.small_disk(d, DISK_BYTES) for d in self.data_dirs(node)]
+            if all(small):
                 self.small_disks.add(node)
-        for node in ("master", "shadow"):
-            self.data_dir(node).mkdir(parents=True, exist_ok=True)
+        self.data_dir("shadow").mkdir(parents=True, exist_ok=True)
         self.host.enter(CLIENT)
         try:
             self._start()
@@ -211,14 +229,29 @@ class FaultCluster(ABC):
         if node not in self.small_disks:
             raise Unsupported("filling a disk needs root to mount a small tmpfs")
         self.filled.add(node)
-        with open(self.data_dir(node) / "filler", "wb", buffering=0) as f:
-            for block in (1 << 20, 4096):  # big blocks, then the last crumbs
-                try:
-                    while True:
-                        f.write(bytes(block))
-                except OSError as err:
-                    if err.errno != errno.ENOSPC:
-                        raise
+        for directory in self.data_dirs(node):
+            with open(directory / "filler", "wb", buffering=0) as f:
+                for block in (1 << 20, 4096):  # big blocks, then the last crumbs
+                    try:
+                        while True:
+                            f.write(bytes(block))
+                    except OSError as err:
+                        if err.errno != errno.ENOSPC:
+                            raise
+
+    def fail_dir(self, node: str, index: int, how: str) -> None:
+        """Makes data directory `index` of chunkserver `node` fail under it: "read-only" (its
+        filesystem remounted so) or "removed" (its replicas' directory gone, as an unmounted
+        disk's). Healing mends the directory and restarts the server, which takes it back."""
+        directory = self.data_dirs(node)[index]
+        if how == "read-only":
+            if node not in self.small_disks:
+                raise Unsupported("remounting a disk read-only needs root and a tmpfs of ours")
+            self.host.remount(directory, read_only=True)
+        else:
+            assert how == "removed", how
+            shutil.rmtree(directory / "chunks")
+        self.failed_dirs[directory] = how
 
     def _lift_network_and_pauses(self) -> None:
         self._heal_network()
@@ -229,8 +262,15 @@ class FaultCluster(ABC):
         """Lifts every fault: network, pauses, full disks; restarts what was killed."""
         self._lift_network_and_pauses()
         for node in list(self.filled):
-            (self.data_dir(node) / "filler").unlink(missing_ok=True)
+            for directory in self.data_dirs(node):
+                (directory / "filler").unlink(missing_ok=True)
             self.filled.discard(node)
+        for directory, how in list(self.failed_dirs.items()):
+            if how == "read-only":
+                self.host.remount(directory, read_only=False)
+            node = directory.name.split("-")[0]
+            self.killed.add(node)  # restarted below: it takes the directory back
+            del self.failed_dirs[directory]
         for node in sorted(self.killed, key=lambda n: n != "master"):
             self.restart(node)
         self.wait_serving()

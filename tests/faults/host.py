@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from pathlib import Path
 
 
@@ -139,6 +140,17 @@ class Host:
             return False
         self.mounted.append(path)
         return True
+
+    def remount(self, path: Path, read_only: bool) -> None:
+        """Remounts a tmpfs of ours read-only or read-write again (every view of it: the
+        superblock's flag, so a container's bind mount too)."""
+        assert path in self.mounted, path
+        argv = ("mount", "-o", "remount," + ("ro" if read_only else "rw"), str(path))
+        for _ in range(100):  # read-only is refused while a file there is open for writing
+            if run(*argv, check=False).returncode == 0:
+                return
+            time.sleep(0.05)
+        run(*argv)
 
     # --- all of it ------------------------------------------------------------------------------
 

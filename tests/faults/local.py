@@ -51,6 +51,7 @@ class LocalFaults(FaultCluster):
             with_shadow=True,
             master_args=[f"--{k}={v}" for k, v in TIMING.items()],
             chunkserver_args=[f"--{k}={v}" for k, v in CHUNKSERVER_TIMING.items()],
+            data_dirs=2,
             place=self.host.group,
         )
 

@@ -345,6 +345,78 @@ def full_disk_during_put(ctx: Ctx) -> None:
     ctx.cluster.heal()
 
 
+# --- failed data directories and a full master disk --------------------------------------------
+# Each chunkserver has two data directories and tolerates one failed: a failed one is taken out
+# with its replicas (which the master copies elsewhere) and the server serves on from the other;
+# both failed, it stops. Healing mends the directory and restarts the server.
+
+
+@scenario("put", "small-disk")
+def second_disk_read_only_during_put(ctx: Ctx) -> None:
+    node = ctx.any_chunkserver()
+    ctx.note("fail_dir", node=node, index=1, how="read-only")
+    ctx.cluster.fail_dir(node, 1, "read-only")
+    ctx.hold(4)
+
+
+@scenario("append")
+def primarys_disk_removed_during_append(ctx: Ctx) -> None:
+    primary, _ = ctx.roles()
+    index = ctx.rng.randrange(2)
+    ctx.note("fail_dir", node=primary, index=index, how="removed")
+    ctx.cluster.fail_dir(primary, index, "removed")
+    ctx.hold(4)
+
+
+@scenario("idle")
+def disk_removed_at_idle(ctx: Ctx) -> None:
+    """Nobody touches the server's replicas: the periodic probe finds the directory gone."""
+    node = ctx.any_chunkserver()
+    ctx.note("fail_dir", node=node, index=1, how="removed")
+    ctx.cluster.fail_dir(node, 1, "removed")
+    ctx.hold(3)
+
+
+@scenario("write", "small-disk")
+def both_disks_of_a_secondary_fail_during_write(ctx: Ctx) -> None:
+    """One more failed directory than tolerated: the server stops, as a dead one."""
+    _, secondaries = ctx.roles()
+    node = ctx.rng.choice(secondaries)
+    ctx.note("fail_dir", node=node, index=0, how="read-only")
+    ctx.cluster.fail_dir(node, 0, "read-only")
+    ctx.note("fail_dir", node=node, index=1, how="removed")
+    ctx.cluster.fail_dir(node, 1, "removed")
+    ctx.wait_dead(node)
+    ctx.hold(1)
+
+
+@scenario("put", "small-disk")
+def disks_fail_on_two_servers_during_put(ctx: Ctx) -> None:
+    first, second = ctx.rng.sample(CHUNKSERVERS, 2)
+    ctx.cluster.fail_dir(first, 0, "removed")
+    ctx.cluster.fail_dir(second, 1, "read-only")
+    ctx.note("fail_dir", node=first, index=0, how="removed")
+    ctx.note("fail_dir", node=second, index=1, how="read-only")
+    ctx.hold(4)
+
+
+@scenario("write", "small-disk")
+def master_disk_full_during_write(ctx: Ctx) -> None:
+    """Mutations that need the log are refused with one line; nothing is applied halfway."""
+    ctx.note("fill_disk", node="master")
+    ctx.cluster.fill_disk("master")
+    ctx.hold(4)
+    ctx.cluster.heal()
+
+
+@scenario("append", "small-disk")
+def master_disk_full_during_append(ctx: Ctx) -> None:
+    ctx.note("fill_disk", node="master")
+    ctx.cluster.fill_disk("master")
+    ctx.hold(4)
+    ctx.cluster.heal()
+
+
 # --- recovery under way ---------------------------------------------------------------------------
 
 
