@@ -65,7 +65,7 @@ CHUNKSERVER_FLAGS: Flags = [
     multiple=True,
     type=click.Path(path_type=Path),
     help="Where replicas live; repeat it for one directory per disk (the first also holds "
-    "the lock and the spool; env: space-separated).",
+    "the lock and the spool; env GFS_DATA_DIR: colon-separated).",
 )
 @click.option("--rack", envvar="GFS_RACK", default="default", show_default=True)
 @click.option(

@@ -7,6 +7,7 @@ import threading
 import time
 
 from chunkserver.config import ChunkserverConfig
+from chunkserver.leases import lease_end
 from chunkserver.mutations import Mutations
 from chunkserver.storage import ChunkStore
 from common import errors, transport
@@ -103,7 +104,7 @@ class Heartbeater:
             self.keys.replace([Key(k.id, k.secret, k.until) for k in reply.keys])
         if reply.extended:
             tokens = dict(zip(reply.extended, reply.extended_tokens, strict=False))
-            self.leases.extended(tokens, extend, sent_at + reply.lease_seconds)
+            self.leases.extended(tokens, extend, lease_end(sent_at, reply.lease_seconds))
         for removal in reply.delete:
             if self.store.delete(removal.handle, removal.max_version):
                 log.info(

@@ -3,6 +3,9 @@
 A primary orders mutations only while its lease is valid by its own clock. The master records a
 lease's end later than the primary's (it adds the grant RPC's deadline, and the primary starts
 counting only when the grant arrives), so the two never believe in two primaries at once.
+Both count on monotonic clocks, and the primary's lease is shorter than granted by the drift
+two clocks may have over one lease (MAX_DRIFT): a primary whose clock runs that much slow still
+stops ordering mutations before the master's record of its lease ends.
 """
 
 from __future__ import annotations
@@ -10,6 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from common import errors
+
+MAX_DRIFT = 0.05  # how much slower than the master's a chunkserver's clock may run
+
+
+def lease_end(start: float, seconds: float) -> float:
+    """When a lease of `seconds`, counted from `start` on this server's clock, ends for it."""
+    return start + seconds * (1 - MAX_DRIFT)
 
 
 @dataclass
@@ -52,7 +62,7 @@ class LeaseTable:
         token: bytes = b"",
     ) -> None:
         self.leases[handle] = Lease(
-            version, now + seconds, tuple(secondaries), seconds, chunk_size, token=token
+            version, lease_end(now, seconds), tuple(secondaries), seconds, chunk_size, token=token
         )
 
     def check(self, handle: int, version: int, now: float) -> Lease:

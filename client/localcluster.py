@@ -25,6 +25,7 @@ class Process:
     log_path: Path
     popen: subprocess.Popen[bytes] | None = None
     address: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # added to ours when it (re)starts
 
     @property
     def running(self) -> bool:
@@ -126,6 +127,7 @@ class LocalCluster:
         log: IO[bytes] = open(proc.log_path, "ab")  # noqa: SIM115 - owned by the child
         proc.popen = subprocess.Popen(
             self.command(proc),
+            env={**os.environ, **proc.env} if proc.env else None,
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.DEVNULL,

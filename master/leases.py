@@ -101,6 +101,18 @@ def lease_until(granted_at: float, lease_seconds: float, margin: float) -> float
     return granted_at + lease_seconds + margin
 
 
+def no_later_than(chunks: dict[int, Chunk], longest: float) -> dict[int, Chunk]:
+    """The chunks whose stored lease ends after `longest` (the end of a lease granted now),
+    ending then instead. No lease granted before now outlasts it, so a later end was stored by
+    a clock ahead of this one (set back across a restart): waited out as stored, the chunks
+    of a dead primary would take no write for as long as the clock was off."""
+    return {
+        handle: dataclasses.replace(chunk, lease_expiry=longest)
+        for handle, chunk in chunks.items()
+        if chunk.lease_holder and chunk.lease_expiry > longest
+    }
+
+
 def bumped(chunk: Chunk, keep_lease: bool) -> Chunk:
     """Version + 1 (logged before any replica hears of it). With `keep_lease` the lease record
     stays (no new primary before it ends) while the bump fences its holder out: replicas refuse

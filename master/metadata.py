@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from master import health, namespace
+from master import health, leases, namespace
 from master.chunkservers import Chunkservers, ServerReport
 from master.config import MasterConfig
 from master.locks import PathLocks
@@ -30,8 +30,9 @@ class ChunkView:
 
 
 class Metadata:
-    """Invariant: `state` is exactly what the store's tables hold; a change reaches `state`
-    only after the store made it durable. Chunk locations (`servers`) are memory only, rebuilt
+    """Invariant: `state` is exactly what the store's tables hold (but for lease ends a clock
+    set back made impossible: see leases.no_later_than); a change reaches `state` only after
+    the store made it durable. Chunk locations (`servers`) are memory only, rebuilt
     from reports. `core` guards both, and is the innermost lock: nothing is awaited under it."""
 
     def __init__(
@@ -41,6 +42,8 @@ class Metadata:
         self.store = store
         self.clock = clock
         self.state: MasterState = store.load()
+        longest = leases.lease_until(clock(), config.lease_seconds, config.rpc_timeout)
+        self.state.chunks.update(leases.no_later_than(self.state.chunks, longest))
         self.servers = Chunkservers(dead_after=config.dead_after)
         self.paths = PathLocks()
         self.core = threading.Lock()

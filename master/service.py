@@ -31,11 +31,11 @@ never waits for the pool it occupies.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from common import transport
+from common.clocks import SteadyClock
 from master.calls import GrpcChunkserverCalls
 from master.chunkcontrol import ChunkControl
 from master.chunkservers import Heartbeat, Removal
@@ -60,11 +60,12 @@ class MasterService:
         self,
         config: MasterConfig,
         store: Store,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         channels: transport.Channels | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        clock = clock or SteadyClock()  # a step of the wall clock moves no lease or liveness
         self.channels = channels or transport.Channels()
         self._fanout = ThreadPoolExecutor(config.rpc_workers, thread_name_prefix="master-rpc")
         self._jobs = ThreadPoolExecutor(config.job_workers, thread_name_prefix="master-job")

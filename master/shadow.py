@@ -18,6 +18,7 @@ from collections.abc import Callable
 import grpc
 
 from common import errors, transport
+from common.clocks import SteadyClock
 from common.tokens import Key
 from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
@@ -48,11 +49,12 @@ class ShadowService:
         config: MasterConfig,
         store: Store,
         master_address: str,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         channels: transport.Channels | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        clock = clock or SteadyClock()
         self.channels = channels or transport.Channels()
         self.metadata = Metadata(config, store, clock)
         self.oplog = OpLog(config, store)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -329,3 +330,13 @@ def test_an_extended_lease_comes_with_a_new_token_for_its_secondaries(setup) -> 
     token.allows(LEAD, 1, first.version)
     assert token.user == first.primary and token.until == chunk.lease_expiry
     assert chunk.lease_expiry > clock[0] + LEASE / 2  # beyond the first term's end
+
+
+def test_a_stored_lease_ending_after_any_lease_granted_now_ends_then() -> None:
+    """Stored by a clock an hour ahead of this one (set back across a restart), it would have
+    stalled its chunk for an hour if its primary was gone."""
+    held = Chunk(1, version=2, lease_holder="a:1", lease_expiry=5000.0)
+    short = Chunk(2, version=2, lease_holder="b:1", lease_expiry=100.0)
+    free = Chunk(3, version=2, lease_expiry=9000.0)
+    clamped = leases.no_later_than({1: held, 2: short, 3: free}, longest=110.0)
+    assert clamped == {1: dataclasses.replace(held, lease_expiry=110.0)}

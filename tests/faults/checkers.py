@@ -232,6 +232,35 @@ def unreclaimed(cluster: FaultCluster, client: Client) -> set[int]:
     return on_disk - live
 
 
+def check_one_primary(events: list[dict[str, Any]]) -> list[str]:
+    """No two primaries ordered mutations of one chunk at once (GFS section 3.1: leases).
+    A version has one primary (a new lease raises it), and a primary of an older version never
+    acknowledged a mutation asked after a newer version's primary had acknowledged one: the
+    old one would still have been ordering while the new one was."""
+    acks: dict[int, dict[int, list[dict[str, Any]]]] = {}
+    for e in events:
+        if e.get("note") == "ack":
+            acks.setdefault(e["handle"], {}).setdefault(e["version"], []).append(e)
+    problems = []
+    for handle, versions in acks.items():
+        for version, these in versions.items():
+            primaries = sorted({a["primary"] for a in these})
+            if len(primaries) > 1:
+                problems.append(f"chunk {handle} v{version} had primaries {primaries} at once")
+        ordered = sorted(versions)
+        for i, older in enumerate(ordered):
+            late = max(versions[older], key=lambda a: a["sent"])
+            for newer in ordered[i + 1 :]:
+                early = min(versions[newer], key=lambda a: a["answered"])
+                if late["sent"] > early["answered"]:
+                    problems.append(
+                        f"chunk {handle}: {late['primary']} (v{older}) acknowledged a mutation "
+                        f"asked at {late['sent']:.3f}, after {early['primary']} (v{newer}) had "
+                        f"acknowledged one at {early['answered']:.3f}"
+                    )
+    return problems
+
+
 def check_all(cluster: FaultCluster, events: list[dict[str, Any]]) -> list[str]:
     """Waits for the cluster to repair itself, then runs every checker."""
     with cluster.client(timeout=10) as client:
@@ -249,4 +278,5 @@ def check_all(cluster: FaultCluster, events: list[dict[str, Any]]) -> list[str]:
             *check_acknowledged(files, client),
             *check_reads(events, files),
             *check_appends(events, client),
+            *check_one_primary(events),
         ]

@@ -75,6 +75,7 @@ class FaultCluster(ABC):
         self.filled: set[str] = set()
         self.small_disks: set[str] = set()
         self.failed_dirs: dict[Path, str] = {}  # a data directory made to fail -> how
+        self.skewed: set[str] = set()  # nodes running on a faked clock
         self.tls: TlsFiles | None = None  # the superuser's, on a secure cluster
 
     # --- what each implementation provides ----------------------------------------------------
@@ -96,6 +97,11 @@ class FaultCluster(ABC):
 
     @abstractmethod
     def _signal_pause(self, node: str, pause: bool) -> None: ...
+
+    def _set_clock(self, node: str, faketime: str) -> None:
+        """The clock `node` runs on from its next start (libfaketime's FAKETIME: "-3600" an
+        hour behind, "+0 x0.5" at half speed; "" the real one)."""
+        raise Unsupported(f"{self.kind} clusters cannot fake a node's clock yet")
 
     @abstractmethod
     def _cut(self, src: str, dst: str) -> None:
@@ -239,6 +245,14 @@ class FaultCluster(ABC):
                         if err.errno != errno.ENOSPC:
                             raise
 
+    def skew_clock(self, node: str, faketime: str) -> None:
+        """Restarts `node` on a faked clock (see _set_clock); healing restarts it on the real
+        one. Wall and monotonic clocks move together, as a machine's do: an offset for a clock
+        that is set wrong, a rate for one that runs slow or fast."""
+        self._set_clock(node, faketime)
+        self.skewed.add(node)
+        self.restart(node)
+
     def fail_dir(self, node: str, index: int, how: str) -> None:
         """Makes data directory `index` of chunkserver `node` fail under it: "read-only" (its
         filesystem remounted so) or "removed" (its replicas' directory gone, as an unmounted
@@ -265,6 +279,10 @@ class FaultCluster(ABC):
             for directory in self.data_dirs(node):
                 (directory / "filler").unlink(missing_ok=True)
             self.filled.discard(node)
+        for node in list(self.skewed):
+            self._set_clock(node, "")
+            self.killed.add(node)  # restarted below, on the real clock
+            self.skewed.discard(node)
         for directory, how in list(self.failed_dirs.items()):
             if how == "read-only":
                 self.host.remount(directory, read_only=False)

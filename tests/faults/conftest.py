@@ -32,8 +32,9 @@ def docker_image() -> str:
     return IMAGE
 
 
-@pytest.fixture(params=["local", "docker"])
+@pytest.fixture
 def fault_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FaultCluster]:
+    """A cluster of the kind the test names (indirect parametrization: "local" or "docker")."""
     cluster: FaultCluster
     if request.param == "docker":
         cluster = DockerFaults(tmp_path / "nodes", request.getfixturevalue("docker_image"))

@@ -18,6 +18,10 @@ from tests.faults.cluster import (
     Endpoint,
     FaultCluster,
 )
+from tests.faults.host import Unsupported
+
+# Debian's faketime package; the thread-safe build, as every server runs threads.
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
 
 @dataclass
@@ -79,6 +83,15 @@ class LocalFaults(FaultCluster):
 
     def _start_node(self, node: str) -> None:
         self.local.restart(self._proc(node))
+
+    def _set_clock(self, node: str, faketime: str) -> None:
+        proc = self._proc(node)
+        if not faketime:
+            proc.env = {}
+            return
+        if not LIBFAKETIME.exists():
+            raise Unsupported(f"faking a clock needs libfaketime ({LIBFAKETIME}: apt faketime)")
+        proc.env = {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": faketime}
 
     def _signal_pause(self, node: str, pause: bool) -> None:
         proc = self._proc(node)

@@ -27,6 +27,7 @@ def run(cluster: FaultCluster, scenario: Scenario, seed: int, path: Path) -> lis
     workload = WORKLOADS[scenario.moment](cluster, history, seed)
     try:
         with cluster.client() as client:
+            workload.watch(client)
             workload.setup(client)
             workload.start()
             workload.wait_progress()
@@ -44,12 +45,20 @@ def run(cluster: FaultCluster, scenario: Scenario, seed: int, path: Path) -> lis
     return check_all(cluster, load(history.path))
 
 
-def _param(s: Scenario) -> object:
-    marks = [pytest.mark.xfail(reason=f"known bug: {s.known_bug}", strict=False)]
-    return pytest.param(s, id=s.name, marks=marks if s.known_bug else [])
+def _params() -> list[object]:
+    """Each scenario on each kind of cluster that can inject it."""
+    params = []
+    for s in SCENARIOS:
+        marks = [pytest.mark.xfail(reason=f"known bug: {s.known_bug}", strict=False)]
+        for kind in ("local", "docker"):
+            if kind in s.kinds:
+                params.append(
+                    pytest.param(kind, s, id=f"{kind}-{s.name}", marks=marks if s.known_bug else [])
+                )
+    return params
 
 
-@pytest.mark.parametrize("scenario", [_param(s) for s in SCENARIOS])
+@pytest.mark.parametrize(("fault_cluster", "scenario"), _params(), indirect=["fault_cluster"])
 def test_scenario(fault_cluster: FaultCluster, scenario: Scenario) -> None:
     seed = int(os.environ.get("GFS_FAULT_SEED") or random.randrange(1 << 32))
     print(f"{fault_cluster.kind} {scenario.name}: seed {seed}")

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import ClassVar
 
+from client.chunkio import Acknowledged
 from client.client import Client
 from tests.faults.cluster import CHUNK_SIZE, FaultCluster
 from tests.faults.history import History, digest
@@ -57,6 +58,21 @@ class Workload:
             client.put(io.BytesIO(content(key, size)), path)
         return self._count(event)
 
+    def watch(self, client: Client) -> None:
+        """Notes every mutation a primary acknowledges to `client`, for the one-primary check."""
+
+        def acked(a: Acknowledged) -> None:
+            self.history.note(
+                "ack",
+                handle=a.handle,
+                version=a.version,
+                primary=a.primary,
+                sent=a.sent,
+                answered=a.answered,
+            )
+
+        client.io.on_acknowledged = acked
+
     def _count(self, event: dict[str, object]) -> bool:
         ok = event.get("outcome") == "ok"
         if ok:
@@ -74,6 +90,7 @@ class Workload:
         rng = random.Random(f"{self.seed}-{worker}")
         deadline = time.monotonic() + MAX_SECONDS
         with self.cluster.client() as client:
+            self.watch(client)
             for n in range(MAX_OPS):
                 if self.stop.is_set() or time.monotonic() > deadline:
                     return
