@@ -296,6 +296,22 @@ def test_a_file_deleted_while_its_chunk_is_being_copied_does_not_come_back(setup
     assert service.store.load().chunks == {}
 
 
+def test_a_copy_stops_a_primary_whose_lease_is_over_by_the_masters_record(setup) -> None:  # type: ignore[no-untyped-def]
+    """A master restarted with its clock set forward finds its stored leases over while their
+    primaries still count them: a copy made without stopping one missed the writes it went
+    on ordering, at the same version (found by the fault suite)."""
+    service, fake, clock = setup
+    view = service.get_chunk("/f", 0, for_write=True)
+    clock[0] += 3600  # the lease is long over by the master's clock
+    beat_all(service, fake)  # every server alive, the primary too
+    revoked: list[bool] = []
+    fake.on_revoke = lambda: revoked.append(True)
+    target = next(a for a in ("a:1", "b:1", "c:1", "d:1") if a not in view.replicas)
+    service.replicas.clone(replication.Clone(view.handle, view.version, view.primary, target))
+    assert revoked, "the primary was told to give its lease up before the copy"
+    assert service.chunk(view.handle).lease_holder == ""
+
+
 def test_a_write_lookup_adds_at_most_one_chunk_past_the_end(setup) -> None:  # type: ignore[no-untyped-def]
     """One GetChunk(for_write) with index 3000 used to create 3001 chunks, ~9000 replicas."""
     service, fake, _ = setup

@@ -14,7 +14,9 @@ from pathlib import Path
 import docker
 import docker.errors
 from docker.models.containers import Container
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from common import transport
 from common.tls import TlsFiles
 from tests.faults.cluster import (
     CHUNKSERVER_TIMING,
@@ -141,7 +143,22 @@ class DockerFaults(FaultCluster):
             self._container(node).kill()
 
     def _start_node(self, node: str) -> None:
+        """Starts the container and waits until its server answers (the master may still
+        call it alive from before, and a checker would find its port closed)."""
         self._container(node).start()
+        channels = transport.Channels(self.tls)
+        try:
+            health = health_pb2_grpc.HealthStub(channels.get(self.address(node)))  # type: ignore[no-untyped-call]
+
+            def serving() -> bool:
+                answer = transport.call(
+                    health.Check, health_pb2.HealthCheckRequest(), target=node, timeout=1
+                )
+                return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+
+            self.wait_until(serving, 60, f"{node} serves again")
+        finally:
+            channels.close()
 
     def _signal_pause(self, node: str, pause: bool) -> None:
         container = self._container(node)
