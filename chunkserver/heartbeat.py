@@ -96,7 +96,7 @@ class Heartbeater:
                 timeout=self.config.rpc_timeout,
             )
         except errors.GfsError:
-            self.store.lost.update(lost)  # told with the next one
+            self.store.untold(lost)
             raise
         if reply.interval_seconds > 0:
             self.interval = reply.interval_seconds

@@ -73,7 +73,7 @@ class ChunkStore:
         self.volumes = [Volume(path) for path in paths]
         self.tolerated = tolerated
         self.gave_up = ""  # why, once more directories failed than tolerated
-        self.lost: set[int] = set()  # replicas gone with a failed directory, not yet told
+        self._lost: set[int] = set()  # replicas gone with a failed directory, not yet told
         self._on: dict[int, Volume] = {}  # where each replica lives
         self._failing = threading.Lock()
         self.max_chunk_size = max_chunk_size
@@ -120,7 +120,7 @@ class ChunkStore:
 
     # --- failed directories -----------------------------------------------------------------
 
-    def disk_error(self, handle: int, err: OSError) -> errors.GfsError | None:
+    def _disk_error(self, handle: int, err: OSError) -> errors.GfsError | None:
         """After `err` on `handle`'s files: if its directory fails the probe, the directory is
         taken out (fail) and this says so, to be raised; None if the disk still works (the
         error is the replica's, or the disk is only full)."""
@@ -136,14 +136,14 @@ class ChunkStore:
     def _failure(self, handle: int, err: OSError, doing: str) -> errors.GfsError:
         """What to answer for `err`, met trying to `doing` chunk `handle`: its directory failed
         (Unavailable), else no room or no way (ResourceExhausted, as a full disk)."""
-        return self.disk_error(handle, err) or errors.ResourceExhausted(
+        return self._disk_error(handle, err) or errors.ResourceExhausted(
             f"cannot {doing} chunk {handle}: {err.strerror or err}"
         )
 
     def _unreadable(self, handle: int, err: OSError) -> errors.GfsError:
         """A replica that cannot be read on a disk that works is corrupt (a bad sector, a
         missing file): it is reported, and copied anew by the master."""
-        failure = self.disk_error(handle, err)
+        failure = self._disk_error(handle, err)
         if failure is not None:
             return failure
         self._found_corrupt(handle)
@@ -176,7 +176,7 @@ class ChunkStore:
                 self.record_ids.pop(handle, None)
                 self._slots.pop(handle, None)
                 self._unsettle(handle)
-            self.lost.update(lost)
+            self._lost.update(lost)
             failed = sum(1 for v in self.volumes if v.failed)
             log.error(
                 "data directory %s failed (%s): %d replicas on it are gone from this server",
@@ -195,8 +195,13 @@ class ChunkStore:
     def take_lost(self) -> list[int]:
         """The replicas lost since this was last asked (for the next heartbeat)."""
         with self._failing:
-            lost, self.lost = sorted(self.lost), set()
+            lost, self._lost = sorted(self._lost), set()
         return lost
+
+    def untold(self, lost: list[int]) -> None:
+        """`take_lost`'s answer did not reach the master: told with the next heartbeat."""
+        with self._failing:
+            self._lost.update(lost)
 
     def failed_dirs(self) -> list[str]:
         """ "PATH: why" of each directory taken out of service."""

@@ -56,10 +56,14 @@ def test_secure_benchmark_runs_both_clusters_and_reports_ratios(tmp_path: Path) 
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: a target missed
     figures = json.loads(out.read_text())
+    both = {"put_mb_s", "get_mb_s", "creates_s", "lookups_s"}
+    assert set(figures["best"]["insecure"]) == both
+    assert set(figures["best"]["secure"]) == both | {"get_tls_mb_s"}  # --encrypted-reads
     for side in ("insecure", "secure"):
-        assert set(figures["best"][side]) == {"put_mb_s", "get_mb_s", "creates_s", "lookups_s"}
         assert all(v > 0 for v in figures["best"][side].values()), figures
+    assert set(figures["ratios"]) == both | {"get_tls_mb_s"}
     assert "target: secure >= 0.9 of insecure" in result.stdout
+    assert "get MB/s, all over TLS" in result.stdout
 
 
 @pytest.mark.cluster

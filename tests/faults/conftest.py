@@ -17,18 +17,23 @@ from tests.faults.local import LocalFaults
 IMAGE = "pygfs:faults"
 
 
-@pytest.fixture(scope="session")
-def docker_image() -> str:
-    """The image of this checkout, built once per session (deploy/build.sh)."""
-    reason = docker_available()
-    if reason:
-        unavailable(reason)
+def build_image() -> None:
+    """The image of this checkout (deploy/build.sh), and no leftovers of an earlier run."""
     DockerFaults.remove_leftovers()
     env = {**os.environ, "GFS_IMAGE": IMAGE}
     build = subprocess.run(
         ["bash", str(ROOT / "deploy" / "build.sh")], env=env, capture_output=True, text=True
     )
     assert build.returncode == 0, f"deploy/build.sh failed: {build.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    """The image of this checkout, built once per session."""
+    reason = docker_available()
+    if reason:
+        unavailable(reason)
+    build_image()
     return IMAGE
 
 

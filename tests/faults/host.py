@@ -146,7 +146,7 @@ class Host:
         superblock's flag, so a container's bind mount too)."""
         assert path in self.mounted, path
         argv = ("mount", "-o", "remount," + ("ro" if read_only else "rw"), str(path))
-        for _ in range(100):  # read-only is refused while a file there is open for writing
+        for _ in range(400):  # read-only is refused while a file there is open for writing
             if run(*argv, check=False).returncode == 0:
                 return
             time.sleep(0.05)

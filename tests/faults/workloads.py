@@ -38,6 +38,7 @@ class Workload:
         self.stop = threading.Event()
         self.ok = 0
         self.hot_path = ""  # the file being mutated most recently (a fault's target)
+        self.max_ops, self.max_seconds = MAX_OPS, MAX_SECONDS  # per thread (a soak: more)
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -88,10 +89,10 @@ class Workload:
 
     def _run(self, worker: int) -> None:
         rng = random.Random(f"{self.seed}-{worker}")
-        deadline = time.monotonic() + MAX_SECONDS
+        deadline = time.monotonic() + self.max_seconds
         with self.cluster.client() as client:
             self.watch(client)
-            for n in range(MAX_OPS):
+            for n in range(self.max_ops):
                 if self.stop.is_set() or time.monotonic() > deadline:
                     return
                 self.step(client, rng, worker, n)
