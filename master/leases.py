@@ -114,15 +114,19 @@ def no_later_than(chunks: dict[int, Chunk], longest: float) -> dict[int, Chunk]:
 
 
 def bumped(chunk: Chunk, keep_lease: bool) -> Chunk:
-    """Version + 1 (logged before any replica hears of it). With `keep_lease` the lease record
-    stays (no new primary before it ends) while the bump fences its holder out: replicas refuse
-    mutations that name the old version."""
+    """Version + 1 (logged before any replica hears of it), with the floor at the old version
+    until a replica takes the new one (`taken`, logged before any lease under it): a master
+    that crashed in between found every replica "stale" (none had heard of the new version)
+    and the chunk lost, though nothing could have been written under it. With `keep_lease`
+    the lease record stays (no new primary before it ends) while the bump fences its holder
+    out: replicas refuse mutations that name the old version."""
     version = chunk.version + 1
     issued = max(chunk.issued, version)
+    floor = chunk.floor or chunk.version
     if keep_lease:
-        return dataclasses.replace(chunk, version=version, issued=issued)
+        return dataclasses.replace(chunk, version=version, issued=issued, floor=floor)
     return dataclasses.replace(
-        chunk, version=version, issued=issued, lease_holder="", lease_expiry=0.0
+        chunk, version=version, issued=issued, floor=floor, lease_holder="", lease_expiry=0.0
     )
 
 

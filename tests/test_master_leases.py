@@ -14,7 +14,7 @@ from common import errors
 from master import leases, replication
 from master.chunkservers import Heartbeat, Report
 from master.service import MasterService
-from master.state import Chunk
+from master.state import Chunk, PutChunk
 from master.store import Store
 from tests.master_fakes import DEAD_AFTER, LEASE, MARGIN, FakeCluster, config
 
@@ -356,3 +356,15 @@ def test_a_stored_lease_ending_after_any_lease_granted_now_ends_then() -> None:
     free = Chunk(3, version=2, lease_expiry=9000.0)
     clamped = leases.no_later_than({1: held, 2: short, 3: free}, longest=110.0)
     assert clamped == {1: dataclasses.replace(held, lease_expiry=110.0)}
+
+
+def test_a_bump_no_replica_has_heard_of_yet_leaves_the_old_version_current() -> None:
+    """Logged before any replica hears of it: a master that crashed right then found every
+    replica of a fresh chunk stale and the chunk lost (found by the fault suite)."""
+    bump = leases.bumped(Chunk(1, version=1), keep_lease=False)
+    assert bump.version == 2 and bump.current(1) and bump.current(2)
+    taken = leases.taken(bump)
+    assert taken is not None
+    (change,) = taken.changes
+    assert isinstance(change, PutChunk)
+    assert change.chunk.current(2) and not change.chunk.current(1), "once taken, v1 is stale"
