@@ -264,7 +264,10 @@ class FaultCluster(ABC):
             self.host.remount(directory, read_only=True)
         else:
             assert how == "removed", how
-            shutil.rmtree(directory / "chunks")
+            # Renamed away at once, then removed (a removal alone races the server's writes).
+            gone = directory / f"chunks.removed-{len(self.failed_dirs)}-{time.monotonic_ns()}"
+            os.rename(directory / "chunks", gone)
+            shutil.rmtree(gone, ignore_errors=True)
         self.failed_dirs[directory] = how
 
     def _lift_network_and_pauses(self) -> None:
