@@ -7,15 +7,14 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from client.client import Client
 from client.localcluster import LocalCluster
-from tests.conftest import FAST_TIMING, SMALL_CHUNK
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -45,13 +44,6 @@ def remove(directory: Path) -> None:
     shutil.rmtree(gone, ignore_errors=True)
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    give_up = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < give_up, f"timed out waiting until {what}"
-        time.sleep(0.2)
-
-
 def whole(gfs: Client) -> bool:
     """Every chunk of /big has its three replicas and fsck finds nothing wrong."""
     counts = gfs.fsck("/")
@@ -75,7 +67,7 @@ def test_a_failed_disk_is_taken_out_and_then_a_second_stops_the_server(
             state = next(s for s in gfs.report().chunkservers if s.address == address)
             return bool(state.failed_dirs) and state.state == "alive"
 
-        wait_until(reported, "the server reports its failed data directory")
+        wait_until(reported, 60, "the server reports its failed data directory")
         state = next(s for s in gfs.report().chunkservers if s.address == address)
         assert state.failed_dirs == (
             f"{second / 'chunks'}: the directory is gone (unmounted or removed)",
@@ -87,7 +79,7 @@ def test_a_failed_disk_is_taken_out_and_then_a_second_stops_the_server(
             held = {c.handle for c in gfs.stat("/big").chunks if address in c.replicas}
             return whole(gfs) and held <= {int(p.stem) for p in (first / "chunks").glob("*.meta")}
 
-        wait_until(settled, "the replicas on the failed disk are copied again")
+        wait_until(settled, 60, "the replicas on the failed disk are copied again")
         assert gfs.read("/big", 0, len(DATA)) == DATA
         held = {c.handle for c in gfs.stat("/big").chunks if address in c.replicas}
         assert held, "the server keeps serving from its other directory"
@@ -99,6 +91,8 @@ def test_a_failed_disk_is_taken_out_and_then_a_second_stops_the_server(
         log = proc.log_path.read_text()
         assert "gfs: chunkserver" in log and "2 of 2 data directories failed (1 tolerated)" in log
         assert "Traceback" not in log
-        wait_until(lambda: address not in cluster.alive_chunkservers(), "the master sees it gone")
-        wait_until(lambda: whole(gfs), "its replicas are copied to the other servers")
+        wait_until(
+            lambda: address not in cluster.alive_chunkservers(), 60, "the master sees it gone"
+        )
+        wait_until(lambda: whole(gfs), 60, "its replicas are copied to the other servers")
         assert gfs.read("/big", 0, len(DATA)) == DATA
