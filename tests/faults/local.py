@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client.localcluster import LocalCluster, Process
+from tests.faults import fakeclock
 from tests.faults.cluster import (
     CHUNKSERVER_TIMING,
     CHUNKSERVERS,
@@ -18,10 +19,6 @@ from tests.faults.cluster import (
     Endpoint,
     FaultCluster,
 )
-from tests.faults.host import Unsupported
-
-# Debian's faketime package; the thread-safe build, as every server runs threads.
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
 
 @dataclass
@@ -85,13 +82,7 @@ class LocalFaults(FaultCluster):
         self.local.restart(self._proc(node))
 
     def _set_clock(self, node: str, faketime: str) -> None:
-        proc = self._proc(node)
-        if not faketime:
-            proc.env = {}
-            return
-        if not LIBFAKETIME.exists():
-            raise Unsupported(f"faking a clock needs libfaketime ({LIBFAKETIME}: apt faketime)")
-        proc.env = {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": faketime}
+        self._proc(node).env = fakeclock.environment(faketime) if faketime else {}
 
     def _signal_pause(self, node: str, pause: bool) -> None:
         proc = self._proc(node)

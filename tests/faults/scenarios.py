@@ -477,6 +477,8 @@ def chunkservers_clocks_fast_and_slow_during_append(ctx: Ctx) -> None:
         ctx.cluster.skew_clock(node, f"+0 {rate}")
     ctx.cluster.wait_serving()
     ctx.workload.wait_progress(5)
+    ctx.hold(2 * LEASE)  # leases extended and given up on those clocks
+    ctx.cluster.wait_serving(timeout=10)  # each still beating
 
 
 @scenario("read", kinds=LOCAL)
