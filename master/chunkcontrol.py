@@ -446,7 +446,9 @@ class ChunkControl:
     ) -> list[tuple[int, bytes]]:
         """Extends (and logs) the leases `holder` asked for, under the chunks' locks so that no
         grant or version bump of the same chunk interleaves; returns each extended handle with
-        its new lease token (b"" from an insecure master)."""
+        its new lease token (b"" from an insecure master). A holder that no longer holds the
+        chunk's current version (its disk failed under it) is not extended: its lease runs
+        out instead of keeping every writer waiting on a primary that cannot write."""
         if not requests:
             return []
         meta = self.meta
@@ -454,7 +456,8 @@ class ChunkControl:
             now = meta.clock()
             until = leases.lease_until(now, self.config.lease_seconds, self.config.rpc_timeout)
             with meta.core:
-                extended = leases.extensions(meta.state.chunks, holder, requests, now, until)
+                held = [(h, v) for h, v in requests if holder in meta.servers.locations.get(h, ())]
+                extended = leases.extensions(meta.state.chunks, holder, held, now, until)
             if extended:
                 meta.commit(
                     Mutation(

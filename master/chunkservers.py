@@ -120,6 +120,11 @@ class Chunkservers:
     # Being decommissioned: drained (their replicas stop counting), then removable.
     retiring: set[str] = field(default_factory=set)
     declared_dead: set[str] = field(default_factory=set)
+    # handle -> servers that held its current version and lost it with a failed directory.
+    # Like a dead holder, each ends the lease it held the chunk under before the next mutation
+    # (`lost`), so the version moves past it: the directory may come back with that version
+    # and without the writes made since. Cleared when the version changes.
+    dropped: dict[int, set[str]] = field(default_factory=dict)
 
     def alive(self, address: str, now: float) -> bool:
         info = self.servers.get(address)
@@ -200,8 +205,10 @@ class Chunkservers:
         return sorted(a for a in self.locations.get(handle, ()) if self.alive(a, now))
 
     def lost(self, handle: int, now: float) -> list[str]:
-        """Servers recorded as holding the current version that are now dead."""
-        return sorted(a for a in self.locations.get(handle, ()) if not self.alive(a, now))
+        """Servers that held the current version and lost it: dead since, or their disk
+        failed under it."""
+        dead = {a for a in self.locations.get(handle, ()) if not self.alive(a, now)}
+        return sorted(dead | self.dropped.get(handle, set()))
 
     def confirm(self, handle: int, address: str, now: float) -> None:
         """`address` acknowledged holding the current version of `handle` (a verified copy, if
@@ -225,6 +232,7 @@ class Chunkservers:
 
     def reset_versions(self, handle: int, holders: set[str]) -> None:
         """After a version bump only the servers that acknowledged it hold the current one."""
+        self.dropped.pop(handle, None)
         for address in self.locations.get(handle, set()) - holders:
             self.forget(handle, address)
 
@@ -247,6 +255,8 @@ class Chunkservers:
         info.plain_reads, info.failed_dirs = beat.plain_reads, beat.failed_dirs
         for handle in beat.lost:  # gone for sure: no grace for a report racing a new replica
             self.recent.pop((handle, address), None)
+            if address in self.locations.get(handle, ()):
+                self.dropped.setdefault(handle, set()).add(address)
         info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
         self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}

@@ -222,6 +222,37 @@ def test_a_version_no_replica_took_makes_no_replica_stale(setup, tmp_path: Path)
     assert [r.handle for r in removals] == [first.handle]
 
 
+def test_a_replica_lost_with_a_failed_disk_ends_the_lease_before_the_next_write(setup) -> None:  # type: ignore[no-untyped-def]
+    """A secondary whose disk failed under a lease may get that disk back, with the version it
+    had and without the writes made since (a soak found two such replicas listed as current):
+    as for a dead one, the next write lookup revokes the lease and bumps the version past it,
+    so that replica, reported again, is stale."""
+    service, fake, _ = setup
+    first = service.get_chunk("/f", 0, for_write=True)
+    lost = next(a for a in first.replicas if a != first.primary)
+    service.heartbeat(Heartbeat(lost, "r", 0, 10**12, lost=(1,)))
+    revoked: list[bool] = []
+    fake.on_revoke = lambda: revoked.append(True)
+    view = service.get_chunk("/f", 0, for_write=True)
+    assert revoked == [True]
+    assert view.version == first.version + 1
+    assert lost not in view.replicas
+    assert fake.held[lost][1] == first.version  # the disk comes back with it
+    beat_all(service, fake)
+    assert lost not in service.get_chunk("/f", 0, for_write=False).replicas
+    assert service.get_chunk("/f", 0, for_write=True).version == view.version
+    assert revoked == [True], "revoked once, not again"
+
+
+def test_a_primary_whose_disk_failed_under_its_lease_is_not_extended(setup) -> None:  # type: ignore[no-untyped-def]
+    """It cannot write the chunk any more: extended, it would keep every writer waiting."""
+    service, _, clock = setup
+    first = service.get_chunk("/f", 0, for_write=True)
+    clock[0] += LEASE / 2
+    beat = Heartbeat(first.primary, "r", 0, 10**12, extend=[(1, first.version)], lost=(1,))
+    assert service.heartbeat(beat)[1] == []
+
+
 def test_a_primary_that_keeps_mutating_keeps_its_lease_through_heartbeats(setup) -> None:  # type: ignore[no-untyped-def]
     service, fake, clock = setup
     first = service.get_chunk("/f", 0, for_write=True)
@@ -335,8 +366,9 @@ def test_an_extended_lease_comes_with_a_new_token_for_its_secondaries(setup) -> 
     service.chunks.tokens = issuer
     first = service.get_chunk("/f", 0, for_write=True)
     clock[0] += LEASE / 2 + 0.1
+    reports = [Report(1, first.version, 0)]
     _, granted = service.heartbeat(
-        Heartbeat(first.primary, "r", 0, 10**12, [], [], [(1, first.version)])
+        Heartbeat(first.primary, "r", 0, 10**12, reports, [], [(1, first.version)])
     )
     ((handle, blob),) = granted
     chunk = service.chunk(1)

@@ -55,8 +55,11 @@ class SoakResult:
         return self.__dict__.copy()
 
 
-def soak(cluster: FaultCluster, minutes: float, seed: int, history_path: Path) -> SoakResult:
-    """Runs the soak on a started cluster; the result says what happened."""
+def soak(
+    cluster: FaultCluster, minutes: float, seed: int, history_path: Path, only: str = ""
+) -> SoakResult:
+    """Runs the soak on a started cluster; the result says what happened. `only`: draw from
+    the scenarios whose names contain one of these comma-separated words (all if empty)."""
     result = SoakResult(seed, minutes, cluster.kind, history=str(history_path))
     rng = random.Random(seed)
     history = History(history_path, seed)
@@ -67,7 +70,14 @@ def soak(cluster: FaultCluster, minutes: float, seed: int, history_path: Path) -
         workload.max_seconds = minutes * 60 + 120
         workload.max_ops = 10**9
         workloads[moment] = workload
-    candidates = [s for s in SCENARIOS if cluster.kind in s.kinds]
+    words = [w for w in only.split(",") if w]
+    candidates = [
+        s
+        for s in SCENARIOS
+        if cluster.kind in s.kinds and (not words or any(w in s.name for w in words))
+    ]
+    if not candidates:
+        raise ValueError(f"no {cluster.kind} scenario matches {only!r}")
     faults: collections.Counter[str] = collections.Counter()
     try:
         with cluster.client() as client:
@@ -145,6 +155,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--kind", choices=["local", "docker"], default="local")
     parser.add_argument("--json", type=Path, default=None, help="Write the result here too.")
+    parser.add_argument(
+        "--only", default="", help="Comma-separated words: draw only scenarios named with one."
+    )
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     print(f"soak: {args.minutes:g} minutes, {args.kind}, seed {seed}", flush=True)
@@ -152,7 +165,7 @@ def main() -> None:
     cluster = make_cluster(args.kind, workdir / "nodes")
     cluster.start()
     try:
-        result = soak(cluster, args.minutes, seed, workdir / "history.jsonl")
+        result = soak(cluster, args.minutes, seed, workdir / "history.jsonl", args.only)
     finally:
         cluster.stop()
     report(result)
