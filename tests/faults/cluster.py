@@ -67,8 +67,9 @@ class FaultCluster(ABC):
 
     kind = ""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, disk_bytes: int = DISK_BYTES) -> None:
         self.workdir = workdir
+        self.disk_bytes = disk_bytes  # each data directory's tmpfs (a long soak wants more)
         self.host = Host(f"{os.getpid()}-{random.randrange(1 << 16):04x}")
         self.killed: set[str] = set()
         self.paused: set[str] = set()
@@ -163,7 +164,7 @@ class FaultCluster(ABC):
 
     def start(self) -> None:
         for node in (*CHUNKSERVERS, "master"):
-            small = [self.host.small_disk(d, DISK_BYTES) for d in self.data_dirs(node)]
+            small = [self.host.small_disk(d, self.disk_bytes) for d in self.data_dirs(node)]
             if all(small):
                 self.small_disks.add(node)
         self.data_dir("shadow").mkdir(parents=True, exist_ok=True)

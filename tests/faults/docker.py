@@ -22,6 +22,7 @@ from tests.faults.cluster import (
     CHUNKSERVER_TIMING,
     CHUNKSERVERS,
     CLIENT,
+    DISK_BYTES,
     ROOT,
     TIMING,
     Endpoint,
@@ -60,8 +61,10 @@ class DockerFaults(FaultCluster):
     kind = "docker"
     PROJECT_PREFIX = "pygfsfaults"
 
-    def __init__(self, workdir: Path, image: str, net: str = "172.28.9") -> None:
-        super().__init__(workdir)
+    def __init__(
+        self, workdir: Path, image: str, net: str = "172.28.9", disk_bytes: int = DISK_BYTES
+    ) -> None:
+        super().__init__(workdir, disk_bytes)
         self.image = image
         self.net = net
         self.project = f"{self.PROJECT_PREFIX}{os.getpid()}"

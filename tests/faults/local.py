@@ -14,6 +14,7 @@ from tests.faults.cluster import (
     CHUNKSERVER_TIMING,
     CHUNKSERVERS,
     CLIENT,
+    DISK_BYTES,
     RACKS,
     TIMING,
     Endpoint,
@@ -43,8 +44,8 @@ def _node_name(proc: Process) -> str:
 class LocalFaults(FaultCluster):
     kind = "local"
 
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir)
+    def __init__(self, workdir: Path, disk_bytes: int = DISK_BYTES) -> None:
+        super().__init__(workdir, disk_bytes)
         self.local = _PlacedCluster(
             workdir,
             chunkservers=len(CHUNKSERVERS),

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.faults.checkers import check_all
-from tests.faults.cluster import FaultCluster
+from tests.faults.cluster import DISK_BYTES, FaultCluster
 from tests.faults.history import History, load
 from tests.faults.host import Unsupported
 from tests.faults.scenarios import SCENARIOS, Ctx, Scenario
@@ -156,13 +156,19 @@ def main() -> None:
     parser.add_argument("--kind", choices=["local", "docker"], default="local")
     parser.add_argument("--json", type=Path, default=None, help="Write the result here too.")
     parser.add_argument(
+        "--disk-mb",
+        type=int,
+        default=DISK_BYTES >> 20,
+        help="Each data directory's size (a tmpfs): a long soak writes more than the default.",
+    )
+    parser.add_argument(
         "--only", default="", help="Comma-separated words: draw only scenarios named with one."
     )
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     print(f"soak: {args.minutes:g} minutes, {args.kind}, seed {seed}", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="pygfs-soak-"))
-    cluster = make_cluster(args.kind, workdir / "nodes")
+    cluster = make_cluster(args.kind, workdir / "nodes", args.disk_mb << 20)
     cluster.start()
     try:
         result = soak(cluster, args.minutes, seed, workdir / "history.jsonl", args.only)
@@ -174,16 +180,16 @@ def main() -> None:
     sys.exit(1 if result.anomalies else 0)
 
 
-def make_cluster(kind: str, workdir: Path) -> FaultCluster:
+def make_cluster(kind: str, workdir: Path, disk_bytes: int) -> FaultCluster:
     if kind == "local":
         from tests.faults.local import LocalFaults
 
-        return LocalFaults(workdir)
+        return LocalFaults(workdir, disk_bytes)
     from tests.faults.conftest import IMAGE, build_image
     from tests.faults.docker import DockerFaults
 
     build_image()
-    return DockerFaults(workdir, IMAGE)
+    return DockerFaults(workdir, IMAGE, disk_bytes=disk_bytes)
 
 
 def report(result: SoakResult) -> None:

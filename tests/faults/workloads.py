@@ -11,6 +11,7 @@ import io
 import random
 import threading
 import time
+from collections import deque
 from typing import ClassVar
 
 from client.chunkio import Acknowledged
@@ -129,21 +130,32 @@ class Idle(Workload):
 
 
 class Put(Workload):
-    """Each worker puts new files of 0 to 3 chunks and removes every third one it made."""
+    """Each worker puts new files of 0 to 3 chunks and removes every third one it made at
+    once, and the oldest of the rest past the last KEEP_FILES (a soak's disks do not fill)."""
 
     moment = "put"
+    KEEP_FILES: ClassVar[int] = 64
 
     def setup(self, client: Client) -> None:
         client.mkdir("/put", parents=True)
+        self.kept: list[deque[str]] = [deque() for _ in range(self.threads)]
 
     def step(self, client: Client, rng: random.Random, worker: int, n: int) -> None:
         path = f"/put/w{worker}-{n}"
         size = rng.choice([0, rng.randrange(1, CHUNK_SIZE), rng.randrange(1, 3 * CHUNK_SIZE)])
-        ok = self.put(client, path, f"{self.seed}-put-{worker}-{n}", size)
-        if ok and n % 3 == 2:
-            with self.history.op("rm", path) as event:
-                client.rm(path)
-            self._count(event)
+        if not self.put(client, path, f"{self.seed}-put-{worker}-{n}", size):
+            return
+        kept = self.kept[worker]
+        kept.append(path)
+        if n % 3 == 2:
+            self._remove(client, kept.pop())
+        elif len(kept) > self.KEEP_FILES:
+            self._remove(client, kept.popleft())
+
+    def _remove(self, client: Client, path: str) -> None:
+        with self.history.op("rm", path) as event:
+            client.rm(path)
+        self._count(event)
 
 
 class Write(Workload):
