@@ -45,6 +45,12 @@ CHUNKSERVER_FLAGS: Flags = [
     ),
     ("dir-check-interval", click.FloatRange(min=0.1), 10.0, "Seconds between data dir probes."),
     (
+        "slow-disk-ms",
+        click.IntRange(min=1),
+        500,
+        "A data dir whose probe (write, sync, read back) takes longer is reported slow.",
+    ),
+    (
         "plain-reads",
         str,
         "",

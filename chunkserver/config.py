@@ -20,6 +20,9 @@ class ChunkserverConfig:
     # `dir_check_interval` seconds, and after any disk error.
     failed_dirs_tolerated: int = 0
     dir_check_interval: float = 10.0
+    # A directory whose probe (a small file written, synced, read back) takes longer is
+    # reported slow: readers prefer the server's peers (HDFS's slow disks and peers).
+    slow_disk_ms: int = 500
     master: str = "127.0.0.1:9000"
     listen: str = "127.0.0.1:0"
     advertise: str = ""  # address given to the master and clients; default: the bound address

@@ -78,6 +78,7 @@ class Heartbeater:
             http=self.config.http,
             plain_reads=self.config.plain_reads,
             failed_dirs=self.store.failed_dirs(),
+            slow_dirs=self.store.slow_dirs(),
             lost=lost,
             used_bytes=used,
             free_bytes=free,

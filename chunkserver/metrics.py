@@ -20,6 +20,9 @@ REPLICAS = Gauge("gfs_chunkserver_replicas", "Replicas stored here")
 FAILED_DIRS = Gauge(
     "gfs_chunkserver_failed_data_dirs", "Data directories taken out of service (a disk failed)"
 )
+SLOW_DIRS = Gauge(
+    "gfs_chunkserver_slow_data_dirs", "Serving data directories whose disk answers slowly"
+)
 SCRUBBED_REPLICAS = Counter(
     "gfs_chunkserver_scrubbed_replicas_total", "Replicas the scrubber verified, whole"
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
-from chunkserver.metrics import FAILED_DIRS, REPLICAS, SPOOL_BYTES
+from chunkserver.metrics import FAILED_DIRS, REPLICAS, SLOW_DIRS, SPOOL_BYTES
 from chunkserver.pages import ChunkserverPages
 from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import POLICY, VITAL, ChunkServicer, PlainReads
@@ -50,6 +50,7 @@ class ChunkServer:
             [d / "chunks" for d in config.data_dirs],
             config.max_chunk_size,
             config.failed_dirs_tolerated,
+            config.slow_disk_ms / 1000,
         )
         shares = Shares(config.workers, config.reserved_workers, config.max_per_client, VITAL)
         self.server, port, self.health = new_server(
@@ -79,6 +80,7 @@ class ChunkServer:
         SPOOL_BYTES.set_function(lambda: self.servicer.spool.held)
         REPLICAS.set_function(lambda: len(self.store.metas))
         FAILED_DIRS.set_function(lambda: sum(1 for v in self.store.volumes if v.failed))
+        SLOW_DIRS.set_function(lambda: len(self.store.slow_dirs()))
         self.scrubber = Scrubber(
             self.store, config.scrub_period, config.scrub_idle, config.scrub_rate
         )

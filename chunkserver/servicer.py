@@ -201,6 +201,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             http=self.config.http,
             plain_reads=self.config.plain_reads,
             failed_dirs=self.store.failed_dirs(),
+            slow_dirs=self.store.slow_dirs(),
         )
 
     @aborting(log)

@@ -65,13 +65,19 @@ class ChunkStore:
     that length it may hold a push being staged (`_staged[h]`), claimed by nothing yet."""
 
     def __init__(
-        self, directories: Path | Sequence[Path], max_chunk_size: int, tolerated: int = 0
+        self,
+        directories: Path | Sequence[Path],
+        max_chunk_size: int,
+        tolerated: int = 0,
+        slow_after: float = 0.5,
     ) -> None:
         """`directories`: where replicas live; `tolerated`: how many of them may fail before
-        the store gives up (HDFS's dfs.datanode.failed.volumes.tolerated)."""
+        the store gives up (HDFS's dfs.datanode.failed.volumes.tolerated); `slow_after`: the
+        seconds past which a directory's probe makes it slow."""
         paths = [directories] if isinstance(directories, Path) else list(directories)
         self.volumes = [Volume(path) for path in paths]
         self.tolerated = tolerated
+        self.slow_after = slow_after
         self.gave_up = ""  # why, once more directories failed than tolerated
         self._lost: set[int] = set()  # replicas gone with a failed directory, not yet told
         self._on: dict[int, Volume] = {}  # where each replica lives
@@ -206,6 +212,10 @@ class ChunkStore:
     def failed_dirs(self) -> list[str]:
         """ "PATH: why" of each directory taken out of service."""
         return [f"{v.path}: {v.failed}" for v in self.volumes if v.failed]
+
+    def slow_dirs(self) -> list[str]:
+        """ "PATH: why" of each serving directory whose disk answers slowly."""
+        return [f"{v.path}: {why}" for v in self.volumes if (why := v.slow(self.slow_after))]
 
     def length(self, handle: int) -> int:
         """How many bytes the replica holds (the caller holds `lock(handle)`)."""

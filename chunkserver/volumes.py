@@ -6,7 +6,8 @@ service: the store forgets the replicas on it, so heartbeats stop reporting them
 copies them elsewhere, while the server keeps serving from the rest. A disk error is judged by
 a probe (write, sync, read back and remove a small file), as HDFS's disk checker does: one
 unreadable replica file is that replica's fault (corrupt), a directory that fails the probe is
-the disk's. A full disk is neither.
+the disk's. A full disk is neither. A directory whose last probe took longer than the server's
+`--slow-disk-ms` is reported slow (readers then prefer the server's peers), not taken out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import errno
 import os
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ class Volume:
     path: Path  # the directory replicas live in
     failed: str = ""  # why it was taken out of service ("": it serves)
     replicas: int = 0  # how many the store keeps here
+    probe_seconds: float = 0.0  # how long its last probe took (a slow disk's tell)
     # One probe at a time (the periodic check and a request's disk error may both ask).
     _probing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -34,7 +37,11 @@ class Volume:
         """ "" if the directory takes a small file (written, synced, read back, removed) or is
         only full; otherwise why not."""
         with self._probing:
-            return self._probe()
+            started = time.monotonic()
+            try:
+                return self._probe()
+            finally:
+                self.probe_seconds = time.monotonic() - started
 
     def _probe(self) -> str:
         probe = self.path / PROBE
@@ -55,6 +62,12 @@ class Volume:
                 return ""
             return err.strerror or str(err)
         return ""
+
+    def slow(self, after: float) -> str:
+        """Why it counts as slow (its last probe took longer than `after` seconds), or ""."""
+        if self.failed or self.probe_seconds <= after:
+            return ""
+        return f"a probe took {self.probe_seconds * 1000:.0f} ms"
 
     def free(self) -> int:
         try:

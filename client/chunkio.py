@@ -92,12 +92,15 @@ class ChunkIO:
     def is_local(self, address: str) -> bool:
         return address.rsplit(":", 1)[0] in self.local
 
-    def nearest_first(self, replicas: tuple[str, ...], first: str = "") -> list[str]:
-        """This host's replicas first; among equally near ones a random order, so that many
-        clients reading one chunk spread over its replicas instead of all taking the first
-        (`first`, if given, leads)."""
+    def nearest_first(
+        self, replicas: tuple[str, ...], first: str = "", slow: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Replicas on a server with a slow disk (`slow`) last, even this host's (a network
+        hop costs less than a disk taking its time); else this host's first; among equals a
+        random order, so that many clients reading one chunk spread over its replicas instead
+        of all taking the first (`first`, if given, leads)."""
         shuffled = random.sample(replicas, len(replicas))
-        return sorted(shuffled, key=lambda a: (a != first, not self.is_local(a)))
+        return sorted(shuffled, key=lambda a: (a != first, a in slow, not self.is_local(a)))
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -159,7 +162,7 @@ class ChunkIO:
             data_id = uuid.uuid4().hex
             try:
                 self.push(
-                    [info.primary, *self.nearest_first(others)],
+                    [info.primary, *self.nearest_first(others, slow=info.slow)],
                     data_id,
                     (info.handle, offset),
                     data,
@@ -245,7 +248,7 @@ class ChunkIO:
             if attempt > 0:
                 self.cache.forget(path, info.index)
                 info = self.locate(path, info.index, False)
-            for replica in self.nearest_first(info.replicas, first):
+            for replica in self.nearest_first(info.replicas, first, info.slow):
                 target, stub, request = self._reader(info, replica, pos, end - pos)
                 try:
                     with transport.translating(target):
@@ -298,8 +301,13 @@ class ChunkIO:
         a share: readers that picked one replica each would often meet on one server and halve
         each other (the paper's reason for its read curve bending), while the load of parts
         evens out. Each part fails over to the other replicas on its own."""
-        order = self.nearest_first(info.replicas)
-        near = [a for a in order if self.is_local(a) == self.is_local(order[0])]
+        order = self.nearest_first(info.replicas, slow=info.slow)
+        near = [
+            a
+            for a in order
+            if (a in info.slow, self.is_local(a))
+            == (order[0] in info.slow, self.is_local(order[0]))
+        ]
         parts = min(len(near), length // READ_STRIPE)
         if parts < 2:
             return b"".join(self.read_chunk(path, info, offset, length))

@@ -78,6 +78,8 @@ def report(ctx: click.Context, as_json: bool) -> None:
         )
         for failed in s.failed_dirs:
             click.echo(f"{'':22} failed data directory {failed}")
+        for slow in s.slow_dirs:
+            click.echo(f"{'':22} slow data directory {slow}")
 
 
 @click.command()

@@ -40,6 +40,7 @@ class ChunkInfo:
     writable: bool = False  # looked up for a write (its token, if any, allows writing)
     # Where each replica (in their order) serves reads in clear, proved by the token ("": none).
     plain_reads: tuple[str, ...] = ()
+    slow: tuple[str, ...] = ()  # the replicas on a server with a slow disk: read last
 
     @classmethod
     def of(cls, c: master_pb2.ChunkLocation) -> ChunkInfo:
@@ -52,6 +53,7 @@ class ChunkInfo:
             c.primary or None,
             c.token,
             plain_reads=tuple(c.plain_reads),
+            slow=tuple(c.slow),
         )
 
     def plain_read_port(self, replica: str) -> str:
@@ -100,6 +102,7 @@ class ServerState:
     last_heartbeat_age_s: float
     http: str = ""  # its /metrics and /healthz, as host:port ("": none)
     failed_dirs: tuple[str, ...] = ()  # "PATH: why" of each data directory out of service
+    slow_dirs: tuple[str, ...] = ()  # "PATH: why" of each serving data directory that is slow
 
     @classmethod
     def of(cls, s: master_pb2.ServerReport) -> ServerState:
@@ -113,6 +116,7 @@ class ServerState:
             s.last_heartbeat_age_s,
             s.http,
             tuple(s.failed_dirs),
+            tuple(s.slow_dirs),
         )
 
 

@@ -48,6 +48,7 @@ class Heartbeat:
     plain_reads: str = ""  # where it serves reads in clear, each proved by its token
     failed_dirs: tuple[str, ...] = ()  # its data directories taken out of service, and why
     lost: tuple[int, ...] = ()  # replicas it lost with a failed directory since its last beat
+    slow_dirs: tuple[str, ...] = ()  # its serving data directories that answer slowly, and why
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class ServerInfo:
     http: str = ""
     plain_reads: str = ""
     failed_dirs: tuple[str, ...] = ()
+    slow_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class ServerReport:
     last_heartbeat_age_s: float
     http: str = ""
     failed_dirs: tuple[str, ...] = ()
+    slow_dirs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -182,6 +185,7 @@ class Chunkservers:
                 now - s.last_heartbeat,
                 s.http,
                 s.failed_dirs,
+                s.slow_dirs,
             )
             for s in sorted(self.servers.values(), key=lambda s: s.address)
         ]
@@ -253,6 +257,7 @@ class Chunkservers:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)
         info.rack, info.last_heartbeat, info.http = beat.rack, now, beat.http
         info.plain_reads, info.failed_dirs = beat.plain_reads, beat.failed_dirs
+        info.slow_dirs = beat.slow_dirs
         for handle in beat.lost:  # gone for sure: no grace for a report racing a new replica
             self.recent.pop((handle, address), None)
             if address in self.locations.get(handle, ()):

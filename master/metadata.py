@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from master import health, leases, namespace
 from master.chunkservers import Chunkservers, ServerReport
@@ -27,6 +27,7 @@ class ChunkView:
     replicas: list[str]
     primary: str  # "" when no valid lease
     plain_reads: list[str]  # each replica's plain read port ("": none)
+    slow: list[str] = field(default_factory=list)  # replicas on a server with a slow disk
 
 
 class Metadata:
@@ -104,7 +105,8 @@ class Metadata:
         size = max(0, min(self.config.chunk_size, node.size - index * self.config.chunk_size))
         primary = chunk.lease_holder if chunk.lease_valid(now) else ""
         plain = [self.servers.servers[a].plain_reads for a in replicas]
-        return ChunkView(index, handle, chunk.version, size, replicas, primary, plain)
+        slow = [a for a in replicas if self.servers.servers[a].slow_dirs]
+        return ChunkView(index, handle, chunk.version, size, replicas, primary, plain, slow)
 
     def chunk_view(self, path: str, index: int, caller: Caller = SUPERUSER) -> ChunkView:
         """Chunk `index` of file `path`, for a read."""

@@ -69,6 +69,7 @@ def _location(view: ChunkView) -> master_pb2.ChunkLocation:
         replicas=view.replicas,
         primary=view.primary,
         plain_reads=view.plain_reads if any(view.plain_reads) else [],
+        slow=view.slow,
     )
 
 
@@ -253,6 +254,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 plain_reads=request.plain_reads,
                 failed_dirs=tuple(request.failed_dirs),
                 lost=tuple(request.lost),
+                slow_dirs=tuple(request.slow_dirs),
             )
         )
         return master_pb2.HeartbeatResponse(

@@ -197,6 +197,7 @@ class ShadowService:
                 http=d.http,
                 plain_reads=d.plain_reads,
                 failed_dirs=tuple(d.failed_dirs),
+                slow_dirs=tuple(d.slow_dirs),
             )
             meta = self.metadata
             with meta.core:

@@ -163,7 +163,7 @@ class Replica(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class Description(_message.Message):
-    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http", "plain_reads", "failed_dirs")
+    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http", "plain_reads", "failed_dirs", "slow_dirs")
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +172,7 @@ class Description(_message.Message):
     HTTP_FIELD_NUMBER: _ClassVar[int]
     PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
     FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
+    SLOW_DIRS_FIELD_NUMBER: _ClassVar[int]
     rack: str
     used_bytes: int
     free_bytes: int
@@ -180,7 +181,8 @@ class Description(_message.Message):
     http: str
     plain_reads: str
     failed_dirs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
+    slow_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., slow_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReplicaInfoRequest(_message.Message):
     __slots__ = ("handle", "version", "without_crcs")

@@ -141,7 +141,7 @@ class StatRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class ChunkLocation(_message.Message):
-    __slots__ = ("index", "handle", "version", "size", "replicas", "primary", "token", "plain_reads")
+    __slots__ = ("index", "handle", "version", "size", "replicas", "primary", "token", "plain_reads", "slow")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +150,7 @@ class ChunkLocation(_message.Message):
     PRIMARY_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
+    SLOW_FIELD_NUMBER: _ClassVar[int]
     index: int
     handle: int
     version: int
@@ -158,7 +159,8 @@ class ChunkLocation(_message.Message):
     primary: str
     token: bytes
     plain_reads: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, index: _Optional[int] = ..., handle: _Optional[int] = ..., version: _Optional[int] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., primary: _Optional[str] = ..., token: _Optional[bytes] = ..., plain_reads: _Optional[_Iterable[str]] = ...) -> None: ...
+    slow: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[int] = ..., handle: _Optional[int] = ..., version: _Optional[int] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., primary: _Optional[str] = ..., token: _Optional[bytes] = ..., plain_reads: _Optional[_Iterable[str]] = ..., slow: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FileInfo(_message.Message):
     __slots__ = ("entry", "chunk_size", "chunks")
@@ -199,7 +201,7 @@ class ReplicaReport(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs", "lost")
+    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs", "lost", "slow_dirs")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +213,7 @@ class HeartbeatRequest(_message.Message):
     PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
     FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
     LOST_FIELD_NUMBER: _ClassVar[int]
+    SLOW_DIRS_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     used_bytes: int
@@ -222,7 +225,8 @@ class HeartbeatRequest(_message.Message):
     plain_reads: str
     failed_dirs: _containers.RepeatedScalarFieldContainer[str]
     lost: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[int]] = ...) -> None: ...
+    slow_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[int]] = ..., slow_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Removal(_message.Message):
     __slots__ = ("handle", "max_version")
@@ -259,7 +263,7 @@ class TokenKey(_message.Message):
     def __init__(self, id: _Optional[int] = ..., secret: _Optional[bytes] = ..., until: _Optional[float] = ...) -> None: ...
 
 class ServerReport(_message.Message):
-    __slots__ = ("address", "rack", "state", "chunks", "used_bytes", "free_bytes", "last_heartbeat_age_s", "http", "failed_dirs")
+    __slots__ = ("address", "rack", "state", "chunks", "used_bytes", "free_bytes", "last_heartbeat_age_s", "http", "failed_dirs", "slow_dirs")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +273,7 @@ class ServerReport(_message.Message):
     LAST_HEARTBEAT_AGE_S_FIELD_NUMBER: _ClassVar[int]
     HTTP_FIELD_NUMBER: _ClassVar[int]
     FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
+    SLOW_DIRS_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     state: str
@@ -278,7 +283,8 @@ class ServerReport(_message.Message):
     last_heartbeat_age_s: float
     http: str
     failed_dirs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., state: _Optional[str] = ..., chunks: _Optional[int] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., last_heartbeat_age_s: _Optional[float] = ..., http: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
+    slow_dirs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., state: _Optional[str] = ..., chunks: _Optional[int] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., last_heartbeat_age_s: _Optional[float] = ..., http: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., slow_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClusterReport(_message.Message):
     __slots__ = ("chunkservers", "safe_mode", "role", "log_seq", "lag_seconds", "master_http")

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,30 @@ def test_a_full_disk_is_not_a_failed_one(tmp_path: Path, monkeypatch: pytest.Mon
     assert volume.probe() == os.strerror(errno.EIO)
     fsync(errno.EROFS)
     assert volume.probe() == os.strerror(errno.EROFS)
+
+
+def test_a_directory_whose_probe_is_slow_is_reported_slow_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = dirs(tmp_path, 2)
+    store = ChunkStore(paths, 4 * BLOCK, tolerated=1, slow_after=0.05)
+    store.check_volumes()
+    assert store.slow_dirs() == [] and store.failed_dirs() == []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.1)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    store.check_volumes()
+    slow = store.slow_dirs()
+    assert [s.split(": ")[0] for s in slow] == [str(p) for p in paths]
+    assert all(s.split(": ")[1].startswith("a probe took ") for s in slow)
+    assert store.failed_dirs() == [], "slow is not failed: it serves on"
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    store.check_volumes()
+    assert store.slow_dirs() == [], "fast again, no longer reported"
 
 
 def test_a_chunk_found_in_two_directories_keeps_the_newer(tmp_path: Path) -> None:

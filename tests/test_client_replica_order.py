@@ -21,6 +21,16 @@ def test_local_replicas_come_first_and_equally_near_ones_share_the_load() -> Non
     assert {o[1] for o in orders} == {"10.0.0.1:9100", "10.0.0.2:9100", "10.0.0.3:9100"}
 
 
+def test_replicas_on_a_slow_disk_come_last_even_this_hosts() -> None:
+    with Client("127.0.0.1:1") as gfs:
+        gfs.io.local = {"10.0.0.9", "10.0.0.1"}
+        replicas = ("10.0.0.1:9100", "10.0.0.2:9100", "10.0.0.9:9100", "10.0.0.3:9100")
+        slow = ("10.0.0.9:9100", "10.0.0.2:9100")
+        orders = [gfs.io.nearest_first(replicas, slow=slow) for _ in range(200)]
+    assert all(o[:2] == ["10.0.0.1:9100", "10.0.0.3:9100"] for o in orders)
+    assert all(o[2] == "10.0.0.9:9100" and o[3] == "10.0.0.2:9100" for o in orders)
+
+
 def test_pushes_travel_in_pieces_of_a_sixty_fourth_between_32_kib_and_1_mib() -> None:
     assert piece_for(1_000) == 32 * 1024
     assert piece_for(1_000_000) == 32 * 1024
