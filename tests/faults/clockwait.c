@@ -8,7 +8,7 @@
    stopped. This turns the faked deadline into the real one: the time left on the faked clock,
    divided by the clock's rate ("x2" in FAKETIME), from the kernel's now.
 
-   Built by tests/faults/fakeclock.py with the system's C compiler. */
+   Built by tests/faults/preload.py with the system's C compiler. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <semaphore.h>

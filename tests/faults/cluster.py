@@ -77,6 +77,7 @@ class FaultCluster(ABC):
         self.small_disks: set[str] = set()
         self.failed_dirs: dict[Path, str] = {}  # a data directory made to fail -> how
         self.skewed: set[str] = set()  # nodes running on a faked clock
+        self.slowed: dict[Path, str] = {}  # a data directory made slow -> its node
         self.tls: TlsFiles | None = None  # the superuser's, on a secure cluster
 
     # --- what each implementation provides ----------------------------------------------------
@@ -103,6 +104,11 @@ class FaultCluster(ABC):
         """The clock `node` runs on from its next start (libfaketime's FAKETIME: "-3600" an
         hour behind, "+0 x0.5" at half speed; "" the real one)."""
         raise Unsupported(f"{self.kind} clusters cannot fake a node's clock yet")
+
+    def _sicken(self, node: str, directory: Path, fault: str) -> None:
+        """Every file of `node` under `directory` fails with EIO ("eio") or is slow ("slow
+        MS") from now on; "" mends it."""
+        raise Unsupported(f"{self.kind} clusters cannot make a disk fail I/O or slow yet")
 
     @abstractmethod
     def _cut(self, src: str, dst: str) -> None:
@@ -256,10 +262,13 @@ class FaultCluster(ABC):
 
     def fail_dir(self, node: str, index: int, how: str) -> None:
         """Makes data directory `index` of chunkserver `node` fail under it: "read-only" (its
-        filesystem remounted so) or "removed" (its replicas' directory gone, as an unmounted
-        disk's). Healing mends the directory and restarts the server, which takes it back."""
+        filesystem remounted so), "removed" (its replicas' directory gone, as an unmounted
+        disk's) or "eio" (every read, write and sync of its replicas fails, as a dying disk's).
+        Healing mends the directory and restarts the server, which takes it back."""
         directory = self.data_dirs(node)[index]
-        if how == "read-only":
+        if how == "eio":
+            self._sicken(node, directory / "chunks", "eio")
+        elif how == "read-only":
             if node not in self.small_disks:
                 raise Unsupported("remounting a disk read-only needs root and a tmpfs of ours")
             self.host.remount(directory, read_only=True)
@@ -270,6 +279,13 @@ class FaultCluster(ABC):
             os.rename(directory / "chunks", gone)
             shutil.rmtree(gone, ignore_errors=True)
         self.failed_dirs[directory] = how
+
+    def slow_dir(self, node: str, index: int, delay_ms: int) -> None:
+        """Every read, write and sync of the replicas in data directory `index` of `node`
+        waits `delay_ms` first, as on a disk that is failing slowly; healing lifts it."""
+        directory = self.data_dirs(node)[index] / "chunks"
+        self._sicken(node, directory, f"slow {delay_ms}")
+        self.slowed[directory] = node
 
     def _lift_network_and_pauses(self) -> None:
         self._heal_network()
@@ -287,10 +303,15 @@ class FaultCluster(ABC):
             self._set_clock(node, "")
             self.killed.add(node)  # restarted below, on the real clock
             self.skewed.discard(node)
+        for directory, node in list(self.slowed.items()):
+            self._sicken(node, directory, "")
+            del self.slowed[directory]
         for directory, how in list(self.failed_dirs.items()):
+            node = directory.name.split("-")[0]
             if how == "read-only":
                 self.host.remount(directory, read_only=False)
-            node = directory.name.split("-")[0]
+            elif how == "eio":
+                self._sicken(node, directory / "chunks", "")
             self.killed.add(node)  # restarted below: it takes the directory back
             del self.failed_dirs[directory]
         for node in sorted(self.killed, key=lambda n: n != "master"):

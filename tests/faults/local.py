@@ -20,6 +20,7 @@ from tests.faults.cluster import (
     Endpoint,
     FaultCluster,
 )
+from tests.faults.sickdisk import SickDisks
 
 
 @dataclass
@@ -28,6 +29,7 @@ class _PlacedCluster(LocalCluster):
     them), so iptables can tell their packets apart on loopback."""
 
     place: Callable[[str], Path | None] | None = None
+    environment: Callable[[str], dict[str, str]] | None = None  # a chunkserver's, at start
 
     def command(self, proc: Process) -> list[str]:
         base = super().command(proc)
@@ -35,6 +37,12 @@ class _PlacedCluster(LocalCluster):
         if group is None:
             return base
         return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', str(group / "cgroup.procs"), *base]
+
+    def _chunkserver(self, i: int, rack: str) -> Process:
+        proc = super()._chunkserver(i, rack)
+        if self.environment is not None:
+            proc.env = self.environment(_node_name(proc))
+        return proc
 
 
 def _node_name(proc: Process) -> str:
@@ -55,7 +63,10 @@ class LocalFaults(FaultCluster):
             chunkserver_args=[f"--{k}={v}" for k, v in CHUNKSERVER_TIMING.items()],
             data_dirs=2,
             place=self.host.group,
+            environment=self._environment,
         )
+        self.disks = SickDisks(workdir / "disk-faults")
+        self.clocks: dict[str, str] = {}  # node -> its FAKETIME
 
     def _proc(self, node: str) -> Process:
         if node == "master":
@@ -83,7 +94,24 @@ class LocalFaults(FaultCluster):
         self.local.restart(self._proc(node))
 
     def _set_clock(self, node: str, faketime: str) -> None:
-        self._proc(node).env = fakeclock.environment(faketime) if faketime else {}
+        self.clocks[node] = faketime
+        self._proc(node).env = self._environment(node)
+
+    def _environment(self, node: str) -> dict[str, str]:
+        """What `node` starts with: its disk faults (a chunkserver) and its faked clock."""
+        parts = [self.disks.environment(node)] if node in CHUNKSERVERS else []
+        if self.clocks.get(node):
+            parts.append(fakeclock.environment(self.clocks[node]))
+        env = {k: v for part in parts for k, v in part.items()}
+        if parts:
+            env["LD_PRELOAD"] = " ".join(p["LD_PRELOAD"] for p in parts)
+        return env
+
+    def _sicken(self, node: str, directory: Path, fault: str) -> None:
+        if fault:
+            self.disks.strike(node, directory, fault)
+        else:
+            self.disks.mend(node, directory)
 
     def _signal_pause(self, node: str, pause: bool) -> None:
         proc = self._proc(node)

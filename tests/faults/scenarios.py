@@ -18,6 +18,7 @@ from tests.faults.workloads import Workload
 
 DEAD_AFTER = float(TIMING["dead-after"])
 LEASE = float(TIMING["lease-seconds"])
+LOCAL = ("local",)  # faked clocks and sick disks: local processes only, so far
 
 
 @dataclass
@@ -404,6 +405,75 @@ def disks_fail_on_two_servers_during_put(ctx: Ctx) -> None:
     ctx.hold(4)
 
 
+# Sick disks (local processes: diskfaults.c preloaded in each chunkserver): one that fails every
+# I/O with EIO, as a dying disk, and one that answers every I/O late.
+
+
+def _replica_dir(ctx: Ctx, node: str) -> int:
+    """The data directory of `node` that holds the replica of the hot chunk."""
+    handle = ctx.client.stat(ctx.workload.hot_path).chunks[-1].handle
+    where = ctx.cluster.replica_file(node, handle).parents[1]
+    return ctx.cluster.data_dirs(node).index(where)
+
+
+@scenario("write", kinds=LOCAL)
+def secondarys_disk_fails_with_eio_during_write(ctx: Ctx) -> None:
+    """Under the replica being written: the server takes the disk out at the first EIO, the
+    lease it was a secondary under ends, and the writes go on at a new version."""
+    _, secondaries = ctx.roles()
+    node = ctx.rng.choice(secondaries)
+    index = _replica_dir(ctx, node)
+    ctx.note("fail_dir", node=node, index=index, how="eio")
+    ctx.cluster.fail_dir(node, index, "eio")
+    ctx.workload.wait_progress(3, timeout=30)
+
+
+@scenario("append", kinds=LOCAL)
+def primarys_disk_fails_with_eio_during_append(ctx: Ctx) -> None:
+    primary, _ = ctx.roles()
+    index = _replica_dir(ctx, primary)
+    ctx.note("fail_dir", node=primary, index=index, how="eio")
+    ctx.cluster.fail_dir(primary, index, "eio")
+    ctx.workload.wait_progress(3, timeout=30)
+
+
+def _reported_slow(ctx: Ctx, node: str) -> None:
+    """Until `gfs report` shows `node`'s slow disk and lookups list its replicas as slow (read
+    last)."""
+    address = ctx.cluster.address(node)
+
+    def reported() -> bool:
+        report = ctx.client.report().chunkservers
+        return any(s.address == address and s.slow_dirs for s in report)
+
+    ctx.cluster.wait_until(reported, 30, f"{node}'s slow disk is reported")
+    chunks = ctx.client.stat(ctx.workload.hot_path).chunks
+    assert all(address in c.slow for c in chunks if address in c.replicas), "read last"
+
+
+@scenario("write", kinds=LOCAL)
+def slow_disk_under_a_secondary_during_write(ctx: Ctx) -> None:
+    """Every I/O of the replica takes 200 ms: slow, never wrong, and writes still finish."""
+    _, secondaries = ctx.roles()
+    node = ctx.rng.choice(secondaries)
+    index = _replica_dir(ctx, node)
+    ctx.note("slow_dir", node=node, index=index, delay_ms=200)
+    ctx.cluster.slow_dir(node, index, 200)
+    _reported_slow(ctx, node)
+    ctx.workload.wait_progress(3, timeout=60)
+
+
+@scenario("read", kinds=LOCAL)
+def slow_disks_on_two_servers_during_read(ctx: Ctx) -> None:
+    """Readers take the other replicas first; a chunk whose every replica is slow still reads."""
+    for node in ctx.rng.sample(CHUNKSERVERS, 2):
+        index = ctx.rng.randrange(2)
+        ctx.note("slow_dir", node=node, index=index, delay_ms=300)
+        ctx.cluster.slow_dir(node, index, 300)
+        _reported_slow(ctx, node)
+    ctx.workload.wait_progress(3, timeout=60)
+
+
 def _master_disk_full(ctx: Ctx) -> None:
     """Mutations that need the log are refused with one line; nothing is applied halfway."""
     ctx.note("fill_disk", node="master")
@@ -428,7 +498,6 @@ def master_disk_full_during_append(ctx: Ctx) -> None:
 # version, so however wrong a clock, the one-primary checker finds no two primaries at once.
 
 HOUR = 3600
-LOCAL = ("local",)
 
 
 @scenario("write", kinds=LOCAL)
