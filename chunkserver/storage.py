@@ -164,6 +164,24 @@ class ChunkStore:
                 reason = volume.probe()
                 if reason:
                     self.fail(volume, reason)
+                else:
+                    self._note_speed(volume)
+
+    def _note_speed(self, volume: Volume) -> None:
+        """Logs a directory turning slow, and fast again."""
+        slow = volume.slow(self.slow_after)
+        if bool(slow) == volume.was_slow:
+            return
+        volume.was_slow = bool(slow)
+        if slow:
+            log.warning(
+                "data directory %s is slow: %s",
+                volume.path,
+                slow,
+                extra=fields("data_dir_slow", path=str(volume.path)),
+            )
+        else:
+            log.info("data directory %s answers in time again", volume.path)
 
     def fail(self, volume: Volume, reason: str) -> None:
         """Takes `volume` out of service: its replicas are forgotten (not reported, never

@@ -30,6 +30,7 @@ class Volume:
     failed: str = ""  # why it was taken out of service ("": it serves)
     replicas: int = 0  # how many the store keeps here
     probe_seconds: float = 0.0  # how long its last probe took (a slow disk's tell)
+    was_slow: bool = False  # as last logged
     # One probe at a time (the periodic check and a request's disk error may both ask).
     _probing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
