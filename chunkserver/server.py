@@ -14,6 +14,7 @@ from chunkserver.pages import ChunkserverPages
 from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import POLICY, VITAL, ChunkServicer, PlainReads
 from chunkserver.storage import ChunkStore
+from chunkserver.volumes import Volume
 from common import errors, transport
 from common.admission import Shares
 from common.events import RecentEvents
@@ -94,19 +95,31 @@ class ChunkServer:
         )
         self.events = RecentEvents()  # for the status page, watched while it is served
         self._stop_checks = threading.Event()
+        # The spool's disk: every push lands there first, so its failure is the server's.
+        self.spool_disk = Volume(self.servicer.spool.directory)
+        self.spool_failed = ""
         self._checks = Loop(
             "data-dir-check",
-            self.store.check_volumes,
+            self._check_disks,
             lambda: config.dir_check_interval,
             self._stop_checks,
             log,
         ).thread()
 
+    def _check_disks(self) -> None:
+        self.store.check_volumes()
+        reason = self.spool_disk.probe()
+        if reason and not self.spool_failed:
+            self.spool_failed = f"the push spool's directory failed ({reason})"
+            log.error("%s: the chunkserver stops", self.spool_failed)
+
     def check(self) -> None:
-        """Raises FailedPrecondition once more data directories failed than tolerated: the
-        server is to stop (`gfs chunkserver` does, and exits 1)."""
-        if self.store.gave_up:
-            raise errors.FailedPrecondition(f"chunkserver {self.address}: {self.store.gave_up}")
+        """Raises FailedPrecondition once more data directories failed than tolerated, or the
+        spool's did (no push could land): the server is to stop (`gfs chunkserver` does, and
+        exits 1)."""
+        failed = self.store.gave_up or self.spool_failed
+        if failed:
+            raise errors.FailedPrecondition(f"chunkserver {self.address}: {failed}")
 
     def _health(self) -> tuple[bool, str]:
         if not self.health.serving:

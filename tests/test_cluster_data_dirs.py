@@ -96,3 +96,15 @@ def test_a_failed_disk_is_taken_out_and_then_a_second_stops_the_server(
         )
         wait_until(lambda: whole(gfs), 60, "its replicas are copied to the other servers")
         assert gfs.read("/big", 0, len(DATA)) == DATA
+
+
+def test_the_spools_directory_failing_stops_the_server(cluster: LocalCluster) -> None:
+    """Every push lands in the spool (in the first data directory) first: with it gone, the
+    server could take no write while it still looked alive, so it stops, saying why."""
+    proc = cluster.servers[1]
+    assert proc.popen is not None and proc.running
+    remove(cluster.chunkserver_dirs(1)[0] / "spool")
+    assert proc.popen.wait(timeout=30) == 1, "it stops, and says it failed"
+    log = proc.log_path.read_text()
+    assert "the push spool's directory failed (the directory is gone" in log
+    assert "Traceback" not in log

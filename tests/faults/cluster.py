@@ -263,11 +263,12 @@ class FaultCluster(ABC):
     def fail_dir(self, node: str, index: int, how: str) -> None:
         """Makes data directory `index` of chunkserver `node` fail under it: "read-only" (its
         filesystem remounted so), "removed" (its replicas' directory gone, as an unmounted
-        disk's) or "eio" (every read, write and sync of its replicas fails, as a dying disk's).
-        Healing mends the directory and restarts the server, which takes it back."""
+        disk's) or "eio" (every read, write and sync on the disk fails, as a dying one's: the
+        first's takes the push spool with it, and the server stops). Healing mends the
+        directory and restarts the server, which takes it back."""
         directory = self.data_dirs(node)[index]
         if how == "eio":
-            self._sicken(node, directory / "chunks", "eio")
+            self._sicken(node, directory, "eio")
         elif how == "read-only":
             if node not in self.small_disks:
                 raise Unsupported("remounting a disk read-only needs root and a tmpfs of ours")
@@ -311,7 +312,7 @@ class FaultCluster(ABC):
             if how == "read-only":
                 self.host.remount(directory, read_only=False)
             elif how == "eio":
-                self._sicken(node, directory / "chunks", "")
+                self._sicken(node, directory, "")
             self.killed.add(node)  # restarted below: it takes the directory back
             del self.failed_dirs[directory]
         for node in sorted(self.killed, key=lambda n: n != "master"):

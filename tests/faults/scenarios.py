@@ -418,8 +418,9 @@ def _replica_dir(ctx: Ctx, node: str) -> int:
 
 @scenario("write", kinds=LOCAL)
 def secondarys_disk_fails_with_eio_during_write(ctx: Ctx) -> None:
-    """Under the replica being written: the server takes the disk out at the first EIO, the
-    lease it was a secondary under ends, and the writes go on at a new version."""
+    """Under the replica being written: the server takes the disk out at the first EIO (or
+    stops, if it is the first, with the push spool), the lease it was a secondary under ends,
+    and the writes go on at a new version."""
     _, secondaries = ctx.roles()
     node = ctx.rng.choice(secondaries)
     index = _replica_dir(ctx, node)
