@@ -35,6 +35,10 @@ CHANNEL_OPTIONS = [
     # Fail fast on a dead server rather than waiting out its reconnect backoff.
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
+    # Connections of one's own: gRPC otherwise lets every insecure channel of a process to the
+    # same address share one connection (TLS ones each have their own), so two clients of one
+    # process were one client to a server's per-client shares.
+    ("grpc.use_local_subchannel_pool", 1),
 ]
 
 
