@@ -1,4 +1,5 @@
-"""The chunkserver's heartbeat loop: reports replicas and disk use, carries out removals."""
+"""The chunkserver's heartbeat loop: reports replicas and disk use, passes on the removals the
+master asks for (chunkserver/removals.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from chunkserver.config import ChunkserverConfig
 from chunkserver.leases import lease_end
 from chunkserver.mutations import Mutations
+from chunkserver.removals import Removals
 from chunkserver.storage import ChunkStore
 from common import errors, transport
 from common.logformat import fields
@@ -27,6 +29,7 @@ class Heartbeater:
         store: ChunkStore,
         leases: Mutations,
         channels: transport.Channels,
+        removals: Removals,
         keys: KeyRing | None = None,
     ) -> None:
         self.config = config
@@ -35,6 +38,7 @@ class Heartbeater:
         self.leases = leases  # the primary's leases: extensions asked for and granted
         self.keys = keys  # the master's token keys, as its replies say
         self.channels = channels
+        self.removals = removals  # what the master's replies ask to remove, done elsewhere
         self.interval = config.heartbeat_interval
         self._stop = threading.Event()
         self.loop = Loop("heartbeat", self._round, lambda: self.interval, self._stop, log)
@@ -106,10 +110,4 @@ class Heartbeater:
         if reply.extended:
             tokens = dict(zip(reply.extended, reply.extended_tokens, strict=False))
             self.leases.extended(tokens, extend, lease_end(sent_at, reply.lease_seconds))
-        for removal in reply.delete:
-            if self.store.delete(removal.handle, removal.max_version):
-                log.info(
-                    "removed replica of chunk %d as the master asked",
-                    removal.handle,
-                    extra=fields("replica_removed", handle=removal.handle),
-                )
+        self.removals.ask((r.handle, r.max_version) for r in reply.delete)

@@ -11,6 +11,7 @@ from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
 from chunkserver.metrics import FAILED_DIRS, REPLICAS, SLOW_DIRS, SPOOL_BYTES
 from chunkserver.pages import ChunkserverPages
+from chunkserver.removals import Removals
 from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import POLICY, VITAL, ChunkServicer, PlainReads
 from chunkserver.storage import ChunkStore
@@ -85,12 +86,14 @@ class ChunkServer:
         self.scrubber = Scrubber(
             self.store, config.scrub_period, config.scrub_idle, config.scrub_rate
         )
+        self.removals = Removals(self.store, config.heartbeat_interval)
         self.heartbeater = Heartbeater(
             config,
             self.address,
             self.store,
             self.servicer.mutations,
             self.channels,
+            self.removals,
             self.servicer.tokens.keys,
         )
         self.events = RecentEvents()  # for the status page, watched while it is served
@@ -139,6 +142,7 @@ class ChunkServer:
             )  # fmt: skip
             self.http.pages.update(pages.routes())
             self.http.start()
+        self.removals.start()
         self.heartbeater.start()
         self.scrubber.start()
         self._checks.start()
@@ -157,6 +161,7 @@ class ChunkServer:
         self._stop_checks.set()
         self.scrubber.stop()
         self.heartbeater.stop()
+        self.removals.stop()
         servers = [self.server]
         if self.plain is not None:
             self.plain.health.stopping()

@@ -19,7 +19,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from chunkserver import metafile
@@ -664,21 +664,44 @@ class ChunkStore:
 
     def delete(self, handle: int, max_version: int) -> bool:
         """Removes the replica if its version is at most `max_version`."""
-        with self.lock(handle):
-            meta = self.metas.get(handle)
-            if meta is None or meta.version > max_version:
-                return False
-            self._drop(handle)
-        return True
+        return bool(self.delete_many([(handle, max_version)]))
 
-    def _drop(self, handle: int) -> None:
-        """Removes every file of the replica and forgets it. The caller holds `lock(handle)`."""
+    def delete_many(self, removals: Iterable[tuple[int, int]]) -> list[int]:
+        """Removes each replica (handle, max_version) whose version is at most max_version;
+        returns the handles removed. Each directory is synced once, after all of them: a
+        removal a crash undoes is asked for again (the master lists a replica it does not
+        know for removal), and a sync per replica made a thousand removals take seconds."""
+        removed, directories = [], set()
+        try:
+            for handle, max_version in removals:
+                with self.lock(handle):
+                    meta = self.metas.get(handle)
+                    if meta is None or meta.version > max_version:
+                        continue
+                    try:
+                        directories.add(self._drop(handle, sync=False))
+                    except errors.GfsError as err:  # its disk failed: reported with it
+                        log.warning("could not remove replica of chunk %d: %s", handle, err)
+                        continue
+                removed.append(handle)
+        finally:
+            for directory in directories:
+                try:
+                    fsync_dir(directory)
+                except OSError as err:
+                    log.warning("could not sync %s after removing replicas: %s", directory, err)
+        return removed
+
+    def _drop(self, handle: int, sync: bool = True) -> Path:
+        """Removes every file of the replica and forgets it; returns its directory (synced
+        unless `sync` is false). The caller holds `lock(handle)`."""
         self._unstage(handle)
         directory = self._dir(handle)
         try:
             for name in ("meta", "chunk", "ids", "meta.tmp", "ids.tmp", "chunk.tmp"):
                 (directory / f"{handle}.{name}").unlink(missing_ok=True)
-            fsync_dir(directory)
+            if sync:
+                fsync_dir(directory)
         except OSError as err:
             raise self._failure(handle, err, "remove") from None
         self.record_ids.pop(handle, None)
@@ -686,6 +709,7 @@ class ChunkStore:
         self._slots.pop(handle, None)
         self.corrupt.discard(handle)
         self._unsettle(handle)
+        return directory
 
     def written_at(self) -> dict[int, float]:
         """When each replica last changed (loaded ones: at load), for the scrubber."""

@@ -12,6 +12,7 @@ import pytest
 
 from chunkserver.config import ChunkserverConfig
 from chunkserver.heartbeat import Heartbeater
+from chunkserver.removals import Removals
 from chunkserver.scrubber import Scrubber
 from chunkserver.servicer import ChunkServicer
 from chunkserver.storage import ChunkStore
@@ -69,7 +70,8 @@ def test_the_heartbeat_loop_survives_an_exception(tmp_path: Path) -> None:
     store = ChunkStore(tmp_path / "chunks", config.max_chunk_size)
     channels = transport.Channels()
     servicer = ChunkServicer(config, store, channels)
-    heartbeater = Heartbeater(config, "127.0.0.1:1", store, servicer.mutations, channels)
+    removals = Removals(store, config.heartbeat_interval)
+    heartbeater = Heartbeater(config, "127.0.0.1:1", store, servicer.mutations, channels, removals)
     step = FailsOnce()
     heartbeater.beat = step  # type: ignore[method-assign]
     heartbeater.start()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chunkserver import storage
 from chunkserver.checksum import BLOCK, block_crcs
 from chunkserver.metafile import ReplicaMeta
 from chunkserver.storage import ChunkStore, CorruptReplica
@@ -155,6 +156,19 @@ def test_delete_respects_the_version_bound(store: ChunkStore) -> None:
     assert store.reports() == []
 
 
+def test_delete_many_syncs_each_directory_once(
+    store: ChunkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for handle in (2, 3, 4):
+        store.set_version(handle, 1, create=True)
+    store.set_version(4, 2, create=False)
+    synced: list[Path] = []
+    monkeypatch.setattr(storage, "fsync_dir", synced.append)
+    assert store.delete_many([(2, 1), (3, 1), (4, 1), (99, 1)]) == [2, 3]
+    assert [h for h, _, _ in store.reports()] == [1, 4], "v2 is above the bound; 99 is no replica"
+    assert len(synced) == 1, synced
+
+
 def test_install_replaces_the_whole_replica_by_a_rename(store: ChunkStore, tmp_path: Path) -> None:
     store.write(1, 1, 0, b"old bytes")
     data = os.urandom(2 * BLOCK + 3)
@@ -240,10 +254,10 @@ def test_a_thread_waiting_on_a_replica_being_deleted_still_excludes_the_next_one
     dropping, go_on = threading.Event(), threading.Event()
     drop = store._drop
 
-    def slow_drop(handle: int) -> None:
+    def slow_drop(handle: int, sync: bool = True) -> Path:
         dropping.set()
         assert go_on.wait(10)
-        drop(handle)
+        return drop(handle, sync)
 
     monkeypatch.setattr(store, "_drop", slow_drop)
     deleting = threading.Thread(target=store.delete, args=(1, 1))
