@@ -44,40 +44,58 @@ CHANNEL_OPTIONS = [
 
 class Channels:
     """One channel per address, shared by every thread; closed together. With `tls`, every
-    channel is mutual TLS with this process's certificate."""
+    channel is mutual TLS with this process's certificate. Stubs are kept too: making one
+    makes a callable per method (93 us for the master's, 48 for a chunkserver's), which every
+    call paid."""
 
     def __init__(self, tls: TlsFiles | None = None) -> None:
         self._lock = threading.Lock()
         self._channels: dict[tuple[str, bool], grpc.Channel] = {}
+        self._masters: dict[str, master_pb2_grpc.MasterStub] = {}
+        self._chunkservers: dict[tuple[str, bool], chunkserver_pb2_grpc.ChunkServerStub] = {}
         self._credentials = tls.channel_credentials() if tls is not None else None
 
     def get(self, address: str, *, plain: bool = False) -> grpc.Channel:
         """The channel to `address`; `plain`: in clear even with TLS (a plain read port)."""
         with self._lock:
-            channel = self._channels.get((address, plain))
-            if channel is None:
-                if self._credentials is None or plain:
-                    channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
-                else:
-                    channel = grpc.secure_channel(
-                        address, self._credentials, options=CHANNEL_OPTIONS
-                    )
-                self._channels[(address, plain)] = channel
-            return channel
+            return self._channel(address, plain)
+
+    def _channel(self, address: str, plain: bool) -> grpc.Channel:
+        channel = self._channels.get((address, plain))
+        if channel is None:
+            if self._credentials is None or plain:
+                channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+            else:
+                channel = grpc.secure_channel(address, self._credentials, options=CHANNEL_OPTIONS)
+            self._channels[(address, plain)] = channel
+        return channel
 
     def master(self, address: str) -> master_pb2_grpc.MasterStub:
-        return master_pb2_grpc.MasterStub(self.get(address))  # type: ignore[no-untyped-call]
+        with self._lock:
+            stub = self._masters.get(address)
+            if stub is None:
+                stub = master_pb2_grpc.MasterStub(self._channel(address, False))  # type: ignore[no-untyped-call]
+                self._masters[address] = stub
+            return stub
 
     def chunkserver(
         self, address: str, *, plain: bool = False
     ) -> chunkserver_pb2_grpc.ChunkServerStub:
-        return chunkserver_pb2_grpc.ChunkServerStub(self.get(address, plain=plain))  # type: ignore[no-untyped-call]
+        with self._lock:
+            stub = self._chunkservers.get((address, plain))
+            if stub is None:
+                channel = self._channel(address, plain)
+                stub = chunkserver_pb2_grpc.ChunkServerStub(channel)  # type: ignore[no-untyped-call]
+                self._chunkservers[(address, plain)] = stub
+            return stub
 
     def close(self) -> None:
         with self._lock:
             for channel in self._channels.values():
                 channel.close()
             self._channels.clear()
+            self._masters.clear()
+            self._chunkservers.clear()
 
 
 # The one table, used both ways: each base kind's status code. Incoming codes not in it map

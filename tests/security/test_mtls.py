@@ -403,13 +403,13 @@ def test_a_client_reads_in_clear_where_offered_and_over_tls_when_asked_or_cut_of
     cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[tuple[str, bool]] = []
-    get = transport.Channels.get
+    channel = transport.Channels._channel
 
-    def spy(self: transport.Channels, address: str, *, plain: bool = False) -> grpc.Channel:
+    def spy(self: transport.Channels, address: str, plain: bool) -> grpc.Channel:
         opened.append((address, plain))
-        return get(self, address, plain=plain)
+        return channel(self, address, plain)
 
-    monkeypatch.setattr(transport.Channels, "get", spy)
+    monkeypatch.setattr(transport.Channels, "_channel", spy)
     chunk = _reference_chunk(cluster)
     whole = (f"{HOME}/reference", 0, len(REFERENCE))
     with Client(cluster.master_address, timeout=10, tls=tls(cluster, "client")) as gfs:
