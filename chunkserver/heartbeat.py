@@ -4,7 +4,6 @@ master asks for (chunkserver/removals.py)."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from chunkserver.config import ChunkserverConfig
@@ -14,14 +13,14 @@ from chunkserver.removals import Removals
 from chunkserver.storage import ChunkStore
 from common import errors, transport
 from common.logformat import fields
-from common.loops import Loop
+from common.loops import Background
 from common.tokens import Key, KeyRing
 from protos import master_pb2
 
 log = logging.getLogger(__name__)
 
 
-class Heartbeater:
+class Heartbeater(Background):
     def __init__(
         self,
         config: ChunkserverConfig,
@@ -32,6 +31,7 @@ class Heartbeater:
         removals: Removals,
         keys: KeyRing | None = None,
     ) -> None:
+        super().__init__("heartbeat", self._round, lambda: self.interval, log)
         self.config = config
         self.address = address
         self.store = store
@@ -40,17 +40,7 @@ class Heartbeater:
         self.channels = channels
         self.removals = removals  # what the master's replies ask to remove, done elsewhere
         self.interval = config.heartbeat_interval
-        self._stop = threading.Event()
-        self.loop = Loop("heartbeat", self._round, lambda: self.interval, self._stop, log)
-        self._thread = self.loop.thread()
         self._reachable = True
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
     def _round(self) -> None:
         try:

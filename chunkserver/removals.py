@@ -11,26 +11,17 @@ from collections.abc import Iterable
 
 from chunkserver.storage import ChunkStore
 from common.logformat import fields
-from common.loops import Loop
+from common.loops import Background
 
 log = logging.getLogger(__name__)
 
 
-class Removals:
+class Removals(Background):
     def __init__(self, store: ChunkStore, interval: float) -> None:
+        super().__init__("removals", self._round, lambda: interval, log)
         self.store = store
         self._lock = threading.Lock()
         self._asked: dict[int, int] = {}  # handle -> the newest max_version asked, not yet done
-        self._stop = threading.Event()
-        self.loop = Loop("removals", self._round, lambda: interval, self._stop, log)
-        self._thread = self.loop.thread()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
     def ask(self, removals: Iterable[tuple[int, int]]) -> None:
         """Queues each (handle, max_version): the replica goes if its version is at most

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -14,7 +13,7 @@ from chunkserver.metrics import SCRUBBED_BYTES, SCRUBBED_REPLICAS
 from chunkserver.storage import ChunkStore, CorruptReplica
 from common import errors
 from common.logformat import fields
-from common.loops import Loop
+from common.loops import Background
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +46,13 @@ class Finding:
     problem: str
 
 
-class Scrubber:
+class Scrubber(Background):
     def __init__(self, store: ChunkStore, period: float, idle: float, rate: int) -> None:
+        super().__init__("scrubber", self._round, lambda: 0.0, log)
         self.store = store
         self.findings: collections.deque[Finding] = collections.deque(maxlen=100)  # newest last
         self.schedule = ScrubSchedule(period, idle)
         self.rate = max(1, rate)  # bytes per second
-        self._stop = threading.Event()
-        self.loop = Loop("scrubber", self._round, lambda: 0.0, self._stop, log)
-        self._thread = self.loop.thread()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
     def _round(self) -> float:
         """Verifies the replica most due, if any; returns how long to wait before the next."""
@@ -85,7 +75,7 @@ class Scrubber:
                 done += len(piece)
                 SCRUBBED_BYTES.inc(len(piece))
                 ahead = done / self.rate - (time.monotonic() - started)
-                if ahead > 0 and self._stop.wait(ahead):
+                if ahead > 0 and self.stopping.wait(ahead):
                     return True
         except CorruptReplica as err:
             self.findings.append(Finding(time.time(), handle, str(err)))

@@ -57,3 +57,24 @@ class Loop:
 
     def thread(self) -> threading.Thread:
         return threading.Thread(target=self.run, name=self.name, daemon=True)
+
+
+class Background:
+    """A loop on a thread of its own, started and stopped with its owner (a chunkserver's
+    heartbeats, scrubber, removals): subclasses give the round and how long to wait."""
+
+    def __init__(
+        self, name: str, round_: Callable[[], float | None], interval: Callable[[], float],
+        logger: logging.Logger = log,
+    ) -> None:  # fmt: skip
+        self.stopping = threading.Event()
+        self.loop = Loop(name, round_, interval, self.stopping, logger)
+        self._thread = self.loop.thread()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stops the loop, waiting (a few seconds at most) for the round under way."""
+        self.stopping.set()
+        self._thread.join(timeout=5)
