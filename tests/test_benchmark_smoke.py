@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from client.client import Client
 from client.localcluster import LocalCluster
+from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,3 +124,29 @@ def test_the_figure3_client_moves_what_it_reports(shared_cluster: LocalCluster) 
         gfs.create("/fig3smoke/log")
         appended = worker("append", "/fig3smoke/log")
         assert gfs.stat("/fig3smoke/log").size >= appended["bytes"]
+
+
+@pytest.mark.cluster
+def test_peer_benchmark_runs_moosefs_beside_pygfs(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not Path("/dev/fuse").exists():
+        unavailable("benchmarks/peer.py needs root and /dev/fuse (MooseFS's mount)")
+    out = tmp_path / "peer.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "peer.py"), "--size-mib", "8",
+         "--files", "16", "--threads", "4", "--rounds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads(out.read_text())
+    for system in ("pygfs", "MooseFS"):
+        (measured,) = figures["raw"][system]
+        assert set(measured) == {
+            "write_mb_s", "read_mb_s", "creates_s", "stats_s", "cpu_s_per_gib"
+        }  # fmt: skip
+        assert all(value > 0 for value in measured.values()), (system, measured)
+    for ratio in ("write_ratio", "read_ratio", "create_ratio", "stat_ratio", "cpu_per_gib_ratio"):
+        assert figures[ratio] > 0
+    # Nothing left behind: no mount, no MooseFS server of the run.
+    assert "pygfs-peer-" not in Path("/proc/self/mounts").read_text()
+    left = subprocess.run(["pgrep", "-f", "pygfs-peer-"], capture_output=True, text=True)
+    assert left.stdout == "", left.stdout
