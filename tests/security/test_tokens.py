@@ -3,10 +3,14 @@ operation, expiry and signature (common/tokens.py; HDFS's block access tokens)."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from common import errors
 from common.tokens import LEAD, MAC, READ, WRITE, KeyRing, Token, prove, read_claim
+from master.config import MasterConfig
+from master.issuer import TokenIssuer
 
 ROTATE, LIFETIME = 3600.0, 600.0
 
@@ -84,3 +88,26 @@ def test_a_token_shown_in_clear_verifies_only_with_a_proof_of_its_signature() ->
         Token.verify_proof(payload, prove(blob, claim), claim, ring, now=600 + 31)
     with pytest.raises(errors.PermissionDenied, match="no chunk access token"):
         Token.verify_proof(b"", prove(blob, claim), claim, ring, now=1.0)
+
+
+def test_the_master_hands_a_token_out_again_while_it_has_half_its_life_left(
+    tmp_path: Path,
+) -> None:
+    clock = [1000.0]
+    config = MasterConfig(data_dir=tmp_path, token_lifetime=LIFETIME, token_key_rotate=ROTATE)
+    issuer = TokenIssuer(config, lambda: clock[0])
+    first = issuer.issue("alice", 7, 3, READ, ["a:1", "b:1"])
+    assert issuer.issue("alice", 7, 3, READ, ["a:1", "b:1"]) == first
+    for other in (
+        ("bob", 7, 3, READ, ["a:1", "b:1"]),
+        ("alice", 7, 4, READ, ["a:1", "b:1"]),
+        ("alice", 7, 3, READ + WRITE, ["a:1", "b:1"]),
+        ("alice", 7, 3, READ, ["a:1"]),
+    ):
+        assert issuer.issue(*other) != first, other  # fmt: skip
+    clock[0] += LIFETIME / 2 + 1
+    renewed = issuer.issue("alice", 7, 3, READ, ["a:1", "b:1"])
+    ring = KeyRing()
+    ring.replace(issuer.in_use())
+    assert Token.verify(renewed, ring, clock[0]).until == clock[0] + LIFETIME
+    assert Token.verify(first, ring, clock[0]).until == 1000.0 + LIFETIME
