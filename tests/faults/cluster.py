@@ -75,9 +75,9 @@ class FaultCluster(ABC):
         self.paused: set[str] = set()
         self.filled: set[str] = set()
         self.small_disks: set[str] = set()
-        self.failed_dirs: dict[Path, str] = {}  # a data directory made to fail -> how
+        # A data directory made to fail or slow -> (its node, how: read-only, removed, eio, slow MS)
+        self.sick_dirs: dict[Path, tuple[str, str]] = {}
         self.skewed: set[str] = set()  # nodes running on a faked clock
-        self.slowed: dict[Path, str] = {}  # a data directory made slow -> its node
         self.tls: TlsFiles | None = None  # the superuser's, on a secure cluster
 
     # --- what each implementation provides ----------------------------------------------------
@@ -276,17 +276,17 @@ class FaultCluster(ABC):
         else:
             assert how == "removed", how
             # Renamed away at once, then removed (a removal alone races the server's writes).
-            gone = directory / f"chunks.removed-{len(self.failed_dirs)}-{time.monotonic_ns()}"
+            gone = directory / f"chunks.removed-{time.monotonic_ns()}"
             os.rename(directory / "chunks", gone)
             shutil.rmtree(gone, ignore_errors=True)
-        self.failed_dirs[directory] = how
+        self.sick_dirs[directory] = (node, how)
 
     def slow_dir(self, node: str, index: int, delay_ms: int) -> None:
         """Every read, write and sync of the replicas in data directory `index` of `node`
         waits `delay_ms` first, as on a disk that is failing slowly; healing lifts it."""
         directory = self.data_dirs(node)[index] / "chunks"
         self._sicken(node, directory, f"slow {delay_ms}")
-        self.slowed[directory] = node
+        self.sick_dirs[directory] = (node, f"slow {delay_ms}")
 
     def _lift_network_and_pauses(self) -> None:
         self._heal_network()
@@ -304,17 +304,14 @@ class FaultCluster(ABC):
             self._set_clock(node, "")
             self.killed.add(node)  # restarted below, on the real clock
             self.skewed.discard(node)
-        for directory, node in list(self.slowed.items()):
-            self._sicken(node, directory, "")
-            del self.slowed[directory]
-        for directory, how in list(self.failed_dirs.items()):
-            node = directory.name.split("-")[0]
+        for directory, (node, how) in list(self.sick_dirs.items()):
             if how == "read-only":
                 self.host.remount(directory, read_only=False)
-            elif how == "eio":
-                self._sicken(node, directory, "")
-            self.killed.add(node)  # restarted below: it takes the directory back
-            del self.failed_dirs[directory]
+            elif how != "removed":
+                self._sicken(node, directory, "")  # eio or slow
+            if not how.startswith("slow"):
+                self.killed.add(node)  # restarted below: it takes the directory back
+            del self.sick_dirs[directory]
         for node in sorted(self.killed, key=lambda n: n != "master"):
             self.restart(node)
         self.wait_serving()
