@@ -126,7 +126,7 @@ class Chunkservers:
     # handle -> servers that held its current version and lost it with a failed directory.
     # Like a dead holder, each ends the lease it held the chunk under before the next mutation
     # (`lost`), so the version moves past it: the directory may come back with that version
-    # and without the writes made since. Cleared when the version changes.
+    # and without the writes made since. Cleared when the version changes or the chunk goes.
     dropped: dict[int, set[str]] = field(default_factory=dict)
 
     def alive(self, address: str, now: float) -> bool:
@@ -262,6 +262,7 @@ class Chunkservers:
             self.recent.pop((handle, address), None)
             if address in self.locations.get(handle, ()):
                 self.dropped.setdefault(handle, set()).add(address)
+        self.dropped = {h: lost for h, lost in self.dropped.items() if h in state.chunks}
         info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
         self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}

@@ -89,6 +89,16 @@ def test_replicas_of_deleted_or_never_issued_chunks_are_garbage_unless_being_mad
     assert made.removals == []
 
 
+def test_a_replica_lost_with_its_disk_is_forgotten_with_its_chunk() -> None:
+    state, cs = setup_file(), Chunkservers(dead_after=3.0)
+    beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.0)
+    cs.heartbeat(state, Heartbeat("a:1", "r1", 0, 10**12, [], [], lost=(1,)), 0.5, set())
+    assert cs.lost(1, now=0.5) == ["a:1"], "it ends the chunk's lease before the next write"
+    state.apply(namespace.delete(state, "/f", recursive=False))
+    beat(cs, state, "b:1", [], now=1.0)
+    assert cs.dropped == {}, "kept for a chunk that is gone"
+
+
 def test_dead_servers_are_not_handed_out_and_corrupt_replicas_are_dropped() -> None:
     state, cs = setup_file(), Chunkservers(dead_after=3.0)
     beat(cs, state, "a:1", [Report(1, 1, 10)], now=0.0)
