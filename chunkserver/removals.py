@@ -30,10 +30,6 @@ class Removals(Background):
         with self._lock:
             self._asked.update(removals)
 
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._asked)
-
     def _round(self) -> None:
         with self._lock:
             batch, self._asked = self._asked, {}

@@ -64,9 +64,12 @@ class Background:
     heartbeats, scrubber, removals): subclasses give the round and how long to wait."""
 
     def __init__(
-        self, name: str, round_: Callable[[], float | None], interval: Callable[[], float],
+        self,
+        name: str,
+        round_: Callable[[], float | None],
+        interval: Callable[[], float],
         logger: logging.Logger = log,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.stopping = threading.Event()
         self.loop = Loop(name, round_, interval, self.stopping, logger)
         self._thread = self.loop.thread()

@@ -26,10 +26,13 @@ class TokenIssuer:
         self.makes_keys = makes_keys
         self._ring = KeyRing()
         self._lock = threading.Lock()
-        # (user, handle, version, ops, replicas) -> a token issued for it and its end: handed
-        # out again while it has half its life left (a lookup signed anew each time, and the
-        # signing was a tenth of a secure lookup's cost at the master).
-        self._issued: dict[tuple[str, int, int, str, tuple[str, ...]], tuple[bytes, float]] = {}
+        # (user, handle, version, ops, replicas) -> a token issued for it, its end and its key:
+        # handed out again while it has half its life left and its key is still in the ring (a
+        # shadow's ring is the master's, replaced when a restarted master makes new keys, whose
+        # ids start again at 1).
+        # Signing one anew for every lookup was most of what security cost a lookup.
+        self._issued: dict[tuple[str, int, int, str, tuple[str, ...]], tuple[bytes, float, Key]]
+        self._issued = {}
 
     def learn(self, keys: list[Key]) -> None:
         with self._lock:
@@ -67,15 +70,19 @@ class TokenIssuer:
         lifetime = self.config.token_lifetime
         with self._lock:
             known = self._issued.get(asked)
-        if known is not None and known[1] - now >= lifetime / 2:
-            return known[0]
+            if (
+                known
+                and known[1] - now >= lifetime / 2
+                and self._ring.keys.get(known[2].id) == known[2]
+            ):
+                return known[0]
         key = self._key()
         until = now + lifetime
         token = Token(key.id, handle, version, ops, user, until, asked[4]).sign(key)
         with self._lock:
             if len(self._issued) >= ISSUED_KEPT:
                 self._issued.clear()
-            self._issued[asked] = (token, until)
+            self._issued[asked] = (token, until, key)
         return token
 
     def lease(self, handle: int, version: int, primary: str, until: float) -> bytes:

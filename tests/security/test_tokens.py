@@ -111,3 +111,21 @@ def test_the_master_hands_a_token_out_again_while_it_has_half_its_life_left(
     ring.replace(issuer.in_use())
     assert Token.verify(renewed, ring, clock[0]).until == clock[0] + LIFETIME
     assert Token.verify(first, ring, clock[0]).until == 1000.0 + LIFETIME
+
+
+def test_a_shadow_signs_anew_once_the_masters_keys_are_new(tmp_path: Path) -> None:
+    """A restarted master makes new keys and the chunkservers forget the old: a token kept
+    from before would be refused at every read until half its life had passed."""
+    master = KeyRing()
+    master.signing(0.0, ROTATE, LIFETIME)
+    config = MasterConfig(data_dir=tmp_path, token_lifetime=LIFETIME, token_key_rotate=ROTATE)
+    shadow = TokenIssuer(config, lambda: 10.0, makes_keys=False)
+    shadow.learn(list(master.keys.values()))
+    before = shadow.issue("alice", 7, 3, READ, ["a:1"])
+    assert shadow.issue("alice", 7, 3, READ, ["a:1"]) == before
+    restarted = KeyRing()
+    restarted.signing(5.0, ROTATE, LIFETIME)
+    shadow.learn(list(restarted.keys.values()))
+    after = shadow.issue("alice", 7, 3, READ, ["a:1"])
+    assert after != before
+    Token.verify(after, restarted, 10.0)
