@@ -44,6 +44,10 @@ class ChunkControl:
         self.creating: set[int] = set()  # new chunks whose replicas are being made (or again)
         self._versions_in_flight: set[int] = set()
         self._reserved: set[int] = set()  # handles reserved, not yet committed
+        # New chunks whose every creation this master sent was acknowledged, with the servers
+        # that did: no creation of theirs can still arrive late, so their first lease needs no
+        # version bump to fence one out. Not persisted: a restarted master bumps, as ever.
+        self.created_cleanly: dict[int, frozenset[str]] = {}
         self._handles = threading.Lock()  # leaf: held only to reserve handles
         self._next_handle = 0
 
@@ -140,7 +144,10 @@ class ChunkControl:
                 )
                 meta.commit(mutation)
                 for handle in handles:
-                    acks = self._create_replicas(handle, roomy)
+                    chosen, acks = self._create_replicas(handle, roomy)
+                    if acks and sorted(acks) == sorted(chosen):
+                        with meta.core:
+                            self.created_cleanly[handle] = frozenset(acks)
                     log.info(
                         "chunk %d of %s created on %s",
                         handle,
@@ -217,13 +224,15 @@ class ChunkControl:
 
     # --- versions -----------------------------------------------------------------------------
 
-    def _create_replicas(self, handle: int, roomy: list[placement.Candidate]) -> list[str]:
-        """Creates the chunk's (empty) replicas at version 1 on as many servers as its target
-        (or as `roomy` has) placement picks; returns those that acknowledged."""
+    def _create_replicas(
+        self, handle: int, roomy: list[placement.Candidate]
+    ) -> tuple[list[str], list[str]]:
+        """Creates the chunk's (empty) replicas at its version on as many servers as its target
+        (or as `roomy` has) placement picks; returns those chosen and those that acknowledged."""
         with self.meta.core:
-            target = self.meta.state.chunks[handle].target(self.config.replication)
-        chosen = placement.choose(roomy, target)
-        return self.set_version(handle, 1, chosen, create=True)
+            chunk = self.meta.state.chunks[handle]
+        chosen = placement.choose(roomy, chunk.target(self.config.replication))
+        return chosen, self.set_version(handle, chunk.version, chosen, create=True)
 
     def create_again(self, handle: int) -> list[str]:
         """Makes new replicas of a never-written chunk that has none left (its creation was cut
@@ -231,7 +240,7 @@ class ChunkControl:
         the chunk's lock and has checked both."""
         with self.meta.core:
             roomy = self._roomy(self.meta.clock())
-        acks = self._create_replicas(handle, roomy)
+        _, acks = self._create_replicas(handle, roomy)
         log.warning(
             "chunk %d had no replica and was never written: created again on %s",
             handle,
@@ -337,7 +346,8 @@ class ChunkControl:
 
     def _ensure_lease(self, handle: int) -> None:
         """Makes sure the chunk has a primary with a valid lease (GFS section 3.1): bump the
-        version and log it, tell the live replicas, then name a primary. The caller holds the
+        version and log it, tell the live replicas, then name a primary (a new chunk's first
+        lease may need no bump: `leases.first_grant_needs_no_bump`). The caller holds the
         chunk's lock."""
         meta = self.meta
         now = meta.clock()
@@ -345,8 +355,10 @@ class ChunkControl:
             chunk = meta.state.chunks[handle]
             replicas = meta.servers.replicas(handle, now)
             lost = meta.servers.lost(handle, now)
+            cleanly = self.created_cleanly.pop(handle, None)  # one chance: the first grant
         if not replicas and chunk.never_written:
             replicas = self.create_again(handle)
+            cleanly = None
         decision = leases.decide(chunk, replicas, now, lost)
         if isinstance(decision, leases.Revoke):
             chunk = self._revoke(chunk, f"replica(s) {', '.join(lost)} died")
@@ -362,11 +374,15 @@ class ChunkControl:
             case leases.NoReplica():
                 raise errors.Unavailable(f"no live replica of chunk {handle}")
             case leases.Grant():
-                bumped, holders = self._bump_version(chunk, replicas)
+                if leases.first_grant_needs_no_bump(chunk, replicas, lost, cleanly):
+                    bumped, holders = chunk, replicas
+                else:
+                    bumped, holders = self._bump_version(chunk, replicas)
         primary, secondaries = leases.choose_primary(handle, holders)
         config = self.config
         until = leases.lease_until(meta.clock(), config.lease_seconds, config.rpc_timeout)
-        leased = dataclasses.replace(bumped, lease_holder=primary, lease_expiry=until)
+        # The floor goes with the grant: replicas below the version are stale from now on.
+        leased = dataclasses.replace(bumped, lease_holder=primary, lease_expiry=until, floor=0)
         meta.commit(put_chunk("grant_lease", leased, primary=primary))
         proof = b""
         if self.tokens is not None:

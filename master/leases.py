@@ -88,6 +88,24 @@ def decide(
     return Grant()
 
 
+def first_grant_needs_no_bump(
+    chunk: Chunk,
+    live_replicas: list[str],
+    lost_replicas: list[str],
+    created_cleanly: frozenset[str] | None,
+) -> bool:
+    """Whether a new chunk's first lease may be granted at the version it was created at. A
+    bump fences out replicas that must not count: one that missed mutations, or an empty one
+    whose creation arrives late (a timed-out creation may still land). A new chunk has had no
+    mutation, and if every creation this master sent for it was acknowledged (`created_cleanly`,
+    those servers) and all of them are alive to take the lease, none lost since, no creation
+    is still on its way: a replica that died since would come back empty at the lease's
+    version, so then the chunk is bumped as ever."""
+    never_leased = chunk.version == 2 and chunk.floor == 1 and not chunk.lease_holder
+    clean = created_cleanly == frozenset(live_replicas) and not lost_replicas
+    return never_leased and clean
+
+
 def choose_primary(handle: int, holders: list[str]) -> tuple[str, list[str]]:
     """The primary among the replicas that took the new version, and its secondaries:
     primaries (and with them the ordering work) spread over the replicas by handle."""

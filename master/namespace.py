@@ -476,7 +476,9 @@ def add_chunks(
 ) -> Mutation:
     """Adds the missing chunks of a file up to and including `upto_index` (a write past the
     end leaves a hole of zeros), numbered from `first_handle` on (reserved by a caller that
-    plans concurrently; default: the state's next handle). Versions start at 1."""
+    plans concurrently; default: the state's next handle). A chunk starts at version 2 with
+    floor 1: its replicas are created at 2, and its first lease may be granted at 2 with no
+    bump (see ChunkControl._ensure_lease); until then it was never written (`never_written`)."""
     if first_handle is None:
         first_handle = state.next_handle
     node = lookup_file(state, path)
@@ -485,6 +487,8 @@ def add_chunks(
         return Mutation("add_chunks", {"path": path, "index": upto_index}, ())
     handles = tuple(range(first_handle, first_handle + missing))
     changes: list[Change] = [RaiseNextHandle(handles[-1] + 1)]
-    changes.extend(PutChunk(Chunk(h, 1, replication=node.replication)) for h in handles)
+    changes.extend(
+        PutChunk(Chunk(h, 2, floor=1, issued=2, replication=node.replication)) for h in handles
+    )
     changes.append(PutNode(dataclasses.replace(node, chunks=node.chunks + handles, mtime=now)))
     return Mutation("add_chunks", {"path": path, "handles": list(handles)}, tuple(changes))

@@ -69,10 +69,11 @@ class Chunk:
 
     @property
     def never_written(self) -> bool:
-        """At version 1 a chunk was never leased (every lease raises the version) and is no
-        copy of a written one (a copy-on-write keeps its source's version), so it holds nothing:
-        all its replicas are empty, and making new ones loses nothing."""
-        return self.version == 1
+        """No lease was ever granted on it, so it holds nothing: all its replicas are empty, and
+        making new ones loses nothing. A chunk is made at version 2 with floor 1 (version 1 in
+        stores made before that), every grant but a new chunk's first raises the version, and
+        every grant clears the floor; a copy-on-write keeps its source's version, floor unset."""
+        return (self.floor or self.version) == 1
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,13 @@ from master.state import MasterState
 
 
 def setup_file(chunks: int = 1) -> MasterState:
+    """A file whose chunks are at version 1 with no floor (as after their first lease's bump,
+    one version lower): only version 1 is current."""
     state = MasterState()
     state.apply(namespace.create(state, "/f", now=0.0))
     state.apply(namespace.add_chunks(state, "/f", chunks - 1, now=0.0))
+    for handle, chunk in state.chunks.items():
+        state.chunks[handle] = dataclasses.replace(chunk, version=1, floor=0, issued=0)
     return state
 
 

@@ -52,19 +52,37 @@ def beat_all(
     return extended
 
 
-def test_a_new_chunk_is_created_on_three_distinct_servers_then_leased_after_a_bump(setup) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_chunk_is_created_on_three_distinct_servers_and_leased_at_its_version(setup) -> None:  # type: ignore[no-untyped-def]
+    """Every creation acknowledged, every replica alive: no creation can still arrive late, so
+    the first lease needs no bump (its three version calls and two commits were most of a
+    small file's cost). The grant clears the floor: replicas below v2 are stale from then."""
     service, fake, _ = setup
     view = service.get_chunk("/f", 0, for_write=True)
     creates = [s for s in fake.sent if s.method == "SetVersion" and s.request.create]
     assert len({s.address for s in creates}) == 3
-    assert all(s.logged_version == 1 for s in creates)
-    bumps = [s for s in fake.sent if s.method == "SetVersion" and not s.request.create]
-    assert {s.address for s in bumps} == {s.address for s in creates}
-    assert all(s.request.version == 2 and s.logged_version == 2 for s in bumps)
+    assert all(s.request.version == 2 and s.logged_version == 2 for s in creates)
+    assert [s for s in fake.sent if s.method == "SetVersion" and not s.request.create] == []
     (grant,) = [s for s in fake.sent if s.method == "GrantLease"]
     assert grant.logged_holder == grant.address, "the lease is logged before the primary is told"
     assert view.primary == grant.address and view.version == 2
     assert sorted(grant.request.secondaries) == sorted(set(view.replicas) - {view.primary})
+    chunk = service.chunk(1)
+    assert chunk is not None and chunk.floor == 0 and not chunk.never_written
+
+
+def test_a_new_chunk_whose_replica_died_before_its_first_lease_is_bumped(setup) -> None:  # type: ignore[no-untyped-def]
+    """The dead one would come back with an empty replica at the lease's version, beside
+    replicas holding its writes: the bump makes it stale."""
+    service, fake, clock = setup
+    service.chunks._allocate_through("/f", 0)
+    created = {s.address for s in fake.sent if s.method == "SetVersion" and s.request.create}
+    dead = sorted(created)[0]
+    clock[0] += 60  # past the dead-after: only the others report
+    beat_all(service, fake, except_=dead)
+    view = service.get_chunk("/f", 0, for_write=True)
+    bumps = [s for s in fake.sent if s.method == "SetVersion" and not s.request.create]
+    assert bumps and all(s.request.version == 3 for s in bumps)
+    assert view.version == 3 and dead not in view.replicas
 
 
 def test_a_creation_a_server_missed_is_fenced_out_by_a_bump(setup) -> None:  # type: ignore[no-untyped-def]
@@ -74,14 +92,14 @@ def test_a_creation_a_server_missed_is_fenced_out_by_a_bump(setup) -> None:  # t
     fake.down = {"a:1", "b:1"}  # at least one of them is among the three chosen
     view = service.get_chunk("/f", 0, for_write=True)
     missed = {s.address for s in fake.sent if s.method == "SetVersion"} & fake.down
-    assert missed and view.version >= 2
+    assert missed and view.version >= 3
     bumps = [s for s in fake.sent if s.method == "SetVersion" and not s.request.create]
-    assert bumps and bumps[0].request.version == 2
+    assert bumps and bumps[0].request.version == 3
     assert all(s.logged_version == s.request.version for s in bumps), "logged before sent"
     assert missed.isdisjoint(view.replicas)
     fake.down = set()
     for address in missed:  # the creation arrives after all
-        fake.held.setdefault(address, {})[1] = 1
+        fake.held.setdefault(address, {})[1] = 2
     beat_all(service, fake)
     assert missed.isdisjoint(service.get_chunk("/f", 0, for_write=False).replicas)
 
@@ -400,3 +418,20 @@ def test_a_bump_no_replica_has_heard_of_yet_leaves_the_old_version_current() -> 
     (change,) = taken.changes
     assert isinstance(change, PutChunk)
     assert change.chunk.current(2) and not change.chunk.current(1), "once taken, v1 is stale"
+
+
+def test_only_a_never_leased_new_chunk_created_cleanly_skips_the_bump() -> None:
+    new = Chunk(1, version=2, floor=1)
+    both = ["a:1", "b:1"]
+    clean = frozenset(both)
+    assert leases.first_grant_needs_no_bump(new, both, [], clean)
+    assert not leases.first_grant_needs_no_bump(new, both, [], None), "creations unknown"
+    assert not leases.first_grant_needs_no_bump(new, ["a:1"], [], clean), "one not alive"
+    assert not leases.first_grant_needs_no_bump(new, both, ["c:1"], clean), "one lost"
+    for old in (
+        Chunk(1, version=1),  # made before chunks started at version 2
+        Chunk(1, version=2),  # leased once already
+        Chunk(1, version=3, floor=1),  # a bump no replica took
+        Chunk(1, version=2, floor=1, lease_holder="a:1", lease_expiry=5.0),
+    ):
+        assert not leases.first_grant_needs_no_bump(old, both, [], clean), old

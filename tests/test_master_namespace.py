@@ -72,7 +72,8 @@ def test_add_chunks_fills_holes_and_issues_fresh_handles(state: MasterState) -> 
     state.apply(namespace.create(state, "/f", now=1.0))
     state.apply(namespace.add_chunks(state, "/f", 2, now=1.0))
     assert state.nodes["/f"].chunks == (1, 2, 3)
-    assert all(state.chunks[h].version == 1 for h in (1, 2, 3))
+    new = [state.chunks[h] for h in (1, 2, 3)]
+    assert all((c.version, c.floor, c.issued) == (2, 1, 2) and c.never_written for c in new)
     state.apply(namespace.delete(state, "/f", recursive=False))
     state.apply(namespace.create(state, "/g", now=2.0))
     state.apply(namespace.add_chunks(state, "/g", 0, now=2.0))
