@@ -7,6 +7,10 @@ from prometheus_client import Counter, Gauge
 PUSHED_BYTES = Counter(
     "gfs_chunkserver_pushed_bytes_total", "Bytes received in pushes (from clients or replicas)"
 )
+INLINE_BYTES = Counter(
+    "gfs_chunkserver_inline_bytes_total",
+    "Bytes of small writes and records received inside their requests, not pushed",
+)
 READ_BYTES = Counter("gfs_chunkserver_read_bytes_total", "Bytes sent to readers")
 COPIED_BYTES = Counter(
     "gfs_chunkserver_copied_bytes_total", "Bytes of replicas copied here from other chunkservers"

@@ -8,13 +8,16 @@ replica. It succeeds only when all of them did.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chunkserver.config import ChunkserverConfig
+from chunkserver.metrics import INLINE_BYTES
 from chunkserver.primary import Appended, Apply, Landing, Primary
 from chunkserver.spool import Pushed, Spool
 from chunkserver.storage import ChunkStore
@@ -42,20 +45,22 @@ class Mutations:
 
     # --- as the primary -----------------------------------------------------------------------
 
-    def write(self, handle: int, version: int, offset: int, data_id: str) -> int:
-        """A client's write of pushed data; returns the chunk's length after it."""
-        pushed = self.spool.get(data_id)
-        with self.store.lock(handle):
+    def write(self, handle: int, version: int, offset: int, data_id: str, inline: bytes) -> int:
+        """A client's write of pushed data (or of `inline` data, which the secondaries are
+        handed with the order); returns the chunk's length after it."""
+        with self._payload(data_id, inline) as pushed, self.store.lock(handle):
             with self.lease_lock:
                 apply = self.primary.order_write(handle, version, offset, data_id, time.monotonic())
-            return self._everywhere(apply, pushed)
+            return self._everywhere(apply, pushed, inline)
 
-    def append(self, handle: int, version: int, data_id: str, record_id: str) -> Appended:
-        """A client's record append: the primary picks the offset (the chunk's end) and every
-        replica applies the record there; a record that does not fit pads the chunk instead."""
+    def append(
+        self, handle: int, version: int, data_id: str, record_id: str, inline: bytes
+    ) -> Appended:
+        """A client's record append (pushed, or `inline`): the primary picks the offset (the
+        chunk's end) and every replica applies the record there; a record that does not fit
+        pads the chunk instead."""
         limits.check_record_id(record_id)
-        pushed = self.spool.get(data_id)
-        with self.store.lock(handle):
+        with self._payload(data_id, inline) as pushed, self.store.lock(handle):
             with self.lease_lock:
                 asked = self.primary.survey_needed(handle, version, pushed.size, time.monotonic())
             if asked is not None:
@@ -74,10 +79,25 @@ class Mutations:
                     landed,
                     time.monotonic(),
                 )
-            self._everywhere(apply, pushed if apply.data_id and apply.here else None)
+            self._everywhere(apply, pushed if apply.data_id and apply.here else None, inline)
             if not (apply.data_id and apply.here):
                 self.spool.drop(data_id)  # padded, or held here already
         return answer
+
+    @contextlib.contextmanager
+    def _payload(self, data_id: str, inline: bytes) -> Iterator[Pushed]:
+        """A mutation's data: pushed before it, or spooled from its request for as long as it
+        is applied (a retry brings it again)."""
+        if not inline:
+            yield self.spool.get(data_id)
+            return
+        limits.check_inline(inline)
+        INLINE_BYTES.inc(len(inline))
+        pushed = self.spool.hold(data_id, inline, time.monotonic())
+        try:
+            yield pushed
+        finally:
+            self.spool.drop(data_id)
 
     def _survey(
         self, handle: int, version: int, secondaries: tuple[str, ...]
@@ -117,9 +137,10 @@ class Mutations:
             found = Landing.OTHER
         return first, found, own is not None
 
-    def _everywhere(self, apply: Apply, pushed: Pushed | None) -> int:
-        """Applies a mutation here (if `apply.here`) while the secondaries apply it too; fails
-        unless all did. Returns this replica's length after it."""
+    def _everywhere(self, apply: Apply, pushed: Pushed | None, inline: bytes = b"") -> int:
+        """Applies a mutation here (if `apply.here`) while the secondaries apply it too (handed
+        `inline` data with the order: it was not pushed to them); fails unless all did.
+        Returns this replica's length after it."""
         request = chunkserver_pb2.ApplyWriteRequest(
             handle=apply.handle,
             version=apply.version,
@@ -129,6 +150,7 @@ class Mutations:
             record_id=apply.record_id,
             pad_to=apply.pad_to,
             token=apply.token,
+            data=inline if apply.data_id else b"",
         )
         remote = [self._pool.submit(self._apply_on, a, request) for a in apply.secondaries]
         try:
@@ -164,8 +186,13 @@ class Mutations:
     def apply_from_primary(self, request: chunkserver_pb2.ApplyWriteRequest) -> int:
         """A mutation the primary ordered, applied on this replica as a secondary."""
         limits.check_record_id(request.record_id)
-        pushed = None if request.pad_to else self.spool.get(request.data_id)
-        with self.store.lock(request.handle):
+        if request.pad_to:
+            with self.store.lock(request.handle):
+                return self.apply_here(request, None)
+        with (
+            self._payload(request.data_id, request.data) as pushed,
+            self.store.lock(request.handle),
+        ):
             return self.apply_here(request, pushed)
 
     def apply_here(self, request: chunkserver_pb2.ApplyWriteRequest, pushed: Pushed | None) -> int:

@@ -135,7 +135,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     ) -> chunkserver_pb2.WriteResponse:
         self.tokens.data(tls.peer(context), request.token, WRITE, request.handle, request.version)
         length = self.mutations.write(
-            request.handle, request.version, request.offset, request.data_id
+            request.handle, request.version, request.offset, request.data_id, request.data
         )
         return chunkserver_pb2.WriteResponse(chunk_length=length)
 
@@ -145,7 +145,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     ) -> chunkserver_pb2.AppendResponse:
         self.tokens.data(tls.peer(context), request.token, WRITE, request.handle, request.version)
         answer = self.mutations.append(
-            request.handle, request.version, request.data_id, request.record_id
+            request.handle, request.version, request.data_id, request.record_id, request.data
         )
         return chunkserver_pb2.AppendResponse(
             offset=answer.offset, duplicate=answer.duplicate, padded=answer.padded

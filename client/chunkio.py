@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from client.locations import LocationCache
 from client.models import ChunkInfo
-from common import errors, tokens, transport
+from common import errors, limits, tokens, transport
 from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -144,15 +144,18 @@ class ChunkIO:
         index: int,
         offset: int,
         data: bytes,
-        apply: Callable[[ChunkInfo, str], T],
+        apply: Callable[[ChunkInfo, str, bytes], T],
         progress: Progress | None = None,
     ) -> T:
         """Pushes `data`, meant for `offset` of chunk `index` (-1: a record append), along the
-        chunk's chain (primary first, then nearest), then has `apply(info, data_id)` ask the
-        primary to apply it. Retried for as long as a call may take: long enough to outlast a
-        dead replica's detection and the lease revocation that follows it; each retry re-asks
-        the master and pushes again. `progress` hears of the bytes pushed on the first attempt."""
+        chunk's chain (primary first, then nearest), then has `apply(info, data_id, b"")` ask
+        the primary to apply it; data of at most `limits.MAX_INLINE` bytes is not pushed but
+        handed to `apply` to send with the request. Retried for as long as a call may take:
+        long enough to outlast a dead replica's detection and the lease revocation that follows
+        it; each retry re-asks the master and pushes again. `progress` hears of the bytes pushed
+        on the first attempt."""
         first = [True]
+        inline = data if len(data) <= limits.MAX_INLINE else b""
 
         def attempt() -> T:
             info = self.locate(path, index, True)
@@ -161,17 +164,20 @@ class ChunkIO:
             others = tuple(r for r in info.replicas if r != info.primary)
             data_id = uuid.uuid4().hex
             try:
-                self.push(
-                    [info.primary, *self.nearest_first(others, slow=info.slow)],
-                    data_id,
-                    (info.handle, offset),
-                    data,
-                    progress if first[0] else None,
-                    info.token,
-                )
+                if not inline:
+                    self.push(
+                        [info.primary, *self.nearest_first(others, slow=info.slow)],
+                        data_id,
+                        (info.handle, offset),
+                        data,
+                        progress if first[0] else None,
+                        info.token,
+                    )
+                elif progress is not None and first[0]:
+                    progress(len(data))
                 first[0] = False
                 sent = time.time()
-                result = apply(info, data_id)
+                result = apply(info, data_id, inline)
                 if self.on_acknowledged is not None:
                     acked = Acknowledged(info.handle, info.version, info.primary, sent, time.time())
                     self.on_acknowledged(acked)
@@ -190,7 +196,7 @@ class ChunkIO:
     ) -> None:
         """Writes `data` at `offset` within chunk `index`, on every replica."""
 
-        def write(info: ChunkInfo, data_id: str) -> None:
+        def write(info: ChunkInfo, data_id: str, inline: bytes) -> None:
             transport.call(
                 self.channels.chunkserver(info.primary or "").Write,
                 chunkserver_pb2.WriteRequest(
@@ -199,6 +205,7 @@ class ChunkIO:
                     offset=offset,
                     data_id=data_id,
                     token=info.token,
+                    data=inline,
                 ),
                 target=info.primary or "",
                 timeout=self.timeout,
@@ -209,7 +216,7 @@ class ChunkIO:
     def append_to_chunk(
         self, path: str, index: int, data: bytes, record_id: str
     ) -> chunkserver_pb2.AppendResponse:
-        def append(info: ChunkInfo, data_id: str) -> chunkserver_pb2.AppendResponse:
+        def append(info: ChunkInfo, data_id: str, inline: bytes) -> chunkserver_pb2.AppendResponse:
             reply: chunkserver_pb2.AppendResponse = transport.call(
                 self.channels.chunkserver(info.primary or "").Append,
                 chunkserver_pb2.AppendRequest(
@@ -218,6 +225,7 @@ class ChunkIO:
                     data_id=data_id,
                     record_id=record_id,
                     token=info.token,
+                    data=inline,
                 ),
                 target=info.primary or "",
                 timeout=self.timeout,

@@ -11,6 +11,10 @@ MAX_RECORD_ID = 255
 # arithmetic on them (version + 1, "any version" markers) can overflow.
 MAX_VERSION = 2**62
 MAX_HANDLE = 2**62
+# A write or record this small travels inside its request to the primary, which hands it to
+# the secondaries inside theirs: no push before it. Pushing it first cost a streamed call to
+# every replica, more than the bytes (GFS separates the data flow for bandwidth: moot here).
+MAX_INLINE = 64 * 1024
 
 
 def check_record_id(record_id: str) -> str:
@@ -37,3 +41,11 @@ def check_handle(handle: int) -> int:
     if not 0 < handle < MAX_HANDLE:
         raise errors.InvalidArgument(f"a chunk handle is from 1 to {MAX_HANDLE - 1}, not {handle}")
     return handle
+
+
+def check_inline(data: bytes) -> bytes:
+    if len(data) > MAX_INLINE:
+        raise errors.InvalidArgument(
+            f"data inline with a write is at most {MAX_INLINE} bytes, not {len(data)}; push it"
+        )
+    return data

@@ -33,21 +33,23 @@ class PushDataResponse(_message.Message):
     def __init__(self, length: _Optional[int] = ...) -> None: ...
 
 class WriteRequest(_message.Message):
-    __slots__ = ("handle", "version", "offset", "data_id", "token")
+    __slots__ = ("handle", "version", "offset", "data_id", "token", "data")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     offset: int
     data_id: str
     token: bytes
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., token: _Optional[bytes] = ...) -> None: ...
+    data: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., token: _Optional[bytes] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ApplyWriteRequest(_message.Message):
-    __slots__ = ("handle", "version", "offset", "data_id", "serial", "record_id", "pad_to", "token")
+    __slots__ = ("handle", "version", "offset", "data_id", "serial", "record_id", "pad_to", "token", "data")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +58,7 @@ class ApplyWriteRequest(_message.Message):
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     PAD_TO_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     offset: int
@@ -64,21 +67,24 @@ class ApplyWriteRequest(_message.Message):
     record_id: str
     pad_to: int
     token: bytes
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., serial: _Optional[int] = ..., record_id: _Optional[str] = ..., pad_to: _Optional[int] = ..., token: _Optional[bytes] = ...) -> None: ...
+    data: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., serial: _Optional[int] = ..., record_id: _Optional[str] = ..., pad_to: _Optional[int] = ..., token: _Optional[bytes] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class AppendRequest(_message.Message):
-    __slots__ = ("handle", "version", "data_id", "record_id", "token")
+    __slots__ = ("handle", "version", "data_id", "record_id", "token", "data")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     data_id: str
     record_id: str
     token: bytes
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., data_id: _Optional[str] = ..., record_id: _Optional[str] = ..., token: _Optional[bytes] = ...) -> None: ...
+    data: bytes
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., data_id: _Optional[str] = ..., record_id: _Optional[str] = ..., token: _Optional[bytes] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class AppendResponse(_message.Message):
     __slots__ = ("offset", "padded", "duplicate")

@@ -13,6 +13,7 @@ import pytest
 from client.client import Client
 from client.localcluster import LocalCluster
 from common import transport
+from common.limits import MAX_INLINE
 from protos import chunkserver_pb2 as cpb
 from protos import master_pb2 as mpb
 from tests.conftest import SMALL_CHUNK
@@ -115,6 +116,21 @@ def test_a_chunkserver_refuses_bad_pushes_reads_and_writes_and_keeps_serving(
             )
             assert call(other.chunkserver(replica).Read, wrong) == grpc.StatusCode.ABORTED
             other.close()
+        # Data inline past the limit is refused by the primary and by a secondary, unapplied.
+        too_much = b"x" * (MAX_INLINE + 1)
+        inline = cpb.WriteRequest(
+            handle=chunk.handle, version=chunk.version, offset=0, data_id="big", data=too_much
+        )
+        order = cpb.ApplyWriteRequest(
+            handle=chunk.handle, version=chunk.version, offset=0, data_id="big", data=too_much
+        )
+        for method, request in (("Write", inline), ("ApplyWrite", order)):
+            other = transport.Channels()
+            try:
+                stub = other.chunkserver(chunk.primary or "")
+                assert call(getattr(stub, method), request) == grpc.StatusCode.INVALID_ARGUMENT
+            finally:
+                other.close()
         # A replica that is not the primary refuses to order a write, even with the data there.
         not_primary = next(r for r in chunk.replicas if r != chunk.primary)
         other = transport.Channels()

@@ -16,18 +16,22 @@ from prometheus_client.parser import text_string_to_metric_families
 from client.client import Client
 from client.localcluster import LocalCluster
 from common import transport
+from common.limits import MAX_INLINE
 from master.metrics import DESCRIBED
 from protos import chunkserver_pb2 as cpb
-from tests.conftest import FAST_TIMING, SMALL_CHUNK, replica_path, run_gfs
+from tests.conftest import FAST_TIMING, replica_path, run_gfs
 
 pytestmark = pytest.mark.cluster
+# Records may be a quarter of a chunk: one chunk size that lets a record be too large to go
+# inline with its append.
+CHUNK = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     local = LocalCluster(
         tmp_path_factory.mktemp("metrics"),
-        master_args=[f"--chunk-size={SMALL_CHUNK}", *FAST_TIMING],
+        master_args=[f"--chunk-size={CHUNK}", *FAST_TIMING],
         http=True,
     )
     try:
@@ -35,6 +39,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         yield local
     finally:
         local.stop()
+
+
+INLINE = "gfs_chunkserver_inline_bytes_total"
 
 
 def scrape(address: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -67,12 +74,13 @@ def test_the_counters_move_with_the_work(cluster: LocalCluster) -> None:
         pushed, read = (
             total(pages, f"gfs_chunkserver_{k}_bytes_total") for k in ("pushed", "read")
         )
+        inline = total(pages, INLINE)
         pushed_rpc = rpc_bytes(pages, "received", "ChunkServer.PushData")
         read_rpc = rpc_bytes(pages, "sent", "ChunkServer.Read")
         creates = scrape(master_http).get(
             ("gfs_rpc_requests_total", (("code", "OK"), ("method", "Master.Create"))), 0.0
         )
-        data = os.urandom(2 * SMALL_CHUNK + 99)
+        data = os.urandom(2 * CHUNK + 99)
         gfs.put(io.BytesIO(data), "/metered")
         assert gfs.read("/metered", 0, len(data)) == data
         after = scrape(master_http)
@@ -81,14 +89,56 @@ def test_the_counters_move_with_the_work(cluster: LocalCluster) -> None:
         )
         assert after[("gfs_master_chunkservers", (("state", "alive"),))] == 3
         assert after[("gfs_master_leases_granted_total", ())] >= 3
-        # Every replica received every byte: the client's push and two forwards of it.
-        assert total(pages, "gfs_chunkserver_pushed_bytes_total") - pushed >= 3 * len(data)
+        # Every replica received every byte: the client's push and two forwards of it, or
+        # (the 99-byte tail, a small write) inside the write to the primary and its orders.
+        assert total(pages, "gfs_chunkserver_pushed_bytes_total") - pushed >= 3 * 2 * CHUNK
+        assert total(pages, INLINE) - inline >= 3 * 99
         assert total(pages, "gfs_chunkserver_read_bytes_total") - read >= len(data)
         # And the RPC layer saw them go by, by kind of call.
         received = rpc_bytes(pages, "received", "ChunkServer.PushData")
         sent = rpc_bytes(pages, "sent", "ChunkServer.Read")
-        assert received - pushed_rpc >= 3 * len(data) and sent - read_rpc >= len(data)
+        assert received - pushed_rpc >= 3 * 2 * CHUNK and sent - read_rpc >= len(data)
         assert rpc_bytes([master_http], "received", "Master.Create") > 0
+
+
+def calls(addresses: list[str], method: str) -> float:
+    key = ("gfs_rpc_requests_total", (("code", "OK"), ("method", method)))
+    return sum(scrape(a).get(key, 0.0) for a in addresses)
+
+
+def test_small_writes_and_records_go_inline_and_larger_ones_are_pushed(
+    cluster: LocalCluster,
+) -> None:
+    """Data of at most MAX_INLINE bytes rides inside the write (or append) and the primary's
+    orders: no push to any replica, and every replica holds it; a byte more is pushed along
+    the chain (the client's push and two forwards)."""
+    with Client(cluster.master_address, timeout=10) as gfs:
+        pages = [s.http for s in gfs.report().chunkservers]
+        pushes, inline = calls(pages, "ChunkServer.PushData"), total(pages, INLINE)
+        small = os.urandom(MAX_INLINE)
+        gfs.put(io.BytesIO(small), "/inline-small")
+        assert calls(pages, "ChunkServer.PushData") == pushes
+        assert total(pages, INLINE) == inline + 3 * MAX_INLINE
+        chunk = gfs.stat("/inline-small").chunks[0]
+        assert len(chunk.replicas) == 3
+        for replica in chunk.replicas:
+            assert replica_path(cluster, replica, chunk.handle).read_bytes() == small
+
+        larger = os.urandom(MAX_INLINE + 1)
+        gfs.put(io.BytesIO(larger), "/pushed")
+        assert calls(pages, "ChunkServer.PushData") == pushes + 3
+        assert gfs.read("/pushed", 0, len(larger)) == larger
+
+        gfs.create("/inline-log")
+        record, big_record = b"r" * 100, os.urandom(MAX_INLINE + 1)
+        at = gfs.append("/inline-log", record, record_id="small-one")
+        assert calls(pages, "ChunkServer.PushData") == pushes + 3
+        big_at = gfs.append("/inline-log", big_record, record_id="big-one")
+        assert calls(pages, "ChunkServer.PushData") == pushes + 6
+        assert gfs.read("/inline-log", at, len(record)) == record
+        assert gfs.read("/inline-log", big_at, len(big_record)) == big_record
+        # A repeat of an inline record's id is answered with its first offset (exactly once).
+        assert gfs.append("/inline-log", record, record_id="small-one") == at
 
 
 def test_the_cluster_gauges_are_all_described(cluster: LocalCluster) -> None:
