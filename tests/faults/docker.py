@@ -6,9 +6,11 @@ inside a container (iptables partitions and loss, tc shaping), network disconnec
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import socket
 import subprocess
+import warnings
 from pathlib import Path
 
 import docker
@@ -34,12 +36,25 @@ _SUFFIX = {"master": 10, "shadow": 11, **{n: 20 + i for i, n in enumerate(CHUNKS
 _PORT = {"master": 9000, "shadow": 9010, **dict.fromkeys(CHUNKSERVERS, 9100)}
 
 
-def docker_available() -> str | None:
-    """None if a Docker engine and docker-compose answer here, else why not."""
+def _engine_unanswered() -> str | None:
     try:
-        docker.from_env(timeout=10).ping()
+        with docker.from_env(timeout=10) as engine:
+            engine.ping()
     except docker.errors.DockerException as err:
         return f"no Docker engine answers here ({err})"
+    return None
+
+
+def docker_available() -> str | None:
+    """None if a Docker engine and docker-compose answer here, else why not."""
+    with warnings.catch_warnings():
+        # The SDK leaves the socket of a refused connection for the collector, which would
+        # warn inside whatever test runs next.
+        warnings.simplefilter("ignore", ResourceWarning)
+        why = _engine_unanswered()
+        gc.collect()
+    if why is not None:
+        return why
     try:
         if run("docker-compose", "version", check=False).returncode != 0:
             return "`docker-compose version` fails"
