@@ -118,8 +118,20 @@ class Client:
 
     def create(self, path: str, replication: int = 0) -> None:
         """A new empty file; `replication` 0: the cluster's default."""
-        request = master_pb2.CreateRequest(path=paths.normalize(path), replication=replication)
-        self._master("Create", request)
+        self._create(paths.normalize(path), replication, first_chunk=False)
+
+    def _create(self, path: str, replication: int, first_chunk: bool) -> None:
+        """Creates the file; with `first_chunk`, the master adds its chunk 0 leased for
+        writing too, and its location is cached for the write that follows."""
+        request = master_pb2.CreateRequest(
+            path=path, replication=replication, first_chunk=first_chunk
+        )
+        reply = self._master("Create", request)
+        if reply.chunk_size:
+            self._chunk_size = reply.chunk_size
+        if reply.HasField("first_chunk"):
+            info = dataclasses.replace(ChunkInfo.of(reply.first_chunk), writable=True)
+            self.cache.put(path, info, time.monotonic())
 
     def setrep(self, path: str, replication: int) -> int:
         """Sets the replication of a file, or of every file under a directory; returns how
@@ -357,28 +369,22 @@ class Client:
         replication: int = 0,
     ) -> int:
         """Creates `path` from the stream `source`; returns its size. Chunks go over their own
-        chains, a few at a time. If it fails, the half-written file is removed."""
+        chains, a few at a time. If it fails, the half-written file is removed. A client that
+        knows the chunk size reads the first chunk first: if there is one, the master adds it
+        with the file."""
         path = paths.normalize(path)
-        self.create(path, replication)
+        size = self._chunk_size
+        data = _read_exactly(source, size) if size is not None else None
+        self._create(path, replication, first_chunk=bool(data))
         try:
             size = self.chunk_size_of(path)
-            total = 0
-            with ThreadPoolExecutor(self.parallel_chunks, thread_name_prefix="put") as pool:
-                pending: list[Future[None]] = []
-                index = 0
-                while True:
-                    data = _read_exactly(source, size)
-                    if not data:
-                        break
-                    if len(pending) >= self.parallel_chunks:
-                        pending.pop(0).result()
-                    pending.append(pool.submit(self.io.write_chunk, path, index, 0, data, progress))
-                    total += len(data)
-                    index += 1
-                    if len(data) < size:
-                        break
-                for future in pending:
-                    future.result()
+            if data is None:
+                data = _read_exactly(source, size)
+            total = len(data)
+            if 0 < total < size:  # one chunk: no pool, no thread
+                self.io.write_chunk(path, 0, 0, data, progress)
+            elif data:
+                total = self._put_chunks(path, source, size, data, progress)
             if total:
                 self._master("ExtendFile", master_pb2.ExtendFileRequest(path=path, length=total))
             return total
@@ -388,6 +394,28 @@ class Client:
             except errors.GfsError as err:
                 log.warning("could not remove the partial %s: %s", path, err)
             raise
+
+    def _put_chunks(
+        self, path: str, source: BinaryIO, size: int, data: bytes, progress: Progress | None
+    ) -> int:
+        """Writes `data` (the first chunk, full) and the rest of `source` as chunks 0, 1, ...,
+        a few at once; returns the bytes written."""
+        total = 0
+        with ThreadPoolExecutor(self.parallel_chunks, thread_name_prefix="put") as pool:
+            pending: list[Future[None]] = []
+            index = 0
+            while data:
+                if len(pending) >= self.parallel_chunks:
+                    pending.pop(0).result()
+                pending.append(pool.submit(self.io.write_chunk, path, index, 0, data, progress))
+                total += len(data)
+                index += 1
+                if len(data) < size:
+                    break
+                data = _read_exactly(source, size)
+            for future in pending:
+                future.result()
+        return total
 
     # --- record append ------------------------------------------------------------------------
 

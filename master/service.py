@@ -31,10 +31,11 @@ never waits for the pool it occupies.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from common import transport
+from common import errors, transport
 from common.clocks import SteadyClock
 from master.calls import GrpcChunkserverCalls
 from master.chunkcontrol import ChunkControl
@@ -51,6 +52,8 @@ from master.state import Chunk, MasterState, Node
 from master.store import LogEntry, Store
 
 __all__ = ["ChunkView", "MasterService"]
+
+log = logging.getLogger(__name__)
 
 
 class MasterService:
@@ -108,8 +111,24 @@ class MasterService:
     def mkdir(self, path: str, parents: bool, caller: Caller = SUPERUSER) -> None:
         self.namespace.mkdir(path, parents, caller)
 
-    def create(self, path: str, caller: Caller = SUPERUSER, replication: int = 0) -> None:
+    def create(
+        self,
+        path: str,
+        caller: Caller = SUPERUSER,
+        replication: int = 0,
+        first_chunk: bool = False,
+    ) -> ChunkView | None:
+        """A new empty file; with `first_chunk` also its chunk 0, leased for writing, when it
+        can be made (a put that has data saves a lookup). None when not asked or not made:
+        the client's own lookup then meets the reason."""
         self.namespace.create(path, caller, replication)
+        if not first_chunk:
+            return None
+        try:
+            return self.get_chunk(path, 0, True, caller)
+        except errors.GfsError as err:
+            log.info("%s created without its first chunk: %s", path, err)
+            return None
 
     def set_replication(self, path: str, replication: int, caller: Caller = SUPERUSER) -> int:
         return self.namespace.set_replication(path, replication, caller)

@@ -117,10 +117,15 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     @aborting(log)
     def Create(
         self, request: master_pb2.CreateRequest, context: grpc.ServicerContext
-    ) -> master_pb2.Empty:
+    ) -> master_pb2.CreateReply:
         path = paths.normalize(request.path)
-        self._master().create(path, _caller(context), request.replication)
-        return master_pb2.Empty()
+        first = self._master().create(
+            path, _caller(context), request.replication, request.first_chunk
+        )
+        reply = master_pb2.CreateReply(chunk_size=self.service.config.chunk_size)
+        if first is not None:
+            reply.first_chunk.CopyFrom(self._located(first, READ + WRITE, context))
+        return reply
 
     @aborting(log)
     def SetReplication(

@@ -19,12 +19,22 @@ class MkdirRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ..., parents: _Optional[bool] = ...) -> None: ...
 
 class CreateRequest(_message.Message):
-    __slots__ = ("path", "replication")
+    __slots__ = ("path", "replication", "first_chunk")
     PATH_FIELD_NUMBER: _ClassVar[int]
     REPLICATION_FIELD_NUMBER: _ClassVar[int]
+    FIRST_CHUNK_FIELD_NUMBER: _ClassVar[int]
     path: str
     replication: int
-    def __init__(self, path: _Optional[str] = ..., replication: _Optional[int] = ...) -> None: ...
+    first_chunk: bool
+    def __init__(self, path: _Optional[str] = ..., replication: _Optional[int] = ..., first_chunk: _Optional[bool] = ...) -> None: ...
+
+class CreateReply(_message.Message):
+    __slots__ = ("first_chunk", "chunk_size")
+    FIRST_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    first_chunk: ChunkLocation
+    chunk_size: int
+    def __init__(self, first_chunk: _Optional[_Union[ChunkLocation, _Mapping]] = ..., chunk_size: _Optional[int] = ...) -> None: ...
 
 class SetReplicationRequest(_message.Message):
     __slots__ = ("path", "replication")

@@ -42,7 +42,7 @@ class MasterStub:
         self.Create = channel.unary_unary(
                 '/pygfs.master.Master/Create',
                 request_serializer=protos_dot_master__pb2.CreateRequest.SerializeToString,
-                response_deserializer=protos_dot_master__pb2.Empty.FromString,
+                response_deserializer=protos_dot_master__pb2.CreateReply.FromString,
                 _registered_method=True)
         self.Delete = channel.unary_unary(
                 '/pygfs.master.Master/Delete',
@@ -308,7 +308,7 @@ def add_MasterServicer_to_server(servicer, server):
             'Create': grpc.unary_unary_rpc_method_handler(
                     servicer.Create,
                     request_deserializer=protos_dot_master__pb2.CreateRequest.FromString,
-                    response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+                    response_serializer=protos_dot_master__pb2.CreateReply.SerializeToString,
             ),
             'Delete': grpc.unary_unary_rpc_method_handler(
                     servicer.Delete,
@@ -464,7 +464,7 @@ class Master:
             target,
             '/pygfs.master.Master/Create',
             protos_dot_master__pb2.CreateRequest.SerializeToString,
-            protos_dot_master__pb2.Empty.FromString,
+            protos_dot_master__pb2.CreateReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,13 @@ def test_too_few_chunkservers_is_said_clearly(tmp_path: Path) -> None:
         assert run_gfs(cluster.master_address, "stat", "/f").returncode != 0, (
             "no half-made file left"
         )
+        # A client that knows the chunk size asks for the first chunk with the file: the file
+        # is made without it, and the lookup that follows says why; nothing is left either.
+        with Client(cluster.master_address, timeout=10) as gfs:
+            gfs.create("/learns-the-chunk-size")
+            with pytest.raises(errors.FailedPrecondition, match="only 2 chunkserver"):
+                gfs.put(io.BytesIO(b"data"), "/g")
+            assert not gfs.exists("/g")
     finally:
         cluster.stop()
 

@@ -141,6 +141,27 @@ def test_small_writes_and_records_go_inline_and_larger_ones_are_pushed(
         assert gfs.append("/inline-log", record, record_id="small-one") == at
 
 
+def test_a_put_adds_its_first_chunk_with_the_file(cluster: LocalCluster) -> None:
+    """A client that knows the chunk size creates a file with its first chunk in one call,
+    and writes it without looking it up; an empty file gets no chunk."""
+    with Client(cluster.master_address, timeout=10) as gfs:
+        master = gfs.report().master_http
+        gfs.put(io.BytesIO(b"first"), "/learns-the-chunk-size")
+        lookups = calls([master], "Master.GetChunk")
+        creates = calls([master], "Master.Create")
+        data = os.urandom(5000)
+        gfs.put(io.BytesIO(data), "/one-call")
+        assert calls([master], "Master.Create") == creates + 1
+        assert calls([master], "Master.GetChunk") == lookups
+        assert gfs.stat("/one-call").size == len(data)
+        assert gfs.read("/one-call", 0, len(data)) == data
+        gfs.put(io.BytesIO(b""), "/empty")
+        assert gfs.stat("/empty").chunks == () and gfs.stat("/empty").size == 0
+        # Two chunks: the second is looked up as before.
+        gfs.put(io.BytesIO(os.urandom(CHUNK + 1)), "/two-chunks")
+        assert calls([master], "Master.GetChunk") == lookups + 1
+
+
 def test_the_cluster_gauges_are_all_described(cluster: LocalCluster) -> None:
     """The registry learns the collector's names from `describe` (collecting would take a
     health snapshot at start): every gauge the master's collector yields is described."""

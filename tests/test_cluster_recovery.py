@@ -307,3 +307,60 @@ def test_kill_9_during_a_storm_of_namespace_operations_loses_nothing_acknowledge
             )
         handles = [h for j in range(6) for h in (c.handle for c in gfs.stat(f"/data/p{j}").chunks)]
         assert len(handles) == len(set(handles)) == 6, "a chunk belongs to two files"
+
+
+def test_small_files_acknowledged_are_on_every_replica_and_survive_a_kill_9_of_everything(
+    own_cluster: LocalCluster,
+) -> None:
+    """The short path of a small put (the first chunk made with the file, its first lease
+    without a version bump, the data inline with the write) keeps the promise of the long one:
+    a put that returned is on all R replicas' disks, and all of it is there after SIGKILL of
+    the master and every chunkserver while more puts are under way."""
+    m = own_cluster.master_address
+    acked: dict[str, bytes] = {}
+    stop = threading.Event()
+
+    def writer(k: int) -> None:
+        with Client(m, timeout=5) as gfs:
+            gfs.create(f"/w{k}-first")  # from here on it knows the chunk size: the short path
+            for i in range(10**6):
+                data = os.urandom(1 + (k * 977 + i * 131) % 9000)
+                try:
+                    gfs.put(io.BytesIO(data), f"/w{k}-{i}")
+                except errors.GfsError:
+                    assert stop.is_set(), "a put failed before the kill"
+                    return
+                acked[f"/w{k}-{i}"] = data
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: len(acked) >= 40, 120, "40 small files are acknowledged")
+        with Client(m, timeout=10) as gfs:
+            for path, data in list(acked.items())[:10]:
+                (chunk,) = gfs.stat(path).chunks
+                assert len(chunk.replicas) == 3, (path, chunk)
+                for replica in chunk.replicas:
+                    assert replica_path(own_cluster, replica, chunk.handle).read_bytes() == data
+    finally:
+        stop.set()
+        for proc in [own_cluster.master, *own_cluster.servers]:
+            assert proc is not None
+            own_cluster.kill(proc)
+    for t in threads:
+        t.join(60)
+    survivors = dict(acked)
+    for proc in [own_cluster.master, *own_cluster.servers]:
+        assert proc is not None
+        own_cluster.restart(proc)
+    own_cluster.wait_for_chunkservers(3)
+    with Client(m, timeout=30) as gfs:
+
+        def all_listed() -> bool:
+            return all(len(gfs.stat(p).chunks[0].replicas) == 3 for p in survivors)
+
+        wait_until(all_listed, 60, "every acknowledged file's chunk is listed on 3 replicas")
+        for path, data in survivors.items():
+            assert gfs.stat(path).size == len(data)
+            assert gfs.read(path, 0, len(data)) == data, path
