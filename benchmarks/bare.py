@@ -8,8 +8,12 @@
       a server-streaming source that sends FILE in pieces (the request's offset and length, if
       a length is given).
 
-Both use pygfs's own messages (DataPiece, ReadPiece) so serialization costs are the same.
-Each prints 'serving on ADDR' once it serves.
+  python benchmarks/bare.py noop
+      a unary call that does nothing, taking a StatRequest and answering an empty FileInfo:
+      the most a Python gRPC server does per second, as a master's stat is measured against.
+
+All use pygfs's own messages so serialization costs are the same. Each prints
+'serving on ADDR' once it serves.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import grpc
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.transport import CHANNEL_OPTIONS
 from protos import chunkserver_pb2 as pb
+from protos import master_pb2 as mpb
 
 PUSH = "/bare.Chain/Push"
 READ = "/bare.Source/Read"
@@ -104,6 +109,22 @@ def source_handler(path: Path, piece: int) -> grpc.GenericRpcHandler:
     )
 
 
+NOOP = "/bare.Noop/Call"
+
+
+def noop_handler() -> grpc.GenericRpcHandler:
+    return grpc.method_handlers_generic_handler(
+        "bare.Noop",
+        {
+            "Call": grpc.unary_unary_rpc_method_handler(
+                lambda request, context: mpb.FileInfo(),
+                request_deserializer=mpb.StatRequest.FromString,
+                response_serializer=mpb.FileInfo.SerializeToString,
+            )
+        },
+    )
+
+
 def spawn(*args: str) -> tuple[subprocess.Popen[bytes], str]:
     """Starts `bare.py ARGS` as a process; returns it and the address it serves on."""
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
@@ -117,16 +138,19 @@ def spawn(*args: str) -> tuple[subprocess.Popen[bytes], str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["chain", "source"])
+    parser.add_argument("role", choices=["chain", "source", "noop"])
     parser.add_argument("--listen", default="127.0.0.1:0")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--next")
     parser.add_argument("--file", type=Path)
     parser.add_argument("--piece", type=int, default=1024 * 1024)
     args = parser.parse_args()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=CHANNEL_OPTIONS)
+    workers = 32 if args.role == "noop" else 8  # the master's pool, for the no-op
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=CHANNEL_OPTIONS)
     if args.role == "chain":
         server.add_generic_rpc_handlers([chain_handler(args.out, args.next)])
+    elif args.role == "noop":
+        server.add_generic_rpc_handlers([noop_handler()])
     else:
         server.add_generic_rpc_handlers([source_handler(args.file, args.piece)])
     port = server.add_insecure_port(args.listen)

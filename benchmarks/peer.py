@@ -16,6 +16,9 @@ from round to round), with the page cache dropped before each phase:
 - stats: each of those files stat'ed once by --threads threads;
 - server CPU per GiB written: the master's and chunkservers' CPU time (from /proc) during the
   write, per GiB (clients not counted: MooseFS's is the FUSE mount).
+With pygfs's stats, the limit they are bound by, in the same round: a bare Python gRPC server
+(benchmarks/bare.py noop, in its own process) answering as many no-op calls from --threads
+threads, each on its own connection as the stat clients are.
 Prints each figure's median with its min-max and the ratios pygfs/MooseFS (CPU: the ratio of
 CPU seconds, lower is better); writes --json. Needs root (the mount, dropping caches).
 """
@@ -36,11 +39,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks import moosefs  # noqa: E402
+from benchmarks import bare, moosefs  # noqa: E402
 from client.client import Client  # noqa: E402
 from client.localcluster import LocalCluster  # noqa: E402
+from common.transport import CHANNEL_OPTIONS  # noqa: E402
+from protos import master_pb2  # noqa: E402
 
 SMALL = 4096
 # figure -> (label, unit, its ratio's name in the results)
@@ -205,13 +212,43 @@ def one_round(
     drop_caches()
     stats = in_threads(threads, names, system.stat)
     system.remove(small)
-    return {
+    got = {
         "write_mb_s": size / write / 1e6,
         "read_mb_s": size / read / 1e6,
         "creates_s": files / creates,
         "stats_s": files / stats,
         "cpu_s_per_gib": cpu / (size / 2**30),
     }
+    if isinstance(system, Pygfs):
+        got["bare_calls_s"] = bare_calls_s(threads, names)
+    return got
+
+
+def bare_calls_s(threads: int, names: list[str]) -> float:
+    """A stat's limit: no-op calls per second (one per name) that a bare Python gRPC server
+    answers to `threads` threads, each on its own connection, connected before the clock."""
+    proc, address = bare.spawn("noop")
+    channels = [grpc.insecure_channel(address, options=CHANNEL_OPTIONS) for _ in range(threads)]
+    try:
+        calls = [
+            c.unary_unary(
+                bare.NOOP,
+                request_serializer=master_pb2.StatRequest.SerializeToString,
+                response_deserializer=master_pb2.FileInfo.FromString,
+            )
+            for c in channels
+        ]
+        for call in calls:
+            call(master_pb2.StatRequest(path="/"), timeout=10)
+        seconds = in_threads(
+            threads, names, lambda t, n: calls[t](master_pb2.StatRequest(path=f"/{n}"), timeout=10)
+        )
+        return len(names) / seconds
+    finally:
+        for channel in channels:
+            channel.close()
+        proc.kill()
+        proc.wait()
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -295,6 +332,14 @@ def report(args: argparse.Namespace, figures: dict[str, list[dict[str, float]]])
             "MooseFS": statistics.median(f[key] for f in peer),
         }
         print(f"{label + ' (' + unit + ')':32}{cells[0]:>24}{cells[1]:>24}{ratio:8.2f}")
+    bare_calls = statistics.median(f["bare_calls_s"] for f in ours)
+    of_bare = [statistics.median(f["stats_s"] for f in r) / bare_calls for r in (ours, peer)]
+    results["bare_calls_s"] = bare_calls
+    results["stat_of_bare_ratio"] = of_bare[0]
+    print(
+        f"the limit of a stat here, bare Python gRPC no-op calls/s: {bare_calls:.0f}; "
+        f"pygfs's stats {of_bare[0]:.2f} of it, MooseFS's {of_bare[1]:.2f}"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
 
