@@ -8,11 +8,9 @@ replica. It succeeds only when all of them did.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -48,7 +46,8 @@ class Mutations:
     def write(self, handle: int, version: int, offset: int, data_id: str, inline: bytes) -> int:
         """A client's write of pushed data (or of `inline` data, which the secondaries are
         handed with the order); returns the chunk's length after it."""
-        with self._payload(data_id, inline) as pushed, self.store.lock(handle):
+        pushed = self._pushed(data_id, inline)
+        with self.store.lock(handle):
             with self.lease_lock:
                 apply = self.primary.order_write(handle, version, offset, data_id, time.monotonic())
             return self._everywhere(apply, pushed, inline)
@@ -60,44 +59,39 @@ class Mutations:
         chunk's end) and every replica applies the record there; a record that does not fit
         pads the chunk instead."""
         limits.check_record_id(record_id)
-        with self._payload(data_id, inline) as pushed, self.store.lock(handle):
+        pushed = self._pushed(data_id, inline)
+        size = pushed.size if pushed is not None else len(inline)
+        with self.store.lock(handle):
             with self.lease_lock:
-                asked = self.primary.survey_needed(handle, version, pushed.size, time.monotonic())
+                asked = self.primary.survey_needed(handle, version, size, time.monotonic())
             if asked is not None:
                 replies = self._survey(handle, version, asked)
                 with self.lease_lock:
                     self.primary.surveyed(handle, self.store.length(handle), replies)
-            landed = self._landed(handle, version, record_id, pushed)
+            landed = self._landed(handle, version, record_id, pushed, inline)
             with self.lease_lock:
                 apply, answer = self.primary.order_append(
                     handle,
                     version,
                     data_id,
-                    pushed.size,
+                    size,
                     record_id,
                     self.store.length(handle),
                     landed,
                     time.monotonic(),
                 )
             self._everywhere(apply, pushed if apply.data_id and apply.here else None, inline)
-            if not (apply.data_id and apply.here):
+            if pushed is not None and not (apply.data_id and apply.here):
                 self.spool.drop(data_id)  # padded, or held here already
         return answer
 
-    @contextlib.contextmanager
-    def _payload(self, data_id: str, inline: bytes) -> Iterator[Pushed]:
-        """A mutation's data: pushed before it, or spooled from its request for as long as it
-        is applied (a retry brings it again)."""
+    def _pushed(self, data_id: str, inline: bytes) -> Pushed | None:
+        """The data pushed for a mutation; None if it came `inline`, with the request."""
         if not inline:
-            yield self.spool.get(data_id)
-            return
+            return self.spool.get(data_id)
         limits.check_inline(inline)
         INLINE_BYTES.inc(len(inline))
-        pushed = self.spool.hold(data_id, inline, time.monotonic())
-        try:
-            yield pushed
-        finally:
-            self.spool.drop(data_id)
+        return None
 
     def _survey(
         self, handle: int, version: int, secondaries: tuple[str, ...]
@@ -118,7 +112,7 @@ class Mutations:
         return list(self._pool.map(info, secondaries))
 
     def _landed(
-        self, handle: int, version: int, record_id: str, pushed: Pushed
+        self, handle: int, version: int, record_id: str, pushed: Pushed | None, inline: bytes
     ) -> tuple[int, Landing, bool] | None:
         """Where an earlier try of append `record_id` landed (as `Primary.landing_of` says),
         what this replica holds there, and whether it recorded the id itself."""
@@ -127,7 +121,7 @@ class Mutations:
             first = self.primary.landing_of(handle, record_id, own)
         if first is None:
             return None
-        data = pushed.path.read_bytes()
+        data = pushed.path.read_bytes() if pushed is not None else inline
         there = self.store.peek(handle, version, first, len(data))
         if there == data:
             found = Landing.SAME
@@ -150,7 +144,7 @@ class Mutations:
             record_id=apply.record_id,
             pad_to=apply.pad_to,
             token=apply.token,
-            data=inline if apply.data_id else b"",
+            data=b"" if apply.pad_to else inline,
         )
         remote = [self._pool.submit(self._apply_on, a, request) for a in apply.secondaries]
         try:
@@ -186,25 +180,22 @@ class Mutations:
     def apply_from_primary(self, request: chunkserver_pb2.ApplyWriteRequest) -> int:
         """A mutation the primary ordered, applied on this replica as a secondary."""
         limits.check_record_id(request.record_id)
-        if request.pad_to:
-            with self.store.lock(request.handle):
-                return self.apply_here(request, None)
-        with (
-            self._payload(request.data_id, request.data) as pushed,
-            self.store.lock(request.handle),
-        ):
+        pushed = None if request.pad_to else self._pushed(request.data_id, request.data)
+        with self.store.lock(request.handle):
             return self.apply_here(request, pushed)
 
     def apply_here(self, request: chunkserver_pb2.ApplyWriteRequest, pushed: Pushed | None) -> int:
-        """One mutation on this replica (the caller holds its lock): padding, or pushed data
-        (renamed into place when it covers the whole replica, synced where it was staged, else
-        merged block-wise), followed by the append's record id."""
+        """One mutation on this replica (the caller holds its lock): padding, data inline
+        (written in place), or pushed data (renamed into place when it covers the whole
+        replica, synced where it was staged, else merged block-wise), followed by the append's
+        record id."""
         handle, version, offset = request.handle, request.version, request.offset
         if request.pad_to:
             return self.store.write(handle, version, offset, bytes(max(0, request.pad_to - offset)))
-        assert pushed is not None
         meta = self.store.metas.get(handle)
-        if offset == 0 and meta is not None and pushed.size >= meta.length:
+        if pushed is None:
+            length = self.store.write(handle, version, offset, request.data)
+        elif offset == 0 and meta is not None and pushed.size >= meta.length:
             length = self.store.install(handle, version, pushed.path, pushed.size, pushed.crcs)
             self.spool.forget(request.data_id)
         else:

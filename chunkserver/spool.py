@@ -99,22 +99,6 @@ class Spool:
                 )
         return SpoolWriter(self.directory / f"{data_id}.{threading.get_ident()}.spool")
 
-    def hold(self, data_id: str, data: bytes, now: float, owner: str = "") -> Pushed:
-        """Spools data that came inline with its mutation as if it had been pushed: from here
-        on it is applied exactly as a push is (installed by rename into an empty replica, or
-        merged block-wise)."""
-        writer = self.open(data_id, now, len(data), owner)
-        try:
-            writer.write(data)
-            pushed = writer.finish()
-        except OSError as err:
-            writer.abort()
-            raise errors.ResourceExhausted(
-                f"chunkserver cannot take the data: {err.strerror or err}"
-            ) from None
-        self.add(data_id, pushed, now, owner)
-        return pushed
-
     def add(self, data_id: str, pushed: Pushed, now: float, owner: str = "") -> None:
         with self._lock:
             self._expire(now)
