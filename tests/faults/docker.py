@@ -37,16 +37,15 @@ _PORT = {"master": 9000, "shadow": 9010, **dict.fromkeys(CHUNKSERVERS, 9100)}
 
 
 def _engine_unanswered() -> str | None:
+    engine = None
     try:
         engine = docker.from_env(timeout=10)  # asks the engine's API version: may raise too
-    except docker.errors.DockerException as err:
-        return f"no Docker engine answers here ({err})"
-    try:
         engine.ping()
     except docker.errors.DockerException as err:
         return f"no Docker engine answers here ({err})"
     finally:
-        engine.close()
+        if engine is not None:
+            engine.close()
     return None
 
 
