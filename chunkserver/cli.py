@@ -28,6 +28,12 @@ from common.launching import (
 # The chunkserver's tuning flags, as the master's (tests/test_cli_flags.py keeps the defaults
 # in step with ChunkserverConfig).
 CHUNKSERVER_FLAGS: Flags = [
+    (
+        "full-report-interval",
+        click.FloatRange(min=1.0),
+        3600.0,
+        "Seconds between full replica reports (heartbeats between list only changes).",
+    ),
     ("scrub-period", float, 6 * 3600.0, "Verify each idle replica at most once per this long."),
     ("scrub-idle", float, 60.0, "Only replicas not written for this many seconds are scrubbed."),
     ("scrub-rate", click.IntRange(min=1), 32 * MiB, "Bytes per second the scrubber reads at most."),

@@ -29,6 +29,9 @@ class ChunkserverConfig:
     rack: str = "default"
     # Until the master's first reply says otherwise.
     heartbeat_interval: float = 1.0
+    # Heartbeats report only the replicas that changed; every replica once in this long (an
+    # hour: a safety net, HDFS's is six), and whenever the master asks.
+    full_report_interval: float = 3600.0
     # Deadline of RPCs to the master and of forwarding to the next server in a chain.
     rpc_timeout: float = 10.0
     # Pushed data not written within this long is dropped.

@@ -1,9 +1,17 @@
 """The chunkserver's heartbeat loop: reports replicas and disk use, passes on the removals the
-master asks for (chunkserver/removals.py)."""
+master asks for (chunkserver/removals.py).
+
+Reports are incremental (HDFS's incremental block reports; GFS section 4.3 sent a subset of
+the chunks per heartbeat): a beat lists only the replicas changed since the master took the
+last report, so it costs what changed, not what is stored. A full report goes first, whenever
+the master asks for one (it restarted, or counted this server dead), and every
+`full_report_interval` seconds, the first of them at a random point of that interval so that
+servers started together do not send theirs together."""
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 from chunkserver.config import ChunkserverConfig
@@ -41,6 +49,8 @@ class Heartbeater(Background):
         self.removals = removals  # what the master's replies ask to remove, done elsewhere
         self.interval = config.heartbeat_interval
         self._reachable = True
+        self._full_due = True
+        self._next_full = time.monotonic() + random.uniform(0, 1) * config.full_report_interval
 
     def _round(self) -> None:
         try:
@@ -64,32 +74,11 @@ class Heartbeater(Background):
     def beat(self) -> None:
         sent_at = time.monotonic()  # before the master can have extended anything
         extend = self.leases.extension_requests()
-        used, free = self.store.usage()
         lost = self.store.take_lost()
-        request = master_pb2.HeartbeatRequest(
-            address=self.address,
-            rack=self.config.rack,
-            http=self.config.http,
-            plain_reads=self.config.plain_reads,
-            failed_dirs=self.store.failed_dirs(),
-            slow_dirs=self.store.slow_dirs(),
-            lost=lost,
-            used_bytes=used,
-            free_bytes=free,
-            replicas=[
-                master_pb2.ReplicaReport(handle=h, version=v, length=n)
-                for h, v, n in self.store.reports()
-            ],
-            corrupt=sorted(self.store.corrupt),
-            extend=[master_pb2.ReplicaReport(handle=h, version=v) for h, v in extend],
-        )
         try:
-            reply = transport.call(
-                self.channels.master(self.config.master).Heartbeat,
-                request,
-                target=f"master {self.config.master}",
-                timeout=self.config.rpc_timeout,
-            )
+            reply = self._report(extend, lost, full=self._full_due or sent_at >= self._next_full)
+            if reply.full_report:  # the master took nothing: the full report it asks for, now
+                reply = self._report(extend, lost, full=True)
         except errors.GfsError:
             self.store.untold(lost)
             raise
@@ -101,3 +90,53 @@ class Heartbeater(Background):
             tokens = dict(zip(reply.extended, reply.extended_tokens, strict=False))
             self.leases.extended(tokens, extend, lease_end(sent_at, reply.lease_seconds))
         self.removals.ask((r.handle, r.max_version) for r in reply.delete)
+
+    def _report(
+        self, extend: list[tuple[int, int]], lost: list[int], full: bool
+    ) -> master_pb2.HeartbeatResponse:
+        """Sends one heartbeat, with every replica (`full`) or those changed since the master
+        took the last report; what the master did not take is reported again next time."""
+        started = time.monotonic()
+        changed = self.store.changes.take()  # before the replicas are read: none is missed
+        if full:
+            reports, gone = self.store.reports(), list[int]()
+        else:
+            reports, gone = self.store.reports_of(changed)
+        used, free = self.store.usage()
+        request = master_pb2.HeartbeatRequest(
+            address=self.address,
+            rack=self.config.rack,
+            http=self.config.http,
+            plain_reads=self.config.plain_reads,
+            failed_dirs=self.store.failed_dirs(),
+            slow_dirs=self.store.slow_dirs(),
+            lost=lost,
+            used_bytes=used,
+            free_bytes=free,
+            replicas=[
+                master_pb2.ReplicaReport(handle=h, version=v, length=n) for h, v, n in reports
+            ],
+            corrupt=sorted(self.store.corrupt),
+            extend=[master_pb2.ReplicaReport(handle=h, version=v) for h, v in extend],
+            incremental=not full,
+            gone=gone,
+            replica_count=len(self.store.metas),
+        )
+        try:
+            reply: master_pb2.HeartbeatResponse = transport.call(
+                self.channels.master(self.config.master).Heartbeat,
+                request,
+                target=f"master {self.config.master}",
+                timeout=self.config.rpc_timeout,
+            )
+        except errors.GfsError:
+            self.store.changes.mark_all(changed)
+            raise
+        if reply.full_report:
+            self.store.changes.mark_all(changed)
+            self._full_due = True
+        elif full:
+            self._full_due = False
+            self._next_full = started + self.config.full_report_interval
+        self.store.changes.mark_all(reply.recheck)
+        return reply

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from chunkserver import metafile
+from chunkserver.changes import Changes
 from chunkserver.checksum import BLOCK, block_crcs, crc
 from chunkserver.metafile import ReplicaMeta, Slots, fsync_dir
 from chunkserver.metrics import CHECKSUM_FAILURES
@@ -92,6 +93,7 @@ class ChunkStore:
         self._slots: dict[int, Slots] = {}  # where each replica's metadata file stands
         self._locks: KeyedLocks[int] = KeyedLocks()
         self._loaded_at = time.monotonic()
+        self.changes = Changes()  # replicas changed since the master's last report of them
         self._load()
 
     def _dir(self, handle: int) -> Path:
@@ -201,6 +203,7 @@ class ChunkStore:
                 self._slots.pop(handle, None)
                 self._unsettle(handle)
             self._lost.update(lost)
+            self.changes.mark_all(lost)
             failed = sum(1 for v in self.volumes if v.failed)
             log.error(
                 "data directory %s failed (%s): %d replicas on it are gone from this server",
@@ -356,6 +359,7 @@ class ChunkStore:
             raise self._failure(handle, err, "record") from None
         self.metas[handle] = meta
         self._written[handle] = time.monotonic()
+        self.changes.mark(handle)
 
     def set_version(self, handle: int, version: int, create: bool) -> None:
         limits.check_handle(handle)
@@ -408,6 +412,7 @@ class ChunkStore:
         if handle not in self.corrupt:
             CHECKSUM_FAILURES.inc()
         self.corrupt.add(handle)
+        self.changes.mark(handle)
 
     def write(self, handle: int, version: int, offset: int, data: bytes | bytearray) -> int:
         """Writes `data` at `offset` (a gap past the end reads as zeros); returns the new length.
@@ -709,6 +714,7 @@ class ChunkStore:
         self._slots.pop(handle, None)
         self.corrupt.discard(handle)
         self._unsettle(handle)
+        self.changes.mark(handle)
         return directory
 
     def written_at(self) -> dict[int, float]:
@@ -720,6 +726,17 @@ class ChunkStore:
         return [
             (h, m.version, m.length) for h, m in list(self.metas.items()) if h not in self.corrupt
         ]
+
+    def reports_of(self, handles: Iterable[int]) -> tuple[list[tuple[int, int, int]], list[int]]:
+        """Of `handles`: (handle, version, length) of each healthy replica, and those gone."""
+        present, gone = [], []
+        for handle in sorted(handles):
+            meta = self.metas.get(handle)
+            if meta is None:
+                gone.append(handle)
+            elif handle not in self.corrupt:
+                present.append((handle, meta.version, meta.length))
+        return present, gone
 
     def usage(self) -> tuple[int, int]:
         """(bytes used by replicas, bytes free on the disks of the serving directories)."""

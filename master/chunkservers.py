@@ -1,7 +1,13 @@
 """The master's view of the chunkservers: liveness from heartbeats and where replicas live.
 
 Locations are never persisted (GFS section 2.6.2): they are rebuilt from each server's report.
-A report judges every replica against the chunk table:
+A server reports every replica when it (re)joins, when asked and now and then; in between, only
+those that changed (an incremental report, as HDFS's), so a heartbeat costs what changed. What
+changes a verdict on the master's side instead is carried out or asked about here: a deleted
+chunk's replicas are ordered removed where they are listed (HDFS's invalidation), and a replica
+whose verdict may have changed (a version bump it missed) or was put off (a report racing an
+RPC) is asked for again (`ServerInfo.recheck`). A report judges each replica it lists against
+the chunk table:
 - a chunk the master no longer has (deleted) or never issued -> the replica is garbage,
   removed (unless the handle is being made right now);
 - a lower version than the master's -> stale: never a location, removed (unless no replica
@@ -49,6 +55,9 @@ class Heartbeat:
     failed_dirs: tuple[str, ...] = ()  # its data directories taken out of service, and why
     lost: tuple[int, ...] = ()  # replicas it lost with a failed directory since its last beat
     slow_dirs: tuple[str, ...] = ()  # its serving data directories that answer slowly, and why
+    incremental: bool = False  # `reports` and `gone` are only the replicas changed since
+    gone: tuple[int, ...] = ()  # replicas an incremental report says are no longer there
+    replica_count: int | None = None  # replicas held, healthy or corrupt (None: those listed)
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class ServerInfo:
     plain_reads: str = ""
     failed_dirs: tuple[str, ...] = ()
     slow_dirs: tuple[str, ...] = ()
+    recheck: set[int] = field(default_factory=set)  # to be listed in its next report
+    needs_full: bool = False  # an incremental report cannot be taken (the state was replaced)
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,8 @@ class HeartbeatOutcome:
     claims: dict[int, int] = field(default_factory=dict)  # handle -> higher version reported
     behind: list[int] = field(default_factory=list)  # current, to be told the newest version
     joined: bool = False  # new, or back after it was declared dead
+    full_wanted: bool = False  # nothing taken: the server must send a full report
+    recheck: list[int] = field(default_factory=list)  # to be listed in its next report
 
 
 @dataclass
@@ -128,6 +141,10 @@ class Chunkservers:
     # (`lost`), so the version moves past it: the directory may come back with that version
     # and without the writes made since. Cleared when the version changes or the chunk goes.
     dropped: dict[int, set[str]] = field(default_factory=dict)
+    # Chunks whose live replicas may have changed since repair last took them (`take_touched`):
+    # a replica listed or forgotten, its server dead, back, or being drained. Repair looks at
+    # these, not at every chunk.
+    touched: set[int] = field(default_factory=set)
 
     def alive(self, address: str, now: float) -> bool:
         info = self.servers.get(address)
@@ -148,13 +165,20 @@ class Chunkservers:
         """Servers that stopped reporting since the last call (each declared dead once)."""
         dead = [a for a in self.servers if not self.alive(a, now) and a not in self.declared_dead]
         self.declared_dead.update(dead)
+        for address in dead:
+            self.touched |= self.servers[address].handles
         return dead
+
+    def take_touched(self) -> set[int]:
+        touched, self.touched = self.touched, set()
+        return touched
 
     def decommission(self, address: str) -> bool:
         """Starts draining `address`; False if no such server is known."""
         if address not in self.servers:
             return False
         self.retiring.add(address)
+        self.touched |= self.servers[address].handles
         return True
 
     def recommission(self, address: str) -> bool:
@@ -163,6 +187,7 @@ class Chunkservers:
         if address not in self.retiring:
             return False
         self.retiring.discard(address)
+        self.touched |= self.servers[address].handles
         return True
 
     def state_of(self, address: str, now: float) -> str:
@@ -218,6 +243,7 @@ class Chunkservers:
         """`address` acknowledged holding the current version of `handle` (a verified copy, if
         it replaced a corrupt one there: that one is no longer to be removed)."""
         self.locations.setdefault(handle, set()).add(address)
+        self.touched.add(handle)
         if address in self.servers:
             self.servers[address].handles.add(handle)
             self.servers[address].corrupt.discard(handle)
@@ -231,14 +257,37 @@ class Chunkservers:
 
     def forget(self, handle: int, address: str) -> None:
         self.locations.get(handle, set()).discard(address)
+        self.touched.add(handle)
         if address in self.servers:
             self.servers[address].handles.discard(handle)
 
     def reset_versions(self, handle: int, holders: set[str]) -> None:
-        """After a version bump only the servers that acknowledged it hold the current one."""
+        """After a version bump only the servers that acknowledged it hold the current one;
+        the others' replicas are judged again by their next report (stale, or behind)."""
         self.dropped.pop(handle, None)
         for address in self.locations.get(handle, set()) - holders:
             self.forget(handle, address)
+            self.recheck(handle, address)
+
+    def recheck(self, handle: int, address: str) -> None:
+        """Asks `address` to list `handle` in its next report, changed or not."""
+        if address in self.servers:
+            self.servers[address].recheck.add(handle)
+
+    def chunk_deleted(self, handle: int) -> None:
+        """The chunk is gone from the table: its replicas are ordered removed where listed
+        (those nobody lists are garbage in a full report)."""
+        for address in sorted(self.locations.pop(handle, set())):
+            self.order_removal(address, Removal(handle, ANY_VERSION))
+            if address in self.servers:
+                self.servers[address].handles.discard(handle)
+        self.dropped.pop(handle, None)
+
+    def want_full_reports(self) -> None:
+        """The chunk table was replaced (a checkpoint installed): the incremental reports of
+        every server are relative to a table that is gone."""
+        for info in self.servers.values():
+            info.needs_full = True
 
     def heartbeat(
         self,
@@ -247,11 +296,14 @@ class Chunkservers:
         now: float,
         busy: set[int] | frozenset[int] = frozenset(),
     ) -> HeartbeatOutcome:
-        """Judges a report. `busy`: handles being created, copied or upgraded right now (not
-        judged: the next report decides)."""
+        """Judges a report, full or incremental. `busy`: handles being created, copied or
+        upgraded right now (not judged: asked for again). Takes nothing from an incremental
+        report of a server this master has no full picture of (see `full_wanted`)."""
         address, reports, corrupt = beat.address, beat.reports, beat.corrupt
         info = self.servers.get(address)
         joined = info is None or address in self.declared_dead
+        if beat.incremental and (info is None or joined or info.needs_full):
+            return HeartbeatOutcome([], joined=False, full_wanted=True)
         self.declared_dead.discard(address)
         if info is None:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)
@@ -272,8 +324,10 @@ class Chunkservers:
         stale: set[int] = set()
         garbage: set[int] = set()
         behind: list[int] = []
+        put_off: set[int] = set()  # judged by a later report
         for r in reports:
             if (r.handle, address) in self.removing or r.handle in busy:
+                put_off.add(r.handle)
                 continue
             chunk = state.chunks.get(r.handle)
             if chunk is None:
@@ -303,19 +357,41 @@ class Chunkservers:
             held.discard(handle)
             self.recent.pop((handle, address), None)
         listed = {r.handle for r in reports} | set(corrupt)
-        self.removing = {
-            (h, a): t for (h, a), t in self.removing.items() if a != address or h in listed
-        }
-        info.corrupt, info.stale, info.garbage = set(corrupt), stale, garbage
-        info.reported = len(reports) + len(corrupt)
+        gone = set(beat.gone)
+        if beat.incremental:
+            judged = listed | gone
+            self.removing = {
+                (h, a): t for (h, a), t in self.removing.items() if a != address or h not in gone
+            }
+            info.stale = (info.stale - judged) | stale
+            info.garbage = (info.garbage - judged) | garbage
+            missing = (judged & info.handles) - held
+            info.recheck = (info.recheck - judged) | put_off
+        else:
+            self.removing = {
+                (h, a): t for (h, a), t in self.removing.items() if a != address or h in listed
+            }
+            info.stale, info.garbage = stale, garbage
+            missing = info.handles - held
+            info.recheck = put_off
+            info.needs_full = False
+        info.corrupt = set(corrupt)
+        info.reported = (
+            beat.replica_count if beat.replica_count is not None else len(reports) + len(corrupt)
+        )
 
-        for handle in info.handles - held:
+        for handle in missing:
             deleted = handle not in state.chunks
             if deleted or now - self.recent.get((handle, address), -1e18) >= self.report_grace:
                 self.forget(handle, address)
+            else:
+                info.recheck.add(handle)  # acknowledged since the report was taken, maybe
+        if joined:  # its replicas count again
+            self.touched |= info.handles
+        self.touched |= held - info.handles
         for handle in held:
             self.locations.setdefault(handle, set()).add(address)
             info.handles.add(handle)
         self.recent = {k: t for k, t in self.recent.items() if now - t < self.report_grace}
 
-        return HeartbeatOutcome(removals, claims, behind, joined)
+        return HeartbeatOutcome(removals, claims, behind, joined, recheck=sorted(info.recheck))

@@ -14,7 +14,7 @@ from master.chunkservers import Chunkservers, ServerReport
 from master.config import MasterConfig
 from master.locks import PathLocks
 from master.permissions import EXECUTE, READ, SUPERUSER, Caller, check
-from master.state import Chunk, MasterState, Mutation, Node
+from master.state import Chunk, DeleteChunk, MasterState, Mutation, Node, PutChunk
 from master.store import Store
 
 
@@ -57,6 +57,11 @@ class Metadata:
         self.store.commit(mutation)
         with self.core:
             self.state.apply(mutation)
+            for change in mutation.changes:
+                if isinstance(change, DeleteChunk):
+                    self.servers.chunk_deleted(change.handle)
+                elif isinstance(change, PutChunk):  # new, its version or replication moved
+                    self.servers.touched.add(change.chunk.handle)
             if along is not None:
                 along()
 
@@ -69,6 +74,8 @@ class Metadata:
         state = self.store.load()
         with self.core:
             self.state = state
+            self.servers.want_full_reports()
+            self.servers.touched |= set(state.chunks)
 
     # --- reads --------------------------------------------------------------------------------
 

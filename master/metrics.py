@@ -22,6 +22,21 @@ if TYPE_CHECKING:  # the store counts its commits here: no import of it at run t
     from master.safemode import SafeMode
 
 HEARTBEATS = Counter("gfs_master_heartbeats_total", "Chunkserver heartbeats taken")
+REPORTS = Counter(
+    "gfs_master_reports_total",
+    "Replica reports taken from heartbeats, by kind (full, or incremental: changes only)",
+    ["kind"],
+)
+REPORTED_REPLICAS = Counter(
+    "gfs_master_reported_replicas_total",
+    "Replicas listed (healthy, gone or corrupt) in the reports taken, by kind",
+    ["kind"],
+)
+REPAIR_JUDGED = Counter(
+    "gfs_master_repair_judged_chunks_total",
+    "Chunks repair judged: those whose replicas or row changed, or that it left wanting (every"
+    " chunk once per rescan)",
+)
 LEASES_GRANTED = Counter("gfs_master_leases_granted_total", "Leases granted to a primary")
 LEASES_REVOKED = Counter("gfs_master_leases_revoked_total", "Leases taken back early")
 COPIES = Counter(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 from common import errors
 from common.logformat import fields
@@ -13,11 +14,25 @@ from master import replication
 from master.chunkcontrol import ChunkControl
 from master.chunkservers import Heartbeat, Removal
 from master.metadata import ChunkView, Metadata
-from master.metrics import COPIES
+from master.metrics import COPIES, REPAIR_JUDGED, REPORTED_REPLICAS, REPORTS
 from master.safemode import SafeMode
 from master.state import Chunk
 
 log = logging.getLogger(__name__)
+
+# Repair judges the chunks whose replicas or row changed and those it left wanting; every chunk
+# once in this long too (seconds), as a safety net.
+RESCAN = 300.0
+
+
+@dataclass
+class BeatAnswer:
+    """The master's answer to a heartbeat."""
+
+    removals: list[Removal] = field(default_factory=list)
+    extended: list[tuple[int, bytes]] = field(default_factory=list)  # (handle, lease token)
+    recheck: list[int] = field(default_factory=list)  # to be listed in the next report
+    full_report: bool = False  # nothing taken: a full report is wanted
 
 
 class ReplicaManager:
@@ -31,14 +46,16 @@ class ReplicaManager:
         self.cloning: dict[int, replication.Clone] = {}  # copies under way, by chunk
         self._wanted: set[int] = set()  # under-replicated chunks a client asked for
         self._catching_up: set[tuple[int, str]] = set()  # (handle, address) being told
+        self._unsettled: set[int] = set()  # chunks repair left wanting: judged again next round
+        self._rescanned = float("-inf")  # when repair last judged every chunk
         if self.safe_mode.active:
             log.info("in safe mode until %d chunks are reported", len(meta.state.chunks))
 
     # --- reports ------------------------------------------------------------------------------
 
-    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[tuple[int, bytes]]]:
-        """Takes a chunkserver's report; returns the replicas it must remove and the leases
-        extended for it (handle, new lease token)."""
+    def heartbeat(self, beat: Heartbeat) -> BeatAnswer:
+        """Takes a chunkserver's report; answers the replicas it must remove, the leases
+        extended for it, and what it must report next."""
         meta = self.meta
         now = meta.clock()
         with meta.core:
@@ -47,8 +64,13 @@ class ReplicaManager:
             before_stale = set(known.stale) if known else set()
             before_garbage = {r.handle for r in beat.reports if known and r.handle in known.garbage}
             outcome = meta.servers.heartbeat(meta.state, beat, now, self.chunks.busy())
+            if outcome.full_wanted:
+                return BeatAnswer(full_report=True)
             behind = {(h, beat.address) for h in outcome.behind} - self._catching_up
             self._catching_up |= behind
+        kind = "incremental" if beat.incremental else "full"
+        REPORTS.labels(kind).inc()
+        REPORTED_REPLICAS.labels(kind).inc(len(beat.reports) + len(beat.gone) + len(beat.corrupt))
         if outcome.joined:
             log.info(
                 "chunkserver %s (rack %s) joined with %d replicas",
@@ -75,26 +97,37 @@ class ReplicaManager:
         for handle, address in behind:
             self.jobs.submit(self._catch_up, handle, address)
         if outcome.claims:
-            self.chunks.adopt(beat.address, outcome.claims)
-        removals = outcome.removals
+            adopted = self.chunks.adopt(beat.address, outcome.claims)
+            with meta.core:  # judged again: the chunk changed meanwhile
+                for handle in set(outcome.claims) - set(adopted):
+                    meta.servers.recheck(handle, beat.address)
+        removals, recheck = outcome.removals, outcome.recheck
         with meta.core:
             holding_back = self.safe_mode.active
             if not holding_back:
                 removals += meta.servers.send_orders(beat.address, now)
+            else:  # judged again by each report until safe mode ends, as they are now
+                for removal in removals:
+                    meta.servers.recheck(removal.handle, beat.address)
+                recheck = sorted(set(recheck) | {r.handle for r in removals})
         if holding_back and removals:
             log.info("safe mode: not removing %d replicas on %s yet", len(removals), beat.address)
             removals = []
-        return removals, self.chunks.extend_leases(beat.address, beat.extend)
+        extended = self.chunks.extend_leases(beat.address, beat.extend)
+        return BeatAnswer(removals, extended, recheck)
 
     def _catch_up(self, handle: int, address: str) -> None:
         """Tells a replica left behind by version bumps no replica took the chunk's version
-        (it missed no mutation); it counts once it acknowledges."""
+        (it missed no mutation); it counts once it acknowledges. Otherwise its next report
+        judges it again."""
+        caught_up = False
         try:
             with self.chunks.locks.hold(handle):
                 chunk = self.meta.chunk(handle)
                 if chunk is None or not chunk.floor:
                     return
                 self.chunks.tell_version(handle, chunk.version, address, create=False)
+            caught_up = True
             log.info("replica of chunk %d on %s caught up to v%d", handle, address, chunk.version)
         except errors.GfsError as err:
             log.warning("replica of chunk %d on %s did not catch up: %s", handle, address, err)
@@ -103,6 +136,8 @@ class ReplicaManager:
         finally:
             with self.meta.core:
                 self._catching_up.discard((handle, address))
+                if not caught_up:
+                    self.meta.servers.recheck(handle, address)
 
     def wanted(self, view: ChunkView) -> None:
         """A client is waiting on this chunk: copy it sooner if it is under-replicated."""
@@ -129,6 +164,12 @@ class ReplicaManager:
         return dead
 
     def update_safe_mode(self) -> None:
+        """Leaves safe mode once enough chunks are reported (counting walks every chunk: only
+        while waiting for that)."""
+        with self.meta.core:
+            waiting = self.safe_mode.active and not self.safe_mode.manual
+        if not waiting:
+            return
         known, reported = self.meta.chunk_counts()
         with self.meta.core:
             left = self.safe_mode.update(known, reported)
@@ -182,6 +223,24 @@ class ReplicaManager:
         busy = self.chunks.busy()
         return {h: c for h, c in self.meta.state.chunks.items() if h not in busy}
 
+    def _to_judge(self, now: float) -> dict[int, Chunk]:
+        """The steady chunks this round of repair judges: those touched since the last round
+        (`Chunkservers.touched`, a changed row), those it left wanting, those a client waits
+        on and those with a corrupt replica; every chunk once in RESCAN seconds. Busy ones are
+        left wanting. The caller holds `meta.core`."""
+        table, servers = self.meta.state.chunks, self.meta.servers
+        touched = servers.take_touched()
+        if now - self._rescanned >= RESCAN:
+            self._rescanned = now
+            handles: set[int] = set(table)
+        else:
+            handles = touched | self._unsettled | self._wanted
+            for info in servers.servers.values():
+                handles |= info.corrupt
+        busy = self.chunks.busy()
+        self._unsettled = handles & busy
+        return {h: table[h] for h in handles - busy if h in table}
+
     def _busy_servers(self) -> dict[str, int]:
         """Copies each server takes part in now. The caller holds `meta.core`."""
         busy: dict[str, int] = {}
@@ -193,7 +252,8 @@ class ReplicaManager:
     def repair(self) -> None:
         """One round of replica management (GFS section 4.3): copies for under-replicated
         chunks, most urgent first and throttled per server; removals of surplus replicas and of
-        corrupt ones whose chunk is whole again. Nothing while in safe mode."""
+        corrupt ones whose chunk is whole again. Nothing while in safe mode. Judges only the
+        chunks that may need something (`_to_judge`), not every chunk each round."""
         meta = self.meta
         now = meta.clock()
         target = self.config.replication
@@ -201,7 +261,8 @@ class ReplicaManager:
             if self.safe_mode.active:
                 return
             servers = meta.servers
-            chunks = self._steady()
+            chunks = self._to_judge(now)
+            REPAIR_JUDGED.inc(len(chunks))
             live = {h: servers.replicas(h, now) for h in chunks}
             racks = {a: s.rack for a, s in servers.servers.items()}
             free = {a: s.free_bytes for a, s in servers.servers.items()}
@@ -266,6 +327,13 @@ class ReplicaManager:
                         removal.handle,
                         address,
                     )
+            self._unsettled |= {
+                h
+                for h, c in chunks.items()
+                if len(live[h]) != c.target(target)
+                or h in self.cloning
+                or not servers.retiring.isdisjoint(live[h])
+            }
         for clone in clones:
             self.jobs.submit(self.clone, clone)
         for handle in empty:
@@ -295,9 +363,11 @@ class ReplicaManager:
         with meta.core:
             if self.safe_mode.active:
                 return 0
+            counts = {c.address: c.chunks for c in meta.servers.candidates(now)}
+            if max(counts.values(), default=0) - min(counts.values(), default=0) <= 1:
+                return 0  # balanced: plan_moves moves nothing, no need to walk every chunk
             chunks = self._steady()
             live = {h: meta.servers.replicas(h, now) for h in chunks}
-            counts = {c.address: c.chunks for c in meta.servers.candidates(now)}
             racks = {a: s.rack for a, s in meta.servers.servers.items()}
             moves = replication.plan_moves(
                 meta.state.chunks,

@@ -39,14 +39,14 @@ from common import errors, transport
 from common.clocks import SteadyClock
 from master.calls import GrpcChunkserverCalls
 from master.chunkcontrol import ChunkControl
-from master.chunkservers import Heartbeat, Removal
+from master.chunkservers import Heartbeat
 from master.config import MasterConfig
 from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
 from master.operations import NamespaceOperations
 from master.oplog import OpLog
 from master.permissions import SUPERUSER, Caller
-from master.replicas import ReplicaManager
+from master.replicas import BeatAnswer, ReplicaManager
 from master.safemode import SafeMode
 from master.state import Chunk, MasterState, Node
 from master.store import LogEntry, Store
@@ -172,7 +172,7 @@ class MasterService:
         self.replicas.wanted(view)
         return view
 
-    def heartbeat(self, beat: Heartbeat) -> tuple[list[Removal], list[tuple[int, bytes]]]:
+    def heartbeat(self, beat: Heartbeat) -> BeatAnswer:
         return self.replicas.heartbeat(beat)
 
     def update_safe_mode(self) -> None:

@@ -246,7 +246,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 )
         master = self._master()
         HEARTBEATS.inc()
-        removals, extended = master.heartbeat(
+        answer = master.heartbeat(
             Heartbeat(
                 address=request.address,
                 rack=request.rack,
@@ -260,15 +260,21 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 failed_dirs=tuple(request.failed_dirs),
                 lost=tuple(request.lost),
                 slow_dirs=tuple(request.slow_dirs),
+                incremental=request.incremental,
+                gone=tuple(request.gone),
+                replica_count=request.replica_count,
             )
         )
         return master_pb2.HeartbeatResponse(
             delete=[
-                master_pb2.Removal(handle=r.handle, max_version=r.max_version) for r in removals
+                master_pb2.Removal(handle=r.handle, max_version=r.max_version)
+                for r in answer.removals
             ],
             interval_seconds=self.service.config.heartbeat_interval,
-            extended=[handle for handle, _ in extended],
-            extended_tokens=[token for _, token in extended],
+            extended=[handle for handle, _ in answer.extended],
+            extended_tokens=[token for _, token in answer.extended],
+            full_report=answer.full_report,
+            recheck=answer.recheck,
             lease_seconds=self.service.config.lease_seconds,
             keys=_keys(master.tokens),
         )

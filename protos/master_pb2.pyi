@@ -211,7 +211,7 @@ class ReplicaReport(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs", "lost", "slow_dirs")
+    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs", "lost", "slow_dirs", "incremental", "gone", "replica_count")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -224,6 +224,9 @@ class HeartbeatRequest(_message.Message):
     FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
     LOST_FIELD_NUMBER: _ClassVar[int]
     SLOW_DIRS_FIELD_NUMBER: _ClassVar[int]
+    INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
+    GONE_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_COUNT_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     used_bytes: int
@@ -236,7 +239,10 @@ class HeartbeatRequest(_message.Message):
     failed_dirs: _containers.RepeatedScalarFieldContainer[str]
     lost: _containers.RepeatedScalarFieldContainer[int]
     slow_dirs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[int]] = ..., slow_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
+    incremental: bool
+    gone: _containers.RepeatedScalarFieldContainer[int]
+    replica_count: int
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[int]] = ..., slow_dirs: _Optional[_Iterable[str]] = ..., incremental: _Optional[bool] = ..., gone: _Optional[_Iterable[int]] = ..., replica_count: _Optional[int] = ...) -> None: ...
 
 class Removal(_message.Message):
     __slots__ = ("handle", "max_version")
@@ -247,20 +253,24 @@ class Removal(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., max_version: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys", "extended_tokens")
+    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys", "extended_tokens", "full_report", "recheck")
     DELETE_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EXTENDED_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     EXTENDED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    FULL_REPORT_FIELD_NUMBER: _ClassVar[int]
+    RECHECK_FIELD_NUMBER: _ClassVar[int]
     delete: _containers.RepeatedCompositeFieldContainer[Removal]
     interval_seconds: float
     extended: _containers.RepeatedScalarFieldContainer[int]
     lease_seconds: float
     keys: _containers.RepeatedCompositeFieldContainer[TokenKey]
     extended_tokens: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., extended_tokens: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    full_report: bool
+    recheck: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., extended_tokens: _Optional[_Iterable[bytes]] = ..., full_report: _Optional[bool] = ..., recheck: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TokenKey(_message.Message):
     __slots__ = ("id", "secret", "until")

@@ -311,3 +311,24 @@ def test_a_record_id_that_would_break_the_id_file_is_never_written(store: ChunkS
     with pytest.raises(errors.InvalidArgument, match="record id"):
         store.record(1, "two\nlines", 0)
     assert store.ids_of(1) == {}
+
+
+def test_every_change_of_a_replica_is_marked_for_the_next_incremental_report(
+    store: ChunkStore, tmp_path: Path
+) -> None:
+    """An incremental heartbeat lists what `changes` marked: a replica missing from it would
+    be judged only by the next full report, an hour later."""
+    store.changes.take()
+    assert store.reports_of(store.changes.take()) == ([], [])
+    store.set_version(2, 1, create=True)  # made
+    store.write(1, 1, 0, b"x" * 100)  # a new length
+    assert store.reports_of(store.changes.take()) == ([(1, 1, 100), (2, 1, 0)], [])
+    store.set_version(1, 2, create=False)  # a new version
+    assert store.reports_of(store.changes.take()) == ([(1, 2, 100)], [])
+    store.delete(2, max_version=1)  # removed
+    assert store.reports_of(store.changes.take()) == ([], [2])
+    (tmp_path / "1.chunk").write_bytes(b"y" * 100)  # damaged on disk, found by a read
+    with pytest.raises(CorruptReplica):
+        read_all(store, 1, 2)
+    assert store.changes.take() == {1}
+    assert store.reports_of({1}) == ([], []), "corrupt: in the corrupt list, neither here nor gone"

@@ -19,7 +19,7 @@ from common import transport
 from common.limits import MAX_INLINE
 from master.metrics import DESCRIBED
 from protos import chunkserver_pb2 as cpb
-from tests.conftest import FAST_TIMING, replica_path, run_gfs
+from tests.conftest import FAST_TIMING, replica_path, run_gfs, wait_until
 
 pytestmark = pytest.mark.cluster
 # Records may be a quarter of a chunk: one chunk size that lets a record be too large to go
@@ -160,6 +160,48 @@ def test_a_put_adds_its_first_chunk_with_the_file(cluster: LocalCluster) -> None
         # Two chunks: the second is looked up as before.
         gfs.put(io.BytesIO(os.urandom(CHUNK + 1)), "/two-chunks")
         assert calls([master], "Master.GetChunk") == lookups + 1
+
+
+def reports(master_http: str, kind: str) -> tuple[float, float]:
+    """(reports taken, replicas they listed) of `kind` so far."""
+    samples, label = scrape(master_http), (("kind", kind),)
+    return (
+        samples.get(("gfs_master_reports_total", label), 0.0),
+        samples.get(("gfs_master_reported_replicas_total", label), 0.0),
+    )
+
+
+def test_heartbeats_list_only_the_replicas_that_changed(cluster: LocalCluster) -> None:
+    """Once a server has made its full report, its heartbeats cost what changed: none of the
+    replicas it already reported while nothing changes, each new one once."""
+    with Client(cluster.master_address, timeout=10) as gfs:
+        master_http = gfs.report().master_http
+        gfs.mkdir("/steady")
+        for i in range(10):
+            gfs.put(io.BytesIO(b"x" * 100), f"/steady/{i}")
+        beats, listed = reports(master_http, "incremental")
+        wait_until(
+            lambda: reports(master_http, "incremental")[0] >= beats + 3 * 3,
+            timeout=30,
+            what="three more incremental reports of each server",
+        )
+        beats, listed = reports(master_http, "incremental")
+        full = reports(master_http, "full")
+        wait_until(
+            lambda: reports(master_http, "incremental")[0] >= beats + 3 * 3,
+            timeout=30,
+            what="three more incremental reports of each server",
+        )
+        assert reports(master_http, "incremental")[1] == listed, "nothing changed, none listed"
+        gfs.put(io.BytesIO(b"y" * 100), "/steady/new")
+        wait_until(
+            lambda: reports(master_http, "incremental")[1] >= listed + 3,
+            timeout=30,
+            what="the new chunk's three replicas listed",
+        )
+        assert reports(master_http, "full") == full, "no full report meanwhile"
+        located = gfs.stat("/steady/new").chunks[0].replicas
+        assert len(located) == 3
 
 
 def test_the_cluster_gauges_are_all_described(cluster: LocalCluster) -> None:

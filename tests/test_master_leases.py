@@ -47,7 +47,7 @@ def beat_all(
             continue
         reports = [Report(h, v, 0) for h, v in fake.held.get(address, {}).items()]
         asks = (extend or []) if address == holder else []
-        _, granted = service.heartbeat(Heartbeat(address, "r", 0, 10**12, reports, [], asks))
+        granted = service.heartbeat(Heartbeat(address, "r", 0, 10**12, reports, [], asks)).extended
         extended += [handle for handle, _ in granted]
     return extended
 
@@ -218,7 +218,7 @@ def test_a_version_no_replica_took_makes_no_replica_stale(setup, tmp_path: Path)
     )
     for address in first.replicas:
         reports = [Report(first.handle, first.version, 0)]
-        removals, _ = restarted.heartbeat(Heartbeat(address, "r", 0, 10**12, reports))
+        removals = restarted.heartbeat(Heartbeat(address, "r", 0, 10**12, reports)).removals
         assert removals == []
     untaken = first.version + 1
 
@@ -236,7 +236,7 @@ def test_a_version_no_replica_took_makes_no_replica_stale(setup, tmp_path: Path)
     assert restarted.store.load().chunks[first.handle].floor == 0, "taken: no floor any more"
     restarted.update_safe_mode()
     late = Report(first.handle, first.version, 0)  # a replica still at the old version now
-    removals, _ = restarted.heartbeat(Heartbeat("d:1", "r", 0, 10**12, [late]))
+    removals = restarted.heartbeat(Heartbeat("d:1", "r", 0, 10**12, [late])).removals
     assert [r.handle for r in removals] == [first.handle]
 
 
@@ -268,7 +268,7 @@ def test_a_primary_whose_disk_failed_under_its_lease_is_not_extended(setup) -> N
     first = service.get_chunk("/f", 0, for_write=True)
     clock[0] += LEASE / 2
     beat = Heartbeat(first.primary, "r", 0, 10**12, extend=[(1, first.version)], lost=(1,))
-    assert service.heartbeat(beat)[1] == []
+    assert service.heartbeat(beat).extended == []
 
 
 def test_a_primary_that_keeps_mutating_keeps_its_lease_through_heartbeats(setup) -> None:  # type: ignore[no-untyped-def]
@@ -289,7 +289,9 @@ def test_an_expired_lease_is_never_revived_and_only_its_holder_extends_it(setup)
     service, fake, clock = setup
     first = service.get_chunk("/f", 0, for_write=True)
     other = next(a for a in ("a:1", "b:1", "c:1", "d:1") if a != first.primary)
-    _, granted = service.heartbeat(Heartbeat(other, "r", 0, 10**12, [], [], [(1, first.version)]))
+    granted = service.heartbeat(
+        Heartbeat(other, "r", 0, 10**12, [], [], [(1, first.version)])
+    ).extended
     assert granted == []
     clock[0] += LEASE + MARGIN
     assert beat_all(service, fake, extend=[(1, first.version)]) == []
@@ -385,9 +387,9 @@ def test_an_extended_lease_comes_with_a_new_token_for_its_secondaries(setup) -> 
     first = service.get_chunk("/f", 0, for_write=True)
     clock[0] += LEASE / 2 + 0.1
     reports = [Report(1, first.version, 0)]
-    _, granted = service.heartbeat(
+    granted = service.heartbeat(
         Heartbeat(first.primary, "r", 0, 10**12, reports, [], [(1, first.version)])
-    )
+    ).extended
     ((handle, blob),) = granted
     chunk = service.chunk(1)
     assert handle == 1 and chunk is not None
