@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from common import paths
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """A file or directory. Files hold their chunk handles in order."""
 
@@ -31,7 +31,7 @@ class Node:
     replication: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """A chunk's version, reference count and lease (holder and expiry, wall-clock seconds)."""
 
@@ -134,7 +134,7 @@ class MasterState:
 
     def __post_init__(self) -> None:
         if "/" not in self.nodes:
-            self._put(Node("/", True, 0.0, 0.0, ROOT_MODE, group=ROOT_GROUP))
+            self.put(Node("/", True, 0.0, 0.0, ROOT_MODE, group=ROOT_GROUP))
 
     def apply(self, mutation: Mutation) -> None:
         for change in mutation.changes:
@@ -143,7 +143,7 @@ class MasterState:
     def apply_change(self, change: Change) -> None:
         match change:
             case PutNode(node):
-                self._put(node)
+                self.put(node)
             case DeleteNode(path):
                 self.nodes.pop(path, None)
                 self.children.pop(path, None)
@@ -155,7 +155,7 @@ class MasterState:
             case RaiseNextHandle(value):
                 self.next_handle = max(self.next_handle, value)
 
-    def _put(self, node: Node) -> None:
+    def put(self, node: Node) -> None:
         self.nodes[node.path] = node
         if node.is_dir:
             self.children.setdefault(node.path, set())
