@@ -239,20 +239,31 @@ class Store:
                 if_not_exists=True,
             )
 
-    def _nodes(self) -> Iterator[Node]:
+    def _nodes(self, chunks: dict[int, Chunk] | None = None) -> Iterator[Node]:
         """Every node, built from sqlite3's row tuples (sqlite-utils' dict per row, and
-        keyword arguments, were most of a large master's start-up)."""
+        keyword arguments, were most of a large master's start-up). Values most rows repeat
+        (owner, group, mode) are one object each, and a chunk handle is `chunks`' own int: a
+        million files held a million copies of each."""
+        table = chunks or {}
+        names: dict[str, str] = {}
+        modes: dict[int, int] = {}
         select = f"SELECT {', '.join(_quoted(NODE_COLUMNS))} FROM nodes"
-        for path, is_dir, ctime, mtime, mode, owner, group, size, chunks, rep in self.db.execute(
+        for path, is_dir, ctime, mtime, mode, owner, group, size, listed, rep in self.db.execute(
             select
         ):
-            handles = () if chunks == "[]" else tuple(json.loads(chunks))
+            handles: tuple[int, ...] = ()
+            if listed != "[]":
+                handles = tuple(table[h].handle if h in table else h for h in json.loads(listed))
+            owner, group = names.setdefault(owner, owner), names.setdefault(group, group)
+            mode = modes.setdefault(mode, mode)
             yield Node(path, bool(is_dir), ctime, mtime, mode, owner, group, size, handles, rep)
 
     def _chunks(self) -> Iterator[Chunk]:
+        holders: dict[str, str] = {}
         select = f"SELECT {', '.join(_quoted(CHUNK_COLUMNS))} FROM chunks"  # Chunk's fields
-        for row in self.db.execute(select):
-            yield Chunk(*row)
+        for handle, version, refcount, holder, expiry, *rest in self.db.execute(select):
+            holder = holders.setdefault(holder, holder)
+            yield Chunk(handle, version, refcount, holder, expiry if expiry else 0.0, *rest)
 
     def _recorded_next_handle(self) -> int | None:
         """The next handle to issue, as the store recorded it (None: a store from before)."""
@@ -269,10 +280,10 @@ class Store:
         collecting = gc.isenabled()
         gc.disable()  # a million new objects, none of them garbage: no collection passes
         try:
-            for node in self._nodes():
-                state.put(node)
             for chunk in self._chunks():
                 state.chunks[chunk.handle] = chunk
+            for node in self._nodes(state.chunks):
+                state.put(node)
             recorded = self._recorded_next_handle()
             state.apply_change(RaiseNextHandle(recorded or 1))
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as err:
