@@ -5,6 +5,7 @@ copies and decommissioning. Decisions come from the pure planners (`replication`
 from __future__ import annotations
 
 import logging
+import math
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -20,9 +21,9 @@ from master.state import Chunk
 
 log = logging.getLogger(__name__)
 
-# Repair judges the chunks whose replicas or row changed and those it left wanting; every chunk
-# once in this long too (seconds), as a safety net.
-RESCAN = 300.0
+# Repair judges the chunks whose replicas or row changed and those it left wanting; and, as a
+# safety net, sweeps the whole chunk table once in this long (seconds), a slice each round.
+SWEEP = 300.0
 
 
 @dataclass
@@ -47,7 +48,8 @@ class ReplicaManager:
         self._wanted: set[int] = set()  # under-replicated chunks a client asked for
         self._catching_up: set[tuple[int, str]] = set()  # (handle, address) being told
         self._unsettled: set[int] = set()  # chunks repair left wanting: judged again next round
-        self._rescanned = float("-inf")  # when repair last judged every chunk
+        self._swept_to = 1  # the handle the sweep goes on from
+        self._swept_at = float("-inf")  # when it last took a slice
         if self.safe_mode.active:
             log.info("in safe mode until %d chunks are reported", len(meta.state.chunks))
 
@@ -226,20 +228,38 @@ class ReplicaManager:
     def _to_judge(self, now: float) -> dict[int, Chunk]:
         """The steady chunks this round of repair judges: those touched since the last round
         (`Chunkservers.touched`, a changed row), those it left wanting, those a client waits
-        on and those with a corrupt replica; every chunk once in RESCAN seconds. Busy ones are
-        left wanting. The caller holds `meta.core`."""
-        table, servers = self.meta.state.chunks, self.meta.servers
-        touched = servers.take_touched()
-        if now - self._rescanned >= RESCAN:
-            self._rescanned = now
-            handles: set[int] = set(table)
-        else:
-            handles = touched | self._unsettled | self._wanted
-            for info in servers.servers.values():
-                handles |= info.corrupt
-        busy = self.chunks.busy()
+        on and those with a corrupt replica; and the sweep's next slice. Busy ones are left
+        wanting. The caller holds `meta.core`."""
+        servers = self.meta.servers
+        handles = servers.take_touched() | self._unsettled | self._wanted | self._sweep(now)
+        for info in servers.servers.values():
+            handles |= info.corrupt
+        table, busy = self.meta.state.chunks, self.chunks.busy()
         self._unsettled = handles & busy
         return {h: table[h] for h in handles - busy if h in table}
+
+    def _sweep(self, now: float) -> set[int]:
+        """The chunks of the next slice of the table (by handle) that do not look settled:
+        not exactly their target of replicas, all on live servers in service. A slice is as
+        large a share of the table as the time since the last one is of SWEEP, so the whole
+        table is looked at in SWEEP seconds without a round that judges it all (after a
+        longer pause, as at start, it all is)."""
+        table, end = self.meta.state.chunks, self.meta.state.next_handle
+        servers, default = self.meta.servers, self.config.replication
+        elapsed, self._swept_at = now - self._swept_at, now
+        if elapsed >= SWEEP:
+            return set(table)
+        start = self._swept_to if self._swept_to < end else 1
+        self._swept_to = min(end, start + math.ceil(end * max(elapsed, 0.0) / SWEEP))
+        serving = {a.address for a in servers.live_servers(now)} - servers.retiring
+        odd = set()
+        for handle in range(start, self._swept_to):
+            chunk = table.get(handle)
+            if chunk is not None:
+                held = servers.locations.get(handle, ())
+                if len(held) != chunk.target(default) or not serving.issuperset(held):
+                    odd.add(handle)
+        return odd
 
     def _busy_servers(self) -> dict[str, int]:
         """Copies each server takes part in now. The caller holds `meta.core`."""
