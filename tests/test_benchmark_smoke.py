@@ -82,6 +82,23 @@ def test_fileobjects_benchmark_runs_and_reports_both_ratios(tmp_path: Path) -> N
 
 
 @pytest.mark.cluster
+def test_scale_benchmark_measures_a_master_of_many_files(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--files", "3000",
+         "--idle-seconds", "2", "--settle-seconds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: a target missed
+    figures = json.loads(out.read_text())
+    assert figures["files"] == 3000 and figures["restart_s"] > 0 and figures["raw_scan_s"] > 0
+    assert figures["rss_with_locations_mib"] >= figures["rss_mib"] > 0
+    assert figures["stat_p50_ms"] > 0 and figures["bare_call_p50_ms"] > 0
+    assert figures["heartbeat_ms"] > 0 and figures["full_report_ms"] > 0
+    assert 0 <= figures["idle_cpu_pct"] < 100
+
+
+@pytest.mark.cluster
 def test_pages_benchmark_runs_and_reports_latency_and_ratios(tmp_path: Path) -> None:
     out = tmp_path / "pages.json"
     result = subprocess.run(

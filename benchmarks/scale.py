@@ -1,0 +1,339 @@
+"""A master of many files: start-up, memory, stat and ls latency, idle CPU, heartbeat cost.
+
+    python benchmarks/scale.py [--files 1000000] [--idle-seconds 30]
+
+Builds a master's store of --files one-chunk files (1000 to a directory; each made, given its
+chunk, leased and given its length: four log entries) through the store's own code, then
+starts a master on it (its log in --master-log, if given) and measures:
+- start-up: from starting the process to its first answered Stat; the limit beside it is the
+  raw SQLite read of the same tables, measured in the same run;
+- RSS before and after three chunkservers reported every replica (the locations);
+- Stat (one file) and List (a directory of 1000) latency, beside a bare gRPC no-op call's;
+- idle CPU: the master's share of a core while the three servers beat every second, nothing
+  changing (incremental reports, the timer's liveness, repair and log checks);
+- a heartbeat's round trip when nothing changed, and the full report of every replica.
+The chunkservers are this process's threads speaking the heartbeat protocol with the replicas
+of a real one (no data: a report is all the master sees of a chunkserver here). Prints each
+figure with its target and writes benchmarks/results/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+from typing import IO
+
+import grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from common.transport import CHANNEL_OPTIONS  # noqa: E402
+from master import namespace  # noqa: E402
+from master.state import Mutation, PutChunk, PutNode  # noqa: E402
+from master.store import Store  # noqa: E402
+from protos import master_pb2, master_pb2_grpc  # noqa: E402
+
+PER_DIR = 1000
+SERVERS = 3
+# At a million files (the targets of the scale issue).
+TARGETS = {"restart_s": 5.0, "rss_with_locations_mib": 1024.0, "idle_cpu_pct": 5.0}
+TARGET_HEARTBEAT_MS = 5.0
+
+
+def path_of(i: int) -> str:
+    return f"/d{i // PER_DIR:04d}/f{i % PER_DIR:03d}"
+
+
+def build(files: int, directory: Path) -> float:
+    """A master store of `files` one-chunk files; returns the seconds it took."""
+    began = time.monotonic()
+    store = Store(directory / "master.db")
+    state = store.load()
+    batch: list[Mutation] = []
+
+    def flush() -> None:
+        changes = tuple(c for m in batch for c in m.changes)
+        store.commit(Mutation("bulk", {"files": len(batch)}, changes))
+        batch.clear()
+
+    def add(mutation: Mutation) -> None:
+        state.apply(mutation)
+        batch.append(mutation)
+
+    for i in range(files):
+        path = path_of(i)
+        if i % PER_DIR == 0:
+            add(namespace.mkdir(state, path.rsplit("/", 1)[0], parents=False, now=1.0))
+        add(namespace.create(state, path, now=1.0))
+        add(namespace.add_chunks(state, path, 0, now=1.0))
+        handle = state.nodes[path].chunks[0]  # written: leased once (the floor goes)
+        add(
+            Mutation(
+                "grant",
+                {"handle": handle},
+                (PutChunk(dataclasses.replace(state.chunks[handle], floor=0)),),
+            )
+        )
+        node = dataclasses.replace(state.nodes[path], size=1000)
+        add(Mutation("set_length", {"path": path}, (PutNode(node),)))
+        if len(batch) >= 30_000:
+            flush()
+    flush()
+    store.close()
+    return time.monotonic() - began
+
+
+def raw_scan(directory: Path) -> float:
+    """The limit for start-up: reading every row of the state tables with sqlite3 alone."""
+    began = time.monotonic()
+    db = sqlite3.connect(directory / "master.db")
+    for table in ("nodes", "chunks"):
+        for _ in db.execute(f"SELECT * FROM {table}"):
+            pass
+    db.close()
+    return time.monotonic() - began
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_master(directory: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Starts a master on `directory`; returns it, its address and the seconds to its first
+    answered Stat."""
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "client.cli",
+            "master",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(directory),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    if "serving on" not in line:
+        proc.kill()
+        raise SystemExit(f"the master did not start: {line!r}")
+    address = line.split("serving on")[1].split()[0]
+    stub = master_pb2_grpc.MasterStub(grpc.insecure_channel(address, options=CHANNEL_OPTIONS))  # type: ignore[no-untyped-call]
+    while True:
+        try:
+            stub.Stat(master_pb2.StatRequest(path=path_of(0)), timeout=5)
+            return proc, address, time.monotonic() - began
+        except grpc.RpcError:
+            time.sleep(0.01)
+
+
+class FakeChunkserver(threading.Thread):
+    """Beats like a chunkserver holding a replica of every chunk: a full report first, then
+    incremental ones listing nothing (nothing changes). Times each beat's round trip."""
+
+    def __init__(self, address: str, master: str, handles: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.address, self.handles = address, handles
+        self.stub = master_pb2_grpc.MasterStub(  # type: ignore[no-untyped-call]
+            grpc.insecure_channel(master, options=CHANNEL_OPTIONS)
+        )
+        self.full_ms = 0.0
+        self.beats_ms: list[float] = []
+        self.reported = threading.Event()
+        self.stop = threading.Event()
+
+    def beat(self, full: bool) -> float:
+        replicas = [
+            master_pb2.ReplicaReport(handle=h, version=2, length=1000)
+            for h in (self.handles if full else ())
+        ]
+        request = master_pb2.HeartbeatRequest(
+            address=self.address,
+            rack="default",
+            used_bytes=1000 * len(self.handles),
+            free_bytes=10**12,
+            replicas=replicas,
+            incremental=not full,
+            replica_count=len(self.handles),
+        )
+        began = time.monotonic()
+        reply = self.stub.Heartbeat(request, timeout=120)
+        took = (time.monotonic() - began) * 1000
+        if reply.full_report:
+            return self.beat(full=True)
+        return took
+
+    def run(self) -> None:
+        self.full_ms = self.beat(full=True)
+        self.reported.set()
+        while not self.stop.wait(1.0):
+            self.beats_ms.append(self.beat(full=False))
+
+
+def noop_latency_ms(calls: int) -> float:
+    """p50 of a bare gRPC no-op call on this host (a Python server like the master's)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=CHANNEL_OPTIONS)
+    handler = grpc.unary_unary_rpc_method_handler(
+        lambda request, context: master_pb2.FileInfo(),
+        request_deserializer=master_pb2.StatRequest.FromString,
+        response_serializer=master_pb2.FileInfo.SerializeToString,
+    )
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("b.N", {"C": handler})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS)
+        call = channel.unary_unary(
+            "/b.N/C",
+            request_serializer=master_pb2.StatRequest.SerializeToString,
+            response_deserializer=master_pb2.FileInfo.FromString,
+        )
+        return latencies(lambda: call(master_pb2.StatRequest(path="/x"), timeout=10), calls)[0]
+    finally:
+        server.stop(0)
+
+
+def latencies(call: object, calls: int) -> tuple[float, float]:
+    """(p50, p99) in ms of `calls` calls one after another."""
+    assert callable(call)
+    took = []
+    for _ in range(calls):
+        began = time.perf_counter()
+        call()
+        took.append((time.perf_counter() - began) * 1000)
+    took.sort()
+    return statistics.median(took), took[int(len(took) * 0.99) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=1_000_000)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--settle-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--store", type=Path, default=None, help="build here, or use the store built here before"
+    )
+    parser.add_argument("--master-log", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+        directory = args.store or Path(tmp)
+        built = 0.0
+        if not (directory / "master.db").exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            built = build(args.files, directory)
+            print(f"built {args.files} files in {built:.0f}s")
+        raw = raw_scan(directory)
+        log = args.master_log.open("wb") if args.master_log else open(os.devnull, "wb")  # noqa: SIM115
+        proc, address, restart = start_master(directory, log)
+        servers: list[FakeChunkserver] = []
+        try:
+            rss = rss_mib(proc.pid)
+            handles = list(range(1, args.files + 1))
+            servers = [
+                FakeChunkserver(f"127.0.0.1:{20000 + n}", address, handles) for n in range(SERVERS)
+            ]
+            for server in servers:
+                server.start()
+            for server in servers:
+                server.reported.wait()
+            time.sleep(args.settle_seconds)  # safe mode ends; repair's first round walks all
+            rss_located = rss_mib(proc.pid)
+            stub = master_pb2_grpc.MasterStub(  # type: ignore[no-untyped-call]
+                grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+            )
+            step = max(1, args.files // 2000)
+            paths = iter([path_of(i) for i in range(0, args.files, step)] * 2)
+            stat = latencies(
+                lambda: stub.Stat(master_pb2.StatRequest(path=next(paths)), timeout=10), 2000
+            )
+            listing = latencies(
+                lambda: stub.List(master_pb2.ListRequest(path="/d0000"), timeout=10), 100
+            )
+            bare = noop_latency_ms(2000)
+            for server in servers:
+                server.beats_ms.clear()
+            cpu_before, idle_began = cpu_seconds(proc.pid), time.monotonic()
+            time.sleep(args.idle_seconds)
+            idle = (cpu_seconds(proc.pid) - cpu_before) / (time.monotonic() - idle_began) * 100
+        finally:
+            for server in servers:
+                server.stop.set()
+            proc.terminate()
+            proc.wait()
+            log.close()
+    beats = sorted(ms for s in servers for ms in s.beats_ms)
+    result = {
+        "files": args.files,
+        "build_s": built,
+        "restart_s": restart,
+        "raw_scan_s": raw,
+        "restart_of_raw_scan": restart / raw,
+        "rss_mib": rss,
+        "rss_with_locations_mib": rss_located,
+        "stat_p50_ms": stat[0],
+        "stat_p99_ms": stat[1],
+        "ls_1000_p50_ms": listing[0],
+        "bare_call_p50_ms": bare,
+        "idle_cpu_pct": idle,
+        "heartbeat_ms": statistics.median(beats),
+        "heartbeat_max_ms": beats[-1],
+        "full_report_ms": statistics.median(s.full_ms for s in servers),
+        "targets_at_1m": {**TARGETS, "heartbeat_ms": TARGET_HEARTBEAT_MS},
+        "cores": os.cpu_count(),
+    }
+    print(f"{args.files} files, {os.cpu_count()} cores")
+    print(f"start-up to first answer  {restart:8.2f} s   (raw SQLite read {raw:.2f} s; target < 5)")
+    print(f"RSS serving               {rss:8.0f} MiB")
+    print(f"RSS with {SERVERS} servers' replicas {rss_located:5.0f} MiB (target < 1024)")
+    print(
+        f"stat p50 / p99            {stat[0]:8.2f} / {stat[1]:.2f} ms (bare gRPC call {bare:.2f})"
+    )
+    print(f"ls of 1000 entries p50    {listing[0]:8.2f} ms")
+    print(f"idle CPU                  {idle:8.1f} % of a core (target < 5)")
+    print(
+        f"heartbeat, nothing changed {result['heartbeat_ms']:7.2f} ms p50, "
+        f"{beats[-1]:.2f} max (target < 5)"
+    )
+    print(f"full report of {args.files} replicas {result['full_report_ms']:.0f} ms")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    met = (
+        restart < TARGETS["restart_s"]
+        and rss_located < TARGETS["rss_with_locations_mib"]
+        and idle < TARGETS["idle_cpu_pct"]
+        and result["heartbeat_ms"] < TARGET_HEARTBEAT_MS
+    )
+    print("targets met" if met else "TARGET MISSED")
+    sys.exit(0 if met else 1)
+
+
+if __name__ == "__main__":
+    main()
