@@ -113,47 +113,17 @@ def rate(kind: str, address: str, processes: int, threads: int, seconds: float) 
 
 
 def restart_seconds(files: int, work: Path) -> float:
-    """Time from starting a master with `files` files in its store to its serving."""
-    from master import namespace
-    from master.store import Store
+    """Time from starting a master with `files` one-chunk files in its store to its first
+    answered Stat (benchmarks/scale.py measures the rest of such a master)."""
+    from scale import build, start_master
 
-    store = Store(work / "big" / "master.db")
-    state = store.load()
-    top = namespace.mkdir(state, "/many", parents=False, now=1.0)
-    store.commit(top)
-    state.apply(top)
-    batch = 10_000
-    for start in range(0, files, batch):
-        changes = []
-        for i in range(start, min(files, start + batch)):
-            changes.extend(namespace.create(state, f"/many/f{i:06d}", now=1.0).changes)
-        mutation = namespace.Mutation("create", {"bulk": start}, tuple(changes))
-        store.commit(mutation)
-        state.apply(mutation)
-    store.close()
-    began = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "client.cli",
-            "master",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(work / "big"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    took = time.monotonic() - began
+    directory = work / "big"
+    directory.mkdir()
+    build(files, directory)
+    with open(os.devnull, "wb") as log:
+        proc, _, took = start_master(directory, log)
     proc.terminate()
     proc.wait()
-    if b"serving on" not in line:
-        raise SystemExit(f"the master did not start: {line!r}")
     return took
 
 
