@@ -94,6 +94,8 @@ class ChunkStore:
         self._locks: KeyedLocks[int] = KeyedLocks()
         self._loaded_at = time.monotonic()
         self.changes = Changes()  # replicas changed since the master's last report of them
+        self._used = 0  # the sum of `metas`' lengths, kept as they change (not summed a beat)
+        self._used_lock = threading.Lock()
         self._load()
 
     def _dir(self, handle: int) -> Path:
@@ -197,7 +199,7 @@ class ChunkStore:
                 staging = self._staged.pop(handle, None)
                 if staging is not None:
                     staging.close()
-                self.metas.pop(handle, None)
+                self._set_meta(handle, None)
                 self.corrupt.discard(handle)
                 self.record_ids.pop(handle, None)
                 self._slots.pop(handle, None)
@@ -291,7 +293,7 @@ class ChunkStore:
             if not self._keep_newer(handle, meta, volume):
                 continue
             self._slots[handle] = slots
-            self.metas[handle] = meta
+            self._set_meta(handle, meta)
             try:
                 ids = _read_ids(self._ids(handle))
                 if ids:
@@ -350,6 +352,14 @@ class ChunkStore:
             raise CorruptReplica(handle, "failed verification earlier")
         return meta
 
+    def _set_meta(self, handle: int, meta: ReplicaMeta | None) -> None:
+        """Records (None: forgets) the replica's metadata in memory, and the bytes it holds."""
+        with self._used_lock:
+            old = self.metas.pop(handle, None) if meta is None else self.metas.get(handle)
+            self._used += (meta.length if meta else 0) - (old.length if old else 0)
+            if meta is not None:
+                self.metas[handle] = meta
+
     def _save_meta(self, handle: int, meta: ReplicaMeta) -> None:
         try:
             self._slots[handle] = metafile.save(
@@ -357,7 +367,7 @@ class ChunkStore:
             )
         except OSError as err:
             raise self._failure(handle, err, "record") from None
-        self.metas[handle] = meta
+        self._set_meta(handle, meta)
         self._written[handle] = time.monotonic()
         self.changes.mark(handle)
 
@@ -710,7 +720,7 @@ class ChunkStore:
         except OSError as err:
             raise self._failure(handle, err, "remove") from None
         self.record_ids.pop(handle, None)
-        self.metas.pop(handle, None)
+        self._set_meta(handle, None)
         self._slots.pop(handle, None)
         self.corrupt.discard(handle)
         self._unsettle(handle)
@@ -740,6 +750,6 @@ class ChunkStore:
 
     def usage(self) -> tuple[int, int]:
         """(bytes used by replicas, bytes free on the disks of the serving directories)."""
-        used = sum(m.length for m in list(self.metas.values()))
+        used = self._used
         free = {v.device(): v.free() for v in self.volumes if not v.failed}
         return used, sum(free.values())

@@ -332,3 +332,26 @@ def test_every_change_of_a_replica_is_marked_for_the_next_incremental_report(
         read_all(store, 1, 2)
     assert store.changes.take() == {1}
     assert store.reports_of({1}) == ([], []), "corrupt: in the corrupt list, neither here nor gone"
+
+
+def test_the_bytes_used_are_kept_as_replicas_change_not_summed_each_beat(tmp_path: Path) -> None:
+    """usage() is in every heartbeat: it summed every replica's length (a million replicas, a
+    million additions a second); its running total must match that sum whatever happens."""
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    store = ChunkStore(dirs, CHUNK, tolerated=1)
+
+    def summed(s: ChunkStore) -> int:
+        return sum(m.length for m in s.metas.values())
+
+    for handle in range(1, 7):
+        store.set_version(handle, 1, create=True)
+        store.write(handle, 1, 0, b"x" * (handle * 1000))
+    store.write(2, 1, 500, b"y" * 10)  # inside: no growth
+    store.write(3, 1, 5000, b"z" * 100)  # past the end: growth and a gap
+    store.set_version(4, 2, create=False)
+    store.delete(5, max_version=1)
+    assert store.usage()[0] == summed(store) > 0
+    store.fail(store.volumes[0], "gone")  # its replicas are forgotten with it
+    assert store.usage()[0] == summed(store)
+    again = ChunkStore(dirs, CHUNK, tolerated=1)  # loaded from disk
+    assert again.usage()[0] == summed(again) > 0
