@@ -315,7 +315,7 @@ class Chunkservers:
         info = self.servers.get(address)
         joined = info is None or address in self.declared_dead
         if beat.incremental and (info is None or joined or info.needs_full):
-            return HeartbeatOutcome([], joined=False, full_wanted=True)
+            return HeartbeatOutcome([], full_wanted=True)
         self.declared_dead.discard(address)
         if info is None:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)

@@ -75,7 +75,7 @@ class Metadata:
         with self.core:
             self.state = state
             self.servers.want_full_reports()
-            self.servers.touched |= set(state.chunks)
+            self.servers.touched.update(state.chunks)
 
     # --- reads --------------------------------------------------------------------------------
 

@@ -34,8 +34,8 @@ REPORTED_REPLICAS = Counter(
 )
 REPAIR_JUDGED = Counter(
     "gfs_master_repair_judged_chunks_total",
-    "Chunks repair judged: those whose replicas or row changed, or that it left wanting (every"
-    " chunk once per rescan)",
+    "Chunks repair judged: those whose replicas or row changed, that it left wanting, or that"
+    " its sweep found unsettled (every chunk after a pause of five minutes, as at start)",
 )
 LEASES_GRANTED = Counter("gfs_master_leases_granted_total", "Leases granted to a primary")
 LEASES_REVOKED = Counter("gfs_master_leases_revoked_total", "Leases taken back early")

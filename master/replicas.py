@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 # Repair judges the chunks whose replicas or row changed and those it left wanting; and, as a
 # safety net, sweeps the whole chunk table once in this long (seconds), a slice each round.
 SWEEP = 300.0
+
+
+def _settled(held: Collection[str], target: int, serving: set[str]) -> bool:
+    """Whether a chunk held on `held` needs nothing of repair: exactly its target of replicas,
+    every one on a live server in service (`serving`)."""
+    return len(held) == target and serving.issuperset(held)
 
 
 @dataclass
@@ -251,15 +258,19 @@ class ReplicaManager:
             return set(table)
         start = self._swept_to if self._swept_to < end else 1
         self._swept_to = min(end, start + math.ceil(end * max(elapsed, 0.0) / SWEEP))
-        serving = {a.address for a in servers.live_servers(now)} - servers.retiring
+        serving = self._serving(now)
         odd = set()
         for handle in range(start, self._swept_to):
             chunk = table.get(handle)
-            if chunk is not None:
-                held = servers.locations.get(handle, ())
-                if len(held) != chunk.target(default) or not serving.issuperset(held):
-                    odd.add(handle)
+            held = servers.locations.get(handle, ())
+            if chunk is not None and not _settled(held, chunk.target(default), serving):
+                odd.add(handle)
         return odd
+
+    def _serving(self, now: float) -> set[str]:
+        """Live servers not being drained. The caller holds `meta.core`."""
+        servers = self.meta.servers
+        return {s.address for s in servers.live_servers(now)} - servers.retiring
 
     def _busy_servers(self) -> dict[str, int]:
         """Copies each server takes part in now. The caller holds `meta.core`."""
@@ -347,12 +358,11 @@ class ReplicaManager:
                         removal.handle,
                         address,
                     )
+            serving = self._serving(now)
             self._unsettled |= {
                 h
                 for h, c in chunks.items()
-                if len(live[h]) != c.target(target)
-                or h in self.cloning
-                or not servers.retiring.isdisjoint(live[h])
+                if h in self.cloning or not _settled(live[h], c.target(target), serving)
             }
         for clone in clones:
             self.jobs.submit(self.clone, clone)
