@@ -284,10 +284,11 @@ class Client:
     def oplog(self, since: int = 0, limit: int = 0) -> Iterator[LogRecord]:
         """The master's op-log entries after `since`, oldest first."""
         stub = self.channels.master(self.master_address)
-        request = master_pb2.StreamLogRequest(since=since, limit=limit)
+        request = master_pb2.StreamLogRequest(since=since, limit=limit, batch=1000)
         with transport.translating(f"master {self.master_address}"):
-            for r in stub.StreamLog(request, timeout=self.timeout):
-                yield LogRecord(r.seq, r.ts, r.op, json.loads(r.args_json))
+            for record in stub.StreamLog(request, timeout=self.timeout):
+                for r in record.entries or [record]:  # one a record from an older master
+                    yield LogRecord(r.seq, r.ts, r.op, json.loads(r.args_json))
 
     def _locate(self, path: str, index: int, for_write: bool) -> ChunkInfo:
         now = time.monotonic()

@@ -14,6 +14,8 @@ from master.store import LogEntry, Store
 
 log = logging.getLogger(__name__)
 
+PAGE = 1000  # log entries read at a time
+
 
 class Followers:
     """Where each named follower of the log is, and when it was last heard from. Log streams
@@ -55,11 +57,12 @@ class OpLog:
         limit: int,
         active: Callable[[], bool],
         follower: str = "",
-    ) -> Iterator[LogEntry | None]:
-        """Entries after `since`, oldest first; with `follow`, waits for new ones while
-        `active()` holds, yielding None as a keepalive each second it has nothing. Raises
-        `Compacted` if entries the reader needs were compacted away. A named `follower`'s
-        position is kept, so compaction leaves it what it still needs."""
+    ) -> Iterator[list[LogEntry]]:
+        """Entries after `since`, oldest first, a page at a time as the store reads them; with
+        `follow`, waits for new ones while `active()` holds, yielding an empty page as a
+        keepalive each second it has nothing. Raises `Compacted` if entries the reader needs
+        were compacted away. A named `follower`'s position is kept, so compaction leaves it
+        what it still needs."""
         if follower:
             self.followers.heard(follower, since)
         oldest, _ = self.store.log_bounds()
@@ -69,18 +72,18 @@ class OpLog:
             )
         sent = 0
         while active() and (limit <= 0 or sent < limit):
-            page = min(1000, limit - sent) if limit > 0 else 1000
+            page = min(PAGE, limit - sent) if limit > 0 else PAGE
             entries = self.store.read_log(since, page)
-            yield from entries
-            sent += len(entries)
             if entries:
+                yield entries
+                sent += len(entries)
                 since = entries[-1].seq
                 if follower:
                     self.followers.heard(follower, since)
             elif follow:
                 self.store.wait_for_entries(since, timeout=1.0)
                 if self.store.last_seq <= since:
-                    yield None
+                    yield []
             else:
                 return
 

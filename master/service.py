@@ -197,7 +197,7 @@ class MasterService:
         limit: int,
         active: Callable[[], bool],
         follower: str = "",
-    ) -> Iterator[LogEntry | None]:
+    ) -> Iterator[list[LogEntry]]:
         return self.oplog.stream(since, follow, limit, active, follower)
 
     def compact_log(self) -> None:

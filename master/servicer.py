@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
@@ -23,6 +24,7 @@ from master.permissions import SUPERGROUP, SUPERUSER, Caller
 from master.service import MasterService
 from master.shadow import ShadowService
 from master.state import Node
+from master.store import LogEntry
 from protos import master_pb2, master_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,35 @@ def _keys(tokens: TokenIssuer | None) -> list[master_pb2.TokenKey]:
     if tokens is None:
         return []
     return [master_pb2.TokenKey(id=k.id, secret=k.secret, until=k.until) for k in tokens.in_use()]
+
+
+RECORD_BYTES = 4 * 1024 * 1024  # the entries of one log record, well under a message's limit
+
+
+def _groups(page: list[LogEntry], most: int) -> Iterator[list[LogEntry]]:
+    """`page` in runs of at most `most` entries and about RECORD_BYTES (an entry larger than
+    that travels alone)."""
+    group: list[LogEntry] = []
+    size = 0
+    for entry in page:
+        length = len(entry.args_json) + len(entry.changes_json)
+        if group and (len(group) >= most or size + length > RECORD_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(entry)
+        size += length
+    if group:
+        yield group
+
+
+def _fields(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "ts": entry.ts,
+        "op": entry.op,
+        "args_json": entry.args_json,
+        "changes_json": entry.changes_json,
+    }
 
 
 def _caller(context: grpc.ServicerContext) -> Caller:
@@ -354,22 +385,21 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         tokens = self.service.tokens if who is not None and who.role == "shadow" else None
         first = True
         with self._followers.admit() if request.follow else contextlib.nullcontext():
-            for entry in self.service.oplog.stream(
+            for page in self.service.oplog.stream(
                 request.since, request.follow, request.limit, context.is_active, request.follower
             ):
                 head = self.service.store.last_seq
                 # A shadow's token keys: with the first record, then with every keepalive.
-                keys = _keys(tokens) if first or entry is None else []
+                keys = _keys(tokens) if first or not page else []
                 first = False
-                if entry is None:
+                if not page:
                     yield master_pb2.LogRecord(seq=0, head_seq=head, keys=keys)
-                    continue
-                yield master_pb2.LogRecord(
-                    seq=entry.seq,
-                    ts=entry.ts,
-                    op=entry.op,
-                    args_json=json.dumps(entry.args),
-                    changes_json=json.dumps(entry.changes),
-                    head_seq=head,
-                    keys=keys,
-                )
+                elif request.batch > 0:
+                    for group in _groups(page, request.batch):
+                        entries = [master_pb2.LogEntry(**_fields(e)) for e in group]
+                        yield master_pb2.LogRecord(head_seq=head, keys=keys, entries=entries)
+                        keys = []
+                else:
+                    for entry in page:
+                        yield master_pb2.LogRecord(**_fields(entry), head_seq=head, keys=keys)
+                        keys = []

@@ -26,13 +26,22 @@ from master.issuer import TokenIssuer
 from master.metadata import Metadata
 from master.oplog import OpLog
 from master.safemode import SafeMode
-from master.state import Mutation
-from master.store import LogEntry, Store, change_from_json
+from master.store import LogEntry, Store
 from protos import chunkserver_pb2, master_pb2
 
 log = logging.getLogger(__name__)
 
-REPLAY_BATCH = 500
+REPLAY_BATCH = 2000
+
+
+def entries_of(record: master_pb2.LogRecord) -> list[LogEntry]:
+    """The entries a StreamLog record carries: batched in `entries`, or one in its own fields
+    (from a master that predates batching, or asked for none); none in a keepalive."""
+    if record.entries:
+        return [LogEntry(e.seq, e.ts, e.op, e.args_json, e.changes_json) for e in record.entries]
+    if record.seq:
+        return [LogEntry(record.seq, record.ts, record.op, record.args_json, record.changes_json)]
+    return []
 
 
 class ShadowService:
@@ -119,7 +128,10 @@ class ShadowService:
     def _follow(self, stop: threading.Event) -> None:
         stub = self.channels.master(self.master_address)
         request = master_pb2.StreamLogRequest(
-            since=self.store.last_seq, follow=True, follower=self.config.listen
+            since=self.store.last_seq,
+            follow=True,
+            follower=self.config.listen,
+            batch=REPLAY_BATCH,
         )
         stream = stub.StreamLog(request)
         batch: list[LogEntry] = []
@@ -128,18 +140,10 @@ class ShadowService:
                 self.head_seq = max(self.head_seq, record.head_seq)
                 if record.keys and self.tokens is not None:
                     self.tokens.learn([Key(k.id, k.secret, k.until) for k in record.keys])
-                if record.seq:
-                    batch.append(
-                        LogEntry(
-                            record.seq,
-                            record.ts,
-                            record.op,
-                            json.loads(record.args_json),
-                            json.loads(record.changes_json),
-                        )
-                    )
+                entries = entries_of(record)
+                batch += entries
                 if batch and (
-                    len(batch) >= REPLAY_BATCH or record.seq == 0 or record.seq >= record.head_seq
+                    len(batch) >= REPLAY_BATCH or not entries or batch[-1].seq >= record.head_seq
                 ):
                     self._replay(batch)
                     batch = []
@@ -155,12 +159,11 @@ class ShadowService:
                 self._replay(batch)
 
     def _replay(self, entries: list[LogEntry]) -> None:
-        self.store.replay(entries)
+        mutations = self.store.replay(entries)
         meta = self.metadata
         with meta.core:
-            for entry in entries:
-                changes = tuple(change_from_json(c) for c in entry.changes)
-                meta.state.apply(Mutation(entry.op, entry.args, changes))
+            for mutation in mutations:
+                meta.state.apply(mutation)
 
     # --- where chunks live --------------------------------------------------------------------
 

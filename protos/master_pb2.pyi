@@ -341,19 +341,21 @@ class SafeModeState(_message.Message):
     def __init__(self, active: _Optional[bool] = ..., manual: _Optional[bool] = ..., known_chunks: _Optional[int] = ..., reported_chunks: _Optional[int] = ...) -> None: ...
 
 class StreamLogRequest(_message.Message):
-    __slots__ = ("since", "follow", "limit", "follower")
+    __slots__ = ("since", "follow", "limit", "follower", "batch")
     SINCE_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     FOLLOWER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     since: int
     follow: bool
     limit: int
     follower: str
-    def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ..., follower: _Optional[str] = ...) -> None: ...
+    batch: int
+    def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ..., follower: _Optional[str] = ..., batch: _Optional[int] = ...) -> None: ...
 
 class LogRecord(_message.Message):
-    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq", "keys")
+    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq", "keys", "entries")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
@@ -361,6 +363,7 @@ class LogRecord(_message.Message):
     CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
     seq: int
     ts: float
     op: str
@@ -368,7 +371,22 @@ class LogRecord(_message.Message):
     changes_json: str
     head_seq: int
     keys: _containers.RepeatedCompositeFieldContainer[TokenKey]
-    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ...) -> None: ...
+    entries: _containers.RepeatedCompositeFieldContainer[LogEntry]
+    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., entries: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ...) -> None: ...
+
+class LogEntry(_message.Message):
+    __slots__ = ("seq", "ts", "op", "args_json", "changes_json")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    ts: float
+    op: str
+    args_json: str
+    changes_json: str
+    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ...) -> None: ...
 
 class CheckpointPiece(_message.Message):
     __slots__ = ("seq", "changes_json")

@@ -1,5 +1,6 @@
 """Log compaction never takes what a follower still needs; a reader that missed compacted
-entries is told so rather than handed a gap."""
+entries is told so rather than handed a gap. Streamed in batches or one entry a record, a
+reader gets the same entries."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from common import errors
+from common import errors, transport
+from master import servicer
 from master.config import MasterConfig
+from master.server import MasterServer
 from master.service import MasterService
+from master.shadow import entries_of
 from master.store import Store
+from protos import master_pb2
 
 
 def service(tmp_path: Path, ttl: float = 3600.0) -> MasterService:
@@ -22,7 +27,7 @@ def read(svc: MasterService, since: int, limit: int, follower: str = "") -> list
     entries = svc.stream_log(
         since, follow=False, limit=limit, active=lambda: True, follower=follower
     )
-    return [e.seq for e in entries if e is not None]
+    return [e.seq for page in entries for e in page]
 
 
 def test_compaction_keeps_what_a_follower_has_not_received(tmp_path: Path) -> None:
@@ -47,3 +52,34 @@ def test_a_follower_not_heard_from_within_the_ttl_no_longer_holds_the_log(tmp_pa
     read(svc, 0, 3, follower="gone")
     svc.compact_log()
     assert svc.store.log_bounds() == (26, 30)
+
+
+def test_a_batched_stream_carries_the_same_entries_as_one_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = MasterServer(MasterConfig(data_dir=tmp_path, listen="127.0.0.1:0"))
+    server.start()
+    channels = transport.Channels()
+    try:
+        assert isinstance(server.service, MasterService)
+        for i in range(7):
+            server.service.create(f"/f{i}")
+        stub = channels.master(server.address)
+
+        def records(batch: int) -> list[master_pb2.LogRecord]:
+            request = master_pb2.StreamLogRequest(since=1, batch=batch)
+            return list(stub.StreamLog(request, timeout=10))
+
+        singles, batched = records(0), records(3)
+        assert [len(r.entries) for r in singles] == [0] * 6  # one entry each, in its fields
+        assert [len(r.entries) for r in batched] == [3, 3]
+        flat = [e for r in singles for e in entries_of(r)]
+        assert [e for r in batched for e in entries_of(r)] == flat
+        assert [e.seq for e in flat] == [2, 3, 4, 5, 6, 7]
+        assert [e.args["path"] for e in flat] == [f"/f{i}" for i in range(1, 7)]
+        assert entries_of(master_pb2.LogRecord(head_seq=7)) == [], "a keepalive carries none"
+        monkeypatch.setattr(servicer, "RECORD_BYTES", 10)  # smaller than any entry
+        assert [len(r.entries) for r in records(3)] == [1] * 6, "a large entry travels alone"
+    finally:
+        server.stop()
+        channels.close()

@@ -15,7 +15,7 @@ from master.permissions import Caller
 from master.placement import Candidate
 from master.replication import plan_clones, plan_trims
 from master.state import Chunk, MasterState
-from master.store import Store, change_from_json
+from master.store import Store
 
 ALICE = Caller("alice", frozenset({"alice"}))
 BOB = Caller("bob", frozenset({"bob"}))
@@ -93,8 +93,7 @@ def test_levels_survive_a_restart_and_reach_a_follower(tmp_path: Path) -> None:
         state.apply(mutation)
     follower = MasterState()
     for entry in store.read_log(0, 100):
-        for change in entry.changes:
-            follower.apply_change(change_from_json(change))
+        follower.apply(entry.mutation())
     store.close()
     again = Store(tmp_path / "m.db")
     for loaded in (again.load(), follower):

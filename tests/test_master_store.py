@@ -156,7 +156,6 @@ def test_a_database_from_before_the_floor_column_opens_and_takes_it(tmp_path: Pa
 
 def test_owners_groups_and_modes_survive_a_restart_and_a_replay(tmp_path: Path) -> None:
     from master.permissions import Caller
-    from master.store import change_from_json
 
     alice = Caller("alice", frozenset({"alice", "staff"}))
     store = Store(tmp_path / "m.db")
@@ -173,8 +172,7 @@ def test_owners_groups_and_modes_survive_a_restart_and_a_replay(tmp_path: Path) 
         state.apply(mutation)
     replayed = MasterState()  # a follower's state, from the log alone
     for entry in store.read_log(0, 100):
-        for change in entry.changes:
-            replayed.apply_change(change_from_json(change))
+        replayed.apply(entry.mutation())
     store.close()
     f = Store(tmp_path / "m.db").load().nodes["/d/f"]
     assert (f.owner, f.group, f.mode) == ("alice", "staff", 0o640)
@@ -197,3 +195,40 @@ def test_a_database_from_before_groups_opens_and_takes_them(tmp_path: Path) -> N
     store.commit(namespace.chown(state, "/f", "", "staff"))
     store.close()
     assert Store(path).load().nodes["/f"].group == "staff"
+
+
+def test_entries_written_together_leave_each_row_as_its_last_change_left_it(
+    tmp_path: Path,
+) -> None:
+    """A batch (a group commit, a follower's replay) writes a row changed several times once:
+    made, changed, deleted and made again in one batch, it ends as the last change left it."""
+    source = Store(tmp_path / "a.db")
+    state = source.load()
+    planners = [
+        lambda: namespace.mkdir(state, "/d", parents=False, now=1.0),
+        lambda: namespace.create(state, "/d/f", now=2.0),
+        lambda: namespace.add_chunks(state, "/d/f", 1, now=3.0),
+        lambda: namespace.extend(state, "/d/f", 100, now=4.0),
+        lambda: namespace.delete(state, "/d/f", recursive=False),  # the node and its chunks
+        lambda: namespace.create(state, "/d/f", now=5.0),  # the same path again
+        lambda: namespace.add_chunks(state, "/d/f", 0, now=6.0),
+    ]
+    for planner in planners:
+        mutation = planner()
+        source.commit(mutation)
+        state.apply(mutation)
+    copy = Store(tmp_path / "b.db")
+    replayed = copy.replay(source.read_log(since=0, limit=100))  # one batch, one transaction
+    follower = MasterState()
+    for mutation in replayed:
+        follower.apply(mutation)
+    again = copy.load()
+    assert (
+        (again.nodes, again.chunks)
+        == (state.nodes, state.chunks)
+        == (
+            follower.nodes,
+            follower.chunks,
+        )
+    )
+    assert again.next_handle == state.next_handle
