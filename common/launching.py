@@ -1,9 +1,11 @@
-"""What every server's command line shares: logging, running until a signal, the master's
-tuning flags (which `gfs master`, `gfs shadow` and `gfs cluster up` all take), and the
-options both `gfs SERVER` and `python -m SERVER` read."""
+"""What every server's command line shares: logging, the collector's settings, running until a
+signal, the master's
+tuning flags (which `gfs master`, `gfs shadow` and `gfs cluster up` all take), and the options
+both `gfs SERVER` and `python -m SERVER` read."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -20,6 +22,19 @@ from common.tls import TlsFiles
 
 MiB = 1024 * 1024
 DEFAULT_MASTER = "127.0.0.1:9000"
+# New objects between collections of the youngest generation. Python's 700 made collections a
+# third of a shadow's replay of the log (26k entries/s, 40k without them).
+YOUNG_COLLECTION = 50_000
+
+
+def settle_collector() -> None:
+    """For a server whose state is loaded: the objects it holds now are set aside from every
+    later collection (`gc.freeze`; reference counting still frees them when dropped, and the
+    state holds no cycles), so a full collection does not walk a million files' objects, and
+    the youngest generation is collected less often."""
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION, middle, old)
 
 
 def serve_forever(stop: Callable[[], None], tick: Callable[[], None] | None = None) -> None:

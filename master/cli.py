@@ -15,6 +15,7 @@ from common.launching import (
     master_options,
     serve_forever,
     server_logging,
+    settle_collector,
     tls_of,
     tls_options,
     verbose_option,
@@ -42,6 +43,7 @@ def _run(
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
     server = MasterServer(config, shadow_of=shadow_of)
+    settle_collector()
     server.start()
     announce(server.service.role, server.address)
     serve_forever(server.stop)
