@@ -99,6 +99,20 @@ def test_scale_benchmark_measures_a_master_of_many_files(tmp_path: Path) -> None
 
 
 @pytest.mark.cluster
+def test_shadow_benchmark_times_a_fresh_shadow_catching_up(tmp_path: Path) -> None:
+    out = tmp_path / "shadow.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "shadow.py"), "--files", "3000",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: a target missed
+    figures = json.loads(out.read_text())
+    assert figures["entries"] == 3000 * 4 + 3  # a directory per 1000 files, four entries a file
+    assert figures["entries_per_s"] > 0 and figures["raw_read_entries_per_s"] > 0
+
+
+@pytest.mark.cluster
 def test_pages_benchmark_runs_and_reports_latency_and_ratios(tmp_path: Path) -> None:
     out = tmp_path / "pages.json"
     result = subprocess.run(
