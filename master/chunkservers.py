@@ -30,6 +30,7 @@ from master.state import MasterState
 
 # Version sent with a removal of a replica whose chunk no longer exists: removes any version.
 ANY_VERSION = 2**63 - 1
+SHARED_TUPLES = 100_000  # distinct sets of servers holding chunks, kept to be shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,10 @@ class Chunkservers:
 
     dead_after: float
     servers: dict[str, ServerInfo] = field(default_factory=dict)
-    # A tuple, not a set: a million chunks' sets of three were 216 bytes each, tuples are 64.
+    # Sorted tuples shared by every chunk on the same servers (`_shared`): a set of three each
+    # was 216 bytes, a tuple 64, and a million of them pinned the memory of every report.
     locations: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    _tuples: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict, repr=False)
     # (handle, address) -> when an RPC acknowledged it; a report older than the ack may lack it.
     recent: dict[tuple[int, str], float] = field(default_factory=dict)
     report_grace: float = 5.0
@@ -232,7 +235,7 @@ class Chunkservers:
 
     def replicas(self, handle: int, now: float) -> list[str]:
         """Live servers holding the current version, in address order."""
-        return sorted(a for a in self.locations.get(handle, ()) if self.alive(a, now))
+        return [a for a in self.locations.get(handle, ()) if self.alive(a, now)]
 
     def lost(self, handle: int, now: float) -> list[str]:
         """Servers that held the current version and lost it: dead since, or their disk
@@ -253,7 +256,18 @@ class Chunkservers:
     def _locate(self, handle: int, address: str) -> None:
         held = self.locations.get(handle, ())
         if address not in held:
-            self.locations[handle] = (*held, address)
+            self.locations[handle] = self._shared((*held, address))
+
+    def _shared(self, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        """The one tuple for this set of servers, sorted. The table of them is emptied now and
+        then (it keeps sets no chunk is on any more); tuples in use stay shared all the same."""
+        key = tuple(sorted(addresses))
+        shared = self._tuples.get(key)
+        if shared is None:
+            if len(self._tuples) >= SHARED_TUPLES:
+                self._tuples.clear()
+            shared = self._tuples[key] = key
+        return shared
 
     def remove(self, handle: int, address: str, now: float) -> None:
         """The master ordered this replica removed: it no longer counts, even if a report
@@ -266,7 +280,7 @@ class Chunkservers:
         if address in held:
             rest = tuple(a for a in held if a != address)
             if rest:
-                self.locations[handle] = rest
+                self.locations[handle] = self._shared(rest)
             else:
                 del self.locations[handle]
         self.touched.add(handle)

@@ -35,7 +35,7 @@ import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from common import errors, transport
+from common import errors, memory, transport
 from common.clocks import SteadyClock
 from master.calls import GrpcChunkserverCalls
 from master.chunkcontrol import ChunkControl
@@ -54,6 +54,9 @@ from master.store import LogEntry, Store
 __all__ = ["ChunkView", "MasterService"]
 
 log = logging.getLogger(__name__)
+
+# Replicas reported in full after which the timer gives the memory judging them freed back.
+GIVE_BACK_AFTER = 100_000
 
 
 class MasterService:
@@ -79,6 +82,9 @@ class MasterService:
         self.namespace = NamespaceOperations(self.metadata, self.chunks)
         self.replicas = ReplicaManager(self.metadata, self.chunks, self._jobs)
         self.oplog = OpLog(config, store)
+        # Replicas listed in full reports since the timer last gave freed memory back (the
+        # heartbeat threads add without a lock: a lost addition only delays it a round).
+        self.fully_reported = 0
 
     def close(self) -> None:
         self._jobs.shutdown(wait=False, cancel_futures=True)
@@ -105,6 +111,9 @@ class MasterService:
         self.replicas.repair()
         self.namespace.purge_trash()
         self.oplog.compact()  # one min/max query unless there is work to do
+        if self.fully_reported >= GIVE_BACK_AFTER:
+            self.fully_reported = 0
+            memory.give_back()  # what judging those reports freed
 
     # --- what clients and tests call ----------------------------------------------------------
 
@@ -173,6 +182,8 @@ class MasterService:
         return view
 
     def heartbeat(self, beat: Heartbeat) -> BeatAnswer:
+        if not beat.incremental:
+            self.fully_reported += len(beat.reports)
         return self.replicas.heartbeat(beat)
 
     def update_safe_mode(self) -> None:

@@ -218,3 +218,21 @@ def test_a_version_the_master_never_issued_is_no_version_at_all() -> None:
     assert outcome.removals == [Removal(1, 2)]
     assert leases.adopted(state.chunks, "liar:1", {1: 2}) is None, "never adopted either"
     assert cs.replicas(1, now=0.2) == ["b:1", "c:1"]
+
+
+def test_chunks_on_the_same_servers_share_one_sorted_tuple_of_them() -> None:
+    """A million chunks on three servers hold a handful of tuples, not a million."""
+    state = setup_file(chunks=4)
+    handles = sorted(state.chunks)
+    cs = Chunkservers(dead_after=10.0)
+    for address in ("c", "a", "b"):
+        beat(cs, state, address, [Report(h, 1, 0) for h in handles], now=0.0)
+    held = [cs.locations[h] for h in handles]
+    assert held[0] == ("a", "b", "c") and all(t is held[0] for t in held)
+    assert cs.replicas(handles[0], now=1.0) == ["a", "b", "c"]
+    cs.forget(handles[0], "b")
+    cs.forget(handles[1], "b")
+    assert cs.locations[handles[0]] == ("a", "c")
+    assert cs.locations[handles[0]] is cs.locations[handles[1]]
+    cs.confirm(handles[0], "b", now=2.0)  # back as it was: the same tuple as the others
+    assert cs.locations[handles[0]] is cs.locations[handles[2]]
