@@ -34,6 +34,12 @@ CHUNKSERVER_FLAGS: Flags = [
         3600.0,
         "Seconds between full replica reports (heartbeats between list only changes).",
     ),
+    (
+        "full-report-part",
+        click.IntRange(min=1),
+        200_000,
+        "Replicas in one heartbeat's full report; more go in parts, one a heartbeat.",
+    ),
     ("scrub-period", float, 6 * 3600.0, "Verify each idle replica at most once per this long."),
     ("scrub-idle", float, 60.0, "Only replicas not written for this many seconds are scrubbed."),
     ("scrub-rate", click.IntRange(min=1), 32 * MiB, "Bytes per second the scrubber reads at most."),

@@ -32,6 +32,9 @@ class ChunkserverConfig:
     # Heartbeats report only the replicas that changed; every replica once in this long (an
     # hour: a safety net, HDFS's is six), and whenever the master asks.
     full_report_interval: float = 3600.0
+    # Replicas in one beat of a full report; a larger one goes in parts, a beat each (a
+    # million replicas are ~13 MB, near the 16 MiB limit of a message).
+    full_report_part: int = 200_000
     # Deadline of RPCs to the master and of forwarding to the next server in a chain.
     rpc_timeout: float = 10.0
     # Pushed data not written within this long is dropped.

@@ -6,7 +6,9 @@ the chunks per heartbeat): a beat lists only the replicas changed since the mast
 last report, so it costs what changed, not what is stored. A full report goes first, whenever
 the master asks for one (it restarted, or counted this server dead), and every
 `full_report_interval` seconds, the first of them at a random point of that interval so that
-servers started together do not send theirs together."""
+servers started together do not send theirs together. A full report of more replicas than
+`full_report_part` goes in parts, one a beat (HDFS splits its block reports too): it would
+pass the message limit at about a million replicas, and the master judges a part at a time."""
 
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ class Heartbeater(Background):
         self._reachable = True
         self._full_due = True
         self._next_full = time.monotonic() + random.uniform(0, 1) * config.full_report_interval
+        self._parts: list[list[int]] = []  # of the full report under way: the parts to send
+        self._sent = 0  # of those, the parts the master took
 
     def _round(self) -> None:
         try:
@@ -76,9 +80,9 @@ class Heartbeater(Background):
         extend = self.leases.extension_requests()
         lost = self.store.take_lost()
         try:
-            reply = self._report(extend, lost, full=self._full_due or sent_at >= self._next_full)
+            reply = self._report(extend, lost)
             if reply.full_report:  # the master took nothing: the full report it asks for, now
-                reply = self._report(extend, lost, full=True)
+                reply = self._report(extend, lost)
         except errors.GfsError:
             self.store.untold(lost)
             raise
@@ -92,14 +96,26 @@ class Heartbeater(Background):
         self.removals.ask((r.handle, r.max_version) for r in reply.delete)
 
     def _report(
-        self, extend: list[tuple[int, int]], lost: list[int], full: bool
+        self, extend: list[tuple[int, int]], lost: list[int]
     ) -> master_pb2.HeartbeatResponse:
-        """Sends one heartbeat, with every replica (`full`) or those changed since the master
-        took the last report; what the master did not take is reported again next time."""
+        """Sends one heartbeat: every replica when a full report is due, its next part when one
+        is under way, otherwise those changed since the master took the last report. What the
+        master did not take is reported again next time."""
         started = time.monotonic()
+        if not self._parts and (self._full_due or started >= self._next_full):
+            handles = sorted(self.store.metas)
+            step = self.config.full_report_part
+            if len(handles) > step:
+                self._parts = [handles[i : i + step] for i in range(0, len(handles), step)]
+                self._sent = 0
+            else:
+                self._full_due = True
+        full = self._full_due and not self._parts
         changed = self.store.changes.take()  # before the replicas are read: none is missed
         if full:
             reports, gone = self.store.reports(), list[int]()
+        elif self._parts:
+            reports, gone = self.store.reports_of(changed | set(self._parts[self._sent]))
         else:
             reports, gone = self.store.reports_of(changed)
         used, free = self.store.usage()
@@ -121,6 +137,8 @@ class Heartbeater(Background):
             incremental=not full,
             gone=gone,
             replica_count=len(self.store.metas),
+            report_part=self._sent + 1 if self._parts else 0,
+            report_parts=len(self._parts),
         )
         try:
             reply: master_pb2.HeartbeatResponse = transport.call(
@@ -134,9 +152,11 @@ class Heartbeater(Background):
             raise
         if reply.full_report:
             self.store.changes.mark_all(changed)
-            self._full_due = True
-        elif full:
-            self._full_due = False
+            self._full_due, self._parts = True, []  # over again, from the first part
+        elif full or (self._parts and self._sent + 1 == len(self._parts)):
+            self._full_due, self._parts = False, []
             self._next_full = started + self.config.full_report_interval
+        elif self._parts:
+            self._sent += 1
         self.store.changes.mark_all(reply.recheck)
         return reply

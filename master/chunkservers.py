@@ -59,6 +59,10 @@ class Heartbeat:
     incremental: bool = False  # `reports` and `gone` are only the replicas changed since
     gone: tuple[int, ...] = ()  # replicas an incremental report says are no longer there
     replica_count: int | None = None  # replicas held, healthy or corrupt (None: those listed)
+    # Share `part` of `parts` of a full report too large for one beat (0: not one): an
+    # incremental report that also lists that share of every replica.
+    part: int = 0
+    parts: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,9 @@ class ServerInfo:
     slow_dirs: tuple[str, ...] = ()
     recheck: set[int] = field(default_factory=set)  # to be listed in its next report
     needs_full: bool = False  # an incremental report cannot be taken (the state was replaced)
+    # A full report in parts under way: the part expected next, what the parts listed so far.
+    next_part: int = 0
+    listing: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -328,11 +335,25 @@ class Chunkservers:
         address, reports, corrupt = beat.address, beat.reports, beat.corrupt
         info = self.servers.get(address)
         joined = info is None or address in self.declared_dead
-        if beat.incremental and (info is None or joined or info.needs_full):
+        # The parts of a full report come in order (a part again: its reply was lost); a part
+        # out of order, or a plain incremental report without a base, starts a full one over.
+        continuing = (
+            info is not None
+            and not joined
+            and beat.part > 1
+            and beat.part in (info.next_part - 1, info.next_part)
+        )
+        if (beat.part > 1 and not continuing) or (
+            beat.incremental
+            and beat.part == 0
+            and (info is None or joined or info.needs_full or info.next_part)
+        ):
             return HeartbeatOutcome([], full_wanted=True)
         self.declared_dead.discard(address)
         if info is None:
             info = self.servers[address] = ServerInfo(address, beat.rack, now)
+        if beat.part == 1:
+            info.listing, info.needs_full = set(), info.needs_full or joined
         address = info.address  # one string object for all its locations, not one a beat
         info.rack, info.last_heartbeat, info.http = beat.rack, now, beat.http
         info.plain_reads, info.failed_dirs = beat.plain_reads, beat.failed_dirs
@@ -394,6 +415,18 @@ class Chunkservers:
             info.garbage = (info.garbage - judged) | garbage
             missing = (judged & info.handles) - held
             info.recheck = (info.recheck - judged) | put_off
+            if beat.part:
+                info.listing |= judged
+                info.next_part = beat.part + 1
+            if beat.part and beat.part == beat.parts:  # the last: what no part listed is gone
+                listing, info.listing, info.next_part = info.listing, set(), 0
+                missing |= info.handles - listing - held
+                info.stale &= listing
+                info.garbage &= listing
+                self.removing = {
+                    (h, a): t for (h, a), t in self.removing.items() if a != address or h in listing
+                }
+                info.needs_full = False
         else:
             self.removing = {
                 (h, a): t for (h, a), t in self.removing.items() if a != address or h in listed
@@ -402,6 +435,7 @@ class Chunkservers:
             missing = info.handles - held
             info.recheck = put_off
             info.needs_full = False
+            info.listing, info.next_part = set(), 0  # a report in parts, if any, is over
         info.corrupt = set(corrupt)
         info.reported = (
             beat.replica_count if beat.replica_count is not None else len(reports) + len(corrupt)

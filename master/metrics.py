@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # the store counts its commits here: no import of it at run t
 HEARTBEATS = Counter("gfs_master_heartbeats_total", "Chunkserver heartbeats taken")
 REPORTS = Counter(
     "gfs_master_reports_total",
-    "Replica reports taken from heartbeats, by kind (full, or incremental: changes only)",
+    "Replica reports taken from heartbeats, by kind (full; part, of a full report too large for"
+    " one beat; incremental: changes only)",
     ["kind"],
 )
 REPORTED_REPLICAS = Counter(

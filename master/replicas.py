@@ -77,7 +77,7 @@ class ReplicaManager:
                 return BeatAnswer(full_report=True)
             behind = {(h, beat.address) for h in outcome.behind} - self._catching_up
             self._catching_up |= behind
-        kind = "incremental" if beat.incremental else "full"
+        kind = "part" if beat.part else "incremental" if beat.incremental else "full"
         REPORTS.labels(kind).inc()
         REPORTED_REPLICAS.labels(kind).inc(len(beat.reports) + len(beat.gone) + len(beat.corrupt))
         if outcome.joined:
@@ -85,7 +85,7 @@ class ReplicaManager:
                 "chunkserver %s (rack %s) joined with %d replicas",
                 beat.address,
                 beat.rack,
-                len(beat.reports),
+                len(beat.reports) if beat.replica_count is None else beat.replica_count,
                 extra=fields("chunkserver_joined", address=beat.address, rack=beat.rack),
             )
         for removal in outcome.removals:  # once per replica: a report repeats until it is gone

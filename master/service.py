@@ -182,7 +182,7 @@ class MasterService:
         return view
 
     def heartbeat(self, beat: Heartbeat) -> BeatAnswer:
-        if not beat.incremental:
+        if not beat.incremental or beat.part:
             self.fully_reported += len(beat.reports)
         return self.replicas.heartbeat(beat)
 

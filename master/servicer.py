@@ -294,6 +294,8 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 incremental=request.incremental,
                 gone=tuple(request.gone),
                 replica_count=request.replica_count,
+                part=request.report_part,
+                parts=request.report_parts,
             )
         )
         return master_pb2.HeartbeatResponse(

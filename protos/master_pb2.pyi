@@ -211,7 +211,7 @@ class ReplicaReport(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs", "lost", "slow_dirs", "incremental", "gone", "replica_count")
+    __slots__ = ("address", "rack", "used_bytes", "free_bytes", "replicas", "corrupt", "extend", "http", "plain_reads", "failed_dirs", "lost", "slow_dirs", "incremental", "gone", "replica_count", "report_part", "report_parts")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +227,8 @@ class HeartbeatRequest(_message.Message):
     INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
     GONE_FIELD_NUMBER: _ClassVar[int]
     REPLICA_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REPORT_PART_FIELD_NUMBER: _ClassVar[int]
+    REPORT_PARTS_FIELD_NUMBER: _ClassVar[int]
     address: str
     rack: str
     used_bytes: int
@@ -242,7 +244,9 @@ class HeartbeatRequest(_message.Message):
     incremental: bool
     gone: _containers.RepeatedScalarFieldContainer[int]
     replica_count: int
-    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[int]] = ..., slow_dirs: _Optional[_Iterable[str]] = ..., incremental: _Optional[bool] = ..., gone: _Optional[_Iterable[int]] = ..., replica_count: _Optional[int] = ...) -> None: ...
+    report_part: int
+    report_parts: int
+    def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., extend: _Optional[_Iterable[_Union[ReplicaReport, _Mapping]]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., lost: _Optional[_Iterable[int]] = ..., slow_dirs: _Optional[_Iterable[str]] = ..., incremental: _Optional[bool] = ..., gone: _Optional[_Iterable[int]] = ..., replica_count: _Optional[int] = ..., report_part: _Optional[int] = ..., report_parts: _Optional[int] = ...) -> None: ...
 
 class Removal(_message.Message):
     __slots__ = ("handle", "max_version")

@@ -3,6 +3,7 @@ changed; nothing lost when a beat fails; a full report at once when the master a
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,35 @@ def test_a_full_report_the_moment_the_master_asks_and_what_it_asks_again(setup) 
     beater.beat()
     beater.beat()
     assert listed(master.taken[-1]) == (True, [2], [7]), "asked again: listed, changed or not"
+
+
+def test_a_full_report_too_large_for_a_beat_goes_in_parts(setup) -> None:  # type: ignore[no-untyped-def]
+    """Each part is an incremental report too (the changes since the last beat); a part the
+    master did not take is sent again; asked for a full report, the parts start over."""
+    beater, store, master = setup
+    beater.config = dataclasses.replace(beater.config, full_report_part=2)
+    for handle in (4, 5):
+        store.set_version(handle, 1, create=True)
+    store.changes.take()  # all five were made before the first report, which lists them all
+
+    def part(request: master_pb2.HeartbeatRequest) -> tuple[int, int]:
+        return request.report_part, request.report_parts
+
+    beater.beat()
+    assert listed(master.taken[-1]) == (True, [1, 2], []) and part(master.taken[-1]) == (1, 3)
+    store.write(5, 1, 0, b"x")  # changed: listed with the next part, before its own
+    master.down = True
+    with pytest.raises(errors.Unavailable):
+        beater.beat()
+    master.down = False
+    beater.beat()
+    assert listed(master.taken[-1]) == (True, [3, 4, 5], []) and part(master.taken[-1]) == (2, 3)
+    master.replies = [master_pb2.HeartbeatResponse(full_report=True)]  # it restarted
+    beater.beat()
+    assert [part(r) for r in master.taken[-2:]] == [(3, 3), (1, 3)], "over again, at once"
+    beater.beat()
+    beater.beat()
+    assert [part(r) for r in master.taken[-2:]] == [(2, 3), (3, 3)]
+    assert listed(master.taken[-1]) == (True, [5], [])
+    beater.beat()
+    assert listed(master.taken[-1]) == (True, [], []) and part(master.taken[-1]) == (0, 0)

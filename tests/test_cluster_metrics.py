@@ -204,6 +204,40 @@ def test_heartbeats_list_only_the_replicas_that_changed(cluster: LocalCluster) -
         assert len(located) == 3
 
 
+def test_a_full_report_too_large_for_a_beat_is_taken_in_parts(tmp_path: Path) -> None:
+    """Servers of five replicas each that send at most two a beat: after the master restarts,
+    they report in parts, and the master locates every replica from them."""
+    local = LocalCluster(
+        tmp_path,
+        master_args=[f"--chunk-size={CHUNK}", *FAST_TIMING],
+        chunkserver_args=["--full-report-part=2"],
+        http=True,
+    )
+    try:
+        local.start()
+        with Client(local.master_address, timeout=10) as gfs:
+            for i in range(5):
+                gfs.put(io.BytesIO(b"x" * 100), f"/f{i}")
+        assert local.master is not None
+        local.restart(local.master)
+        with Client(local.master_address, timeout=10) as gfs:
+            master_http = gfs.report().master_http
+            wait_until(
+                lambda: all(len(gfs.stat(f"/f{i}").chunks[0].replicas) == 3 for i in range(5)),
+                timeout=30,
+                what="every replica located again",
+            )
+            wait_until(
+                lambda: reports(master_http, "part")[0] >= 3 * 3,
+                timeout=30,
+                what="three parts from each server",
+            )
+            assert reports(master_http, "full")[0] == 0
+            assert not gfs.safe_mode().active
+    finally:
+        local.stop()
+
+
 def test_the_cluster_gauges_are_all_described(cluster: LocalCluster) -> None:
     """The registry learns the collector's names from `describe` (collecting would take a
     health snapshot at start): every gauge the master's collector yields is described."""

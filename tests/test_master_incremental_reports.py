@@ -142,3 +142,37 @@ def test_a_full_report_judges_everything_again() -> None:
     outcome = full(cs, state, "a:1", [Report(1, 1, 10), Report(7, 1, 10)], now=2.0)
     assert outcome.removals == [Removal(7, ANY_VERSION)] and outcome.recheck == []
     assert cs.replicas(2, 2.0) == [], "not in a full report: forgotten"
+
+
+def test_a_full_report_in_parts_is_taken_part_by_part_and_closed_by_the_last() -> None:
+    """Each part is judged as it comes (its chunks are located at once); parts come in order;
+    after the last, what the master thought the server held and no part listed is forgotten."""
+    state = two_chunks()
+    state.apply(namespace.add_chunks(state, "/f", 3, now=0.0))
+    for handle, chunk in state.chunks.items():
+        state.chunks[handle] = dataclasses.replace(chunk, version=1, floor=0, issued=0)
+    cs = Chunkservers(dead_after=30.0)
+
+    def part(n: int, of: int, handles: list[int], now: float) -> HeartbeatOutcome:
+        reports = [Report(h, 1, 10) for h in handles]
+        beat = Heartbeat("a:1", "r1", 0, 10**12, reports, incremental=True, part=n, parts=of)
+        return cs.heartbeat(state, beat, now)
+
+    assert part(2, 2, [3, 4], now=0.0).full_wanted, "a new server's report starts at part 1"
+    assert not part(1, 2, [1, 2], now=0.1).full_wanted
+    assert [cs.locations.get(h) for h in (1, 2, 3)] == [("a:1",), ("a:1",), None]
+    assert delta(cs, state, "a:1", now=0.2).full_wanted, "no base until the last part"
+    assert not part(1, 2, [1, 2], now=0.3).full_wanted  # the parts begin again
+    assert not part(2, 2, [3, 4], now=0.4).full_wanted
+    assert all(cs.locations.get(h) == ("a:1",) for h in (1, 2, 3, 4))
+    assert not delta(cs, state, "a:1", now=0.5).full_wanted
+
+    # The next full report, an hour on: chunk 2 vanished without a word.
+    assert not part(1, 2, [1], now=10.0).full_wanted
+    assert part(3, 2, [3, 4], now=10.1).full_wanted, "out of order: from the start"
+    assert not part(1, 2, [1], now=10.2).full_wanted
+    assert not part(1, 2, [1], now=10.3).full_wanted, "a part again (its reply was lost)"
+    assert cs.locations.get(2) == ("a:1",), "not forgotten before the last part"
+    assert not part(2, 2, [3, 4], now=10.4).full_wanted
+    assert cs.locations.get(2) is None
+    assert all(cs.locations.get(h) == ("a:1",) for h in (1, 3, 4))
