@@ -119,31 +119,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_master(directory: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str, float]:
-    """Starts a master on `directory`; returns it, its address and the seconds to its first
-    answered Stat."""
-    began = time.monotonic()
+def spawn(args: list[str], log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts `gfs ARGS` (a server); returns it and the address it says it serves on."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "client.cli",
-            "master",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(directory),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=log,
+        [sys.executable, "-m", "client.cli", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=log
     )
     assert proc.stdout is not None
     line = proc.stdout.readline().decode()
     if "serving on" not in line:
         proc.kill()
-        raise SystemExit(f"the master did not start: {line!r}")
-    address = line.split("serving on")[1].split()[0]
+        raise SystemExit(f"gfs {args[0]} did not start: {line!r}")
+    return proc, line.split("serving on")[1].split()[0]
+
+
+def start_master(directory: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Starts a master on `directory`; returns it, its address and the seconds to its first
+    answered Stat."""
+    began = time.monotonic()
+    proc, address = spawn(["master", "--listen", "127.0.0.1:0", "--data-dir", str(directory)], log)
     stub = master_pb2_grpc.MasterStub(grpc.insecure_channel(address, options=CHANNEL_OPTIONS))  # type: ignore[no-untyped-call]
     while True:
         try:

@@ -29,7 +29,7 @@ import grpc
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from scale import path_of, start_master  # noqa: E402
+from scale import path_of, spawn, start_master  # noqa: E402
 
 from common.transport import CHANNEL_OPTIONS  # noqa: E402
 from master import namespace  # noqa: E402
@@ -90,29 +90,8 @@ def raw_read(directory: Path) -> float:
 def start_shadow(
     master: str, directory: Path, log: IO[bytes]
 ) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "client.cli",
-            "--master",
-            master,
-            "shadow",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(directory),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=log,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    if "serving on" not in line:
-        proc.kill()
-        raise SystemExit(f"the shadow did not start: {line!r}")
-    return proc, line.split("serving on")[1].split()[0]
+    args = ["--master", master, "shadow", "--listen", "127.0.0.1:0", "--data-dir", str(directory)]
+    return spawn(args, log)
 
 
 def log_seq(stub: master_pb2_grpc.MasterStub) -> int:
