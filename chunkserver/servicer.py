@@ -186,22 +186,23 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
 
     @aborting(log)
     def Describe(
-        self, request: chunkserver_pb2.Ack, context: grpc.ServicerContext
+        self, request: chunkserver_pb2.DescribeRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.Description:
         used, free = self.store.usage()
+        reports = [] if request.without_replicas else self.store.reports()
         return chunkserver_pb2.Description(
             rack=self.config.rack,
             used_bytes=used,
             free_bytes=free,
             replicas=[
-                chunkserver_pb2.Replica(handle=h, version=v, length=n)
-                for h, v, n in self.store.reports()
+                chunkserver_pb2.Replica(handle=h, version=v, length=n) for h, v, n in reports
             ],
             corrupt=sorted(self.store.corrupt),
             http=self.config.http,
             plain_reads=self.config.plain_reads,
             failed_dirs=self.store.failed_dirs(),
             slow_dirs=self.store.slow_dirs(),
+            replica_count=len(self.store.metas),
         )
 
     @aborting(log)

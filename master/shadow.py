@@ -20,7 +20,7 @@ import grpc
 from common import errors, transport
 from common.clocks import SteadyClock
 from common.tokens import Key
-from master.chunkservers import Heartbeat, Report
+from master.chunkservers import Heartbeat, HeartbeatOutcome, Report
 from master.config import MasterConfig
 from master.issuer import TokenIssuer
 from master.metadata import Metadata
@@ -32,6 +32,9 @@ from protos import chunkserver_pb2, master_pb2
 log = logging.getLogger(__name__)
 
 REPLAY_BATCH = 2000
+# A chunkserver's every replica is polled at most every POLL_SHARE times as long as its last
+# such poll took (listing and judging them): a shadow spends at most ~2% of its time on it.
+POLL_SHARE = 50
 
 
 def entries_of(record: master_pb2.LogRecord) -> list[LogEntry]:
@@ -76,6 +79,7 @@ class ShadowService:
         self.head_seq = store.last_seq
         self.caught_up_at = time.monotonic()  # when it last held all the master had
         self.known_servers: set[str] = set()
+        self._full_due: dict[str, float] = {}  # address -> when to list its replicas again
 
     def close(self) -> None:
         self.channels.close()
@@ -169,7 +173,9 @@ class ShadowService:
 
     def poll_chunkservers(self) -> None:
         """Learns the chunkservers from the master while it answers, then asks each for its
-        replicas, as the master learns them from heartbeats."""
+        replicas, as the master learns them from heartbeats: every replica at most a
+        1/POLL_SHARE of the time (a million take seconds to list and judge; GFS's shadows poll
+        "infrequently"), and in between a handshake without them that keeps it alive."""
         try:
             report = transport.call(
                 self.channels.master(self.master_address).Report,
@@ -181,28 +187,40 @@ class ShadowService:
         except errors.GfsError:
             pass  # the master is down: keep polling the servers already known
         for address in sorted(self.known_servers):
+            began = time.monotonic()
+            full = began >= self._full_due.get(address, 0.0)
             try:
-                d = transport.call(
-                    self.channels.chunkserver(address).Describe,
-                    chunkserver_pb2.Ack(),
-                    target=address,
-                    timeout=self.config.rpc_timeout,
-                )
+                # Judged like a heartbeat, but a shadow neither removes nor adopts anything. A
+                # handshake it cannot take (the server was counted dead): the list at once.
+                if self._poll(address, full).full_wanted:
+                    full = True
+                    self._poll(address, full)
             except errors.GfsError:
                 continue  # silent long enough, it counts as dead
-            beat = Heartbeat(
-                address,
-                d.rack,
-                d.used_bytes,
-                d.free_bytes,
-                [Report(r.handle, r.version, r.length) for r in d.replicas],
-                list(d.corrupt),
-                http=d.http,
-                plain_reads=d.plain_reads,
-                failed_dirs=tuple(d.failed_dirs),
-                slow_dirs=tuple(d.slow_dirs),
-            )
-            meta = self.metadata
-            with meta.core:
-                # Judged like a heartbeat, but a shadow neither removes nor adopts anything.
-                meta.servers.heartbeat(meta.state, beat, meta.clock())
+            if full:
+                self._full_due[address] = began + POLL_SHARE * (time.monotonic() - began)
+
+    def _poll(self, address: str, full: bool) -> HeartbeatOutcome:
+        d = transport.call(
+            self.channels.chunkserver(address).Describe,
+            chunkserver_pb2.DescribeRequest(without_replicas=not full),
+            target=address,
+            timeout=self.config.rpc_timeout,
+        )
+        beat = Heartbeat(
+            address,
+            d.rack,
+            d.used_bytes,
+            d.free_bytes,
+            [Report(r.handle, r.version, r.length) for r in d.replicas],
+            list(d.corrupt),
+            http=d.http,
+            plain_reads=d.plain_reads,
+            failed_dirs=tuple(d.failed_dirs),
+            slow_dirs=tuple(d.slow_dirs),
+            incremental=not full,
+            replica_count=d.replica_count,
+        )
+        meta = self.metadata
+        with meta.core:
+            return meta.servers.heartbeat(meta.state, beat, meta.clock())

@@ -168,8 +168,14 @@ class Replica(_message.Message):
     length: int
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
+class DescribeRequest(_message.Message):
+    __slots__ = ("without_replicas",)
+    WITHOUT_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    without_replicas: bool
+    def __init__(self, without_replicas: _Optional[bool] = ...) -> None: ...
+
 class Description(_message.Message):
-    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http", "plain_reads", "failed_dirs", "slow_dirs")
+    __slots__ = ("rack", "used_bytes", "free_bytes", "replicas", "corrupt", "http", "plain_reads", "failed_dirs", "slow_dirs", "replica_count")
     RACK_FIELD_NUMBER: _ClassVar[int]
     USED_BYTES_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +185,7 @@ class Description(_message.Message):
     PLAIN_READS_FIELD_NUMBER: _ClassVar[int]
     FAILED_DIRS_FIELD_NUMBER: _ClassVar[int]
     SLOW_DIRS_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_COUNT_FIELD_NUMBER: _ClassVar[int]
     rack: str
     used_bytes: int
     free_bytes: int
@@ -188,7 +195,8 @@ class Description(_message.Message):
     plain_reads: str
     failed_dirs: _containers.RepeatedScalarFieldContainer[str]
     slow_dirs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., slow_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
+    replica_count: int
+    def __init__(self, rack: _Optional[str] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., corrupt: _Optional[_Iterable[int]] = ..., http: _Optional[str] = ..., plain_reads: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., slow_dirs: _Optional[_Iterable[str]] = ..., replica_count: _Optional[int] = ...) -> None: ...
 
 class ReplicaInfoRequest(_message.Message):
     __slots__ = ("handle", "version", "without_crcs")

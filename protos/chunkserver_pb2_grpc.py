@@ -76,7 +76,7 @@ class ChunkServerStub:
                 _registered_method=True)
         self.Describe = channel.unary_unary(
                 '/pygfs.chunkserver.ChunkServer/Describe',
-                request_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
+                request_serializer=protos_dot_chunkserver__pb2.DescribeRequest.SerializeToString,
                 response_deserializer=protos_dot_chunkserver__pb2.Description.FromString,
                 _registered_method=True)
         self.ReplicaInfo = channel.unary_unary(
@@ -231,7 +231,7 @@ def add_ChunkServerServicer_to_server(servicer, server):
             ),
             'Describe': grpc.unary_unary_rpc_method_handler(
                     servicer.Describe,
-                    request_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
+                    request_deserializer=protos_dot_chunkserver__pb2.DescribeRequest.FromString,
                     response_serializer=protos_dot_chunkserver__pb2.Description.SerializeToString,
             ),
             'ReplicaInfo': grpc.unary_unary_rpc_method_handler(
@@ -491,7 +491,7 @@ class ChunkServer:
             request,
             target,
             '/pygfs.chunkserver.ChunkServer/Describe',
-            protos_dot_chunkserver__pb2.Ack.SerializeToString,
+            protos_dot_chunkserver__pb2.DescribeRequest.SerializeToString,
             protos_dot_chunkserver__pb2.Description.FromString,
             options,
             channel_credentials,

@@ -68,7 +68,7 @@ def test_endless_pushes_take_a_bounded_share_and_the_server_cancels_them(
         one_more = stub.PushData.future(endless(), timeout=60)
         assert code_of(one_more) == grpc.StatusCode.UNAVAILABLE
         # Meanwhile the server answers its control calls and keeps heartbeating.
-        described = stub.Describe(cpb.Ack(), timeout=5)
+        described = stub.Describe(cpb.DescribeRequest(), timeout=5)
         assert described.rack == "default"
         with Client(cluster.master_address, timeout=10) as gfs:
             time.sleep(1.0)  # five heartbeat intervals
