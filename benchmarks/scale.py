@@ -165,9 +165,9 @@ class FakeChunkserver(threading.Thread):
     def beat(self, full: bool) -> float:
         """One beat's round trip in ms; a full report, as a chunkserver sends it: in parts of
         PART replicas, one a beat (the longest part's round trip is kept in `part_ms`)."""
-        parts = [self.handles[i : i + PART] for i in range(0, len(self.handles), PART)]
         if not full:
             return self._send([], incremental=True)
+        parts = [self.handles[i : i + PART] for i in range(0, len(self.handles), PART)]
         took = [
             self._send(part, incremental=len(parts) > 1, part=n, parts=len(parts))
             for n, part in enumerate(parts, 1)
