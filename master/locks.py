@@ -47,7 +47,9 @@ class PathLocks:
 
     def _enter(self, path: str) -> _RWLock:
         with self._guard:
-            lock = self._locks.setdefault(path, _RWLock())
+            lock = self._locks.get(path)
+            if lock is None:  # not setdefault: that built a lock (and its condition) every call
+                lock = self._locks[path] = _RWLock()
             lock.users += 1
             return lock
 
