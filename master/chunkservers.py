@@ -322,6 +322,19 @@ class Chunkservers:
         for info in self.servers.values():
             info.needs_full = True
 
+    def _full_report_over(self, info: ServerInfo, listing: set[int], held: set[int]) -> set[int]:
+        """A full report ended (`listing`: every handle it named): what it did not name is no
+        longer on the server. Returns those of them this master placed there."""
+        address = info.address
+        self.removing = {
+            (h, a): t for (h, a), t in self.removing.items() if a != address or h in listing
+        }
+        info.stale &= listing
+        info.garbage &= listing
+        info.recheck &= listing
+        info.listing, info.next_part, info.needs_full = set(), 0, False
+        return info.handles - listing - held
+
     def heartbeat(
         self,
         state: MasterState,
@@ -404,38 +417,21 @@ class Chunkservers:
         for handle in corrupt:
             held.discard(handle)
             self.recent.pop((handle, address), None)
-        listed = {r.handle for r in reports} | set(corrupt)
+        # A full report in one message is judged as one part that is also the last.
         gone = set(beat.gone)
-        if beat.incremental:
-            judged = listed | gone
-            self.removing = {
-                (h, a): t for (h, a), t in self.removing.items() if a != address or h not in gone
-            }
-            info.stale = (info.stale - judged) | stale
-            info.garbage = (info.garbage - judged) | garbage
-            missing = (judged & info.handles) - held
-            info.recheck = (info.recheck - judged) | put_off
-            if beat.part:
-                info.listing |= judged
-                info.next_part = beat.part + 1
-            if beat.part and beat.part == beat.parts:  # the last: what no part listed is gone
-                listing, info.listing, info.next_part = info.listing, set(), 0
-                missing |= info.handles - listing - held
-                info.stale &= listing
-                info.garbage &= listing
-                self.removing = {
-                    (h, a): t for (h, a), t in self.removing.items() if a != address or h in listing
-                }
-                info.needs_full = False
-        else:
-            self.removing = {
-                (h, a): t for (h, a), t in self.removing.items() if a != address or h in listed
-            }
-            info.stale, info.garbage = stale, garbage
-            missing = info.handles - held
-            info.recheck = put_off
-            info.needs_full = False
-            info.listing, info.next_part = set(), 0  # a report in parts, if any, is over
+        judged = {r.handle for r in reports} | set(corrupt) | gone
+        self.removing = {
+            (h, a): t for (h, a), t in self.removing.items() if a != address or h not in gone
+        }
+        info.stale = (info.stale - judged) | stale
+        info.garbage = (info.garbage - judged) | garbage
+        missing = (judged & info.handles) - held
+        info.recheck = (info.recheck - judged) | put_off
+        if beat.part:
+            info.listing |= judged
+            info.next_part = beat.part + 1
+        if not beat.incremental or beat.part == beat.parts != 0:
+            missing |= self._full_report_over(info, info.listing if beat.part else judged, held)
         info.corrupt = set(corrupt)
         info.reported = (
             beat.replica_count if beat.replica_count is not None else len(reports) + len(corrupt)
