@@ -33,8 +33,9 @@ from scale import path_of, spawn, start_master  # noqa: E402
 
 from common.transport import CHANNEL_OPTIONS  # noqa: E402
 from master import namespace  # noqa: E402
+from master.rows import LogEntry, change_json  # noqa: E402
 from master.state import Mutation, PutChunk, PutNode  # noqa: E402
-from master.store import LogEntry, Store, change_json  # noqa: E402
+from master.store import Store  # noqa: E402
 from protos import master_pb2, master_pb2_grpc  # noqa: E402
 
 TARGET = 20_000.0  # entries per second

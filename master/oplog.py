@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 from common import errors
 from master.config import MasterConfig
-from master.store import LogEntry, Store
+from master.rows import LogEntry
+from master.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -47,9 +47,10 @@ from master.operations import NamespaceOperations
 from master.oplog import OpLog
 from master.permissions import SUPERUSER, Caller
 from master.replicas import BeatAnswer, ReplicaManager
+from master.rows import LogEntry
 from master.safemode import SafeMode
 from master.state import Chunk, MasterState, Node
-from master.store import LogEntry, Store
+from master.store import Store
 
 __all__ = ["ChunkView", "MasterService"]
 

@@ -21,10 +21,10 @@ from master.issuer import TokenIssuer
 from master.metadata import ChunkView
 from master.metrics import HEARTBEATS
 from master.permissions import SUPERGROUP, SUPERUSER, Caller
+from master.rows import LogEntry
 from master.service import MasterService
 from master.shadow import ShadowService
 from master.state import Node
-from master.store import LogEntry
 from protos import master_pb2, master_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,9 @@ from master.config import MasterConfig
 from master.issuer import TokenIssuer
 from master.metadata import Metadata
 from master.oplog import OpLog
+from master.rows import LogEntry
 from master.safemode import SafeMode
-from master.store import LogEntry, Store
+from master.store import Store
 from protos import chunkserver_pb2, master_pb2
 
 log = logging.getLogger(__name__)

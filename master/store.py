@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,19 @@ import sqlite_utils
 from common import errors
 from master import storecheck
 from master.metrics import COMMIT_GROUP, COMMIT_SECONDS
+from master.rows import (
+    CHUNK_COLUMNS,
+    NODE_COLUMNS,
+    UPSERT_CHUNK,
+    UPSERT_NODE,
+    LogEntry,
+    change_from_json,
+    change_json,
+    chunk_row,
+    handles_of,
+    node_row,
+    quoted,
+)
 from master.state import (
     Change,
     Chunk,
@@ -41,86 +54,6 @@ from master.state import (
 from master.storecheck import StoreDamaged
 
 
-def _node_row(node: Node) -> dict[str, Any]:
-    return {
-        "path": node.path,
-        "is_dir": int(node.is_dir),
-        "ctime": node.ctime,
-        "mtime": node.mtime,
-        "mode": node.mode,
-        "owner": node.owner,
-        "group": node.group,
-        "size": node.size,
-        "chunks": json.dumps(list(node.chunks)),
-        "replication": node.replication,
-    }
-
-
-def _chunk_row(chunk: Chunk) -> dict[str, Any]:
-    return {
-        "handle": chunk.handle,
-        "version": chunk.version,
-        "refcount": chunk.refcount,
-        "lease_holder": chunk.lease_holder,
-        "lease_expiry": chunk.lease_expiry,
-        "floor": chunk.floor,
-        "issued": chunk.issued,
-        "replication": chunk.replication,
-    }
-
-
-def handles_of(listed: str) -> tuple[int, ...]:
-    """The handles of a node row's `chunks` (the JSON of a list of ints), read without a JSON
-    parser: json.loads was most of the cost of a shadow's replay and a second of a million
-    files' start-up. ValueError if it is anything else."""
-    if listed == "[]":
-        return ()
-    if listed[:1] != "[" or listed[-1:] != "]":
-        raise ValueError(f"not a list of chunk handles: {listed[:40]!r}")
-    return tuple(map(int, listed[1:-1].split(",")))
-
-
-def _quoted(columns: Iterable[str]) -> list[str]:
-    return [f'"{c}"' for c in columns]  # "group" is a keyword
-
-
-def _upsert(table: str, key: str, columns: Sequence[str]) -> str:
-    """One prepared statement per table: sqlite-utils' upsert inspects the table on every call,
-    which cost a third of the committer's time under a storm of creates."""
-    names = ", ".join(_quoted(columns))
-    values = ", ".join(f":{c}" for c in columns)
-    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
-    conflict = f"ON CONFLICT({key}) DO UPDATE SET {updates}"
-    return f"INSERT INTO {table} ({names}) VALUES ({values}) {conflict}"
-
-
-NODE_COLUMNS = (
-    *("path", "is_dir", "ctime", "mtime", "mode", "owner", "group", "size", "chunks"),
-    "replication",
-)
-CHUNK_COLUMNS = (
-    *("handle", "version", "refcount", "lease_holder", "lease_expiry", "floor", "issued"),
-    "replication",
-)
-_UPSERT_NODE = _upsert("nodes", "path", NODE_COLUMNS)
-_UPSERT_CHUNK = _upsert("chunks", "handle", CHUNK_COLUMNS)
-
-
-def change_json(change: Change) -> dict[str, Any]:
-    match change:
-        case PutNode(node):
-            return {"put_node": _node_row(node)}
-        case DeleteNode(path):
-            return {"delete_node": path}
-        case PutChunk(chunk):
-            return {"put_chunk": _chunk_row(chunk)}
-        case DeleteChunk(handle):
-            return {"delete_chunk": handle}
-        case RaiseNextHandle(value):
-            return {"next_handle": value}
-    raise TypeError(change)
-
-
 @dataclass
 class _Waiting:
     mutation: Mutation
@@ -129,45 +62,6 @@ class _Waiting:
     committed: bool = False
     seq: int = 0
     error: BaseException | None = None
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """An op-log entry as stored and streamed: its arguments and the rows it wrote are JSON
-    text, passed on as it is; only a follower that replays it decodes the rows, once."""
-
-    seq: int
-    ts: float
-    op: str
-    args_json: str
-    changes_json: str
-
-    @property
-    def args(self) -> dict[str, Any]:
-        args: dict[str, Any] = json.loads(self.args_json)
-        return args
-
-    def mutation(self) -> Mutation:
-        """The mutation this entry logged (ValueError if its text does not decode to one)."""
-        changes = tuple(change_from_json(c) for c in json.loads(self.changes_json))
-        return Mutation(self.op, self.args, changes)
-
-
-def change_from_json(data: dict[str, Any]) -> Change:
-    """The inverse of change_json: what a follower replays."""
-    ((kind, value),) = data.items()
-    if kind == "put_node":
-        row = {**value, "is_dir": bool(value["is_dir"]), "chunks": handles_of(value["chunks"])}
-        return PutNode(Node(**row))
-    if kind == "delete_node":
-        return DeleteNode(value)
-    if kind == "put_chunk":
-        return PutChunk(Chunk(**value))
-    if kind == "delete_chunk":
-        return DeleteChunk(value)
-    if kind == "next_handle":
-        return RaiseNextHandle(value)
-    raise ValueError(f"unknown change {kind!r}")
 
 
 def _refusal(err: BaseException) -> BaseException:
@@ -269,7 +163,7 @@ class Store:
         table = chunks or {}
         names: dict[str, str] = {}
         modes: dict[int, int] = {}
-        select = f"SELECT {', '.join(_quoted(NODE_COLUMNS))} FROM nodes"
+        select = f"SELECT {', '.join(quoted(NODE_COLUMNS))} FROM nodes"
         for path, is_dir, ctime, mtime, mode, owner, group, size, listed, rep in self.db.execute(
             select
         ):
@@ -282,7 +176,7 @@ class Store:
 
     def _chunks(self) -> Iterator[Chunk]:
         holders: dict[str, str] = {}
-        select = f"SELECT {', '.join(_quoted(CHUNK_COLUMNS))} FROM chunks"  # Chunk's fields
+        select = f"SELECT {', '.join(quoted(CHUNK_COLUMNS))} FROM chunks"  # Chunk's fields
         for handle, version, refcount, holder, expiry, *rest in self.db.execute(select):
             holder = holders.setdefault(holder, holder)
             yield Chunk(handle, version, refcount, holder, expiry if expiry else 0.0, *rest)
@@ -488,9 +382,9 @@ class Store:
                     next_handle = max(next_handle or value, value)
         many = self.db.conn.executemany
         many("DELETE FROM nodes WHERE path = ?", [(p,) for p, n in nodes.items() if n is None])
-        many(_UPSERT_NODE, [_node_row(n) for n in nodes.values() if n is not None])
+        many(UPSERT_NODE, [node_row(n) for n in nodes.values() if n is not None])
         many("DELETE FROM chunks WHERE handle = ?", [(h,) for h, c in chunks.items() if c is None])
-        many(_UPSERT_CHUNK, [_chunk_row(c) for c in chunks.values() if c is not None])
+        many(UPSERT_CHUNK, [chunk_row(c) for c in chunks.values() if c is not None])
         if next_handle is not None:
             self.db.conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('next_handle', ?) "
