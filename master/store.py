@@ -17,13 +17,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from common import errors
+from common.grouping import Groups
 from master import storecheck
 from master.metrics import COMMIT_GROUP, COMMIT_SECONDS
 from master.rows import (
@@ -52,16 +52,6 @@ from master.state import (
     RaiseNextHandle,
 )
 from master.storecheck import StoreDamaged
-
-
-@dataclass
-class _Waiting:
-    mutation: Mutation
-    wake: threading.Event = field(default_factory=threading.Event)  # committed, or made leader
-    lead: bool = False
-    committed: bool = False
-    seq: int = 0
-    error: BaseException | None = None
 
 
 def _refusal(err: BaseException) -> BaseException:
@@ -99,10 +89,7 @@ class Store:
             raise
         self._lock = threading.Lock()
         self.transactions = 0  # durable transactions so far (each one fsync)
-        self._queue: list[_Waiting] = []
-        self._queue_lock = threading.Lock()
-        self._leading = False  # a waiter is committing, and will hand the lead on
-        self._closed = False
+        self._commits: Groups[None, Mutation, int] = Groups(self._write_batch)
         self.appended = threading.Condition()
         self.last_seq = self.log_bounds()[1]
 
@@ -218,54 +205,35 @@ class Store:
         number (0 for a mutation that changes nothing, which is not logged)."""
         if not mutation.changes:
             return 0
-        waiting = _Waiting(mutation)
-        with self._queue_lock:
-            if self._closed:
-                raise RuntimeError("the store is closed")
-            self._queue.append(waiting)
-            if not self._leading:
-                self._leading = waiting.lead = True
-        if not waiting.lead:
-            waiting.wake.wait()
-        if not waiting.committed:  # leading: commit all that is queued, this one included
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
-            self._write_batch(batch)
-            with self._queue_lock:
-                if self._queue:  # hand the lead on rather than keep this caller waiting
-                    successor = self._queue[0]
-                    successor.lead = True
-                    successor.wake.set()
-                else:
-                    self._leading = False
-        if waiting.error is not None:
-            raise _refusal(waiting.error)
-        return waiting.seq
+        try:
+            seq: int = self._commits.submit(None, mutation)
+        except sqlite3.OperationalError as err:
+            raise _refusal(err) from None
+        return seq
 
-    def _write_batch(self, batch: list[_Waiting]) -> None:
+    def _write_batch(self, _: None, batch: list[Mutation]) -> list[int | BaseException]:
         COMMIT_GROUP.observe(len(batch))
+        results: list[int | BaseException] = []
         with self._lock, COMMIT_SECONDS.time():
             try:
                 with self.db.atomic():
-                    seqs = self._log([waiting.mutation for waiting in batch])
-                for waiting, seq in zip(batch, seqs, strict=True):
-                    waiting.seq = seq
+                    seqs = self._log(batch)
+                results += seqs  # only once its transaction committed
                 self.transactions += 1
             except Exception:
                 # One bad mutation must not fail the others: commit them one by one.
-                for waiting in batch:
+                for mutation in batch:
                     try:
                         with self.db.atomic():
-                            (waiting.seq,) = self._log([waiting.mutation])
+                            (seq,) = self._log([mutation])
+                        results.append(seq)
                         self.transactions += 1
                     except Exception as err:
-                        waiting.error = err
-        for waiting in batch:
-            waiting.committed = True
-            waiting.wake.set()
+                        results.append(err)
         with self.appended:
-            self.last_seq = max([self.last_seq, *(w.seq for w in batch)])
+            self.last_seq = max([self.last_seq, *(r for r in results if isinstance(r, int))])
             self.appended.notify_all()
+        return results
 
     def _log(self, mutations: list[Mutation]) -> list[int]:
         """Logs `mutations` and writes the rows they leave; returns their sequence numbers.
@@ -393,7 +361,6 @@ class Store:
             )
 
     def close(self) -> None:
-        with self._queue_lock:
-            self._closed = True
+        self._commits.closed = True
         with self._lock:  # after the batch being written, if any
             self.db.close()

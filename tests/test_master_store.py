@@ -84,7 +84,7 @@ def test_concurrent_commits_share_one_transaction(tmp_path: Path) -> None:
         for t in threads:
             t.start()
         deadline = time.monotonic() + 10
-        while len(store._queue) < 39:  # the first batch may already wait for the lock
+        while store._commits.queued(None) < 39:  # the first batch may already wait for the lock
             assert time.monotonic() < deadline, "commits did not queue up"
             time.sleep(0.01)
     for t in threads:

@@ -1,0 +1,83 @@
+"""Group commit (common.grouping): callers that queue while a batch runs share the next one,
+each gets its own result, and keys never mix."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from common.grouping import Groups
+
+
+def test_callers_queued_behind_a_batch_share_the_next_and_get_their_own_results() -> None:
+    batches: list[tuple[str, list[int]]] = []
+    first_running = threading.Event()
+    release = threading.Event()
+
+    def carry_out(key: str, items: list[int]) -> list[int | BaseException]:
+        batches.append((key, list(items)))
+        if len(batches) == 1:
+            first_running.set()
+            release.wait(5)
+        return [ValueError(f"odd {i}") if i % 2 else i * 10 for i in items]
+
+    groups: Groups[str, int, int] = Groups(carry_out)
+    with ThreadPoolExecutor(12) as pool:
+        lead = pool.submit(groups.submit, "a", 0)
+        assert first_running.wait(5)
+        queued = {i: pool.submit(groups.submit, "a", i) for i in range(1, 9)}
+        other = pool.submit(groups.submit, "b", 100)  # another key: not held up by "a"
+        assert other.result(5) == 1000
+        time.sleep(0.2)  # let the 8 callers queue behind the running batch
+        release.set()
+        assert lead.result(5) == 0
+        for i, future in queued.items():
+            if i % 2:
+                with pytest.raises(ValueError, match=f"odd {i}"):
+                    future.result(5)
+            else:
+                assert future.result(5) == i * 10
+    a_batches = [items for key, items in batches if key == "a"]
+    assert a_batches[0] == [0]
+    assert sorted(i for items in a_batches[1:] for i in items) == list(range(1, 9))
+    assert len(a_batches) == 2  # the eight shared one batch
+    assert ("b", [100]) in batches
+
+
+def test_a_batch_that_raises_fails_each_of_its_callers_and_the_next_batch_still_runs() -> None:
+    calls: list[list[str]] = []
+
+    def carry_out(_: None, items: list[str]) -> list[str | BaseException]:
+        calls.append(items)
+        if "boom" in items:
+            raise OSError("disk gone")
+        return [item.upper() for item in items]
+
+    groups: Groups[None, str, str] = Groups(carry_out)
+    with pytest.raises(OSError, match="disk gone"):
+        groups.submit(None, "boom")
+    assert groups.submit(None, "fine") == "FINE"
+    groups.closed = True
+    with pytest.raises(RuntimeError):
+        groups.submit(None, "late")
+    assert calls == [["boom"], ["fine"]]
+
+
+def test_many_threads_every_item_answered_once() -> None:
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def carry_out(key: int, items: list[int]) -> list[int | BaseException]:
+        time.sleep(0.001)
+        with lock:
+            seen.extend(items)
+        return [item + key for item in items]
+
+    groups: Groups[int, int, int] = Groups(carry_out)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: groups.submit(i % 3, i), range(600)))
+    assert results == [i + i % 3 for i in range(600)]
+    assert sorted(seen) == list(range(600))
