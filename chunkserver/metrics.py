@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 PUSHED_BYTES = Counter(
     "gfs_chunkserver_pushed_bytes_total", "Bytes received in pushes (from clients or replicas)"
@@ -10,6 +10,11 @@ PUSHED_BYTES = Counter(
 INLINE_BYTES = Counter(
     "gfs_chunkserver_inline_bytes_total",
     "Bytes of small writes and records received inside their requests, not pushed",
+)
+APPEND_RUN = Histogram(
+    "gfs_chunkserver_append_run_records",
+    "Record appends a primary applied together (one sync per replica, one request a secondary)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
 )
 READ_BYTES = Counter("gfs_chunkserver_read_bytes_total", "Bytes sent to readers")
 COPIED_BYTES = Counter(

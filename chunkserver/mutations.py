@@ -3,27 +3,57 @@
 
 A client's write or append holds the chunk's lock from its ordering until every replica
 applied it, so all replicas see one order; the secondaries apply it at the same time as this
-replica. It succeeds only when all of them did.
+replica. It succeeds only when all of them did. Record appends to a chunk that arrive while
+one is being applied wait and are ordered together, one after another; the new records among
+them travel to each secondary in one request and cost each replica one sync (common.grouping).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
+
 from chunkserver.config import ChunkserverConfig
-from chunkserver.metrics import INLINE_BYTES
+from chunkserver.metrics import APPEND_RUN, INLINE_BYTES
 from chunkserver.primary import Appended, Apply, Landing, Primary
 from chunkserver.spool import Pushed, Spool
 from chunkserver.storage import ChunkStore
 from common import errors, limits, transport
+from common.grouping import Groups
 from common.logformat import fields
-from protos import chunkserver_pb2
+from protos import chunkserver_pb2, master_pb2
 
 log = logging.getLogger(__name__)
+
+# The most bytes of records sent inline with a batch of appends to each secondary (gRPC's
+# default limit on a message it receives is 4 MiB).
+RUN_BYTES = 2 * 1024 * 1024
+# How long a primary waits for the master to extend a file for its appends before it leaves
+# that to the clients (who retry for as long as their calls may take).
+EXTEND_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class _Append:
+    """A client's record append, waiting for the next batch of its chunk."""
+
+    version: int
+    data_id: str
+    record_id: str
+    inline: bytes
+    pushed: Pushed | None
+    path: str = ""  # the chunk's file, as the client names it: extended for the record here
+
+    @property
+    def size(self) -> int:
+        return self.pushed.size if self.pushed is not None else len(self.inline)
 
 
 @dataclass
@@ -32,11 +62,15 @@ class Mutations:
     store: ChunkStore
     spool: Spool
     channels: transport.Channels
+    address: str = ""  # this server's, as the master knows it
 
     def __post_init__(self) -> None:
         self.primary = Primary(self.config.max_chunk_size)
         self.lease_lock = threading.Lock()  # guards `primary` (RPC threads and the heartbeat)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cs-forward")
+        self._appends: Groups[int, _Append, Appended] = Groups(
+            self._append_batch, self.store.lock, self._extend_files
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -53,37 +87,131 @@ class Mutations:
             return self._everywhere(apply, pushed, inline)
 
     def append(
-        self, handle: int, version: int, data_id: str, record_id: str, inline: bytes
+        self,
+        handle: int,
+        version: int,
+        data_id: str,
+        record_id: str,
+        inline: bytes,
+        path: str = "",
     ) -> Appended:
         """A client's record append (pushed, or `inline`): the primary picks the offset (the
         chunk's end) and every replica applies the record there; a record that does not fit
-        pads the chunk instead."""
+        pads the chunk instead. Appends to a chunk that arrive while one is being applied are
+        applied together next (`_append_batch`). Given the chunk's `path`, the answer says
+        whether this server had the master extend the file to cover the record."""
         limits.check_record_id(record_id)
         pushed = self._pushed(data_id, inline)
-        size = pushed.size if pushed is not None else len(inline)
-        with self.store.lock(handle):
-            with self.lease_lock:
-                asked = self.primary.survey_needed(handle, version, size, time.monotonic())
-            if asked is not None:
-                replies = self._survey(handle, version, asked)
+        item = _Append(version, data_id, record_id, inline, pushed, path)
+        return self._appends.submit(handle, item)
+
+    def _append_batch(self, handle: int, batch: list[_Append]) -> list[Appended | BaseException]:
+        """The appends to one chunk that queued behind the last batch (and while its leader
+        waited for the chunk's lock, which it holds), ordered one after another as if they had
+        come one at a time. New records that fit are
+        applied in runs, back to back, with one sync per replica for a run; anything else (a
+        retried record id, padding) alone, in its place in the order."""
+        results: list[Appended | BaseException] = [errors.Aborted("not ordered")] * len(batch)
+        answers: dict[int, Appended] = {}
+        run: list[tuple[int, Apply]] = []  # ordered, not applied yet: (place in batch, order)
+
+        def apply_run() -> None:
+            taken = list(run)
+            run.clear()
+            if not taken:
+                return
+            try:
+                self._apply_run([a for _, a in taken], [batch[i] for i, _ in taken])
+            except Exception as err:  # the run fails as one: none of it is acknowledged
+                for i, _ in taken:
+                    results[i] = err
+                return
+            for i, _ in taken:
+                results[i] = answers[i]
+
+        for i, item in enumerate(batch):
+            try:
                 with self.lease_lock:
-                    self.primary.surveyed(handle, self.store.length(handle), replies)
-            landed = self._landed(handle, version, record_id, pushed, inline)
-            with self.lease_lock:
-                apply, answer = self.primary.order_append(
-                    handle,
-                    version,
-                    data_id,
-                    size,
-                    record_id,
-                    self.store.length(handle),
-                    landed,
-                    time.monotonic(),
+                    asked = self.primary.survey_needed(
+                        handle, item.version, item.size, time.monotonic()
+                    )
+                if asked is not None:
+                    apply_run()
+                    replies = self._survey(handle, item.version, asked)
+                    with self.lease_lock:
+                        self.primary.surveyed(handle, self.store.length(handle), replies)
+                if item.record_id and any(batch[j].record_id == item.record_id for j, _ in run):
+                    apply_run()  # a retry of a record in the run: find where it landed
+                landed = self._landed(handle, item)
+                if landed is not None or sum(len(batch[j].inline) for j, _ in run) > RUN_BYTES:
+                    apply_run()
+                if run:
+                    last, order = run[-1]
+                    end = order.offset + batch[last].size
+                else:
+                    end = self.store.length(handle)
+                with self.lease_lock:
+                    apply, answer = self.primary.order_append(
+                        handle,
+                        item.version,
+                        item.data_id,
+                        item.size,
+                        item.record_id,
+                        end,
+                        landed,
+                        time.monotonic(),
+                    )
+            except Exception as err:
+                results[i] = err
+                continue
+            fresh = apply.here and not apply.pad_to  # new data for this replica
+            if fresh and not answer.duplicate:
+                run.append((i, apply))
+                answers[i] = answer
+                continue
+            apply_run()
+            try:
+                self._everywhere(apply, item.pushed if fresh else None, item.inline)
+            except Exception as err:
+                results[i] = err
+                continue
+            if item.pushed is not None and not fresh:
+                self.spool.drop(item.data_id)  # padded, or held here already
+            results[i] = answer
+        apply_run()
+        return results
+
+    def _extend_files(
+        self, handle: int, batch: list[_Append], results: list[Appended | BaseException]
+    ) -> list[Appended | BaseException]:
+        """After a batch (the chunk's lock given up): has the master extend each file named to
+        cover the records that landed (one call a file, not one a record); an answer says
+        whether it did. A master that cannot be reached leaves it to the clients."""
+        ends: dict[str, int] = {}
+        for item, result in zip(batch, results, strict=True):
+            if item.path and isinstance(result, Appended) and not result.padded:
+                ends[item.path] = max(ends.get(item.path, 0), result.offset + item.size)
+        extended = set()
+        for path, end in ends.items():
+            request = master_pb2.ExtendFileRequest(
+                path=path, handle=handle, chunk_end=end, primary=self.address
+            )
+            try:
+                transport.call(
+                    self.channels.master(self.config.master).ExtendFile,
+                    request,
+                    target=self.config.master,
+                    timeout=min(self.config.rpc_timeout, EXTEND_TIMEOUT),
                 )
-            self._everywhere(apply, pushed if apply.data_id and apply.here else None, inline)
-            if pushed is not None and not (apply.data_id and apply.here):
-                self.spool.drop(data_id)  # padded, or held here already
-        return answer
+                extended.add(path)
+            except errors.GfsError as err:
+                log.info("could not extend %s for appends to chunk %d: %s", path, handle, err)
+        return [
+            dataclasses.replace(result, extended=True)
+            if isinstance(result, Appended) and item.path in extended and not result.padded
+            else result
+            for item, result in zip(batch, results, strict=True)
+        ]
 
     def _pushed(self, data_id: str, inline: bytes) -> Pushed | None:
         """The data pushed for a mutation; None if it came `inline`, with the request."""
@@ -111,18 +239,17 @@ class Mutations:
 
         return list(self._pool.map(info, secondaries))
 
-    def _landed(
-        self, handle: int, version: int, record_id: str, pushed: Pushed | None, inline: bytes
-    ) -> tuple[int, Landing, bool] | None:
-        """Where an earlier try of append `record_id` landed (as `Primary.landing_of` says),
-        what this replica holds there, and whether it recorded the id itself."""
+    def _landed(self, handle: int, item: _Append) -> tuple[int, Landing, bool] | None:
+        """Where an earlier try of the append's record id landed (as `Primary.landing_of`
+        says), what this replica holds there, and whether it recorded the id itself."""
+        record_id = item.record_id
         own = self.store.recorded(handle, record_id) if record_id else None
         with self.lease_lock:
             first = self.primary.landing_of(handle, record_id, own)
         if first is None:
             return None
-        data = pushed.path.read_bytes() if pushed is not None else inline
-        there = self.store.peek(handle, version, first, len(data))
+        data = item.pushed.path.read_bytes() if item.pushed is not None else item.inline
+        there = self.store.peek(handle, item.version, first, len(data))
         if there == data:
             found = Landing.SAME
         elif there == bytes(len(data)):
@@ -146,12 +273,53 @@ class Mutations:
             token=apply.token,
             data=b"" if apply.pad_to else inline,
         )
-        remote = [self._pool.submit(self._apply_on, a, request) for a in apply.secondaries]
+        if apply.here:
+            return self._with_secondaries(
+                apply.secondaries, "ApplyWrite", request, lambda: self.apply_here(request, pushed)
+            )
+        return self._with_secondaries(
+            apply.secondaries, "ApplyWrite", request, lambda: self.store.length(apply.handle)
+        )
+
+    def _apply_run(self, applies: list[Apply], items: list[_Append]) -> None:
+        """New records ordered back to back, applied on every replica together."""
+        APPEND_RUN.observe(len(applies))
+        if len(applies) == 1:
+            self._everywhere(applies[0], items[0].pushed, items[0].inline)
+            return
+        first = applies[0]
+        request = chunkserver_pb2.ApplyAppendsRequest(
+            handle=first.handle,
+            version=first.version,
+            token=first.token,
+            appends=[
+                chunkserver_pb2.ApplyWriteRequest(
+                    offset=a.offset,
+                    data_id=a.data_id,
+                    serial=a.serial,
+                    record_id=a.record_id,
+                    data=item.inline,
+                )
+                for a, item in zip(applies, items, strict=True)
+            ],
+        )
+        pushed = [item.pushed for item in items]
+        self._with_secondaries(
+            first.secondaries,
+            "ApplyAppends",
+            request,
+            lambda: self.apply_appends_here(request, pushed),
+        )
+
+    def _with_secondaries(
+        self, secondaries: tuple[str, ...], method: str, request: Message, here: Callable[[], int]
+    ) -> int:
+        """Calls `method` with `request` on every secondary while `here` applies it on this
+        replica; fails unless all did. Returns what `here` returned."""
+        payload = request.SerializeToString()  # once, not once a secondary
+        remote = [self._pool.submit(self._apply_on, a, method, payload) for a in secondaries]
         try:
-            if apply.here:
-                length = self.apply_here(request, pushed)
-            else:
-                length = self.store.length(apply.handle)
+            length = here()
         finally:
             failures = [f for f in (r.result() for r in remote) if f is not None]
         if failures:
@@ -161,16 +329,14 @@ class Mutations:
             raise kind("; ".join(str(f) for f in failures))
         return length
 
-    def _apply_on(
-        self, address: str, request: chunkserver_pb2.ApplyWriteRequest
-    ) -> errors.GfsError | None:
+    def _apply_on(self, address: str, method: str, payload: bytes) -> errors.GfsError | None:
+        call = self.channels.get(address).unary_unary(
+            f"/pygfs.chunkserver.ChunkServer/{method}",
+            request_serializer=None,  # serialized already
+            response_deserializer=chunkserver_pb2.WriteResponse.FromString,
+        )
         try:
-            transport.call(
-                self.channels.chunkserver(address).ApplyWrite,
-                request,
-                target=address,
-                timeout=self.config.rpc_timeout,
-            )
+            transport.call(call, payload, target=address, timeout=self.config.rpc_timeout)
             return None
         except errors.GfsError as err:
             return type(err)(f"secondary {address} did not apply the write: {err}")
@@ -207,6 +373,48 @@ class Mutations:
             self.spool.drop(request.data_id)
         if request.record_id and self.store.recorded(handle, request.record_id) != offset:
             self.store.record(handle, request.record_id, offset)
+        return length
+
+    def apply_appends_from_primary(self, request: chunkserver_pb2.ApplyAppendsRequest) -> int:
+        """Record appends the primary ordered back to back, applied on this replica as a
+        secondary."""
+        if not request.appends or any(entry.pad_to for entry in request.appends):
+            raise errors.InvalidArgument("a batch of appends holds records, and at least one")
+        for entry in request.appends:
+            limits.check_record_id(entry.record_id)
+        pushed = [self._pushed(entry.data_id, entry.data) for entry in request.appends]
+        with self.store.lock(request.handle):
+            return self.apply_appends_here(request, pushed)
+
+    def apply_appends_here(
+        self, request: chunkserver_pb2.ApplyAppendsRequest, pushed: Sequence[Pushed | None]
+    ) -> int:
+        """Records that follow one another from the first's offset (the caller holds the
+        replica's lock): written as one with one sync, then their ids noted with another.
+        Returns the replica's length after them."""
+        handle, version, entries = request.handle, request.version, request.appends
+        records = [
+            p.path.read_bytes() if p is not None else e.data
+            for e, p in zip(entries, pushed, strict=True)
+        ]
+        offset = entries[0].offset
+        for entry, record in zip(entries, records, strict=True):
+            if entry.offset != offset or not record:
+                raise errors.InvalidArgument(
+                    "the records of a batch of appends each start where the one before ends"
+                )
+            offset += len(record)
+        length = self.store.write(handle, version, entries[0].offset, b"".join(records))
+        for entry, p in zip(entries, pushed, strict=True):
+            if p is not None:
+                self.spool.drop(entry.data_id)
+        landed = [
+            (e.record_id, e.offset)
+            for e in entries
+            if e.record_id and self.store.recorded(handle, e.record_id) != e.offset
+        ]
+        if landed:
+            self.store.record_many(handle, landed)
         return length
 
     # --- leases -------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ class Appended:
     offset: int
     duplicate: bool = False
     padded: bool = False
+    extended: bool = False  # the master's length of the file covers it
 
 
 class Landing(enum.Enum):

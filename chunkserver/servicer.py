@@ -37,7 +37,7 @@ POLICY: access.Policy = {
     for roles, methods in [
         (access.USERS | _PEERS, "PushData Read"),
         (access.USERS, "Write Append"),
-        (_PEERS, "ApplyWrite"),
+        (_PEERS, "ApplyWrite ApplyAppends"),
         (_PEERS | {"admin"}, "ReplicaInfo"),
         (_MASTER, "SetVersion GrantLease RevokeLease CloneFrom CopyLocal"),
         (_MASTER | {"shadow", "admin"}, "Describe"),
@@ -46,7 +46,7 @@ POLICY: access.Policy = {
 }
 # Never refused for want of a worker: the master's orders, and a primary's mutations.
 VITAL = HEALTH_METHODS | frozenset(
-    method for method, roles in POLICY.items() if roles <= _MASTER or method.endswith("ApplyWrite")
+    method for method, roles in POLICY.items() if roles <= _MASTER or roles == _PEERS
 )
 
 
@@ -65,7 +65,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             config.data_dir / "spool", config.spool_ttl, config.spool_limit, config.spool_per_user
         )
         self.pushes = Pushes(config, store, self.spool, channels, address)
-        self.mutations = Mutations(config, store, self.spool, channels)
+        self.mutations = Mutations(config, store, self.spool, channels, address)
         self.copies = Copies(config, store, self.spool, channels)
         self.tokens = TokenCheck()
         self._pushes = Admission("pushes", config.max_pushes)
@@ -145,10 +145,18 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     ) -> chunkserver_pb2.AppendResponse:
         self.tokens.data(tls.peer(context), request.token, WRITE, request.handle, request.version)
         answer = self.mutations.append(
-            request.handle, request.version, request.data_id, request.record_id, request.data
+            request.handle,
+            request.version,
+            request.data_id,
+            request.record_id,
+            request.data,
+            request.path,
         )
         return chunkserver_pb2.AppendResponse(
-            offset=answer.offset, duplicate=answer.duplicate, padded=answer.padded
+            offset=answer.offset,
+            duplicate=answer.duplicate,
+            padded=answer.padded,
+            extended=answer.extended,
         )
 
     @aborting(log)
@@ -158,6 +166,15 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.tokens.lease(tls.peer(context), request.token, request.handle, request.version)
         return chunkserver_pb2.WriteResponse(
             chunk_length=self.mutations.apply_from_primary(request)
+        )
+
+    @aborting(log)
+    def ApplyAppends(
+        self, request: chunkserver_pb2.ApplyAppendsRequest, context: grpc.ServicerContext
+    ) -> chunkserver_pb2.WriteResponse:
+        self.tokens.lease(tls.peer(context), request.token, request.handle, request.version)
+        return chunkserver_pb2.WriteResponse(
+            chunk_length=self.mutations.apply_appends_from_primary(request)
         )
 
     @aborting(log)

@@ -258,12 +258,17 @@ class ChunkStore:
     def record(self, handle: int, record_id: str, offset: int) -> None:
         """Durably notes that the append `record_id` landed at `offset` (after its data).
         The caller holds `lock(handle)`."""
-        limits.check_record_id(record_id)
+        self.record_many(handle, [(record_id, offset)])
+
+    def record_many(self, handle: int, landed: Sequence[tuple[str, int]]) -> None:
+        """`record` for several appends, with one sync."""
+        for record_id, _ in landed:
+            limits.check_record_id(record_id)
         with open(self._ids(handle), "a") as f:
-            f.write(f"{offset} {record_id}\n")
+            f.write("".join(f"{offset} {record_id}\n" for record_id, offset in landed))
             f.flush()
             os.fsync(f.fileno())
-        self.record_ids.setdefault(handle, {})[record_id] = offset
+        self.record_ids.setdefault(handle, {}).update(landed)
 
     def _load(self) -> None:
         for volume in self.volumes:

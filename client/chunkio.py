@@ -226,6 +226,7 @@ class ChunkIO:
                     record_id=record_id,
                     token=info.token,
                     data=inline,
+                    path=path,
                 ),
                 target=info.primary or "",
                 timeout=self.timeout,

@@ -445,9 +445,10 @@ class Client:
             index += 1  # the chunk was full: it is padded on every replica; on to the next
         self._append_at[path] = index
         offset = index * size + reply.offset
-        self._master(
-            "ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data))
-        )
+        if not reply.extended:  # the primary had the master cover it, or not
+            self._master(
+                "ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data))
+            )
         return offset
 
     def append_record(self, path: str, payload: bytes, record_id: str = "") -> int:

@@ -9,8 +9,10 @@ different keys never share a batch, and their batches may run at the same time.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -30,10 +32,21 @@ class _Waiting(Generic[T]):
 
 class Groups(Generic[K, T, R]):
     """`carry_out(key, items)` returns a result or an exception for each item, in order; an
-    exception it raises is every item's."""
+    exception it raises is every item's. `hold(key)`, if given, is entered by a leader before
+    it takes its batch (a lock the batch needs: whoever queues while the leader waits for it
+    joins the batch) and left after `carry_out`; `then(key, items, results)`, if given, runs
+    after that, outside it, and returns the results the callers get."""
 
-    def __init__(self, carry_out: Callable[[K, list[T]], Sequence[R | BaseException]]) -> None:
+    def __init__(
+        self,
+        carry_out: Callable[[K, list[T]], Sequence[R | BaseException]],
+        hold: Callable[[K], AbstractContextManager[object]] | None = None,
+        then: Callable[[K, list[T], list[R | BaseException]], list[R | BaseException]]
+        | None = None,
+    ) -> None:
         self._carry_out = carry_out
+        self._then = then
+        self._hold = hold or (lambda _: contextlib.nullcontext())
         self._lock = threading.Lock()
         self._queues: dict[K, list[_Waiting[T]]] = {}  # a key is here while someone leads it
         self.closed = False
@@ -53,10 +66,23 @@ class Groups(Generic[K, T, R]):
         if not waiting.lead:
             waiting.wake.wait()
         if not waiting.done:  # leading: this item, and whatever queued behind the last batch
-            with self._lock:
-                batch = [waiting, *self._queues[key]]
-                self._queues[key] = []
-            self._run(key, batch)
+            batch = [waiting]
+            results: list[R | BaseException] = []
+            try:
+                with self._hold(key):
+                    with self._lock:
+                        batch += self._queues[key]
+                        self._queues[key] = []
+                    results = self._run(key, [w.item for w in batch])
+                if self._then is not None:
+                    results = self._then(key, [w.item for w in batch], results)
+            except Exception as err:
+                results = [err] * len(batch)
+            finally:  # nobody is left waiting, whatever failed
+                results += [RuntimeError("not carried out")] * (len(batch) - len(results))
+                for other, result in zip(batch, results, strict=True):
+                    other.result, other.done = result, True
+                    other.wake.set()
             with self._lock:
                 queue = self._queues[key]
                 if queue:  # hand the lead on rather than keep this caller waiting
@@ -74,13 +100,11 @@ class Groups(Generic[K, T, R]):
         with self._lock:
             return len(self._queues.get(key, ()))
 
-    def _run(self, key: K, batch: list[_Waiting[T]]) -> None:
+    def _run(self, key: K, items: list[T]) -> list[R | BaseException]:
         try:
-            results: Sequence[object] = self._carry_out(key, [w.item for w in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"{len(results)} results for {len(batch)} items")
+            results = list(self._carry_out(key, items))
+            if len(results) != len(items):
+                raise RuntimeError(f"{len(results)} results for {len(items)} items")
         except Exception as err:
-            results = [err] * len(batch)
-        for waiting, result in zip(batch, results, strict=True):
-            waiting.result, waiting.done = result, True
-            waiting.wake.set()
+            results = [err] * len(items)
+        return results

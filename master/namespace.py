@@ -451,6 +451,31 @@ def extend(
     return Mutation("extend", {"path": path, "length": length}, (PutNode(grown),))
 
 
+def extend_for_primary(
+    state: MasterState,
+    path: str,
+    handle: int,
+    primary: str,
+    chunk_end: int,
+    chunk_size: int,
+    now: float,
+) -> Mutation:
+    """The primary of chunk `handle` extends file `path` to cover what it appended to the
+    chunk, up to `chunk_end` within it: only the chunk's lease holder, for a chunk of the
+    file, within the chunk (its appends were allowed by the client's write token; the file's
+    permissions were checked when the client was given that token)."""
+    node = lookup_file(state, path)
+    chunk = state.chunks.get(handle)
+    if chunk is None or handle not in node.chunks:
+        raise errors.InvalidArgument(f"chunk {handle} is not a chunk of {path}")
+    if not primary or chunk.lease_holder != primary:
+        raise errors.PermissionDenied(f"{primary or 'the caller'} holds no lease on chunk {handle}")
+    if not 0 < chunk_end <= chunk_size:
+        raise errors.InvalidArgument(f"{chunk_end} is not within a chunk of {chunk_size} bytes")
+    index = len(node.chunks) - 1 - node.chunks[::-1].index(handle)  # appends go near the end
+    return extend(state, path, index * chunk_size + chunk_end, now)
+
+
 def list_dir(
     state: MasterState, path: str, caller: Caller = SUPERUSER, limit: int | None = None
 ) -> list[Node]:

@@ -78,6 +78,18 @@ class NamespaceOperations:
                 meta.plan(lambda: namespace.extend(meta.state, path, length, meta.clock(), caller))
             )
 
+    def extend_for_primary(self, path: str, handle: int, primary: str, chunk_end: int) -> None:
+        meta = self.meta
+        size = self.config.chunk_size
+        with meta.paths.hold(write=[path]):
+            meta.commit(
+                meta.plan(
+                    lambda: namespace.extend_for_primary(
+                        meta.state, path, handle, primary, chunk_end, size, meta.clock()
+                    )
+                )
+            )
+
     def chmod(self, path: str, mode: int, caller: Caller = SUPERUSER) -> None:
         meta = self.meta
         with meta.paths.hold(write=[path]):

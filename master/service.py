@@ -160,6 +160,9 @@ class MasterService:
     def extend(self, path: str, length: int, caller: Caller = SUPERUSER) -> None:
         self.namespace.extend(path, length, caller)
 
+    def extend_for_primary(self, path: str, handle: int, primary: str, chunk_end: int) -> None:
+        self.namespace.extend_for_primary(path, handle, primary, chunk_end)
+
     def snapshot(self, src: str, dst: str, caller: Caller = SUPERUSER) -> None:
         self.namespace.snapshot(src, dst, caller)
 

@@ -112,11 +112,12 @@ POLICY: access.Policy = {
     for roles, methods in [
         (
             _USERS,
-            "Mkdir Create Delete Undelete Rename Snapshot List Stat GetChunk ExtendFile Fsck "
+            "Mkdir Create Delete Undelete Rename Snapshot List Stat GetChunk Fsck "
             "Summary SafeMode Chmod Chown SetReplication",
         ),
         (_USERS | {"shadow"}, "Report"),
         (frozenset({"chunkserver"}), "Heartbeat"),
+        (_USERS | {"chunkserver"}, "ExtendFile"),
         (_ADMIN | {"shadow"}, "StreamLog Checkpoint"),
         (_ADMIN, "Decommission Balance"),
     ]
@@ -246,7 +247,21 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def ExtendFile(
         self, request: master_pb2.ExtendFileRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().extend(paths.normalize(request.path), request.length, _caller(context))
+        path = paths.normalize(request.path)
+        who = tls.peer(context)
+        if request.handle or (who is not None and who.role == "chunkserver"):
+            # A primary, for the records it appended: it may claim the address it names.
+            if who is not None and (
+                who.role != "chunkserver" or not who.may_claim(request.primary)
+            ):
+                raise errors.PermissionDenied(
+                    f"only the primary of chunk {request.handle} may extend {path} for it"
+                )
+            self._master().extend_for_primary(
+                path, request.handle, request.primary, request.chunk_end
+            )
+        else:
+            self._master().extend(path, request.length, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)

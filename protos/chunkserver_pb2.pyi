@@ -70,31 +70,47 @@ class ApplyWriteRequest(_message.Message):
     data: bytes
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., serial: _Optional[int] = ..., record_id: _Optional[str] = ..., pad_to: _Optional[int] = ..., token: _Optional[bytes] = ..., data: _Optional[bytes] = ...) -> None: ...
 
+class ApplyAppendsRequest(_message.Message):
+    __slots__ = ("handle", "version", "token", "appends")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    APPENDS_FIELD_NUMBER: _ClassVar[int]
+    handle: int
+    version: int
+    token: bytes
+    appends: _containers.RepeatedCompositeFieldContainer[ApplyWriteRequest]
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., token: _Optional[bytes] = ..., appends: _Optional[_Iterable[_Union[ApplyWriteRequest, _Mapping]]] = ...) -> None: ...
+
 class AppendRequest(_message.Message):
-    __slots__ = ("handle", "version", "data_id", "record_id", "token", "data")
+    __slots__ = ("handle", "version", "data_id", "record_id", "token", "data", "path")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     data_id: str
     record_id: str
     token: bytes
     data: bytes
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., data_id: _Optional[str] = ..., record_id: _Optional[str] = ..., token: _Optional[bytes] = ..., data: _Optional[bytes] = ...) -> None: ...
+    path: str
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., data_id: _Optional[str] = ..., record_id: _Optional[str] = ..., token: _Optional[bytes] = ..., data: _Optional[bytes] = ..., path: _Optional[str] = ...) -> None: ...
 
 class AppendResponse(_message.Message):
-    __slots__ = ("offset", "padded", "duplicate")
+    __slots__ = ("offset", "padded", "duplicate", "extended")
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     PADDED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    EXTENDED_FIELD_NUMBER: _ClassVar[int]
     offset: int
     padded: bool
     duplicate: bool
-    def __init__(self, offset: _Optional[int] = ..., padded: _Optional[bool] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    extended: bool
+    def __init__(self, offset: _Optional[int] = ..., padded: _Optional[bool] = ..., duplicate: _Optional[bool] = ..., extended: _Optional[bool] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
     __slots__ = ("chunk_length",)

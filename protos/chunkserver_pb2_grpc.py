@@ -49,6 +49,11 @@ class ChunkServerStub:
                 request_serializer=protos_dot_chunkserver__pb2.ApplyWriteRequest.SerializeToString,
                 response_deserializer=protos_dot_chunkserver__pb2.WriteResponse.FromString,
                 _registered_method=True)
+        self.ApplyAppends = channel.unary_unary(
+                '/pygfs.chunkserver.ChunkServer/ApplyAppends',
+                request_serializer=protos_dot_chunkserver__pb2.ApplyAppendsRequest.SerializeToString,
+                response_deserializer=protos_dot_chunkserver__pb2.WriteResponse.FromString,
+                _registered_method=True)
         self.Append = channel.unary_unary(
                 '/pygfs.chunkserver.ChunkServer/Append',
                 request_serializer=protos_dot_chunkserver__pb2.AppendRequest.SerializeToString,
@@ -117,6 +122,14 @@ class ChunkServerServicer:
 
     def ApplyWrite(self, request, context):
         """Primary -> secondary: apply a mutation at the serial number the primary chose.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyAppends(self, request, context):
+        """Primary -> secondary: record appends the primary ordered back to back, applied together
+        (one sync for them all) or not at all.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -202,6 +215,11 @@ def add_ChunkServerServicer_to_server(servicer, server):
             'ApplyWrite': grpc.unary_unary_rpc_method_handler(
                     servicer.ApplyWrite,
                     request_deserializer=protos_dot_chunkserver__pb2.ApplyWriteRequest.FromString,
+                    response_serializer=protos_dot_chunkserver__pb2.WriteResponse.SerializeToString,
+            ),
+            'ApplyAppends': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyAppends,
+                    request_deserializer=protos_dot_chunkserver__pb2.ApplyAppendsRequest.FromString,
                     response_serializer=protos_dot_chunkserver__pb2.WriteResponse.SerializeToString,
             ),
             'Append': grpc.unary_unary_rpc_method_handler(
@@ -330,6 +348,33 @@ class ChunkServer:
             target,
             '/pygfs.chunkserver.ChunkServer/ApplyWrite',
             protos_dot_chunkserver__pb2.ApplyWriteRequest.SerializeToString,
+            protos_dot_chunkserver__pb2.WriteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyAppends(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.chunkserver.ChunkServer/ApplyAppends',
+            protos_dot_chunkserver__pb2.ApplyAppendsRequest.SerializeToString,
             protos_dot_chunkserver__pb2.WriteResponse.FromString,
             options,
             channel_credentials,

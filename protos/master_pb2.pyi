@@ -193,12 +193,18 @@ class GetChunkRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ..., index: _Optional[int] = ..., for_write: _Optional[bool] = ...) -> None: ...
 
 class ExtendFileRequest(_message.Message):
-    __slots__ = ("path", "length")
+    __slots__ = ("path", "length", "handle", "chunk_end", "primary")
     PATH_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_END_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
     path: str
     length: int
-    def __init__(self, path: _Optional[str] = ..., length: _Optional[int] = ...) -> None: ...
+    handle: int
+    chunk_end: int
+    primary: str
+    def __init__(self, path: _Optional[str] = ..., length: _Optional[int] = ..., handle: _Optional[int] = ..., chunk_end: _Optional[int] = ..., primary: _Optional[str] = ...) -> None: ...
 
 class ReplicaReport(_message.Message):
     __slots__ = ("handle", "version", "length")

@@ -270,6 +270,26 @@ def test_retries_reaching_a_primary_that_missed_their_first_tries_land_where_the
             assert found == [(0, "r0"), (offsets["r1"], "r1"), (offsets["r2"], "r2")], address
 
 
+def test_the_primary_records_the_files_length_so_the_client_does_not(
+    shared_cluster: LocalCluster,
+) -> None:
+    """An append's primary has the master extend the file (once for every append it applied
+    together); the client makes no call of its own, and the length covers every record."""
+    with Client(shared_cluster.master_address) as gfs:
+        gfs.create("/primary-extends")
+        asked: list[str] = []
+        ask = gfs._master
+
+        def counted(method: str, *args: object, **kwargs: object) -> object:
+            asked.append(method)
+            return ask(method, *args, **kwargs)  # type: ignore[arg-type]
+
+        gfs._master = counted  # type: ignore[method-assign]
+        ends = [gfs.append("/primary-extends", os.urandom(1000)) + 1000 for _ in range(5)]
+        assert "ExtendFile" not in asked, asked
+        assert gfs.stat("/primary-extends").size == max(ends) == 5000
+
+
 def test_the_command_prints_offsets_and_reads_records(shared_cluster: LocalCluster) -> None:
     m = shared_cluster.master_address
     assert run_gfs(m, "put", "-", "/cli-log", stdin=b"").returncode == 0

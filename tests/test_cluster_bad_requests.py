@@ -131,6 +131,28 @@ def test_a_chunkserver_refuses_bad_pushes_reads_and_writes_and_keeps_serving(
                 assert call(getattr(stub, method), request) == grpc.StatusCode.INVALID_ARGUMENT
             finally:
                 other.close()
+        # A batch of appends that names none, leaves gaps between its records or pads is
+        # refused by a secondary, unapplied.
+        secondary_address = next(r for r in chunk.replicas if r != chunk.primary)
+        batches = [
+            [],
+            [
+                cpb.ApplyWriteRequest(offset=0, data=b"a"),
+                cpb.ApplyWriteRequest(offset=5, data=b"b"),
+            ],
+            [cpb.ApplyWriteRequest(offset=0, data=b"a"), cpb.ApplyWriteRequest(offset=1, pad_to=9)],
+        ]
+        other = transport.Channels()
+        try:
+            stub = other.chunkserver(secondary_address)
+            for appends in batches:
+                batch = cpb.ApplyAppendsRequest(
+                    handle=chunk.handle, version=chunk.version, appends=appends
+                )
+                assert call(stub.ApplyAppends, batch) == grpc.StatusCode.INVALID_ARGUMENT
+        finally:
+            other.close()
+        assert gfs.read("/after-bad-chunkserver-requests", 0, len(data)) == data
         # A replica that is not the primary refuses to order a write, even with the data there.
         not_primary = next(r for r in chunk.replicas if r != chunk.primary)
         other = transport.Channels()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from common import errors
@@ -88,6 +90,35 @@ def test_extend_only_grows_a_file(state: MasterState) -> None:
     assert state.nodes["/f"].size == 100
     with pytest.raises(errors.IsADirectory):
         namespace.extend(state, "/", 10, now=3.0)
+
+
+def test_only_a_chunks_lease_holder_extends_its_file_and_only_within_the_chunk(
+    state: MasterState,
+) -> None:
+    state.apply(namespace.create(state, "/f", now=1.0))
+    state.apply(namespace.add_chunks(state, "/f", 2, now=1.0))
+    state.apply(namespace.create(state, "/other", now=1.0))
+    first, last = state.nodes["/f"].chunks[0], state.nodes["/f"].chunks[2]
+    state.chunks[last] = dataclasses.replace(state.chunks[last], lease_holder="cs:1")
+    size = 1000
+
+    def extend(path: str, handle: int, primary: str, end: int) -> None:
+        state.apply(namespace.extend_for_primary(state, path, handle, primary, end, size, 2.0))
+
+    extend("/f", last, "cs:1", 300)
+    assert state.nodes["/f"].size == 2 * size + 300, "the chunk's index places the end"
+    extend("/f", last, "cs:1", 100)
+    assert state.nodes["/f"].size == 2 * size + 300, "never shrinks"
+    with pytest.raises(errors.PermissionDenied):
+        extend("/f", last, "cs:2", 400)  # not the holder
+    with pytest.raises(errors.PermissionDenied):
+        extend("/f", first, "cs:1", 400)  # holds no lease on that chunk
+    with pytest.raises(errors.InvalidArgument):
+        extend("/other", last, "cs:1", 400)  # not a chunk of that file
+    for end in (0, size + 1):
+        with pytest.raises(errors.InvalidArgument):
+            extend("/f", last, "cs:1", end)
+    assert state.nodes["/f"].size == 2 * size + 300
 
 
 def test_a_deleted_tree_goes_to_the_trash_and_comes_back_whole(state: MasterState) -> None:
