@@ -11,6 +11,10 @@
   python benchmarks/bare.py noop
       a unary call that does nothing, taking a StatRequest and answering an empty FileInfo:
       the most a Python gRPC server does per second, as a master's stat is measured against.
+  python benchmarks/bare.py fanout [--next ADDR,ADDR]
+      a unary call taking an AppendRequest that hands the same request to every --next server
+      at once and answers when all did: a primary handing a record to its secondaries, with
+      nothing written.
 
 All use pygfs's own messages so serialization costs are the same. Each prints
 'serving on ADDR' once it serves.
@@ -125,6 +129,36 @@ def noop_handler() -> grpc.GenericRpcHandler:
     )
 
 
+FANOUT = "/bare.Fanout/Call"
+
+
+def fanout_handler(next_addresses: list[str]) -> grpc.GenericRpcHandler:
+    calls = [
+        grpc.insecure_channel(a, options=CHANNEL_OPTIONS).unary_unary(
+            FANOUT,
+            request_serializer=pb.AppendRequest.SerializeToString,
+            response_deserializer=pb.AppendResponse.FromString,
+        )
+        for a in next_addresses
+    ]
+
+    def call(request: pb.AppendRequest, context: grpc.ServicerContext) -> pb.AppendResponse:
+        for future in [c.future(request) for c in calls]:
+            future.result()
+        return pb.AppendResponse(offset=len(request.data))
+
+    return grpc.method_handlers_generic_handler(
+        "bare.Fanout",
+        {
+            "Call": grpc.unary_unary_rpc_method_handler(
+                call,
+                request_deserializer=pb.AppendRequest.FromString,
+                response_serializer=pb.AppendResponse.SerializeToString,
+            )
+        },
+    )
+
+
 def spawn(*args: str) -> tuple[subprocess.Popen[bytes], str]:
     """Starts `bare.py ARGS` as a process; returns it and the address it serves on."""
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
@@ -138,7 +172,7 @@ def spawn(*args: str) -> tuple[subprocess.Popen[bytes], str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["chain", "source", "noop"])
+    parser.add_argument("role", choices=["chain", "source", "noop", "fanout"])
     parser.add_argument("--listen", default="127.0.0.1:0")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--next")
@@ -151,6 +185,8 @@ def main() -> None:
         server.add_generic_rpc_handlers([chain_handler(args.out, args.next)])
     elif args.role == "noop":
         server.add_generic_rpc_handlers([noop_handler()])
+    elif args.role == "fanout":
+        server.add_generic_rpc_handlers([fanout_handler(args.next.split(",") if args.next else [])])
     else:
         server.add_generic_rpc_handlers([source_handler(args.file, args.piece)])
     port = server.add_insecure_port(args.listen)

@@ -113,6 +113,21 @@ def test_shadow_benchmark_times_a_fresh_shadow_catching_up(tmp_path: Path) -> No
 
 
 @pytest.mark.cluster
+def test_append_benchmark_reports_rates_and_the_bare_limit(tmp_path: Path) -> None:
+    out = tmp_path / "append.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "append.py"), "--clients", "2",
+         "--seconds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["records_per_s_1"] > 0 and figures["records_per_s_n"] > 0
+    assert figures["bare_records_per_s_n"] > 0
+    assert figures["ratio_n"] == figures["records_per_s_n"] / figures["bare_records_per_s_n"]
+
+
+@pytest.mark.cluster
 def test_pages_benchmark_runs_and_reports_latency_and_ratios(tmp_path: Path) -> None:
     out = tmp_path / "pages.json"
     result = subprocess.run(
