@@ -78,13 +78,13 @@ class Heartbeater(Background):
     def beat(self) -> None:
         sent_at = time.monotonic()  # before the master can have extended anything
         extend = self.leases.extension_requests()
-        lost = self.store.take_lost()
+        lost = self.store.volumes.take_lost()
         try:
             reply = self._report(extend, lost)
             if reply.full_report:  # the master took nothing: the full report it asks for, now
                 reply = self._report(extend, lost)
         except errors.GfsError:
-            self.store.untold(lost)
+            self.store.volumes.untold(lost)
             raise
         if reply.interval_seconds > 0:
             self.interval = reply.interval_seconds
@@ -124,8 +124,8 @@ class Heartbeater(Background):
             rack=self.config.rack,
             http=self.config.http,
             plain_reads=self.config.plain_reads,
-            failed_dirs=self.store.failed_dirs(),
-            slow_dirs=self.store.slow_dirs(),
+            failed_dirs=self.store.volumes.failed_dirs(),
+            slow_dirs=self.store.volumes.slow_dirs(),
             lost=lost,
             used_bytes=used,
             free_bytes=free,

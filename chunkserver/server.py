@@ -82,7 +82,7 @@ class ChunkServer:
         SPOOL_BYTES.set_function(lambda: self.servicer.spool.held)
         REPLICAS.set_function(lambda: len(self.store.metas))
         FAILED_DIRS.set_function(lambda: sum(1 for v in self.store.volumes if v.failed))
-        SLOW_DIRS.set_function(lambda: len(self.store.slow_dirs()))
+        SLOW_DIRS.set_function(lambda: len(self.store.volumes.slow_dirs()))
         self.scrubber = Scrubber(
             self.store, config.scrub_period, config.scrub_idle, config.scrub_rate
         )
@@ -120,7 +120,7 @@ class ChunkServer:
         """Raises FailedPrecondition once more data directories failed than tolerated, or the
         spool's did (no push could land): the server is to stop (`gfs chunkserver` does, and
         exits 1)."""
-        failed = self.store.gave_up or self.spool_failed
+        failed = self.store.volumes.gave_up or self.spool_failed
         if failed:
             raise errors.FailedPrecondition(f"chunkserver {self.address}: {failed}")
 

@@ -217,8 +217,8 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
             corrupt=sorted(self.store.corrupt),
             http=self.config.http,
             plain_reads=self.config.plain_reads,
-            failed_dirs=self.store.failed_dirs(),
-            slow_dirs=self.store.slow_dirs(),
+            failed_dirs=self.store.volumes.failed_dirs(),
+            slow_dirs=self.store.volumes.slow_dirs(),
             replica_count=len(self.store.metas),
         )
 

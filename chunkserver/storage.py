@@ -8,7 +8,7 @@ overwrite cut short fails its checksum (reported as corrupt, never returned).
 
 Replicas may be spread over several directories (chunkserver/volumes.py): a new one goes to the
 emptiest; a directory whose disk fails is taken out with every replica on it, and once more
-have failed than are tolerated the store gives up (`gave_up`), and the server stops.
+have failed than are tolerated the store gives up (`volumes.gave_up`), and the server stops.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ from chunkserver.checksum import BLOCK, block_crcs, crc
 from chunkserver.metafile import ReplicaMeta, Slots, fsync_dir
 from chunkserver.metrics import CHECKSUM_FAILURES
 from chunkserver.staging import Staging
-from chunkserver.volumes import FULL, Volume, emptiest
+from chunkserver.volumes import Volume, Volumes
 from common import errors, limits
 from common.keyedlocks import KeyedLocks
-from common.logformat import fields
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +75,7 @@ class ChunkStore:
         the store gives up (HDFS's dfs.datanode.failed.volumes.tolerated); `slow_after`: the
         seconds past which a directory's probe makes it slow."""
         paths = [directories] if isinstance(directories, Path) else list(directories)
-        self.volumes = [Volume(path) for path in paths]
-        self.tolerated = tolerated
-        self.slow_after = slow_after
-        self.gave_up = ""  # why, once more directories failed than tolerated
-        self._lost: set[int] = set()  # replicas gone with a failed directory, not yet told
-        self._on: dict[int, Volume] = {}  # where each replica lives
-        self._failing = threading.Lock()
+        self.volumes = Volumes(paths, tolerated, slow_after)
         self.max_chunk_size = max_chunk_size
         self.metas: dict[int, ReplicaMeta] = {}
         self.corrupt: set[int] = set()
@@ -99,10 +92,7 @@ class ChunkStore:
         self._load()
 
     def _dir(self, handle: int) -> Path:
-        volume = self._on.get(handle)
-        if volume is None:
-            raise errors.NotFound(f"no replica of chunk {handle} here")
-        return volume.path
+        return self.volumes.dir_of(handle)
 
     def _data(self, handle: int) -> Path:
         return self._dir(handle) / f"{handle}.chunk"
@@ -113,33 +103,16 @@ class ChunkStore:
     def _ids(self, handle: int) -> Path:
         return self._dir(handle) / f"{handle}.ids"
 
-    def _settle(self, handle: int) -> None:
-        """Chooses the directory of a new replica (the caller holds `lock(handle)`)."""
-        if handle in self._on:
-            return
-        volume = emptiest(self.volumes)
-        if volume is None:
-            raise errors.Unavailable(f"no data directory of this server works ({self.gave_up})")
-        self._on[handle] = volume
-        volume.replicas += 1
-
-    def _unsettle(self, handle: int) -> None:
-        volume = self._on.pop(handle, None)
-        if volume is not None:
-            volume.replicas -= 1
-
     # --- failed directories -----------------------------------------------------------------
 
     def _disk_error(self, handle: int, err: OSError) -> errors.GfsError | None:
         """After `err` on `handle`'s files: if its directory fails the probe, the directory is
         taken out (fail) and this says so, to be raised; None if the disk still works (the
         error is the replica's, or the disk is only full)."""
-        volume = self._on.get(handle)
-        if volume is None or err.errno in FULL:
+        failed = self.volumes.judge(handle, err)
+        if failed is None:
             return None
-        reason = volume.probe()
-        if not reason:
-            return None
+        volume, reason = failed
         self.fail(volume, reason)
         return errors.Unavailable(f"data directory {volume.path} failed: {reason}")
 
@@ -163,39 +136,15 @@ class ChunkStore:
 
     def check_volumes(self) -> None:
         """Probes every serving directory (a disk may fail while nobody uses it)."""
-        for volume in self.volumes:
-            if not volume.failed:
-                reason = volume.probe()
-                if reason:
-                    self.fail(volume, reason)
-                else:
-                    self._note_speed(volume)
-
-    def _note_speed(self, volume: Volume) -> None:
-        """Logs a directory turning slow, and fast again."""
-        slow = volume.slow(self.slow_after)
-        if bool(slow) == volume.was_slow:
-            return
-        volume.was_slow = bool(slow)
-        if slow:
-            log.warning(
-                "data directory %s is slow: %s",
-                volume.path,
-                slow,
-                extra=fields("data_dir_slow", path=str(volume.path)),
-            )
-        else:
-            log.info("data directory %s answers in time again", volume.path)
+        for volume, reason in self.volumes.check():
+            self.fail(volume, reason)
 
     def fail(self, volume: Volume, reason: str) -> None:
         """Takes `volume` out of service: its replicas are forgotten (not reported, never
         served), so the master copies them elsewhere."""
-        with self._failing:
-            if volume.failed:
-                return
-            volume.failed = reason
-            lost = [h for h, v in list(self._on.items()) if v is volume]
-            for handle in lost:
+        with self.volumes.failing:
+            lost = self.volumes.take_out(volume, reason)
+            for handle in lost or ():
                 staging = self._staged.pop(handle, None)
                 if staging is not None:
                     staging.close()
@@ -203,42 +152,7 @@ class ChunkStore:
                 self.corrupt.discard(handle)
                 self.record_ids.pop(handle, None)
                 self._slots.pop(handle, None)
-                self._unsettle(handle)
-            self._lost.update(lost)
-            self.changes.mark_all(lost)
-            failed = sum(1 for v in self.volumes if v.failed)
-            log.error(
-                "data directory %s failed (%s): %d replicas on it are gone from this server",
-                volume.path,
-                reason,
-                len(lost),
-                extra=fields("data_dir_failed", path=str(volume.path), replicas=len(lost)),
-            )
-            if failed > self.tolerated or failed == len(self.volumes):
-                self.gave_up = (
-                    f"{failed} of {len(self.volumes)} data directories failed "
-                    f"({self.tolerated} tolerated)"
-                )
-                log.error("%s: the chunkserver stops", self.gave_up)
-
-    def take_lost(self) -> list[int]:
-        """The replicas lost since this was last asked (for the next heartbeat)."""
-        with self._failing:
-            lost, self._lost = sorted(self._lost), set()
-        return lost
-
-    def untold(self, lost: list[int]) -> None:
-        """`take_lost`'s answer did not reach the master: told with the next heartbeat."""
-        with self._failing:
-            self._lost.update(lost)
-
-    def failed_dirs(self) -> list[str]:
-        """ "PATH: why" of each directory taken out of service."""
-        return [f"{v.path}: {v.failed}" for v in self.volumes if v.failed]
-
-    def slow_dirs(self) -> list[str]:
-        """ "PATH: why" of each serving directory whose disk answers slowly."""
-        return [f"{v.path}: {why}" for v in self.volumes if (why := v.slow(self.slow_after))]
+            self.changes.mark_all(lost or [])
 
     def length(self, handle: int) -> int:
         """How many bytes the replica holds (the caller holds `lock(handle)`)."""
@@ -281,8 +195,8 @@ class ChunkStore:
                 reason = err.strerror or str(err)
             if reason:
                 self.fail(volume, reason)
-        if self.gave_up:
-            raise errors.FailedPrecondition(f"cannot start: {self.gave_up}")
+        if self.volumes.gave_up:
+            raise errors.FailedPrecondition(f"cannot start: {self.volumes.gave_up}")
 
     def _load_volume(self, volume: Volume) -> None:
         directory = volume.path
@@ -327,17 +241,16 @@ class ChunkStore:
         here meanwhile): the older one's files are removed."""
         other = self.metas.get(handle)
         if other is not None:
-            older = volume if meta.version <= other.version else self._on[handle]
+            held = self.volumes.of(handle) or volume
+            older = volume if meta.version <= other.version else held
             log.warning("chunk %d is in two data directories; removing the older", handle)
             for suffix in ("chunk", "meta", "ids"):
                 (older.path / f"{handle}.{suffix}").unlink(missing_ok=True)
             if older is volume:
                 return False
-            self._unsettle(handle)
             self.corrupt.discard(handle)
             self.record_ids.pop(handle, None)
-        self._on[handle] = volume
-        volume.replicas += 1
+        self.volumes.place(handle, volume)
         return True
 
     def lock(self, handle: int) -> contextlib.AbstractContextManager[None]:
@@ -386,7 +299,7 @@ class ChunkStore:
                     raise errors.NotFound(f"no replica of chunk {handle} here")
                 # Durable at once: a replica the master counts must survive a restart, written
                 # to or not (an empty chunk lost on every server would be missing for good).
-                self._settle(handle)
+                self.volumes.settle(handle)
                 try:
                     try:
                         with open(self._data(handle), "wb") as f:
@@ -397,7 +310,7 @@ class ChunkStore:
                 except errors.GfsError:
                     with contextlib.suppress(OSError, errors.NotFound):
                         self._data(handle).unlink(missing_ok=True)
-                    self._unsettle(handle)
+                    self.volumes.unsettle(handle)
                     raise
                 return
             if version < meta.version:
@@ -584,7 +497,7 @@ class ChunkStore:
         if length > self.max_chunk_size:
             raise errors.InvalidArgument(f"a copy of {length} bytes cannot be a chunk")
         with self.lock(handle):
-            self._settle(handle)
+            self.volumes.settle(handle)
             try:
                 tmp = self._dir(handle) / f"{handle}.ids.tmp"
                 with open(tmp, "w") as f:
@@ -603,7 +516,7 @@ class ChunkStore:
                     else err
                 )
                 source.unlink(missing_ok=True)
-                if handle in self._on:  # (gone with its directory, if that failed)
+                if self.volumes.of(handle) is not None:  # (not if its directory failed)
                     with contextlib.suppress(errors.GfsError):
                         self._drop(handle)
                 raise failure from None
@@ -728,7 +641,7 @@ class ChunkStore:
         self._set_meta(handle, None)
         self._slots.pop(handle, None)
         self.corrupt.discard(handle)
-        self._unsettle(handle)
+        self.volumes.unsettle(handle)
         self.changes.mark(handle)
         return directory
 
@@ -755,6 +668,4 @@ class ChunkStore:
 
     def usage(self) -> tuple[int, int]:
         """(bytes used by replicas, bytes free on the disks of the serving directories)."""
-        used = self._used
-        free = {v.device(): v.free() for v in self.volumes if not v.failed}
-        return used, sum(free.values())
+        return self._used, self.volumes.free()

@@ -13,12 +13,19 @@ the disk's. A full disk is neither. A directory whose last probe took longer tha
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from common import errors
+from common.logformat import fields
+
+log = logging.getLogger(__name__)
 
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 PROBE = ".probe.tmp"  # a *.tmp: a crash that leaves it is cleaned at load
@@ -89,3 +96,140 @@ def emptiest(volumes: list[Volume]) -> Volume | None:
     directories on one disk, the one with the fewest replicas. None if none serves."""
     serving = [v for v in volumes if not v.failed]
     return max(serving, key=lambda v: (v.free(), -v.replicas), default=None)
+
+
+class Volumes:
+    """A server's data directories, which of them holds each replica, and those taken out of
+    service: once more have failed than `tolerated` (HDFS's
+    dfs.datanode.failed.volumes.tolerated), `gave_up` says why and the server stops. A
+    directory whose probe took longer than `slow_after` seconds is slow."""
+
+    def __init__(self, paths: Sequence[Path], tolerated: int = 0, slow_after: float = 0.5) -> None:
+        self.all = [Volume(path) for path in paths]
+        self.tolerated = tolerated
+        self.slow_after = slow_after
+        self.gave_up = ""  # why, once more directories failed than tolerated
+        # Held while a directory is taken out and the store forgets its replicas.
+        self.failing = threading.Lock()
+        self._lost: set[int] = set()  # replicas gone with a failed directory, not yet told
+        self._on: dict[int, Volume] = {}  # where each replica lives
+
+    def __iter__(self) -> Iterator[Volume]:
+        return iter(self.all)
+
+    def __getitem__(self, index: int) -> Volume:
+        return self.all[index]
+
+    def of(self, handle: int) -> Volume | None:
+        return self._on.get(handle)
+
+    def dir_of(self, handle: int) -> Path:
+        volume = self._on.get(handle)
+        if volume is None:
+            raise errors.NotFound(f"no replica of chunk {handle} here")
+        return volume.path
+
+    def place(self, handle: int, volume: Volume) -> None:
+        """`handle`'s replica is in `volume` (found there at load)."""
+        self.unsettle(handle)
+        self._on[handle] = volume
+        volume.replicas += 1
+
+    def settle(self, handle: int) -> None:
+        """Chooses the directory of a new replica: the emptiest that serves."""
+        if handle in self._on:
+            return
+        volume = emptiest(self.all)
+        if volume is None:
+            raise errors.Unavailable(f"no data directory of this server works ({self.gave_up})")
+        self.place(handle, volume)
+
+    def unsettle(self, handle: int) -> None:
+        volume = self._on.pop(handle, None)
+        if volume is not None:
+            volume.replicas -= 1
+
+    def judge(self, handle: int, err: OSError) -> tuple[Volume, str] | None:
+        """After `err` on `handle`'s files: its directory and why, if it fails the probe; None
+        if the disk still works (the error is the replica's, or the disk is only full)."""
+        volume = self._on.get(handle)
+        if volume is None or err.errno in FULL:
+            return None
+        reason = volume.probe()
+        return (volume, reason) if reason else None
+
+    def check(self) -> list[tuple[Volume, str]]:
+        """Probes every serving directory (a disk may fail while nobody uses it): those that
+        failed, and why; logs one turning slow, or fast again."""
+        failed = []
+        for volume in self.all:
+            if not volume.failed:
+                reason = volume.probe()
+                if reason:
+                    failed.append((volume, reason))
+                else:
+                    self._note_speed(volume)
+        return failed
+
+    def _note_speed(self, volume: Volume) -> None:
+        slow = volume.slow(self.slow_after)
+        if bool(slow) == volume.was_slow:
+            return
+        volume.was_slow = bool(slow)
+        if slow:
+            log.warning(
+                "data directory %s is slow: %s",
+                volume.path,
+                slow,
+                extra=fields("data_dir_slow", path=str(volume.path)),
+            )
+        else:
+            log.info("data directory %s answers in time again", volume.path)
+
+    def take_out(self, volume: Volume, reason: str) -> list[int] | None:
+        """Takes `volume` out of service (the caller holds `failing`); returns the replicas
+        that were on it, which the store forgets (None: it was out already)."""
+        if volume.failed:
+            return None
+        volume.failed = reason
+        lost = [h for h, v in list(self._on.items()) if v is volume]
+        for handle in lost:
+            self.unsettle(handle)
+        self._lost.update(lost)
+        failed = sum(1 for v in self.all if v.failed)
+        log.error(
+            "data directory %s failed (%s): %d replicas on it are gone from this server",
+            volume.path,
+            reason,
+            len(lost),
+            extra=fields("data_dir_failed", path=str(volume.path), replicas=len(lost)),
+        )
+        if failed > self.tolerated or failed == len(self.all):
+            self.gave_up = (
+                f"{failed} of {len(self.all)} data directories failed ({self.tolerated} tolerated)"
+            )
+            log.error("%s: the chunkserver stops", self.gave_up)
+        return lost
+
+    def take_lost(self) -> list[int]:
+        """The replicas lost since this was last asked (for the next heartbeat)."""
+        with self.failing:
+            lost, self._lost = sorted(self._lost), set()
+        return lost
+
+    def untold(self, lost: list[int]) -> None:
+        """`take_lost`'s answer did not reach the master: told with the next heartbeat."""
+        with self.failing:
+            self._lost.update(lost)
+
+    def failed_dirs(self) -> list[str]:
+        """ "PATH: why" of each directory taken out of service."""
+        return [f"{v.path}: {v.failed}" for v in self.all if v.failed]
+
+    def slow_dirs(self) -> list[str]:
+        """ "PATH: why" of each serving directory whose disk answers slowly."""
+        return [f"{v.path}: {why}" for v in self.all if (why := v.slow(self.slow_after))]
+
+    def free(self) -> int:
+        """Bytes free on the disks of the serving directories (each disk counted once)."""
+        return sum({v.device(): v.free() for v in self.all if not v.failed}.values())

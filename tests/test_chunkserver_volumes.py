@@ -61,8 +61,10 @@ def test_a_failed_directory_is_taken_out_and_the_rest_serve_on(tmp_path: Path) -
     with store.lock(victim), pytest.raises(errors.Unavailable, match=r"data directory .* failed"):
         store.write(victim, 1, 100, b"more")
     assert {h for h, _, _ in store.reports()} == kept, "its replicas are no longer reported"
-    assert store.failed_dirs() == [f"{paths[0]}: the directory is gone (unmounted or removed)"]
-    assert not store.gave_up
+    assert store.volumes.failed_dirs() == [
+        f"{paths[0]}: the directory is gone (unmounted or removed)"
+    ]
+    assert not store.volumes.gave_up
     for handle in kept:
         assert b"".join(store.read(handle, 1, 0, 100, BLOCK)) == b"x" * 100
     with pytest.raises(errors.NotFound):
@@ -73,7 +75,7 @@ def test_a_failed_directory_is_taken_out_and_the_rest_serve_on(tmp_path: Path) -
 
     shutil.rmtree(paths[1])
     store.check_volumes()  # found idle, by the periodic probe
-    assert "2 of 2 data directories failed (1 tolerated)" in store.gave_up
+    assert "2 of 2 data directories failed (1 tolerated)" in store.volumes.gave_up
     with pytest.raises(errors.Unavailable, match="no data directory"):
         store.set_version(20, 1, create=True)
 
@@ -84,7 +86,7 @@ def test_one_failure_more_than_tolerated_gives_up(tmp_path: Path) -> None:
     make(store, range(1, 4))
     shutil.rmtree(paths[2])
     store.check_volumes()
-    assert store.gave_up == "1 of 3 data directories failed (0 tolerated)"
+    assert store.volumes.gave_up == "1 of 3 data directories failed (0 tolerated)"
     assert len(store.reports()) == 2
 
 
@@ -95,7 +97,7 @@ def test_a_directory_that_fails_at_start_counts_against_the_tolerated(tmp_path: 
     with pytest.raises(errors.FailedPrecondition, match="cannot start: 1 of 2"):
         ChunkStore(paths, CHUNK)
     store = ChunkStore(paths, CHUNK, tolerated=1)
-    assert len(store.failed_dirs()) == 1
+    assert len(store.volumes.failed_dirs()) == 1
     make(store, range(1, 3))
     assert where(paths[:1])[0] == {1, 2}
 
@@ -111,7 +113,7 @@ def test_a_missing_file_on_a_working_disk_is_the_replicas_fault_not_the_disks(
     with pytest.raises(CorruptReplica, match="data file is missing"):
         b"".join(store.read(handle, 1, 0, 100, BLOCK))
     assert handle in store.corrupt
-    assert store.failed_dirs() == [] and not store.gave_up
+    assert store.volumes.failed_dirs() == [] and not store.volumes.gave_up
 
 
 def test_a_full_disk_is_not_a_failed_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +139,7 @@ def test_a_directory_whose_probe_is_slow_is_reported_slow_not_failed(
     paths = dirs(tmp_path, 2)
     store = ChunkStore(paths, 4 * BLOCK, tolerated=1, slow_after=0.05)
     store.check_volumes()
-    assert store.slow_dirs() == [] and store.failed_dirs() == []
+    assert store.volumes.slow_dirs() == [] and store.volumes.failed_dirs() == []
     real_fsync = os.fsync
 
     def slow_fsync(fd: int) -> None:
@@ -146,13 +148,13 @@ def test_a_directory_whose_probe_is_slow_is_reported_slow_not_failed(
 
     monkeypatch.setattr(os, "fsync", slow_fsync)
     store.check_volumes()
-    slow = store.slow_dirs()
+    slow = store.volumes.slow_dirs()
     assert [s.split(": ")[0] for s in slow] == [str(p) for p in paths]
     assert all(s.split(": ")[1].startswith("a probe took ") for s in slow)
-    assert store.failed_dirs() == [], "slow is not failed: it serves on"
+    assert store.volumes.failed_dirs() == [], "slow is not failed: it serves on"
     monkeypatch.setattr(os, "fsync", real_fsync)
     store.check_volumes()
-    assert store.slow_dirs() == [], "fast again, no longer reported"
+    assert store.volumes.slow_dirs() == [], "fast again, no longer reported"
 
 
 def test_a_chunk_found_in_two_directories_keeps_the_newer(tmp_path: Path) -> None:
