@@ -169,3 +169,28 @@ def test_a_refused_request_leaves_the_cluster_whole(cluster: LocalCluster) -> No
         assert admin.read("/reference", 0, len(REFERENCE)) == REFERENCE
         counts = admin.fsck("/")
         assert counts["healthy"] == counts["chunks"] > 0, counts
+
+
+def test_a_primary_extends_the_file_for_its_appends_and_nobody_else_may(
+    cluster: LocalCluster,
+) -> None:
+    """On a secure cluster the primary's certificate names the address it claims, so the
+    master takes its extension; a user asking for one in a primary's name is refused."""
+    log = f"{HOME}/appended"
+    with as_user(cluster, "client") as gfs:
+        gfs.create(log)
+        reply = gfs.io.append_to_chunk(log, 0, b"record", "")
+        assert reply.extended and not reply.padded
+        assert gfs.stat(log).size == reply.offset + len(b"record")
+        chunk = gfs.stat(log).chunks[0]
+        forged = mpb.ExtendFileRequest(
+            path=log, handle=chunk.handle, chunk_end=SMALL_CHUNK, primary=chunk.primary or ""
+        )
+        with pytest.raises(errors.PermissionDenied, match="only the primary"):
+            transport.call(
+                gfs.channels.master(cluster.master_address).ExtendFile,
+                forged,
+                target="master",
+                timeout=10,
+            )
+        assert gfs.stat(log).size == len(b"record"), "nothing changed"
