@@ -7,9 +7,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -22,6 +23,7 @@ from client.records import frame
 from common import errors, transport
 from protos import chunkserver_pb2 as cpb
 
+T = TypeVar("T")
 CHUNK = 1024 * 1024
 HANDLE, VERSION = 7, 3
 
@@ -120,6 +122,27 @@ def counting_writes(store: ChunkStore) -> Counter[str]:
     return counts
 
 
+def in_one_batch(primary: Mutations, appends: list[Callable[[], T]]) -> list[T]:
+    """Runs `appends` at once while the chunk's lock is held, so that one waits for it as the
+    next batch's leader and the rest queue behind; their results, in order."""
+    results: dict[int, T] = {}
+
+    def run(i: int) -> None:
+        results[i] = appends[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(appends))]
+    with primary.store.lock(HANDLE):
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while primary._appends.queued(HANDLE) < len(appends) - 1:
+            assert time.monotonic() < deadline, "the appends did not queue"
+            time.sleep(0.01)
+    for t in threads:
+        t.join(10)
+    return [results[i] for i in range(len(appends))]
+
+
 def test_appends_queued_behind_the_chunk_lock_land_back_to_back_in_one_write_per_replica(
     chain: tuple[Mutations, list[Mutations], Counter[str]],
 ) -> None:
@@ -128,24 +151,12 @@ def test_appends_queued_behind_the_chunk_lock_land_back_to_back_in_one_write_per
     first = primary.append(HANDLE, VERSION, "", "r0", records["r0"])  # surveys, alone
     counts = [counting_writes(m.store) for m in (primary, *secondaries)]
     calls.clear()
-    answers: dict[str, Appended] = {}
-    with primary.store.lock(HANDLE):  # the next batch's leader waits here; the rest queue
-        threads = [
-            threading.Thread(
-                target=lambda i=i: answers.__setitem__(
-                    f"r{i}", primary.append(HANDLE, VERSION, "", f"r{i}", records[f"r{i}"])
-                )
-            )
-            for i in range(1, 6)
-        ]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 10
-        while primary._appends.queued(HANDLE) < 4:
-            assert time.monotonic() < deadline, "the appends did not queue"
-            time.sleep(0.01)
-    for t in threads:
-        t.join(10)
+    ids = [f"r{i}" for i in range(1, 6)]
+    landed = in_one_batch(
+        primary,
+        [partial(primary.append, HANDLE, VERSION, "", rid, records[rid]) for rid in ids],
+    )
+    answers = dict(zip(ids, landed, strict=True))
     answers["r0"] = first
     offsets = sorted((a.offset, rid) for rid, a in answers.items())
     at = 0
@@ -167,22 +178,9 @@ def test_a_retried_id_queued_with_its_first_try_is_answered_with_the_first_offse
     primary, secondaries, _ = chain
     primary.append(HANDLE, VERSION, "", "warm", b"w" * 10)
     record = frame(b"once", "once")
-    answers: list[Appended] = []
-    with primary.store.lock(HANDLE):
-        threads = [
-            threading.Thread(
-                target=lambda: answers.append(primary.append(HANDLE, VERSION, "", "once", record))
-            )
-            for _ in range(3)
-        ]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 10
-        while primary._appends.queued(HANDLE) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-    for t in threads:
-        t.join(10)
+    answers = in_one_batch(
+        primary, [lambda: primary.append(HANDLE, VERSION, "", "once", record)] * 3
+    )
     assert len({a.offset for a in answers}) == 1, "one landing for the three tries"
     assert sorted(a.duplicate for a in answers) == [False, True, True]
     for m in (primary, *secondaries):
@@ -198,24 +196,14 @@ def test_records_that_do_not_fit_pad_the_chunk_and_the_rest_of_the_batch_is_told
     for m in (primary, *secondaries):  # every replica nearly full
         with m.store.lock(HANDLE):
             m.store.write(HANDLE, VERSION, 0, b"x" * (CHUNK - big - 10))
-    answers: dict[int, Appended | BaseException] = {}
 
-    def append(i: int) -> None:
+    def append(i: int) -> Appended | errors.GfsError:
         try:
-            answers[i] = primary.append(HANDLE, VERSION, "", f"b{i}", bytes([i]) * big)
+            return primary.append(HANDLE, VERSION, "", f"b{i}", bytes([i]) * big)
         except errors.GfsError as err:
-            answers[i] = err
+            return err
 
-    with primary.store.lock(HANDLE):
-        threads = [threading.Thread(target=append, args=(i,)) for i in range(3)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 10
-        while primary._appends.queued(HANDLE) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-    for t in threads:
-        t.join(10)
+    answers = dict(enumerate(in_one_batch(primary, [partial(append, i) for i in range(3)])))
     assert all(isinstance(a, Appended) for a in answers.values()), answers
     landed = [(i, a) for i, a in answers.items() if isinstance(a, Appended) and not a.padded]
     assert len(landed) == 1, "room for one record; the others are told to go on to the next"
@@ -238,24 +226,13 @@ def test_the_primary_has_the_master_extend_the_file_once_for_a_batch(
         ("/log", HANDLE, 100)
     ]
     master.extended.clear()
-    answers: list[Appended] = []
-    with primary.store.lock(HANDLE):
-        threads = [
-            threading.Thread(
-                target=lambda i=i: answers.append(
-                    primary.append(HANDLE, VERSION, "", f"a{i}", b"y" * 10, "/log")
-                )
-            )
+    answers = in_one_batch(
+        primary,
+        [
+            partial(primary.append, HANDLE, VERSION, "", f"a{i}", b"y" * 10, "/log")
             for i in range(1, 5)
-        ]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 10
-        while primary._appends.queued(HANDLE) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-    for t in threads:
-        t.join(10)
+        ],
+    )
     assert all(a.extended for a in answers)
     assert [(r.path, r.chunk_end) for r in master.extended] == [("/log", 140)], "one call"
 
