@@ -108,9 +108,10 @@ class Mutations:
     def _append_batch(self, handle: int, batch: list[_Append]) -> list[Appended | BaseException]:
         """The appends to one chunk that queued behind the last batch (and while its leader
         waited for the chunk's lock, which it holds), ordered one after another as if they had
-        come one at a time. New records that fit are
-        applied in runs, back to back, with one sync per replica for a run; anything else (a
-        retried record id, padding) alone, in its place in the order."""
+        come one at a time. New records that fit are applied in runs, back to back, with one
+        sync per replica for a run; anything else (a retried record id, padding) alone, in its
+        place in the order. A run also ends before the lease's first append surveys the
+        secondaries, and once its inline bytes pass RUN_BYTES."""
         results: list[Appended | BaseException] = [errors.Aborted("not ordered")] * len(batch)
         answers: dict[int, Appended] = {}
         run: list[tuple[int, Apply]] = []  # ordered, not applied yet: (place in batch, order)
@@ -273,13 +274,13 @@ class Mutations:
             token=apply.token,
             data=b"" if apply.pad_to else inline,
         )
-        if apply.here:
-            return self._with_secondaries(
-                apply.secondaries, "ApplyWrite", request, lambda: self.apply_here(request, pushed)
-            )
-        return self._with_secondaries(
-            apply.secondaries, "ApplyWrite", request, lambda: self.store.length(apply.handle)
-        )
+
+        def here() -> int:
+            if apply.here:
+                return self.apply_here(request, pushed)
+            return self.store.length(apply.handle)
+
+        return self._with_secondaries(apply.secondaries, "ApplyWrite", request, here)
 
     def _apply_run(self, applies: list[Apply], items: list[_Append]) -> None:
         """New records ordered back to back, applied on every replica together."""
