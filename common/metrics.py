@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram
 
-from common.interceptors import Behaviour, Wrapping
+from common.interceptors import Behaviour, Handler, Wrapping
 
 RPCS = Counter(
     "gfs_rpc_requests_total", "RPCs served, by method and status code", ["method", "code"]
@@ -55,6 +55,9 @@ def _counting_encoder(
 
 
 class RpcMetrics(Wrapping):
+    """Each method's handler is made once, with its figures' labelled children looked up once
+    (a lookup takes a lock: several of them a call were a measurable part of a small one)."""
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
@@ -63,16 +66,23 @@ class RpcMetrics(Wrapping):
         handler = super().intercept_service(continuation, handler_call_details)
         if handler is None:
             return None
-        label = _short(handler_call_details.method)
-        return handler._replace(  # type: ignore[attr-defined,no-any-return]
+        method = handler_call_details.method
+        cache: dict[str, tuple[Handler, Handler]] = self.__dict__.setdefault("_counted", {})
+        known = cache.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        label = _short(method)
+        counted: Handler = handler._replace(  # type: ignore[attr-defined]
             request_deserializer=_counting_decoder(
                 handler.request_deserializer, RECEIVED.labels(label)
             ),
             response_serializer=_counting_encoder(handler.response_serializer, SENT.labels(label)),
         )
+        cache[method] = (handler, counted)
+        return counted
 
     def wrapper(self, method: str) -> Callable[[Behaviour], Behaviour]:
-        label = _short(method)
+        figures = _Figures(_short(method))
 
         def measured(behaviour: Behaviour) -> Behaviour:
             def call(request: Any, context: grpc.ServicerContext) -> Any:
@@ -80,11 +90,11 @@ class RpcMetrics(Wrapping):
                 try:
                     result = behaviour(request, context)
                 except BaseException:
-                    _record(label, context, start, failed=True)
+                    figures.record(context, start, failed=True)
                     raise
                 if isinstance(result, Iterator):
-                    return _streaming(result, label, context, start)
-                _record(label, context, start, failed=False)
+                    return _streaming(result, figures, context, start)
+                figures.record(context, start, failed=False)
                 return result
 
             return call
@@ -92,20 +102,31 @@ class RpcMetrics(Wrapping):
         return measured
 
 
+class _Figures:
+    """One method's call counts by status code, and its latency."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.latency = LATENCY.labels(label)
+        self.calls: dict[grpc.StatusCode, Any] = {}
+
+    def record(self, context: grpc.ServicerContext, start: float, failed: bool) -> None:
+        code = context.code()  # type: ignore[attr-defined]
+        if code is None:
+            code = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
+        counter = self.calls.get(code)
+        if counter is None:
+            counter = self.calls[code] = RPCS.labels(self.label, code.name)
+        counter.inc()
+        self.latency.observe(time.perf_counter() - start)
+
+
 def _streaming(
-    items: Iterator[Any], method: str, context: grpc.ServicerContext, start: float
+    items: Iterator[Any], figures: _Figures, context: grpc.ServicerContext, start: float
 ) -> Iterator[Any]:
     failed = True
     try:
         yield from items
         failed = False
     finally:
-        _record(method, context, start, failed)
-
-
-def _record(method: str, context: grpc.ServicerContext, start: float, failed: bool) -> None:
-    code = context.code()  # type: ignore[attr-defined]
-    if code is None:
-        code = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
-    RPCS.labels(method, code.name).inc()
-    LATENCY.labels(method).observe(time.perf_counter() - start)
+        figures.record(context, start, failed)
