@@ -35,7 +35,8 @@ class Groups(Generic[K, T, R]):
     exception it raises is every item's. `hold(key)`, if given, is entered by a leader before
     it takes its batch (a lock the batch needs: whoever queues while the leader waits for it
     joins the batch) and left after `carry_out`; `then(key, items, results)`, if given, runs
-    after that, outside it, and returns the results the callers get."""
+    after that, outside it and while the next batch may already be carried out, and returns
+    the results the callers get."""
 
     def __init__(
         self,
@@ -74,6 +75,10 @@ class Groups(Generic[K, T, R]):
                         batch += self._queues[key]
                         self._queues[key] = []
                     results = self._run(key, [w.item for w in batch])
+            except Exception as err:
+                results = [err] * len(batch)
+            self._hand_on(key)  # the next batch need not wait for `then`
+            try:
                 if self._then is not None:
                     results = self._then(key, [w.item for w in batch], results)
             except Exception as err:
@@ -83,17 +88,21 @@ class Groups(Generic[K, T, R]):
                 for other, result in zip(batch, results, strict=True):
                     other.result, other.done = result, True
                     other.wake.set()
-            with self._lock:
-                queue = self._queues[key]
-                if queue:  # hand the lead on rather than keep this caller waiting
-                    successor = queue.pop(0)
-                    successor.lead = True
-                    successor.wake.set()
-                else:
-                    del self._queues[key]
         if isinstance(waiting.result, BaseException):
             raise waiting.result
         return waiting.result  # type: ignore[return-value]
+
+    def _hand_on(self, key: K) -> None:
+        """Makes the first caller queued behind the batch just carried out the next leader,
+        rather than keep it waiting for this one's callers to be answered."""
+        with self._lock:
+            queue = self._queues[key]
+            if queue:
+                successor = queue.pop(0)
+                successor.lead = True
+                successor.wake.set()
+            else:
+                del self._queues[key]
 
     def queued(self, key: K) -> int:
         """How many callers of `key` wait for the batch after the one being carried out."""

@@ -81,3 +81,29 @@ def test_many_threads_every_item_answered_once() -> None:
         results = list(pool.map(lambda i: groups.submit(i % 3, i), range(600)))
     assert results == [i + i % 3 for i in range(600)]
     assert sorted(seen) == list(range(600))
+
+
+def test_the_next_batch_is_carried_out_while_the_last_ones_then_still_runs() -> None:
+    second_carried_out = threading.Event()
+    first_then_running = threading.Event()
+
+    def carry_out(_: None, items: list[int]) -> list[int | BaseException]:
+        if 2 in items:
+            second_carried_out.set()
+        return list(items)
+
+    def then(
+        _: None, items: list[int], results: list[int | BaseException]
+    ) -> list[int | BaseException]:
+        if 1 in items:
+            first_then_running.set()
+            assert second_carried_out.wait(5), "the next batch waited for this one's `then`"
+        return [r * 10 if isinstance(r, int) else r for r in results]
+
+    groups: Groups[None, int, int] = Groups(carry_out, then=then)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(groups.submit, None, 1)
+        assert first_then_running.wait(5)
+        second = pool.submit(groups.submit, None, 2)
+        assert second.result(5) == 20
+        assert first.result(5) == 10
