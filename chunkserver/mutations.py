@@ -113,8 +113,8 @@ class Mutations:
         place in the order. A run also ends before the lease's first append surveys the
         secondaries, and once its inline bytes pass RUN_BYTES."""
         results: list[Appended | BaseException] = [errors.Aborted("not ordered")] * len(batch)
-        answers: dict[int, Appended] = {}
-        run: list[tuple[int, Apply]] = []  # ordered, not applied yet: (place in batch, order)
+        # Ordered, not applied yet: (place in the batch, the order, the answer once applied).
+        run: list[tuple[int, Apply, Appended]] = []
 
         def apply_run() -> None:
             taken = list(run)
@@ -122,13 +122,13 @@ class Mutations:
             if not taken:
                 return
             try:
-                self._apply_run([a for _, a in taken], [batch[i] for i, _ in taken])
+                self._apply_run([a for _, a, _ in taken], [batch[i] for i, _, _ in taken])
             except Exception as err:  # the run fails as one: none of it is acknowledged
-                for i, _ in taken:
+                for i, _, _ in taken:
                     results[i] = err
                 return
-            for i, _ in taken:
-                results[i] = answers[i]
+            for i, _, answer in taken:
+                results[i] = answer
 
         for i, item in enumerate(batch):
             try:
@@ -141,13 +141,13 @@ class Mutations:
                     replies = self._survey(handle, item.version, asked)
                     with self.lease_lock:
                         self.primary.surveyed(handle, self.store.length(handle), replies)
-                if item.record_id and any(batch[j].record_id == item.record_id for j, _ in run):
+                if item.record_id and any(batch[j].record_id == item.record_id for j, _, _ in run):
                     apply_run()  # a retry of a record in the run: find where it landed
                 landed = self._landed(handle, item)
-                if landed is not None or sum(len(batch[j].inline) for j, _ in run) > RUN_BYTES:
+                if landed is not None or sum(len(batch[j].inline) for j, _, _ in run) > RUN_BYTES:
                     apply_run()
                 if run:
-                    last, order = run[-1]
+                    last, order, _ = run[-1]
                     end = order.offset + batch[last].size
                 else:
                     end = self.store.length(handle)
@@ -167,8 +167,7 @@ class Mutations:
                 continue
             fresh = apply.here and not apply.pad_to  # new data for this replica
             if fresh and not answer.duplicate:
-                run.append((i, apply))
-                answers[i] = answer
+                run.append((i, apply, answer))
                 continue
             apply_run()
             try:

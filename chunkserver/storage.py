@@ -144,7 +144,9 @@ class ChunkStore:
         served), so the master copies them elsewhere."""
         with self.volumes.failing:
             lost = self.volumes.take_out(volume, reason)
-            for handle in lost or ():
+            if lost is None:
+                return  # out of service already
+            for handle in lost:
                 staging = self._staged.pop(handle, None)
                 if staging is not None:
                     staging.close()
@@ -152,7 +154,7 @@ class ChunkStore:
                 self.corrupt.discard(handle)
                 self.record_ids.pop(handle, None)
                 self._slots.pop(handle, None)
-            self.changes.mark_all(lost or [])
+            self.changes.mark_all(lost)
 
     def length(self, handle: int) -> int:
         """How many bytes the replica holds (the caller holds `lock(handle)`)."""
