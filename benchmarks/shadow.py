@@ -13,7 +13,6 @@ Writes benchmarks/results/shadow.json.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sqlite3
@@ -65,9 +64,9 @@ def build(files: int, directory: Path) -> int:
         add(namespace.create(state, path, now=1.0))
         add(namespace.add_chunks(state, path, 0, now=1.0))
         handle = state.nodes[path].chunks[0]
-        chunk = dataclasses.replace(state.chunks[handle], floor=0)
+        chunk = state.chunks[handle]._replace(floor=0)
         add(Mutation("grant", {"handle": handle}, (PutChunk(chunk),)))
-        node = dataclasses.replace(state.nodes[path], size=1000)
+        node = state.nodes[path]._replace(size=1000)
         add(Mutation("set_length", {"path": path}, (PutNode(node),)))
     store.replay(entries)
     store.close()

@@ -7,7 +7,6 @@ except the rows of handles just reserved, which nobody else can know yet.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from concurrent.futures import Executor
@@ -312,7 +311,7 @@ class ChunkControl:
         taken = leases.taken(bump)
         if taken is not None:
             meta.commit(taken)
-            bump = dataclasses.replace(bump, floor=0)
+            bump = bump._replace(floor=0)
         return bump, holders
 
     def adopt(self, address: str, claims: dict[int, int]) -> list[int]:
@@ -382,7 +381,7 @@ class ChunkControl:
         config = self.config
         until = leases.lease_until(meta.clock(), config.lease_seconds, config.rpc_timeout)
         # The floor goes with the grant: replicas below the version are stale from now on.
-        leased = dataclasses.replace(bumped, lease_holder=primary, lease_expiry=until, floor=0)
+        leased = bumped._replace(lease_holder=primary, lease_expiry=until, floor=0)
         meta.commit(put_chunk("grant_lease", leased, primary=primary))
         proof = b""
         if self.tokens is not None:
@@ -411,7 +410,7 @@ class ChunkControl:
         holder = chunk.lease_holder
         self.calls.revoke_lease(holder, chunk.handle, chunk.version)
         # Expired now, never 0.0: the chunk was leased, so the next grant must bump the version.
-        revoked = dataclasses.replace(chunk, lease_holder="", lease_expiry=self.meta.clock())
+        revoked = chunk._replace(lease_holder="", lease_expiry=self.meta.clock())
         self.meta.commit(put_chunk("revoke_lease", revoked, holder=holder))
         LEASES_REVOKED.inc()
         log.info(

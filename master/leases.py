@@ -3,7 +3,6 @@ purely from the chunk's record, its live replicas and the time."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from master.state import Chunk, Mutation, PutChunk, put_chunk
@@ -66,7 +65,7 @@ def extensions(
             and chunk.version == version
             and chunk.lease_valid(now)
         ):
-            out.append(dataclasses.replace(chunk, lease_expiry=max(chunk.lease_expiry, until)))
+            out.append(chunk._replace(lease_expiry=max(chunk.lease_expiry, until)))
     return out
 
 
@@ -125,7 +124,7 @@ def no_later_than(chunks: dict[int, Chunk], longest: float) -> dict[int, Chunk]:
     a clock ahead of this one (set back across a restart): waited out as stored, the chunks
     of a dead primary would take no write for as long as the clock was off."""
     return {
-        handle: dataclasses.replace(chunk, lease_expiry=longest)
+        handle: chunk._replace(lease_expiry=longest)
         for handle, chunk in chunks.items()
         if chunk.lease_holder and chunk.lease_expiry > longest
     }
@@ -142,9 +141,9 @@ def bumped(chunk: Chunk, keep_lease: bool) -> Chunk:
     issued = max(chunk.issued, version)
     floor = chunk.floor or chunk.version
     if keep_lease:
-        return dataclasses.replace(chunk, version=version, issued=issued, floor=floor)
-    return dataclasses.replace(
-        chunk, version=version, issued=issued, floor=floor, lease_holder="", lease_expiry=0.0
+        return chunk._replace(version=version, issued=issued, floor=floor)
+    return chunk._replace(
+        version=version, issued=issued, floor=floor, lease_holder="", lease_expiry=0.0
     )
 
 
@@ -153,7 +152,7 @@ def untaken(before: Chunk, bump: Chunk) -> Mutation:
     replicas at the versions from the floor up stay current (told the newest when they
     report) instead of being removed as stale."""
     floor = before.floor or before.version
-    untaken = dataclasses.replace(bump, floor=floor)
+    untaken = bump._replace(floor=floor)
     return put_chunk("version_untaken", untaken, version=bump.version, floor=floor)
 
 
@@ -161,7 +160,7 @@ def taken(bump: Chunk) -> Mutation | None:
     """A replica took `bump`'s version: if a floor was set, replicas below it are stale now."""
     if not bump.floor:
         return None
-    taken = dataclasses.replace(bump, floor=0)
+    taken = bump._replace(floor=0)
     return put_chunk("version_taken", taken, version=bump.version)
 
 
@@ -171,7 +170,7 @@ def adopted(chunks: dict[int, Chunk], address: str, claims: dict[int, int]) -> M
     are now (the caller holds the chunks' locks), changing nothing but the version, so no
     other change is written back. A claim above what was ever issued is no version at all."""
     rows = [
-        dataclasses.replace(chunks[h], version=v, floor=0)
+        chunks[h]._replace(version=v, floor=0)
         for h, v in sorted(claims.items())
         if h in chunks and chunks[h].version < v <= chunks[h].highest_issued
     ]

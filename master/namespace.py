@@ -7,7 +7,6 @@ keep the checked state from changing until the mutation is applied.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import urllib.parse
 
@@ -148,7 +147,7 @@ def set_replication(
     files = [n for n in state.subtree(path) if not n.is_dir] if top.is_dir else [top]
     for node in files:
         check(state, node.path, caller, access=WRITE)
-    changed = {n.path: dataclasses.replace(n, replication=replication) for n in files}
+    changed = {n.path: n._replace(replication=replication) for n in files}
     handles = {h for n in files for h in n.chunks}
     wanted: dict[int, int] = {}
     for node in state.nodes.values():  # every file holding one of those chunks
@@ -159,7 +158,7 @@ def set_replication(
     for handle, level in sorted(wanted.items()):
         chunk = state.chunks[handle]
         if chunk.replication != level:
-            changes.append(PutChunk(dataclasses.replace(chunk, replication=level)))
+            changes.append(PutChunk(chunk._replace(replication=level)))
     args = {"path": path, "replication": replication, "files": len(files)}
     return Mutation("set_replication", args, tuple(changes))
 
@@ -172,7 +171,7 @@ def chmod(state: MasterState, path: str, mode: int, caller: Caller = SUPERUSER) 
     check(state, path, caller)
     node = lookup(state, path)
     check_owner(node, caller)
-    changed = dataclasses.replace(node, mode=mode)
+    changed = node._replace(mode=mode)
     return Mutation("chmod", {"path": path, "mode": mode}, (PutNode(changed),))
 
 
@@ -188,7 +187,7 @@ def chown(
     check(state, path, caller)
     node = lookup(state, path)
     check_chown(node, caller, owner, group)
-    changed = dataclasses.replace(node, owner=owner or node.owner, group=group or node.group)
+    changed = node._replace(owner=owner or node.owner, group=group or node.group)
     return Mutation("chown", {"path": path, "owner": owner, "group": group}, (PutNode(changed),))
 
 
@@ -215,7 +214,7 @@ def _release_chunks(state: MasterState, handles: list[int]) -> list[Change]:
         if chunk.refcount <= dropped:
             changes.append(DeleteChunk(handle))
         else:
-            changes.append(PutChunk(dataclasses.replace(chunk, refcount=chunk.refcount - dropped)))
+            changes.append(PutChunk(chunk._replace(refcount=chunk.refcount - dropped)))
     return changes
 
 
@@ -260,7 +259,7 @@ def _move(state: MasterState, src: str, dst: str, now: float, limit: int) -> lis
     for n in moved:
         new_path = dst + n.path[len(src) :]
         mtime = now if n.path == src else n.mtime
-        changes.append(PutNode(dataclasses.replace(n, path=new_path, mtime=mtime)))
+        changes.append(PutNode(n._replace(path=new_path, mtime=mtime)))
     return changes
 
 
@@ -317,8 +316,7 @@ def snapshot(
     copied = _subtree_within(state, src, limit, "copying")
     changes: list[Change] = [
         PutNode(
-            dataclasses.replace(
-                n,
+            n._replace(
                 path=dst + n.path[len(src) :],
                 ctime=now,
                 mtime=now,
@@ -333,7 +331,7 @@ def snapshot(
             shared[handle] = shared.get(handle, 0) + 1
     for handle, more in shared.items():
         chunk = state.chunks[handle]
-        changes.append(PutChunk(dataclasses.replace(chunk, refcount=chunk.refcount + more)))
+        changes.append(PutChunk(chunk._replace(refcount=chunk.refcount + more)))
     return Mutation("snapshot", {"src": src, "dst": dst}, tuple(changes))
 
 
@@ -351,8 +349,8 @@ def split_chunk(
     changes: list[Change] = [
         RaiseNextHandle(new + 1),
         PutChunk(Chunk(new, old.version, replication=node.replication)),
-        PutChunk(dataclasses.replace(old, refcount=old.refcount - 1)),
-        PutNode(dataclasses.replace(node, chunks=chunks, mtime=now)),
+        PutChunk(old._replace(refcount=old.refcount - 1)),
+        PutNode(node._replace(chunks=chunks, mtime=now)),
     ]
     return Mutation(
         "copy_on_write",
@@ -447,7 +445,7 @@ def extend(
     node = lookup_file(state, path)
     if length <= node.size:
         return Mutation("extend", {"path": path, "length": length}, ())
-    grown = dataclasses.replace(node, size=length, mtime=now)
+    grown = node._replace(size=length, mtime=now)
     return Mutation("extend", {"path": path, "length": length}, (PutNode(grown),))
 
 
@@ -515,5 +513,5 @@ def add_chunks(
     changes.extend(
         PutChunk(Chunk(h, 2, floor=1, issued=2, replication=node.replication)) for h in handles
     )
-    changes.append(PutNode(dataclasses.replace(node, chunks=node.chunks + handles, mtime=now)))
+    changes.append(PutNode(node._replace(chunks=node.chunks + handles, mtime=now)))
     return Mutation("add_chunks", {"path": path, "handles": list(handles)}, tuple(changes))

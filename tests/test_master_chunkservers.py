@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from master import leases, namespace, placement
 from master.chunkservers import (
     ANY_VERSION,
@@ -23,7 +21,7 @@ def setup_file(chunks: int = 1) -> MasterState:
     state.apply(namespace.create(state, "/f", now=0.0))
     state.apply(namespace.add_chunks(state, "/f", chunks - 1, now=0.0))
     for handle, chunk in state.chunks.items():
-        state.chunks[handle] = dataclasses.replace(chunk, version=1, floor=0, issued=0)
+        state.chunks[handle] = chunk._replace(version=1, floor=0, issued=0)
     return state
 
 
@@ -69,11 +67,11 @@ def test_a_higher_version_is_adopted_through_a_logged_mutation() -> None:
     the row as it is then (so nothing else in the row is written back), and lists the
     replica once that is logged."""
     state, cs = setup_file(), Chunkservers(dead_after=3.0)
-    state.chunks[1] = dataclasses.replace(state.chunks[1], issued=7)  # the log was rolled back
+    state.chunks[1] = state.chunks[1]._replace(issued=7)  # the log was rolled back
     outcome = beat(cs, state, "a:1", [Report(1, 7, 100)], now=0.0)
     assert outcome.claims == {1: 7}
     assert cs.replicas(1, now=0.0) == [], "not listed before the adoption is logged"
-    state.chunks[1] = dataclasses.replace(state.chunks[1], refcount=2)  # a snapshot meanwhile
+    state.chunks[1] = state.chunks[1]._replace(refcount=2)  # a snapshot meanwhile
     adoption = leases.adopted(state.chunks, "a:1", outcome.claims)
     assert adoption is not None
     state.apply(adoption)

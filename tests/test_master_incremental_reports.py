@@ -3,8 +3,6 @@ that lists only changes may and may not be taken for, and what the master asks f
 
 from __future__ import annotations
 
-import dataclasses
-
 from master import namespace
 from master.chunkservers import (
     ANY_VERSION,
@@ -23,7 +21,7 @@ def two_chunks() -> MasterState:
     state.apply(namespace.create(state, "/f", now=0.0))
     state.apply(namespace.add_chunks(state, "/f", 1, now=0.0))
     for handle, chunk in state.chunks.items():
-        state.chunks[handle] = dataclasses.replace(chunk, version=1, floor=0, issued=0)
+        state.chunks[handle] = chunk._replace(version=1, floor=0, issued=0)
     return state
 
 
@@ -75,7 +73,7 @@ def test_an_incremental_report_changes_what_it_lists_and_nothing_else() -> None:
     assert cs.servers["a:1"].reported == 2, "its count of replicas, not of those listed"
     delta(cs, state, "a:1", now=3.0, gone=(2,), count=1)
     assert cs.replicas(1, 3.0) == ["a:1"] and cs.replicas(2, 3.0) == []
-    state.chunks[1] = dataclasses.replace(state.chunks[1], version=2)
+    state.chunks[1] = state.chunks[1]._replace(version=2)
     cs.confirm(1, "a:1", now=3.5)
     delta(cs, state, "a:1", now=5.0, reports=[Report(1, 2, 20)], count=1)
     assert cs.replicas(1, 5.0) == ["a:1"]
@@ -87,7 +85,7 @@ def test_a_version_bump_a_server_missed_is_judged_by_asking_for_its_replica_agai
     state, cs = two_chunks(), Chunkservers(dead_after=3.0)
     full(cs, state, "a:1", [Report(1, 1, 10)], now=0.0)
     full(cs, state, "b:1", [Report(1, 1, 10)], now=0.0)
-    state.chunks[1] = dataclasses.replace(state.chunks[1], version=2)
+    state.chunks[1] = state.chunks[1]._replace(version=2)
     cs.reset_versions(1, {"b:1"})  # a:1 missed the bump
     asked = delta(cs, state, "a:1", now=0.5)
     assert asked.recheck == [1] and asked.removals == []
@@ -150,7 +148,7 @@ def test_a_full_report_in_parts_is_taken_part_by_part_and_closed_by_the_last() -
     state = two_chunks()
     state.apply(namespace.add_chunks(state, "/f", 3, now=0.0))
     for handle, chunk in state.chunks.items():
-        state.chunks[handle] = dataclasses.replace(chunk, version=1, floor=0, issued=0)
+        state.chunks[handle] = chunk._replace(version=1, floor=0, issued=0)
     cs = Chunkservers(dead_after=30.0)
 
     def part(n: int, of: int, handles: list[int], now: float) -> HeartbeatOutcome:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -407,7 +406,7 @@ def test_a_stored_lease_ending_after_any_lease_granted_now_ends_then() -> None:
     short = Chunk(2, version=2, lease_holder="b:1", lease_expiry=100.0)
     free = Chunk(3, version=2, lease_expiry=9000.0)
     clamped = leases.no_later_than({1: held, 2: short, 3: free}, longest=110.0)
-    assert clamped == {1: dataclasses.replace(held, lease_expiry=110.0)}
+    assert clamped == {1: held._replace(lease_expiry=110.0)}
 
 
 def test_a_bump_no_replica_has_heard_of_yet_leaves_the_old_version_current() -> None:

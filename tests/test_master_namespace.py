@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from common import errors
@@ -99,7 +97,7 @@ def test_only_a_chunks_lease_holder_extends_its_file_and_only_within_the_chunk(
     state.apply(namespace.add_chunks(state, "/f", 2, now=1.0))
     state.apply(namespace.create(state, "/other", now=1.0))
     first, last = state.nodes["/f"].chunks[0], state.nodes["/f"].chunks[2]
-    state.chunks[last] = dataclasses.replace(state.chunks[last], lease_holder="cs:1")
+    state.chunks[last] = state.chunks[last]._replace(lease_holder="cs:1")
     size = 1000
 
     def extend(path: str, handle: int, primary: str, end: int) -> None:

@@ -7,7 +7,6 @@ no pool waits on itself, no lookup waits on another file's RPC."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import threading
 import time
@@ -116,7 +115,7 @@ def test_a_version_adopted_from_a_report_does_not_undo_a_snapshot(setup) -> None
     service, _, _ = setup
     view = service.get_chunk("/f", 0, for_write=True)
     row = service.chunk(view.handle)
-    rolled_back = dataclasses.replace(row, version=view.version - 1, issued=view.version)
+    rolled_back = row._replace(version=view.version - 1, issued=view.version)
     service.metadata.commit(put_chunk("roll_back", rolled_back))
     gate = hold_commit(service, "adopt_versions")
     higher = Report(view.handle, view.version, 0)

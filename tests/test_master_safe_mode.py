@@ -3,7 +3,6 @@ or when it was never written (nothing of it can be missing)."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from master import namespace
@@ -20,7 +19,7 @@ def test_only_chunks_on_live_servers_or_never_written_count_as_reported(tmp_path
     meta.commit(namespace.add_chunks(meta.state, "/f", 3, now=0.0))
     on_live, on_dead, nowhere, _blank = sorted(meta.state.chunks)
     for handle in (on_live, on_dead, nowhere):  # written: leased once, version 3
-        chunk = dataclasses.replace(meta.state.chunks[handle], version=3, floor=0)
+        chunk = meta.state.chunks[handle]._replace(version=3, floor=0)
         meta.state.chunks[handle] = chunk
     assert meta.chunk_counts() == (4, 1), "only the blank chunk, before any report"
 
