@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chunkserver.checksum import BLOCK, crc
+from common.durable import replace_file
 
 _HEADER = struct.Struct("<4sQQI")  # magic, version, length, number of CRCs
 _MAGIC = b"GFSM"
@@ -109,19 +110,5 @@ def save(path: Path, meta: ReplicaMeta, slots: Slots, capacity: int) -> Slots:
     image = bytearray(2 * size)
     start = generation % 2 * size
     image[start : start + len(record)] = record
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(image)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    replace_file(path, [image])
     return Slots(generation, size)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

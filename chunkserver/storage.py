@@ -25,11 +25,12 @@ from pathlib import Path
 from chunkserver import metafile
 from chunkserver.changes import Changes
 from chunkserver.checksum import BLOCK, block_crcs, crc
-from chunkserver.metafile import ReplicaMeta, Slots, fsync_dir
+from chunkserver.metafile import ReplicaMeta, Slots
 from chunkserver.metrics import CHECKSUM_FAILURES
 from chunkserver.staging import Staging
 from chunkserver.volumes import Volume, Volumes
 from common import errors, limits
+from common.durable import fsync_dir
 from common.keyedlocks import KeyedLocks
 
 log = logging.getLogger(__name__)
