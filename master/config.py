@@ -48,6 +48,10 @@ class MasterConfig:
     safemode_threshold: float = 0.999
     # Op-log entries kept after compaction (the state tables hold the effect of older ones).
     oplog_retain: int = 1_000_000
+    # A new image of the state (master.image: what a start reads instead of the tables) once
+    # the log moved this many entries past the last; at start the entries after it are
+    # replayed (~40k a second). 0: no images.
+    image_every: int = 50_000
     # A follower heard from within this long keeps the entries it still needs from compaction.
     follower_ttl: float = 3600.0
     # gRPC worker threads of the master; followed log streams (shadows, `gfs oplog -f`) hold

@@ -18,6 +18,7 @@ import click
 
 from common import errors
 from common.exclusive import DirectoryLock
+from master import image
 from master.store import Store
 from master.storecheck import StoreDamaged
 
@@ -59,6 +60,7 @@ def restore(shadow_dir: Path, master_dir: Path, force: bool) -> tuple[int, int, 
         for suffix in ("-wal", "-shm"):
             (master_dir / f"{STORE}.restoring{suffix}").unlink(missing_ok=True)
         fresh.rename(target)
+        (master_dir / image.NAME).unlink(missing_ok=True)  # the old store's state, not this one's
         return seq, entries, kept
     finally:
         lock.release()

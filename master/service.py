@@ -41,6 +41,7 @@ from master.calls import GrpcChunkserverCalls
 from master.chunkcontrol import ChunkControl
 from master.chunkservers import Heartbeat
 from master.config import MasterConfig
+from master.image import ImageWriter
 from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
 from master.operations import NamespaceOperations
@@ -83,6 +84,7 @@ class MasterService:
         self.namespace = NamespaceOperations(self.metadata, self.chunks)
         self.replicas = ReplicaManager(self.metadata, self.chunks, self._jobs)
         self.oplog = OpLog(config, store)
+        self.images = ImageWriter(store, self.metadata.cut, config.image_every)
         # Replicas listed in full reports since the timer last gave freed memory back (the
         # heartbeat threads add without a lock: a lost addition only delays it a round).
         self.fully_reported = 0
@@ -105,13 +107,14 @@ class MasterService:
         return 0.0
 
     def tick(self, balance: bool) -> None:
-        """One round of the master's timer: liveness, repair, the trash, compaction."""
+        """One round of the master's timer: liveness, repair, the trash, compaction, images."""
         if balance:
             self.replicas.balance()
         self.replicas.check_liveness()
         self.replicas.repair()
         self.namespace.purge_trash()
         self.oplog.compact()  # one min/max query unless there is work to do
+        self.images.tick()
         if self.fully_reported >= GIVE_BACK_AFTER:
             self.fully_reported = 0
             memory.give_back()  # what judging those reports freed

@@ -22,6 +22,7 @@ from common.clocks import SteadyClock
 from common.tokens import Key
 from master.chunkservers import Heartbeat, HeartbeatOutcome, Report
 from master.config import MasterConfig
+from master.image import ImageWriter
 from master.issuer import TokenIssuer
 from master.metadata import Metadata
 from master.oplog import OpLog
@@ -71,6 +72,7 @@ class ShadowService:
         self.channels = channels or transport.Channels()
         self.metadata = Metadata(config, store, clock)
         self.oplog = OpLog(config, store)
+        self.images = ImageWriter(store, self.metadata.cut, config.image_every)
         self.master_address = master_address
         self.safe_mode = SafeMode(config.safemode_threshold, active=False)  # orders no deletions
         # A secure shadow signs read tokens with the keys its master streams to it.
@@ -94,7 +96,7 @@ class ShadowService:
         return max(0.0, time.monotonic() - self.caught_up_at)
 
     def tick(self) -> None:
-        """One round of the shadow's timer: where chunks live, compaction of its own log."""
+        """One round of the shadow's timer: where chunks live, compaction of its own log, images."""
         self.poll_chunkservers()
         with self.metadata.core:
             dead = self.metadata.servers.newly_dead(self.metadata.clock())
@@ -103,6 +105,7 @@ class ShadowService:
                 "chunkserver %s is dead (silent for %.1fs)", address, self.config.dead_after
             )
         self.oplog.compact()
+        self.images.tick()
 
     # --- following the log --------------------------------------------------------------------
 
@@ -126,8 +129,9 @@ class ShadowService:
             for piece in stream:
                 seq = piece.seq
                 rows.extend(json.loads(piece.changes_json))
-        self.store.install_checkpoint(seq, rows)
-        self.metadata.reload()
+        with self.metadata.changing():
+            self.store.install_checkpoint(seq, rows)
+            self.metadata.reload()
         log.info("installed the master's checkpoint as of entry %d (%d rows)", seq, len(rows))
 
     def _follow(self, stop: threading.Event) -> None:
@@ -164,11 +168,12 @@ class ShadowService:
                 self._replay(batch)
 
     def _replay(self, entries: list[LogEntry]) -> None:
-        mutations = self.store.replay(entries)
         meta = self.metadata
-        with meta.core:
-            for mutation in mutations:
-                meta.state.apply(mutation)
+        with meta.changing():
+            mutations = self.store.replay(entries)
+            with meta.core:
+                for mutation in mutations:
+                    meta.state.apply(mutation)
 
     # --- where chunks live --------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Durable master state in SQLite (through sqlite-utils).
 
-Tables: `nodes` and `chunks` (the checkpoint), `meta` (the handle counter), and `oplog`, one row
+Tables: `nodes` and `chunks` (the checkpoint), `meta` (the handle counter, which image file is
+this state: `image.py`), and `oplog`, one row
 per mutation, written in the same transaction as the rows it changes. `commit` returns only after
 that transaction is durable (WAL with synchronous=FULL).
 
@@ -11,7 +12,6 @@ leads, committing everything queued in one transaction, then hands the lead to t
 
 from __future__ import annotations
 
-import gc
 import json
 import sqlite3
 import threading
@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
-from common import errors
+from common import errors, memory
 from common.grouping import Groups
 from master import storecheck
 from master.metrics import COMMIT_GROUP, COMMIT_SECONDS
@@ -69,7 +69,9 @@ class Store:
     take the same lock."""
 
     def __init__(self, path: Path) -> None:
-        """Opens (or makes) the store at `path`; StoreDamaged if SQLite finds it damaged."""
+        """Opens (or makes) the store at `path`; StoreDamaged if SQLite cannot. SQLite's own
+        check of the whole file runs meanwhile (a million files: ~1 s, the GIL released):
+        `checked` waits for it, and loading does."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False)
@@ -77,21 +79,17 @@ class Store:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            problem = storecheck.sqlite_problem(conn)
-            if problem is not None:
-                raise StoreDamaged(path, problem)
+            self._check = storecheck.Check(path)
             self._create_tables()
         except sqlite3.DatabaseError as err:
             conn.close()
             raise StoreDamaged(path, str(err)) from None
-        except StoreDamaged:
-            conn.close()
-            raise
         self._lock = threading.Lock()
         self.transactions = 0  # durable transactions so far (each one fsync)
         self._commits: Groups[None, Mutation, int] = Groups(self._write_batch)
         self.appended = threading.Condition()
         self.last_seq = self.log_bounds()[1]
+        self.image = self._recorded_image()
 
     def _create_tables(self) -> None:
         db = self.db
@@ -168,10 +166,37 @@ class Store:
             holder = holders.setdefault(holder, holder)
             yield Chunk(handle, version, refcount, holder, expiry if expiry else 0.0, *rest)
 
+    def checked(self) -> None:
+        """Returns once SQLite's check of the store (begun at open) passed; StoreDamaged if
+        it found damage."""
+        problem = self._check.problem()
+        if problem is not None:
+            raise StoreDamaged(self.path, problem)
+
     def _recorded_next_handle(self) -> int | None:
         """The next handle to issue, as the store recorded it (None: a store from before)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'next_handle'").fetchone()
         return int(row[0]) if row else None
+
+    def _recorded_image(self) -> tuple[int, int] | None:
+        """(token, log entry) of the image of this store's state last written (`image.py`)."""
+        rows = dict(
+            self.db.execute("SELECT key, value FROM meta WHERE key IN ('image', 'image_seq')")
+        )
+        if "image" not in rows or "image_seq" not in rows:
+            return None
+        return int(rows["image"]), int(rows["image_seq"])
+
+    def note_image(self, token: int, seq: int) -> None:
+        """Records that the image with `token`, as of entry `seq`, is this store's state: an
+        image another store's (a restored copy) or an older one has another token."""
+        with self._lock, self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [("image", token), ("image_seq", seq)],
+            )
+        self.image = (token, seq)
 
     def load_next_handle(self) -> int:
         return self._recorded_next_handle() or 1
@@ -179,21 +204,18 @@ class Store:
     def load(self) -> MasterState:
         """The state the tables hold; StoreDamaged if a row cannot be read or the whole breaks
         an invariant (`storecheck`): never half a namespace."""
+        self.checked()
         state = MasterState()
-        collecting = gc.isenabled()
-        gc.disable()  # a million new objects, none of them garbage: no collection passes
         try:
-            for chunk in self._chunks():
-                state.chunks[chunk.handle] = chunk
-            for node in self._nodes(state.chunks):
-                state.put(node)
+            with memory.built_to_last():
+                for chunk in self._chunks():
+                    state.chunks[chunk.handle] = chunk
+                for node in self._nodes(state.chunks):
+                    state.put(node)
             recorded = self._recorded_next_handle()
             state.apply_change(RaiseNextHandle(recorded or 1))
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as err:
             raise StoreDamaged(self.path, f"{type(err).__name__}: {err}") from None
-        finally:
-            if collecting:
-                gc.enable()
         problem = storecheck.state_problem(state, handles_recorded=recorded is not None)
         if problem is not None:
             raise StoreDamaged(self.path, problem)
@@ -285,8 +307,9 @@ class Store:
         """Replaces this store's state and log with a checkpoint as of entry `seq`; a
         `checkpoint` entry at `seq` marks where this copy of the log starts."""
         with self._lock, self.db.atomic():
-            for table in ("nodes", "chunks", "meta", "oplog"):
+            for table in ("nodes", "chunks", "meta", "oplog"):  # meta: the image is not of it
                 self.db.execute(f"DELETE FROM {table}")
+            self.image = None
             self._write([change_from_json(row) for row in rows])
             self.db.execute(
                 "INSERT INTO oplog (seq, ts, op, args, changes) VALUES (?, ?, ?, ?, '[]')",
