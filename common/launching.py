@@ -150,6 +150,12 @@ MASTER_FLAGS: Flags = [
     ("clone-limit", click.IntRange(min=1), 2, "Copies a chunkserver takes part in at once."),
     ("oplog-retain", click.IntRange(min=1), 1_000_000, "Op-log entries kept by compaction."),
     ("image-every", click.IntRange(min=0), 50_000, "Log entries between images; 0: none."),
+    (
+        "master-replicas",
+        click.IntRange(min=1),
+        1,
+        "This master and its shadows: a change is answered once a majority hold it.",
+    ),
     ("max-followers", click.IntRange(min=1), 8, "Followed log streams served at once."),
     ("max-per-client", click.IntRange(min=1), 16, "Calls one client has under way at once."),
     ("max-moved", click.IntRange(min=1), 100_000, "Entries one rename or snapshot may move."),

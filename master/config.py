@@ -52,6 +52,10 @@ class MasterConfig:
     # the log moved this many entries past the last; at start the entries after it are
     # replayed (~40k a second). 0: no images.
     image_every: int = 50_000
+    # Master replicas: this master and its shadows. Above 1, a change is answered only once a
+    # majority of them hold its log entry durably (the shadows say so: LogHeld); within
+    # `rpc_timeout`, or the caller is told it is not acknowledged.
+    master_replicas: int = 1
     # A follower heard from within this long keeps the entries it still needs from compaction.
     follower_ttl: float = 3600.0
     # gRPC worker threads of the master; followed log streams (shadows, `gfs oplog -f`) hold

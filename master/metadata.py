@@ -10,11 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from common import errors
 from master import health, image, leases, namespace
 from master.chunkservers import Chunkservers, ServerReport
 from master.config import MasterConfig
 from master.locks import PathLocks
 from master.permissions import EXECUTE, READ, SUPERUSER, Caller, check
+from master.quorum import Quorum
 from master.state import Chunk, DeleteChunk, MasterState, Mutation, Node, PutChunk
 from master.store import Store
 
@@ -49,6 +51,7 @@ class Metadata:
         self.servers = Chunkservers(dead_after=config.dead_after)
         self.paths = PathLocks()
         self.core = threading.Lock()
+        self.quorum = Quorum(config.master_replicas)
         # Changes between durable and applied, and whether a cut holds new ones back.
         self._changing = threading.Condition()
         self._under_way = 0
@@ -57,10 +60,17 @@ class Metadata:
     # --- changes ------------------------------------------------------------------------------
 
     def commit(self, mutation: Mutation, along: Callable[[], None] | None = None) -> None:
-        """Makes `mutation` durable, then applies it (and `along`, in the same step under
-        `core`: nobody sees one without the other)."""
+        """Makes `mutation` durable here and on a majority of the master's replicas, then
+        applies it (and `along`, in the same step under `core`: nobody sees one without the
+        other). Unavailable if no majority held it in time: applied all the same, as the
+        store has it, but not acknowledged."""
+        unacknowledged: errors.Unavailable | None = None
         with self.changing():
-            self.store.commit(mutation)
+            seq = self.store.commit(mutation)
+            try:
+                self.quorum.wait(seq, self.config.rpc_timeout)
+            except errors.Unavailable as err:
+                unacknowledged = err
             with self.core:
                 self.state.apply(mutation)
                 for change in mutation.changes:
@@ -70,6 +80,8 @@ class Metadata:
                         self.servers.touched.add(change.chunk.handle)
                 if along is not None:
                     along()
+        if unacknowledged is not None:
+            raise unacknowledged
 
     @contextlib.contextmanager
     def changing(self) -> Iterator[None]:

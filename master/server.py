@@ -64,6 +64,8 @@ class MasterServer:
         )
         master_pb2_grpc.add_MasterServicer_to_server(MasterServicer(self.service), self.server)  # type: ignore[no-untyped-call]
         self.address = f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
+        if self.shadow is not None:
+            self.shadow.name = self.address
         self._stopping = threading.Event()
         self._balanced_at = time.monotonic()
         self._connected = True

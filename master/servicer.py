@@ -119,6 +119,7 @@ POLICY: access.Policy = {
         (frozenset({"chunkserver"}), "Heartbeat"),
         (_USERS | {"chunkserver"}, "ExtendFile"),
         (_ADMIN | {"shadow"}, "StreamLog Checkpoint"),
+        (frozenset({"shadow"}), "LogHeld"),
         (_ADMIN, "Decommission Balance"),
     ]
     for method in methods.split()
@@ -393,6 +394,15 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         seq, pages = self.service.store.checkpoint()
         for page in pages:
             yield master_pb2.CheckpointPiece(seq=seq, changes_json=json.dumps(page))
+
+    @aborting(log)
+    def LogHeld(
+        self, request: master_pb2.LogHeldRequest, context: grpc.ServicerContext
+    ) -> master_pb2.Empty:
+        if not request.follower:
+            raise errors.InvalidArgument("LogHeld names no follower")
+        self.metadata.quorum.held(request.follower, request.seq)
+        return master_pb2.Empty()
 
     @aborting(log)
     def StreamLog(

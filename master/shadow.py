@@ -29,7 +29,7 @@ from master.oplog import OpLog
 from master.rows import LogEntry
 from master.safemode import SafeMode
 from master.store import Store
-from protos import chunkserver_pb2, master_pb2
+from protos import chunkserver_pb2, master_pb2, master_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ class ShadowService:
         self.oplog = OpLog(config, store)
         self.images = ImageWriter(store, self.metadata.cut, config.image_every)
         self.master_address = master_address
+        # How it names itself to the master (StreamLog, LogHeld): its address, once bound.
+        self.name = config.listen
         self.safe_mode = SafeMode(config.safemode_threshold, active=False)  # orders no deletions
         # A secure shadow signs read tokens with the keys its master streams to it.
         self.tokens = (
@@ -139,11 +141,12 @@ class ShadowService:
         request = master_pb2.StreamLogRequest(
             since=self.store.last_seq,
             follow=True,
-            follower=self.config.listen,
+            follower=self.name,
             batch=REPLAY_BATCH,
         )
         stream = stub.StreamLog(request)
         batch: list[LogEntry] = []
+        self._tell_held(stub)  # what it held before (a restart)
         try:
             for record in stream:
                 self.head_seq = max(self.head_seq, record.head_seq)
@@ -156,6 +159,7 @@ class ShadowService:
                 ):
                     self._replay(batch)
                     batch = []
+                    self._tell_held(stub)
                 if self.store.last_seq >= self.head_seq:
                     self.caught_up_at = time.monotonic()
                 if stop.is_set():
@@ -166,6 +170,15 @@ class ShadowService:
             stream.cancel()
             if batch:
                 self._replay(batch)
+
+    def _tell_held(self, stub: master_pb2_grpc.MasterStub) -> None:
+        """Tells the master how far this store holds its log, durably: with --master-replicas
+        above 1 it answers a change only once a majority hold it."""
+        request = master_pb2.LogHeldRequest(follower=self.name, seq=self.store.last_seq)
+        try:
+            stub.LogHeld(request, timeout=self.config.rpc_timeout)
+        except grpc.RpcError as err:  # the stream breaks too if the master is gone
+            log.debug("could not tell the master the log is held to %d: %s", request.seq, err)
 
     def _replay(self, entries: list[LogEntry]) -> None:
         meta = self.metadata

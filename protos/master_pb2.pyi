@@ -350,6 +350,14 @@ class SafeModeState(_message.Message):
     reported_chunks: int
     def __init__(self, active: _Optional[bool] = ..., manual: _Optional[bool] = ..., known_chunks: _Optional[int] = ..., reported_chunks: _Optional[int] = ...) -> None: ...
 
+class LogHeldRequest(_message.Message):
+    __slots__ = ("follower", "seq")
+    FOLLOWER_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    follower: str
+    seq: int
+    def __init__(self, follower: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+
 class StreamLogRequest(_message.Message):
     __slots__ = ("since", "follow", "limit", "follower", "batch")
     SINCE_FIELD_NUMBER: _ClassVar[int]

@@ -109,6 +109,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.CheckpointPiece.FromString,
                 _registered_method=True)
+        self.LogHeld = channel.unary_unary(
+                '/pygfs.master.Master/LogHeld',
+                request_serializer=protos_dot_master__pb2.LogHeldRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.Empty.FromString,
+                _registered_method=True)
         self.Fsck = channel.unary_unary(
                 '/pygfs.master.Master/Fsck',
                 request_serializer=protos_dot_master__pb2.FsckRequest.SerializeToString,
@@ -248,6 +253,14 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LogHeld(self, request, context):
+        """A shadow holds the log durably up to `seq`: with --master-replicas above 1 the master
+        answers a mutation only once a majority of the replicas hold its entry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Fsck(self, request, context):
         """Replica health of the files at or under a path.
         """
@@ -374,6 +387,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Checkpoint,
                     request_deserializer=protos_dot_master__pb2.Empty.FromString,
                     response_serializer=protos_dot_master__pb2.CheckpointPiece.SerializeToString,
+            ),
+            'LogHeld': grpc.unary_unary_rpc_method_handler(
+                    servicer.LogHeld,
+                    request_deserializer=protos_dot_master__pb2.LogHeldRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
             ),
             'Fsck': grpc.unary_unary_rpc_method_handler(
                     servicer.Fsck,
@@ -816,6 +834,33 @@ class Master:
             '/pygfs.master.Master/Checkpoint',
             protos_dot_master__pb2.Empty.SerializeToString,
             protos_dot_master__pb2.CheckpointPiece.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LogHeld(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/LogHeld',
+            protos_dot_master__pb2.LogHeldRequest.SerializeToString,
+            protos_dot_master__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

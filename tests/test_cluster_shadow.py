@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,5 +164,51 @@ def test_a_new_shadow_on_a_compacted_log_starts_from_a_checkpoint(tmp_path: Path
                 "the new shadow holds the old and the new",
             )
             assert read_only.stat("/early0/f").size == SMALL_CHUNK + 3
+    finally:
+        cluster.stop()
+
+
+def test_with_a_majority_of_two_no_acknowledged_change_dies_with_the_master(
+    tmp_path: Path,
+) -> None:
+    """--master-replicas 2: the master answers only what the shadow holds too. Four clients
+    make directories until the master is killed (-9); the shadow, promoted, has every one
+    they were answered for."""
+    cluster = LocalCluster(
+        tmp_path / "c",
+        chunkservers=1,
+        master_args=[f"--chunk-size={SMALL_CHUNK}", *FAST_TIMING, "--master-replicas=2"],
+        with_shadow=True,
+    )
+    acknowledged: list[str] = []
+    try:
+        cluster.start()
+        assert cluster.master is not None and cluster.shadow is not None
+
+        def storm(worker: int) -> None:
+            with Client(cluster.master_address, timeout=5) as gfs:
+                for i in range(100_000):
+                    try:
+                        gfs.mkdir(f"/w{worker}-{i}")
+                    except errors.GfsError:
+                        return
+                    acknowledged.append(f"/w{worker}-{i}")
+
+        threads = [threading.Thread(target=storm, args=(w,)) for w in range(4)]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: len(acknowledged) >= 200, 30, "the storm is under way")
+        cluster.kill(cluster.master)
+        for thread in threads:
+            thread.join()
+        cluster.stop_one(cluster.shadow)
+        master = cluster.master
+        master.args[master.args.index("--data-dir") + 1] = str(cluster.data_dir / "shadow")
+        master.args.remove("--master-replicas=2")  # promoted alone
+        cluster.restart(master)
+        with Client(cluster.master_address, timeout=30) as gfs:
+            present = {e.path for e in gfs.ls("/")}
+        lost = [p for p in acknowledged if p not in present]
+        assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged mkdirs lost: {lost[:5]}"
     finally:
         cluster.stop()
