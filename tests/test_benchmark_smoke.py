@@ -92,10 +92,26 @@ def test_scale_benchmark_measures_a_master_of_many_files(tmp_path: Path) -> None
     assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: a target missed
     figures = json.loads(out.read_text())
     assert figures["files"] == 3000 and figures["restart_s"] > 0 and figures["raw_scan_s"] > 0
+    assert figures["restart_from_tables_s"] > 0
     assert figures["rss_with_locations_mib"] >= figures["rss_mib"] > 0
     assert figures["stat_p50_ms"] > 0 and figures["bare_call_p50_ms"] > 0
     assert figures["heartbeat_ms"] > 0 and figures["full_report_ms"] > 0
     assert 0 <= figures["idle_cpu_pct"] < 100
+
+
+@pytest.mark.cluster
+def test_quorum_benchmark_compares_replicated_creates_with_a_lone_master(tmp_path: Path) -> None:
+    out = tmp_path / "quorum.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "quorum.py"), "--seconds", "0.5",
+         "--rounds", "1", "--processes", "1", "--threads", "4", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: the goal missed
+    figures = json.loads(out.read_text())
+    assert figures["rates"]["lone"] > 0 and figures["rates"]["replicated"] > 0
+    assert figures["ratio"] == figures["rates"]["replicated"] / figures["rates"]["lone"]
+    assert "goal >= 0.7" in result.stdout
 
 
 @pytest.mark.cluster
