@@ -197,7 +197,13 @@ class ImageWriter:
     def tick(self) -> None:
         """Starts writing an image if one is due and none is being written."""
         if self.every > 0 and self.due() and not self._writing.locked():
-            threading.Thread(target=self.write, name="image-writer", daemon=True).start()
+            threading.Thread(target=self._write_quietly, name="image-writer", daemon=True).start()
+
+    def _write_quietly(self) -> None:
+        try:
+            self.write()
+        except (OSError, sqlite3.Error) as err:  # a full disk, a store closed meanwhile
+            log.warning("image not written (the last one stands): %s", err)
 
     def write(self) -> Cut | None:
         """Writes an image of the state now; the cut it wrote, or None if one was being written."""

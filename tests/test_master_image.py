@@ -187,3 +187,24 @@ def test_the_timer_writes_an_image_when_one_is_due_and_a_restart_uses_it(
     svc.store.close()
     again = service(tmp_path, every=20)  # the image and the entries after it
     same(again.metadata.state, again.store.load())
+
+
+def test_an_image_that_cannot_be_written_leaves_the_last_one_standing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = service(tmp_path, every=1)
+    fill(svc, 0, 5)
+    first = written(svc)
+    fill(svc, 5, 5)
+
+    def full(path: Path, parts: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(image, "replace_file", full)
+    with caplog.at_level(logging.WARNING, logger="master.image"):
+        svc.images._write_quietly()
+    assert any("image not written" in r.getMessage() for r in caplog.records)
+    assert svc.store.image is not None and svc.store.image[1] == first.seq
+    svc.store.close()
+    store = reopened(tmp_path)
+    same(image.load_state(store), store.load())  # the first image and the log after it
