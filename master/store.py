@@ -1,9 +1,9 @@
 """Durable master state in SQLite (through sqlite-utils).
 
-Tables: `nodes` and `chunks` (the checkpoint), `meta` (the handle counter, which image file is
-this state: `image.py`), and `oplog`, one row
-per mutation, written in the same transaction as the rows it changes. `commit` returns only after
-that transaction is durable (WAL with synchronous=FULL).
+Tables: `nodes` and `chunks` (the checkpoint), `meta` (the handle counter; which image file is
+this state, `image.py`), and `oplog`, one row per mutation, written in the same transaction as
+the rows it changes. `commit` returns only after that transaction is durable (WAL with
+synchronous=FULL).
 
 Group commit: every mutation that arrives while a transaction is being synced waits for the next
 one, so concurrent operations share a single fsync. There is no writer thread: the first waiter
