@@ -391,7 +391,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Checkpoint(
         self, request: master_pb2.Empty, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.CheckpointPiece]:
-        seq, pages = self.service.store.checkpoint()
+        seq, pages = self.metadata.checkpoint()
         for page in pages:
             yield master_pb2.CheckpointPiece(seq=seq, changes_json=json.dumps(page))
 

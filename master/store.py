@@ -293,16 +293,6 @@ class Store:
             self.appended.notify_all()
         return mutations
 
-    def checkpoint(self, page: int = 1000) -> tuple[int, list[list[dict[str, Any]]]]:
-        """The state as rows (in pages of change JSON) and the log entry it is as of; read
-        under the writer's lock, so no commit lands in between."""
-        with self._lock:
-            rows = [change_json(RaiseNextHandle(self.load_next_handle()))]
-            rows += [change_json(PutNode(n)) for n in self._nodes()]
-            rows += [change_json(PutChunk(c)) for c in self._chunks()]
-            pages = [rows[i : i + page] for i in range(0, len(rows), page)]
-            return self.last_seq, pages
-
     def install_checkpoint(self, seq: int, rows: list[dict[str, Any]]) -> None:
         """Replaces this store's state and log with a checkpoint as of entry `seq`; a
         `checkpoint` entry at `seq` marks where this copy of the log starts."""

@@ -105,7 +105,7 @@ def test_an_image_that_cannot_be_used_is_passed_over_for_the_tables(
         svc.compact_log()
         assert svc.images.due(), "an image the log no longer reaches is due to be replaced"
     else:
-        rows = svc.store.checkpoint(page=10**6)[1][0]
+        rows = [row for page in svc.metadata.checkpoint()[1] for row in page]
         svc.store.install_checkpoint(svc.store.last_seq, rows)
     svc.store.close()
     store = reopened(tmp_path)

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from master import namespace
+from master.config import MasterConfig
+from master.metadata import Metadata
 from master.state import Chunk, MasterState, Mutation, PutChunk
 from master.store import Store
 
@@ -110,17 +112,17 @@ def test_the_log_reads_in_order_and_compacts_to_the_newest_entries(tmp_path: Pat
 
 def test_a_checkpoint_rebuilds_the_state_and_the_log_goes_on_from_it(tmp_path: Path) -> None:
     source = Store(tmp_path / "a.db")
-    state = source.load()
+    meta = Metadata(MasterConfig(data_dir=tmp_path), source)
+    state = meta.state
     for planner in (
         lambda: namespace.mkdir(state, "/d", parents=False, now=1.0),
         lambda: namespace.create(state, "/d/f", now=2.0),
         lambda: namespace.add_chunks(state, "/d/f", 1, now=3.0),
     ):
-        mutation = planner()
-        source.commit(mutation)
-        state.apply(mutation)
-    seq, pages = source.checkpoint(page=2)
-    assert seq == 3 and len(pages) > 1
+        meta.commit(meta.plan(planner))
+    seq, paged = meta.checkpoint(page=2)
+    pages = list(paged)
+    assert seq == 3 and len(pages) > 1 and all(len(p) <= 2 for p in pages)
     copy = Store(tmp_path / "b.db")
     copy.install_checkpoint(seq, [row for page in pages for row in page])
     again = copy.load()
