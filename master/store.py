@@ -79,7 +79,6 @@ class Store:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._check = storecheck.Check(path)
             self._create_tables()
         except sqlite3.DatabaseError as err:
             conn.close()
@@ -90,6 +89,9 @@ class Store:
         self.appended = threading.Condition()
         self.last_seq = self.log_bounds()[1]
         self.image = self._recorded_image()
+        # Begun once this connection wrote what it writes at open (the tables of a new store):
+        # started beside those writes, a new store's check met "database is locked".
+        self._check = storecheck.Check(path)
 
     def _create_tables(self) -> None:
         db = self.db
