@@ -28,8 +28,7 @@ class Quorum:
         self._held: dict[str, int] = {}  # shadow -> the newest entry it holds durably
         self._majority = 0  # the newest entry a majority holds
         # (entry, ticket, event) of each waiting commit, soonest first: each is woken once,
-        # when its entry is held (a condition woke every waiter at every report: 24 waiting
-        # commits cost the master a third of its creates).
+        # when its entry is held, where a condition would wake every waiter at every report.
         self._waiting: list[tuple[int, int, threading.Event]] = []
         self._tickets = itertools.count()
 
