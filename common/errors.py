@@ -9,8 +9,11 @@
      +-- FailedPrecondition       the cluster cannot do it now (too few chunkservers, no lease)
      |    +-- NotADirectory / IsADirectory / DirectoryNotEmpty
      |    +-- Compacted           the op-log entries asked for were compacted away
+     |    +-- Diverged            a follower's log differs from the active master's
+     |    +-- NotActive           a standby master replica: changes go to the active one
      +-- Unavailable              a server could not be reached or did not answer in time
      |    +-- Busy                a server refused a long call for now (admission): retry
+     |    +-- Deposed             a master replica whose term a newer one ended
      +-- DataLoss                 checksums failed on every replica that was tried
      +-- ResourceExhausted        a disk or a buffer is full, or a request is too large
      +-- PermissionDenied         the caller's identity may not do this
@@ -72,8 +75,22 @@ class Compacted(FailedPrecondition):
     """The reader needs op-log entries that compaction dropped: start from a checkpoint."""
 
 
+class Diverged(FailedPrecondition):
+    """A follower's log holds an entry the active master's differs from (one a deposed active
+    wrote that no majority held): start again from a checkpoint."""
+
+
+class NotActive(FailedPrecondition):
+    """A standby master replica refuses changes: the client tries the other replicas."""
+
+
 class Unavailable(GfsError):
     pass
+
+
+class Deposed(Unavailable):
+    """A master replica whose term ended (a newer active was elected): it acknowledges
+    nothing more; the client tries the other replicas."""
 
 
 class Busy(Unavailable):

@@ -58,19 +58,24 @@ class OpLog:
         limit: int,
         active: Callable[[], bool],
         follower: str = "",
+        since_digest: str = "",
     ) -> Iterator[list[LogEntry]]:
         """Entries after `since`, oldest first, a page at a time as the store reads them; with
         `follow`, waits for new ones while `active()` holds, yielding an empty page as a
         keepalive each second it has nothing. Raises `Compacted` if entries the reader needs
-        were compacted away. A named `follower`'s position is kept, so compaction leaves it
-        what it still needs."""
+        were compacted away, `Diverged` if the reader's entry `since` (by `since_digest`) is
+        not this log's. A named `follower`'s position is kept, so compaction leaves it what it
+        still needs (its entry `since` too, to compare)."""
         if follower:
             self.followers.heard(follower, since)
         oldest, _ = self.store.log_bounds()
-        if oldest > since + 1:
+        compared = since > 0 and bool(since_digest)
+        if oldest > since + (0 if compared else 1):
             raise errors.Compacted(
                 f"log entries {since + 1}..{oldest - 1} were compacted; start from a checkpoint"
             )
+        if compared:
+            self._compare(since, since_digest)
         sent = 0
         while active() and (limit <= 0 or sent < limit):
             page = min(PAGE, limit - sent) if limit > 0 else PAGE
@@ -88,12 +93,24 @@ class OpLog:
             else:
                 return
 
+    def _compare(self, since: int, digest: str) -> None:
+        mine = self.store.digest(since)
+        if mine is None:  # not compacted (checked): this log is shorter
+            raise errors.Diverged(
+                f"the follower holds entry {since}, past this log's newest "
+                f"({self.store.last_seq}); start from a checkpoint"
+            )
+        if mine != digest:
+            raise errors.Diverged(
+                f"the follower's entry {since} is not this log's; start from a checkpoint"
+            )
+
     def compact(self) -> None:
         """Drops old log entries, keeping `oplog_retain` and whatever a follower heard from
         within `follower_ttl` has not received yet."""
         oldest, newest = self.store.log_bounds()
         needed = self.followers.needed(self.config.follower_ttl)
-        keep = max([self.config.oplog_retain, *(newest - seq for seq in needed)])
+        keep = max([self.config.oplog_retain, *(newest - seq + 1 for seq in needed)])
         if newest - oldest + 1 > keep * 1.1:
             dropped = self.store.compact(keep)
             log.info("op log compacted: %d entries dropped, %d kept", dropped, keep)

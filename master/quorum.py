@@ -31,6 +31,15 @@ class Quorum:
         # when its entry is held, where a condition would wake every waiter at every report.
         self._waiting: list[tuple[int, int, threading.Event]] = []
         self._tickets = itertools.count()
+        self._deposed: str | None = None  # why this master acknowledges nothing more
+
+    def depose(self, reason: str) -> None:
+        """Ends this master's term: every waiting commit and every later one is refused."""
+        with self._lock:
+            self._deposed = reason
+            for _, _, event in self._waiting:
+                event.set()
+            self._waiting = []
 
     def held(self, follower: str, seq: int) -> None:
         """`follower` holds every entry up to `seq` (positions only move forward: a shadow
@@ -54,17 +63,19 @@ class Quorum:
             return 1 + sum(1 for at in self._held.values() if at >= seq)
 
     def wait(self, seq: int, timeout: float) -> None:
-        """Returns once a majority holds entry `seq`; Unavailable after `timeout` seconds."""
-        if self.needed == 0 or seq <= 0:  # alone, or nothing was logged
-            return
+        """Returns once a majority holds entry `seq`; Unavailable after `timeout` seconds,
+        Deposed once this master's term ended."""
         with self._lock:
-            if self._majority >= seq:
+            if self._deposed is not None:
+                raise errors.Deposed(self._deposed)
+            if self.needed == 0 or seq <= 0 or self._majority >= seq:  # alone, or no entry
                 return
             event = threading.Event()
             heapq.heappush(self._waiting, (seq, next(self._tickets), event))
-        if event.wait(timeout):
-            return
+        event.wait(timeout)
         with self._lock:
+            if self._deposed is not None:
+                raise errors.Deposed(self._deposed)
             if self._majority >= seq:
                 return
             self._waiting = [w for w in self._waiting if w[2] is not event]

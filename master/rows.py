@@ -4,6 +4,7 @@ reads them off the stream."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -102,6 +103,10 @@ def change_json(change: Change) -> dict[str, Any]:
     raise TypeError(change)
 
 
+CHECKPOINT_OP = "checkpoint"  # where a copy of the log installed from a checkpoint starts
+EPOCH_OP = "epoch"  # the first entry of a term: {"epoch": N, "active": ADDRESS}
+
+
 @dataclass(frozen=True)
 class LogEntry:
     """An op-log entry as stored and streamed: its arguments and the rows it wrote are JSON
@@ -117,6 +122,15 @@ class LogEntry:
     def args(self) -> dict[str, Any]:
         args: dict[str, Any] = json.loads(self.args_json)
         return args
+
+    def digest(self) -> str:
+        """What tells this entry from any other written at its place in some replica's log
+        (a deposed active's, say): its time, operation and rows. A checkpoint's marker entry
+        stands for the entry it was taken at, and says that one's digest."""
+        if self.op == CHECKPOINT_OP:
+            return str(self.args.get("digest", ""))
+        text = "\0".join([self.ts.hex(), self.op, self.args_json, self.changes_json])
+        return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
     def mutation(self) -> Mutation:
         """The mutation this entry logged (ValueError if its text does not decode to one)."""

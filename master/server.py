@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from prometheus_client import REGISTRY
 
@@ -31,17 +32,26 @@ log = logging.getLogger(__name__)
 
 
 class MasterServer:
-    def __init__(self, config: MasterConfig, shadow_of: str | None = None) -> None:
-        """With `shadow_of` (the master's address), a read-only shadow of that master. Holds
-        its data directory alone until stopped."""
+    def __init__(
+        self,
+        config: MasterConfig,
+        shadow_of: str | None = None,
+        epoch: int = 0,
+        locate: Callable[[], str | None] | None = None,
+    ) -> None:
+        """With `shadow_of` (the master's address), a read-only shadow of that master; a
+        standby replica follows whichever master `locate` names (the coordinator's active).
+        A master elected by a coordinator is active for term `epoch`. Holds its data
+        directory alone until stopped."""
         self.lock = DirectoryLock(config.data_dir, "master" if shadow_of is None else "shadow")
+        self.locate = locate
         try:
-            self._build(config, shadow_of)
+            self._build(config, shadow_of, epoch)
         except BaseException:
             self.lock.release()
             raise
 
-    def _build(self, config: MasterConfig, shadow_of: str | None) -> None:
+    def _build(self, config: MasterConfig, shadow_of: str | None, epoch: int) -> None:
         self.http = StatusHttp(config.http, self._health) if config.http else None
         if self.http is not None:  # reported as bound
             config = dataclasses.replace(
@@ -54,7 +64,7 @@ class MasterServer:
         self.shadow: ShadowService | None = None
         self.service: MasterService | ShadowService
         if shadow_of is None:
-            self.service = MasterService(config, self.store, channels=channels)
+            self.service = MasterService(config, self.store, channels=channels, epoch=epoch)
         else:
             self.shadow = ShadowService(config, self.store, shadow_of, channels=channels)
             self.service = self.shadow
@@ -66,6 +76,7 @@ class MasterServer:
         self.address = f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
         if self.shadow is not None:
             self.shadow.name = self.address
+            self.shadow.standby = self.locate is not None
         self._stopping = threading.Event()
         self._balanced_at = time.monotonic()
         self._connected = True
@@ -132,6 +143,13 @@ class MasterServer:
     def _follow(self) -> float:
         """Follows the master's log until the stream breaks; then waits a heartbeat."""
         assert self.shadow is not None
+        if self.locate is not None:  # a standby: the active one, unless none or this one
+            active = self.locate()
+            if not active or active == self.address:
+                return self.config.heartbeat_interval
+            self.shadow.master_address = active
+        if not self.shadow.master_address:
+            return self.config.heartbeat_interval
         log.info(
             "following master %s from entry %d", self.shadow.master_address, self.store.last_seq
         )

@@ -32,6 +32,7 @@ never waits for the pool it occupies.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,9 +71,14 @@ class MasterService:
         store: Store,
         clock: Callable[[], float] | None = None,
         channels: transport.Channels | None = None,
+        epoch: int = 0,
     ) -> None:
+        """`epoch`: the term this master was elected active for (0: no coordinator). Its
+        first log entry says so, and it steps down when a replica has promised a newer one."""
         self.config = config
         self.store = store
+        self.epoch = epoch
+        self.deposed = threading.Event()
         clock = clock or SteadyClock()  # a step of the wall clock moves no lease or liveness
         self.channels = channels or transport.Channels()
         self._fanout = ThreadPoolExecutor(config.rpc_workers, thread_name_prefix="master-rpc")
@@ -85,6 +91,9 @@ class MasterService:
         self.replicas = ReplicaManager(self.metadata, self.chunks, self._jobs)
         self.oplog = OpLog(config, store)
         self.images = ImageWriter(store, self.metadata.cut, config.image_every)
+        if epoch:
+            seq = store.begin_epoch(epoch, config.listen)
+            log.info("active for term %d from log entry %d", epoch, seq)
         # Replicas listed in full reports since the timer last gave freed memory back (the
         # heartbeat threads add without a lock: a lost addition only delays it a round).
         self.fully_reported = 0
@@ -105,6 +114,25 @@ class MasterService:
     def lag_seconds(self) -> float:
         """How far behind the master this server's state may be (0: it is the master)."""
         return 0.0
+
+    def depose(self, epoch: int) -> None:
+        """Ends this master's term on hearing of term `epoch`, newer than its own: it
+        acknowledges nothing more (its server steps down to a standby)."""
+        if epoch <= self.epoch or self.deposed.is_set():
+            return
+        self.deposed.set()
+        reason = f"this master's term {self.epoch} ended: term {epoch} has another active"
+        self.metadata.quorum.depose(reason)
+        log.warning("deposed: %s", reason)
+
+    def promise(self, epoch: int, candidate: str) -> tuple[int, str, int]:
+        """A newly elected candidate's Promise reached this (deposed) active: it steps down
+        and says where its log stands, as a standby would."""
+        if epoch <= self.epoch:
+            raise errors.FailedPrecondition(f"term {epoch} is not newer than this active's")
+        self.depose(epoch)
+        store = self.store
+        return store.last_seq, store.digest(store.last_seq) or "", store.log_epoch
 
     def tick(self, balance: bool) -> None:
         """One round of the master's timer: liveness, repair, the trash, compaction, images."""

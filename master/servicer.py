@@ -18,7 +18,7 @@ from common.serving import HEALTH_METHODS, aborting
 from common.tokens import READ, WRITE
 from master.chunkservers import Heartbeat, Report
 from master.issuer import TokenIssuer
-from master.metadata import ChunkView
+from master.metadata import ChunkView, Metadata
 from master.metrics import HEARTBEATS
 from master.permissions import SUPERGROUP, SUPERUSER, Caller
 from master.rows import LogEntry
@@ -118,8 +118,8 @@ POLICY: access.Policy = {
         (_USERS | {"shadow"}, "Report"),
         (frozenset({"chunkserver"}), "Heartbeat"),
         (_USERS | {"chunkserver"}, "ExtendFile"),
-        (_ADMIN | {"shadow"}, "StreamLog Checkpoint"),
-        (frozenset({"shadow"}), "LogHeld"),
+        (_ADMIN | {"shadow", "master"}, "StreamLog Checkpoint"),
+        (frozenset({"shadow", "master"}), "LogHeld Promise"),
         (_ADMIN, "Decommission Balance"),
     ]
     for method in methods.split()
@@ -139,6 +139,13 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         if isinstance(self.service, ShadowService):
             raise self.service.refusal()
         return self.service
+
+    def _reads(self) -> Metadata:
+        """What answers reads: a standby master replica refuses them too (it may lag the
+        active one, which a client of the replicas reads from)."""
+        if isinstance(self.service, ShadowService) and self.service.standby:
+            raise self.service.refusal()
+        return self.metadata
 
     @aborting(log)
     def Mkdir(
@@ -203,7 +210,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def List(
         self, request: master_pb2.ListRequest, context: grpc.ServicerContext
     ) -> master_pb2.ListResponse:
-        nodes = self.metadata.list_dir(paths.normalize(request.path), _caller(context))
+        nodes = self._reads().list_dir(paths.normalize(request.path), _caller(context))
         replication = self.service.config.replication
         return master_pb2.ListResponse(entries=[_entry(n, replication) for n in nodes])
 
@@ -211,7 +218,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Stat(
         self, request: master_pb2.StatRequest, context: grpc.ServicerContext
     ) -> master_pb2.FileInfo:
-        node, views = self.metadata.stat(paths.normalize(request.path), _caller(context))
+        node, views = self._reads().stat(paths.normalize(request.path), _caller(context))
         return master_pb2.FileInfo(
             entry=_entry(node, self.service.config.replication),
             chunk_size=self.service.config.chunk_size,
@@ -228,7 +235,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             view = self._master().get_chunk(path, request.index, True, caller)
             return self._located(view, READ + WRITE, context)
         if isinstance(self.service, ShadowService):
-            view = self.metadata.chunk_view(path, request.index, caller)
+            view = self._reads().chunk_view(path, request.index, caller)
         else:
             view = self.service.get_chunk(path, request.index, False, caller)
         return self._located(view, READ, context)
@@ -378,22 +385,29 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.FsckRequest, context: grpc.ServicerContext
     ) -> master_pb2.FsckReport:
         path = paths.normalize(request.path or "/")
-        return master_pb2.FsckReport(**self.metadata.fsck(path, _caller(context)))
+        return master_pb2.FsckReport(**self._reads().fsck(path, _caller(context)))
 
     @aborting(log)
     def Summary(
         self, request: master_pb2.SummaryRequest, context: grpc.ServicerContext
     ) -> master_pb2.SummaryReport:
         path = paths.normalize(request.path or "/")
-        return master_pb2.SummaryReport(**self.metadata.summary(path, _caller(context)))
+        return master_pb2.SummaryReport(**self._reads().summary(path, _caller(context)))
 
     @aborting(log)
     def Checkpoint(
         self, request: master_pb2.Empty, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.CheckpointPiece]:
         seq, pages = self.metadata.checkpoint()
+        store = self.service.store
+        # Where the follower's log will stand: this entry's digest and term (a checkpoint of
+        # a store that itself began from one: the marker's).
+        digest, epoch = store.digest(seq) or "", store.log_epoch
         for page in pages:
-            yield master_pb2.CheckpointPiece(seq=seq, changes_json=json.dumps(page))
+            yield master_pb2.CheckpointPiece(
+                seq=seq, changes_json=json.dumps(page), digest=digest, epoch=epoch
+            )
+            digest, epoch = "", 0  # said with the first piece
 
     @aborting(log)
     def LogHeld(
@@ -401,32 +415,62 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     ) -> master_pb2.Empty:
         if not request.follower:
             raise errors.InvalidArgument("LogHeld names no follower")
-        self.metadata.quorum.held(request.follower, request.seq)
+        service = self.service
+        if isinstance(service, MasterService) and request.epoch > service.epoch:
+            service.depose(request.epoch)
+            raise errors.Deposed(f"{request.follower} follows term {request.epoch}")
+        if request.epoch == service.epoch:  # an older term's word counts for nothing here
+            self.metadata.quorum.held(request.follower, request.seq)
         return master_pb2.Empty()
+
+    @aborting(log)
+    def Promise(
+        self, request: master_pb2.PromiseRequest, context: grpc.ServicerContext
+    ) -> master_pb2.PromiseReply:
+        if request.epoch <= 0 or not request.candidate:
+            raise errors.InvalidArgument("a Promise names a term above 0 and its candidate")
+        seq, digest, epoch = self.service.promise(request.epoch, request.candidate)
+        return master_pb2.PromiseReply(last_seq=seq, last_digest=digest, last_epoch=epoch)
 
     @aborting(log)
     def StreamLog(
         self, request: master_pb2.StreamLogRequest, context: grpc.ServicerContext
     ) -> Iterator[master_pb2.LogRecord]:
         who = tls.peer(context)
-        tokens = self.service.tokens if who is not None and who.role == "shadow" else None
+        follower = who is not None and who.role in ("shadow", "master")
+        tokens = self.service.tokens if follower else None
+        service = self.service
+        if isinstance(service, MasterService) and request.epoch > service.epoch:
+            service.depose(request.epoch)
+            if request.follow:  # a new active taking this log (no follow) still reads it
+                raise errors.Deposed(f"the follower promised term {request.epoch}")
+        epoch = service.epoch
         first = True
         with self._followers.admit() if request.follow else contextlib.nullcontext():
             for page in self.service.oplog.stream(
-                request.since, request.follow, request.limit, context.is_active, request.follower
+                request.since,
+                request.follow,
+                request.limit,
+                context.is_active,
+                request.follower,
+                request.since_digest,
             ):
                 head = self.service.store.last_seq
                 # A shadow's token keys: with the first record, then with every keepalive.
                 keys = _keys(tokens) if first or not page else []
                 first = False
                 if not page:
-                    yield master_pb2.LogRecord(seq=0, head_seq=head, keys=keys)
+                    yield master_pb2.LogRecord(seq=0, head_seq=head, keys=keys, epoch=epoch)
                 elif request.batch > 0:
                     for group in _groups(page, request.batch):
                         entries = [master_pb2.LogEntry(**_fields(e)) for e in group]
-                        yield master_pb2.LogRecord(head_seq=head, keys=keys, entries=entries)
+                        yield master_pb2.LogRecord(
+                            head_seq=head, keys=keys, entries=entries, epoch=epoch
+                        )
                         keys = []
                 else:
                     for entry in page:
-                        yield master_pb2.LogRecord(**_fields(entry), head_seq=head, keys=keys)
+                        yield master_pb2.LogRecord(
+                            **_fields(entry), head_seq=head, keys=keys, epoch=epoch
+                        )
                         keys = []

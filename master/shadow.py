@@ -29,6 +29,7 @@ from master.oplog import OpLog
 from master.rows import LogEntry
 from master.safemode import SafeMode
 from master.store import Store
+from master.term import Term
 from protos import chunkserver_pb2, master_pb2, master_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,11 @@ class ShadowService:
         self.metadata = Metadata(config, store, clock)
         self.oplog = OpLog(config, store)
         self.images = ImageWriter(store, self.metadata.cut, config.image_every)
+        # The master it follows: fixed for a shadow; a standby replica follows the active one
+        # (the server sets it from the coordinator; a candidate's Promise sets it too).
         self.master_address = master_address
+        self.standby = False  # a standby replica under a coordinator: refuses client reads too
+        self.term = Term(config.data_dir)
         # How it names itself to the master (StreamLog, LogHeld): its address, once bound.
         self.name = config.listen
         self.safe_mode = SafeMode(config.safemode_threshold, active=False)  # orders no deletions
@@ -84,15 +89,44 @@ class ShadowService:
         self.head_seq = store.last_seq
         self.caught_up_at = time.monotonic()  # when it last held all the master had
         self.known_servers: set[str] = set()
+        # One stream of entries at a time (following, or a new active's catch-up); a promise
+        # to a new active cancels the one under way.
+        self._streaming = threading.Lock()
+        self._stream: grpc.Future[master_pb2.LogRecord] | None = None
         self._full_due: dict[str, float] = {}  # address -> when to list its replicas again
 
     def close(self) -> None:
         self.channels.close()
 
-    def refusal(self) -> errors.FailedPrecondition:
-        return errors.FailedPrecondition(
+    @property
+    def epoch(self) -> int:
+        return self.term.promised
+
+    def refusal(self) -> errors.NotActive:
+        if self.standby:
+            return errors.NotActive(
+                f"this is a standby master replica (the active one: {self.master_address or '?'})"
+            )
+        return errors.NotActive(
             f"this is a read-only shadow of master {self.master_address}: send changes there"
         )
+
+    def promise(self, epoch: int, candidate: str) -> tuple[int, str, int]:
+        """Promises term `epoch` to `candidate`, newly elected active (FailedPrecondition if
+        a newer term was promised): from now on this replica takes no entry of an older term
+        and follows `candidate`. Returns (newest entry, its digest, the term it was written
+        in): where this log stands, so the candidate can take what it lacks."""
+        with self.term.lock:
+            if epoch < self.term.promised:
+                raise errors.FailedPrecondition(
+                    f"term {epoch} is older than term {self.term.promised}, promised already"
+                )
+            if self.term.promise(epoch) and self._stream is not None:
+                self._stream.cancel()
+            if candidate and candidate != self.name:
+                self.master_address = candidate
+            store = self.store
+            return store.last_seq, store.digest(store.last_seq) or "", store.log_epoch
 
     def lag_seconds(self) -> float:
         return max(0.0, time.monotonic() - self.caught_up_at)
@@ -115,40 +149,69 @@ class ShadowService:
         """Replays the master's log as it grows, until `stop` is set or the stream breaks. A
         shadow that needs entries the master has compacted away starts from a checkpoint."""
         try:
-            self._follow(stop)
-        except errors.Compacted:
+            self._follow(stop, follow=True)
+        except (errors.Compacted, errors.Diverged) as err:
+            log.warning("starting again from master %s's checkpoint: %s", self.master_address, err)
             self._bootstrap()
+
+    def catch_up(self, address: str) -> None:
+        """Takes every entry the replica at `address` holds beyond this log (a new active's
+        catch-up from the replica that promised with the newest log): from its checkpoint if
+        this log differs from it."""
+        self.master_address = address
+        try:
+            self._follow(threading.Event(), follow=False)
+        except (errors.Compacted, errors.Diverged) as err:
+            log.warning("taking replica %s's checkpoint: %s", address, err)
+            self._bootstrap()
+            self._follow(threading.Event(), follow=False)
 
     def _bootstrap(self) -> None:
         """Installs the master's whole state as of one entry, then follows from there."""
         target = f"master {self.master_address}"
         rows: list[dict[str, object]] = []
-        seq = 0
+        seq, digest, epoch = 0, "", 0
         with transport.translating(target):
             stream = self.channels.master(self.master_address).Checkpoint(
                 master_pb2.Empty(), timeout=self.config.rpc_timeout * 12
             )
             for piece in stream:
-                seq = piece.seq
+                if not seq:
+                    seq, digest, epoch = piece.seq, piece.digest, piece.epoch
                 rows.extend(json.loads(piece.changes_json))
-        with self.metadata.changing():
-            self.store.install_checkpoint(seq, rows)
+        with self.term.lock, self.metadata.changing():
+            self.store.install_checkpoint(seq, rows, digest, epoch)
             self.metadata.reload()
         log.info("installed the master's checkpoint as of entry %d (%d rows)", seq, len(rows))
 
-    def _follow(self, stop: threading.Event) -> None:
+    def _follow(self, stop: threading.Event, follow: bool) -> None:
+        with self._streaming:
+            self._take(stop, follow)
+
+    def _take(self, stop: threading.Event, follow: bool) -> None:
         stub = self.channels.master(self.master_address)
+        since = self.store.last_seq
         request = master_pb2.StreamLogRequest(
-            since=self.store.last_seq,
-            follow=True,
-            follower=self.name,
+            since=since,
+            follow=follow,
+            follower=self.name if follow else "",
             batch=REPLAY_BATCH,
+            epoch=self.term.promised,
+            since_digest=(self.store.digest(since) or "") if since else "",
         )
         stream = stub.StreamLog(request)
+        self._stream = stream
         batch: list[LogEntry] = []
-        self._tell_held(stub)  # what it held before (a restart)
+        epoch: int | None = None  # the sender's term, from its first record
         try:
             for record in stream:
+                if epoch is None and not follow:  # a catch-up: the log was chosen, any term
+                    epoch = self.term.promised
+                elif epoch is None:
+                    epoch = self._accept_term(record.epoch)
+                    self._tell_held(stub, epoch)  # what it held before (a restart)
+                elif self.term.promised != epoch:
+                    break  # promised a newer active meanwhile: what it sends is not taken
                 self.head_seq = max(self.head_seq, record.head_seq)
                 if record.keys and self.tokens is not None:
                     self.tokens.learn([Key(k.id, k.secret, k.until) for k in record.keys])
@@ -157,32 +220,57 @@ class ShadowService:
                 if batch and (
                     len(batch) >= REPLAY_BATCH or not entries or batch[-1].seq >= record.head_seq
                 ):
-                    self._replay(batch)
+                    self._replay(batch, epoch)
                     batch = []
-                    self._tell_held(stub)
+                    if follow:
+                        self._tell_held(stub, epoch)
                 if self.store.last_seq >= self.head_seq:
                     self.caught_up_at = time.monotonic()
                 if stop.is_set():
                     break
         except grpc.RpcError as err:
+            if self.term.promised != request.epoch:
+                return  # cancelled by a promise to a newer active: follow that one
             raise transport.translate(err, f"master {self.master_address}") from None
         finally:
             stream.cancel()
-            if batch:
-                self._replay(batch)
+            self._stream = None
+            if batch and epoch is not None:
+                self._replay(batch, epoch)
 
-    def _tell_held(self, stub: master_pb2_grpc.MasterStub) -> None:
+    def _accept_term(self, epoch: int) -> int:
+        """The term of the master whose stream began: promised if newer; Deposed if older."""
+        with self.term.lock:
+            if epoch < self.term.promised:
+                raise errors.Deposed(
+                    f"master {self.master_address} is of term {epoch}, older than term "
+                    f"{self.term.promised}, promised already"
+                )
+            self.term.promise(epoch)
+        return epoch
+
+    def _tell_held(self, stub: master_pb2_grpc.MasterStub, epoch: int) -> None:
         """Tells the master how far this store holds its log, durably: with --master-replicas
-        above 1 it answers a change only once a majority hold it."""
-        request = master_pb2.LogHeldRequest(follower=self.name, seq=self.store.last_seq)
+        above 1 it answers a change only once a majority hold it. Nothing to a master of a
+        term older than the one promised."""
+        with self.term.lock:
+            if self.term.promised != epoch:
+                return
+            request = master_pb2.LogHeldRequest(
+                follower=self.name, seq=self.store.last_seq, epoch=epoch
+            )
         try:
             stub.LogHeld(request, timeout=self.config.rpc_timeout)
         except grpc.RpcError as err:  # the stream breaks too if the master is gone
             log.debug("could not tell the master the log is held to %d: %s", request.seq, err)
 
-    def _replay(self, entries: list[LogEntry]) -> None:
+    def _replay(self, entries: list[LogEntry], epoch: int) -> None:
+        """Writes and applies an active's entries, unless a newer term was promised since its
+        stream began (then they are dropped: the new active decides what follows)."""
         meta = self.metadata
-        with meta.changing():
+        with self.term.lock, meta.changing():
+            if self.term.promised != epoch:
+                return
             mutations = self.store.replay(entries)
             with meta.core:
                 for mutation in mutations:
@@ -196,6 +284,8 @@ class ShadowService:
         1/POLL_SHARE of the time (a million take seconds to list and judge; GFS's shadows poll
         "infrequently"), and in between a handshake without them that keeps it alive."""
         try:
+            if not self.master_address:  # a standby that knows no active one yet
+                raise errors.Unavailable("no active master known")
             report = transport.call(
                 self.channels.master(self.master_address).Report,
                 master_pb2.Empty(),

@@ -27,7 +27,9 @@ from common.grouping import Groups
 from master import storecheck
 from master.metrics import COMMIT_GROUP, COMMIT_SECONDS
 from master.rows import (
+    CHECKPOINT_OP,
     CHUNK_COLUMNS,
+    EPOCH_OP,
     NODE_COLUMNS,
     UPSERT_CHUNK,
     UPSERT_NODE,
@@ -88,6 +90,7 @@ class Store:
         self._commits: Groups[None, Mutation, int] = Groups(self._write_batch)
         self.appended = threading.Condition()
         self.last_seq = self.log_bounds()[1]
+        self.log_epoch = self._recorded("log_epoch") or 0  # the term of the newest entry
         self.image = self._recorded_image()
         # Begun once this connection wrote what it writes at open (the tables of a new store):
         # started beside those writes, a new store's check met "database is locked".
@@ -177,8 +180,19 @@ class Store:
 
     def _recorded_next_handle(self) -> int | None:
         """The next handle to issue, as the store recorded it (None: a store from before)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'next_handle'").fetchone()
+        return self._recorded("next_handle")
+
+    def _recorded(self, key: str) -> int | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return int(row[0]) if row else None
+
+    def _note(self, key: str, value: int) -> None:
+        """Sets a meta row; the caller holds a transaction."""
+        self.db.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
 
     def _recorded_image(self) -> tuple[int, int] | None:
         """(token, log entry) of the image of this store's state last written (`image.py`)."""
@@ -193,11 +207,8 @@ class Store:
         """Records that the image with `token`, as of entry `seq`, is this store's state: an
         image another store's (a restored copy) or an older one has another token."""
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [("image", token), ("image_seq", seq)],
-            )
+            self._note("image", token)
+            self._note("image_seq", seq)
         self.image = (token, seq)
 
     def load_next_handle(self) -> int:
@@ -290,14 +301,39 @@ class Store:
                 [(e.seq, e.ts, e.op, e.args_json, e.changes_json) for e in entries],
             )
             self._write([c for m in mutations for c in m.changes])
+            epochs = [int(e.args["epoch"]) for e in entries if e.op == EPOCH_OP]
+            if epochs:
+                self._note("log_epoch", epochs[-1])
+        if epochs:
+            self.log_epoch = epochs[-1]
         with self.appended:
             self.last_seq = max(self.last_seq, entries[-1].seq)
             self.appended.notify_all()
         return mutations
 
-    def install_checkpoint(self, seq: int, rows: list[dict[str, Any]]) -> None:
-        """Replaces this store's state and log with a checkpoint as of entry `seq`; a
-        `checkpoint` entry at `seq` marks where this copy of the log starts."""
+    def begin_epoch(self, epoch: int, active: str) -> int:
+        """Logs the first entry of term `epoch` (which changes no row): from here on this
+        log's newest entries are that term's. Returns its sequence number."""
+        args = json.dumps({"epoch": epoch, "active": active})
+        with self._lock, self.db.atomic():
+            cursor = self.db.conn.execute(
+                "INSERT INTO oplog (ts, op, args, changes) VALUES (?, ?, ?, '[]')",
+                (time.time(), EPOCH_OP, args),
+            )
+            self._note("log_epoch", epoch)
+        self.log_epoch = epoch
+        seq = int(cursor.lastrowid or 0)
+        with self.appended:
+            self.last_seq = max(self.last_seq, seq)
+            self.appended.notify_all()
+        return seq
+
+    def install_checkpoint(
+        self, seq: int, rows: list[dict[str, Any]], digest: str = "", epoch: int = 0
+    ) -> None:
+        """Replaces this store's state and log with a checkpoint as of entry `seq` (whose
+        digest and term are `digest` and `epoch`); a `checkpoint` entry at `seq` marks where
+        this copy of the log starts."""
         with self._lock, self.db.atomic():
             for table in ("nodes", "chunks", "meta", "oplog"):  # meta: the image is not of it
                 self.db.execute(f"DELETE FROM {table}")
@@ -305,8 +341,15 @@ class Store:
             self._write([change_from_json(row) for row in rows])
             self.db.execute(
                 "INSERT INTO oplog (seq, ts, op, args, changes) VALUES (?, ?, ?, ?, '[]')",
-                [seq, time.time(), "checkpoint", json.dumps({"rows": len(rows)})],
+                [
+                    seq,
+                    time.time(),
+                    CHECKPOINT_OP,
+                    json.dumps({"rows": len(rows), "digest": digest}),
+                ],
             )
+            self._note("log_epoch", epoch)
+        self.log_epoch = epoch
         with self.appended:
             self.last_seq = seq
             self.appended.notify_all()
@@ -319,6 +362,14 @@ class Store:
                 [since, limit],
             ).fetchall()
         return [LogEntry(*row) for row in rows]
+
+    def digest(self, seq: int) -> str | None:
+        """The digest of entry `seq` (rows.LogEntry.digest), None if this log lacks it."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT seq, ts, op, args, changes FROM oplog WHERE seq = ?", [seq]
+            ).fetchone()
+        return LogEntry(*row).digest() if row else None
 
     def log_bounds(self) -> tuple[int, int]:
         """(oldest, newest) sequence numbers still in the log; (0, 0) when it is empty."""

@@ -351,29 +351,53 @@ class SafeModeState(_message.Message):
     def __init__(self, active: _Optional[bool] = ..., manual: _Optional[bool] = ..., known_chunks: _Optional[int] = ..., reported_chunks: _Optional[int] = ...) -> None: ...
 
 class LogHeldRequest(_message.Message):
-    __slots__ = ("follower", "seq")
+    __slots__ = ("follower", "seq", "epoch")
     FOLLOWER_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     follower: str
     seq: int
-    def __init__(self, follower: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+    epoch: int
+    def __init__(self, follower: _Optional[str] = ..., seq: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class PromiseRequest(_message.Message):
+    __slots__ = ("epoch", "candidate")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    candidate: str
+    def __init__(self, epoch: _Optional[int] = ..., candidate: _Optional[str] = ...) -> None: ...
+
+class PromiseReply(_message.Message):
+    __slots__ = ("last_seq", "last_digest", "last_epoch")
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    LAST_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    last_seq: int
+    last_digest: str
+    last_epoch: int
+    def __init__(self, last_seq: _Optional[int] = ..., last_digest: _Optional[str] = ..., last_epoch: _Optional[int] = ...) -> None: ...
 
 class StreamLogRequest(_message.Message):
-    __slots__ = ("since", "follow", "limit", "follower", "batch")
+    __slots__ = ("since", "follow", "limit", "follower", "batch", "epoch", "since_digest")
     SINCE_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     FOLLOWER_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SINCE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     since: int
     follow: bool
     limit: int
     follower: str
     batch: int
-    def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ..., follower: _Optional[str] = ..., batch: _Optional[int] = ...) -> None: ...
+    epoch: int
+    since_digest: str
+    def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ..., follower: _Optional[str] = ..., batch: _Optional[int] = ..., epoch: _Optional[int] = ..., since_digest: _Optional[str] = ...) -> None: ...
 
 class LogRecord(_message.Message):
-    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq", "keys", "entries")
+    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq", "keys", "entries", "epoch")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +406,7 @@ class LogRecord(_message.Message):
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     seq: int
     ts: float
     op: str
@@ -390,7 +415,8 @@ class LogRecord(_message.Message):
     head_seq: int
     keys: _containers.RepeatedCompositeFieldContainer[TokenKey]
     entries: _containers.RepeatedCompositeFieldContainer[LogEntry]
-    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., entries: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ...) -> None: ...
+    epoch: int
+    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., entries: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class LogEntry(_message.Message):
     __slots__ = ("seq", "ts", "op", "args_json", "changes_json")
@@ -407,12 +433,16 @@ class LogEntry(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ...) -> None: ...
 
 class CheckpointPiece(_message.Message):
-    __slots__ = ("seq", "changes_json")
+    __slots__ = ("seq", "changes_json", "digest", "epoch")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     seq: int
     changes_json: str
-    def __init__(self, seq: _Optional[int] = ..., changes_json: _Optional[str] = ...) -> None: ...
+    digest: str
+    epoch: int
+    def __init__(self, seq: _Optional[int] = ..., changes_json: _Optional[str] = ..., digest: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class FsckRequest(_message.Message):
     __slots__ = ("path",)

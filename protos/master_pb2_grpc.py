@@ -114,6 +114,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.LogHeldRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Promise = channel.unary_unary(
+                '/pygfs.master.Master/Promise',
+                request_serializer=protos_dot_master__pb2.PromiseRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.PromiseReply.FromString,
+                _registered_method=True)
         self.Fsck = channel.unary_unary(
                 '/pygfs.master.Master/Fsck',
                 request_serializer=protos_dot_master__pb2.FsckRequest.SerializeToString,
@@ -261,6 +266,14 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Promise(self, request, context):
+        """A master replica elected active asks the others to follow its term: each promises to
+        take nothing from an older one, and says how far its log goes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Fsck(self, request, context):
         """Replica health of the files at or under a path.
         """
@@ -392,6 +405,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.LogHeld,
                     request_deserializer=protos_dot_master__pb2.LogHeldRequest.FromString,
                     response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
+            ),
+            'Promise': grpc.unary_unary_rpc_method_handler(
+                    servicer.Promise,
+                    request_deserializer=protos_dot_master__pb2.PromiseRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.PromiseReply.SerializeToString,
             ),
             'Fsck': grpc.unary_unary_rpc_method_handler(
                     servicer.Fsck,
@@ -861,6 +879,33 @@ class Master:
             '/pygfs.master.Master/LogHeld',
             protos_dot_master__pb2.LogHeldRequest.SerializeToString,
             protos_dot_master__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Promise(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/Promise',
+            protos_dot_master__pb2.PromiseRequest.SerializeToString,
+            protos_dot_master__pb2.PromiseReply.FromString,
             options,
             channel_credentials,
             insecure,
