@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.masters import MasterList
 from common.tls import TlsFiles
 
 MiB = 1024 * 1024
@@ -23,7 +24,7 @@ class ChunkserverConfig:
     # A directory whose probe (a small file written, synced, read back) takes longer is
     # reported slow: readers prefer the server's peers (HDFS's slow disks and peers).
     slow_disk_ms: int = 500
-    master: str = "127.0.0.1:9000"
+    master: str = "127.0.0.1:9000"  # or the master replicas, "A,B,C": it follows the active
     listen: str = "127.0.0.1:0"
     advertise: str = ""  # address given to the master and clients; default: the bound address
     rack: str = "default"
@@ -77,3 +78,9 @@ class ChunkserverConfig:
     @property
     def data_dirs(self) -> tuple[Path, ...]:
         return (self.data_dir, *self.more_data_dirs)
+
+    # Which of `master`'s replicas is taken for the active one (moves as they refuse).
+    masters: MasterList = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "masters", MasterList(self.master))

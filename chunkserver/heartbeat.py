@@ -60,10 +60,11 @@ class Heartbeater(Background):
         try:
             self.beat()
             if not self._reachable:
+                master = self.config.masters.current
                 log.info(
                     "master %s reachable again",
-                    self.config.master,
-                    extra=fields("master_reachable", address=self.config.master),
+                    master,
+                    extra=fields("master_reachable", address=master),
                 )
             self._reachable = True
         except errors.GfsError as err:
@@ -71,7 +72,7 @@ class Heartbeater(Background):
                 log.warning(
                     "heartbeat to master failed: %s",
                     err,
-                    extra=fields("master_unreachable", address=self.config.master),
+                    extra=fields("master_unreachable", address=self.config.masters.current),
                 )
             self._reachable = False
 
@@ -140,15 +141,18 @@ class Heartbeater(Background):
             report_part=self._sent + 1 if self._parts else 0,
             report_parts=len(self._parts),
         )
+        master = self.config.masters.current
         try:
             reply: master_pb2.HeartbeatResponse = transport.call(
-                self.channels.master(self.config.master).Heartbeat,
+                self.channels.master(master).Heartbeat,
                 request,
-                target=f"master {self.config.master}",
+                target=f"master {master}",
                 timeout=self.config.rpc_timeout,
             )
-        except errors.GfsError:
+        except errors.GfsError as err:
             self.store.changes.mark_all(changed)
+            if isinstance(err, errors.NotActive | errors.Unavailable):
+                self.config.masters.passed(master)  # of several replicas: the next one
             raise
         if reply.full_report:
             self.store.changes.mark_all(changed)

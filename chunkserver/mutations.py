@@ -197,10 +197,11 @@ class Mutations:
                 path=path, handle=handle, chunk_end=end, primary=self.address
             )
             try:
+                master = self.config.masters.current
                 transport.call(
-                    self.channels.master(self.config.master).ExtendFile,
+                    self.channels.master(master).ExtendFile,
                     request,
-                    target=self.config.master,
+                    target=master,
                     timeout=min(self.config.rpc_timeout, EXTEND_TIMEOUT),
                 )
                 extended.add(path)

@@ -33,6 +33,7 @@ from client.models import (
     ServerState,
 )
 from common import errors, limits, paths, transport
+from common.masters import MasterList
 from common.tls import TlsFiles
 from protos import master_pb2
 
@@ -56,7 +57,7 @@ class Client:
         cluster, chunkservers started with --plain-reads serve reads in clear, each proved by
         its chunk token (HDFS's data transfer without encryption); `encrypted_reads` reads
         over TLS from them too."""
-        self.master_address = master
+        self.masters = MasterList(master)  # "A,B,C": master replicas, one of them active
         self.shadows = list(shadows or [])
         self.timeout = timeout
         self.parallel_chunks = max(1, parallel_chunks)
@@ -73,6 +74,11 @@ class Client:
         self._chunk_size: int | None = None
         self._append_at: dict[str, int] = {}  # the chunk an append to a file starts at
 
+    @property
+    def master_address(self) -> str:
+        """The master (of several replicas, the one taken for active)."""
+        return self.masters.current
+
     def close(self) -> None:
         self.channels.close()
 
@@ -86,6 +92,8 @@ class Client:
 
     def _master(self, method: str, request: Any, read_only: bool = False) -> Any:
         """Calls the master; a read while it is down goes to the shadows, in order."""
+        if len(self.masters) > 1:
+            return self._replicas(method, request)
         stub = self.channels.master(self.master_address)
         target = f"master {self.master_address}"
         try:
@@ -112,6 +120,30 @@ class Client:
                 except errors.Unavailable:
                     continue
             raise errors.Unavailable(f"{down}; no shadow answered either") from None
+
+    def _replicas(self, method: str, request: Any) -> Any:
+        """Calls the active one of several master replicas: the one taken for active, then
+        the others in turn (a standby refuses, a dead one does not answer), until one takes
+        the call or `timeout` passed (an election takes a few seconds)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            for address in self.masters.in_turn():
+                try:
+                    return transport.call(
+                        getattr(self.channels.master(address), method),
+                        request,
+                        target=f"master {address}",
+                        timeout=max(1.0, deadline - time.monotonic()),
+                    )
+                except (errors.NotActive, errors.Unavailable) as err:
+                    self.masters.passed(address)
+                    last = err
+            if time.monotonic() >= deadline:
+                raise errors.Unavailable(
+                    f"no master replica of {self.masters} took the call within "
+                    f"{self.timeout:g}s (last: {last})"
+                )
+            time.sleep(0.2)
 
     def mkdir(self, path: str, parents: bool = False) -> None:
         self._master("Mkdir", master_pb2.MkdirRequest(path=paths.normalize(path), parents=parents))

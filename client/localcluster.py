@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from client import zookeeper
 from common import certs, errors, transport
 from common.tls import TlsFiles
 from protos import master_pb2
@@ -77,14 +78,47 @@ class LocalCluster:
     plain_reads: bool = True
     http: bool = False  # every server also serves /metrics and /healthz (on a free port)
     data_dirs: int = 1  # per chunkserver: cs{i}, then cs{i}-disk1, cs{i}-disk2, ...
-    master: Process | None = None
+    # Master replicas: above 1, each a `gfs master --coordinator` (one elected active, the
+    # others standbys) under master{i}, with a ZooKeeper of their own as the coordinator.
+    masters: int = 1
+    master: Process | None = None  # the lone master (masters == 1)
+    replicas: list[Process] = field(default_factory=list)  # or the replicas
+    coordinator: Process | None = None  # their ZooKeeper
     shadow: Process | None = None
     servers: list[Process] = field(default_factory=list)
 
     @property
     def master_address(self) -> str:
+        """The master's address; of several replicas, all of them: "A,B,C"."""
+        if self.replicas:
+            return ",".join(p.address for p in self.replicas)
         assert self.master is not None and self.master.address
         return self.master.address
+
+    def active_master(self, timeout: float = 30.0) -> Process:
+        """The replica serving as the active master (waiting for an election if need be)."""
+        deadline = time.monotonic() + timeout
+        channels = transport.Channels(self.tls_for("admin", "admin"))
+        try:
+            while True:
+                for proc in self.replicas:
+                    if proc.running and self._role(channels, proc.address) == "master":
+                        return proc
+                if time.monotonic() > deadline:
+                    raise errors.Unavailable(f"no active master within {timeout:g}s")
+                time.sleep(0.1)
+        finally:
+            channels.close()
+
+    @staticmethod
+    def _role(channels: transport.Channels, address: str) -> str:
+        try:
+            report = transport.call(
+                channels.master(address).Report, master_pb2.Empty(), target=address, timeout=2
+            )
+        except errors.GfsError:
+            return ""
+        return str(report.role)
 
     @property
     def tls_dir(self) -> Path:
@@ -141,25 +175,10 @@ class LocalCluster:
             proc.args[listen] = proc.address
 
     def start(self) -> None:
-        logs = self.data_dir / "logs"
-        listen = f"127.0.0.1:{self.port}"
-        self.master = Process(
-            "master",
-            [
-                "master",
-                "--listen",
-                listen,
-                "--data-dir",
-                str(self.data_dir / "master"),
-                *self._tls_args("master", "master"),
-                *self._http_args(),
-                *self.master_args,
-            ],
-            logs / "master.log",
-        )
-        self.tls_for("admin", "admin")  # the superuser and a user, for clients
-        self.tls_for("client")
-        self._spawn(self.master)
+        if self.masters > 1:
+            self._start_replicas()
+        else:
+            self._start_master(f"127.0.0.1:{self.port}")
         for i in range(self.chunkservers):
             rack = self.racks[i] if i < len(self.racks) else "default"
             self.servers.append(self._chunkserver(i, rack))
@@ -170,6 +189,70 @@ class LocalCluster:
             self._make_homes()
         if self.with_shadow:
             self.start_shadow()
+
+    def _master_process(self, name: str, listen: str, data: str, extra: list[str]) -> Process:
+        return Process(
+            name,
+            [
+                "master",
+                "--listen",
+                listen,
+                "--data-dir",
+                str(self.data_dir / data),
+                *extra,
+                *self._tls_args("master", "master"),
+                *self._http_args(),
+                *self.master_args,
+            ],
+            self.data_dir / "logs" / f"{data}.log",
+        )
+
+    def _start_replicas(self) -> None:
+        """ZooKeeper, then the replicas; returns once one of them is active."""
+        self.coordinator = Process(
+            "coordinator",
+            zookeeper.command(zookeeper.free_port(), self.data_dir / "coordinator"),
+            self.data_dir / "logs" / "coordinator.log",
+        )
+        self._start_coordinator()
+        for i in range(self.masters):
+            port = self.port + i if self.port else zookeeper.free_port()
+            extra = [
+                "--coordinator",
+                self.coordinator.address,
+                "--master-replicas",
+                str(self.masters),
+            ]
+            self.replicas.append(
+                self._master_process(f"master {i}", f"127.0.0.1:{port}", f"master{i}", extra)
+            )
+        self.tls_for("admin", "admin")
+        self.tls_for("client")
+        for proc in self.replicas:
+            self._spawn(proc)
+        self.active_master(self.start_timeout)
+
+    def _start_coordinator(self) -> None:
+        proc = self.coordinator
+        assert proc is not None
+        port = proc.args[proc.args.index("org.apache.zookeeper.server.ZooKeeperServerMain") + 1]
+        proc.address = f"127.0.0.1:{port}"
+        proc.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(proc.log_path, "ab") as log:
+            proc.popen = subprocess.Popen(
+                proc.args,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        zookeeper.wait_serving(proc.address, self.start_timeout)
+
+    def _start_master(self, listen: str) -> None:
+        self.master = self._master_process("master", listen, "master", [])
+        self.tls_for("admin", "admin")  # the superuser and a user, for clients
+        self.tls_for("client")
+        self._spawn(self.master)
 
     def _make_homes(self) -> None:
         """What an HDFS administrator does first: a home for each user, a /tmp for all."""
@@ -182,7 +265,7 @@ class LocalCluster:
             admin.chmod("/tmp", 0o777)
 
     def _chunkserver(self, i: int, rack: str) -> Process:
-        port = self.port + 1 + i if self.port else 0
+        port = self.port + self.masters + i if self.port else 0
         return Process(
             f"chunkserver {i}",
             [
@@ -238,11 +321,12 @@ class LocalCluster:
 
     def alive_chunkservers(self) -> list[str]:
         channels = transport.Channels(self.tls_for("admin", "admin"))
+        address = self.active_master().address if self.replicas else self.master_address
         try:
             report = transport.call(
-                channels.master(self.master_address).Report,
+                channels.master(address).Report,
                 master_pb2.Empty(),
-                target=f"master {self.master_address}",
+                target=f"master {address}",
                 timeout=5,
             )
         finally:
@@ -288,10 +372,18 @@ class LocalCluster:
 
     def restart(self, proc: Process) -> None:
         self.kill(proc)
-        self._spawn(proc)
+        if proc is self.coordinator:
+            self._start_coordinator()
+        else:
+            self._spawn(proc)
 
     def stop(self) -> None:
-        procs = [*self.servers, *(p for p in (self.shadow, self.master) if p is not None)]
+        procs = [
+            *self.servers,
+            *(p for p in (self.shadow, self.master) if p is not None),
+            *self.replicas,
+            *([self.coordinator] if self.coordinator is not None else []),
+        ]
         for proc in procs:
             if proc.popen is not None and proc.running:
                 proc.popen.send_signal(signal.SIGTERM)

@@ -4,6 +4,7 @@ read-only shadow of one, until SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from common.launching import (  # noqa: E402
     verbose_option,
 )
 from master.config import MasterConfig  # noqa: E402
+from master.replica import Replica  # noqa: E402
 from master.server import MasterServer  # noqa: E402
 
 data_dir_option = click.option(
@@ -49,11 +51,36 @@ def _run(
         config = MasterConfig(data_dir=data_dir, listen=listen, tls=tls, **tuning)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
+    if config.coordinator and shadow_of is None:
+        _run_replica(config)
+        return
     server = MasterServer(config, shadow_of=shadow_of)
     settle_collector()
     server.start()
     announce(server.service.role, server.address)
     serve_forever(server.stop)
+
+
+def _run_replica(config: MasterConfig) -> None:
+    """A master replica: standby, active when elected, until SIGINT or SIGTERM."""
+    if config.listen.endswith(":0") or config.listen.startswith("0.0.0.0:"):
+        raise click.BadParameter(
+            "a master replica's --listen is the address the others reach it at: "
+            "a host and a fixed port"
+        )
+    replica = Replica(config)
+    replica.start()
+    settle_collector()
+    announce("master replica", config.listen)
+    runner = threading.Thread(target=replica.run, name="replica")
+    runner.start()
+
+    def stop() -> None:
+        replica.stop()
+        runner.join()
+        replica.close()
+
+    serve_forever(stop)
 
 
 @click.command()

@@ -56,6 +56,13 @@ class MasterConfig:
     # majority of them hold its log entry durably (the shadows say so: LogHeld); within
     # `rpc_timeout`, or the caller is told it is not acknowledged.
     master_replicas: int = 1
+    # The coordination service (ZooKeeper, "HOST:PORT[,HOST:PORT...]") that elects the active
+    # one of the master replicas and numbers its term ("": none: a lone master, or shadows).
+    # A replica whose session lapses for `coordinator_timeout` seconds loses the election.
+    coordinator: str = ""
+    coordinator_timeout: float = 5.0
+    # The path under which this cluster's replicas meet in the coordinator.
+    cluster_name: str = "pygfs"
     # A follower heard from within this long keeps the entries it still needs from compaction.
     follower_ttl: float = 3600.0
     # gRPC worker threads of the master; followed log streams (shadows, `gfs oplog -f`) hold
