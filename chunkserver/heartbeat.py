@@ -24,6 +24,7 @@ from chunkserver.storage import ChunkStore
 from common import errors, transport
 from common.logformat import fields
 from common.loops import Background
+from common.term import Term
 from common.tokens import Key, KeyRing
 from protos import master_pb2
 
@@ -39,6 +40,7 @@ class Heartbeater(Background):
         leases: Mutations,
         channels: transport.Channels,
         removals: Removals,
+        term: Term,
         keys: KeyRing | None = None,
     ) -> None:
         super().__init__("heartbeat", self._round, lambda: self.interval, log)
@@ -49,6 +51,7 @@ class Heartbeater(Background):
         self.keys = keys  # the master's token keys, as its replies say
         self.channels = channels
         self.removals = removals  # what the master's replies ask to remove, done elsewhere
+        self.term = term  # the newest master term heard of (the servicer's)
         self.interval = config.heartbeat_interval
         self._reachable = True
         self._full_due = True
@@ -149,9 +152,11 @@ class Heartbeater(Background):
                 target=f"master {master}",
                 timeout=self.config.rpc_timeout,
             )
+            # A deposed master's reply is not acted on: its deletions, its lease extensions.
+            self.term.check(reply.epoch, f"the heartbeat reply of master {master}")
         except errors.GfsError as err:
             self.store.changes.mark_all(changed)
-            if isinstance(err, errors.NotActive | errors.Unavailable):
+            if isinstance(err, errors.FailedPrecondition | errors.Unavailable):
                 self.config.masters.passed(master)  # of several replicas: the next one
             raise
         if reply.full_report:

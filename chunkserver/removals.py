@@ -30,6 +30,11 @@ class Removals(Background):
         with self._lock:
             self._asked.update(removals)
 
+    def queued(self) -> list[tuple[int, int]]:
+        """The (handle, max_version) asked for and not yet done."""
+        with self._lock:
+            return sorted(self._asked.items())
+
     def _round(self) -> None:
         with self._lock:
             batch, self._asked = self._asked, {}

@@ -94,6 +94,7 @@ class ChunkServer:
             self.servicer.mutations,
             self.channels,
             self.removals,
+            self.servicer.term,
             self.servicer.tokens.keys,
         )
         self.events = RecentEvents()  # for the status page, watched while it is served

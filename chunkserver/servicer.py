@@ -21,6 +21,7 @@ from common import access, errors, tls, transport
 from common.admission import Admission, Deadlines
 from common.logformat import fields
 from common.serving import HEALTH_METHODS, aborting
+from common.term import Term
 from common.tokens import READ, WRITE
 from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
@@ -68,6 +69,8 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.mutations = Mutations(config, store, self.spool, channels, address)
         self.copies = Copies(config, store, self.spool, channels)
         self.tokens = TokenCheck()
+        # The newest master term heard of: orders from a deposed master are refused.
+        self.term = Term(config.data_dir / "master-epoch")
         self._pushes = Admission("pushes", config.max_pushes)
         self._reads = Admission("reads", config.max_reads)
         self._deadlines = Deadlines()
@@ -181,6 +184,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def GrantLease(
         self, request: chunkserver_pb2.GrantLeaseRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.Ack:
+        self.term.check(request.epoch, f"a lease on chunk {request.handle}")
         self.mutations.grant(request)
         return chunkserver_pb2.Ack()
 
@@ -188,6 +192,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def RevokeLease(
         self, request: chunkserver_pb2.RevokeLeaseRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.Ack:
+        self.term.check(request.epoch, f"a lease revocation on chunk {request.handle}")
         self.mutations.revoke(request.handle, request.version)
         return chunkserver_pb2.Ack()
 
@@ -195,6 +200,7 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
     def SetVersion(
         self, request: chunkserver_pb2.SetVersionRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.Ack:
+        self.term.check(request.epoch, f"version {request.version} of chunk {request.handle}")
         self.store.set_version(request.handle, request.version, request.create)
         self.mutations.version_changed(request.handle, request.version)
         return chunkserver_pb2.Ack()

@@ -137,6 +137,14 @@ def cluster() -> None:
     help="With --secure: chunkservers also serve reads in clear, each proved by its chunk token "
     "(as HDFS moves block data unencrypted unless asked); --no-plain-reads: all over TLS.",
 )
+@click.option(
+    "--masters",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Master replicas; above 1, one elected active by a ZooKeeper of their own (started "
+    "too), the others standbys, a change answered once a majority holds it.",
+)
 @master_options
 @click.pass_context
 def cluster_up(
@@ -147,11 +155,13 @@ def cluster_up(
     port: int,
     secure: bool,
     plain_reads: bool,
+    masters: int,
     **tuning: Any,
 ) -> None:
-    """Run a master and N chunkservers in the foreground until Ctrl-C. A server that exits
-    is started again (after 1 s, doubling while it keeps exiting at once); one that exits
-    six times in a row within a minute of starting stops the cluster."""
+    """Run a master (or --masters N replicas and their coordinator) and N chunkservers in the
+    foreground until Ctrl-C. A server that exits is started again (after 1 s, doubling while
+    it keeps exiting at once); one that exits six times in a row within a minute of starting
+    stops the cluster."""
     from client.client import Client
     from client.localcluster import HOME, LocalCluster
     from client.supervision import ClusterFailed, Supervisor
@@ -164,6 +174,9 @@ def cluster_up(
     if ctx.get_parameter_source("replication") != click.core.ParameterSource.COMMANDLINE:
         tuning["replication"] = min(tuning["replication"], chunkservers)
     tuning.pop("http")  # every server serves /metrics and /healthz on a port of its own
+    if masters > 1:  # the cluster runs the coordinator and numbers the replicas itself
+        for given in ("coordinator", "master_replicas", "cluster_name"):
+            tuning.pop(given)
     args = [f"--{k.replace('_', '-')}={v}" for k, v in tuning.items()]
     local = LocalCluster(
         data_dir.resolve(),
@@ -173,10 +186,15 @@ def cluster_up(
         secure=secure,
         plain_reads=plain_reads,
         http=True,
+        masters=masters,
     )
     try:
         local.start()
         click.echo(f"master serving on {local.master_address}")
+        if local.coordinator is not None:
+            active = local.active_master().address
+            click.echo(f"{masters} master replicas (active: {active}); --master takes the list")
+            click.echo(f"coordinator (ZooKeeper) on {local.coordinator.address}")
         click.echo(f"{chunkservers} chunkservers: {', '.join(p.address for p in local.servers)}")
         with Client(local.master_address, timeout=10, tls=local.tls_for("admin", "admin")) as gfs:
             report = gfs.report()

@@ -282,10 +282,42 @@ class Client:
     # --- administration -----------------------------------------------------------------------
 
     def report(self) -> ClusterReport:
-        """The chunkservers as the master (or, with it down, a shadow) sees them."""
-        r = self._master("Report", master_pb2.Empty(), read_only=True)
+        """The chunkservers as the master (or, with it down, a shadow) sees them; of several
+        master replicas, as the active one sees them, and each replica's role."""
+        masters: list[dict[str, Any]] = []
+        if len(self.masters) > 1:
+            r, masters = self._replicas_report()
+        else:
+            r = self._master("Report", master_pb2.Empty(), read_only=True)
         servers = [ServerState.of(s) for s in r.chunkservers]
-        return ClusterReport(servers, r.safe_mode, r.role, r.log_seq, r.lag_seconds, r.master_http)
+        return ClusterReport(
+            servers, r.safe_mode, r.role, r.log_seq, r.lag_seconds, r.master_http, masters
+        )
+
+    def _replicas_report(self) -> tuple[master_pb2.ClusterReport, list[dict[str, Any]]]:
+        """The active replica's report, and each replica's role and newest log entry."""
+        replies: dict[str, master_pb2.ClusterReport | None] = {}
+        for address in self.masters.addresses:
+            try:
+                replies[address] = transport.call(
+                    self.channels.master(address).Report,
+                    master_pb2.Empty(),
+                    target=f"master {address}",
+                    timeout=min(self.timeout, 5.0),
+                )
+            except errors.GfsError:
+                replies[address] = None
+        roles = {"master": "active", "shadow": "standby"}
+        masters = [
+            {"address": a, "role": roles.get(r.role, r.role), "log_seq": r.log_seq}
+            if r is not None
+            else {"address": a, "role": "down", "log_seq": 0}
+            for a, r in replies.items()
+        ]
+        active = [r for r in replies.values() if r is not None and r.role == "master"]
+        if not active:
+            raise errors.Unavailable(f"no active master among the replicas {self.masters}")
+        return active[0], masters
 
     def summary(self, path: str) -> dict[str, int]:
         """{"length", "files", "directories", "consumed"} at or under `path`: bytes in files,

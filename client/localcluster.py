@@ -378,14 +378,15 @@ class LocalCluster:
             self._spawn(proc)
 
     def stop(self) -> None:
-        procs = [
+        servers = [
             *self.servers,
             *(p for p in (self.shadow, self.master) if p is not None),
             *self.replicas,
-            *([self.coordinator] if self.coordinator is not None else []),
         ]
-        for proc in procs:
-            if proc.popen is not None and proc.running:
-                proc.popen.send_signal(signal.SIGTERM)
-        for proc in procs:
-            self._reap(proc, timeout=10)
+        # The coordinator last: the replicas let go of the election, not lose it.
+        for procs in (servers, [self.coordinator] if self.coordinator is not None else []):
+            for proc in procs:
+                if proc.popen is not None and proc.running:
+                    proc.popen.send_signal(signal.SIGTERM)
+            for proc in procs:
+                self._reap(proc, timeout=10)

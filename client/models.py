@@ -128,6 +128,8 @@ class ClusterReport:
     log_seq: int
     lag_seconds: float
     master_http: str = ""  # the answering server's /metrics and /healthz ("": none)
+    # Of several master replicas: {"address", "role": "active"|"standby"|"down", "log_seq"}.
+    masters: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         """Servers by state; capacity, used and free bytes and replicas over the live ones
@@ -152,6 +154,7 @@ class ClusterReport:
             "log_seq": self.log_seq,
             "lag_seconds": self.lag_seconds,
             "master_http": self.master_http,
+            **({"masters": self.masters} if self.masters else {}),
         }
 
 

@@ -50,7 +50,8 @@ class Supervisor:
         self.due: dict[str, float] = {}  # name -> when it is started again
 
     def _procs(self) -> list[Process]:
-        return [p for p in (self.cluster.master, *self.cluster.servers) if p is not None]
+        c = self.cluster
+        return [p for p in (c.coordinator, c.master, *c.replicas, *c.servers) if p is not None]
 
     def check(self) -> None:
         now = self.clock()

@@ -38,15 +38,26 @@ class GrpcChunkserverCalls:
     """`ChunkserverCalls` over gRPC: short calls within `rpc_timeout`, whole-chunk copies
     within `copy_timeout`."""
 
-    def __init__(self, channels: transport.Channels, rpc_timeout: float, copy_timeout: float):
+    def __init__(
+        self,
+        channels: transport.Channels,
+        rpc_timeout: float,
+        copy_timeout: float,
+        epoch: int = 0,
+    ):
+        """`epoch`: the master's term, sent with every order that a master of an older term
+        must not give (versions, leases)."""
         self.channels = channels
         self.rpc_timeout = rpc_timeout
         self.copy_timeout = copy_timeout
+        self.epoch = epoch
 
     def set_version(self, address: str, handle: int, version: int, create: bool) -> None:
         transport.call(
             self.channels.chunkserver(address).SetVersion,
-            chunkserver_pb2.SetVersionRequest(handle=handle, version=version, create=create),
+            chunkserver_pb2.SetVersionRequest(
+                handle=handle, version=version, create=create, epoch=self.epoch
+            ),
             target=address,
             timeout=self.rpc_timeout,
         )
@@ -70,6 +81,7 @@ class GrpcChunkserverCalls:
                 secondaries=secondaries,
                 chunk_size=chunk_size,
                 token=token,
+                epoch=self.epoch,
             ),
             target=address,
             timeout=self.rpc_timeout,
@@ -78,7 +90,7 @@ class GrpcChunkserverCalls:
     def revoke_lease(self, address: str, handle: int, version: int) -> None:
         transport.call(
             self.channels.chunkserver(address).RevokeLease,
-            chunkserver_pb2.RevokeLeaseRequest(handle=handle, version=version),
+            chunkserver_pb2.RevokeLeaseRequest(handle=handle, version=version, epoch=self.epoch),
             target=address,
             timeout=self.rpc_timeout,
         )

@@ -3,13 +3,14 @@ numbers its term, as HDFS's failover controllers do; no consensus of our own.
 
 Layout under /pygfs/<cluster>:
 - `active/`: kazoo's lock recipe. Every replica contends with its address as identifier;
-  the holder is the active one (or the candidate taking over), the others are the standbys
-  in line, so the contenders are also the live replicas.
+  the holder is the active one (or the candidate taking over), the others are in line.
+- `members/<address>`: an ephemeral node per live replica: whom a new active asks to promise
+  (the lock's queue is no list of them: a replica between two tries is not in it).
 - `epoch`: the newest term, raised by one (compare-and-set) by each replica that wins.
 
 A session that is suspended (the connection lost) ends the holder's term at once, before its
 session can expire and another replica be elected; safety does not rest on that timing (the
-others' promises fence a deposed active, `term.py`), it only keeps one active at a time.
+others' promises fence a deposed active, `common/term.py`), it only keeps one active at a time.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class Coordinator:
                 continue
             self.interrupted.clear()
             try:
+                if self.lock.is_acquired:  # let go while cut off: its node may have outlived it
+                    self.lock.release()
+                self._join()
                 if self.lock.acquire(timeout=1.0):
                     if self.interrupted.is_set():  # suspended meanwhile: maybe not ours
                         self.resign()
@@ -87,8 +91,26 @@ class Coordinator:
                 stop.wait(0.5)
         return False
 
+    def _join(self) -> None:
+        """Lists this replica among the members (again, after a session was lost)."""
+        path = f"{self.root}/members/{self.me}"
+        if self.zk.exists(path) is None:
+            with contextlib.suppress(NodeExistsError):
+                self.zk.create(path, ephemeral=True, makepath=True)
+
+    def members(self) -> list[str]:
+        """The replicas connected to the coordinator, this one included."""
+        try:
+            return sorted(self.zk.get_children(f"{self.root}/members"))
+        except KazooException:
+            return []
+
     def resign(self) -> None:
-        """Lets go of the lock (if held), so another replica can be elected."""
+        """Lets go of the lock (if held), so another replica can be elected. Cut off from the
+        coordinator, it does not wait: the lock goes with the session if that expires, else
+        the next campaign lets go of it first."""
+        if not self.zk.connected:
+            return
         try:
             self.lock.release()
         except KazooException as err:  # the session is gone: the lock went with it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from common import errors
 from master.config import MasterConfig
@@ -79,8 +80,8 @@ class Replica:
         while self.coordinator.campaign(self.stopping):
             server = self.server
             assert server is not None and server.shadow is not None
+            others = self._others()
             epoch = self.coordinator.next_epoch()
-            others = [a for a in self.coordinator.contenders() if a != self.config.listen]
             log.info("elected for term %d; asking %s to promise it", epoch, others or "no one")
             try:
                 take_over(
@@ -95,6 +96,17 @@ class Replica:
             self._stop_server()
             return epoch
         return 0
+
+    def _others(self) -> list[str]:
+        """The other replicas to ask for promises: once a majority are members (or after a
+        while, for a takeover that will then say how many promised)."""
+        majority = self.config.master_replicas // 2 + 1
+        deadline = time.monotonic() + self.config.rpc_timeout
+        while True:
+            members = self.coordinator.members()
+            if len(members) >= majority or time.monotonic() > deadline:
+                return [a for a in members if a != self.config.listen]
+            self.stopping.wait(0.1)
 
     def _lead(self, epoch: int) -> None:
         """Serves as the active master for term `epoch` until the coordinator's session is

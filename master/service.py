@@ -83,7 +83,7 @@ class MasterService:
         self.channels = channels or transport.Channels()
         self._fanout = ThreadPoolExecutor(config.rpc_workers, thread_name_prefix="master-rpc")
         self._jobs = ThreadPoolExecutor(config.job_workers, thread_name_prefix="master-job")
-        calls = GrpcChunkserverCalls(self.channels, config.rpc_timeout, config.copy_timeout)
+        calls = GrpcChunkserverCalls(self.channels, config.rpc_timeout, config.copy_timeout, epoch)
         self.metadata = Metadata(config, store, clock)
         self.tokens = TokenIssuer(config, clock) if config.tls is not None else None
         self.chunks = ChunkControl(self.metadata, calls, self._fanout, self.tokens)

@@ -333,6 +333,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             recheck=answer.recheck,
             lease_seconds=self.service.config.lease_seconds,
             keys=_keys(master.tokens),
+            epoch=master.epoch,
         )
 
     @aborting(log)
@@ -444,6 +445,10 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             service.depose(request.epoch)
             if request.follow:  # a new active taking this log (no follow) still reads it
                 raise errors.Deposed(f"the follower promised term {request.epoch}")
+        if isinstance(service, ShadowService) and service.standby and request.follow:
+            # Followed, a standby could tell a replica its log differs and have it drop
+            # entries an active holds (a new active reads it without following).
+            raise service.refusal()
         epoch = service.epoch
         first = True
         with self._followers.admit() if request.follow else contextlib.nullcontext():

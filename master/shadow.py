@@ -19,6 +19,7 @@ import grpc
 
 from common import errors, transport
 from common.clocks import SteadyClock
+from common.term import Term
 from common.tokens import Key
 from master.chunkservers import Heartbeat, HeartbeatOutcome, Report
 from master.config import MasterConfig
@@ -29,7 +30,6 @@ from master.oplog import OpLog
 from master.rows import LogEntry
 from master.safemode import SafeMode
 from master.store import Store
-from master.term import Term
 from protos import chunkserver_pb2, master_pb2, master_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class ShadowService:
         # (the server sets it from the coordinator; a candidate's Promise sets it too).
         self.master_address = master_address
         self.standby = False  # a standby replica under a coordinator: refuses client reads too
-        self.term = Term(config.data_dir)
+        self.term = Term(config.data_dir / "epoch")
         # How it names itself to the master (StreamLog, LogHeld): its address, once bound.
         self.name = config.listen
         self.safe_mode = SafeMode(config.safemode_threshold, active=False)  # orders no deletions

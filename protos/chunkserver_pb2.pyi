@@ -141,38 +141,44 @@ class ReadPiece(_message.Message):
     def __init__(self, data: _Optional[bytes] = ...) -> None: ...
 
 class SetVersionRequest(_message.Message):
-    __slots__ = ("handle", "version", "create")
+    __slots__ = ("handle", "version", "create", "epoch")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     create: bool
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., create: _Optional[bool] = ...) -> None: ...
+    epoch: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., create: _Optional[bool] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class GrantLeaseRequest(_message.Message):
-    __slots__ = ("handle", "version", "seconds", "secondaries", "chunk_size", "token")
+    __slots__ = ("handle", "version", "seconds", "secondaries", "chunk_size", "token", "epoch")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
     SECONDARIES_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     seconds: float
     secondaries: _containers.RepeatedScalarFieldContainer[str]
     chunk_size: int
     token: bytes
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., seconds: _Optional[float] = ..., secondaries: _Optional[_Iterable[str]] = ..., chunk_size: _Optional[int] = ..., token: _Optional[bytes] = ...) -> None: ...
+    epoch: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., seconds: _Optional[float] = ..., secondaries: _Optional[_Iterable[str]] = ..., chunk_size: _Optional[int] = ..., token: _Optional[bytes] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class RevokeLeaseRequest(_message.Message):
-    __slots__ = ("handle", "version")
+    __slots__ = ("handle", "version", "epoch")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+    epoch: int
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class Replica(_message.Message):
     __slots__ = ("handle", "version", "length")

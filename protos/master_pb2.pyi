@@ -263,7 +263,7 @@ class Removal(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., max_version: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys", "extended_tokens", "full_report", "recheck")
+    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys", "extended_tokens", "full_report", "recheck", "epoch")
     DELETE_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EXTENDED_FIELD_NUMBER: _ClassVar[int]
@@ -272,6 +272,7 @@ class HeartbeatResponse(_message.Message):
     EXTENDED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     FULL_REPORT_FIELD_NUMBER: _ClassVar[int]
     RECHECK_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     delete: _containers.RepeatedCompositeFieldContainer[Removal]
     interval_seconds: float
     extended: _containers.RepeatedScalarFieldContainer[int]
@@ -280,7 +281,8 @@ class HeartbeatResponse(_message.Message):
     extended_tokens: _containers.RepeatedScalarFieldContainer[bytes]
     full_report: bool
     recheck: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., extended_tokens: _Optional[_Iterable[bytes]] = ..., full_report: _Optional[bool] = ..., recheck: _Optional[_Iterable[int]] = ...) -> None: ...
+    epoch: int
+    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., extended_tokens: _Optional[_Iterable[bytes]] = ..., full_report: _Optional[bool] = ..., recheck: _Optional[_Iterable[int]] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class TokenKey(_message.Message):
     __slots__ = ("id", "secret", "until")

@@ -71,7 +71,9 @@ def test_the_heartbeat_loop_survives_an_exception(tmp_path: Path) -> None:
     channels = transport.Channels()
     servicer = ChunkServicer(config, store, channels)
     removals = Removals(store, config.heartbeat_interval)
-    heartbeater = Heartbeater(config, "127.0.0.1:1", store, servicer.mutations, channels, removals)
+    heartbeater = Heartbeater(
+        config, "127.0.0.1:1", store, servicer.mutations, channels, removals, servicer.term
+    )
     step = FailsOnce()
     heartbeater.beat = step  # type: ignore[method-assign]
     heartbeater.start()

@@ -14,6 +14,7 @@ from chunkserver.heartbeat import Heartbeater
 from chunkserver.removals import Removals
 from chunkserver.storage import ChunkStore
 from common import errors
+from common.term import Term
 from protos import master_pb2
 
 CHUNK = 1024 * 1024
@@ -70,6 +71,7 @@ def setup(tmp_path: Path) -> tuple[Heartbeater, ChunkStore, FakeMaster]:
         NoLeases(),  # type: ignore[arg-type]
         FakeChannels(master),  # type: ignore[arg-type]
         Removals(store, 1.0),
+        Term(tmp_path / "master-epoch"),
     )
     return beater, store, master
 
@@ -144,3 +146,20 @@ def test_a_full_report_too_large_for_a_beat_goes_in_parts(setup) -> None:  # typ
     assert listed(master.taken[-1]) == (True, [5], [])
     beater.beat()
     assert listed(master.taken[-1]) == (True, [], []) and part(master.taken[-1]) == (0, 0)
+
+
+def test_a_deposed_masters_reply_is_not_acted_on(setup) -> None:  # type: ignore[no-untyped-def]
+    """Once a reply of term 2 was heard, one of term 1 (a deposed active that still runs) is
+    refused: its deletions are not taken, and the next beat goes to the next replica."""
+    beater, _, master = setup
+    master.replies.append(master_pb2.HeartbeatResponse(epoch=2))
+    beater.beat()
+    removal = master_pb2.Removal(handle=1, max_version=5)
+    master.replies.append(master_pb2.HeartbeatResponse(epoch=1, delete=[removal]))
+    with pytest.raises(errors.FailedPrecondition, match="from a master of term 1, and term 2"):
+        beater.beat()
+    assert beater.removals.queued() == []
+    assert Term(beater.term.path).promised == 2  # kept across a restart
+    master.replies.append(master_pb2.HeartbeatResponse(epoch=2, delete=[removal]))
+    beater.beat()
+    assert beater.removals.queued() == [(1, 5)]

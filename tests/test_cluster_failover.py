@@ -24,6 +24,15 @@ from tests.conftest import FAST_TIMING, SMALL_CHUNK, unavailable, wait_until
 
 
 @pytest.fixture
+def storms() -> Iterator[list[Storm]]:
+    """Storms end with the test, however it ends (their threads would keep pytest alive)."""
+    started: list[Storm] = []
+    yield started
+    for storm in started:
+        storm.end()
+
+
+@pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     reason = zookeeper.missing()
     if reason is not None:
@@ -43,7 +52,10 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
 class Storm:
     """Clients making directories through the replicas' list; what each was answered."""
 
-    def __init__(self, masters: str, clients: int = 4, prefix: str = "/w") -> None:
+    def __init__(
+        self, storms: list[Storm], masters: str, clients: int = 4, prefix: str = "/w"
+    ) -> None:
+        storms.append(self)
         self.acknowledged: list[tuple[float, str]] = []  # (when answered, path)
         self.stop = threading.Event()
         self.threads = [
@@ -68,6 +80,7 @@ class Storm:
         return len(self.acknowledged)
 
     def end(self) -> list[str]:
+        """Stops the clients; what they were answered."""
         self.stop.set()
         for thread in self.threads:
             thread.join()
@@ -81,13 +94,13 @@ def missing_from(cluster: LocalCluster, paths: list[str]) -> list[str]:
 
 
 def test_the_active_killed_during_a_storm_another_takes_over_and_nothing_answered_is_lost(
-    cluster: LocalCluster,
+    cluster: LocalCluster, storms: list[Storm]
 ) -> None:
     data = os.urandom(3 * SMALL_CHUNK + 5)
     with Client(cluster.master_address, timeout=30) as gfs:
         gfs.put(io.BytesIO(data), "/before")
     first = cluster.active_master()
-    storm = Storm(cluster.master_address)
+    storm = Storm(storms, cluster.master_address)
     wait_until(lambda: storm.count() >= 100, 60, "the storm is under way")
     killed_at = time.monotonic()
     cluster.kill(first)
@@ -99,6 +112,10 @@ def test_the_active_killed_during_a_storm_another_takes_over_and_nothing_answere
     answered = storm.end()
     second = cluster.active_master()
     assert second is not first
+    with Client(cluster.master_address, timeout=30) as gfs:
+        roles = {m["address"]: m["role"] for m in gfs.report().masters}
+    (third,) = [p for p in cluster.replicas if p not in (first, second)]
+    assert roles == {first.address: "down", second.address: "active", third.address: "standby"}
     lost = missing_from(cluster, answered)
     assert not lost, f"{len(lost)} of {len(answered)} acknowledged mkdirs lost: {lost[:5]}"
 
@@ -128,15 +145,15 @@ def holds(replica: Process, path: str) -> bool:
 
 
 def test_a_stalled_active_is_replaced_and_answers_nothing_when_it_wakes(
-    cluster: LocalCluster,
+    cluster: LocalCluster, storms: list[Storm]
 ) -> None:
     """SIGSTOP the active while one client sends it changes directly: its coordinator session
     lapses, another replica is elected and takes the others' changes. Woken, the old active
     has been deposed: the changes it was sent while stalled get no acknowledgement."""
     stalled = cluster.active_master()
     assert stalled.popen is not None
-    storm = Storm(cluster.master_address, clients=2)
-    pinned = Storm(stalled.address, clients=1, prefix="/pinned")  # this one address only
+    storm = Storm(storms, cluster.master_address, clients=2)
+    pinned = Storm(storms, stalled.address, clients=1, prefix="/pinned")  # this one address only
     wait_until(lambda: pinned.count() >= 20 and storm.count() >= 20, 60, "both are answered")
     stalled.popen.send_signal(signal.SIGSTOP)
     stopped_at = time.monotonic()
@@ -161,10 +178,10 @@ def test_a_stalled_active_is_replaced_and_answers_nothing_when_it_wakes(
 
 
 def test_writes_pause_while_the_coordinator_is_down_and_resume_when_it_is_back(
-    cluster: LocalCluster,
+    cluster: LocalCluster, storms: list[Storm]
 ) -> None:
     assert cluster.coordinator is not None
-    storm = Storm(cluster.master_address, clients=2)
+    storm = Storm(storms, cluster.master_address, clients=2)
     wait_until(lambda: storm.count() >= 50, 60, "the storm is under way")
     cluster.kill(cluster.coordinator)
     down_at = time.monotonic()

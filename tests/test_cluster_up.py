@@ -172,3 +172,29 @@ def test_a_secure_cluster_up_says_how_to_reach_it_and_finds_its_ca_again(tmp_pat
         assert got.stdout == data
     finally:
         stop(proc)
+
+
+@pytest.mark.cluster
+def test_cluster_up_with_three_masters_serves_through_the_active_one(tmp_path: Path) -> None:
+    """--masters 3: ZooKeeper and three master replicas; the printed address is their list,
+    which clients take; the report names each replica's role."""
+    from client import zookeeper
+    from tests.conftest import unavailable
+
+    reason = zookeeper.missing()
+    if reason is not None:
+        unavailable(f"ZooKeeper: {reason}")
+    data = os.urandom(SMALL_CHUNK + 5)
+    proc, masters, lines = cluster_up(tmp_path / "data", "--masters", "3")
+    try:
+        assert len(masters.split(",")) == 3
+        assert any("coordinator (ZooKeeper) on" in line for line in lines), lines
+        with Client(masters) as gfs:
+            gfs.put(io.BytesIO(data), "/f")
+            out = io.BytesIO()
+            gfs.get("/f", out)
+            assert out.getvalue() == data
+            roles = sorted(m["role"] for m in gfs.report().masters)
+        assert roles == ["active", "standby", "standby"]
+    finally:
+        stop(proc)

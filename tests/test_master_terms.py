@@ -1,6 +1,6 @@
 """Terms (epochs) of the master replicas, without a coordinator: what a replica promises, how
 a deposed active is fenced, how a replica whose log took a different turn starts again, and
-which log a newly elected active takes (master/term.py, master/takeover.py)."""
+which log a newly elected active takes (common/term.py, master/takeover.py)."""
 
 from __future__ import annotations
 

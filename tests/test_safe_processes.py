@@ -102,7 +102,8 @@ class FlakyCluster:
     """A cluster whose one chunkserver has exited and never starts again."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.master = None
+        self.master = self.coordinator = None
+        self.replicas: list[Process] = []
         self.servers = [Process("chunkserver 0", [], tmp_path / "cs0.log", address="h:1")]
         self.restarts = 0
 
