@@ -115,6 +115,29 @@ def test_quorum_benchmark_compares_replicated_creates_with_a_lone_master(tmp_pat
 
 
 @pytest.mark.cluster
+def test_failover_benchmark_times_a_kill_of_the_active_to_the_next_answer(
+    tmp_path: Path,
+) -> None:
+    from client import zookeeper
+    from tests.conftest import unavailable
+
+    reason = zookeeper.missing()
+    if reason is not None:
+        unavailable(f"ZooKeeper: {reason}")
+    out = tmp_path / "failover.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "failover.py"), "--trials", "1",
+         "--coordinator-timeout", "2", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: the goal missed
+    figures = json.loads(out.read_text())
+    (seconds,) = figures["seconds"]
+    assert seconds > 0 and figures["max_s"] == seconds
+    assert "goal < 10s" in result.stdout
+
+
+@pytest.mark.cluster
 def test_shadow_benchmark_times_a_fresh_shadow_catching_up(tmp_path: Path) -> None:
     out = tmp_path / "shadow.json"
     result = subprocess.run(
