@@ -30,12 +30,6 @@ class Replica:
         )
         self.server: MasterServer | None = None
         self.stopping = threading.Event()
-        self.changed = threading.Event()  # set whenever the role changes (tests wait on it)
-
-    @property
-    def role(self) -> str:
-        server = self.server
-        return "active" if server is not None and server.shadow is None else "standby"
 
     def start(self) -> None:
         """Connects to the coordinator and serves as a standby (Unavailable in one line if
@@ -64,7 +58,6 @@ class Replica:
     def _serve(self, server: MasterServer) -> MasterServer:
         server.start()
         self.server = server
-        self.changed.set()
         return server
 
     def _stop_server(self) -> None:

@@ -16,16 +16,7 @@ from master.server import MasterServer
 from master.takeover import take_over
 from protos import master_pb2
 from tests.conftest import wait_until
-
-
-def config(data: Path, replicas: int = 1) -> MasterConfig:
-    return MasterConfig(
-        data_dir=data,
-        listen="127.0.0.1:0",
-        master_replicas=replicas,
-        rpc_timeout=1.0,
-        heartbeat_interval=0.2,
-    )
+from tests.test_master_quorum import config
 
 
 @pytest.fixture
