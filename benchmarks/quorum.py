@@ -2,10 +2,11 @@
 
     python benchmarks/quorum.py [--processes 3] [--threads 8] [--seconds 5] [--rounds 3]
 
-Starts two masters as local processes: a lone one (--master-replicas 1) and one with
---master-replicas 3 and two shadows, which answers a create only once a shadow holds its log
-entry too. The same client processes make files on each as fast as they can, in interleaved
-rounds (medians), and the ratio replicated / lone is printed beside its goal (>= 0.7).
+Starts as local processes a lone master and three master replicas under a ZooKeeper
+(`gfs cluster up --masters 3`'s layout: one active, two standbys), whose active answers a
+create only once a standby holds its log entry too. The same client processes make files
+on each as fast as they can, in interleaved rounds (medians), and the ratio replicated / lone
+is printed beside its goal (>= 0.7).
 Writes benchmarks/results/quorum.json.
 """
 
@@ -23,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from metadata import rate  # noqa: E402
-from scale import spawn  # noqa: E402
 
 from client.localcluster import LocalCluster  # noqa: E402
 
@@ -47,30 +47,18 @@ def main() -> None:
         work = Path(tmp)
         lone = LocalCluster(work / "lone", chunkservers=1, master_args=["--chunk-size=65536"])
         replicated = LocalCluster(
-            work / "replicated",
-            chunkservers=1,
-            master_args=["--chunk-size=65536", "--master-replicas=3"],
-            with_shadow=True,
+            work / "replicated", chunkservers=1, masters=3, master_args=["--chunk-size=65536"]
         )
-        second = None
         try:
             lone.start()
             replicated.start()
-            with open(work / "shadow2.log", "wb") as log:
-                second, _ = spawn(
-                    ["shadow", "--listen", "127.0.0.1:0", "--master", replicated.master_address,
-                     "--data-dir", str(work / "shadow2")],
-                    log,
-                )  # fmt: skip
+            active = replicated.active_master().address
             p, t, s = args.processes, args.threads, args.seconds
             samples: dict[str, list[float]] = {"lone": [], "replicated": []}
             for _ in range(args.rounds):
                 samples["lone"].append(rate("create", lone.master_address, p, t, s))
-                samples["replicated"].append(rate("create", replicated.master_address, p, t, s))
+                samples["replicated"].append(rate("create", active, p, t, s))
         finally:
-            if second is not None:
-                second.terminate()
-                second.wait()
             replicated.stop()
             lone.stop()
 

@@ -79,6 +79,15 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def needs_zookeeper() -> None:
+    """Skips (fails in CI) a test that runs master replicas where ZooKeeper cannot run."""
+    from client import zookeeper
+
+    reason = zookeeper.missing()
+    if reason is not None:
+        unavailable(f"ZooKeeper: {reason}")
+
+
 def run_gfs(
     master: str,
     *args: str,

@@ -12,7 +12,7 @@ import pytest
 
 from client.client import Client
 from client.localcluster import LocalCluster
-from tests.conftest import unavailable
+from tests.conftest import needs_zookeeper, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +101,7 @@ def test_scale_benchmark_measures_a_master_of_many_files(tmp_path: Path) -> None
 
 @pytest.mark.cluster
 def test_quorum_benchmark_compares_replicated_creates_with_a_lone_master(tmp_path: Path) -> None:
+    needs_zookeeper()
     out = tmp_path / "quorum.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "quorum.py"), "--seconds", "0.5",
@@ -118,12 +119,7 @@ def test_quorum_benchmark_compares_replicated_creates_with_a_lone_master(tmp_pat
 def test_failover_benchmark_times_a_kill_of_the_active_to_the_next_answer(
     tmp_path: Path,
 ) -> None:
-    from client import zookeeper
-    from tests.conftest import unavailable
-
-    reason = zookeeper.missing()
-    if reason is not None:
-        unavailable(f"ZooKeeper: {reason}")
+    needs_zookeeper()
     out = tmp_path / "failover.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "failover.py"), "--trials", "1",

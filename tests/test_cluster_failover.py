@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from client import zookeeper
 from client.client import Client
 from client.localcluster import LocalCluster, Process
 from common import errors
-from tests.conftest import FAST_TIMING, SMALL_CHUNK, unavailable, wait_until
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, needs_zookeeper, wait_until
 
 
 @pytest.fixture
@@ -34,9 +33,7 @@ def storms() -> Iterator[list[Storm]]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    reason = zookeeper.missing()
-    if reason is not None:
-        unavailable(f"ZooKeeper: {reason}")
+    needs_zookeeper()
     cluster = LocalCluster(
         tmp_path / "c",
         masters=3,

@@ -16,7 +16,7 @@ import pytest
 from client.client import Client
 from client.localcluster import LocalCluster
 from common.tls import TlsFiles
-from tests.conftest import ROOT, SMALL_CHUNK, run_gfs
+from tests.conftest import ROOT, SMALL_CHUNK, needs_zookeeper, run_gfs
 
 
 def cluster_up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, list[str]]:
@@ -178,12 +178,7 @@ def test_a_secure_cluster_up_says_how_to_reach_it_and_finds_its_ca_again(tmp_pat
 def test_cluster_up_with_three_masters_serves_through_the_active_one(tmp_path: Path) -> None:
     """--masters 3: ZooKeeper and three master replicas; the printed address is their list,
     which clients take; the report names each replica's role."""
-    from client import zookeeper
-    from tests.conftest import unavailable
-
-    reason = zookeeper.missing()
-    if reason is not None:
-        unavailable(f"ZooKeeper: {reason}")
+    needs_zookeeper()
     data = os.urandom(SMALL_CHUNK + 5)
     proc, masters, lines = cluster_up(tmp_path / "data", "--masters", "3")
     try:
