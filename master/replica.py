@@ -35,11 +35,12 @@ class Replica:
         """Connects to the coordinator and serves as a standby (Unavailable in one line if
         the coordinator cannot be reached)."""
         self.coordinator.start()
-        self._serve(MasterServer(self.config, shadow_of="", locate=self._active_elsewhere))
+        self._serve(self._standby())
 
-    def _active_elsewhere(self) -> str | None:
-        active = self.coordinator.active()
-        return active if active != self.config.listen else None
+    def _standby(self) -> MasterServer:
+        """A standby's server: it follows whichever replica the coordinator names active (not
+        itself: the server skips its own address)."""
+        return MasterServer(self.config, shadow_of="", locate=self.coordinator.active)
 
     def run(self) -> None:
         """Stands by, leads when elected, stands by again, until `stop`."""
@@ -69,7 +70,7 @@ class Replica:
         """Serves as a standby until elected and its takeover done; returns the new term (0
         when stopping)."""
         if self.server is None:
-            self._serve(MasterServer(self.config, shadow_of="", locate=self._active_elsewhere))
+            self._serve(self._standby())
         while self.coordinator.campaign(self.stopping):
             server = self.server
             assert server is not None and server.shadow is not None

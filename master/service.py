@@ -131,8 +131,7 @@ class MasterService:
         if epoch <= self.epoch:
             raise errors.FailedPrecondition(f"term {epoch} is not newer than this active's")
         self.depose(epoch)
-        store = self.store
-        return store.last_seq, store.digest(store.last_seq) or "", store.log_epoch
+        return self.store.position()
 
     def tick(self, balance: bool) -> None:
         """One round of the master's timer: liveness, repair, the trash, compaction, images."""

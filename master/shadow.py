@@ -125,8 +125,7 @@ class ShadowService:
                 self._stream.cancel()
             if candidate and candidate != self.name:
                 self.master_address = candidate
-            store = self.store
-            return store.last_seq, store.digest(store.last_seq) or "", store.log_epoch
+            return self.store.position()
 
     def lag_seconds(self) -> float:
         return max(0.0, time.monotonic() - self.caught_up_at)

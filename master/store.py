@@ -371,6 +371,12 @@ class Store:
             ).fetchone()
         return LogEntry(*row).digest() if row else None
 
+    def position(self) -> tuple[int, str, int]:
+        """Where this log stands: (newest entry, its digest, the term it was written in), as
+        a replica answers a Promise."""
+        seq = self.last_seq
+        return seq, self.digest(seq) or "", self.log_epoch
+
     def log_bounds(self) -> tuple[int, int]:
         """(oldest, newest) sequence numbers still in the log; (0, 0) when it is empty."""
         with self._lock:
