@@ -32,6 +32,7 @@ from client.models import (
     SafeModeState,
     ServerState,
 )
+from client.replicas import Replicas
 from common import errors, limits, paths, transport
 from common.masters import MasterList
 from common.tls import TlsFiles
@@ -62,6 +63,7 @@ class Client:
         self.timeout = timeout
         self.parallel_chunks = max(1, parallel_chunks)
         self.channels = transport.Channels(tls)
+        self.replicas = Replicas(self.masters, self.channels)
         self.cache = LocationCache(cache_seconds)
         self.io = ChunkIO(
             self.channels,
@@ -93,7 +95,7 @@ class Client:
     def _master(self, method: str, request: Any, read_only: bool = False) -> Any:
         """Calls the master; a read while it is down goes to the shadows, in order."""
         if len(self.masters) > 1:
-            return self._replicas(method, request)
+            return self.replicas.call(method, request, read_only=read_only, timeout=self.timeout)
         stub = self.channels.master(self.master_address)
         target = f"master {self.master_address}"
         try:
@@ -120,30 +122,6 @@ class Client:
                 except errors.Unavailable:
                     continue
             raise errors.Unavailable(f"{down}; no shadow answered either") from None
-
-    def _replicas(self, method: str, request: Any) -> Any:
-        """Calls the active one of several master replicas: the one taken for active, then
-        the others in turn (a standby refuses, a dead one does not answer), until one takes
-        the call or `timeout` passed (an election takes a few seconds)."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            for address in self.masters.in_turn():
-                try:
-                    return transport.call(
-                        getattr(self.channels.master(address), method),
-                        request,
-                        target=f"master {address}",
-                        timeout=max(1.0, deadline - time.monotonic()),
-                    )
-                except (errors.NotActive, errors.Unavailable) as err:
-                    self.masters.passed(address)
-                    last = err
-            if time.monotonic() >= deadline:
-                raise errors.Unavailable(
-                    f"no master replica of {self.masters} took the call within "
-                    f"{self.timeout:g}s (last: {last})"
-                )
-            time.sleep(0.2)
 
     def mkdir(self, path: str, parents: bool = False) -> None:
         self._master("Mkdir", master_pb2.MkdirRequest(path=paths.normalize(path), parents=parents))

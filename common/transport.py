@@ -119,6 +119,11 @@ _KINDS: dict[grpc.StatusCode, type[errors.GfsError]] = {
     grpc.StatusCode.UNAUTHENTICATED: errors.PermissionDenied,
 }
 KIND_KEY = "gfs-error"
+# Metadata of the master replicas' calls: a client that found no active replica takes a
+# standby's view for a read (as a shadow's, it may lag); an active one names its term in each
+# answer to a change.
+STANDBY_READS = "gfs-standby-reads"
+TERM = "gfs-term"
 
 
 # The wire's vocabulary: the classes of common.errors (each takes one message). A server's own
@@ -205,6 +210,17 @@ def call(method: Callable[..., T], request: Any, *, target: str, timeout: float)
         return method(request, timeout=timeout)
     except grpc.RpcError as err:
         raise translate(err, target) from None
+
+
+def call_with_metadata(
+    method: Any, request: Any, *, target: str, timeout: float, metadata: tuple[tuple[str, str], ...]
+) -> tuple[Any, dict[str, str]]:
+    """`call` sending `metadata`; the answer and its trailing metadata."""
+    try:
+        reply, rpc = method.with_call(request, timeout=timeout, metadata=metadata or None)
+    except grpc.RpcError as err:
+        raise translate(err, target) from None
+    return reply, {str(k): str(v) for k, v in rpc.trailing_metadata() or ()}
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 
-from common import access, errors, paths, tls
+from common import access, errors, paths, tls, transport
 from common.admission import Admission
 from common.serving import HEALTH_METHODS, aborting
 from common.tokens import READ, WRITE
@@ -134,16 +134,21 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self.metadata = service.metadata
         self._followers = Admission("followed log streams", service.config.max_followers)
 
-    def _master(self) -> MasterService:
-        """The master's operations; a shadow refuses."""
+    def _master(self, context: grpc.ServicerContext) -> MasterService:
+        """The master's operations; a shadow refuses. An active master replica names its term
+        in the answer (`transport.TERM`), so a client can tell which term acknowledged what."""
         if isinstance(self.service, ShadowService):
             raise self.service.refusal()
+        if self.service.epoch:
+            context.set_trailing_metadata(((transport.TERM, str(self.service.epoch)),))
         return self.service
 
-    def _reads(self) -> Metadata:
-        """What answers reads: a standby master replica refuses them too (it may lag the
-        active one, which a client of the replicas reads from)."""
-        if isinstance(self.service, ShadowService) and self.service.standby:
+    def _reads(self, context: grpc.ServicerContext) -> Metadata:
+        """What answers reads. A standby master replica answers only a client that found no
+        active one and takes a standby's view (`transport.STANDBY_READS`), as a shadow's: it
+        may lag the active one, which a client of the replicas reads from."""
+        asked = (transport.STANDBY_READS, "1") in (context.invocation_metadata() or ())
+        if isinstance(self.service, ShadowService) and self.service.standby and not asked:
             raise self.service.refusal()
         return self.metadata
 
@@ -151,7 +156,9 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Mkdir(
         self, request: master_pb2.MkdirRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().mkdir(paths.normalize(request.path), request.parents, _caller(context))
+        self._master(context).mkdir(
+            paths.normalize(request.path), request.parents, _caller(context)
+        )
         return master_pb2.Empty()
 
     @aborting(log)
@@ -159,7 +166,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.CreateRequest, context: grpc.ServicerContext
     ) -> master_pb2.CreateReply:
         path = paths.normalize(request.path)
-        first = self._master().create(
+        first = self._master(context).create(
             path, _caller(context), request.replication, request.first_chunk
         )
         reply = master_pb2.CreateReply(chunk_size=self.service.config.chunk_size)
@@ -172,7 +179,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.SetReplicationRequest, context: grpc.ServicerContext
     ) -> master_pb2.SetReplicationReply:
         path = paths.normalize(request.path)
-        files = self._master().set_replication(path, request.replication, _caller(context))
+        files = self._master(context).set_replication(path, request.replication, _caller(context))
         return master_pb2.SetReplicationReply(files=files)
 
     @aborting(log)
@@ -180,14 +187,14 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.DeleteRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
         path = paths.normalize(request.path)
-        self._master().delete(path, request.recursive, request.skip_trash, _caller(context))
+        self._master(context).delete(path, request.recursive, request.skip_trash, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def Undelete(
         self, request: master_pb2.UndeleteRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().undelete(paths.normalize(request.path), _caller(context))
+        self._master(context).undelete(paths.normalize(request.path), _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
@@ -195,7 +202,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.RenameRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
         src, dst = paths.normalize(request.src), paths.normalize(request.dst)
-        self._master().rename(src, dst, _caller(context))
+        self._master(context).rename(src, dst, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
@@ -203,14 +210,14 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.RenameRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
         src, dst = paths.normalize(request.src), paths.normalize(request.dst)
-        self._master().snapshot(src, dst, _caller(context))
+        self._master(context).snapshot(src, dst, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def List(
         self, request: master_pb2.ListRequest, context: grpc.ServicerContext
     ) -> master_pb2.ListResponse:
-        nodes = self._reads().list_dir(paths.normalize(request.path), _caller(context))
+        nodes = self._reads(context).list_dir(paths.normalize(request.path), _caller(context))
         replication = self.service.config.replication
         return master_pb2.ListResponse(entries=[_entry(n, replication) for n in nodes])
 
@@ -218,7 +225,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Stat(
         self, request: master_pb2.StatRequest, context: grpc.ServicerContext
     ) -> master_pb2.FileInfo:
-        node, views = self._reads().stat(paths.normalize(request.path), _caller(context))
+        node, views = self._reads(context).stat(paths.normalize(request.path), _caller(context))
         return master_pb2.FileInfo(
             entry=_entry(node, self.service.config.replication),
             chunk_size=self.service.config.chunk_size,
@@ -232,10 +239,10 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         path = paths.normalize(request.path)
         caller = _caller(context)
         if request.for_write:
-            view = self._master().get_chunk(path, request.index, True, caller)
+            view = self._master(context).get_chunk(path, request.index, True, caller)
             return self._located(view, READ + WRITE, context)
         if isinstance(self.service, ShadowService):
-            view = self._reads().chunk_view(path, request.index, caller)
+            view = self._reads(context).chunk_view(path, request.index, caller)
         else:
             view = self.service.get_chunk(path, request.index, False, caller)
         return self._located(view, READ, context)
@@ -265,18 +272,18 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 raise errors.PermissionDenied(
                     f"only the primary of chunk {request.handle} may extend {path} for it"
                 )
-            self._master().extend_for_primary(
+            self._master(context).extend_for_primary(
                 path, request.handle, request.primary, request.chunk_end
             )
         else:
-            self._master().extend(path, request.length, _caller(context))
+            self._master(context).extend(path, request.length, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
     def Chmod(
         self, request: master_pb2.ChmodRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().chmod(paths.normalize(request.path), request.mode, _caller(context))
+        self._master(context).chmod(paths.normalize(request.path), request.mode, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
@@ -284,7 +291,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.ChownRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
         path = paths.normalize(request.path)
-        self._master().chown(path, request.owner, request.group, _caller(context))
+        self._master(context).chown(path, request.owner, request.group, _caller(context))
         return master_pb2.Empty()
 
     @aborting(log)
@@ -298,7 +305,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                     f"chunkserver {who.name!r} may not report as {claimed}: its certificate "
                     f"names {', '.join(sorted(who.hosts)) or 'no host'}"
                 )
-        master = self._master()
+        master = self._master(context)
         HEARTBEATS.inc()
         answer = master.heartbeat(
             Heartbeat(
@@ -359,7 +366,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         action = request.action or "get"
         if action != "get":
             access.require(context, _ADMIN, "change safe mode")
-            self._master().set_safe_mode(action)
+            self._master(context).set_safe_mode(action)
         known, reported = self.metadata.chunk_counts()
         return master_pb2.SafeModeState(
             active=self.service.safe_mode.active,
@@ -372,13 +379,13 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Balance(
         self, request: master_pb2.Empty, context: grpc.ServicerContext
     ) -> master_pb2.BalanceReply:
-        return master_pb2.BalanceReply(moves=self._master().balance())
+        return master_pb2.BalanceReply(moves=self._master(context).balance())
 
     @aborting(log)
     def Decommission(
         self, request: master_pb2.DecommissionRequest, context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        self._master().decommission(request.address, request.cancel)
+        self._master(context).decommission(request.address, request.cancel)
         return master_pb2.Empty()
 
     @aborting(log)
@@ -386,14 +393,14 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, request: master_pb2.FsckRequest, context: grpc.ServicerContext
     ) -> master_pb2.FsckReport:
         path = paths.normalize(request.path or "/")
-        return master_pb2.FsckReport(**self._reads().fsck(path, _caller(context)))
+        return master_pb2.FsckReport(**self._reads(context).fsck(path, _caller(context)))
 
     @aborting(log)
     def Summary(
         self, request: master_pb2.SummaryRequest, context: grpc.ServicerContext
     ) -> master_pb2.SummaryReport:
         path = paths.normalize(request.path or "/")
-        return master_pb2.SummaryReport(**self._reads().summary(path, _caller(context)))
+        return master_pb2.SummaryReport(**self._reads(context).summary(path, _caller(context)))
 
     @aborting(log)
     def Checkpoint(

@@ -18,6 +18,7 @@ import pytest
 
 from client.client import Client
 from client.localcluster import LocalCluster, Process
+from client.replicas import MasterAnswer
 from common import errors
 from tests.conftest import FAST_TIMING, SMALL_CHUNK, needs_zookeeper, wait_until
 
@@ -54,6 +55,7 @@ class Storm:
     ) -> None:
         storms.append(self)
         self.acknowledged: list[tuple[float, str]] = []  # (when answered, path)
+        self.answers: list[MasterAnswer] = []  # which replica answered, in which term
         self.stop = threading.Event()
         self.threads = [
             threading.Thread(target=self._run, args=(masters, f"{prefix}{c}-"))
@@ -64,6 +66,7 @@ class Storm:
 
     def _run(self, masters: str, prefix: str) -> None:
         with Client(masters, timeout=30) as gfs:
+            gfs.replicas.on_answer = self.answers.append
             i = 0
             while not self.stop.is_set():
                 try:
@@ -115,6 +118,10 @@ def test_the_active_killed_during_a_storm_another_takes_over_and_nothing_answere
     assert roles == {first.address: "down", second.address: "active", third.address: "standby"}
     lost = missing_from(cluster, answered)
     assert not lost, f"{len(lost)} of {len(answered)} acknowledged mkdirs lost: {lost[:5]}"
+    # Each answer names its term: the first active's, then the second's, a newer one.
+    terms = {a.term: a.address for a in storm.answers}
+    assert len(terms) == 2 and sorted(terms.items())[-1][1] == second.address, terms
+    assert sorted(terms.items())[0][1] == first.address, terms
 
     # The chunkservers follow the new active: the old file reads back, a new one writes.
     with Client(cluster.master_address, timeout=30) as gfs:
@@ -183,6 +190,8 @@ def test_writes_pause_while_the_coordinator_is_down_and_resume_when_it_is_back(
     cluster.kill(cluster.coordinator)
     down_at = time.monotonic()
     time.sleep(4)
+    with Client(cluster.master_address, timeout=10) as gfs:
+        read = {e.path for e in gfs.ls("/")}  # no active replica: a standby answers reads
     during = [p for t, p in storm.acknowledged if t > down_at + 1.0]
     cluster.restart(cluster.coordinator)
     back_at = time.monotonic()
@@ -193,6 +202,9 @@ def test_writes_pause_while_the_coordinator_is_down_and_resume_when_it_is_back(
     )
     answered = storm.end()
     assert not during, f"{len(during)} changes answered with no coordinator: {during[:3]}"
+    # A standby may lag by what was acknowledged last; not by what is a second older.
+    before = [p for t, p in storm.acknowledged if t < down_at - 1.0]
+    assert before and set(before) <= read, "a standby's listing lacks old acknowledged changes"
     lost = missing_from(cluster, answered)
     assert not lost, f"{len(lost)} of {len(answered)} acknowledged mkdirs lost: {lost[:5]}"
 
