@@ -153,7 +153,10 @@ class LocalCluster:
         ]
 
     def command(self, proc: Process) -> list[str]:
-        """The command line that runs `proc` (the fault suite wraps it to place the process)."""
+        """The command line that runs `proc` (the fault suite wraps it to place the process):
+        `gfs ARGS`, or the coordinator's own."""
+        if proc is self.coordinator:
+            return proc.args
         return [sys.executable, "-m", "client.cli", *proc.args]
 
     def _spawn(self, proc: Process) -> None:
@@ -240,7 +243,7 @@ class LocalCluster:
         proc.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(proc.log_path, "ab") as log:
             proc.popen = subprocess.Popen(
-                proc.args,
+                self.command(proc),
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,

@@ -22,6 +22,8 @@ from client.replicas import MasterAnswer
 from common import errors
 from tests.conftest import FAST_TIMING, SMALL_CHUNK, needs_zookeeper, wait_until
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 def storms() -> Iterator[list[Storm]]:
@@ -187,6 +189,7 @@ def test_writes_pause_while_the_coordinator_is_down_and_resume_when_it_is_back(
     assert cluster.coordinator is not None
     storm = Storm(storms, cluster.master_address, clients=2)
     wait_until(lambda: storm.count() >= 50, 60, "the storm is under way")
+    time.sleep(1.5)  # changes a standby holds by the time the coordinator dies
     cluster.kill(cluster.coordinator)
     down_at = time.monotonic()
     time.sleep(4)

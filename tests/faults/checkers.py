@@ -7,7 +7,9 @@ returns the violations it found, one line each; an empty list is a pass.
 - appends:       every ok record is intact at its offset on every replica; nothing that was never
                  appended appears; a record appears twice only where the client retried it
 - replication:   every chunk is back to R replicas, all healthy (fsck)
-- reclaimed:     no chunkserver keeps a replica of a chunk that no file holds"""
+- reclaimed:     no chunkserver keeps a replica of a chunk that no file holds
+- one primary:   no two primaries of a chunk acknowledged mutations in overlapping leases
+- one active:    no two master replicas acknowledged changes in overlapping terms"""
 
 from __future__ import annotations
 
@@ -232,37 +234,60 @@ def unreclaimed(cluster: FaultCluster, client: Client) -> set[int]:
     return on_disk - live
 
 
-def check_one_primary(events: list[dict[str, Any]]) -> list[str]:
-    """No two primaries ordered mutations of one chunk at once (GFS section 3.1: leases).
-    A version has one primary (a new lease raises it), and a primary of an older version never
-    acknowledged a mutation asked after a newer version's primary had acknowledged one: the
-    old one would still have been ordering while the new one was."""
-    acks: dict[int, dict[int, list[dict[str, Any]]]] = {}
-    for e in events:
-        if e.get("note") == "ack":
-            acks.setdefault(e["handle"], {}).setdefault(e["version"], []).append(e)
+def _overlapping(what: str, terms: dict[int, list[dict[str, Any]]], holder: str) -> list[str]:
+    """Acknowledgements grouped by term (a chunk's version, a master's term), each naming who
+    gave it (`holder`) and when its request left and its answer came (`sent`, `answered`):
+    a term has one holder, and no older term's holder acknowledged a request sent after a
+    newer term's had acknowledged one (the old one would still have been serving while the
+    new one was)."""
     problems = []
-    for handle, versions in acks.items():
-        for version, these in versions.items():
-            primaries = sorted({a["primary"] for a in these})
-            if len(primaries) > 1:
-                problems.append(f"chunk {handle} v{version} had primaries {primaries} at once")
-        ordered = sorted(versions)
-        for i, older in enumerate(ordered):
-            late = max(versions[older], key=lambda a: a["sent"])
-            for newer in ordered[i + 1 :]:
-                early = min(versions[newer], key=lambda a: a["answered"])
-                if late["sent"] > early["answered"]:
-                    problems.append(
-                        f"chunk {handle}: {late['primary']} (v{older}) acknowledged a mutation "
-                        f"asked at {late['sent']:.3f}, after {early['primary']} (v{newer}) had "
-                        f"acknowledged one at {early['answered']:.3f}"
-                    )
+    for term, these in terms.items():
+        holders = sorted({a[holder] for a in these})
+        if len(holders) > 1:
+            problems.append(f"{what} term {term} was held by {holders} at once")
+    ordered = sorted(terms)
+    for i, older in enumerate(ordered):
+        late = max(terms[older], key=lambda a: a["sent"])
+        for newer in ordered[i + 1 :]:
+            early = min(terms[newer], key=lambda a: a["answered"])
+            if late["sent"] > early["answered"]:
+                problems.append(
+                    f"{what}: {late[holder]} (term {older}) acknowledged a request sent at "
+                    f"{late['sent']:.3f}, after {early[holder]} (term {newer}) had acknowledged "
+                    f"one at {early['answered']:.3f}"
+                )
     return problems
 
 
-def check_all(cluster: FaultCluster, events: list[dict[str, Any]]) -> list[str]:
-    """Waits for the cluster to repair itself, then runs every checker."""
+def check_one_primary(notes: list[dict[str, Any]]) -> list[str]:
+    """No two primaries ordered mutations of one chunk at once (GFS section 3.1: leases): a
+    version is a lease's term (a new lease raises it)."""
+    acks: dict[int, dict[int, list[dict[str, Any]]]] = {}
+    for e in notes:
+        if e.get("note") == "ack":
+            acks.setdefault(e["handle"], {}).setdefault(e["version"], []).append(e)
+    return [
+        problem
+        for handle, versions in acks.items()
+        for problem in _overlapping(f"chunk {handle}", versions, "primary")
+    ]
+
+
+def check_one_active(notes: list[dict[str, Any]]) -> list[str]:
+    """No two master replicas acknowledged changes in overlapping terms (a deposed active
+    that still runs acknowledges nothing)."""
+    terms: dict[int, list[dict[str, Any]]] = {}
+    for e in notes:
+        if e.get("note") == "master-ack":
+            terms.setdefault(e["term"], []).append(e)
+    return _overlapping("master", terms, "address")
+
+
+def check_all(cluster: FaultCluster, history: list[dict[str, Any]]) -> list[str]:
+    """Waits for the cluster to repair itself, then runs every checker on the history (its
+    operations and its notes)."""
+    events = [e for e in history if "op" in e]
+    notes = [e for e in history if "note" in e]
     with cluster.client(timeout=10) as client:
         try:
             cluster.wait_until(lambda: replication_healthy(client), 90, "fsck is healthy")
@@ -278,5 +303,6 @@ def check_all(cluster: FaultCluster, events: list[dict[str, Any]]) -> list[str]:
             *check_acknowledged(files, client),
             *check_reads(events, files),
             *check_appends(events, client),
-            *check_one_primary(events),
+            *check_one_primary(notes),
+            *check_one_active(notes),
         ]

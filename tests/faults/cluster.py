@@ -6,7 +6,11 @@ the same small timing, and keep each server's data in a host directory `workdir/
 tmpfs where the host allows it), so damaging and filling disks is the same code for both. Each
 chunkserver has a second data directory, `workdir/NODE-disk1` (its own tmpfs too), and
 tolerates one failed directory.
-Nodes are named "master", "shadow", "cs0".."cs3"; "client" is this test process."""
+Nodes are named "master", "shadow", "cs0".."cs3"; "client" is this test process.
+
+Replicated (`masters=3`), the master and shadow give way to three master replicas "master0"..
+"master2" (one elected active, `gfs master --coordinator`) and their ZooKeeper, "coordinator";
+clients and chunkservers are given the replicas' list."""
 
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHUNKSERVERS = ("cs0", "cs1", "cs2", "cs3")
 RACKS = ("a", "a", "b", "b")
 CLIENT = "client"
+REPLICAS = ("master0", "master1", "master2")
+COORDINATOR = "coordinator"
 CHUNK_SIZE = 256 * 1024
 DISK_BYTES = 160 * 1024 * 1024
 # The timing knobs, small: as flags for local processes, as environment for compose.
@@ -67,8 +73,10 @@ class FaultCluster(ABC):
 
     kind = ""
 
-    def __init__(self, workdir: Path, disk_bytes: int = DISK_BYTES) -> None:
+    def __init__(self, workdir: Path, disk_bytes: int = DISK_BYTES, masters: int = 1) -> None:
+        assert masters in (1, len(REPLICAS)), masters
         self.workdir = workdir
+        self.replicated = masters > 1
         self.disk_bytes = disk_bytes  # each data directory's tmpfs (a long soak wants more)
         self.host = Host(f"{os.getpid()}-{random.randrange(1 << 16):04x}")
         self.killed: set[str] = set()
@@ -132,7 +140,20 @@ class FaultCluster(ABC):
     # --- shared ---------------------------------------------------------------------------------
 
     @property
+    def masters(self) -> tuple[str, ...]:
+        """The nodes that run a master: the master and its shadow, or the replicas."""
+        return REPLICAS if self.replicated else ("master", "shadow")
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Every server node (the coordinator included)."""
+        return (*self.masters, *CHUNKSERVERS, *([COORDINATOR] if self.replicated else []))
+
+    @property
     def master_address(self) -> str:
+        """The master's address; replicated, every replica's ("A,B,C")."""
+        if self.replicated:
+            return ",".join(self.address(n) for n in REPLICAS)
         return str(self.endpoint("master"))
 
     @property
@@ -161,19 +182,24 @@ class FaultCluster(ABC):
 
     def client(self, timeout: float = 5.0, via: str = "") -> Client:
         """A client of the cluster (the superuser, on a secure one) that reads through the
-        shadow while the master is down; or one that asks only `via` (master or shadow)."""
+        shadow while the master is down (replicated: through a standby while none is active);
+        or one that asks only `via` (a master node)."""
         if via:
             return Client(self.address(via), timeout=timeout, tls=self.tls)
+        if self.replicated:
+            return Client(self.master_address, timeout=timeout, tls=self.tls)
         return Client(
             self.master_address, shadows=[self.shadow_address], timeout=timeout, tls=self.tls
         )
 
     def start(self) -> None:
-        for node in (*CHUNKSERVERS, "master"):
+        for node in (*CHUNKSERVERS, *self.masters):
+            if node == "shadow":
+                self.data_dir(node).mkdir(parents=True, exist_ok=True)
+                continue
             small = [self.host.small_disk(d, self.disk_bytes) for d in self.data_dirs(node)]
             if all(small):
                 self.small_disks.add(node)
-        self.data_dir("shadow").mkdir(parents=True, exist_ok=True)
         self.host.enter(CLIENT)
         try:
             self._start()
@@ -312,7 +338,9 @@ class FaultCluster(ABC):
             if not how.startswith("slow"):
                 self.killed.add(node)  # restarted below: it takes the directory back
             del self.sick_dirs[directory]
-        for node in sorted(self.killed, key=lambda n: n != "master"):
+        # The coordinator first, then the masters: what the chunkservers come back to.
+        first = (COORDINATOR, "master", *REPLICAS)
+        for node in sorted(self.killed, key=lambda n: first.index(n) if n in first else 9):
             self.restart(node)
         self.wait_serving()
 
@@ -331,17 +359,35 @@ class FaultCluster(ABC):
             time.sleep(0.1)
 
     def alive(self) -> set[str]:
-        """The chunkservers the master calls alive."""
-        with self.client(timeout=3, via="master") as client:
+        """The chunkservers the master (replicated: the active one) calls alive."""
+        with self.client(timeout=3, via="" if self.replicated else "master") as client:
             report = client.report()
         return {self.node_of(s.address) for s in report.chunkservers if s.state == "alive"}
+
+    def active(self, other_than: str = "", timeout: float = 60) -> str:
+        """The master replica serving as the active one, waiting for an election (of another
+        than `other_than`)."""
+        found: list[str] = []
+
+        def elected() -> bool:
+            with self.client(timeout=3) as client:
+                roles = {m["address"]: m["role"] for m in client.report().masters}
+            found.extend(
+                n for n in REPLICAS if n != other_than and roles.get(self.address(n)) == "active"
+            )
+            return bool(found)
+
+        self.wait_until(elected, timeout, f"a master replica {other_than and 'but '}is active")
+        return found[-1]
 
     def wait_serving(self, timeout: float = 60) -> None:
         """Until the master serves with every chunkserver alive, and the shadow knows them all
         too (it learns them from the master: a master killed before that leaves the shadow
-        with no replica to hand out)."""
+        with no replica to hand out). Replicated, a standby learns them once elected."""
         want = set(CHUNKSERVERS)
         self.wait_until(lambda: self.alive() >= want, timeout, "every chunkserver is alive")
+        if self.replicated:
+            return
 
         def shadow_knows_them() -> bool:
             with self.client(timeout=3, via="shadow") as shadow:

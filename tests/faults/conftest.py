@@ -39,12 +39,15 @@ def docker_image() -> str:
 
 @pytest.fixture
 def fault_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FaultCluster]:
-    """A cluster of the kind the test names (indirect parametrization: "local" or "docker")."""
+    """A cluster of the kind the test names (indirect parametrization: "local" or "docker",
+    or (kind, master replicas))."""
+    kind, masters = (request.param, 1) if isinstance(request.param, str) else request.param
     cluster: FaultCluster
-    if request.param == "docker":
-        cluster = DockerFaults(tmp_path / "nodes", request.getfixturevalue("docker_image"))
+    if kind == "docker":
+        image = request.getfixturevalue("docker_image")
+        cluster = DockerFaults(tmp_path / "nodes", image, masters=masters)
     else:
-        cluster = LocalFaults(tmp_path / "nodes")
+        cluster = LocalFaults(tmp_path / "nodes", masters=masters)
     cluster.start()
     try:
         yield cluster

@@ -30,7 +30,7 @@ from tests.faults.cluster import (
     Endpoint,
     FaultCluster,
 )
-from tests.faults.host import run
+from tests.faults.host import Unsupported, run
 
 _SUFFIX = {"master": 10, "shadow": 11, **{n: 20 + i for i, n in enumerate(CHUNKSERVERS)}}
 _PORT = {"master": 9000, "shadow": 9010, **dict.fromkeys(CHUNKSERVERS, 9100)}
@@ -81,8 +81,15 @@ class DockerFaults(FaultCluster):
     PROJECT_PREFIX = "pygfsfaults"
 
     def __init__(
-        self, workdir: Path, image: str, net: str = "172.28.9", disk_bytes: int = DISK_BYTES
+        self,
+        workdir: Path,
+        image: str,
+        net: str = "172.28.9",
+        disk_bytes: int = DISK_BYTES,
+        masters: int = 1,
     ) -> None:
+        if masters != 1:
+            raise Unsupported("the compose cluster has one master and a shadow, so far")
         super().__init__(workdir, disk_bytes)
         self.image = image
         self.net = net

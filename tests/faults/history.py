@@ -71,6 +71,5 @@ class History:
 
 
 def load(path: Path) -> list[dict[str, Any]]:
-    """The operations of a history (notes left out), in the order they ended."""
-    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [e for e in events if "op" in e]
+    """A history's lines, operations (in the order they ended) and notes."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -14,8 +14,10 @@ from tests.faults.cluster import (
     CHUNKSERVER_TIMING,
     CHUNKSERVERS,
     CLIENT,
+    COORDINATOR,
     DISK_BYTES,
     RACKS,
+    REPLICAS,
     TIMING,
     Endpoint,
     FaultCluster,
@@ -46,20 +48,26 @@ class _PlacedCluster(LocalCluster):
 
 
 def _node_name(proc: Process) -> str:
-    return "cs" + proc.name.split()[-1] if proc.name.startswith("chunkserver") else proc.name
+    """ "chunkserver 1" is cs1, "master 0" (a replica) master0."""
+    if proc.name.startswith("chunkserver"):
+        return "cs" + proc.name.split()[-1]
+    return proc.name.replace(" ", "")
 
 
 class LocalFaults(FaultCluster):
     kind = "local"
 
-    def __init__(self, workdir: Path, disk_bytes: int = DISK_BYTES) -> None:
-        super().__init__(workdir, disk_bytes)
+    def __init__(self, workdir: Path, disk_bytes: int = DISK_BYTES, masters: int = 1) -> None:
+        super().__init__(workdir, disk_bytes, masters)
+        # Replicated: a session outlives a silent replica 3 s (a failover in about 4).
+        coordinator = ["--coordinator-timeout=3"] if self.replicated else []
         self.local = _PlacedCluster(
             workdir,
             chunkservers=len(CHUNKSERVERS),
             racks=list(RACKS),
-            with_shadow=True,
-            master_args=[f"--{k}={v}" for k, v in TIMING.items()],
+            with_shadow=not self.replicated,
+            masters=masters,
+            master_args=[*(f"--{k}={v}" for k, v in TIMING.items()), *coordinator],
             chunkserver_args=[f"--{k}={v}" for k, v in CHUNKSERVER_TIMING.items()],
             data_dirs=2,
             place=self.host.group,
@@ -75,6 +83,11 @@ class LocalFaults(FaultCluster):
         if node == "shadow":
             assert self.local.shadow is not None
             return self.local.shadow
+        if node == COORDINATOR:
+            assert self.local.coordinator is not None
+            return self.local.coordinator
+        if node in REPLICAS:
+            return self.local.replicas[REPLICAS.index(node)]
         return self.local.servers[CHUNKSERVERS.index(node)]
 
     def endpoint(self, node: str) -> Endpoint:
@@ -125,7 +138,7 @@ class LocalFaults(FaultCluster):
         self.host.drop(src, end.ip, end.port)
 
     def isolate(self, node: str) -> None:
-        for other in ("master", "shadow", *CHUNKSERVERS, CLIENT):
+        for other in (*self.nodes, CLIENT):
             if other != node:
                 self.partition(node, other)
 

@@ -6,13 +6,14 @@ Targets are drawn from the scenario's seeded random generator, so a seed replays
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from client.client import Client
 from tests.faults.checkers import REPLICATION, read_replica
-from tests.faults.cluster import CHUNKSERVERS, CLIENT, TIMING, FaultCluster
+from tests.faults.cluster import CHUNKSERVERS, CLIENT, COORDINATOR, REPLICAS, TIMING, FaultCluster
 from tests.faults.history import History
 from tests.faults.workloads import Workload
 
@@ -85,17 +86,22 @@ class Scenario:
     known_bug: str = ""
     # The clusters that can inject it (faked clocks: local processes only, so far).
     kinds: tuple[str, ...] = ("local", "docker")
+    masters: int = 1  # the cluster's shape: a master and a shadow, or 3 master replicas
 
 
 SCENARIOS: list[Scenario] = []
 
 
 def scenario(
-    moment: str, *needs: str, known_bug: str = "", kinds: tuple[str, ...] = ("local", "docker")
+    moment: str,
+    *needs: str,
+    known_bug: str = "",
+    kinds: tuple[str, ...] = ("local", "docker"),
+    masters: int = 1,
 ) -> Callable[[Callable[[Ctx], None]], Callable[[Ctx], None]]:
     def register(fault: Callable[[Ctx], None]) -> Callable[[Ctx], None]:
         name = fault.__name__.replace("_", "-")
-        SCENARIOS.append(Scenario(name, moment, fault, needs, known_bug, kinds))
+        SCENARIOS.append(Scenario(name, moment, fault, needs, known_bug, kinds, masters))
         return fault
 
     return register
@@ -628,3 +634,76 @@ def chunkserver_killed_while_master_restarts(ctx: Ctx) -> None:
     ctx.cluster.restart("master")
     ctx.hold(2)
     ctx.cluster.restart(node)
+
+
+# --- master replicas (three, one active, under a coordinator) -------------------------------------
+# A failover takes the coordinator's session timeout (3 s here) and an election; the workload's
+# clients, given the replicas' list, find the new active one. The one-active checker judges the
+# terms their answers name.
+
+
+def _kill_the_active_master(ctx: Ctx) -> None:
+    old = ctx.cluster.active()
+    ctx.cluster.kill(old)
+    ctx.note("active killed", node=old, new=ctx.cluster.active(other_than=old))
+    ctx.workload.wait_progress(3)
+    ctx.cluster.restart(old)  # back as a standby
+
+
+@scenario("put", kinds=LOCAL, masters=3)
+def kill_the_active_master_during_put(ctx: Ctx) -> None:
+    _kill_the_active_master(ctx)
+
+
+@scenario("append", kinds=LOCAL, masters=3)
+def kill_the_active_master_during_append(ctx: Ctx) -> None:
+    _kill_the_active_master(ctx)
+
+
+@scenario("write", "partition", kinds=LOCAL, masters=3)
+def active_master_cut_off_from_the_coordinator_during_write(ctx: Ctx) -> None:
+    """Its session lapses: it steps down, another is elected, and the cut-off one, still
+    running and still reached by clients, acknowledges nothing in its old term."""
+    old = ctx.cluster.active()
+    ctx.cluster.partition(old, COORDINATOR)
+    ctx.note("active cut off", node=old, new=ctx.cluster.active(other_than=old))
+    ctx.workload.wait_progress(3)
+
+
+@scenario("put", kinds=LOCAL, masters=3)
+def coordinator_down_during_put(ctx: Ctx) -> None:
+    """No change is answered without it; they are again once it is back (the runner waits for
+    progress after healing)."""
+    ctx.cluster.kill(COORDINATOR)
+    ctx.hold(4)
+    ctx.cluster.restart(COORDINATOR)
+
+
+@scenario("append", kinds=LOCAL, masters=3)
+def standby_master_loses_its_disk_during_append(ctx: Ctx) -> None:
+    """Wiped and back, it takes the checkpoint and the log tail; then the other standby dies,
+    and no change is answered unless the wiped one holds it."""
+    active = ctx.cluster.active()
+    wiped, other = ctx.rng.sample([n for n in REPLICAS if n != active], 2)
+    ctx.cluster.kill(wiped)
+    for path in ctx.cluster.data_dir(wiped).iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    ctx.cluster.restart(wiped)
+    ctx.cluster.kill(other)
+    ctx.workload.wait_progress(3)
+    ctx.cluster.restart(other)
+
+
+@scenario("write", kinds=LOCAL, masters=3)
+def lagging_standby_when_the_active_master_dies_during_write(ctx: Ctx) -> None:
+    """A standby stalls and misses changes; the active dies; the two left elect one, which
+    takes the newest log (the other standby's) before it serves."""
+    active = ctx.cluster.active()
+    lagging = ctx.rng.choice([n for n in REPLICAS if n != active])
+    ctx.cluster.pause(lagging)
+    ctx.workload.wait_progress(5)  # changes it misses
+    ctx.cluster.kill(active)
+    ctx.cluster.resume(lagging)
+    ctx.note("active killed", node=active, new=ctx.cluster.active(other_than=active))
+    ctx.workload.wait_progress(3)
+    ctx.cluster.restart(active)

@@ -74,7 +74,9 @@ def soak(
     candidates = [
         s
         for s in SCENARIOS
-        if cluster.kind in s.kinds and (not words or any(w in s.name for w in words))
+        if cluster.kind in s.kinds
+        and s.masters == (3 if cluster.replicated else 1)
+        and (not words or any(w in s.name for w in words))
     ]
     if not candidates:
         raise ValueError(f"no {cluster.kind} scenario matches {only!r}")

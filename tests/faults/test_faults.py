@@ -53,7 +53,12 @@ def _params() -> list[object]:
         for kind in ("local", "docker"):
             if kind in s.kinds:
                 params.append(
-                    pytest.param(kind, s, id=f"{kind}-{s.name}", marks=marks if s.known_bug else [])
+                    pytest.param(
+                        (kind, s.masters),
+                        s,
+                        id=f"{kind}-{s.name}",
+                        marks=marks if s.known_bug else [],
+                    )
                 )
     return params
 

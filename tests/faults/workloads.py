@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from client.chunkio import Acknowledged
 from client.client import Client
+from client.replicas import MasterAnswer
 from tests.faults.cluster import CHUNK_SIZE, FaultCluster
 from tests.faults.history import History, digest
 
@@ -61,7 +62,18 @@ class Workload:
         return self._count(event)
 
     def watch(self, client: Client) -> None:
-        """Notes every mutation a primary acknowledges to `client`, for the one-primary check."""
+        """Notes every mutation a primary acknowledges to `client`, and every change a master
+        replica does (naming its term), for the one-primary and one-active checks."""
+
+        def answered(a: MasterAnswer) -> None:
+            self.history.note(
+                "master-ack",
+                method=a.method,
+                address=a.address,
+                term=a.term,
+                sent=a.sent,
+                answered=a.answered,
+            )
 
         def acked(a: Acknowledged) -> None:
             self.history.note(
@@ -74,6 +86,7 @@ class Workload:
             )
 
         client.io.on_acknowledged = acked
+        client.replicas.on_answer = answered
 
     def _count(self, event: dict[str, object]) -> bool:
         ok = event.get("outcome") == "ok"
