@@ -87,6 +87,8 @@ class FaultCluster(ABC):
         self.sick_dirs: dict[Path, tuple[str, str]] = {}
         self.skewed: set[str] = set()  # nodes running on a faked clock
         self.tls: TlsFiles | None = None  # the superuser's, on a secure cluster
+        self.served: list[str] = []  # the tests it served (a cluster is reused: tests/faults)
+        self.initial: set[str] = set()  # the root's entries once started (a secure one's homes)
 
     # --- what each implementation provides ----------------------------------------------------
 
@@ -204,6 +206,8 @@ class FaultCluster(ABC):
         try:
             self._start()
             self.wait_serving()
+            with self.client(timeout=10) as client:
+                self.initial = {e.path for e in client.ls("/")}
         except BaseException:
             self.stop()
             raise
@@ -343,6 +347,20 @@ class FaultCluster(ABC):
         for node in sorted(self.killed, key=lambda n: first.index(n) if n in first else 9):
             self.restart(node)
         self.wait_serving()
+
+    def reset(self) -> None:
+        """Readies a healed cluster for another scenario: whatever the last one made is
+        removed for good, and every replica of it reclaimed from the disks."""
+        with self.client(timeout=10) as client:
+            for entry in client.ls("/"):
+                if entry.path not in self.initial:
+                    client.rm(entry.path, recursive=True, skip_trash=True)
+
+        def reclaimed() -> bool:
+            disks = [d / "chunks" for n in CHUNKSERVERS for d in self.data_dirs(n)]
+            return all(next(d.glob("*.chunk"), None) is None for d in disks)
+
+        self.wait_until(reclaimed, 60, "every replica is reclaimed")
 
     # --- waiting --------------------------------------------------------------------------------
 

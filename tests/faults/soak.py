@@ -5,7 +5,7 @@ after another, all drawn from one seed, then the checkers judge the whole histor
 
 Puts, overwrites, appends and reads run all the time (each its own files and threads, as in
 tests/faults/workloads.py). Meanwhile a fault is drawn from the scenarios of
-tests/faults/scenarios.py (any moment: a fault meant for a write strikes the write workload),
+tests/faults/scenarios/ (any moment: a fault meant for a write strikes the write workload),
 injected, held and healed, then the workloads must make progress again before the next one.
 A fault this host cannot inject is drawn again. At the end every checker runs over the whole
 history, as after one scenario. Prints the operations by outcome, the faults injected and the

@@ -1,4 +1,4 @@
-"""The fault-injection suite: every scenario of tests/faults/scenarios.py on local processes
+"""The fault-injection suite: every scenario of tests/faults/scenarios/ on local processes
 and on the compose cluster. Each run prints its seed; `GFS_FAULT_SEED=N pytest tests/faults
 -k NAME` replays it. The history of a failed run is kept in pytest's tmp dir and named in the
 failure."""
@@ -46,12 +46,13 @@ def run(cluster: FaultCluster, scenario: Scenario, seed: int, path: Path) -> lis
 
 
 def _params() -> list[object]:
-    """Each scenario on each kind of cluster that can inject it."""
+    """Each scenario on each kind of cluster that can inject it, those of a shape (kind,
+    master replicas) together: one cluster serves them in turn."""
     params = []
-    for s in SCENARIOS:
-        marks = [pytest.mark.xfail(reason=f"known bug: {s.known_bug}", strict=False)]
-        for kind in ("local", "docker"):
-            if kind in s.kinds:
+    for kind, masters in (("local", 1), ("local", 3), ("docker", 1), ("docker", 3)):
+        for s in SCENARIOS:
+            marks = [pytest.mark.xfail(reason=f"known bug: {s.known_bug}", strict=False)]
+            if kind in s.kinds and s.masters == masters:
                 params.append(
                     pytest.param(
                         (kind, s.masters),
@@ -64,15 +65,16 @@ def _params() -> list[object]:
 
 
 @pytest.mark.parametrize(("fault_cluster", "scenario"), _params(), indirect=["fault_cluster"])
-def test_scenario(fault_cluster: FaultCluster, scenario: Scenario) -> None:
+def test_scenario(fault_cluster: FaultCluster, scenario: Scenario, tmp_path: Path) -> None:
     seed = int(os.environ.get("GFS_FAULT_SEED") or random.randrange(1 << 32))
     print(f"{fault_cluster.kind} {scenario.name}: seed {seed}")
-    history = fault_cluster.workdir.parent / "history.jsonl"
+    history = tmp_path / "history.jsonl"
     try:
         problems = run(fault_cluster, scenario, seed, history)
     except Unsupported as err:
         unavailable(f"{fault_cluster.kind} cannot inject this fault here: {err}")
     assert not problems, (
-        f"{fault_cluster.kind} {scenario.name} (seed {seed}, history {history}):\n"
-        + "\n".join(problems[:20])
+        f"{fault_cluster.kind} {scenario.name} (seed {seed}, history {history}, cluster "
+        f"{fault_cluster.workdir}, which served {fault_cluster.served[:-1] or 'no test'} "
+        f"before):\n" + "\n".join(problems[:20])
     )
