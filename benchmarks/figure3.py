@@ -46,6 +46,7 @@ from benchmarks.bare import spawn  # noqa: E402
 from benchmarks.shaping import sh  # noqa: E402
 from client.client import Client  # noqa: E402
 from client.localcluster import LocalCluster  # noqa: E402
+from common import errors  # noqa: E402
 
 MB = 1_000_000
 OPS = ("read", "write", "put", "append")
@@ -60,6 +61,7 @@ PAPER = {
 TARGET_ONE = {"read": 0.90, "write": 0.80, "put": 0.80, "append": 0.75}  # the issue's
 PROJECT = "pygfsbench"
 NET = "172.28.50"
+MASTERS = f"{NET}.10:9000,{NET}.11:9000,{NET}.12:9000"  # the compose cluster's master replicas
 IMAGE = "pygfs:bench"
 WORKER = "benchmarks/figure3_worker.py"
 
@@ -91,10 +93,10 @@ def override(chunkservers: int) -> str:
             "    image: ${GFS_IMAGE}",
             f"    hostname: {name}",
             f"    command: gfs chunkserver --listen 0.0.0.0:9100 --advertise {ip}:9100"
-            f" --master {NET}.10:9000 --data-dir /data --rack {'ab'[i % 2]}",
+            f" --master {MASTERS} --data-dir /data --rack {'ab'[i % 2]}",
             f'    volumes: ["{name}:/data"]',
             f'    networks: {{gfs: {{ipv4_address: "{ip}"}}}}',
-            "    depends_on: {master: {condition: service_healthy}}",
+            "    depends_on: {master0: {condition: service_healthy}}",
         ]
     lines += ["volumes:", *(f"  {name}: {{}}" for name in names)]
     return "\n".join(lines) + "\n"
@@ -102,12 +104,11 @@ def override(chunkservers: int) -> str:
 
 @contextmanager
 def compose_cluster(chunkservers: int, mbit: float, work: Path) -> Iterator[str]:
-    """The compose cluster up, every container shaped; yields the master's address."""
+    """The compose cluster up, every container shaped; yields the master replicas' addresses."""
     env = {
         **os.environ,
         "GFS_IMAGE": IMAGE,
         "GFS_NET": NET,
-        "GFS_MASTER_PORT": "9050",
         "GFS_RESTART": "no",
         # The paper's measurement on a private network: no TLS (benchmarks/secure.py prices it).
         "GFS_INSECURE": "",
@@ -120,19 +121,27 @@ def compose_cluster(chunkservers: int, mbit: float, work: Path) -> Iterator[str]
         compose += ["-f", str(extra)]
     sh(str(ROOT / "deploy" / "build.sh"), env=env)
     sh(*compose, "up", "-d", env=env)
-    master = f"{NET}.10:9000"
+    master = MASTERS
     try:
         for container in sh(*compose, "ps", "-q", env=env).split():
             shaping.shape_container(container, mbit)
         with Client(master, timeout=10) as gfs:
             deadline = time.monotonic() + 120
-            while sum(s.state == "alive" for s in gfs.report().chunkservers) < chunkservers:
+            while alive(gfs) < chunkservers:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{chunkservers} chunkservers did not come up in 120 s")
                 time.sleep(1)
         yield master
     finally:
         subprocess.run([*compose, "down", "-v"], env=env, capture_output=True)
+
+
+def alive(gfs: Client) -> int:
+    """Chunkservers the active master replica calls alive (0 before one is elected)."""
+    try:
+        return sum(s.state == "alive" for s in gfs.report().chunkservers)
+    except errors.Unavailable:
+        return 0
 
 
 def run_containers(

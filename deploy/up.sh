@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the image and brings the compose cluster up, secure: the first run makes its CA and
-# certificates in $GFS_TLS_DIR (deploy/tls). Returns once the master serves and every
-# chunkserver has registered, with a home for user `client` (/user/client) and an open /tmp,
+# certificates in $GFS_TLS_DIR (deploy/tls). Returns once a master replica is active and every
+# chunkserver has registered with it, with a home for user `client` (/user/client) and an open /tmp,
 # and Prometheus (Debian's package, built into an image once) scraping every node.
 # Knobs: see the head of deploy/docker-compose.yml. GFS_PROJECT names the compose project (pygfs).
 set -euo pipefail
@@ -23,9 +23,10 @@ fi
 mkdir -p "$GFS_TLS_DIR"
 "${compose[@]}" up -d --remove-orphans >&2
 
+masters="$net.10:9000,$net.11:9000,$net.12:9000"
 admin() {  # gfs as the superuser, from a container on the cluster's network
     docker run --rm --network "${GFS_PROJECT:-pygfs}_gfs" -v "$GFS_TLS_DIR:/tls:ro" "$GFS_IMAGE" \
-        gfs --master "$net.10:9000" --timeout 3 \
+        gfs --master "$masters" --timeout 3 \
         --tls-ca /tls/ca.pem --tls-cert /tls/admin.pem --tls-key /tls/admin.key "$@"
 }
 
@@ -37,8 +38,9 @@ for _ in $(seq 120); do
         admin mkdir -p /user/client && admin chown client:client /user/client
         admin mkdir -p /tmp && admin chmod 777 /tmp
         tls=$GFS_TLS_DIR
-        echo "pygfs serves on 127.0.0.1:${GFS_MASTER_PORT:-9000} with $alive chunkservers (mutual TLS)"
-        echo "as user client:  export GFS_TLS_CA=$tls/ca.pem GFS_TLS_CERT=$tls/client.pem GFS_TLS_KEY=$tls/client.key"
+        echo "pygfs serves with $alive chunkservers (mutual TLS) on the master replicas $masters"
+        echo "as user client:  export GFS_MASTER=$masters"
+        echo "  GFS_TLS_CA=$tls/ca.pem GFS_TLS_CERT=$tls/client.pem GFS_TLS_KEY=$tls/client.key"
         echo "  (home /user/client; $tls/admin.pem and admin.key are the superuser)"
         echo "Prometheus: http://127.0.0.1:${GFS_PROMETHEUS_PORT:-9090}/ (every node's /metrics)"
         exit 0

@@ -1,14 +1,14 @@
-"""The fault-injection cluster as the compose cluster of deploy/ (secure, as deployed), with
-tests/faults/compose.faults.yml over it. docker-compose brings it up and down; every fault is
-made through the Docker SDK (the `docker` package): kills, pauses (the freezer), commands run
-inside a container (iptables partitions and loss, tc shaping), network disconnects."""
+"""The fault-injection cluster as the compose cluster of deploy/ (secure, three master replicas
+and ZooKeeper, as deployed), with tests/faults/compose.faults.yml over it. docker-compose brings
+it up and down; every fault is made through the Docker SDK (the `docker` package): kills,
+pauses (the freezer), commands run inside a container (iptables partitions and loss, tc
+shaping), network disconnects."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import os
-import socket
 import subprocess
 import warnings
 from pathlib import Path
@@ -18,13 +18,16 @@ import docker.errors
 from docker.models.containers import Container
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from client import zookeeper
 from common import transport
 from common.tls import TlsFiles
 from tests.faults.cluster import (
     CHUNKSERVER_TIMING,
     CHUNKSERVERS,
     CLIENT,
+    COORDINATOR,
     DISK_BYTES,
+    REPLICAS,
     ROOT,
     TIMING,
     Endpoint,
@@ -32,8 +35,13 @@ from tests.faults.cluster import (
 )
 from tests.faults.host import Unsupported, run
 
-_SUFFIX = {"master": 10, "shadow": 11, **{n: 20 + i for i, n in enumerate(CHUNKSERVERS)}}
-_PORT = {"master": 9000, "shadow": 9010, **dict.fromkeys(CHUNKSERVERS, 9100)}
+_SUFFIX = {
+    COORDINATOR: 5,
+    **{n: 10 + i for i, n in enumerate(REPLICAS)},
+    **{n: 20 + i for i, n in enumerate(CHUNKSERVERS)},
+}
+_PORT = {COORDINATOR: 2181, **dict.fromkeys(REPLICAS, 9000), **dict.fromkeys(CHUNKSERVERS, 9100)}
+_SERVICE = {COORDINATOR: "zookeeper"}  # the compose service of a node named otherwise
 
 
 def _engine_unanswered() -> str | None:
@@ -67,12 +75,6 @@ def docker_available() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class DockerFaults(FaultCluster):
     """deploy/docker-compose.yml (secure: the suite's client is its `admin`, the superuser)
     with tests/faults/compose.faults.yml over it."""
@@ -86,11 +88,11 @@ class DockerFaults(FaultCluster):
         image: str,
         net: str = "172.28.9",
         disk_bytes: int = DISK_BYTES,
-        masters: int = 1,
+        masters: int = len(REPLICAS),
     ) -> None:
-        if masters != 1:
-            raise Unsupported("the compose cluster has one master and a shadow, so far")
-        super().__init__(workdir, disk_bytes)
+        if masters != len(REPLICAS):
+            raise Unsupported(f"the compose cluster runs {len(REPLICAS)} master replicas")
+        super().__init__(workdir, disk_bytes, masters)
         self.image = image
         self.net = net
         self.project = f"{self.PROJECT_PREFIX}{os.getpid()}"
@@ -112,7 +114,7 @@ class DockerFaults(FaultCluster):
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GFS_IMAGE": self.image,
             "GFS_NET": self.net,
-            "GFS_MASTER_PORT": str(_free_port()),
+            "GFS_COORDINATOR_TIMEOUT": "3",  # a failover in about 4 s, as local replicas'
             "GFS_RESTART": "no",
             "GFS_FAULT_DATA": str(self.workdir),
             "GFS_TLS_DIR": str(self.workdir / "tls"),
@@ -134,7 +136,7 @@ class DockerFaults(FaultCluster):
         return result.stdout
 
     def container(self, node: str) -> str:
-        return f"{self.project}_{node}_1"
+        return f"{self.project}_{_SERVICE.get(node, node)}_1"
 
     def _container(self, node: str) -> Container:
         return self.engine.containers.get(self.container(node))
@@ -175,6 +177,9 @@ class DockerFaults(FaultCluster):
         """Starts the container and waits until its server answers (the master may still
         call it alive from before, and a checker would find its port closed)."""
         self._container(node).start()
+        if node == COORDINATOR:
+            self.wait_until(lambda: zookeeper.serving(self.address(node)), 60, "ZooKeeper serves")
+            return
         channels = transport.Channels(self.tls)
         try:
             health = health_pb2_grpc.HealthStub(channels.get(self.address(node)))  # type: ignore[no-untyped-call]

@@ -5,6 +5,7 @@ Targets are drawn from the scenario's seeded random generator, so a seed replays
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -27,6 +28,12 @@ class Ctx:
     history: History
     rng: random.Random
     workload: Workload
+
+    @functools.cached_property
+    def master(self) -> str:
+        """The node the master runs on: "master", or of three replicas, the one active when
+        the scenario first asks (a scenario that kills it restarts that one)."""
+        return self.cluster.active() if self.cluster.replicated else "master"
 
     def note(self, what: str, **fields: object) -> None:
         self.history.note(what, **fields)

@@ -36,9 +36,9 @@ def kill_primary_during_append_without_ids(ctx: Ctx) -> None:
 
 
 def _master_down_briefly(ctx: Ctx) -> None:
-    ctx.cluster.kill("master")
+    ctx.cluster.kill(ctx.master)
     ctx.hold(1.5)
-    ctx.cluster.restart("master")
+    ctx.cluster.restart(ctx.master)
 
 
 @scenario("put")
@@ -53,10 +53,10 @@ def kill_master_during_append(ctx: Ctx) -> None:
 
 @scenario("read")
 def kill_master_during_read(ctx: Ctx) -> None:
-    """Reads go on through the shadow while the master is down."""
-    ctx.cluster.kill("master")
+    """Reads go on through the shadow (of replicas, a standby) while the master is down."""
+    ctx.cluster.kill(ctx.master)
     ctx.workload.wait_progress(3)
-    ctx.cluster.restart("master")
+    ctx.cluster.restart(ctx.master)
 
 
 @scenario("read")

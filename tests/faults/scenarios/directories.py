@@ -134,8 +134,8 @@ def slow_disks_on_two_servers_during_read(ctx: Ctx) -> None:
 
 def _master_disk_full(ctx: Ctx) -> None:
     """Mutations that need the log are refused with one line; nothing is applied halfway."""
-    ctx.note("fill_disk", node="master")
-    ctx.cluster.fill_disk("master")
+    ctx.note("fill_disk", node=ctx.master)
+    ctx.cluster.fill_disk(ctx.master)
     ctx.hold(4)
     ctx.cluster.heal()
 

@@ -27,7 +27,7 @@ def isolate_primary_past_its_lease_during_append(ctx: Ctx) -> None:
 @scenario("read", "partition")
 def partition_client_from_master_during_read(ctx: Ctx) -> None:
     """Reads of located chunks go on; the shadow answers lookups."""
-    ctx.cluster.partition(CLIENT, "master")
+    ctx.cluster.partition(CLIENT, ctx.master)
     ctx.hold(4)
     ctx.cluster.heal()
 
@@ -38,7 +38,7 @@ def partition_master_from_chunkserver_during_write(ctx: Ctx) -> None:
     surplus (or stale) and are trimmed."""
     _, secondaries = ctx.roles()
     node = ctx.rng.choice(secondaries)
-    ctx.cluster.partition("master", node)
+    ctx.cluster.partition(ctx.master, node)
     ctx.wait_dead(node)
     ctx.hold(2)
     ctx.cluster.heal()

@@ -43,6 +43,6 @@ def pause_secondary_during_append(ctx: Ctx) -> None:
 
 @scenario("write")
 def pause_master_during_write(ctx: Ctx) -> None:
-    ctx.cluster.pause("master")
+    ctx.cluster.pause(ctx.master)
     ctx.hold(3)
-    ctx.cluster.resume("master")
+    ctx.cluster.resume(ctx.master)

@@ -48,7 +48,7 @@ def _start_rereplication(ctx: Ctx) -> str:
 @scenario("idle")
 def master_restart_during_rereplication(ctx: Ctx) -> None:
     _start_rereplication(ctx)
-    ctx.cluster.restart("master")
+    ctx.cluster.restart(ctx.master)
     ctx.hold(1)
 
 
@@ -64,9 +64,9 @@ def second_chunkserver_lost_during_rereplication(ctx: Ctx) -> None:
 @scenario("write")
 def chunkserver_killed_while_master_restarts(ctx: Ctx) -> None:
     """The master restarts (safe mode, waiting out leases) and meanwhile a server dies."""
-    ctx.cluster.kill("master")
+    ctx.cluster.kill(ctx.master)
     node = ctx.any_chunkserver()
     ctx.cluster.kill(node)
-    ctx.cluster.restart("master")
+    ctx.cluster.restart(ctx.master)
     ctx.hold(2)
     ctx.cluster.restart(node)

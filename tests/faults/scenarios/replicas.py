@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 from tests.faults.cluster import COORDINATOR, REPLICAS
-from tests.faults.scenarios.base import LOCAL, Ctx, scenario
+from tests.faults.scenarios.base import Ctx, scenario
 
 # A failover takes the coordinator's session timeout (3 s here) and an election; the workload's
 # clients, given the replicas' list, find the new active one. The one-active checker judges the
@@ -21,17 +21,17 @@ def _kill_the_active_master(ctx: Ctx) -> None:
     ctx.cluster.restart(old)  # back as a standby
 
 
-@scenario("put", kinds=LOCAL, masters=3)
+@scenario("put", masters=3)
 def kill_the_active_master_during_put(ctx: Ctx) -> None:
     _kill_the_active_master(ctx)
 
 
-@scenario("append", kinds=LOCAL, masters=3)
+@scenario("append", masters=3)
 def kill_the_active_master_during_append(ctx: Ctx) -> None:
     _kill_the_active_master(ctx)
 
 
-@scenario("write", "partition", kinds=LOCAL, masters=3)
+@scenario("write", "partition", masters=3)
 def active_master_cut_off_from_the_coordinator_during_write(ctx: Ctx) -> None:
     """Its session lapses: it steps down, another is elected, and the cut-off one, still
     running and still reached by clients, acknowledges nothing in its old term."""
@@ -41,7 +41,7 @@ def active_master_cut_off_from_the_coordinator_during_write(ctx: Ctx) -> None:
     ctx.workload.wait_progress(3)
 
 
-@scenario("put", kinds=LOCAL, masters=3)
+@scenario("put", masters=3)
 def coordinator_down_during_put(ctx: Ctx) -> None:
     """No change is answered without it; they are again once it is back (the runner waits for
     progress after healing)."""
@@ -50,7 +50,7 @@ def coordinator_down_during_put(ctx: Ctx) -> None:
     ctx.cluster.restart(COORDINATOR)
 
 
-@scenario("append", kinds=LOCAL, masters=3)
+@scenario("append", masters=3)
 def standby_master_loses_its_disk_during_append(ctx: Ctx) -> None:
     """Wiped and back, it takes the checkpoint and the log tail; then the other standby dies,
     and no change is answered unless the wiped one holds it."""
@@ -65,7 +65,7 @@ def standby_master_loses_its_disk_during_append(ctx: Ctx) -> None:
     ctx.cluster.restart(other)
 
 
-@scenario("write", kinds=LOCAL, masters=3)
+@scenario("write", masters=3)
 def lagging_standby_when_the_active_master_dies_during_write(ctx: Ctx) -> None:
     """A standby stalls and misses changes; the active dies; the two left elect one, which
     takes the newest log (the other standby's) before it serves."""
