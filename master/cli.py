@@ -63,15 +63,15 @@ def _run(
 
 def _run_replica(config: MasterConfig) -> None:
     """A master replica: standby, active when elected, until SIGINT or SIGTERM."""
-    if config.listen.endswith(":0") or config.listen.startswith("0.0.0.0:"):
+    if config.address.endswith(":0") or config.address.startswith("0.0.0.0:"):
         raise click.BadParameter(
-            "a master replica's --listen is the address the others reach it at: "
-            "a host and a fixed port"
+            "a master replica's --listen (or --advertise) is the address the others reach it "
+            "at: a host and a fixed port"
         )
     replica = Replica(config)
     replica.start()
     settle_collector()
-    announce("master replica", config.listen)
+    announce("master replica", config.address)
     runner = threading.Thread(target=replica.run, name="replica")
     runner.start()
 
@@ -85,14 +85,22 @@ def _run_replica(config: MasterConfig) -> None:
 
 @click.command()
 @click.option("--listen", envvar="GFS_LISTEN", default="127.0.0.1:9000", show_default=True)
+@click.option(
+    "--advertise",
+    envvar="GFS_ADVERTISE",
+    default="",
+    help="HOST:PORT the others reach this master at (a replica's identity); default --listen.",
+)
 @data_dir_option
 @master_options
 @tls_options
 @verbose_option
 @click.pass_context
-def master(ctx: click.Context, /, listen: str, data_dir: Path, verbose: int, **tuning: Any) -> None:
+def master(
+    ctx: click.Context, /, listen: str, advertise: str, data_dir: Path, verbose: int, **tuning: Any
+) -> None:
     """Run the master."""
-    _run(ctx, verbose, listen, data_dir, tuning, shadow_of=None)
+    _run(ctx, verbose, listen, data_dir, {**tuning, "advertise": advertise}, shadow_of=None)
 
 
 @click.command()

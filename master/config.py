@@ -15,6 +15,9 @@ MiB = 1024 * 1024
 class MasterConfig:
     data_dir: Path
     listen: str = "127.0.0.1:9000"
+    # The address others reach this master at, where it differs from `listen` (a container
+    # listening on 0.0.0.0 behind a service name); a master replica's identity among the others.
+    advertise: str = ""
     chunk_size: int = 64 * MiB
     replication: int = 3
     # Fewest replicas a new chunk is made with while chunkservers are down (HDFS's minimum
@@ -93,3 +96,8 @@ class MasterConfig:
             raise ValueError("replication and min replication must be at least 1")
         if self.lease_seconds <= 0 or self.heartbeat_interval <= 0 or self.dead_after <= 0:
             raise ValueError("lease, heartbeat interval and dead-after must be positive")
+
+    @property
+    def address(self) -> str:
+        """Where the other master replicas reach this one (its identity among them)."""
+        return self.advertise or self.listen

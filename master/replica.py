@@ -26,7 +26,7 @@ class Replica:
     def __init__(self, config: MasterConfig) -> None:
         self.config = config
         self.coordinator = Coordinator(
-            config.coordinator, config.cluster_name, config.listen, config.coordinator_timeout
+            config.coordinator, config.cluster_name, config.address, config.coordinator_timeout
         )
         self.server: MasterServer | None = None
         self.stopping = threading.Event()
@@ -99,7 +99,7 @@ class Replica:
         while True:
             members = self.coordinator.members()
             if len(members) >= majority or time.monotonic() > deadline:
-                return [a for a in members if a != self.config.listen]
+                return [a for a in members if a != self.config.address]
             self.stopping.wait(0.1)
 
     def _lead(self, epoch: int) -> None:

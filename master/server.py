@@ -73,7 +73,7 @@ class MasterServer:
             config.listen, config.workers, config.tls, POLICY, shares
         )
         master_pb2_grpc.add_MasterServicer_to_server(MasterServicer(self.service), self.server)  # type: ignore[no-untyped-call]
-        self.address = f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
+        self.address = config.advertise or f"{config.listen.rsplit(':', 1)[0]}:{self.port}"
         if self.shadow is not None:
             self.shadow.name = self.address
             self.shadow.standby = self.locate is not None

@@ -92,7 +92,7 @@ class MasterService:
         self.oplog = OpLog(config, store)
         self.images = ImageWriter(store, self.metadata.cut, config.image_every)
         if epoch:
-            seq = store.begin_epoch(epoch, config.listen)
+            seq = store.begin_epoch(epoch, config.address)
             log.info("active for term %d from log entry %d", epoch, seq)
         # Replicas listed in full reports since the timer last gave freed memory back (the
         # heartbeat threads add without a lock: a lost addition only delays it a round).

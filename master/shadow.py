@@ -80,7 +80,7 @@ class ShadowService:
         self.standby = False  # a standby replica under a coordinator: refuses client reads too
         self.term = Term(config.data_dir / "epoch")
         # How it names itself to the master (StreamLog, LogHeld): its address, once bound.
-        self.name = config.listen
+        self.name = config.address
         self.safe_mode = SafeMode(config.safemode_threshold, active=False)  # orders no deletions
         # A secure shadow signs read tokens with the keys its master streams to it.
         self.tokens = (
