@@ -314,6 +314,7 @@ class ReplicaManager:
                 self._wanted,
                 self.cloning,
                 servers.retiring,
+                {(h, a) for a, h in servers.ordered()} | servers.removing.keys(),
             )
             for clone in clones:
                 self.cloning[clone.handle] = clone

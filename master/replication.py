@@ -41,11 +41,14 @@ def plan_clones(
     urgent: Iterable[int] = (),
     under_way: Iterable[int] = (),
     retiring: Iterable[str] = (),
+    removing: Iterable[tuple[int, str]] = (),
 ) -> list[Clone]:
     """Clones for under-replicated chunks that have a live replica, most urgent first, no server
     in more than `per_server` clones at once (counting `busy`, those already running). Replicas
-    on `retiring` (decommissioning) servers do not count, but can be copied from."""
-    wanting, skip, leaving = set(urgent), set(under_way), set(retiring)
+    on `retiring` (decommissioning) servers do not count, but can be copied from. No copy goes
+    to a server the chunk's replica is being `removing` from, (handle, server): the order,
+    carried out after the copy, would remove the copy."""
+    wanting, skip, leaving, gone = set(urgent), set(under_way), set(retiring), set(removing)
     counted = {h: [a for a in live.get(h, ()) if a not in leaving] for h in chunks}
     needy = [
         h
@@ -67,6 +70,7 @@ def plan_clones(
             for c in candidates
             if c.address not in holders
             and c.address not in leaving
+            and (handle, c.address) not in gone
             and load.get(c.address, 0) < per_server
         ]
         racks_present = [racks.get(a, "") for a in counted[handle]]

@@ -19,6 +19,7 @@ import grpc
 
 from common import errors, transport
 from common.clocks import SteadyClock
+from common.silence import Silence
 from common.term import Term
 from common.tokens import Key
 from master.chunkservers import Heartbeat, HeartbeatOutcome, Report
@@ -35,6 +36,9 @@ from protos import chunkserver_pb2, master_pb2, master_pb2_grpc
 log = logging.getLogger(__name__)
 
 REPLAY_BATCH = 2000
+# A followed stream carries a keepalive each second: this long without a record, its sender is
+# gone without closing the connection, and the stream is taken for broken.
+STREAM_SILENCE = 10.0
 # A chunkserver's every replica is polled at most every POLL_SHARE times as long as its last
 # such poll took (listing and judging them): a shadow spends at most ~2% of its time on it.
 POLL_SHARE = 50
@@ -156,14 +160,16 @@ class ShadowService:
     def catch_up(self, address: str) -> None:
         """Takes every entry the replica at `address` holds beyond this log (a new active's
         catch-up from the replica that promised with the newest log): from its checkpoint if
-        this log differs from it."""
+        this log differs from it. Unavailable if this standby's own stream (cancelled by its
+        promise) does not end within the RPC timeout."""
+        wait = 2 * self.config.rpc_timeout
         self.master_address = address
         try:
-            self._follow(threading.Event(), follow=False)
+            self._follow(threading.Event(), follow=False, wait=wait)
         except (errors.Compacted, errors.Diverged) as err:
             log.warning("taking replica %s's checkpoint: %s", address, err)
             self._bootstrap()
-            self._follow(threading.Event(), follow=False)
+            self._follow(threading.Event(), follow=False, wait=wait)
 
     def _bootstrap(self) -> None:
         """Installs the master's whole state as of one entry, then follows from there."""
@@ -183,9 +189,15 @@ class ShadowService:
             self.metadata.reload()
         log.info("installed the master's checkpoint as of entry %d (%d rows)", seq, len(rows))
 
-    def _follow(self, stop: threading.Event, follow: bool) -> None:
-        with self._streaming:
+    def _follow(self, stop: threading.Event, follow: bool, wait: float = -1) -> None:
+        """One stream at a time: waits for the one under way to end (`wait` seconds at most,
+        then Unavailable; -1: as long as it takes)."""
+        if not self._streaming.acquire(timeout=wait):
+            raise errors.Unavailable(f"the log stream from {self.master_address} would not end")
+        try:
             self._take(stop, follow)
+        finally:
+            self._streaming.release()
 
     def _take(self, stop: threading.Event, follow: bool) -> None:
         stub = self.channels.master(self.master_address)
@@ -199,11 +211,16 @@ class ShadowService:
             since_digest=(self.store.digest(since) or "") if since else "",
         )
         stream = stub.StreamLog(request)
-        self._stream = stream
+        with self.term.lock:  # a promise made since the request was built cancels it too
+            self._stream = stream
+            if self.term.promised != request.epoch:
+                stream.cancel()
+        silence = Silence(stream, STREAM_SILENCE, f"the log stream from {self.master_address}")
         batch: list[LogEntry] = []
         epoch: int | None = None  # the sender's term, from its first record
         try:
             for record in stream:
+                silence.heard()
                 if epoch is None and not follow:  # a catch-up: the log was chosen, any term
                     epoch = self.term.promised
                 elif epoch is None:
@@ -227,11 +244,13 @@ class ShadowService:
                     self.caught_up_at = time.monotonic()
                 if stop.is_set():
                     break
+                silence.heard()  # the time spent here was this side's, not a silence
         except grpc.RpcError as err:
             if self.term.promised != request.epoch:
                 return  # cancelled by a promise to a newer active: follow that one
             raise transport.translate(err, f"master {self.master_address}") from None
         finally:
+            silence.stop()
             stream.cancel()
             self._stream = None
             if batch and epoch is not None:

@@ -69,6 +69,19 @@ def test_a_copy_goes_to_a_rack_the_chunk_lacks() -> None:
     assert plan == [Clone(1, 7, "a", "d")]
 
 
+def test_a_copy_never_targets_a_server_the_chunk_is_being_removed_from() -> None:
+    """Found by the fault suite: a surplus replica ordered removed, then a server dying, then
+    a copy to the first server, which carried out the order after the copy, deleting it."""
+    chunks = {1: Chunk(1, 6)}
+    servers = candidates(("c", "r"), ("d", "r"))
+    plan = plan_clones(chunks, {1: ["a", "b"]}, servers, {}, 3, 100, {}, per_server=2)
+    assert plan == [Clone(1, 6, "a", "c")], "c first, with nothing being removed"
+    plan = plan_clones(
+        chunks, {1: ["a", "b"]}, servers, {}, 3, 100, {}, per_server=2, removing=[(1, "c")]
+    )
+    assert plan == [Clone(1, 6, "a", "d")]
+
+
 def test_a_copy_never_targets_a_server_without_room() -> None:
     chunks = {1: Chunk(1, 1)}
     full = [Candidate("c", "r", 50, 0)]

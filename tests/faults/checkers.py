@@ -93,12 +93,18 @@ def models(events: list[dict[str, Any]]) -> dict[str, FileModel]:
 
 def read_replica(channels: transport.Channels, address: str, chunk: ChunkInfo) -> bytes:
     """The whole replica of `chunk` at `address` (the chunk's token from its lookup shown, on
-    a secure cluster)."""
+    a secure cluster). Retried for a few seconds while the server is unavailable: one just
+    restarted learns the keys that sign tokens from its first heartbeat's reply."""
     request = chunkserver_pb2.ReadRequest(
         handle=chunk.handle, version=chunk.version, offset=0, length=chunk.size, token=chunk.token
     )
-    with transport.translating(address):
-        data = b"".join(p.data for p in channels.chunkserver(address).Read(request, timeout=10))
+
+    def read() -> bytes:
+        with transport.translating(address):
+            stream = channels.chunkserver(address).Read(request, timeout=10)
+            return b"".join(p.data for p in stream)
+
+    data = transport.retry(read, within=10.0, retry_on=(errors.Unavailable,))
     return data + bytes(chunk.size - len(data))
 
 

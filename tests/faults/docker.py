@@ -99,7 +99,7 @@ class DockerFaults(FaultCluster):
         self.network = f"{self.project}_gfs"
         self.cut_nodes: set[str] = set()  # containers with iptables rules of ours
         self.isolated: set[str] = set()  # disconnected from the network
-        self.shaped: set[str] = set()  # with a tbf qdisc
+        self.shaped: dict[str, str] = {}  # node -> its interface with a tbf qdisc
         self.env = self._environment()
         self.engine = docker.from_env(timeout=120)
         tls = workdir / "tls"  # made by the compose file's `certs` service on the first `up`
@@ -199,10 +199,19 @@ class DockerFaults(FaultCluster):
         with contextlib.suppress(docker.errors.APIError):  # not running, or done already
             container.pause() if pause else container.unpause()
 
-    def _exec(self, node: str, *argv: str, check: bool = True) -> None:
+    def _exec(self, node: str, *argv: str, check: bool = True) -> str:
         code, output = self._container(node).exec_run(list(argv))
+        text = str(output.decode(errors="replace"))
         if check and code != 0:
-            raise RuntimeError(f"{node}: {' '.join(argv)}: {output.decode(errors='replace')}")
+            raise RuntimeError(f"{node}: {' '.join(argv)}: {text}")
+        return text
+
+    def _interface(self, node: str) -> str:
+        """The container's interface on the cluster's network (eth0 at first; another name
+        once it was disconnected and connected again)."""
+        listing = self._exec(node, "ip", "-o", "-4", "addr", "show")
+        ip = self.ip(node)
+        return next(line.split()[1] for line in listing.splitlines() if f" {ip}/" in line)
 
     def _cut(self, src: str, dst: str) -> None:
         if src == CLIENT:  # the suite's client is this host: healed by host.heal()
@@ -225,8 +234,8 @@ class DockerFaults(FaultCluster):
 
     def slow(self, nodes: list[str], rate: str) -> None:
         for node in nodes:
-            self.shaped.add(node)
-            self._exec(node, "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", rate,
+            dev = self.shaped[node] = self._interface(node)
+            self._exec(node, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate,
                        "burst", "32kbit", "latency", "400ms")  # fmt: skip
 
     def _heal_network(self) -> None:
@@ -239,8 +248,8 @@ class DockerFaults(FaultCluster):
         for node in sorted(self.cut_nodes):
             self._exec(node, "iptables", "-F", "OUTPUT", check=False)
             self._exec(node, "iptables", "-F", "INPUT", check=False)
-        for node in sorted(self.shaped):
-            self._exec(node, "tc", "qdisc", "del", "dev", "eth0", "root", check=False)
+        for node, dev in sorted(self.shaped.items()):
+            self._exec(node, "tc", "qdisc", "del", "dev", dev, "root", check=False)
         self.isolated.clear()
         self.cut_nodes.clear()
         self.shaped.clear()
