@@ -46,7 +46,7 @@ admin() {  # gfs as the superuser, from a container on the stack's network
 }
 for _ in $(seq 90); do
     if alive=$(admin report --json 2>/dev/null \
-        | python3 -c 'import json,sys; print(sum(s["state"] == "alive" for s in json.load(sys.stdin)["chunkservers"]))') \
+        | python3 -c 'import json,sys; print(sum(s["state"] == "alive" for s in json.load(sys.stdin)["chunkservers"]))' 2>/dev/null) \
         && [[ "$alive" -ge 4 ]]; then
         admin mkdir -p /user/client && admin chown client:client /user/client
         admin mkdir -p /tmp && admin chmod 777 /tmp

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ROOT, unavailable
 from tests.faults.docker import docker_available
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]  # a build, a deploy, a removal
 
 IMAGE = "pygfs:swarm"
 MASTERS = "master0:9000,master1:9000,master2:9000"
