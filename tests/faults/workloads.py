@@ -7,6 +7,7 @@ stop when told."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import threading
@@ -65,25 +66,11 @@ class Workload:
         """Notes every mutation a primary acknowledges to `client`, and every change a master
         replica does (naming its term), for the one-primary and one-active checks."""
 
-        def answered(a: MasterAnswer) -> None:
-            self.history.note(
-                "master-ack",
-                method=a.method,
-                address=a.address,
-                term=a.term,
-                sent=a.sent,
-                answered=a.answered,
-            )
-
         def acked(a: Acknowledged) -> None:
-            self.history.note(
-                "ack",
-                handle=a.handle,
-                version=a.version,
-                primary=a.primary,
-                sent=a.sent,
-                answered=a.answered,
-            )
+            self.history.note("ack", **dataclasses.asdict(a))
+
+        def answered(a: MasterAnswer) -> None:
+            self.history.note("master-ack", **dataclasses.asdict(a))
 
         client.io.on_acknowledged = acked
         client.replicas.on_answer = answered
