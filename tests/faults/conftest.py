@@ -77,14 +77,14 @@ class Pool:
 
     def release(self, failed: bool) -> None:
         """After a test: the cluster emptied for the next, or (the test failed) gone. One
-        that cannot be emptied is gone too, and the test errs: its files were not reclaimed."""
+        that cannot be emptied is gone too, and the test errs: its files were not reclaimed.
+        A test that passed healed it already (the runner and the soak heal in a `finally`)."""
         if self.cluster is None:
             return
         if failed:
             self.close()
             return
         try:
-            self.cluster.heal()
             self.cluster.reset()
         except BaseException:
             self.close()

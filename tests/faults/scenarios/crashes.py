@@ -13,11 +13,15 @@ def kill_chunkserver_during_put(ctx: Ctx) -> None:
     ctx.cluster.restart(node)
 
 
-@scenario("write")
-def kill_primary_during_write(ctx: Ctx) -> None:
+def _kill_primary(ctx: Ctx) -> None:
     primary, _ = ctx.roles()
     ctx.crash(primary)
     ctx.cluster.restart(primary)
+
+
+@scenario("write")
+def kill_primary_during_write(ctx: Ctx) -> None:
+    _kill_primary(ctx)
 
 
 @scenario("append")
@@ -30,9 +34,7 @@ def kill_secondary_during_append(ctx: Ctx) -> None:
 
 @scenario("append-no-ids")
 def kill_primary_during_append_without_ids(ctx: Ctx) -> None:
-    primary, _ = ctx.roles()
-    ctx.crash(primary)
-    ctx.cluster.restart(primary)
+    _kill_primary(ctx)
 
 
 def _master_down_briefly(ctx: Ctx) -> None:
