@@ -19,6 +19,7 @@ import grpc
 
 from common import errors, transport
 from common.clocks import SteadyClock
+from common.coalesce import CoalescedCall
 from common.silence import Silence
 from common.term import Term
 from common.tokens import Key
@@ -218,6 +219,7 @@ class ShadowService:
         silence = Silence(stream, STREAM_SILENCE, f"the log stream from {self.master_address}")
         batch: list[LogEntry] = []
         epoch: int | None = None  # the sender's term, from its first record
+        reports = CoalescedCall(lambda: self._tell_held(stub, epoch or 0), "log-held")
         try:
             for record in stream:
                 silence.heard()
@@ -233,13 +235,14 @@ class ShadowService:
                     self.tokens.learn([Key(k.id, k.secret, k.until) for k in record.keys])
                 entries = entries_of(record)
                 batch += entries
-                if batch and (
-                    len(batch) >= REPLAY_BATCH or not entries or batch[-1].seq >= record.head_seq
-                ):
+                # Far behind, entries are replayed REPLAY_BATCH at a time; within a batch of
+                # the head, as they come (an active answering a change waits for it).
+                near = not entries or record.head_seq - batch[-1].seq < REPLAY_BATCH
+                if batch and (near or len(batch) >= REPLAY_BATCH):
                     self._replay(batch, epoch)
                     batch = []
                     if follow:
-                        self._tell_held(stub, epoch)
+                        reports.ask()
                 if self.store.last_seq >= self.head_seq:
                     self.caught_up_at = time.monotonic()
                 if stop.is_set():
@@ -251,6 +254,7 @@ class ShadowService:
             raise transport.translate(err, f"master {self.master_address}") from None
         finally:
             silence.stop()
+            reports.close()
             stream.cancel()
             self._stream = None
             if batch and epoch is not None:

@@ -25,6 +25,7 @@ import sqlite_utils
 from common import errors, memory
 from common.grouping import Groups
 from master import storecheck
+from master.logtail import LogTail
 from master.metrics import COMMIT_GROUP, COMMIT_SECONDS
 from master.rows import (
     CHECKPOINT_OP,
@@ -88,6 +89,7 @@ class Store:
         self._lock = threading.Lock()
         self.transactions = 0  # durable transactions so far (each one fsync)
         self._commits: Groups[None, Mutation, int] = Groups(self._write_batch)
+        self.tail = LogTail()
         self.appended = threading.Condition()
         self.last_seq = self.log_bounds()[1]
         self.log_epoch = self._recorded("log_epoch") or 0  # the term of the newest entry
@@ -249,45 +251,53 @@ class Store:
     def _write_batch(self, _: None, batch: list[Mutation]) -> list[int | BaseException]:
         COMMIT_GROUP.observe(len(batch))
         results: list[int | BaseException] = []
+        logged: list[LogEntry] = []
         with self._lock, COMMIT_SECONDS.time():
             try:
                 with self.db.atomic():
-                    seqs = self._log(batch)
-                results += seqs  # only once its transaction committed
+                    entries = self._log(batch)
+                logged = entries  # only once its transaction committed
+                results += [entry.seq for entry in entries]
                 self.transactions += 1
             except Exception:
                 # One bad mutation must not fail the others: commit them one by one.
                 for mutation in batch:
                     try:
                         with self.db.atomic():
-                            (seq,) = self._log([mutation])
-                        results.append(seq)
+                            entries = self._log([mutation])
+                        logged += entries
                         self.transactions += 1
                     except Exception as err:
                         results.append(err)
-        with self.appended:
-            self.last_seq = max([self.last_seq, *(r for r in results if isinstance(r, int))])
-            self.appended.notify_all()
+                        continue
+                    results.append(entries[0].seq)
+            self.tail.add(logged)
+        self._appended(logged)
         return results
 
-    def _log(self, mutations: list[Mutation]) -> list[int]:
-        """Logs `mutations` and writes the rows they leave; returns their sequence numbers.
-        The caller holds a transaction."""
+    def _log(self, mutations: list[Mutation]) -> list[LogEntry]:
+        """Logs `mutations` and writes the rows they leave; returns their entries. The caller
+        holds a transaction."""
         execute = self.db.conn.execute
-        seqs = []
+        entries = []
         for mutation in mutations:
+            ts, args = time.time(), json.dumps(mutation.args)
+            changes = json.dumps([change_json(c) for c in mutation.changes])
             cursor = execute(
                 "INSERT INTO oplog (ts, op, args, changes) VALUES (?, ?, ?, ?)",
-                (
-                    time.time(),
-                    mutation.op,
-                    json.dumps(mutation.args),
-                    json.dumps([change_json(c) for c in mutation.changes]),
-                ),
+                (ts, mutation.op, args, changes),
             )
-            seqs.append(int(cursor.lastrowid or 0))
+            entries.append(LogEntry(int(cursor.lastrowid or 0), ts, mutation.op, args, changes))
         self._write([c for m in mutations for c in m.changes])
-        return seqs
+        return entries
+
+    def _appended(self, entries: list[LogEntry]) -> None:
+        """Wakes whoever waits for entries past those durable until now."""
+        if not entries:
+            return
+        with self.appended:
+            self.last_seq = max(self.last_seq, entries[-1].seq)
+            self.appended.notify_all()
 
     def replay(self, entries: list[LogEntry]) -> list[Mutation]:
         """Writes another store's log entries (same sequence numbers, same rows) in one
@@ -295,38 +305,38 @@ class Store:
         mutations = [entry.mutation() for entry in entries]
         if not entries:
             return mutations
-        with self._lock, self.db.atomic():
-            self.db.conn.executemany(
-                "INSERT INTO oplog (seq, ts, op, args, changes) VALUES (?, ?, ?, ?, ?)",
-                [(e.seq, e.ts, e.op, e.args_json, e.changes_json) for e in entries],
-            )
-            self._write([c for m in mutations for c in m.changes])
-            epochs = [int(e.args["epoch"]) for e in entries if e.op == EPOCH_OP]
-            if epochs:
-                self._note("log_epoch", epochs[-1])
+        with self._lock:
+            with self.db.atomic():
+                self.db.conn.executemany(
+                    "INSERT INTO oplog (seq, ts, op, args, changes) VALUES (?, ?, ?, ?, ?)",
+                    [(e.seq, e.ts, e.op, e.args_json, e.changes_json) for e in entries],
+                )
+                self._write([c for m in mutations for c in m.changes])
+                epochs = [int(e.args["epoch"]) for e in entries if e.op == EPOCH_OP]
+                if epochs:
+                    self._note("log_epoch", epochs[-1])
+            self.tail.add(entries)
         if epochs:
             self.log_epoch = epochs[-1]
-        with self.appended:
-            self.last_seq = max(self.last_seq, entries[-1].seq)
-            self.appended.notify_all()
+        self._appended(entries)
         return mutations
 
     def begin_epoch(self, epoch: int, active: str) -> int:
         """Logs the first entry of term `epoch` (which changes no row): from here on this
         log's newest entries are that term's. Returns its sequence number."""
-        args = json.dumps({"epoch": epoch, "active": active})
-        with self._lock, self.db.atomic():
-            cursor = self.db.conn.execute(
-                "INSERT INTO oplog (ts, op, args, changes) VALUES (?, ?, ?, '[]')",
-                (time.time(), EPOCH_OP, args),
-            )
-            self._note("log_epoch", epoch)
+        ts, args = time.time(), json.dumps({"epoch": epoch, "active": active})
+        with self._lock:
+            with self.db.atomic():
+                cursor = self.db.conn.execute(
+                    "INSERT INTO oplog (ts, op, args, changes) VALUES (?, ?, ?, '[]')",
+                    (ts, EPOCH_OP, args),
+                )
+                self._note("log_epoch", epoch)
+            entry = LogEntry(int(cursor.lastrowid or 0), ts, EPOCH_OP, args, "[]")
+            self.tail.add([entry])
         self.log_epoch = epoch
-        seq = int(cursor.lastrowid or 0)
-        with self.appended:
-            self.last_seq = max(self.last_seq, seq)
-            self.appended.notify_all()
-        return seq
+        self._appended([entry])
+        return entry.seq
 
     def install_checkpoint(
         self, seq: int, rows: list[dict[str, Any]], digest: str = "", epoch: int = 0
@@ -335,6 +345,7 @@ class Store:
         digest and term are `digest` and `epoch`); a `checkpoint` entry at `seq` marks where
         this copy of the log starts."""
         with self._lock, self.db.atomic():
+            self.tail.clear()
             for table in ("nodes", "chunks", "meta", "oplog"):  # meta: the image is not of it
                 self.db.execute(f"DELETE FROM {table}")
             self.image = None
@@ -356,6 +367,9 @@ class Store:
 
     def read_log(self, since: int, limit: int) -> list[LogEntry]:
         """Entries with a sequence number above `since`, oldest first."""
+        recent = self.tail.after(since, limit)
+        if recent is not None:
+            return recent
         with self._lock:
             rows = self.db.execute(
                 "SELECT seq, ts, op, args, changes FROM oplog WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -396,6 +410,7 @@ class Store:
         """Drops all but the newest `keep` log entries (the state tables hold their effect);
         returns how many were dropped."""
         with self._lock, self.db.atomic():
+            self.tail.clear()  # refilled by what comes next: never an entry dropped here
             cursor = self.db.execute(
                 "DELETE FROM oplog WHERE seq <= (SELECT max(seq) FROM oplog) - ?", [keep]
             )

@@ -234,3 +234,47 @@ def test_entries_written_together_leave_each_row_as_its_last_change_left_it(
         )
     )
     assert again.next_handle == state.next_handle
+
+
+def test_recent_entries_read_from_memory_are_the_entries_the_store_holds(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    state = store.load()
+    threads = [
+        threading.Thread(target=store.commit, args=(namespace.create(state, f"/f{i}", now=1.0),))
+        for i in range(20)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    store.begin_epoch(2, "m1:1")
+    follower = Store(tmp_path / "f.db")
+    follower.replay(store.read_log(since=0, limit=100))
+
+    for copy in (store, follower):
+        from_memory = copy.read_log(since=5, limit=10)
+        from_disk = copy.db.execute(
+            "SELECT seq, ts, op, args, changes FROM oplog WHERE seq > 5 ORDER BY seq LIMIT 10"
+        ).fetchall()
+        assert copy.tail.after(5, 10) == from_memory, "served from memory"
+        assert [(e.seq, e.ts, e.op, e.args_json, e.changes_json) for e in from_memory] == [
+            tuple(row) for row in from_disk
+        ]
+        assert [e.digest() for e in from_memory] == [copy.digest(e.seq) for e in from_memory]
+    assert [e.seq for e in follower.read_log(since=19, limit=10)] == [20, 21]
+
+
+def test_a_failed_commit_leaves_no_entry_for_a_follower_to_read(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    state = store.load()
+    store.commit(namespace.create(state, "/kept", now=1.0))
+    store.db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON nodes BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+    )
+    try:
+        store.commit(namespace.create(state, "/lost", now=2.0))
+    except Exception as err:
+        assert "disk on fire" in str(err)
+    else:
+        raise AssertionError("the commit should have failed")
+    assert [e.args["path"] for e in store.read_log(since=0, limit=10)] == ["/kept"]
