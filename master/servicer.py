@@ -419,16 +419,17 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
 
     @aborting(log)
     def LogHeld(
-        self, request: master_pb2.LogHeldRequest, context: grpc.ServicerContext
+        self, requests: Iterator[master_pb2.LogHeldRequest], context: grpc.ServicerContext
     ) -> master_pb2.Empty:
-        if not request.follower:
-            raise errors.InvalidArgument("LogHeld names no follower")
         service = self.service
-        if isinstance(service, MasterService) and request.epoch > service.epoch:
-            service.depose(request.epoch)
-            raise errors.Deposed(f"{request.follower} follows term {request.epoch}")
-        if request.epoch == service.epoch:  # an older term's word counts for nothing here
-            self.metadata.quorum.held(request.follower, request.seq)
+        for request in requests:
+            if not request.follower:
+                raise errors.InvalidArgument("LogHeld names no follower")
+            if isinstance(service, MasterService) and request.epoch > service.epoch:
+                service.depose(request.epoch)
+                raise errors.Deposed(f"{request.follower} follows term {request.epoch}")
+            if request.epoch == service.epoch:  # an older term's word counts for nothing here
+                self.metadata.quorum.held(request.follower, request.seq)
         return master_pb2.Empty()
 
     @aborting(log)

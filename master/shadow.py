@@ -19,7 +19,7 @@ import grpc
 
 from common import errors, transport
 from common.clocks import SteadyClock
-from common.coalesce import CoalescedCall
+from common.newest import Newest
 from common.silence import Silence
 from common.term import Term
 from common.tokens import Key
@@ -32,7 +32,7 @@ from master.oplog import OpLog
 from master.rows import LogEntry
 from master.safemode import SafeMode
 from master.store import Store
-from protos import chunkserver_pb2, master_pb2, master_pb2_grpc
+from protos import chunkserver_pb2, master_pb2
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,8 @@ class ShadowService:
         silence = Silence(stream, STREAM_SILENCE, f"the log stream from {self.master_address}")
         batch: list[LogEntry] = []
         epoch: int | None = None  # the sender's term, from its first record
-        reports = CoalescedCall(lambda: self._tell_held(stub, epoch or 0), "log-held")
+        reports = Newest(lambda: self._held(epoch or 0))
+        held: grpc.Future[master_pb2.Empty] | None = None  # LogHeld, from the first record
         try:
             for record in stream:
                 silence.heard()
@@ -227,7 +228,9 @@ class ShadowService:
                     epoch = self.term.promised
                 elif epoch is None:
                     epoch = self._accept_term(record.epoch)
-                    self._tell_held(stub, epoch)  # what it held before (a restart)
+                    held = stub.LogHeld.future(iter(reports))
+                    held.add_done_callback(self._held_ended)
+                    reports.ask()  # what it held before (a restart)
                 elif self.term.promised != epoch:
                     break  # promised a newer active meanwhile: what it sends is not taken
                 self.head_seq = max(self.head_seq, record.head_seq)
@@ -255,6 +258,8 @@ class ShadowService:
         finally:
             silence.stop()
             reports.close()
+            if held is not None:
+                held.cancel()
             stream.cancel()
             self._stream = None
             if batch and epoch is not None:
@@ -271,20 +276,20 @@ class ShadowService:
             self.term.promise(epoch)
         return epoch
 
-    def _tell_held(self, stub: master_pb2_grpc.MasterStub, epoch: int) -> None:
-        """Tells the master how far this store holds its log, durably: with --master-replicas
-        above 1 it answers a change only once a majority hold it. Nothing to a master of a
-        term older than the one promised."""
+    def _held(self, epoch: int) -> master_pb2.LogHeldRequest | None:
+        """How far this store holds the log, durably, for the active of term `epoch` (with
+        --master-replicas above 1 it answers a change only once a majority hold it); None
+        once a newer term was promised: nothing goes to an older one."""
         with self.term.lock:
             if self.term.promised != epoch:
-                return
-            request = master_pb2.LogHeldRequest(
+                return None
+            return master_pb2.LogHeldRequest(
                 follower=self.name, seq=self.store.last_seq, epoch=epoch
             )
-        try:
-            stub.LogHeld(request, timeout=self.config.rpc_timeout)
-        except grpc.RpcError as err:  # the stream breaks too if the master is gone
-            log.debug("could not tell the master the log is held to %d: %s", request.seq, err)
+
+    def _held_ended(self, call: grpc.Future[master_pb2.Empty]) -> None:
+        if not call.cancelled() and call.exception() is not None:  # its log stream breaks too
+            log.debug("the LogHeld stream to %s ended: %s", self.master_address, call.exception())
 
     def _replay(self, entries: list[LogEntry], epoch: int) -> None:
         """Writes and applies an active's entries, unless a newer term was promised since its

@@ -109,7 +109,7 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.CheckpointPiece.FromString,
                 _registered_method=True)
-        self.LogHeld = channel.unary_unary(
+        self.LogHeld = channel.stream_unary(
                 '/pygfs.master.Master/LogHeld',
                 request_serializer=protos_dot_master__pb2.LogHeldRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.Empty.FromString,
@@ -258,9 +258,10 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def LogHeld(self, request, context):
-        """A shadow holds the log durably up to `seq`: with --master-replicas above 1 the master
-        answers a mutation only once a majority of the replicas hold its entry.
+    def LogHeld(self, request_iterator, context):
+        """How far a following replica holds the log durably, each message as it holds more, on one
+        stream for as long as it follows: with --master-replicas above 1 the master answers a
+        mutation only once a majority of the replicas hold its entry.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -401,7 +402,7 @@ def add_MasterServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_master__pb2.Empty.FromString,
                     response_serializer=protos_dot_master__pb2.CheckpointPiece.SerializeToString,
             ),
-            'LogHeld': grpc.unary_unary_rpc_method_handler(
+            'LogHeld': grpc.stream_unary_rpc_method_handler(
                     servicer.LogHeld,
                     request_deserializer=protos_dot_master__pb2.LogHeldRequest.FromString,
                     response_serializer=protos_dot_master__pb2.Empty.SerializeToString,
@@ -863,7 +864,7 @@ class Master:
             _registered_method=True)
 
     @staticmethod
-    def LogHeld(request,
+    def LogHeld(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -873,8 +874,8 @@ class Master:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
+        return grpc.experimental.stream_unary(
+            request_iterator,
             target,
             '/pygfs.master.Master/LogHeld',
             protos_dot_master__pb2.LogHeldRequest.SerializeToString,
