@@ -62,6 +62,11 @@ def _name(common_name: str, role: str) -> x509.Name:
     )
 
 
+# Certificates are valid from a day before they are made: a node whose clock runs up to a day
+# behind still takes them (with five minutes, one an hour behind refused every peer's).
+BACKDATED = datetime.timedelta(days=1)
+
+
 def init_ca(directory: Path, days: int = 3650) -> Path:
     """Makes the CA in `directory` (ca.pem, ca.key); refuses to replace one."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -76,7 +81,7 @@ def init_ca(directory: Path, days: int = 3650) -> Path:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_before(now - BACKDATED)
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
@@ -132,7 +137,7 @@ def issue(
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_before(now - BACKDATED)
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(

@@ -3,6 +3,7 @@ claim travel in the certificate and are read back from a peer's."""
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,16 @@ def test_gfs_certs_makes_a_ca_and_issues_identities(tmp_path: Path) -> None:
     assert hostless.stderr.decode().splitlines() == [
         "gfs: a chunkserver certificate needs the host(s) it serves on"
     ]
+
+
+def test_certificates_hold_for_a_node_whose_clock_runs_hours_behind(tmp_path: Path) -> None:
+    """The fault suite's master an hour behind refused every peer's certificate ("not yet
+    valid") when they were valid from five minutes before they were made."""
+    from cryptography import x509
+
+    ca = certs.init_ca(tmp_path)
+    issued = certs.issue(tmp_path, "m0", "master", ["10.0.0.1"])
+    behind = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=23)
+    for pem in (ca, issued.cert):
+        cert = x509.load_pem_x509_certificate(pem.read_bytes())
+        assert cert.not_valid_before_utc < behind < cert.not_valid_after_utc
