@@ -181,10 +181,13 @@ class ChunkStore:
         """`record` for several appends, with one sync."""
         for record_id, _ in landed:
             limits.check_record_id(record_id)
-        with open(self._ids(handle), "a") as f:
-            f.write("".join(f"{offset} {record_id}\n" for record_id, offset in landed))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self._ids(handle), "a") as f:
+                f.write("".join(f"{offset} {record_id}\n" for record_id, offset in landed))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise self._failure(handle, err, "note the appends to") from None
         self.record_ids.setdefault(handle, {}).update(landed)
 
     def _load(self) -> None:

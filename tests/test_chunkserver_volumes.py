@@ -208,3 +208,21 @@ def test_a_copy_made_on_another_disk_is_kept_in_the_replicas_directory(tmp_path:
         assert again.reports() == [(7, 3, 1000)] and again.recorded(7, "rec") == 0
     finally:
         shutil.rmtree(other)
+
+
+def test_a_disk_failing_under_an_append_record_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault suite's EIO under a primary's append met noting the record's id, and the
+    append failed with an unexpected error (a traceback in the server's log)."""
+    paths = dirs(tmp_path, 2)
+    store = ChunkStore(paths, CHUNK, tolerated=1)
+    make(store, range(1, 3))
+
+    def eio(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "fsync", eio)  # the probe too: the whole disk fails
+    with store.lock(1), pytest.raises(errors.Unavailable, match=r"data directory .* failed"):
+        store.record_many(1, [("r1", 0)])
+    assert len(store.volumes.failed_dirs()) == 1
