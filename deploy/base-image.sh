@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Prints the name of a base image for deploy/Dockerfile, making one if it has to.
-#   $GFS_BASE_IMAGE if set; else pygfs-base:bookworm if already built; else python:3.11-slim if
-#   it is present or can be pulled; else a Debian bookworm root built with debootstrap from
-#   Debian's own mirror and imported (no registry needed, about a minute).
+#   $GFS_BASE_IMAGE if set; else pygfs-base:bookworm-HASH if already built; else
+#   python:3.11-slim if it is present or can be pulled; else a Debian bookworm root built with
+#   debootstrap from Debian's own mirror and imported (no registry needed, about a minute).
 # Progress goes to stderr; only the image name goes to stdout.
 set -euo pipefail
 
-LOCAL=pygfs-base:bookworm
-PACKAGES=python3,python3-pip,ca-certificates,iproute2,iptables,procps
+# faketime: the fault suite's faked clocks (libfaketime, preloaded only by its containers).
+PACKAGES=python3,python3-pip,ca-certificates,iproute2,iptables,procps,faketime
+# Tagged by its package list: a base made from an older list is not taken for this one.
+LOCAL=pygfs-base:bookworm-$(echo "$PACKAGES" | sha256sum | cut -c1-8)
 
 if [[ -n "${GFS_BASE_IMAGE:-}" ]]; then
     echo "$GFS_BASE_IMAGE"; exit 0

@@ -2,13 +2,15 @@
 and ZooKeeper, as deployed), with tests/faults/compose.faults.yml over it. docker-compose brings
 it up and down; every fault is made through the Docker SDK (the `docker` package): kills,
 pauses (the freezer), commands run inside a container (iptables partitions and loss, tc
-shaping), network disconnects."""
+shaping), network disconnects; faked clocks and sick disks as for local processes (the same
+preload libraries, through tests/faults/container-entry.sh)."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import os
+import shutil
 import subprocess
 import warnings
 from pathlib import Path
@@ -21,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from client import zookeeper
 from common import transport
 from common.tls import TlsFiles
+from tests.faults import fakeclock, preload
 from tests.faults.cluster import (
     CHUNKSERVER_TIMING,
     CHUNKSERVERS,
@@ -34,6 +37,7 @@ from tests.faults.cluster import (
     FaultCluster,
 )
 from tests.faults.host import Unsupported, run
+from tests.faults.sickdisk import DISKFAULTS, SickDisks
 
 _SUFFIX = {
     COORDINATOR: 5,
@@ -42,6 +46,8 @@ _SUFFIX = {
 }
 _PORT = {COORDINATOR: 2181, **dict.fromkeys(REPLICAS, 9000), **dict.fromkeys(CHUNKSERVERS, 9100)}
 _SERVICE = {COORDINATOR: "zookeeper"}  # the compose service of a node named otherwise
+_DATA_DIRS = ("/data", "/data2")  # a node's data directories in its container, in order
+ENTRY = Path(__file__).with_name("container-entry.sh")
 
 
 def _engine_unanswered() -> str | None:
@@ -100,6 +106,18 @@ class DockerFaults(FaultCluster):
         self.cut_nodes: set[str] = set()  # containers with iptables rules of ours
         self.isolated: set[str] = set()  # disconnected from the network
         self.shaped: dict[str, str] = {}  # node -> its interface with a tbf qdisc
+        # What the containers' entry script reads: each node's clock and disk faults (state),
+        # and the script itself with the preload libraries built here (lib).
+        self.disks = SickDisks(workdir / "faults")
+        self.disks.folder.mkdir(parents=True, exist_ok=True)
+        self.lib = workdir / "faults-lib"
+        self.lib.mkdir(parents=True, exist_ok=True)
+        for source, name in [
+            (preload.build(fakeclock.CLOCKWAIT), "clockwait.so"),
+            (preload.build(DISKFAULTS), "diskfaults.so"),
+            (ENTRY, ENTRY.name),
+        ]:
+            shutil.copy2(source, self.lib / name)
         self.env = self._environment()
         self.engine = docker.from_env(timeout=120)
         tls = workdir / "tls"  # made by the compose file's `certs` service on the first `up`
@@ -117,6 +135,7 @@ class DockerFaults(FaultCluster):
             "GFS_COORDINATOR_TIMEOUT": "3",  # a failover in about 4 s, as local replicas'
             "GFS_RESTART": "no",
             "GFS_FAULT_DATA": str(self.workdir),
+            "GFS_FAULTS_LIB": str(self.lib),
             "GFS_TLS_DIR": str(self.workdir / "tls"),
             "GFS_UID": str(os.getuid()),
             "GFS_GID": str(os.getgid()),
@@ -193,6 +212,23 @@ class DockerFaults(FaultCluster):
             self.wait_until(serving, 60, f"{node} serves again")
         finally:
             channels.close()
+
+    def _set_clock(self, node: str, faketime: str) -> None:
+        (self.disks.folder / f"{node}.clock").write_text(faketime)  # read at its next start
+
+    def _sicken(self, node: str, directory: Path, fault: str) -> None:
+        inside = self._inside(node, directory)
+        if fault:
+            self.disks.strike(node, inside, fault)
+        else:
+            self.disks.mend(node, inside)
+
+    def _inside(self, node: str, path: Path) -> Path:
+        """Where `path`, under one of `node`'s data directories here, is in its container."""
+        for here, there in zip(self.data_dirs(node), _DATA_DIRS, strict=False):
+            if path == here or here in path.parents:
+                return Path(there) / path.relative_to(here)
+        raise ValueError(f"{path} is in no data directory of {node}")
 
     def _signal_pause(self, node: str, pause: bool) -> None:
         container = self._container(node)

@@ -18,7 +18,7 @@ from tests.faults.workloads import Workload
 
 DEAD_AFTER = float(TIMING["dead-after"])
 LEASE = float(TIMING["lease-seconds"])
-LOCAL = ("local",)  # faked clocks and sick disks: local processes only, so far
+LOCAL = ("local",)  # needs a shadow, which the compose cluster has not
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Scenario:
     # A violation this scenario has found and that is not fixed yet: it runs, and its failure
     # is reported as XFAIL with this text (its pass as XPASS) until the bug is fixed.
     known_bug: str = ""
-    # The clusters that can inject it (faked clocks: local processes only, so far).
+    # The clusters that can inject it.
     kinds: tuple[str, ...] = ("local", "docker")
     masters: int = 1  # the cluster's shape: a master and a shadow, or 3 master replicas
 

@@ -12,29 +12,29 @@ from tests.faults.scenarios.base import LEASE, LOCAL, Ctx, scenario
 HOUR = 3600
 
 
-@scenario("write", kinds=LOCAL)
+@scenario("write")
 def master_restarts_an_hour_behind_and_a_primary_dies_during_write(ctx: Ctx) -> None:
     """The leases the master stored end an hour ahead of its clock now: waiting them out
     would stall every chunk whose primary is gone for an hour."""
-    ctx.note("clock", node="master", faketime=f"-{HOUR}")
-    ctx.cluster.skew_clock("master", f"-{HOUR}")
+    ctx.note("clock", node=ctx.master, faketime=f"-{HOUR}")
+    ctx.cluster.skew_clock(ctx.master, f"-{HOUR}")
     ctx.cluster.wait_serving()
     primary, _ = ctx.roles()
     ctx.crash(primary)
     ctx.workload.wait_progress(3, timeout=30)  # on the wrong clock still
 
 
-@scenario("append", kinds=LOCAL)
+@scenario("append")
 def master_restarts_an_hour_ahead_during_append(ctx: Ctx) -> None:
     """Every stored lease looks long over: new primaries are named at once, each under a
     new version, while the old ones may still count theirs."""
-    ctx.note("clock", node="master", faketime=f"+{HOUR}")
-    ctx.cluster.skew_clock("master", f"+{HOUR}")
+    ctx.note("clock", node=ctx.master, faketime=f"+{HOUR}")
+    ctx.cluster.skew_clock(ctx.master, f"+{HOUR}")
     ctx.cluster.wait_serving()
     ctx.workload.wait_progress(3, timeout=30)
 
 
-@scenario("write", "partition", kinds=LOCAL)
+@scenario("write", "partition")
 def slow_primary_cut_off_past_its_lease_during_write(ctx: Ctx) -> None:
     """A primary whose clock runs at half speed believes in its lease twice as long as the
     master does (far past the drift margin), and is cut off from the master past its end."""
@@ -43,12 +43,12 @@ def slow_primary_cut_off_past_its_lease_during_write(ctx: Ctx) -> None:
     ctx.cluster.skew_clock(primary, "+0 x0.5")
     ctx.cluster.wait_serving()
     primary, _ = ctx.roles()
-    ctx.note("partition", a=primary, b="master")
-    ctx.cluster.partition(primary, "master")
+    ctx.note("partition", a=primary, b=ctx.master)
+    ctx.cluster.partition(primary, ctx.master)
     ctx.hold(2.5 * LEASE)
 
 
-@scenario("append", kinds=LOCAL)
+@scenario("append")
 def chunkservers_clocks_fast_and_slow_during_append(ctx: Ctx) -> None:
     """Two servers' clocks at twice the speed, two at 0.9: within and past the margin."""
     order = list(CHUNKSERVERS)

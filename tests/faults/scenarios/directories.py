@@ -4,7 +4,7 @@ full master disk."""
 from __future__ import annotations
 
 from tests.faults.cluster import CHUNKSERVERS
-from tests.faults.scenarios.base import LOCAL, Ctx, scenario
+from tests.faults.scenarios.base import Ctx, scenario
 
 # Each chunkserver has two data directories and tolerates one failed: a failed one is taken out
 # with its replicas (which the master copies elsewhere) and the server serves on from the other;
@@ -73,7 +73,7 @@ def _replica_dir(ctx: Ctx, node: str) -> int:
     return ctx.cluster.data_dirs(node).index(where)
 
 
-@scenario("write", kinds=LOCAL)
+@scenario("write")
 def secondarys_disk_fails_with_eio_during_write(ctx: Ctx) -> None:
     """Under the replica being written: the server takes the disk out at the first EIO (or
     stops, if it is the first, with the push spool), the lease it was a secondary under ends,
@@ -86,7 +86,7 @@ def secondarys_disk_fails_with_eio_during_write(ctx: Ctx) -> None:
     ctx.workload.wait_progress(3, timeout=30)
 
 
-@scenario("append", kinds=LOCAL)
+@scenario("append")
 def primarys_disk_fails_with_eio_during_append(ctx: Ctx) -> None:
     primary, _ = ctx.roles()
     index = _replica_dir(ctx, primary)
@@ -109,7 +109,7 @@ def _reported_slow(ctx: Ctx, node: str) -> None:
     assert all(address in c.slow for c in chunks if address in c.replicas), "read last"
 
 
-@scenario("write", kinds=LOCAL)
+@scenario("write")
 def slow_disk_under_a_secondary_during_write(ctx: Ctx) -> None:
     """Every I/O of the replica takes 200 ms: slow, never wrong, and writes still finish."""
     _, secondaries = ctx.roles()
@@ -121,7 +121,7 @@ def slow_disk_under_a_secondary_during_write(ctx: Ctx) -> None:
     ctx.workload.wait_progress(3, timeout=60)
 
 
-@scenario("read", kinds=LOCAL)
+@scenario("read")
 def slow_disks_on_two_servers_during_read(ctx: Ctx) -> None:
     """Readers take the other replicas first; a chunk whose every replica is slow still reads."""
     for node in ctx.rng.sample(CHUNKSERVERS, 2):
