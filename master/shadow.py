@@ -36,6 +36,7 @@ from protos import chunkserver_pb2, master_pb2
 
 log = logging.getLogger(__name__)
 
+# Entries a record carries at most, and a follower far behind replays at a time.
 REPLAY_BATCH = 2000
 # A followed stream carries a keepalive each second: this long without a record, its sender is
 # gone without closing the connection, and the stream is taken for broken.
