@@ -139,8 +139,8 @@ class Chunkservers:
     report_grace: float = 5.0
     # (handle, address) -> when its removal was ordered: a report taken before the server
     # carried it out must not bring the replica back. Cleared by the first report without it,
-    # or after `dead_after` (the order was lost: the replica counts again, repair sees the
-    # surplus and orders it removed again).
+    # or after `dead_after` (the order was lost: the replica is asked for again, see
+    # `_expire_removals`).
     removing: dict[tuple[int, str], float] = field(default_factory=dict)
     # Removals decided for each server, sent in its next heartbeat reply.
     orders: dict[str, list[Removal]] = field(default_factory=dict)
@@ -302,6 +302,17 @@ class Chunkservers:
             self.forget(handle, address)
             self.recheck(handle, address)
 
+    def _expire_removals(self, now: float) -> None:
+        """Removal orders no report has shown carried out in `dead_after`: the order, or the
+        reply that carried it, was lost. Each replica is asked for again; listed, it is judged
+        anew (garbage is ordered removed again, a current one counts again and repair sees
+        the surplus); gone, the matter is closed. Unasked, no report would list it before the
+        next full one, an hour away."""
+        expired = [k for k, t in self.removing.items() if now - t >= self.dead_after]
+        for handle, address in expired:
+            del self.removing[(handle, address)]
+            self.recheck(handle, address)
+
     def recheck(self, handle: int, address: str) -> None:
         """Asks `address` to list `handle` in its next report, changed or not."""
         if address in self.servers:
@@ -378,7 +389,7 @@ class Chunkservers:
         self.dropped = {h: lost for h, lost in self.dropped.items() if h in state.chunks}
         info.used_bytes, info.free_bytes = beat.used_bytes, beat.free_bytes
 
-        self.removing = {k: t for k, t in self.removing.items() if now - t < self.dead_after}
+        self._expire_removals(now)
         removals: list[Removal] = []
         claims: dict[int, int] = {}
         held: set[int] = set()

@@ -105,11 +105,25 @@ class ReplicaManager:
             )
         for handle, address in behind:
             self.jobs.submit(self._catch_up, handle, address)
+        # The writes first, each of which may fail (a full disk, no majority): the removals
+        # taken from the orders below must reach the server whatever becomes of them, or the
+        # master would believe them sent and the replicas would stay until a full report.
         if outcome.claims:
-            adopted = self.chunks.adopt(beat.address, outcome.claims)
-            with meta.core:  # judged again: the chunk changed meanwhile
+            adopted: list[int] = []
+            try:
+                adopted = self.chunks.adopt(beat.address, outcome.claims)
+            except errors.GfsError as err:
+                log.warning("higher versions reported by %s not adopted: %s", beat.address, err)
+            with meta.core:  # judged again: the chunk changed meanwhile, or the write failed
                 for handle in set(outcome.claims) - set(adopted):
                     meta.servers.recheck(handle, beat.address)
+        extended: list[tuple[int, bytes]] = []
+        try:
+            extended = self.chunks.extend_leases(beat.address, beat.extend)
+        except errors.GfsError as err:  # they run out; the primary asks again
+            log.warning(
+                "leases of %d chunks on %s not extended: %s", len(beat.extend), beat.address, err
+            )
         removals, recheck = outcome.removals, outcome.recheck
         with meta.core:
             holding_back = self.safe_mode.active
@@ -122,7 +136,6 @@ class ReplicaManager:
         if holding_back and removals:
             log.info("safe mode: not removing %d replicas on %s yet", len(removals), beat.address)
             removals = []
-        extended = self.chunks.extend_leases(beat.address, beat.extend)
         return BeatAnswer(removals, extended, recheck)
 
     def _catch_up(self, handle: int, address: str) -> None:

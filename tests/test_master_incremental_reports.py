@@ -108,6 +108,23 @@ def test_a_deleted_chunks_replicas_are_ordered_removed_where_they_are_listed() -
     assert cs.servers["a:1"].handles == set() and cs.locations == {}
 
 
+def test_a_removal_order_lost_on_its_way_is_given_again() -> None:
+    """The reply that carried an order can be lost (its server killed or paused while it came;
+    a soak left a deleted chunk's replica behind so): no report shows the replica gone in
+    `dead_after`, so it is asked for again and, still there, ordered removed again."""
+    state, cs = two_chunks(), Chunkservers(dead_after=3.0)
+    full(cs, state, "a:1", [Report(1, 1, 10), Report(2, 1, 10)], now=0.0)
+    state.apply(namespace.delete(state, "/f", recursive=False))
+    for handle in (1, 2):
+        cs.chunk_deleted(handle)
+    assert cs.send_orders("a:1", now=0.5) == [Removal(1, ANY_VERSION), Removal(2, ANY_VERSION)]
+    assert delta(cs, state, "a:1", now=1.0, gone=(2,)).recheck == [], "2 went; 1's order lost"
+    assert delta(cs, state, "a:1", now=3.4).recheck == [], "not yet overdue"
+    assert delta(cs, state, "a:1", now=3.6).recheck == [1]
+    again = delta(cs, state, "a:1", now=3.7, reports=[Report(1, 1, 10)])
+    assert again.removals == [Removal(1, ANY_VERSION)] and again.recheck == []
+
+
 def test_a_verdict_put_off_is_asked_for_again_until_it_is_made() -> None:
     """A replica being made (busy), one whose removal was ordered and not yet carried out,
     and one gone by a report that may predate its acknowledgement: each is judged by a later

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from common import errors
 from master import leases, replication
+from master import store as store_module
 from master.chunkservers import Heartbeat, Report
 from master.service import MasterService
 from master.state import Chunk, PutChunk
@@ -436,3 +438,37 @@ def test_only_a_never_leased_new_chunk_created_cleanly_skips_the_bump() -> None:
         Chunk(1, version=2, floor=1, lease_holder="a:1", lease_expiry=5.0),
     ):
         assert not leases.first_grant_needs_no_bump(old, both, [], clean), old
+
+
+def test_removals_taken_by_a_heartbeat_reach_the_server_when_its_extension_cannot_be_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A soak left a deleted chunk's replica behind: a heartbeat took the server's removal
+    orders, then failed on the master's full disk logging a lease extension, and the orders
+    went down with the reply while the master believed them sent (nothing lists an unchanged
+    replica again until a full report). The extension is now not made, and the removals go."""
+    clock = [1000.0]
+    store = Store(tmp_path / "m.db")
+    fake = FakeCluster(store)
+    service = MasterService(config(tmp_path), store, clock=lambda: clock[0], channels=fake)  # type: ignore[arg-type]
+    for address in ("a:1", "b:1", "c:1"):  # three servers: every chunk is on each
+        service.heartbeat(Heartbeat(address, "r", 0, 10**12))
+    service.create("/doomed")
+    service.create("/kept")
+    doomed = service.get_chunk("/doomed", 0, for_write=True)
+    kept = service.get_chunk("/kept", 0, for_write=True)
+    service.delete("/doomed", recursive=False, skip_trash=True)
+
+    def full(mutation: object) -> int:
+        raise store_module._refusal(sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(store, "commit", full)
+    clock[0] += LEASE / 2
+    asks = [(kept.handle, kept.version)]
+    beat = Heartbeat(kept.primary, "r", 0, 10**12, extend=asks, incremental=True)
+    answer = service.heartbeat(beat)
+    assert [r.handle for r in answer.removals] == [doomed.handle]
+    assert answer.extended == []
+    monkeypatch.undo()  # the disk has room again: the primary's next ask is granted
+    answer = service.heartbeat(beat)
+    assert answer.removals == [] and [h for h, _ in answer.extended] == [kept.handle]
