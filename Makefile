@@ -3,7 +3,7 @@
 .PHONY: test check lint protos bench
 
 test: lint
-	python -m pytest
+	python -m pytest --durations=30
 
 check: lint
 	python -m pytest -m "not cluster and not slow and not faults"
