@@ -108,8 +108,9 @@ class DockerFaults(FaultCluster):
         self.shaped: dict[str, str] = {}  # node -> its interface with a tbf qdisc
         # What the containers' entry script reads: each node's clock and disk faults (state),
         # and the script itself with the preload libraries built here (lib).
-        self.disks = SickDisks(workdir / "faults")
-        self.disks.folder.mkdir(parents=True, exist_ok=True)
+        self.state = workdir / "faults"
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.disks = SickDisks(self.state)
         self.lib = workdir / "faults-lib"
         self.lib.mkdir(parents=True, exist_ok=True)
         for source, name in [
@@ -214,7 +215,7 @@ class DockerFaults(FaultCluster):
             channels.close()
 
     def _set_clock(self, node: str, faketime: str) -> None:
-        (self.disks.folder / f"{node}.clock").write_text(faketime)  # read at its next start
+        (self.state / f"{node}.clock").write_text(faketime)  # read at its next start
 
     def _sicken(self, node: str, directory: Path, fault: str) -> None:
         inside = self._inside(node, directory)
