@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_MESSAGE = 16 * 1024 * 1024
+KEEPALIVE_MS = 2000
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
@@ -39,6 +40,23 @@ CHANNEL_OPTIONS = [
     # same address share one connection (TLS ones each have their own), so two clients of one
     # process were one client to a server's per-client shares.
     ("grpc.use_local_subchannel_pool", 1),
+    # Servers take their clients' keepalive pings (below) as often as they come, with or
+    # without data flowing, and never count them as abuse.
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", KEEPALIVE_MS // 2),
+    ("grpc.http2.max_ping_strikes", 0),
+]
+# Channels to a master: a replica that stops answering without closing its connection (a
+# killed container, a machine gone, a frozen process) fails the calls waiting on it after
+# about KEEPALIVE_MS x 2, not at their deadlines (a client's is 30 s), so they go on to the
+# next replica: the connection is pinged after KEEPALIVE_MS without a frame from the peer and
+# dropped if no answer comes within as long. Not on channels to chunkservers: a ping queued
+# behind megabytes of a push on a slow link would be taken for a dead peer.
+MASTER_CHANNEL_OPTIONS = [
+    *CHANNEL_OPTIONS,
+    ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+    ("grpc.keepalive_timeout_ms", KEEPALIVE_MS),
+    ("grpc.http2.ping_timeout_ms", KEEPALIVE_MS),  # what gRPC 1.85 waits for the answer by
+    ("grpc.http2.max_pings_without_data", 0),
 ]
 
 
@@ -60,13 +78,14 @@ class Channels:
         with self._lock:
             return self._channel(address, plain)
 
-    def _channel(self, address: str, plain: bool) -> grpc.Channel:
+    def _channel(self, address: str, plain: bool, master: bool = False) -> grpc.Channel:
         channel = self._channels.get((address, plain))
         if channel is None:
+            options = MASTER_CHANNEL_OPTIONS if master else CHANNEL_OPTIONS
             if self._credentials is None or plain:
-                channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+                channel = grpc.insecure_channel(address, options=options)
             else:
-                channel = grpc.secure_channel(address, self._credentials, options=CHANNEL_OPTIONS)
+                channel = grpc.secure_channel(address, self._credentials, options=options)
             self._channels[(address, plain)] = channel
         return channel
 
@@ -74,7 +93,7 @@ class Channels:
         with self._lock:
             stub = self._masters.get(address)
             if stub is None:
-                stub = master_pb2_grpc.MasterStub(self._channel(address, False))  # type: ignore[no-untyped-call]
+                stub = master_pb2_grpc.MasterStub(self._channel(address, False, master=True))  # type: ignore[no-untyped-call]
                 self._masters[address] = stub
             return stub
 

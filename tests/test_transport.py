@@ -5,6 +5,10 @@ shared one, and an unexpected exception is INTERNAL, never a crash."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -106,3 +110,56 @@ def test_a_server_that_cannot_be_reached_is_unavailable_in_one_line() -> None:
         )
     assert "\n" not in str(caught.value)
     channel.close()
+
+
+SILENT_PEER = """
+import sys, time
+from concurrent import futures
+import grpc
+from common import transport
+from protos import master_pb2
+server = grpc.server(futures.ThreadPoolExecutor(2), options=transport.CHANNEL_OPTIONS)
+handler = grpc.unary_unary_rpc_method_handler(
+    lambda request, context: master_pb2.Empty(),
+    request_deserializer=master_pb2.StatRequest.FromString,
+    response_serializer=master_pb2.Empty.SerializeToString,
+)
+server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.T", {"Call": handler}),))
+print(server.add_insecure_port("127.0.0.1:0"), flush=True)
+server.start()
+time.sleep(300)
+"""
+
+
+def test_a_master_that_falls_silent_fails_the_calls_on_it_long_before_their_deadline() -> None:
+    """A killed container or a machine gone closes no connection: a call on it used to wait
+    out its whole deadline (a client's is 30 s) before the client tried another replica. The
+    keepalive pings of a channel to a master find the silence (a stopped process here) and
+    fail the call as Unavailable, and the connection is made again once the peer answers."""
+    peer = subprocess.Popen(
+        [sys.executable, "-c", SILENT_PEER], stdout=subprocess.PIPE, cwd=os.getcwd()
+    )
+    channel: grpc.Channel | None = None
+    try:
+        assert peer.stdout is not None
+        address = f"127.0.0.1:{int(peer.stdout.readline())}"
+        channel = grpc.insecure_channel(address, options=transport.MASTER_CHANNEL_OPTIONS)
+        method = channel.unary_unary(
+            "/t.T/Call",
+            request_serializer=master_pb2.StatRequest.SerializeToString,
+            response_deserializer=master_pb2.Empty.FromString,
+        )
+        request = master_pb2.StatRequest(path="x")
+        transport.call(method, request, target=address, timeout=10)  # connected
+        peer.send_signal(signal.SIGSTOP)
+        with pytest.raises(errors.Unavailable, match="ping timeout"):
+            transport.call(method, request, target=address, timeout=120)
+        peer.send_signal(signal.SIGCONT)
+        transport.call(method, request, target=address, timeout=10)
+    finally:
+        if channel is not None:
+            channel.close()
+        peer.kill()
+        peer.wait()
+        if peer.stdout is not None:
+            peer.stdout.close()
