@@ -405,9 +405,11 @@ def test_a_client_reads_in_clear_where_offered_and_over_tls_when_asked_or_cut_of
     opened: list[tuple[str, bool]] = []
     channel = transport.Channels._channel
 
-    def spy(self: transport.Channels, address: str, plain: bool) -> grpc.Channel:
+    def spy(
+        self: transport.Channels, address: str, plain: bool, master: bool = False
+    ) -> grpc.Channel:
         opened.append((address, plain))
-        return channel(self, address, plain)
+        return channel(self, address, plain, master)
 
     monkeypatch.setattr(transport.Channels, "_channel", spy)
     chunk = _reference_chunk(cluster)
