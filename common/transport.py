@@ -68,7 +68,7 @@ class Channels:
 
     def __init__(self, tls: TlsFiles | None = None) -> None:
         self._lock = threading.Lock()
-        self._channels: dict[tuple[str, bool], grpc.Channel] = {}
+        self._channels: dict[tuple[str, bool, bool], grpc.Channel] = {}
         self._masters: dict[str, master_pb2_grpc.MasterStub] = {}
         self._chunkservers: dict[tuple[str, bool], chunkserver_pb2_grpc.ChunkServerStub] = {}
         self._credentials = tls.channel_credentials() if tls is not None else None
@@ -79,14 +79,16 @@ class Channels:
             return self._channel(address, plain)
 
     def _channel(self, address: str, plain: bool, master: bool = False) -> grpc.Channel:
-        channel = self._channels.get((address, plain))
+        # Keyed by its options too: a channel opened by `get` (a health check) and then asked
+        # for by `master` must not be a master's channel without the keepalive pings.
+        channel = self._channels.get((address, plain, master))
         if channel is None:
             options = MASTER_CHANNEL_OPTIONS if master else CHANNEL_OPTIONS
             if self._credentials is None or plain:
                 channel = grpc.insecure_channel(address, options=options)
             else:
                 channel = grpc.secure_channel(address, self._credentials, options=options)
-            self._channels[(address, plain)] = channel
+            self._channels[(address, plain, master)] = channel
         return channel
 
     def master(self, address: str) -> master_pb2_grpc.MasterStub:
