@@ -93,7 +93,8 @@ class Heartbeater(Background):
         if reply.interval_seconds > 0:
             self.interval = reply.interval_seconds
         if self.keys is not None and reply.keys:
-            self.keys.replace([Key(k.id, k.secret, k.until) for k in reply.keys])
+            keys = [Key(k.id, k.secret, k.until) for k in reply.keys]
+            self.keys.replace(keys, reply.keys_time, time.monotonic())
         if reply.extended:
             tokens = dict(zip(reply.extended, reply.extended_tokens, strict=False))
             self.leases.extended(tokens, extend, lease_end(sent_at, reply.lease_seconds))

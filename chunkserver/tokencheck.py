@@ -12,7 +12,7 @@ from common.tokens import LEAD, READ, WRITE, KeyRing, Token, read_claim
 
 class TokenCheck:
     def __init__(self) -> None:
-        self.keys = KeyRing()  # the master's, from its heartbeat replies
+        self.keys = KeyRing()  # the master's, and its clock, from its heartbeat replies
 
     def data(
         self, who: Identity | None, blob: bytes, op: str, handle: int, version: int | None
@@ -23,7 +23,7 @@ class TokenCheck:
         replicas the master ordered copied without one."""
         if who is None or (who.role == "chunkserver" and op == READ):
             return None
-        token = Token.verify(blob, self.keys, time.time())
+        token = Token.verify(blob, self.keys, self._master_time())
         token.allows(op, handle, version)
         if who.role != "chunkserver" and token.user != who.name:
             raise errors.PermissionDenied(f"the chunk access token is {token.user!r}'s")
@@ -35,8 +35,11 @@ class TokenCheck:
         """A read on the plain read port, where nobody is identified: the token is shown
         without its signature, and `proof` shows the caller holds it (tokens.verify_proof)."""
         claim = read_claim(handle, version, offset, length)
-        token = Token.verify_proof(payload, proof, claim, self.keys, time.time())
+        token = Token.verify_proof(payload, proof, claim, self.keys, self._master_time())
         token.allows(READ, handle, version)
+
+    def _master_time(self) -> float:
+        return self.keys.master_time(time.monotonic())
 
     def push(self, who: Identity | None, blob: bytes, handle: int, chain: list[str]) -> str:
         """A push's first piece: a write token for the chunk, and a chain of its replicas.
@@ -53,7 +56,7 @@ class TokenCheck:
         token the master gave it, orders them."""
         if who is None:
             return
-        lease = Token.verify(blob, self.keys, time.time())
+        lease = Token.verify(blob, self.keys, self._master_time())
         lease.allows(LEAD, handle, version)
         if not who.may_claim(lease.user):
             raise errors.PermissionDenied(

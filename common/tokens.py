@@ -36,11 +36,18 @@ class Key:
 
 @dataclass
 class KeyRing:
-    """The master's keys (it signs with the newest) or a chunkserver's copy of them.
-    Invariant: a token verifies only under a key in the ring, before that key's end."""
+    """The master's keys (it signs with the newest) or a chunkserver's or shadow's copy of them.
+    Invariant: a token verifies only under a key in the ring, before that key's end.
+
+    Every end, a key's or a token's, is a time of the master's clock. A copy judges them by that
+    clock too, not its own: the master's time when it sent the keys plus what the copy's
+    steady clock has counted since (`master_time`). So neither a master restarted with its
+    clock an hour behind nor a chunkserver set wrong expires every token, or keeps one alive
+    past its lifetime; a copy errs by what the keys took to arrive."""
 
     keys: dict[int, Key] = field(default_factory=dict)
     next_id: int = 1
+    offset: float = 0.0  # a copy's: the master's clock minus its own, when the keys came
 
     def signing(self, now: float, rotate: float, lifetime: float) -> Key:
         """The key to sign with now; a new one every `rotate` seconds, each verifying for
@@ -53,9 +60,15 @@ class KeyRing:
         self.keys = {i: k for i, k in self.keys.items() if k.until > now}
         return newest
 
-    def replace(self, keys: list[Key]) -> None:
-        """A chunkserver takes the master's keys as they are (a restarted master's are new)."""
+    def replace(self, keys: list[Key], master_now: float, now: float) -> None:
+        """A copy takes the master's keys as they are (a restarted master's are new), sent
+        when the master's clock read `master_now`; `now` is the copy's steady clock."""
         self.keys = {k.id: k for k in keys}
+        self.offset = master_now - now
+
+    def master_time(self, now: float) -> float:
+        """The master's clock when the copy's steady clock reads `now`."""
+        return now + self.offset
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,20 @@ class TokenIssuer:
         self._issued: dict[tuple[str, int, int, str, tuple[str, ...]], tuple[bytes, float, Key]]
         self._issued = {}
 
-    def learn(self, keys: list[Key]) -> None:
+    def learn(self, keys: list[Key], master_now: float) -> None:
+        """A shadow's: the master's keys, sent when its clock read `master_now`."""
         with self._lock:
-            self._ring.replace(keys)
+            self._ring.replace(keys, master_now, self.clock())
+
+    def now(self) -> float:
+        """The clock token ends are times of: the master's (a shadow's estimate of it)."""
+        if self.makes_keys:
+            return self.clock()
+        with self._lock:
+            return self._ring.master_time(self.clock())
 
     def _key(self) -> Key:
-        now = self.clock()
+        now = self.now()
         with self._lock:
             if self.makes_keys:
                 return self._ring.signing(
@@ -66,7 +74,7 @@ class TokenIssuer:
     def issue(self, user: str, handle: int, version: int, ops: str, replicas: list[str]) -> bytes:
         """What `user` may do (`ops`) to the chunk at `version`, through `replicas`."""
         asked = (user, handle, version, ops, tuple(replicas))
-        now = self.clock()
+        now = self.now()
         lifetime = self.config.token_lifetime
         with self._lock:
             known = self._issued.get(asked)

@@ -44,11 +44,13 @@ def _entry(node: Node, default_replication: int) -> master_pb2.Entry:
     )
 
 
-def _keys(tokens: TokenIssuer | None) -> list[master_pb2.TokenKey]:
-    """The token keys in use, for a chunkserver or a shadow (none from an insecure master)."""
+def _keys(tokens: TokenIssuer | None) -> dict[str, Any]:
+    """The token keys in use and the master's clock, for a chunkserver or a shadow (fields of
+    a heartbeat reply or a log record; none from an insecure master)."""
     if tokens is None:
-        return []
-    return [master_pb2.TokenKey(id=k.id, secret=k.secret, until=k.until) for k in tokens.in_use()]
+        return {}
+    keys = [master_pb2.TokenKey(id=k.id, secret=k.secret, until=k.until) for k in tokens.in_use()]
+    return {"keys": keys, "keys_time": tokens.now()}
 
 
 RECORD_BYTES = 4 * 1024 * 1024  # the entries of one log record, well under a message's limit
@@ -339,7 +341,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             full_report=answer.full_report,
             recheck=answer.recheck,
             lease_seconds=self.service.config.lease_seconds,
-            keys=_keys(master.tokens),
+            **_keys(master.tokens),
             epoch=master.epoch,
         )
 
@@ -470,20 +472,20 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             ):
                 head = self.service.store.last_seq
                 # A shadow's token keys: with the first record, then with every keepalive.
-                keys = _keys(tokens) if first or not page else []
+                keys = _keys(tokens) if first or not page else {}
                 first = False
                 if not page:
-                    yield master_pb2.LogRecord(seq=0, head_seq=head, keys=keys, epoch=epoch)
+                    yield master_pb2.LogRecord(seq=0, head_seq=head, epoch=epoch, **keys)
                 elif request.batch > 0:
                     for group in _groups(page, request.batch):
                         entries = [master_pb2.LogEntry(**_fields(e)) for e in group]
                         yield master_pb2.LogRecord(
-                            head_seq=head, keys=keys, entries=entries, epoch=epoch
+                            head_seq=head, entries=entries, epoch=epoch, **keys
                         )
-                        keys = []
+                        keys = {}
                 else:
                     for entry in page:
                         yield master_pb2.LogRecord(
-                            **_fields(entry), head_seq=head, keys=keys, epoch=epoch
+                            **_fields(entry), head_seq=head, epoch=epoch, **keys
                         )
-                        keys = []
+                        keys = {}

@@ -236,7 +236,8 @@ class ShadowService:
                     break  # promised a newer active meanwhile: what it sends is not taken
                 self.head_seq = max(self.head_seq, record.head_seq)
                 if record.keys and self.tokens is not None:
-                    self.tokens.learn([Key(k.id, k.secret, k.until) for k in record.keys])
+                    keys = [Key(k.id, k.secret, k.until) for k in record.keys]
+                    self.tokens.learn(keys, record.keys_time)
                 entries = entries_of(record)
                 batch += entries
                 # Far behind, entries are replayed REPLAY_BATCH at a time; within a batch of

@@ -263,7 +263,7 @@ class Removal(_message.Message):
     def __init__(self, handle: _Optional[int] = ..., max_version: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys", "extended_tokens", "full_report", "recheck", "epoch")
+    __slots__ = ("delete", "interval_seconds", "extended", "lease_seconds", "keys", "extended_tokens", "full_report", "recheck", "epoch", "keys_time")
     DELETE_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EXTENDED_FIELD_NUMBER: _ClassVar[int]
@@ -273,6 +273,7 @@ class HeartbeatResponse(_message.Message):
     FULL_REPORT_FIELD_NUMBER: _ClassVar[int]
     RECHECK_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    KEYS_TIME_FIELD_NUMBER: _ClassVar[int]
     delete: _containers.RepeatedCompositeFieldContainer[Removal]
     interval_seconds: float
     extended: _containers.RepeatedScalarFieldContainer[int]
@@ -282,7 +283,8 @@ class HeartbeatResponse(_message.Message):
     full_report: bool
     recheck: _containers.RepeatedScalarFieldContainer[int]
     epoch: int
-    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., extended_tokens: _Optional[_Iterable[bytes]] = ..., full_report: _Optional[bool] = ..., recheck: _Optional[_Iterable[int]] = ..., epoch: _Optional[int] = ...) -> None: ...
+    keys_time: float
+    def __init__(self, delete: _Optional[_Iterable[_Union[Removal, _Mapping]]] = ..., interval_seconds: _Optional[float] = ..., extended: _Optional[_Iterable[int]] = ..., lease_seconds: _Optional[float] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., extended_tokens: _Optional[_Iterable[bytes]] = ..., full_report: _Optional[bool] = ..., recheck: _Optional[_Iterable[int]] = ..., epoch: _Optional[int] = ..., keys_time: _Optional[float] = ...) -> None: ...
 
 class TokenKey(_message.Message):
     __slots__ = ("id", "secret", "until")
@@ -399,7 +401,7 @@ class StreamLogRequest(_message.Message):
     def __init__(self, since: _Optional[int] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ..., follower: _Optional[str] = ..., batch: _Optional[int] = ..., epoch: _Optional[int] = ..., since_digest: _Optional[str] = ...) -> None: ...
 
 class LogRecord(_message.Message):
-    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq", "keys", "entries", "epoch")
+    __slots__ = ("seq", "ts", "op", "args_json", "changes_json", "head_seq", "keys", "entries", "epoch", "keys_time")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
@@ -409,6 +411,7 @@ class LogRecord(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    KEYS_TIME_FIELD_NUMBER: _ClassVar[int]
     seq: int
     ts: float
     op: str
@@ -418,7 +421,8 @@ class LogRecord(_message.Message):
     keys: _containers.RepeatedCompositeFieldContainer[TokenKey]
     entries: _containers.RepeatedCompositeFieldContainer[LogEntry]
     epoch: int
-    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., entries: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ..., epoch: _Optional[int] = ...) -> None: ...
+    keys_time: float
+    def __init__(self, seq: _Optional[int] = ..., ts: _Optional[float] = ..., op: _Optional[str] = ..., args_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., head_seq: _Optional[int] = ..., keys: _Optional[_Iterable[_Union[TokenKey, _Mapping]]] = ..., entries: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ..., epoch: _Optional[int] = ..., keys_time: _Optional[float] = ...) -> None: ...
 
 class LogEntry(_message.Message):
     __slots__ = ("seq", "ts", "op", "args_json", "changes_json")

@@ -25,7 +25,7 @@ def signed(ring: KeyRing, now: float, **fields: object) -> bytes:
 def test_a_token_verifies_under_its_key_and_says_what_it_allows() -> None:
     master, chunkserver = KeyRing(), KeyRing()
     blob = signed(master, 0.0, replicas=("a:1", "b:1"))
-    chunkserver.replace(list(master.keys.values()))
+    chunkserver.replace(list(master.keys.values()), 0.0, 0.0)
     token = Token.verify(blob, chunkserver, now=10.0)
     assert (token.user, token.replicas) == ("alice", ("a:1", "b:1"))
     token.allows(READ, 7, 3)
@@ -108,7 +108,7 @@ def test_the_master_hands_a_token_out_again_while_it_has_half_its_life_left(
     clock[0] += LIFETIME / 2 + 1
     renewed = issuer.issue("alice", 7, 3, READ, ["a:1", "b:1"])
     ring = KeyRing()
-    ring.replace(issuer.in_use())
+    ring.replace(issuer.in_use(), clock[0], clock[0])
     assert Token.verify(renewed, ring, clock[0]).until == clock[0] + LIFETIME
     assert Token.verify(first, ring, clock[0]).until == 1000.0 + LIFETIME
 
@@ -120,12 +120,33 @@ def test_a_shadow_signs_anew_once_the_masters_keys_are_new(tmp_path: Path) -> No
     master.signing(0.0, ROTATE, LIFETIME)
     config = MasterConfig(data_dir=tmp_path, token_lifetime=LIFETIME, token_key_rotate=ROTATE)
     shadow = TokenIssuer(config, lambda: 10.0, makes_keys=False)
-    shadow.learn(list(master.keys.values()))
+    shadow.learn(list(master.keys.values()), 10.0)
     before = shadow.issue("alice", 7, 3, READ, ["a:1"])
     assert shadow.issue("alice", 7, 3, READ, ["a:1"]) == before
     restarted = KeyRing()
     restarted.signing(5.0, ROTATE, LIFETIME)
-    shadow.learn(list(restarted.keys.values()))
+    shadow.learn(list(restarted.keys.values()), 10.0)
     after = shadow.issue("alice", 7, 3, READ, ["a:1"])
     assert after != before
     Token.verify(after, restarted, 10.0)
+
+
+def test_a_copy_judges_token_ends_by_the_masters_clock_not_its_own(tmp_path: Path) -> None:
+    """Token and key ends are times of the master's clock. A chunkserver's copy of the keys,
+    and a shadow signing with them, count from the master's time that came with the keys, so
+    a token lives its lifetime however far apart the clocks are (an hour here, either way)."""
+    for master_now, copy_now in ((1000.0, 1000.0 + 3600), (1000.0 + 3600, 1000.0)):
+        master = KeyRing()
+        blob = signed(master, master_now)  # ends at master_now + 600
+        chunkserver = KeyRing()
+        chunkserver.replace(list(master.keys.values()), master_now, copy_now)
+        assert chunkserver.master_time(copy_now + 10) == master_now + 10
+        Token.verify(blob, chunkserver, chunkserver.master_time(copy_now + 600))
+        with pytest.raises(errors.PermissionDenied, match="expired"):
+            Token.verify(blob, chunkserver, chunkserver.master_time(copy_now + 600 + 31))
+
+        config = MasterConfig(data_dir=tmp_path, token_lifetime=LIFETIME, token_key_rotate=ROTATE)
+        shadow = TokenIssuer(config, lambda copy_now=copy_now: copy_now, makes_keys=False)
+        shadow.learn(list(master.keys.values()), master_now)
+        token = Token.verify(shadow.issue("alice", 7, 3, READ, ["a:1"]), chunkserver, master_now)
+        assert token.until == master_now + LIFETIME
