@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from chunkserver import metafile
+from chunkserver import metafile, replicafiles
 from chunkserver.changes import Changes
 from chunkserver.checksum import BLOCK, block_crcs, crc
 from chunkserver.metafile import ReplicaMeta, Slots
@@ -40,24 +40,6 @@ class CorruptReplica(errors.DataLoss):
     def __init__(self, handle: int, detail: str) -> None:
         super().__init__(f"replica of chunk {handle} is corrupt: {detail}")
         self.handle = handle
-
-
-def _read_ids(path: Path) -> dict[str, int]:
-    """A replica's append ids and their offsets, one "OFFSET ID" line each. A last line cut
-    short by a crash is no record (its append was never acknowledged); anything else that is
-    not such a line raises ValueError."""
-    try:
-        lines = path.read_bytes().split(b"\n")
-    except FileNotFoundError:
-        return {}
-    ids: dict[str, int] = {}
-    for line in lines[:-1]:  # the last piece: empty, or a line a crash cut short
-        offset, _, record_id = line.decode("utf-8").partition(" ")
-        if not offset.isdigit():
-            raise ValueError(f"not an offset: {offset[:20]!r}")
-        if record_id:
-            ids[limits.check_record_id(record_id)] = int(offset)
-    return ids
 
 
 class ChunkStore:
@@ -179,13 +161,8 @@ class ChunkStore:
 
     def record_many(self, handle: int, landed: Sequence[tuple[str, int]]) -> None:
         """`record` for several appends, with one sync."""
-        for record_id, _ in landed:
-            limits.check_record_id(record_id)
         try:
-            with open(self._ids(handle), "a") as f:
-                f.write("".join(f"{offset} {record_id}\n" for record_id, offset in landed))
-                f.flush()
-                os.fsync(f.fileno())
+            replicafiles.add_ids(self._ids(handle), landed)
         except OSError as err:
             raise self._failure(handle, err, "note the appends to") from None
         self.record_ids.setdefault(handle, {}).update(landed)
@@ -205,41 +182,17 @@ class ChunkStore:
             raise errors.FailedPrecondition(f"cannot start: {self.volumes.gave_up}")
 
     def _load_volume(self, volume: Volume) -> None:
-        directory = volume.path
-        for tmp in directory.glob("*.tmp"):
-            tmp.unlink()
-        for meta_path in directory.glob("*.meta"):
-            handle = int(meta_path.stem)
-            try:
-                meta, slots = metafile.load(meta_path)
-            except ValueError as err:
-                log.warning("replica of chunk %d unreadable (%s); ignoring it", handle, err)
+        for found in replicafiles.scan(volume.path):
+            handle = found.handle
+            if not self._keep_newer(handle, found.meta, volume):
                 continue
-            if not self._keep_newer(handle, meta, volume):
-                continue
-            self._slots[handle] = slots
-            self._set_meta(handle, meta)
-            try:
-                ids = _read_ids(self._ids(handle))
-                if ids:
-                    self.record_ids[handle] = ids
-            except (ValueError, errors.InvalidArgument) as err:
-                log.warning("replica of chunk %d has a damaged id file (%s): corrupt", handle, err)
+            self._slots[handle] = found.slots
+            self._set_meta(handle, found.meta)
+            if found.ids:
+                self.record_ids[handle] = found.ids
+            if found.corrupt:
                 self.corrupt.add(handle)
-            data = self._data(handle)
-            if not data.exists() or data.stat().st_size < meta.length:
-                log.warning("replica of chunk %d is shorter than its metadata says", handle)
-                self.corrupt.add(handle)
-        # Data with no metadata is a replica whose creation or first copy a crash cut short
-        # (the metadata is written last): never acknowledged, and never reported, so nobody
-        # else would ever remove it.
-        for data in directory.glob("*.chunk"):
-            handle = int(data.stem)
-            if not (directory / f"{handle}.meta").exists():
-                log.warning("removing chunk %d's data: a crash left it without metadata", handle)
-                data.unlink()
-                (directory / f"{handle}.ids").unlink(missing_ok=True)
-        log.info("loaded %d replicas from %s", volume.replicas, directory)
+        log.info("loaded %d replicas from %s", volume.replicas, volume.path)
 
     def _keep_newer(self, handle: int, meta: ReplicaMeta, volume: Volume) -> bool:
         """Settles a loaded replica in `volume`, unless another directory holds a newer one of
@@ -505,12 +458,7 @@ class ChunkStore:
         with self.lock(handle):
             self.volumes.settle(handle)
             try:
-                tmp = self._dir(handle) / f"{handle}.ids.tmp"
-                with open(tmp, "w") as f:
-                    f.writelines(f"{offset} {rid}\n" for rid, offset in record_ids.items())
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self._ids(handle))
+                replicafiles.replace_ids(self._ids(handle), record_ids)
                 self.record_ids[handle] = dict(record_ids)
                 self._place(handle, version, source, length, crcs)
             except (OSError, errors.GfsError) as err:
