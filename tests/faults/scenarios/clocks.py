@@ -34,6 +34,20 @@ def master_restarts_an_hour_ahead_during_append(ctx: Ctx) -> None:
     ctx.workload.wait_progress(3, timeout=30)
 
 
+@scenario("write")
+def secondary_restarts_an_hour_ahead_during_write(ctx: Ctx) -> None:
+    """By its own clock every token the master signs ended an hour ago (a secure cluster's):
+    it judges them by the master's clock, which comes with the keys, so writes go on through
+    it instead of failing at it until someone sets its clock."""
+    _, secondaries = ctx.roles()
+    node = ctx.rng.choice(secondaries)
+    ctx.note("clock", node=node, faketime=f"+{HOUR}")
+    ctx.cluster.skew_clock(node, f"+{HOUR}")
+    ctx.cluster.wait_serving()
+    ctx.workload.wait_progress(5, timeout=30)
+    ctx.hold(LEASE)
+
+
 @scenario("write", "partition")
 def slow_primary_cut_off_past_its_lease_during_write(ctx: Ctx) -> None:
     """A primary whose clock runs at half speed believes in its lease twice as long as the
