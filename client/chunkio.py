@@ -247,6 +247,7 @@ class ChunkIO:
         chunk), it is asked again for a few seconds."""
         pos, end = offset, offset + length
         failures: list[str] = []
+        refused = False  # every replica of the last round refused the caller's token
         give_up, delay = time.monotonic() + min(self.timeout, UNLISTED_WAIT), 0.05
         for attempt in itertools.count():
             if attempt > 1:
@@ -257,6 +258,7 @@ class ChunkIO:
             if attempt > 0:
                 self.cache.forget(path, info.index)
                 info = self.locate(path, info.index, False)
+            refused = bool(info.replicas)
             for replica in self.nearest_first(info.replicas, first, info.slow):
                 target, stub, request = self._reader(info, replica, pos, end - pos)
                 try:
@@ -275,6 +277,7 @@ class ChunkIO:
                     if target != replica and isinstance(err, errors.Unavailable):
                         self.plain_unreachable.add(target)  # read over TLS from now on
                     failures.append(f"{replica}: {err}")
+                    refused = refused and isinstance(err, errors.PermissionDenied)
                     continue
                 if pos < end:
                     yield bytes(end - pos)
@@ -282,6 +285,10 @@ class ChunkIO:
             if attempt > 0 and info.replicas:
                 break  # every replica of a fresh listing failed
         detail = "; ".join(failures[-3:]) or "no live replica"
+        if refused:  # the bytes are there: what the replicas would not take is the token
+            raise errors.PermissionDenied(
+                f"chunk {info.index} of {path}: every replica refused to serve it ({detail})"
+            )
         raise errors.DataLoss(
             f"chunk {info.index} of {path} could not be read from any replica ({detail})"
         )
