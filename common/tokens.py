@@ -23,7 +23,8 @@ from common import errors
 
 READ, WRITE, LEAD = "r", "w", "p"  # read; push, write and append; order mutations (a primary)
 MAC = 32  # bytes of HMAC-SHA256 before the payload
-# Clocks of the master and a chunkserver may differ by this much before a token is refused.
+# How far a copy's reading of the master's clock (KeyRing.master_time) may be off, from the
+# keys' time on the way and a steady clock's drift between heartbeats, before a token is refused.
 CLOCK_SLACK = 30.0
 
 
