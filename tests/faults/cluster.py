@@ -344,9 +344,11 @@ class FaultCluster(ABC):
             del self.sick_dirs[directory]
         # The coordinator first, then the masters: what the chunkservers come back to.
         first = (COORDINATOR, "master", *REPLICAS)
+        restarted: dict[str, float] = {}
         for node in sorted(self.killed, key=lambda n: first.index(n) if n in first else 9):
             self.restart(node)
-        self.wait_serving()
+            restarted[node] = time.monotonic()
+        self.wait_serving(restarted=restarted)
 
     def reset(self) -> None:
         """Readies a healed cluster for another scenario: whatever the last one made is
@@ -376,11 +378,21 @@ class FaultCluster(ABC):
                 raise AssertionError(f"{self.kind}: waited {timeout:.0f}s in vain until {what}")
             time.sleep(0.1)
 
-    def alive(self) -> set[str]:
-        """The chunkservers the master (replicated: the active one) calls alive."""
+    def alive(self, since: dict[str, float] | None = None) -> set[str]:
+        """The chunkservers the master (replicated: the active one) calls alive; of the nodes
+        in `since`, only those it heard from after the (monotonic) time given."""
         with self.client(timeout=3, via="" if self.replicated else "master") as client:
             report = client.report()
-        return {self.node_of(s.address) for s in report.chunkservers if s.state == "alive"}
+        now, since = time.monotonic(), since or {}
+        return {
+            node
+            for s in report.chunkservers
+            if s.state == "alive"
+            and (
+                (node := self.node_of(s.address)) not in since
+                or s.last_heartbeat_age_s < now - since[node]
+            )
+        }
 
     def active(self, other_than: str = "", timeout: float = 60) -> str:
         """The master replica serving as the active one, waiting for an election (of another
@@ -398,12 +410,16 @@ class FaultCluster(ABC):
         self.wait_until(elected, timeout, f"a master replica {other_than and 'but '}is active")
         return found[-1]
 
-    def wait_serving(self, timeout: float = 60) -> None:
+    def wait_serving(self, timeout: float = 60, restarted: dict[str, float] | None = None) -> None:
         """Until the master serves with every chunkserver alive, and the shadow knows them all
         too (it learns them from the master: a master killed before that leaves the shadow
-        with no replica to hand out). Replicated, a standby learns them once elected."""
+        with no replica to hand out). Replicated, a standby learns them once elected.
+        `restarted`: nodes started again (monotonic time) that must have beaten since: for a
+        moment the master still counts a restarted server's last life alive, then may call it
+        dead and copy its chunks (checkers that ran then met versions changing under them)."""
         want = set(CHUNKSERVERS)
-        self.wait_until(lambda: self.alive() >= want, timeout, "every chunkserver is alive")
+        since = restarted or {}
+        self.wait_until(lambda: self.alive(since) >= want, timeout, "every chunkserver is alive")
         if self.replicated:
             return
 
