@@ -80,6 +80,8 @@ class FaultCluster(ABC):
         self.disk_bytes = disk_bytes  # each data directory's tmpfs (a long soak wants more)
         self.host = Host(f"{os.getpid()}-{random.randrange(1 << 16):04x}")
         self.killed: set[str] = set()
+        # When each node was last started again (monotonic): see wait_serving.
+        self.started: dict[str, float] = {}
         self.paused: set[str] = set()
         self.filled: set[str] = set()
         self.small_disks: set[str] = set()
@@ -232,6 +234,7 @@ class FaultCluster(ABC):
         """Kills `node` if it runs and starts it again on the same address and data."""
         self.kill(node)
         self._start_node(node)
+        self.started[node] = time.monotonic()
         self.killed.discard(node)
 
     def pause(self, node: str) -> None:
@@ -344,11 +347,9 @@ class FaultCluster(ABC):
             del self.sick_dirs[directory]
         # The coordinator first, then the masters: what the chunkservers come back to.
         first = (COORDINATOR, "master", *REPLICAS)
-        restarted: dict[str, float] = {}
         for node in sorted(self.killed, key=lambda n: first.index(n) if n in first else 9):
             self.restart(node)
-            restarted[node] = time.monotonic()
-        self.wait_serving(restarted=restarted)
+        self.wait_serving()
 
     def reset(self) -> None:
         """Readies a healed cluster for another scenario: whatever the last one made is
@@ -410,16 +411,17 @@ class FaultCluster(ABC):
         self.wait_until(elected, timeout, f"a master replica {other_than and 'but '}is active")
         return found[-1]
 
-    def wait_serving(self, timeout: float = 60, restarted: dict[str, float] | None = None) -> None:
+    def wait_serving(self, timeout: float = 60) -> None:
         """Until the master serves with every chunkserver alive, and the shadow knows them all
         too (it learns them from the master: a master killed before that leaves the shadow
         with no replica to hand out). Replicated, a standby learns them once elected.
-        `restarted`: nodes started again (monotonic time) that must have beaten since: for a
-        moment the master still counts a restarted server's last life alive, then may call it
-        dead and copy its chunks (checkers that ran then met versions changing under them)."""
+        A chunkserver started again counts once the master has heard from it since: for a
+        moment the master still counts its last life alive, then may call it dead and copy
+        its chunks (checkers that ran then met versions changing under them)."""
         want = set(CHUNKSERVERS)
-        since = restarted or {}
-        self.wait_until(lambda: self.alive(since) >= want, timeout, "every chunkserver is alive")
+        self.wait_until(
+            lambda: self.alive(self.started) >= want, timeout, "every chunkserver is alive"
+        )
         if self.replicated:
             return
 
