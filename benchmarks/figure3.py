@@ -58,7 +58,9 @@ PAPER = {
     "write": {"one": 6.3, "limit_one": 12.5, "many": 35.0, "limit_many": 67.0},
     "append": {"one": 6.0, "limit_one": 12.5, "many": 4.8, "limit_many": 12.5},
 }
-TARGET_ONE = {"read": 0.90, "write": 0.80, "put": 0.80, "append": 0.75}  # the issue's
+TARGET_ONE = {"read": 0.90, "write": 0.85, "put": 0.80, "append": 0.85}  # the issues'
+TARGET_MANY = {"write": 0.60}  # beyond the paper's ratio, which is the target of the rest
+TARGET_LOOPBACK = {"write": 0.60, "append": 0.60}  # pygfs on loopback against bare gRPC
 PROJECT = "pygfsbench"
 NET = "172.28.50"
 MASTERS = f"{NET}.10:9000,{NET}.11:9000,{NET}.12:9000"  # the compose cluster's master replicas
@@ -124,7 +126,9 @@ def compose_cluster(chunkservers: int, mbit: float, work: Path) -> Iterator[str]
     master = MASTERS
     try:
         for container in sh(*compose, "ps", "-q", env=env).split():
-            shaping.shape_container(container, mbit)
+            # Not the one-shot ones that have done their work (the certificates' maker).
+            if sh("docker", "inspect", "-f", "{{.State.Running}}", container).strip() == "true":
+                shaping.shape_container(container, mbit)
         with Client(master, timeout=10) as gfs:
             deadline = time.monotonic() + 120
             while alive(gfs) < chunkservers:
@@ -428,6 +432,8 @@ def main() -> None:
             op: {"one": paper_ratio(op, "one"), "many": paper_ratio(op, "many")} for op in OPS
         },
         "targets_one": TARGET_ONE,
+        "targets_many": TARGET_MANY,
+        "targets_loopback": TARGET_LOOPBACK,
     }
     head = f"\n{'':8}{'clients':>8}{'MB/s':>8}{'limit':>8}{'ratio':>7}{'paper':>7}{'CPU':>6}"
     print(head + (f"{'loopback':>10}{'bare':>8}{'ratio':>7}" if not args.skip_loopback else ""))
@@ -450,6 +456,9 @@ def main() -> None:
         result["shaped"][op] = entry
         result[f"{op}_ratio_1"] = entry["ratio"][str(counts[0])]
         result[f"{op}_ratio_n"] = entry["ratio"][str(many)]
+        if not args.skip_loopback:  # pygfs on loopback against bare gRPC, the fewest clients
+            first = counts[0]
+            result[f"{op}_loopback_ratio_1"] = looped[op][first].mb_per_s / bare[op][first].mb_per_s
     if not args.skip_loopback:
         result["loopback"] = {
             op: {
@@ -467,13 +476,22 @@ def main() -> None:
     verdicts = []
     for op in OPS:
         one_ok = result[f"{op}_ratio_1"] >= TARGET_ONE[op]
-        many_ok = result[f"{op}_ratio_n"] >= paper_ratio(op, "many")
+        many_target = TARGET_MANY.get(op, paper_ratio(op, "many"))
+        many_ok = result[f"{op}_ratio_n"] >= many_target
         verdicts.append(one_ok and many_ok)
-        print(
+        line = (
             f"{op}: 1 client {result[f'{op}_ratio_1']:.2f} (target {TARGET_ONE[op]:.2f}) "
             f"{'met' if one_ok else 'MISSED'}; {many} clients {result[f'{op}_ratio_n']:.2f} "
-            f"(paper {paper_ratio(op, 'many'):.2f}) {'met' if many_ok else 'MISSED'}"
+            f"(target {many_target:.2f}) {'met' if many_ok else 'MISSED'}"
         )
+        if op in TARGET_LOOPBACK and not args.skip_loopback:
+            looped_ok = result[f"{op}_loopback_ratio_1"] >= TARGET_LOOPBACK[op]
+            verdicts.append(looped_ok)
+            line += (
+                f"; loopback {result[f'{op}_loopback_ratio_1']:.2f} of bare gRPC "
+                f"(target {TARGET_LOOPBACK[op]:.2f}) {'met' if looped_ok else 'MISSED'}"
+            )
+        print(line)
     sys.exit(0 if all(verdicts) else 1)
 
 
