@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from client.locations import LocationCache
 from client.models import ChunkInfo
+from client.pieces import PushSpeed, piece_for
 from common import errors, limits, tokens, transport
 from protos import chunkserver_pb2, chunkserver_pb2_grpc
 
@@ -58,15 +59,6 @@ class Acknowledged:
     answered: float
 
 
-def piece_for(size: int) -> int:
-    """The piece a push of `size` bytes travels in. Each server forwards a piece once it has it
-    all, so a chain of R servers delays the last byte by R-1 pieces: on 100 Mbit/s links a 1 MB
-    write in 32 KiB pieces loses 2 x 2.7 ms, not 2 x 84 ms as in one piece. Pieces are 1/64 of
-    the push, at least 32 KiB (16 KiB measured no faster on shaped links and costs more CPU) and
-    at most 1 MiB."""
-    return min(1024 * 1024, max(32 * 1024, size // 64))
-
-
 class ChunkIO:
     def __init__(
         self,
@@ -81,7 +73,8 @@ class ChunkIO:
         self.cache = cache
         self.locate = locate  # (path, chunk index, for_write) -> where the chunk lives
         self.timeout = timeout
-        self.piece_size = piece_size  # of a push; 0: chosen by its size (piece_for)
+        self.piece_size = piece_size  # of a push; 0: by its size and how fast pushes went
+        self.push_speed = PushSpeed()
         self.local = _local_hosts()
         # Read over TLS even where a replica serves reads in clear (proved by the token).
         self.encrypted_reads = encrypted_reads
@@ -115,7 +108,7 @@ class ChunkIO:
     ) -> None:
         """Pushes `data` along `chain`; `target` is the chunk and offset it is for (-1: the end),
         `token` the chunk's write token on a secure cluster."""
-        step = self.piece_size or piece_for(len(data))
+        step = self.piece_size or piece_for(len(data), self.push_speed.bytes_per_second)
         handle, offset = target
 
         def pieces() -> Iterator[chunkserver_pb2.DataPiece]:
@@ -135,8 +128,10 @@ class ChunkIO:
                 if progress is not None:
                     progress(len(piece))
 
+        started = time.monotonic()
         with transport.translating(chain[0]):
             self.channels.chunkserver(chain[0]).PushData(pieces(), timeout=self.timeout)
+        self.push_speed.record(len(data), time.monotonic() - started)
 
     def mutate_chunk(
         self,

@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from client.chunkio import piece_for
 from client.client import Client
 from client.models import ChunkInfo
 from common import errors
@@ -29,13 +28,6 @@ def test_replicas_on_a_slow_disk_come_last_even_this_hosts() -> None:
         orders = [gfs.io.nearest_first(replicas, slow=slow) for _ in range(200)]
     assert all(o[:2] == ["10.0.0.1:9100", "10.0.0.3:9100"] for o in orders)
     assert all(o[2] == "10.0.0.9:9100" and o[3] == "10.0.0.2:9100" for o in orders)
-
-
-def test_pushes_travel_in_pieces_of_a_sixty_fourth_between_32_kib_and_1_mib() -> None:
-    assert piece_for(1_000) == 32 * 1024
-    assert piece_for(1_000_000) == 32 * 1024
-    assert piece_for(16 * 2**20) == 256 * 1024
-    assert piece_for(64 * 2**20) == 2**20
 
 
 def test_a_read_of_a_chunk_with_no_replica_listed_asks_again_then_is_a_clear_error() -> None:
