@@ -8,7 +8,6 @@ keep the checked state from changing until the mutation is applied.
 from __future__ import annotations
 
 import heapq
-import urllib.parse
 
 from common import errors, paths
 from common.modes import MODE_BITS
@@ -58,7 +57,7 @@ def lookup_file(state: MasterState, path: str) -> Node:
     return node
 
 
-def _require_parent_dir(state: MasterState, path: str) -> None:
+def require_parent_dir(state: MasterState, path: str) -> None:
     parent = state.nodes.get(paths.parent(path))
     if parent is None:
         raise errors.NotFound(f"parent directory does not exist: {paths.parent(path)}")
@@ -66,7 +65,11 @@ def _require_parent_dir(state: MasterState, path: str) -> None:
         raise errors.NotADirectory(f"not a directory: {parent.path}")
 
 
-def _require_not_reserved(path: str) -> None:
+# Where deleted paths wait under hidden names until purged (see master.trash).
+TRASH = "/.trash"
+
+
+def require_not_reserved(path: str) -> None:
     """Only deletion puts names in the trash: a name made there by hand would be purged, or
     restored over a real path."""
     if paths.is_within(path, TRASH):
@@ -78,7 +81,7 @@ def mkdir(
 ) -> Mutation:
     """New directories belong to the caller and take the group of the directory they are made
     in (as HDFS, and BSD)."""
-    _require_not_reserved(path)
+    require_not_reserved(path)
     check(state, path, caller)
     existing = state.nodes.get(path)
     if existing is not None:
@@ -99,7 +102,7 @@ def mkdir(
             else:
                 group = node.group
     else:
-        _require_parent_dir(state, path)
+        require_parent_dir(state, path)
         group = state.nodes[paths.parent(path)].group
     changes.append(PutNode(Node(path, True, now, now, DIR_MODE, caller.user, group)))
     return Mutation("mkdir", {"path": path, "parents": parents}, tuple(changes))
@@ -109,12 +112,12 @@ def create(
     state: MasterState, path: str, now: float, caller: Caller = SUPERUSER, replication: int = 0
 ) -> Mutation:
     """A new empty file; `replication` 0: the cluster's default."""
-    _require_not_reserved(path)
+    require_not_reserved(path)
     _check_replication(replication, allow_default=True)
     check(state, path, caller, parent=WRITE | EXECUTE)
     if path in state.nodes:
         raise errors.AlreadyExists(f"already exists: {path}")
-    _require_parent_dir(state, path)
+    require_parent_dir(state, path)
     group = state.nodes[paths.parent(path)].group
     node = Node(path, False, now, now, FILE_MODE, caller.user, group, replication=replication)
     args: dict[str, object] = {
@@ -218,7 +221,7 @@ def _release_chunks(state: MasterState, handles: list[int]) -> list[Change]:
     return changes
 
 
-def _check_delete(state: MasterState, path: str, caller: Caller) -> None:
+def check_delete(state: MasterState, path: str, caller: Caller) -> None:
     """Write on the parent; for a directory, everything on every directory inside it."""
     check(state, path, caller, parent=WRITE | EXECUTE, subtree=ALL)
 
@@ -226,7 +229,7 @@ def _check_delete(state: MasterState, path: str, caller: Caller) -> None:
 def delete(state: MasterState, path: str, recursive: bool, caller: Caller = SUPERUSER) -> Mutation:
     if path == "/":
         raise errors.InvalidArgument("cannot delete the root directory")
-    _check_delete(state, path, caller)
+    check_delete(state, path, caller)
     node = lookup(state, path)
     if node.is_dir and state.children.get(path) and not recursive:
         raise errors.DirectoryNotEmpty(f"directory not empty (use -r): {path}")
@@ -252,7 +255,7 @@ def _subtree_within(state: MasterState, top: str, limit: int, what: str) -> list
     return moved
 
 
-def _move(state: MasterState, src: str, dst: str, now: float, limit: int) -> list[Change]:
+def move_rows(state: MasterState, src: str, dst: str, now: float, limit: int) -> list[Change]:
     """The rows that move `src` and everything under it to `dst`."""
     moved = _subtree_within(state, src, limit, "moving")
     changes: list[Change] = [DeleteNode(n.path) for n in reversed(moved)]
@@ -273,7 +276,7 @@ def rename(
 ) -> Mutation:
     if src == "/":
         raise errors.InvalidArgument("cannot rename the root directory")
-    _require_not_reserved(dst)
+    require_not_reserved(dst)
     check(state, src, caller, parent=WRITE | EXECUTE)
     check(state, dst, caller, parent=WRITE | EXECUTE)
     lookup(state, src)
@@ -281,8 +284,10 @@ def rename(
         raise errors.AlreadyExists(f"already exists: {dst}")
     if paths.is_within(dst, src):
         raise errors.InvalidArgument(f"cannot move {src} inside itself")
-    _require_parent_dir(state, dst)
-    return Mutation("rename", {"src": src, "dst": dst}, tuple(_move(state, src, dst, now, limit)))
+    require_parent_dir(state, dst)
+    return Mutation(
+        "rename", {"src": src, "dst": dst}, tuple(move_rows(state, src, dst, now, limit))
+    )
 
 
 # --- snapshots (GFS section 3.4): metadata now, data only when a shared chunk is written ----
@@ -305,14 +310,14 @@ def snapshot(
     chunk's reference count goes up, and nothing is copied until one side writes to it. Reading
     all of `src` takes what a copy would; the copy belongs to the caller (a superuser's keeps
     its owners)."""
-    _require_not_reserved(dst)
+    require_not_reserved(dst)
     check_snapshot(state, src, dst, caller)
     lookup(state, src)
     if dst in state.nodes:
         raise errors.AlreadyExists(f"already exists: {dst}")
     if paths.is_within(dst, src):
         raise errors.InvalidArgument(f"cannot snapshot {src} inside itself")
-    _require_parent_dir(state, dst)
+    require_parent_dir(state, dst)
     copied = _subtree_within(state, src, limit, "copying")
     changes: list[Change] = [
         PutNode(
@@ -357,85 +362,6 @@ def split_chunk(
         {"path": path, "index": index, "from": old.handle, "to": new},
         tuple(changes),
     )
-
-
-# --- lazy deletion (GFS section 4.4): a deleted path becomes a hidden name with its time ------
-
-TRASH = "/.trash"
-
-
-def trash_path(path: str, now: float) -> str:
-    """The hidden name a path deleted at `now` takes: '/.trash/<ms>@<quoted path>'."""
-    return f"{TRASH}/{int(now * 1000)}@{urllib.parse.quote(path, safe='')}"
-
-
-def _trashed_at(name: str) -> tuple[float, str] | None:
-    """(deletion time, original path) of a trash entry's path; None for a name no deletion
-    made (someone's `mkdir /.trash/junk`): never restored, never purged."""
-    ms, at, quoted = name[len(TRASH) + 1 :].partition("@")
-    if not (at and ms.isdigit()):
-        return None
-    return int(ms) / 1000, urllib.parse.unquote(quoted)
-
-
-def _trash_entries(state: MasterState) -> list[tuple[float, str, str]]:
-    """(deletion time, original path, hidden path) of every entry in the trash, oldest first."""
-    entries = []
-    for hidden in state.children.get(TRASH, ()):
-        parsed = _trashed_at(hidden)
-        if parsed is not None:
-            entries.append((*parsed, hidden))
-    return sorted(entries)
-
-
-def move_to_trash(
-    state: MasterState,
-    path: str,
-    recursive: bool,
-    now: float,
-    caller: Caller = SUPERUSER,
-    limit: int = MAX_MOVED,
-) -> Mutation:
-    """Deletes lazily: `path` moves to its hidden trash name, restorable until purged."""
-    if path == "/":
-        raise errors.InvalidArgument("cannot delete the root directory")
-    if paths.is_within(path, TRASH):
-        return delete(state, path, recursive, caller)  # deleting from the trash is for good
-    _check_delete(state, path, caller)
-    node = lookup(state, path)
-    if node.is_dir and state.children.get(path) and not recursive:
-        raise errors.DirectoryNotEmpty(f"directory not empty (use -r): {path}")
-    hidden = trash_path(path, now)
-    changes: list[Change] = []
-    if TRASH not in state.nodes:
-        changes.append(PutNode(Node(TRASH, True, now, now, 0o700)))
-    changes.extend(_move(state, path, hidden, now, limit))
-    return Mutation("trash", {"path": path, "as": hidden}, tuple(changes))
-
-
-def undelete(
-    state: MasterState, path: str, now: float, caller: Caller = SUPERUSER, limit: int = MAX_MOVED
-) -> Mutation:
-    """Restores the most recently deleted `path` still in the trash: its owner may, where
-    they may create it again."""
-    _require_not_reserved(path)
-    check(state, path, caller, parent=WRITE | EXECUTE)
-    found = [hidden for _, original, hidden in _trash_entries(state) if original == path]
-    if not found:
-        raise errors.NotFound(f"nothing deleted at {path} is still in the trash")
-    newest = found[-1]
-    check_owner(state.nodes[newest], caller)
-    if path in state.nodes:
-        raise errors.AlreadyExists(f"already exists: {path}")
-    _require_parent_dir(state, path)
-    return Mutation(
-        "undelete", {"path": path, "from": newest}, tuple(_move(state, newest, path, now, limit))
-    )
-
-
-def expired_trash(state: MasterState, now: float, grace: float) -> list[str]:
-    """Trash entries deleted at least `grace` seconds ago, oldest first."""
-    return [hidden for at, _, hidden in _trash_entries(state) if now - at >= grace]
 
 
 def extend(

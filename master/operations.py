@@ -9,7 +9,7 @@ import logging
 
 from common import errors
 from common.logformat import fields
-from master import namespace
+from master import namespace, trash
 from master.chunkcontrol import ChunkControl
 from master.metadata import Metadata
 from master.permissions import SUPERUSER, Caller
@@ -141,12 +141,10 @@ class NamespaceOperations:
             )
             return
         now = meta.clock()
-        hidden = namespace.trash_path(path, now)
+        hidden = trash.trash_path(path, now)
         with meta.paths.hold(write=[path, hidden]):
             mutation = meta.plan(
-                lambda: namespace.move_to_trash(
-                    meta.state, path, recursive, now, caller, self.moved
-                )
+                lambda: trash.move_to_trash(meta.state, path, recursive, now, caller, self.moved)
             )
             meta.commit(mutation)
         trashed = mutation.args.get("as", path)
@@ -162,7 +160,7 @@ class NamespaceOperations:
         with meta.paths.hold(write=[path, namespace.TRASH]):
             meta.commit(
                 meta.plan(
-                    lambda: namespace.undelete(meta.state, path, meta.clock(), caller, self.moved)
+                    lambda: trash.undelete(meta.state, path, meta.clock(), caller, self.moved)
                 )
             )
         log.info("restored %s from the trash", path, extra=fields("restored", path=path))
@@ -171,7 +169,7 @@ class NamespaceOperations:
         """Deletes for good what has been in the trash longer than the grace period."""
         meta = self.meta
         with meta.core:
-            expired = namespace.expired_trash(meta.state, meta.clock(), self.config.trash_grace)
+            expired = trash.expired_trash(meta.state, meta.clock(), self.config.trash_grace)
         for hidden in expired:
             with contextlib.suppress(errors.NotFound):  # purged or restored meanwhile
                 self.delete(hidden, recursive=True, skip_trash=True)

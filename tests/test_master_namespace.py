@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common import errors
-from master import namespace
+from master import namespace, trash
 from master.state import MasterState
 
 
@@ -125,30 +125,30 @@ def test_a_deleted_tree_goes_to_the_trash_and_comes_back_whole(state: MasterStat
     state.apply(namespace.add_chunks(state, "/d/e/f", 0, now=1.0))
     handles = state.nodes["/d/e/f"].chunks
     with pytest.raises(errors.DirectoryNotEmpty):
-        namespace.move_to_trash(state, "/d", recursive=False, now=2.0)
-    state.apply(namespace.move_to_trash(state, "/d", recursive=True, now=2.0))
+        trash.move_to_trash(state, "/d", recursive=False, now=2.0)
+    state.apply(trash.move_to_trash(state, "/d", recursive=True, now=2.0))
     assert "/d" not in state.nodes and all(h in state.chunks for h in handles), "chunks kept"
     state.apply(namespace.mkdir(state, "/d", parents=False, now=3.0))  # a new /d meanwhile
     with pytest.raises(errors.AlreadyExists):
-        namespace.undelete(state, "/d", now=4.0)
+        trash.undelete(state, "/d", now=4.0)
     state.apply(namespace.delete(state, "/d", recursive=True))
-    state.apply(namespace.undelete(state, "/d", now=5.0))
+    state.apply(trash.undelete(state, "/d", now=5.0))
     assert state.nodes["/d/e/f"].chunks == handles
     with pytest.raises(errors.NotFound, match="still in the trash"):
-        namespace.undelete(state, "/d", now=6.0)
+        trash.undelete(state, "/d", now=6.0)
 
 
 def test_the_newest_deletion_is_restored_and_old_ones_expire(state: MasterState) -> None:
     for now, size in ((10.0, 1), (20.0, 2)):
         state.apply(namespace.create(state, "/f", now=now))
         state.apply(namespace.extend(state, "/f", size, now=now))
-        state.apply(namespace.move_to_trash(state, "/f", recursive=False, now=now))
-    assert len(namespace.expired_trash(state, now=25.0, grace=10.0)) == 1
-    assert len(namespace.expired_trash(state, now=30.0, grace=10.0)) == 2
-    state.apply(namespace.undelete(state, "/f", now=26.0))
+        state.apply(trash.move_to_trash(state, "/f", recursive=False, now=now))
+    assert len(trash.expired_trash(state, now=25.0, grace=10.0)) == 1
+    assert len(trash.expired_trash(state, now=30.0, grace=10.0)) == 2
+    state.apply(trash.undelete(state, "/f", now=26.0))
     assert state.nodes["/f"].size == 2
-    trashed = namespace.expired_trash(state, now=100.0, grace=0.0)
-    state.apply(namespace.move_to_trash(state, trashed[0], recursive=False, now=101.0))
+    trashed = trash.expired_trash(state, now=100.0, grace=0.0)
+    state.apply(trash.move_to_trash(state, trashed[0], recursive=False, now=101.0))
     assert trashed[0] not in state.nodes, "deleting inside the trash is for good"
 
 
@@ -178,7 +178,7 @@ def test_a_snapshot_shares_chunks_and_a_split_gives_one_side_its_own(state: Mast
         lambda s: namespace.create(s, "/.trash/1@%2Ff", now=1.0),
         lambda s: namespace.rename(s, "/d", "/.trash/d", now=1.0),
         lambda s: namespace.snapshot(s, "/d", "/.trash/d", now=1.0),
-        lambda s: namespace.undelete(s, "/.trash", now=1.0),
+        lambda s: trash.undelete(s, "/.trash", now=1.0),
     ],
 )
 def test_only_deletion_puts_names_in_the_trash(state: MasterState, plan: object) -> None:
@@ -194,7 +194,7 @@ def test_one_request_moves_a_bounded_number_of_entries(state: MasterState) -> No
     state.apply(namespace.create(state, "/t/a/b/f", now=1.0))  # /t and 3 entries below it
     for attempt in (
         lambda: namespace.rename(state, "/t", "/u", 2.0, limit=3),
-        lambda: namespace.move_to_trash(state, "/t", True, 2.0, limit=3),
+        lambda: trash.move_to_trash(state, "/t", True, 2.0, limit=3),
         lambda: namespace.snapshot(state, "/t", "/u", 2.0, limit=3),
     ):
         with pytest.raises(errors.ResourceExhausted, match="would rewrite 4 entries"):

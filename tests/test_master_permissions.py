@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common import errors
-from master import namespace
+from master import namespace, trash
 from master.permissions import SUPERGROUP, SUPERUSER, Caller
 from master.state import MasterState
 
@@ -53,7 +53,7 @@ def test_others_read_but_do_not_change_a_users_files(state: MasterState) -> None
     denied(namespace.mkdir, state, "/home/alice/d", False, 3.0, caller=BOB)
     denied(namespace.mkdir, state, "/home/alice/d/e", True, 3.0, caller=BOB)
     denied(namespace.delete, state, "/home/alice/f", False, caller=BOB)
-    denied(namespace.move_to_trash, state, "/home/alice/f", False, 3.0, caller=BOB)
+    denied(trash.move_to_trash, state, "/home/alice/f", False, 3.0, caller=BOB)
     denied(namespace.rename, state, "/home/alice/f", "/home/f", 3.0, caller=BOB)
     denied(namespace.chmod, state, "/home/alice/f", 0o666, caller=BOB)
     # Nothing about the file changed; its owner does all of it.
@@ -106,17 +106,17 @@ def test_a_recursive_delete_needs_every_directory_inside(state: MasterState) -> 
     state.apply(namespace.chmod(state, "/home/alice/shared", 0o777, caller=ALICE))
     state.apply(namespace.mkdir(state, "/home/alice/shared/bobs", False, 3.0, caller=BOB))
     denied(namespace.delete, state, "/home/alice/shared", True, caller=ALICE)
-    denied(namespace.move_to_trash, state, "/home/alice/shared", True, 4.0, caller=ALICE)
+    denied(trash.move_to_trash, state, "/home/alice/shared", True, 4.0, caller=ALICE)
     state.apply(namespace.chmod(state, "/home/alice/shared/bobs", 0o777, caller=BOB))
-    state.apply(namespace.move_to_trash(state, "/home/alice/shared", True, 4.0, caller=ALICE))
+    state.apply(trash.move_to_trash(state, "/home/alice/shared", True, 4.0, caller=ALICE))
     assert "/home/alice/shared" not in state.nodes
 
 
 def test_only_the_owner_restores_from_the_trash(state: MasterState) -> None:
     state.apply(namespace.chmod(state, "/home/alice", 0o777, caller=ALICE))
-    state.apply(namespace.move_to_trash(state, "/home/alice/f", False, 3.0, caller=ALICE))
-    denied(namespace.undelete, state, "/home/alice/f", 4.0, caller=BOB)
-    state.apply(namespace.undelete(state, "/home/alice/f", 4.0, caller=ALICE))
+    state.apply(trash.move_to_trash(state, "/home/alice/f", False, 3.0, caller=ALICE))
+    denied(trash.undelete, state, "/home/alice/f", 4.0, caller=BOB)
+    state.apply(trash.undelete(state, "/home/alice/f", 4.0, caller=ALICE))
     assert state.nodes["/home/alice/f"].owner == "alice"
     # The trash itself is the superuser's: nobody else lists or purges it.
     denied(namespace.list_dir, state, namespace.TRASH, ALICE)
