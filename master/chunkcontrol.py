@@ -7,8 +7,10 @@ except the rows of handles just reserved, which nobody else can know yet.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+from collections import Counter
 from concurrent.futures import Executor
 
 from common import errors
@@ -47,6 +49,7 @@ class ChunkControl:
         # that did: no creation of theirs can still arrive late, so their first lease needs no
         # version bump to fence one out. Not persisted: a restarted master bumps, as ever.
         self.created_cleanly: dict[int, frozenset[str]] = {}
+        self._being_made: Counter[str] = Counter()  # replicas being created, by server
         self._handles = threading.Lock()  # leaf: held only to reserve handles
         self._next_handle = 0
 
@@ -143,7 +146,7 @@ class ChunkControl:
                 )
                 meta.commit(mutation)
                 for handle in handles:
-                    chosen, acks = self._create_replicas(handle, roomy)
+                    chosen, acks = self._create_replicas(handle)
                     if acks and sorted(acks) == sorted(chosen):
                         with meta.core:
                             self.created_cleanly[handle] = frozenset(acks)
@@ -223,23 +226,32 @@ class ChunkControl:
 
     # --- versions -----------------------------------------------------------------------------
 
-    def _create_replicas(
-        self, handle: int, roomy: list[placement.Candidate]
-    ) -> tuple[list[str], list[str]]:
-        """Creates the chunk's (empty) replicas at its version on as many servers as its target
-        (or as `roomy` has) placement picks; returns those chosen and those that acknowledged."""
+    def _create_replicas(self, handle: int) -> tuple[list[str], list[str]]:
+        """Creates the chunk's (empty) replicas at its version on as many live servers with room
+        as its target (or as there are) placement picks; returns those chosen and those that
+        acknowledged."""
         with self.meta.core:
             chunk = self.meta.state.chunks[handle]
-        chosen = placement.choose(roomy, chunk.target(self.config.replication))
-        return chosen, self.set_version(handle, chunk.version, chosen, create=True)
+            # A server's chunk count grows once a creation is acknowledged: the replicas still
+            # being made count too, or chunks created at the same moment (writers starting
+            # together) all went to the same servers and shared every link.
+            pending = [
+                dataclasses.replace(c, chunks=c.chunks + self._being_made[c.address])
+                for c in self._roomy(self.meta.clock())
+            ]
+            chosen = placement.choose(pending, chunk.target(self.config.replication))
+            self._being_made.update(chosen)
+        try:
+            return chosen, self.set_version(handle, chunk.version, chosen, create=True)
+        finally:
+            with self.meta.core:
+                self._being_made.subtract(chosen)
 
     def create_again(self, handle: int) -> list[str]:
         """Makes new replicas of a never-written chunk that has none left (its creation was cut
         short by a master crash, say): it holds nothing, so nothing is lost. The caller holds
         the chunk's lock and has checked both."""
-        with self.meta.core:
-            roomy = self._roomy(self.meta.clock())
-        _, acks = self._create_replicas(handle, roomy)
+        _, acks = self._create_replicas(handle)
         log.warning(
             "chunk %d had no replica and was never written: created again on %s",
             handle,

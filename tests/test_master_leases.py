@@ -71,6 +71,43 @@ def test_a_new_chunk_is_created_on_three_distinct_servers_and_leased_at_its_vers
     assert chunk is not None and chunk.floor == 0 and not chunk.never_written
 
 
+def test_chunks_created_at_the_same_moment_go_to_different_servers(setup) -> None:  # type: ignore[no-untyped-def]
+    """Equally empty servers are ranked by the chunks they hold, which grows only once a
+    creation is acknowledged: replicas still being made count too, or two files started
+    together would get the same three servers and share every link."""
+    service, fake, _ = setup
+    for address in ("e:1", "f:1"):
+        service.heartbeat(Heartbeat(address, "r", 0, 10**12))
+    service.create("/g")
+    go, first_sent = threading.Event(), threading.Event()
+
+    def held(address: str) -> None:
+        first_sent.set()
+        assert go.wait(10), "the creations were never let through"
+
+    fake.on_set_version = held
+    first = threading.Thread(target=service.chunks._allocate_through, args=("/f", 0))
+    first.start()
+    assert first_sent.wait(10)  # the first chunk's servers are chosen, its creations held
+    second = threading.Thread(target=service.chunks._allocate_through, args=("/g", 0))
+    second.start()
+    deadline = time.monotonic() + 10
+    while len([s for s in fake.sent if s.method == "SetVersion"]) < 6:
+        assert time.monotonic() < deadline, "the second chunk's creations were not sent"
+        time.sleep(0.01)
+    go.set()
+    first.join(10)
+    second.join(10)
+    placed = {
+        handle: {
+            s.address for s in fake.sent if s.method == "SetVersion" and s.request.handle == handle
+        }
+        for handle in (1, 2)
+    }
+    assert len(placed[1]) == len(placed[2]) == 3
+    assert not placed[1] & placed[2], f"both chunks placed on {placed[1] & placed[2]}"
+
+
 def test_a_new_chunk_whose_replica_died_before_its_first_lease_is_bumped(setup) -> None:  # type: ignore[no-untyped-def]
     """The dead one would come back with an empty replica at the lease's version, beside
     replicas holding its writes: the bump makes it stale."""
