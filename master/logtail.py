@@ -32,13 +32,18 @@ class LogTail:
             self._entries.clear()
 
     def after(self, since: int, limit: int) -> list[LogEntry] | None:
-        """Up to `limit` entries after `since`, oldest first; None if the tail does not reach
-        back to `since` (or holds nothing past it: the store may, written since)."""
+        """Up to `limit` entries after `since`, oldest first; None if the tail is empty or does
+        not reach back to `since` (the store answers). Nothing past its newest entry is
+        nothing past the store's either: every entry the store writes is added here before
+        anyone is told of it (a follower that has read everything asks again at once, and
+        must not wait for the store's lock through a group commit)."""
         with self._lock:
             if not self._entries:
                 return None
             first, last = self._entries[0].seq, self._entries[-1].seq
-            if not first <= since + 1 <= last:
+            if since >= last:
+                return []
+            if since + 1 < first:
                 return None
             start = since + 1 - first
             return list(itertools.islice(self._entries, start, start + limit))
