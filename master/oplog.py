@@ -65,7 +65,9 @@ class OpLog:
         keepalive each second it has nothing. Raises `Compacted` if entries the reader needs
         were compacted away, `Diverged` if the reader's entry `since` (by `since_digest`) is
         not this log's. A named `follower`'s position is kept, so compaction leaves it what it
-        still needs (its entry `since` too, to compare)."""
+        still needs (its entry `since` too, to compare); it is also sent the entries still
+        being made durable (`Store.publish_early`): should they be lost, its `since_digest`
+        tells when it next comes back. Anyone else reads durable entries only."""
         if follower:
             self.followers.heard(follower, since)
         oldest, _ = self.store.log_bounds()
@@ -76,10 +78,10 @@ class OpLog:
             )
         if compared:
             self._compare(since, since_digest)
-        sent = 0
+        sent, durable = 0, not follower
         while active() and (limit <= 0 or sent < limit):
             page = min(PAGE, limit - sent) if limit > 0 else PAGE
-            entries = self.store.read_log(since, page)
+            entries = self.store.read_log(since, page, durable)
             if entries:
                 yield entries
                 sent += len(entries)
@@ -87,8 +89,8 @@ class OpLog:
                 if follower:
                     self.followers.heard(follower, since)
             elif follow:
-                self.store.wait_for_entries(since, timeout=1.0)
-                if self.store.last_seq <= since:
+                self.store.wait_for_entries(since, 1.0, durable)
+                if self.store.head(durable) <= since:
                     yield []
             else:
                 return

@@ -94,6 +94,8 @@ class MasterService:
         if epoch:
             seq = store.begin_epoch(epoch, config.address)
             log.info("active for term %d from log entry %d", epoch, seq)
+        if config.master_replicas > 1:  # a change waits for a follower: send it at once
+            store.publish_early(self._step_down)
         # Replicas listed in full reports since the timer last gave freed memory back (the
         # heartbeat threads add without a lock: a lost addition only delays it a round).
         self.fully_reported = 0
@@ -118,10 +120,15 @@ class MasterService:
     def depose(self, epoch: int) -> None:
         """Ends this master's term on hearing of term `epoch`, newer than its own: it
         acknowledges nothing more (its server steps down to a standby)."""
-        if epoch <= self.epoch or self.deposed.is_set():
+        if epoch <= self.epoch:
+            return
+        self._step_down(f"this master's term {self.epoch} ended: term {epoch} has another active")
+
+    def _step_down(self, reason: str) -> None:
+        """Acknowledges nothing more (its server steps down to a standby)."""
+        if self.deposed.is_set():
             return
         self.deposed.set()
-        reason = f"this master's term {self.epoch} ended: term {epoch} has another active"
         self.metadata.quorum.depose(reason)
         log.warning("deposed: %s", reason)
 

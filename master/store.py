@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,11 @@ class Store:
         self.tail = LogTail()
         self.appended = threading.Condition()
         self.last_seq = self.log_bounds()[1]
+        # Entries handed to followers while still being made durable (`publish_early`): the
+        # newest such, and whom to tell when they could not be.
+        self._published = self.last_seq
+        self._on_lost: Callable[[str], None] | None = None
+        self._lost_entries: str | None = None  # set once: nothing is logged here after
         self.log_epoch = self._recorded("log_epoch") or 0  # the term of the newest entry
         self.image = self._recorded_image()
         # Begun once this connection wrote what it writes at open (the tables of a new store):
@@ -248,18 +253,38 @@ class Store:
             raise _refusal(err) from None
         return seq
 
+    def publish_early(self, on_lost: Callable[[str], None]) -> None:
+        """From now on a group commit hands its entries to named followers (`read_log` and
+        `wait_for_entries` with `durable=False`) once they are written, while its
+        transaction is still being made durable: a master answering only what a majority of
+        its replicas hold then waits for its own sync and a follower's at the same time, not
+        one after the other (Raft's leader writes to its disk in parallel with its
+        followers likewise). Followers may so hold entries this store lost when the sync
+        failed: `on_lost(reason)` is then told, and must end this master's term; this store
+        logs nothing more (an entry logged after could take a lost one's number)."""
+        self._on_lost = on_lost
+
     def _write_batch(self, _: None, batch: list[Mutation]) -> list[int | BaseException]:
         COMMIT_GROUP.observe(len(batch))
+        if self._lost_entries is not None:
+            refused = errors.Unavailable(
+                f"this master logs nothing more: {self._lost_entries}; nothing was changed"
+            )
+            return [refused] * len(batch)
         results: list[int | BaseException] = []
         logged: list[LogEntry] = []
+        published: list[LogEntry] = []
         with self._lock, COMMIT_SECONDS.time():
             try:
                 with self.db.atomic():
                     entries = self._log(batch)
+                    published = self._publish(entries)
                 logged = entries  # only once its transaction committed
                 results += [entry.seq for entry in entries]
                 self.transactions += 1
-            except Exception:
+            except Exception as err:
+                if published:  # followers have them: their numbers cannot be given again
+                    return self._lost(published, err, len(batch))
                 # One bad mutation must not fail the others: commit them one by one.
                 for mutation in batch:
                     try:
@@ -271,9 +296,41 @@ class Store:
                         results.append(err)
                         continue
                     results.append(entries[0].seq)
-            self.tail.add(logged)
+            if not published:
+                self.tail.add(logged)
         self._appended(logged)
         return results
+
+    def _publish(self, entries: list[LogEntry]) -> list[LogEntry]:
+        """Hands entries not yet durable to the followers, if this store does so; returns
+        those handed. The caller holds the store's lock and the entries' transaction."""
+        if self._on_lost is None or not entries:
+            return []
+        self.tail.add(entries)
+        with self.appended:
+            self._published = entries[-1].seq
+            self.appended.notify_all()
+        return entries
+
+    def _lost(
+        self, entries: list[LogEntry], err: Exception, callers: int
+    ) -> list[int | BaseException]:
+        """Entries handed to followers whose transaction then failed: the tail forgets them,
+        and `on_lost` ends the term before any caller hears (each is refused)."""
+        self.tail.clear()
+        with self.appended:
+            self._published = self.last_seq
+        self._lost_entries = (
+            f"log entries {entries[0].seq}..{entries[-1].seq}, sent to the other replicas, "
+            f"could not be made durable here ({err})"
+        )
+        assert self._on_lost is not None
+        self._on_lost(self._lost_entries)
+        refused = errors.Unavailable(
+            f"the master's store cannot be written ({err}); the change is not acknowledged "
+            "(it may still take effect: another replica holds it)"
+        )
+        return [refused] * callers
 
     def _log(self, mutations: list[Mutation]) -> list[LogEntry]:
         """Logs `mutations` and writes the rows they leave; returns their entries. The caller
@@ -362,13 +419,17 @@ class Store:
             self._note("log_epoch", epoch)
         self.log_epoch = epoch
         with self.appended:
-            self.last_seq = seq
+            self.last_seq = self._published = seq
             self.appended.notify_all()
 
-    def read_log(self, since: int, limit: int) -> list[LogEntry]:
-        """Entries with a sequence number above `since`, oldest first."""
+    def read_log(self, since: int, limit: int, durable: bool = True) -> list[LogEntry]:
+        """Entries with a sequence number above `since`, oldest first; with `durable` False,
+        those being made durable too (`publish_early`)."""
         recent = self.tail.after(since, limit)
         if recent is not None:
+            if durable:
+                head = self.last_seq
+                return [e for e in recent if e.seq <= head]
             return recent
         with self._lock:
             rows = self.db.execute(
@@ -401,10 +462,15 @@ class Store:
             ).fetchone()
         return (row[0] or 0, row[1] or 0)
 
-    def wait_for_entries(self, after: int, timeout: float) -> None:
-        """Returns once an entry past `after` is durable, or after `timeout` seconds."""
+    def wait_for_entries(self, after: int, timeout: float, durable: bool = True) -> None:
+        """Returns once an entry past `after` is durable (with `durable` False: or being made
+        durable, `publish_early`), or after `timeout` seconds."""
         with self.appended:
-            self.appended.wait_for(lambda: self.last_seq > after, timeout=timeout)
+            self.appended.wait_for(lambda: self.head(durable) > after, timeout=timeout)
+
+    def head(self, durable: bool = True) -> int:
+        """The newest entry durable (with `durable` False: or being made durable)."""
+        return self.last_seq if durable else max(self.last_seq, self._published)
 
     def compact(self, keep: int) -> int:
         """Drops all but the newest `keep` log entries (the state tables hold their effect);

@@ -6,8 +6,13 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from common import errors
 from master import namespace
 from master.config import MasterConfig
 from master.metadata import Metadata
@@ -278,3 +283,105 @@ def test_a_failed_commit_leaves_no_entry_for_a_follower_to_read(tmp_path: Path) 
     else:
         raise AssertionError("the commit should have failed")
     assert [e.args["path"] for e in store.read_log(since=0, limit=10)] == ["/kept"]
+
+
+class HeldCommit:
+    """A store's connection whose COMMIT waits for `go`, then fails with `error` if given: a
+    sync that takes its time, or a disk that fails it."""
+
+    def __init__(self, conn: sqlite3.Connection, error: Exception | None = None) -> None:
+        self.conn, self.error = conn, error
+        self.reached, self.go = threading.Event(), threading.Event()
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            self.reached.set()
+            self.go.wait(10)
+            if self.error is not None:
+                raise self.error
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def on_a_thread(work: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """Runs `work` on a thread of its own; the list gets its result or its error."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def committing(store: Store, path: str) -> tuple[threading.Thread, list[object]]:
+    """Commits the creation of `path` on a thread of its own."""
+    return on_a_thread(lambda: store.commit(namespace.create(store.load(), path, now=1.0)))
+
+
+def test_followers_read_entries_while_their_transaction_is_made_durable(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.commit(namespace.create(store.load(), "/before", now=1.0))
+    lost: list[str] = []
+    store.publish_early(lost.append)
+    held = HeldCommit(store.db.conn)
+    store.db.conn = held  # type: ignore[assignment]
+    thread, outcome = committing(store, "/early")
+    assert held.reached.wait(10)
+
+    store.wait_for_entries(1, timeout=10, durable=False)  # returns at once: entry 2 is sent
+    assert [e.args["path"] for e in store.read_log(1, 10, durable=False)] == ["/early"]
+    assert store.read_log(1, 10) == [] and store.head() == 1, "others read durable entries only"
+    assert outcome == [], "the commit is not answered before its sync"
+    held.go.set()
+    thread.join(10)
+    assert outcome == [2] and store.head() == 2 and not lost
+    assert [e.args["path"] for e in store.read_log(1, 10)] == ["/early"]
+    assert "/early" in Store(tmp_path / "m.db").load().nodes
+
+
+def test_entries_sent_early_whose_sync_fails_end_the_term(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.commit(namespace.create(store.load(), "/before", now=1.0))
+    lost: list[str] = []
+    store.publish_early(lost.append)
+    held = HeldCommit(store.db.conn, sqlite3.OperationalError("disk I/O error"))
+    store.db.conn = held  # type: ignore[assignment]
+    thread, outcome = committing(store, "/lost")
+    assert held.reached.wait(10)
+    assert [e.seq for e in store.read_log(1, 10, durable=False)] == [2], "a follower has it"
+    held.go.set()
+    thread.join(10)
+
+    assert len(outcome) == 1 and isinstance(outcome[0], errors.Unavailable)
+    assert "not acknowledged" in str(outcome[0])
+    assert lost == [
+        "log entries 2..2, sent to the other replicas, could not be made durable here "
+        "(disk I/O error)"
+    ], "told once, before the caller heard"
+    assert store.read_log(1, 10, durable=False) == [] and store.head(durable=False) == 1
+    assert "/lost" not in Store(tmp_path / "m.db").load().nodes
+    # Its number could be given again: nothing more is logged here, the disk well or not.
+    store.db.conn = held.conn  # type: ignore[assignment]
+    with pytest.raises(errors.Unavailable, match=r"logs nothing more.*nothing was changed"):
+        store.commit(namespace.create(store.load(), "/later", now=3.0))
+    assert store.head(durable=False) == 1 and len(lost) == 1
+
+
+def test_without_early_sending_followers_wait_for_the_sync(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    held = HeldCommit(store.db.conn)
+    store.db.conn = held  # type: ignore[assignment]
+    thread, outcome = committing(store, "/f")
+    assert held.reached.wait(10)
+    store.wait_for_entries(0, timeout=0.2, durable=False)
+    assert store.head(durable=False) == 0, "nothing sent before the sync"
+    held.go.set()
+    thread.join(10)
+    assert outcome == [1] and [e.seq for e in store.read_log(0, 10, durable=False)] == [1]

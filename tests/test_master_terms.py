@@ -4,6 +4,8 @@ which log a newly elected active takes (common/term.py, master/takeover.py)."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from master.takeover import take_over
 from protos import master_pb2
 from tests.conftest import wait_until
 from tests.test_master_quorum import config
+from tests.test_master_store import HeldCommit, on_a_thread
 
 
 @pytest.fixture
@@ -88,6 +91,63 @@ def test_a_deposed_active_gets_nothing_acknowledged_once_a_majority_promised_a_n
     # An older term's promise is refused by a replica that promised a newer one.
     with pytest.raises(errors.FailedPrecondition, match="older than term 2"):
         standbys[1].shadow.promise(1, "127.0.0.1:2")  # type: ignore[union-attr]
+
+
+def replicated(
+    tmp_path: Path, servers: list[MasterServer]
+) -> tuple[MasterServer, list[MasterServer]]:
+    """An active of term 1 among three replicas, and two standbys that hold its first change."""
+    active = start(servers, config(tmp_path / "a", replicas=3), epoch=1)
+    standbys = [
+        start(servers, config(tmp_path / f"s{i}"), shadow_of=active.address) for i in range(2)
+    ]
+    active.service.mkdir("/before", parents=False)
+    wait_until(lambda: all("/before" in paths(s) for s in standbys), 10, "both standbys follow")
+    return active, standbys
+
+
+def test_the_standbys_take_a_change_while_the_active_still_makes_it_durable(
+    tmp_path: Path, servers: list[MasterServer]
+) -> None:
+    """The two syncs a change waits for, the active's and a standby's, run at once."""
+    active, standbys = replicated(tmp_path, servers)
+    held = HeldCommit(active.store.db.conn)
+    active.store.db.conn = held  # type: ignore[assignment]
+    change = threading.Thread(target=active.service.mkdir, args=("/during", False))
+    change.start()
+    assert held.reached.wait(10)
+    wait_until(lambda: all("/during" in paths(s) for s in standbys), 10, "standbys hold it already")
+    assert "/during" not in paths(active) and change.is_alive(), "the active's sync goes on"
+    held.go.set()
+    change.join(10)
+    assert "/during" in paths(active) and "/during" in active.store.load().nodes
+
+
+def test_an_active_that_cannot_make_durable_what_it_sent_ends_its_term(
+    tmp_path: Path, servers: list[MasterServer]
+) -> None:
+    """Its standbys hold an entry its own store lost: it acknowledges nothing more and logs
+    nothing more, so no later entry of its takes the lost one's number."""
+    active, standbys = replicated(tmp_path, servers)
+    held = HeldCommit(active.store.db.conn, sqlite3.OperationalError("disk I/O error"))
+    active.store.db.conn = held  # type: ignore[assignment]
+    thread, outcome = on_a_thread(lambda: active.service.mkdir("/lost", parents=False))
+    wait_until(lambda: all("/lost" in paths(s) for s in standbys), 10, "the standbys have it")
+    held.go.set()  # and the active's sync fails
+    thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], errors.Unavailable)
+    assert "not acknowledged (it may still take effect: another replica holds it)" in str(
+        outcome[0]
+    )
+    assert active.service.deposed.is_set(), "its server steps down to a standby"
+    assert "/lost" not in active.store.load().nodes
+
+    active.store.db.conn = held.conn  # type: ignore[assignment]  # the disk is well again
+    with pytest.raises(errors.Unavailable, match="logs nothing more"):
+        active.service.mkdir("/later", parents=False)
+    lost = max(s.store.last_seq for s in standbys)
+    time.sleep(0.6)  # three rounds of the standbys' follow loop (heartbeat 0.2 s)
+    assert all(s.store.last_seq == lost for s in standbys) and active.store.last_seq < lost
 
 
 @pytest.mark.parametrize("ghosts, reals", [(1, 2), (2, 1)])
