@@ -1,5 +1,5 @@
-"""Three master replicas, one active under a coordinator: the active killed or cut off,
-the coordinator down, a standby wiped or lagging."""
+"""Three master replicas, one active under a coordinator: the active killed, cut off or out
+of disk, the coordinator down, a standby wiped or lagging."""
 
 from __future__ import annotations
 
@@ -39,6 +39,17 @@ def active_master_cut_off_from_the_coordinator_during_write(ctx: Ctx) -> None:
     ctx.cluster.partition(old, COORDINATOR)
     ctx.note("active cut off", node=old, new=ctx.cluster.active(other_than=old))
     ctx.workload.wait_progress(3)
+
+
+@scenario("put", "small-disk", masters=3)
+def active_master_disk_full_during_put(ctx: Ctx) -> None:
+    """Its sync fails with its standbys perhaps holding the entries already: it steps down
+    and logs nothing more, another is elected and takes the newest log; healed, it follows."""
+    old = ctx.cluster.active()
+    ctx.note("fill_disk", node=old)
+    ctx.cluster.fill_disk(old)
+    ctx.workload.wait_progress(3, timeout=60)  # on another active (or on it, the disk freed)
+    ctx.cluster.heal()
 
 
 @scenario("put", masters=3)
