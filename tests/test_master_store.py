@@ -293,6 +293,13 @@ class HeldCommit:
         self.conn, self.error = conn, error
         self.reached, self.go = threading.Event(), threading.Event()
 
+    @classmethod
+    def install(cls, store: Store, error: Exception | None = None) -> HeldCommit:
+        """Puts one in place of `store`'s connection."""
+        held = cls(store.db.conn, error)
+        store.db.conn = held  # type: ignore[assignment]
+        return held
+
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         if sql == "COMMIT":
             self.reached.set()
@@ -325,13 +332,18 @@ def committing(store: Store, path: str) -> tuple[threading.Thread, list[object]]
     return on_a_thread(lambda: store.commit(namespace.create(store.load(), path, now=1.0)))
 
 
-def test_followers_read_entries_while_their_transaction_is_made_durable(tmp_path: Path) -> None:
+def publishing_early(tmp_path: Path) -> tuple[Store, list[str]]:
+    """A store holding entry 1 that hands entries out early; the list gets what it lost."""
     store = Store(tmp_path / "m.db")
     store.commit(namespace.create(store.load(), "/before", now=1.0))
     lost: list[str] = []
     store.publish_early(lost.append)
-    held = HeldCommit(store.db.conn)
-    store.db.conn = held  # type: ignore[assignment]
+    return store, lost
+
+
+def test_followers_read_entries_while_their_transaction_is_made_durable(tmp_path: Path) -> None:
+    store, lost = publishing_early(tmp_path)
+    held = HeldCommit.install(store)
     thread, outcome = committing(store, "/early")
     assert held.reached.wait(10)
 
@@ -347,12 +359,8 @@ def test_followers_read_entries_while_their_transaction_is_made_durable(tmp_path
 
 
 def test_entries_sent_early_whose_sync_fails_end_the_term(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
-    store.commit(namespace.create(store.load(), "/before", now=1.0))
-    lost: list[str] = []
-    store.publish_early(lost.append)
-    held = HeldCommit(store.db.conn, sqlite3.OperationalError("disk I/O error"))
-    store.db.conn = held  # type: ignore[assignment]
+    store, lost = publishing_early(tmp_path)
+    held = HeldCommit.install(store, sqlite3.OperationalError("disk I/O error"))
     thread, outcome = committing(store, "/lost")
     assert held.reached.wait(10)
     assert [e.seq for e in store.read_log(1, 10, durable=False)] == [2], "a follower has it"
@@ -376,8 +384,7 @@ def test_entries_sent_early_whose_sync_fails_end_the_term(tmp_path: Path) -> Non
 
 def test_without_early_sending_followers_wait_for_the_sync(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.db")
-    held = HeldCommit(store.db.conn)
-    store.db.conn = held  # type: ignore[assignment]
+    held = HeldCommit.install(store)
     thread, outcome = committing(store, "/f")
     assert held.reached.wait(10)
     store.wait_for_entries(0, timeout=0.2, durable=False)

@@ -5,7 +5,6 @@ which log a newly elected active takes (common/term.py, master/takeover.py)."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,15 +110,14 @@ def test_the_standbys_take_a_change_while_the_active_still_makes_it_durable(
 ) -> None:
     """The two syncs a change waits for, the active's and a standby's, run at once."""
     active, standbys = replicated(tmp_path, servers)
-    held = HeldCommit(active.store.db.conn)
-    active.store.db.conn = held  # type: ignore[assignment]
-    change = threading.Thread(target=active.service.mkdir, args=("/during", False))
-    change.start()
+    held = HeldCommit.install(active.store)
+    change, outcome = on_a_thread(lambda: active.service.mkdir("/during", parents=False))
     assert held.reached.wait(10)
     wait_until(lambda: all("/during" in paths(s) for s in standbys), 10, "standbys hold it already")
     assert "/during" not in paths(active) and change.is_alive(), "the active's sync goes on"
     held.go.set()
     change.join(10)
+    assert outcome == [None], "answered once its sync ended"
     assert "/during" in paths(active) and "/during" in active.store.load().nodes
 
 
@@ -129,8 +127,7 @@ def test_an_active_that_cannot_make_durable_what_it_sent_ends_its_term(
     """Its standbys hold an entry its own store lost: it acknowledges nothing more and logs
     nothing more, so no later entry of its takes the lost one's number."""
     active, standbys = replicated(tmp_path, servers)
-    held = HeldCommit(active.store.db.conn, sqlite3.OperationalError("disk I/O error"))
-    active.store.db.conn = held  # type: ignore[assignment]
+    held = HeldCommit.install(active.store, sqlite3.OperationalError("disk I/O error"))
     thread, outcome = on_a_thread(lambda: active.service.mkdir("/lost", parents=False))
     wait_until(lambda: all("/lost" in paths(s) for s in standbys), 10, "the standbys have it")
     held.go.set()  # and the active's sync fails
