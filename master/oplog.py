@@ -62,12 +62,13 @@ class OpLog:
     ) -> Iterator[list[LogEntry]]:
         """Entries after `since`, oldest first, a page at a time as the store reads them; with
         `follow`, waits for new ones while `active()` holds, yielding an empty page as a
-        keepalive each second it has nothing. Raises `Compacted` if entries the reader needs
-        were compacted away, `Diverged` if the reader's entry `since` (by `since_digest`) is
-        not this log's. A named `follower`'s position is kept, so compaction leaves it what it
-        still needs (its entry `since` too, to compare); it is also sent the entries still
-        being made durable (`Store.publish_early`): should they be lost, its `since_digest`
-        tells when it next comes back. Anyone else reads durable entries only."""
+        keepalive at once and each second it has nothing. Raises `Compacted` if entries the
+        reader needs were compacted away, `Diverged` if the reader's entry `since` (by
+        `since_digest`) is not this log's. A named `follower`'s position is kept, so
+        compaction leaves it what it still needs (its entry `since` too, to compare); it is
+        also sent the entries still being made durable (`Store.publish_early`): should they be
+        lost, its `since_digest` tells when it next comes back. Anyone else reads durable
+        entries only."""
         if follower:
             self.followers.heard(follower, since)
         oldest, _ = self.store.log_bounds()
@@ -79,6 +80,8 @@ class OpLog:
         if compared:
             self._compare(since, since_digest)
         sent, durable = 0, not follower
+        if follow and self.store.head(durable) <= since:
+            yield []  # at once: a shadow learns the head, and its token keys, from it
         while active() and (limit <= 0 or sent < limit):
             page = min(PAGE, limit - sent) if limit > 0 else PAGE
             entries = self.store.read_log(since, page, durable)

@@ -14,6 +14,7 @@ import pytest
 
 from client.client import Client
 from client.localcluster import LocalCluster
+from common import errors
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL_CHUNK = 256 * 1024  # four 64 KiB checksum blocks: chunk boundaries are cheap to cross
@@ -118,3 +119,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
         time.sleep(0.05)
+
+
+def shadow_shows(gfs: Client, path: str) -> bool:
+    """Whether a client of a secure shadow finds `path`: not while the shadow has no token keys
+    from its master to sign the locations with (Unavailable, until its log stream begins)."""
+    try:
+        return gfs.exists(path)
+    except errors.Unavailable:
+        return False

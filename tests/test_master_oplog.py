@@ -55,6 +55,24 @@ def test_a_follower_not_heard_from_within_the_ttl_no_longer_holds_the_log(tmp_pa
     assert svc.store.log_bounds() == (26, 30)
 
 
+def test_a_caught_up_follower_hears_at_once_before_any_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its first record (a keepalive, with a shadow's token keys) does not wait a keepalive's
+    second for entries: a restarted shadow signs read tokens as soon as its stream begins."""
+    svc = service(tmp_path)
+    svc.create("/f")
+
+    def waited(*args: object) -> bool:
+        raise AssertionError("waited for entries before the first record")
+
+    monkeypatch.setattr(svc.store, "wait_for_entries", waited)
+    pages = svc.stream_log(1, follow=True, limit=0, active=lambda: True, follower="shadow-1")
+    assert next(pages) == []
+    with pytest.raises(AssertionError, match="waited"):
+        next(pages)  # nothing new: now it waits
+
+
 def test_a_batched_stream_carries_the_same_entries_as_one_a_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

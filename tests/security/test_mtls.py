@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from common import certs, errors, tokens, transport
 from common.tls import TlsFiles
 from protos import chunkserver_pb2 as cpb
 from protos import master_pb2 as mpb
-from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, run_gfs, shadow_shows, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -218,10 +217,7 @@ def test_administration_needs_the_admin(cluster: LocalCluster) -> None:
 def test_a_shadow_follows_a_secure_master(cluster: LocalCluster) -> None:
     shadow = cluster.start_shadow()
     with Client(shadow.address, timeout=10, tls=tls(cluster, "client")) as gfs:
-        until = time.monotonic() + 30
-        while not gfs.exists(f"{HOME}/reference"):
-            assert time.monotonic() < until, "the shadow never caught up"
-            time.sleep(0.1)
+        wait_until(lambda: shadow_shows(gfs, f"{HOME}/reference"), 30, "the shadow caught up")
         assert f"{HOME}/reference" in {e.path for e in gfs.ls(HOME)}
         with pytest.raises(errors.FailedPrecondition, match="read-only shadow"):
             gfs.mkdir(f"{HOME}/from-shadow")

@@ -14,7 +14,7 @@ import pytest
 
 from client.client import Client
 from client.localcluster import HOME, LocalCluster
-from tests.conftest import FAST_TIMING, SMALL_CHUNK, wait_until
+from tests.conftest import FAST_TIMING, SMALL_CHUNK, shadow_shows, wait_until
 from tests.faults import fakeclock
 
 pytestmark = pytest.mark.cluster
@@ -88,5 +88,5 @@ def test_a_shadow_an_hour_behind_signs_read_tokens_the_chunkservers_take(
     shadow.env = fakeclock.environment("-3600")
     cluster.restart(shadow)
     with Client(shadow.address, timeout=20, tls=cluster.tls_for("client")) as gfs:
-        wait_until(lambda: gfs.exists(path), 30, "the shadow caught up")
+        wait_until(lambda: shadow_shows(gfs, path), 30, "the shadow caught up")
         assert gfs.read(path, 0, len(data)) == data
