@@ -1,9 +1,9 @@
 """Durable master state in SQLite (through sqlite-utils).
 
-Tables: `nodes` and `chunks` (the checkpoint), `meta` (the handle counter; which image file is
-this state, `image.py`), and `oplog`, one row per mutation, written in the same transaction as
-the rows it changes. `commit` returns only after that transaction is durable (WAL with
-synchronous=FULL).
+Tables (tables.py): `nodes` and `chunks` (the checkpoint), `meta` (the handle counter; which
+image file is this state, `image.py`), and `oplog`, one row per mutation, written in the same
+transaction as the rows it changes. `commit` returns only after that transaction is durable
+(WAL with synchronous=FULL).
 
 Group commit: every mutation that arrives while a transaction is being synced waits for the next
 one, so concurrent operations share a single fsync. There is no writer thread: the first waiter
@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,36 +24,11 @@ import sqlite_utils
 
 from common import errors, memory
 from common.grouping import Groups
-from master import storecheck
+from master import storecheck, tables
 from master.logtail import LogTail
 from master.metrics import COMMIT_GROUP, COMMIT_SECONDS
-from master.rows import (
-    CHECKPOINT_OP,
-    CHUNK_COLUMNS,
-    EPOCH_OP,
-    NODE_COLUMNS,
-    UPSERT_CHUNK,
-    UPSERT_NODE,
-    LogEntry,
-    change_from_json,
-    change_json,
-    chunk_row,
-    handles_of,
-    node_row,
-    quoted,
-)
-from master.state import (
-    Change,
-    Chunk,
-    DeleteChunk,
-    DeleteNode,
-    MasterState,
-    Mutation,
-    Node,
-    PutChunk,
-    PutNode,
-    RaiseNextHandle,
-)
+from master.rows import CHECKPOINT_OP, EPOCH_OP, LogEntry, change_from_json, change_json
+from master.state import MasterState, Mutation
 from master.storecheck import StoreDamaged
 
 
@@ -82,7 +57,7 @@ class Store:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._create_tables()
+            tables.create(self.db)
         except sqlite3.DatabaseError as err:
             conn.close()
             raise StoreDamaged(path, str(err)) from None
@@ -97,86 +72,11 @@ class Store:
         self._published = self.last_seq
         self._on_lost: Callable[[str], None] | None = None
         self._lost_entries: str | None = None  # set once: nothing is logged here after
-        self.log_epoch = self._recorded("log_epoch") or 0  # the term of the newest entry
+        self.log_epoch = tables.recorded(self.db.conn, "log_epoch") or 0  # the newest entry's term
         self.image = self._recorded_image()
         # Begun once this connection wrote what it writes at open (the tables of a new store):
         # started beside those writes, a new store's check met "database is locked".
         self._check = storecheck.Check(path)
-
-    def _create_tables(self) -> None:
-        db = self.db
-        with db.atomic():
-            db.table("nodes").create(
-                {
-                    "path": str,
-                    "is_dir": int,
-                    "ctime": float,
-                    "mtime": float,
-                    "mode": int,
-                    "owner": str,
-                    "group": str,
-                    "size": int,
-                    "chunks": str,
-                    "replication": int,
-                },
-                pk="path",
-                if_not_exists=True,
-            )
-            db.table("chunks").create(
-                {
-                    "handle": int,
-                    "version": int,
-                    "refcount": int,
-                    "lease_holder": str,
-                    "lease_expiry": float,
-                    "floor": int,
-                    "issued": int,
-                    "replication": int,
-                },
-                pk="handle",
-                if_not_exists=True,
-            )
-            nodes = db.table("nodes")
-            if "group" not in nodes.columns_dict:  # a database from before permissions
-                nodes.add_column("group", str, not_null_default="")
-            if "replication" not in nodes.columns_dict:  # from before per-file replication
-                nodes.add_column("replication", int, not_null_default=0)
-            chunks = db.table("chunks")
-            for column in ("floor", "issued", "replication"):  # from before these columns
-                if column not in chunks.columns_dict:
-                    chunks.add_column(column, int, not_null_default=0)
-            db.table("meta").create({"key": str, "value": int}, pk="key", if_not_exists=True)
-            db.table("oplog").create(
-                {"seq": int, "ts": float, "op": str, "args": str, "changes": str},
-                pk="seq",
-                if_not_exists=True,
-            )
-
-    def _nodes(self, chunks: dict[int, Chunk] | None = None) -> Iterator[Node]:
-        """Every node, built from sqlite3's row tuples (sqlite-utils' dict per row, and
-        keyword arguments, were most of a large master's start-up). Values most rows repeat
-        (owner, group, mode) are one object each, and a chunk handle is `chunks`' own int: a
-        million files held a million copies of each."""
-        table = chunks or {}
-        names: dict[str, str] = {}
-        modes: dict[int, int] = {}
-        select = f"SELECT {', '.join(quoted(NODE_COLUMNS))} FROM nodes"
-        for path, is_dir, ctime, mtime, mode, owner, group, size, listed, rep in self.db.execute(
-            select
-        ):
-            handles: tuple[int, ...] = ()
-            if listed != "[]":
-                handles = tuple(table[h].handle if h in table else h for h in handles_of(listed))
-            owner, group = names.setdefault(owner, owner), names.setdefault(group, group)
-            mode = modes.setdefault(mode, mode)
-            yield Node(path, bool(is_dir), ctime, mtime, mode, owner, group, size, handles, rep)
-
-    def _chunks(self) -> Iterator[Chunk]:
-        holders: dict[str, str] = {}
-        select = f"SELECT {', '.join(quoted(CHUNK_COLUMNS))} FROM chunks"  # Chunk's fields
-        for handle, version, refcount, holder, expiry, *rest in self.db.execute(select):
-            holder = holders.setdefault(holder, holder)
-            yield Chunk(handle, version, refcount, holder, expiry if expiry else 0.0, *rest)
 
     def checked(self) -> None:
         """Returns once SQLite's check of the store (begun at open) passed; StoreDamaged if
@@ -184,22 +84,6 @@ class Store:
         problem = self._check.problem()
         if problem is not None:
             raise StoreDamaged(self.path, problem)
-
-    def _recorded_next_handle(self) -> int | None:
-        """The next handle to issue, as the store recorded it (None: a store from before)."""
-        return self._recorded("next_handle")
-
-    def _recorded(self, key: str) -> int | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return int(row[0]) if row else None
-
-    def _note(self, key: str, value: int) -> None:
-        """Sets a meta row; the caller holds a transaction."""
-        self.db.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )
 
     def _recorded_image(self) -> tuple[int, int] | None:
         """(token, log entry) of the image of this store's state last written (`image.py`)."""
@@ -214,29 +98,23 @@ class Store:
         """Records that the image with `token`, as of entry `seq`, is this store's state: an
         image another store's (a restored copy) or an older one has another token."""
         with self._lock, self.db.atomic():
-            self._note("image", token)
-            self._note("image_seq", seq)
+            tables.note(self.db.conn, "image", token)
+            tables.note(self.db.conn, "image_seq", seq)
         self.image = (token, seq)
 
     def load_next_handle(self) -> int:
-        return self._recorded_next_handle() or 1
+        return tables.recorded(self.db.conn, "next_handle") or 1
 
     def load(self) -> MasterState:
         """The state the tables hold; StoreDamaged if a row cannot be read or the whole breaks
         an invariant (`storecheck`): never half a namespace."""
         self.checked()
-        state = MasterState()
         try:
             with memory.built_to_last():
-                for chunk in self._chunks():
-                    state.chunks[chunk.handle] = chunk
-                for node in self._nodes(state.chunks):
-                    state.put(node)
-            recorded = self._recorded_next_handle()
-            state.apply_change(RaiseNextHandle(recorded or 1))
+                state, handles_recorded = tables.read_state(self.db.conn)
         except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as err:
             raise StoreDamaged(self.path, f"{type(err).__name__}: {err}") from None
-        problem = storecheck.state_problem(state, handles_recorded=recorded is not None)
+        problem = storecheck.state_problem(state, handles_recorded=handles_recorded)
         if problem is not None:
             raise StoreDamaged(self.path, problem)
         return state
@@ -345,7 +223,7 @@ class Store:
                 (ts, mutation.op, args, changes),
             )
             entries.append(LogEntry(int(cursor.lastrowid or 0), ts, mutation.op, args, changes))
-        self._write([c for m in mutations for c in m.changes])
+        tables.write(self.db.conn, [c for m in mutations for c in m.changes])
         return entries
 
     def _appended(self, entries: list[LogEntry]) -> None:
@@ -368,10 +246,10 @@ class Store:
                     "INSERT INTO oplog (seq, ts, op, args, changes) VALUES (?, ?, ?, ?, ?)",
                     [(e.seq, e.ts, e.op, e.args_json, e.changes_json) for e in entries],
                 )
-                self._write([c for m in mutations for c in m.changes])
+                tables.write(self.db.conn, [c for m in mutations for c in m.changes])
                 epochs = [int(e.args["epoch"]) for e in entries if e.op == EPOCH_OP]
                 if epochs:
-                    self._note("log_epoch", epochs[-1])
+                    tables.note(self.db.conn, "log_epoch", epochs[-1])
             self.tail.add(entries)
         if epochs:
             self.log_epoch = epochs[-1]
@@ -388,7 +266,7 @@ class Store:
                     "INSERT INTO oplog (ts, op, args, changes) VALUES (?, ?, ?, '[]')",
                     (ts, EPOCH_OP, args),
                 )
-                self._note("log_epoch", epoch)
+                tables.note(self.db.conn, "log_epoch", epoch)
             entry = LogEntry(int(cursor.lastrowid or 0), ts, EPOCH_OP, args, "[]")
             self.tail.add([entry])
         self.log_epoch = epoch
@@ -406,7 +284,7 @@ class Store:
             for table in ("nodes", "chunks", "meta", "oplog"):  # meta: the image is not of it
                 self.db.execute(f"DELETE FROM {table}")
             self.image = None
-            self._write([change_from_json(row) for row in rows])
+            tables.write(self.db.conn, [change_from_json(row) for row in rows])
             self.db.execute(
                 "INSERT INTO oplog (seq, ts, op, args, changes) VALUES (?, ?, ?, ?, '[]')",
                 [
@@ -416,7 +294,7 @@ class Store:
                     json.dumps({"rows": len(rows), "digest": digest}),
                 ],
             )
-            self._note("log_epoch", epoch)
+            tables.note(self.db.conn, "log_epoch", epoch)
         self.log_epoch = epoch
         with self.appended:
             self.last_seq = self._published = seq
@@ -481,37 +359,6 @@ class Store:
                 "DELETE FROM oplog WHERE seq <= (SELECT max(seq) FROM oplog) - ?", [keep]
             )
             return int(cursor.rowcount)
-
-    def _write(self, changes: list[Change]) -> None:
-        """Writes the rows `changes` leave, in one statement per kind: a row changed several
-        times (a file made, given a chunk, given its length) is written once, as it ends. The
-        caller holds a transaction (sqlite-utils' autocommit is not wanted here)."""
-        nodes: dict[str, Node | None] = {}
-        chunks: dict[int, Chunk | None] = {}
-        next_handle: int | None = None
-        for change in changes:
-            match change:
-                case PutNode(node):
-                    nodes[node.path] = node
-                case DeleteNode(path):
-                    nodes[path] = None
-                case PutChunk(chunk):
-                    chunks[chunk.handle] = chunk
-                case DeleteChunk(handle):
-                    chunks[handle] = None
-                case RaiseNextHandle(value):
-                    next_handle = max(next_handle or value, value)
-        many = self.db.conn.executemany
-        many("DELETE FROM nodes WHERE path = ?", [(p,) for p, n in nodes.items() if n is None])
-        many(UPSERT_NODE, [node_row(n) for n in nodes.values() if n is not None])
-        many("DELETE FROM chunks WHERE handle = ?", [(h,) for h, c in chunks.items() if c is None])
-        many(UPSERT_CHUNK, [chunk_row(c) for c in chunks.values() if c is not None])
-        if next_handle is not None:
-            self.db.conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('next_handle', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
-                [next_handle],
-            )
 
     def close(self) -> None:
         self._commits.closed = True
