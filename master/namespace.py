@@ -427,7 +427,7 @@ def add_chunks(
     end leaves a hole of zeros), numbered from `first_handle` on (reserved by a caller that
     plans concurrently; default: the state's next handle). A chunk starts at version 2 with
     floor 1: its replicas are created at 2, and its first lease may be granted at 2 with no
-    bump (see ChunkControl._ensure_lease); until then it was never written (`never_written`)."""
+    bump (see Leasing.ensure); until then it was never written (`never_written`)."""
     if first_handle is None:
         first_handle = state.next_handle
     node = lookup_file(state, path)

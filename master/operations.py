@@ -189,7 +189,7 @@ class NamespaceOperations:
                 for handle in sorted(handles):
                     chunk = meta.chunk(handle)
                     assert chunk is not None  # held by src, under its lock
-                    self.chunks.stop_primary(chunk, f"snapshot of {src}")
+                    self.chunks.leasing.stop_primary(chunk, f"snapshot of {src}")
                 meta.commit(
                     meta.plan(
                         lambda: namespace.snapshot(

@@ -111,7 +111,7 @@ class ReplicaManager:
         if outcome.claims:
             adopted: list[int] = []
             try:
-                adopted = self.chunks.adopt(beat.address, outcome.claims)
+                adopted = self.chunks.leasing.adopt(beat.address, outcome.claims)
             except errors.GfsError as err:
                 log.warning("higher versions reported by %s not adopted: %s", beat.address, err)
             with meta.core:  # judged again: the chunk changed meanwhile, or the write failed
@@ -119,7 +119,7 @@ class ReplicaManager:
                     meta.servers.recheck(handle, beat.address)
         extended: list[tuple[int, bytes]] = []
         try:
-            extended = self.chunks.extend_leases(beat.address, beat.extend)
+            extended = self.chunks.leasing.extend_leases(beat.address, beat.extend)
         except errors.GfsError as err:  # they run out; the primary asks again
             log.warning(
                 "leases of %d chunks on %s not extended: %s", len(beat.extend), beat.address, err
@@ -148,7 +148,7 @@ class ReplicaManager:
                 chunk = self.meta.chunk(handle)
                 if chunk is None or not chunk.floor:
                     return
-                self.chunks.tell_version(handle, chunk.version, address, create=False)
+                self.chunks.leasing.tell_version(handle, chunk.version, address, create=False)
             caught_up = True
             log.info("replica of chunk %d on %s caught up to v%d", handle, address, chunk.version)
         except errors.GfsError as err:
@@ -443,7 +443,9 @@ class ReplicaManager:
                 chunk = meta.chunk(handle)
                 if chunk is None or chunk.version != clone.version:
                     return
-                chunk, holders = self.chunks.stop_primary(chunk, f"copying it to {clone.target}")
+                chunk, holders = self.chunks.leasing.stop_primary(
+                    chunk, f"copying it to {clone.target}"
+                )
                 if holders is not None and clone.source not in holders:
                     return
             self.chunks.calls.clone_from(clone.target, handle, chunk.version, clone.source)

@@ -2,7 +2,8 @@
 
 - `Metadata` (metadata.py): the state, durable commits, read queries: what a shadow has too.
 - `NamespaceOperations` (operations.py): mkdir, create, delete, rename, snapshot, the trash.
-- `ChunkControl` (chunkcontrol.py): allocation, copy-on-write, versions, leases; chunk locks.
+- `ChunkControl` (chunkcontrol.py): allocation, copy-on-write; chunk locks. Its `Leasing`
+  (leasing.py): versions and leases.
 - `ReplicaManager` (replicas.py): heartbeats, liveness, safe mode, repair, balance, copies.
 - `OpLog` (oplog.py): streaming the log to followers, compaction.
 

@@ -421,7 +421,7 @@ def test_an_extended_lease_comes_with_a_new_token_for_its_secondaries(setup) -> 
 
     service, _, clock = setup
     issuer = TokenIssuer(service.config, lambda: clock[0])
-    service.chunks.tokens = issuer
+    service.chunks.leasing.tokens = issuer
     first = service.get_chunk("/f", 0, for_write=True)
     clock[0] += LEASE / 2 + 0.1
     reports = [Report(1, first.version, 0)]
