@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from common import errors
+from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
+from master.service import MasterService
 from master.store import Store
 
 LEASE, MARGIN, DEAD_AFTER = 60.0, 5.0, 10.0
@@ -119,3 +121,37 @@ class BlockingCluster(FakeCluster):
         stub.CopyLocal = copy_local
         stub.CloneFrom = clone_from
         return stub
+
+
+def four_servers(tmp_path: Path) -> tuple[MasterService, FakeCluster, list[float]]:
+    """A master (its clock the list's one value) beside four fake servers, with an empty
+    file `/f`."""
+    clock = [1000.0]
+    store = Store(tmp_path / "m.db")
+    fake = FakeCluster(store)
+    service = MasterService(config(tmp_path), store, clock=lambda: clock[0], channels=fake)  # type: ignore[arg-type]
+    for address in ("a:1", "b:1", "c:1", "d:1"):
+        service.heartbeat(Heartbeat(address, "r", 0, 10**12))
+    service.create("/f")
+    return service, fake, clock
+
+
+def beat_all(
+    service: MasterService,
+    fake: FakeCluster,
+    except_: str = "",
+    extend: list[tuple[int, int]] | None = None,
+) -> list[int]:
+    """Every live server reports the replicas it holds, as real chunkservers do; the holder of
+    chunk 1's lease also asks for `extend`. Returns the handles extended."""
+    chunk = service.chunk(1)
+    holder = chunk.lease_holder if chunk is not None else ""
+    extended: list[int] = []
+    for address in ("a:1", "b:1", "c:1", "d:1"):
+        if address == except_:
+            continue
+        reports = [Report(h, v, 0) for h, v in fake.held.get(address, {}).items()]
+        asks = (extend or []) if address == holder else []
+        granted = service.heartbeat(Heartbeat(address, "r", 0, 10**12, reports, [], asks)).extended
+        extended += [handle for handle, _ in granted]
+    return extended
