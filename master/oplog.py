@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 
 from common import errors
 from master.config import MasterConfig
+from master.quorum import Quorum
 from master.rows import LogEntry
 from master.store import Store
 
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # log entries read at a time
+SPARE_PACE = 0.05  # seconds between the records of a follower no majority waits for
 
 
 class Followers:
@@ -46,9 +48,10 @@ class Followers:
 
 
 class OpLog:
-    def __init__(self, config: MasterConfig, store: Store) -> None:
+    def __init__(self, config: MasterConfig, store: Store, quorum: Quorum | None = None) -> None:
         self.config = config
         self.store = store
+        self.quorum = quorum
         self.followers = Followers()
 
     def stream(
@@ -68,7 +71,9 @@ class OpLog:
         compaction leaves it what it still needs (its entry `since` too, to compare); it is
         also sent the entries still being made durable (`Store.publish_early`): should they be
         lost, its `since_digest` tells when it next comes back. Anyone else reads durable
-        entries only."""
+        entries only. A named follower a majority does not wait for (`Quorum.spare`: enough
+        others hold more), once caught up, gets its entries SPARE_PACE apart, many to a
+        record: with two standbys the active sends, and hears, half the messages a change."""
         if follower:
             self.followers.heard(follower, since)
         oldest, _ = self.store.log_bounds()
@@ -91,6 +96,8 @@ class OpLog:
                 since = entries[-1].seq
                 if follower:
                     self.followers.heard(follower, since)
+                    if len(entries) < page and self.quorum and self.quorum.spare(follower):
+                        time.sleep(SPARE_PACE)
             elif follow:
                 self.store.wait_for_entries(since, 1.0, durable)
                 if self.store.head(durable) <= since:

@@ -57,6 +57,15 @@ class Quorum:
             while self._waiting and self._waiting[0][0] <= self._majority:
                 heapq.heappop(self._waiting)[2].set()
 
+    def spare(self, follower: str) -> bool:
+        """Whether a majority needs nothing from `follower` now: enough others hold more of
+        the log than it does. Never while nobody waits for a majority (a lone master)."""
+        with self._lock:
+            if self.needed == 0:
+                return False
+            mine = self._held.get(follower, 0)
+            return sum(1 for at in self._held.values() if at > mine) >= self.needed
+
     def holding(self, seq: int) -> int:
         """Replicas, the master included, that hold entry `seq`."""
         with self._lock:

@@ -90,7 +90,7 @@ class MasterService:
         self.chunks = ChunkControl(self.metadata, calls, self._fanout, self.tokens)
         self.namespace = NamespaceOperations(self.metadata, self.chunks)
         self.replicas = ReplicaManager(self.metadata, self.chunks, self._jobs)
-        self.oplog = OpLog(config, store)
+        self.oplog = OpLog(config, store, self.metadata.quorum)
         self.images = ImageWriter(store, self.metadata.cut, config.image_every)
         if epoch:
             seq = store.begin_epoch(epoch, config.address)

@@ -4,13 +4,17 @@ reader gets the same entries."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from common import errors, transport
-from master import servicer
+from master import oplog, servicer
 from master.config import MasterConfig
+from master.oplog import OpLog
+from master.quorum import Quorum
+from master.rows import LogEntry
 from master.server import MasterServer
 from master.service import MasterService
 from master.shadow import entries_of
@@ -71,6 +75,35 @@ def test_a_caught_up_follower_hears_at_once_before_any_wait(
     assert next(pages) == []
     with pytest.raises(AssertionError, match="waited"):
         next(pages)  # nothing new: now it waits
+
+
+def test_a_caught_up_follower_no_majority_waits_for_gets_its_entries_paced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paced only once it has caught up (a full page: catching up goes at full speed), and
+    only while enough others hold more than it does."""
+    svc = service(tmp_path)
+    for i in range(3):
+        svc.create(f"/f{i}")
+    quorum = Quorum(replicas=3)
+    quorum.held("eager", 3)
+    log = OpLog(svc.config, svc.store, quorum)
+    paced: list[float] = []
+    monkeypatch.setattr(oplog.time, "sleep", paced.append)
+    monkeypatch.setattr(oplog, "PAGE", 2)
+    monkeypatch.setattr(svc.store, "wait_for_entries", lambda *args: None)
+
+    def stream(follower: str) -> Iterator[list[LogEntry]]:
+        return log.stream(0, follow=True, limit=0, active=lambda: True, follower=follower)
+
+    spare = stream("spare")
+    assert [e.seq for e in next(spare)] == [1, 2]
+    assert [e.seq for e in next(spare)] == [3] and paced == [], "a full page: not paced"
+    assert next(spare) == [] and paced == [oplog.SPARE_PACE], "caught up: paced"
+    paced.clear()
+    needed = stream("eager")
+    assert [[e.seq for e in next(needed)] for _ in range(3)] == [[1, 2], [3], []]
+    assert paced == [], "the follower a majority waits for gets every entry at once"
 
 
 def test_a_batched_stream_carries_the_same_entries_as_one_a_record(

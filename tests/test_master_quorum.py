@@ -35,6 +35,26 @@ def test_a_majority_counts_distinct_shadows_beside_the_master() -> None:
         Quorum(replicas=0)
 
 
+def test_a_follower_is_spare_while_enough_others_hold_more_of_the_log() -> None:
+    quorum = Quorum(replicas=3)  # the master and one of two standbys
+    assert not quorum.spare("a"), "nobody heard of: it may be the one a majority needs"
+    quorum.held("a", 5)
+    quorum.held("b", 5)
+    assert not quorum.spare("a") and not quorum.spare("b"), "level: either may be needed"
+    quorum.held("a", 9)
+    assert quorum.spare("b") and not quorum.spare("a")
+    quorum.held("b", 12)  # a stalled, b passed it: b is needed now
+    assert quorum.spare("a") and not quorum.spare("b")
+    five = Quorum(replicas=5)  # two of four standbys needed
+    for name, seq in (("a", 9), ("b", 8), ("c", 7)):
+        five.held(name, seq)
+    assert five.spare("c") and not five.spare("b") and not five.spare("a")
+    lone = Quorum(replicas=1)
+    lone.held("shadow", 1)
+    lone.held("other", 2)
+    assert not lone.spare("shadow"), "a lone master's shadows are never paced"
+
+
 def config(data: Path, replicas: int = 1) -> MasterConfig:
     return MasterConfig(
         data_dir=data,
