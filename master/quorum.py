@@ -71,6 +71,15 @@ class Quorum:
         with self._lock:
             return 1 + sum(1 for at in self._held.values() if at >= seq)
 
+    def reached(self, seq: int, timeout: float) -> bool:
+        """Whether a majority holds entry `seq`, waiting `timeout` seconds at most for it
+        (False at once once this master's term ended)."""
+        try:
+            self.wait(seq, timeout)
+        except (errors.Unavailable, errors.Deposed):
+            return False
+        return True
+
     def wait(self, seq: int, timeout: float) -> None:
         """Returns once a majority holds entry `seq`; Unavailable after `timeout` seconds,
         Deposed once this master's term ended."""

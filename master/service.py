@@ -59,6 +59,10 @@ __all__ = ["ChunkView", "MasterService"]
 
 log = logging.getLogger(__name__)
 
+# How long a group commit waits for the standbys to hold the group before it (Store's
+# `publish_early`); past it (a standby slow or gone), it goes on without.
+GROUP_BEHIND_WAIT = 0.02
+
 # Replicas reported in full after which the timer gives the memory judging them freed back.
 GIVE_BACK_AFTER = 100_000
 
@@ -96,7 +100,8 @@ class MasterService:
             seq = store.begin_epoch(epoch, config.address)
             log.info("active for term %d from log entry %d", epoch, seq)
         if config.master_replicas > 1:  # a change waits for a follower: send it at once
-            store.publish_early(self._step_down)
+            quorum = self.metadata.quorum
+            store.publish_early(self._step_down, lambda seq: quorum.reached(seq, GROUP_BEHIND_WAIT))
         # Replicas listed in full reports since the timer last gave freed memory back (the
         # heartbeat threads add without a lock: a lost addition only delays it a round).
         self.fully_reported = 0

@@ -12,11 +12,12 @@ leads, committing everything queued in one transaction, then hands the lead to t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ class Store:
             raise StoreDamaged(path, str(err)) from None
         self._lock = threading.Lock()
         self.transactions = 0  # durable transactions so far (each one fsync)
-        self._commits: Groups[None, Mutation, int] = Groups(self._write_batch)
+        self._commits: Groups[None, Mutation, int] = Groups(self._write_batch, self._behind)
         self.tail = LogTail()
         self.appended = threading.Condition()
         self.last_seq = self.log_bounds()[1]
@@ -71,6 +72,7 @@ class Store:
         # newest such, and whom to tell when they could not be.
         self._published = self.last_seq
         self._on_lost: Callable[[str], None] | None = None
+        self._followers_hold: Callable[[int], object] | None = None
         self._lost_entries: str | None = None  # set once: nothing is logged here after
         self.log_epoch = tables.recorded(self.db.conn, "log_epoch") or 0  # the newest entry's term
         self.image = self._recorded_image()
@@ -131,7 +133,18 @@ class Store:
             raise _refusal(err) from None
         return seq
 
-    def publish_early(self, on_lost: Callable[[str], None]) -> None:
+    @contextlib.contextmanager
+    def _behind(self, _: None) -> Iterator[None]:
+        """Entered by a group's leader before it takes its batch (`publish_early`)."""
+        if self._followers_hold is not None:
+            self._followers_hold(self.head(durable=False))
+        yield
+
+    def publish_early(
+        self,
+        on_lost: Callable[[str], None],
+        followers_hold: Callable[[int], object] | None = None,
+    ) -> None:
         """From now on a group commit hands its entries to named followers (`read_log` and
         `wait_for_entries` with `durable=False`) once they are written, while its
         transaction is still being made durable: a master answering only what a majority of
@@ -139,8 +152,17 @@ class Store:
         one after the other (Raft's leader writes to its disk in parallel with its
         followers likewise). Followers may so hold entries this store lost when the sync
         failed: `on_lost(reason)` is then told, and must end this master's term; this store
-        logs nothing more (an entry logged after could take a lost one's number)."""
+        logs nothing more (an entry logged after could take a lost one's number).
+
+        `followers_hold(seq)`, if given, returns once the followers a change waits for hold
+        entry `seq` (or after a short while): each group's leader first waits so for the
+        group before its own, and the changes arriving meanwhile join its group. Under load a
+        group then follows a round trip to the followers, not only a sync here: fewer and
+        larger groups, each one transaction here and one record to each follower (the
+        messages were most of what a change cost an active master). A change made alone
+        waits for nothing: the group before it was answered already."""
         self._on_lost = on_lost
+        self._followers_hold = followers_hold
 
     def _write_batch(self, _: None, batch: list[Mutation]) -> list[int | BaseException]:
         COMMIT_GROUP.observe(len(batch))

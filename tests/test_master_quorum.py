@@ -55,6 +55,15 @@ def test_a_follower_is_spare_while_enough_others_hold_more_of_the_log() -> None:
     assert not lone.spare("shadow"), "a lone master's shadows are never paced"
 
 
+def test_reached_says_whether_a_majority_came_in_time_and_never_raises() -> None:
+    quorum = Quorum(replicas=3)
+    assert not quorum.reached(5, timeout=0.01)
+    quorum.held("a", 5)
+    assert quorum.reached(5, timeout=0)
+    quorum.depose("term over")
+    assert not quorum.reached(5, timeout=10), "a deposed master waits for nothing"
+
+
 def config(data: Path, replicas: int = 1) -> MasterConfig:
     return MasterConfig(
         data_dir=data,

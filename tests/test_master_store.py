@@ -18,6 +18,7 @@ from master.config import MasterConfig
 from master.metadata import Metadata
 from master.state import Chunk, MasterState, Mutation, PutChunk
 from master.store import Store
+from tests.conftest import wait_until
 
 
 def test_a_clean_restart_finds_namespace_chunks_and_handle_counter(tmp_path: Path) -> None:
@@ -380,6 +381,31 @@ def test_entries_sent_early_whose_sync_fails_end_the_term(tmp_path: Path) -> Non
     with pytest.raises(errors.Unavailable, match=r"logs nothing more.*nothing was changed"):
         store.commit(namespace.create(store.load(), "/later", now=3.0))
     assert store.head(durable=False) == 1 and len(lost) == 1
+
+
+def test_a_group_waits_for_the_followers_to_hold_the_one_before_and_those_arriving_join_it(
+    tmp_path: Path,
+) -> None:
+    store, lost = publishing_early(tmp_path)
+    asked: list[int] = []
+    go = threading.Event()
+
+    def followers_hold(seq: int) -> None:
+        asked.append(seq)
+        go.wait(10)
+
+    store.publish_early(lost.append, followers_hold)
+    before = store.transactions
+    leader = committing(store, "/a")
+    wait_until(lambda: asked == [1], 10, "the leader waits for the followers to hold entry 1")
+    joining = [committing(store, f"/b{i}") for i in range(3)]
+    wait_until(lambda: store._commits.queued(None) == 3, 10, "the others queue behind it")
+    go.set()
+    for thread, _ in (leader, *joining):
+        thread.join(10)
+    assert leader[1] == [2] and sorted(o for _, out in joining for o in out) == [3, 4, 5]
+    assert store.transactions == before + 1, "the four in one transaction"
+    assert asked == [1], "one group: one wait"
 
 
 def test_without_early_sending_followers_wait_for_the_sync(tmp_path: Path) -> None:
