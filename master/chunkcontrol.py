@@ -41,14 +41,10 @@ class ChunkControl:
         self.calls = calls
         self.fanout = fanout  # runs RPCs only: nothing on it waits for the pool
         self.locks: KeyedLocks[int] = KeyedLocks()
-        self.leasing = Leasing(meta, calls, fanout, self.locks, tokens)
+        self.leasing = Leasing(meta, calls, fanout, self.locks, self.create_again, tokens)
         # Guarded by meta.core:
         self.creating: set[int] = set()  # new chunks whose replicas are being made (or again)
         self._reserved: set[int] = set()  # handles reserved, not yet committed
-        # New chunks whose every creation this master sent was acknowledged, with the servers
-        # that did: no creation of theirs can still arrive late, so their first lease needs no
-        # version bump to fence one out. Not persisted: a restarted master bumps, as ever.
-        self.created_cleanly: dict[int, frozenset[str]] = {}
         self._being_made: Counter[str] = Counter()  # replicas being created, by server
         self._handles = threading.Lock()  # leaf: held only to reserve handles
         self._next_handle = 0
@@ -94,7 +90,7 @@ class ChunkControl:
                     raise namespace.no_chunk(path, index)
                 handle = node.chunks[index]
             with self.locks.hold(handle):
-                self.leasing.ensure(handle, self._first_grant(handle))
+                self.leasing.ensure(handle)
             with meta.core:
                 return meta.view(meta.state.nodes[path], index, meta.clock())
 
@@ -149,7 +145,7 @@ class ChunkControl:
                     chosen, acks = self._create_replicas(handle)
                     if acks and sorted(acks) == sorted(chosen):
                         with meta.core:
-                            self.created_cleanly[handle] = frozenset(acks)
+                            self.leasing.created_cleanly[handle] = frozenset(acks)
                     log.info(
                         "chunk %d of %s created on %s",
                         handle,
@@ -258,20 +254,3 @@ class ChunkControl:
             ", ".join(acks) or "none",
         )
         return acks
-
-    # --- leases -------------------------------------------------------------------------------
-
-    def _first_grant(self, handle: int) -> frozenset[str] | None:
-        """Before a lease is ensured: the servers that acknowledged the chunk's creation, if
-        every one chosen did (one chance: its first grant may then skip a version bump); a
-        never-written chunk with no replica left is created again first. The caller holds
-        the chunk's lock."""
-        meta = self.meta
-        with meta.core:
-            never_written = meta.state.chunks[handle].never_written
-            replicas = meta.servers.replicas(handle, meta.clock())
-            cleanly = self.created_cleanly.pop(handle, None)
-        if not replicas and never_written:
-            self.create_again(handle)
-            return None
-        return cleanly

@@ -7,6 +7,7 @@ leases.py's; this carries them out, under the chunk locks it shares with chunkco
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 from common import errors
@@ -29,15 +30,24 @@ class Leasing:
         calls: ChunkserverCalls,
         fanout: Executor,
         locks: KeyedLocks[int],
+        recreate: Callable[[int], list[str]],
         tokens: TokenIssuer | None = None,
     ) -> None:
+        """`recreate(handle)` makes new replicas of a never-written chunk that has none left,
+        and returns the servers that took one (chunkcontrol.py's `create_again`)."""
         self.meta = meta
         self.config = meta.config
         self.calls = calls
         self.fanout = fanout  # runs RPCs only: nothing on it waits for the pool
         self.locks = locks  # the chunk locks
         self.tokens = tokens  # a secure master's: primaries get lease tokens
-        self.versions_in_flight: set[int] = set()  # guarded by meta.core
+        self.recreate = recreate
+        # Guarded by meta.core:
+        self.versions_in_flight: set[int] = set()
+        # New chunks whose every creation this master sent was acknowledged, with the servers
+        # that did: no creation of theirs can still arrive late, so their first lease needs no
+        # version bump to fence one out. Not persisted: a restarted master bumps, as ever.
+        self.created_cleanly: dict[int, frozenset[str]] = {}
 
     def set_version(self, handle: int, version: int, servers: list[str], create: bool) -> list[str]:
         """Tells each server the chunk's version; returns those that acknowledged, each
@@ -135,17 +145,21 @@ class Leasing:
 
     # --- leases -------------------------------------------------------------------------------
 
-    def ensure(self, handle: int, cleanly: frozenset[str] | None) -> None:
+    def ensure(self, handle: int) -> None:
         """Makes sure the chunk has a primary with a valid lease (GFS section 3.1): bump the
         version and log it, tell the live replicas, then name a primary (a new chunk's first
-        lease may need no bump: `leases.first_grant_needs_no_bump`, given the servers that
-        acknowledged its creation, `cleanly`). The caller holds the chunk's lock."""
+        lease may need no bump: `leases.first_grant_needs_no_bump`). A never-written chunk
+        with no replica left is created again first. The caller holds the chunk's lock."""
         meta = self.meta
         now = meta.clock()
         with meta.core:
             chunk = meta.state.chunks[handle]
             replicas = meta.servers.replicas(handle, now)
             lost = meta.servers.lost(handle, now)
+            cleanly = self.created_cleanly.pop(handle, None)  # one chance: the first grant
+        if not replicas and chunk.never_written:
+            replicas = self.recreate(handle)
+            cleanly = None
         decision = leases.decide(chunk, replicas, now, lost)
         if isinstance(decision, leases.Revoke):
             chunk = self._revoke(chunk, f"replica(s) {', '.join(lost)} died")
