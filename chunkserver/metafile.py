@@ -105,10 +105,20 @@ def save(path: Path, meta: ReplicaMeta, slots: Slots, capacity: int) -> Slots:
         finally:
             os.close(fd)
         return Slots(generation, slots.size)
+    image, slots = whole(meta, slots, capacity)
+    replace_file(path, [image])
+    return slots
+
+
+def whole(meta: ReplicaMeta, slots: Slots, capacity: int) -> tuple[bytearray, Slots]:
+    """A whole new file holding `meta` for a file that stands at `slots` (its next
+    generation), with slots sized for `capacity` (or more, for `meta`), and where it stands
+    once written."""
+    generation = slots.generation + 1
+    record = _encode_slot(generation, meta)
     blocks = -(-max(capacity, meta.length) // BLOCK)
     size = -(-(_SLOT.size + _HEADER.size + 4 * blocks + 8) // _PAGE) * _PAGE
     image = bytearray(2 * size)
     start = generation % 2 * size
     image[start : start + len(record)] = record
-    replace_file(path, [image])
-    return Slots(generation, size)
+    return image, Slots(generation, size)

@@ -40,7 +40,7 @@ POLICY: access.Policy = {
         (access.USERS, "Write Append"),
         (_PEERS, "ApplyWrite ApplyAppends"),
         (_PEERS | {"admin"}, "ReplicaInfo"),
-        (_MASTER, "SetVersion GrantLease RevokeLease CloneFrom CopyLocal"),
+        (_MASTER, "SetVersion CreateReplicas GrantLease RevokeLease CloneFrom CopyLocal"),
         (_MASTER | {"shadow", "admin"}, "Describe"),
     ]
     for method in methods.split()
@@ -203,6 +203,14 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self.term.check(request.epoch, f"version {request.version} of chunk {request.handle}")
         self.store.set_version(request.handle, request.version, request.create)
         self.mutations.version_changed(request.handle, request.version)
+        return chunkserver_pb2.Ack()
+
+    @aborting(log)
+    def CreateReplicas(
+        self, request: chunkserver_pb2.CreateReplicasRequest, context: grpc.ServicerContext
+    ) -> chunkserver_pb2.Ack:
+        self.term.check(request.epoch, f"{len(request.handles)} new replicas")
+        self.store.create(list(request.handles), request.version)
         return chunkserver_pb2.Ack()
 
     # --- what this server holds, and copies ---------------------------------------------------

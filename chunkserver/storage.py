@@ -30,7 +30,7 @@ from chunkserver.metrics import CHECKSUM_FAILURES
 from chunkserver.staging import Staging
 from chunkserver.volumes import Volume, Volumes
 from common import errors, limits
-from common.durable import fsync_dir
+from common.durable import fsync_dir, replace_files
 from common.keyedlocks import KeyedLocks
 
 log = logging.getLogger(__name__)
@@ -256,27 +256,66 @@ class ChunkStore:
             if meta is None:
                 if not create:
                     raise errors.NotFound(f"no replica of chunk {handle} here")
-                # Durable at once: a replica the master counts must survive a restart, written
-                # to or not (an empty chunk lost on every server would be missing for good).
-                self.volumes.settle(handle)
-                try:
-                    try:
-                        with open(self._data(handle), "wb") as f:
-                            os.fsync(f.fileno())
-                    except OSError as err:
-                        raise self._failure(handle, err, "create") from None
-                    self._save_meta(handle, ReplicaMeta(version, 0))
-                except errors.GfsError:
-                    with contextlib.suppress(OSError, errors.NotFound):
-                        self._data(handle).unlink(missing_ok=True)
-                    self.volumes.unsettle(handle)
-                    raise
+                self._create([handle], version)
                 return
             if version < meta.version:
                 raise errors.FailedPrecondition(
                     f"chunk {handle} is at version {meta.version}; refusing to go back to {version}"
                 )
             self._save_meta(handle, ReplicaMeta(version, meta.length, meta.crcs))
+
+    def create(self, handles: Sequence[int], version: int) -> None:
+        """Empty replicas of new chunks at `version` (the master's pool of new chunks), all
+        durable when it returns, or none kept. Refused whole if one is here already."""
+        if len(handles) > limits.MAX_CREATED or len(set(handles)) != len(handles):
+            raise errors.InvalidArgument(
+                f"at most {limits.MAX_CREATED} distinct new replicas a call, not {len(handles)}"
+            )
+        for handle in handles:
+            limits.check_handle(handle)
+        limits.check_version(version)
+        with self._locks.hold_all(handles):
+            here = [h for h in handles if h in self.metas]
+            if here:
+                raise errors.FailedPrecondition(f"chunk {here[0]} has a replica here already")
+            self._create(handles, version)
+
+    def _create(self, handles: Sequence[int], version: int) -> None:
+        """Makes empty replicas of `handles` (none held here; the caller holds their locks):
+        durable at once, since a replica the master counts must survive a restart, written to
+        or not (an empty chunk lost on every server would be missing for good). The data files
+        are synced before the metadata that makes them replicas is in place (see
+        replicafiles.scan): two rounds of syncs and one sync of each directory, however many."""
+        made: list[int] = []
+        try:
+            try:
+                for handle in handles:
+                    self.volumes.settle(handle)
+                    made.append(handle)
+                    with open(self._data(handle), "wb") as f:
+                        os.fsync(f.fileno())
+            except OSError as err:
+                raise self._failure(made[-1], err, "create") from None
+            metas = [ReplicaMeta(version, 0) for _ in handles]
+            images = [metafile.whole(m, Slots(), self.max_chunk_size) for m in metas]
+            try:
+                replace_files(
+                    (self._meta(h), [image]) for h, (image, _) in zip(handles, images, strict=True)
+                )
+            except OSError as err:
+                raise self._failure(handles[0], err, "record") from None
+        except errors.GfsError:
+            for handle in made:
+                with contextlib.suppress(OSError, errors.NotFound):
+                    self._data(handle).unlink(missing_ok=True)
+                self.volumes.unsettle(handle)
+            raise
+        now = time.monotonic()
+        for handle, meta, (_, slots) in zip(handles, metas, images, strict=True):
+            self._slots[handle] = slots
+            self._set_meta(handle, meta)
+            self._written[handle] = now
+            self.changes.mark(handle)
 
     def _read_verified(self, handle: int, meta: ReplicaMeta, f: int, start: int, end: int) -> bytes:
         """Bytes [start, end) of the replica, after verifying every block they touch."""

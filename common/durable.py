@@ -10,18 +10,30 @@ from pathlib import Path
 
 def replace_file(path: Path, parts: Iterable[bytes | bytearray]) -> None:
     """Makes `path` hold `parts`, one after another, or (on a crash or error) what it held."""
-    tmp = path.with_name(path.name + ".tmp")
+    replace_files([(path, parts)])
+
+
+def replace_files(files: Iterable[tuple[Path, Iterable[bytes | bytearray]]]) -> None:
+    """`replace_file` for several files at once: each written and synced beside its old self,
+    then all renamed, then each directory synced once. A crash leaves each file old or new."""
+    done: list[tuple[Path, Path]] = []
     try:
-        with open(tmp, "wb") as f:
-            for part in parts:
-                f.write(part)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        for path, parts in files:
+            tmp = path.with_name(path.name + ".tmp")
+            done.append((tmp, path))
+            with open(tmp, "wb") as f:
+                for part in parts:
+                    f.write(part)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in done:
+            os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for tmp, _ in done:
+            tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    for directory in {path.parent for _, path in done}:
+        fsync_dir(directory)
 
 
 def fsync_dir(path: Path) -> None:

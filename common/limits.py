@@ -17,6 +17,8 @@ MAX_HANDLE = 2**62
 # a 64 KiB record (with its frame, past a limit of 64 KiB) cost ~28 ms of CPU summed over the
 # processes when pushed, ~6 ms inline.
 MAX_INLINE = 128 * 1024
+# New empty replicas one call may ask a chunkserver to make (the master's pool of new chunks).
+MAX_CREATED = 1024
 
 
 def check_record_id(record_id: str) -> str:

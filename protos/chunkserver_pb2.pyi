@@ -152,6 +152,16 @@ class SetVersionRequest(_message.Message):
     epoch: int
     def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., create: _Optional[bool] = ..., epoch: _Optional[int] = ...) -> None: ...
 
+class CreateReplicasRequest(_message.Message):
+    __slots__ = ("handles", "version", "epoch")
+    HANDLES_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    handles: _containers.RepeatedScalarFieldContainer[int]
+    version: int
+    epoch: int
+    def __init__(self, handles: _Optional[_Iterable[int]] = ..., version: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
+
 class GrantLeaseRequest(_message.Message):
     __slots__ = ("handle", "version", "seconds", "secondaries", "chunk_size", "token", "epoch")
     HANDLE_FIELD_NUMBER: _ClassVar[int]

@@ -69,6 +69,11 @@ class ChunkServerStub:
                 request_serializer=protos_dot_chunkserver__pb2.SetVersionRequest.SerializeToString,
                 response_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
                 _registered_method=True)
+        self.CreateReplicas = channel.unary_unary(
+                '/pygfs.chunkserver.ChunkServer/CreateReplicas',
+                request_serializer=protos_dot_chunkserver__pb2.CreateReplicasRequest.SerializeToString,
+                response_deserializer=protos_dot_chunkserver__pb2.Ack.FromString,
+                _registered_method=True)
         self.GrantLease = channel.unary_unary(
                 '/pygfs.chunkserver.ChunkServer/GrantLease',
                 request_serializer=protos_dot_chunkserver__pb2.GrantLeaseRequest.SerializeToString,
@@ -156,6 +161,14 @@ class ChunkServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateReplicas(self, request, context):
+        """Master -> chunkserver: empty replicas of new chunks, made ahead of the files they will
+        belong to (the master's pool of new chunks), all durable before the answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GrantLease(self, request, context):
         """Master -> primary: a lease on the chunk for `seconds` from receipt.
         """
@@ -235,6 +248,11 @@ def add_ChunkServerServicer_to_server(servicer, server):
             'SetVersion': grpc.unary_unary_rpc_method_handler(
                     servicer.SetVersion,
                     request_deserializer=protos_dot_chunkserver__pb2.SetVersionRequest.FromString,
+                    response_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
+            ),
+            'CreateReplicas': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReplicas,
+                    request_deserializer=protos_dot_chunkserver__pb2.CreateReplicasRequest.FromString,
                     response_serializer=protos_dot_chunkserver__pb2.Ack.SerializeToString,
             ),
             'GrantLease': grpc.unary_unary_rpc_method_handler(
@@ -456,6 +474,33 @@ class ChunkServer:
             target,
             '/pygfs.chunkserver.ChunkServer/SetVersion',
             protos_dot_chunkserver__pb2.SetVersionRequest.SerializeToString,
+            protos_dot_chunkserver__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReplicas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.chunkserver.ChunkServer/CreateReplicas',
+            protos_dot_chunkserver__pb2.CreateReplicasRequest.SerializeToString,
             protos_dot_chunkserver__pb2.Ack.FromString,
             options,
             channel_credentials,

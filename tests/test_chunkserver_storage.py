@@ -13,7 +13,7 @@ from chunkserver import storage
 from chunkserver.checksum import BLOCK, block_crcs
 from chunkserver.metafile import ReplicaMeta
 from chunkserver.storage import ChunkStore, CorruptReplica
-from common import errors
+from common import durable, errors
 
 CHUNK = 16 * BLOCK
 
@@ -207,6 +207,36 @@ def test_a_created_replica_survives_a_restart_before_its_first_write(tmp_path: P
     assert again.metas[7] == ReplicaMeta(2, 0)
     assert 7 not in again.corrupt
     assert read_all(again, 7, 2) == b""
+
+
+def test_replicas_made_in_a_batch_survive_a_restart_with_one_sync_of_their_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The master's pool of new chunks asks for many empty replicas at once: all durable when
+    the call returns, their directory synced once, not once a replica."""
+    store = ChunkStore(tmp_path, CHUNK)
+    synced: list[Path] = []
+    real = durable.fsync_dir
+    monkeypatch.setattr(durable, "fsync_dir", lambda p: (synced.append(p), real(p)))
+    store.create([5, 6, 7], 2)
+    assert len(synced) == 1, synced
+    assert not list(tmp_path.rglob("*.tmp"))
+    again = ChunkStore(tmp_path, CHUNK)
+    assert {h: again.metas[h] for h in (5, 6, 7)} == dict.fromkeys((5, 6, 7), ReplicaMeta(2, 0))
+    assert not again.corrupt
+    again.write(6, 2, 0, b"first")
+    assert read_all(again, 6, 2) == b"first"
+
+
+def test_a_batch_with_a_replica_held_already_makes_none(store: ChunkStore, tmp_path: Path) -> None:
+    with pytest.raises(errors.FailedPrecondition, match="chunk 1 has a replica here already"):
+        store.create([8, 1, 9], 2)
+    assert 8 not in store.metas and 9 not in store.metas
+    assert not list(tmp_path.rglob("8.*")) and not list(tmp_path.rglob("9.*"))
+    with pytest.raises(errors.InvalidArgument, match="distinct"):
+        store.create([8, 8], 2)
+    with pytest.raises(errors.InvalidArgument, match="a chunk handle"):
+        store.create([0], 2)
 
 
 def test_data_a_crash_left_without_metadata_is_removed_on_restart(tmp_path: Path) -> None:
