@@ -148,6 +148,12 @@ MASTER_FLAGS: Flags = [
     ("trash-grace", float, 3 * 86400.0, "Seconds a deleted path stays restorable; 0: no trash."),
     ("balance-interval", float, 30.0, "Seconds between automatic balancing rounds."),
     ("clone-limit", click.IntRange(min=1), 2, "Copies a chunkserver takes part in at once."),
+    (
+        "chunk-pool",
+        click.IntRange(min=0, max=1024),
+        16,
+        "New chunks made ahead on the servers for new files to take (0: made on demand).",
+    ),
     ("oplog-retain", click.IntRange(min=1), 1_000_000, "Op-log entries kept by compaction."),
     ("image-every", click.IntRange(min=0), 50_000, "Log entries between images; 0: none."),
     (

@@ -14,6 +14,8 @@ class ChunkserverCalls(Protocol):
 
     def set_version(self, address: str, handle: int, version: int, create: bool) -> None: ...
 
+    def create_replicas(self, address: str, handles: list[int], version: int) -> None: ...
+
     def grant_lease(
         self,
         address: str,
@@ -57,6 +59,16 @@ class GrpcChunkserverCalls:
             self.channels.chunkserver(address).SetVersion,
             chunkserver_pb2.SetVersionRequest(
                 handle=handle, version=version, create=create, epoch=self.epoch
+            ),
+            target=address,
+            timeout=self.rpc_timeout,
+        )
+
+    def create_replicas(self, address: str, handles: list[int], version: int) -> None:
+        transport.call(
+            self.channels.chunkserver(address).CreateReplicas,
+            chunkserver_pb2.CreateReplicasRequest(
+                handles=handles, version=version, epoch=self.epoch
             ),
             target=address,
             timeout=self.rpc_timeout,

@@ -1,5 +1,6 @@
 """Chunk control: a client's lookup for a write, allocation and copy-on-write (GFS sections
-3.1 and 3.4); versions and leases are `leasing`'s (leasing.py).
+3.1 and 3.4); versions and leases are `leasing`'s (leasing.py). A new file's first chunk comes
+from the pool of chunks made ahead (chunkpool.py) when it has one.
 
 Owns the chunk locks and the chunks in flight (being created, having their version changed,
 reserved for a copy not yet committed). A chunk's row is written only under its chunk lock,
@@ -12,6 +13,7 @@ import dataclasses
 import logging
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import Executor
 
 from common import errors
@@ -19,6 +21,7 @@ from common.keyedlocks import KeyedLocks
 from common.logformat import fields
 from master import namespace, placement
 from master.calls import ChunkserverCalls
+from master.chunkpool import ChunkPool
 from master.issuer import TokenIssuer
 from master.leasing import Leasing
 from master.metadata import ChunkView, Metadata
@@ -35,7 +38,9 @@ class ChunkControl:
         calls: ChunkserverCalls,
         fanout: Executor,
         tokens: TokenIssuer | None = None,
+        jobs: Executor | None = None,
     ) -> None:
+        """`jobs` makes the pool's chunks in the background (None: no pool)."""
         self.meta = meta
         self.config = meta.config
         self.calls = calls
@@ -48,6 +53,9 @@ class ChunkControl:
         self._being_made: Counter[str] = Counter()  # replicas being created, by server
         self._handles = threading.Lock()  # leaf: held only to reserve handles
         self._next_handle = 0
+        self.pool = ChunkPool(
+            meta, calls, fanout, jobs, self._reserve, self._release, self._pending
+        )
 
     def busy(self) -> set[int]:
         """Chunks no report or repair may judge now: being created, copied locally or having
@@ -65,9 +73,9 @@ class ChunkControl:
             self._next_handle = first + count
             return first
 
-    def _release(self, first: int, count: int) -> None:
+    def _release(self, handles: Iterable[int]) -> None:
         with self.meta.core:
-            self._reserved.difference_update(range(first, first + count))
+            self._reserved.difference_update(handles)
 
     # --- a client's lookup --------------------------------------------------------------------
 
@@ -130,6 +138,8 @@ class ChunkControl:
                     f"only {len(roomy)} chunkserver(s) have room for a new chunk "
                     f"({self.config.chunk_size} bytes); it needs at least {least}"
                 )
+            if missing == 1 and self._from_pool(path, index, r, roomy):
+                return
             first = self._reserve(missing)
             handles = list(range(first, first + missing))
             # Until its replicas exist, a new chunk is not under-replicated: repair must not
@@ -154,9 +164,62 @@ class ChunkControl:
                         extra=fields("chunk_created", handle=handle, path=path, replicas=acks),
                     )
             finally:
-                self._release(first, missing)
+                self._release(handles)
                 with meta.core:
                     self.creating.difference_update(handles)
+
+    # --- the pool of new chunks ---------------------------------------------------------------
+
+    def _from_pool(
+        self, path: str, index: int, replication: int, roomy: list[placement.Candidate]
+    ) -> bool:
+        """Adds chunk `index` of `path` from the pool (the caller holds the file's write lock);
+        False if the pool had none on servers that may take it now. Either way the pool is
+        refilled in the background when low."""
+        meta = self.meta
+        taken = self.pool.take(replication, roomy)
+        if taken is None:
+            return False
+        handle, servers = taken
+        now = meta.clock()
+
+        def located() -> None:
+            for address in servers:
+                meta.servers.confirm(handle, address, now)
+            self.leasing.created_cleanly[handle] = frozenset(servers)
+
+        try:
+            meta.commit(
+                meta.plan(lambda: namespace.add_chunks(meta.state, path, index, now, handle)),
+                along=located,
+            )
+        except BaseException:
+            with meta.core:
+                applied = handle in meta.state.chunks  # though not acknowledged by a majority
+            if not applied:
+                self.pool.drop([taken])
+            raise
+        finally:
+            self._release([handle])
+        log.info(
+            "chunk %d of %s taken from the pool, on %s",
+            handle,
+            path,
+            ", ".join(servers),
+            extra=fields("chunk_created", handle=handle, path=path, replicas=list(servers)),
+        )
+        return True
+
+    def _pending(self, now: float) -> list[placement.Candidate]:
+        """Live servers with room, counting the replicas being made and those in the pool
+        among their chunks. The caller holds `meta.core`."""
+        # A server's chunk count grows once a creation is acknowledged: the replicas still
+        # being made count too, or chunks created at the same moment (writers starting
+        # together) all went to the same servers and shared every link.
+        extra = self._being_made + self.pool.shelf.placed
+        return [
+            dataclasses.replace(c, chunks=c.chunks + extra[c.address]) for c in self._roomy(now)
+        ]
 
     def _roomy(self, now: float) -> list[placement.Candidate]:
         """Live servers that may take a new replica and have room for a whole chunk. The
@@ -196,7 +259,7 @@ class ChunkControl:
                         along=copies_listed,
                     )
                 finally:
-                    self._release(new, 1)
+                    self._release([new])
         log.info(
             "chunk %d of %s copied locally to chunk %d on %s before a write (copy-on-write)",
             index,
@@ -228,13 +291,7 @@ class ChunkControl:
         acknowledged."""
         with self.meta.core:
             chunk = self.meta.state.chunks[handle]
-            # A server's chunk count grows once a creation is acknowledged: the replicas still
-            # being made count too, or chunks created at the same moment (writers starting
-            # together) all went to the same servers and shared every link.
-            pending = [
-                dataclasses.replace(c, chunks=c.chunks + self._being_made[c.address])
-                for c in self._roomy(self.meta.clock())
-            ]
+            pending = self._pending(self.meta.clock())
             chosen = placement.choose(pending, chunk.target(self.config.replication))
             self._being_made.update(chosen)
         try:

@@ -352,10 +352,13 @@ class Chunkservers:
         beat: Heartbeat,
         now: float,
         busy: set[int] | frozenset[int] = frozenset(),
+        pooled: set[int] | frozenset[int] = frozenset(),
     ) -> HeartbeatOutcome:
         """Judges a report, full or incremental. `busy`: handles being created, copied or
-        upgraded right now (not judged: asked for again). Takes nothing from an incremental
-        report of a server this master has no full picture of (see `full_wanted`)."""
+        upgraded right now (not judged: asked for again). `pooled`: new chunks made ahead
+        (master/chunkpool.py), whose replicas the pool keeps track of (not judged, not asked
+        for again). Takes nothing from an incremental report of a server this master has no
+        full picture of (see `full_wanted`)."""
         address, reports, corrupt = beat.address, beat.reports, beat.corrupt
         info = self.servers.get(address)
         joined = info is None or address in self.declared_dead
@@ -398,6 +401,8 @@ class Chunkservers:
         behind: list[int] = []
         put_off: set[int] = set()  # judged by a later report
         for r in reports:
+            if r.handle in pooled:
+                continue
             if (r.handle, address) in self.removing or r.handle in busy:
                 put_off.add(r.handle)
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.limits import MAX_CREATED
 from common.tls import TlsFiles
 from master.namespace import MAX_MOVED
 
@@ -40,6 +41,9 @@ class MasterConfig:
     # pool it occupies.
     rpc_workers: int = 16
     job_workers: int = 16
+    # New chunks whose empty replicas are made ahead, in batches, for new files to take (for
+    # each replication in use): a small file's put then waits for no creation. 0: none.
+    chunk_pool: int = 16
     # A deleted path stays restorable (gfs undelete) this long before it is purged; 0: at once.
     trash_grace: float = 3 * 86400.0
     # How often the balancer moves replicas from the fullest servers to the emptiest.
@@ -94,6 +98,8 @@ class MasterConfig:
             raise ValueError("chunk size must be a positive multiple of 64 KiB")
         if self.replication < 1 or self.min_replication < 1:
             raise ValueError("replication and min replication must be at least 1")
+        if self.chunk_pool < 0 or self.chunk_pool > MAX_CREATED:
+            raise ValueError(f"the chunk pool holds 0 to {MAX_CREATED} chunks")
         if self.lease_seconds <= 0 or self.heartbeat_interval <= 0 or self.dead_after <= 0:
             raise ValueError("lease, heartbeat interval and dead-after must be positive")
 

@@ -415,6 +415,16 @@ def list_dir(
     return [state.nodes[p] for p in first]
 
 
+# The version a new chunk's replicas are made at (see `add_chunks`).
+NEW_VERSION = 2
+
+
+def issue_handles(upto: int) -> Mutation:
+    """Handles below `upto` are issued (the pool of new chunks makes replicas of them before
+    any file has them): never given out again, across restarts too."""
+    return Mutation("issue_handles", {"upto": upto}, (RaiseNextHandle(upto),))
+
+
 def missing_chunks(state: MasterState, path: str, upto_index: int) -> int:
     """How many chunks file `path` lacks to have one at `upto_index`."""
     return max(0, upto_index + 1 - len(lookup_file(state, path).chunks))
@@ -437,7 +447,8 @@ def add_chunks(
     handles = tuple(range(first_handle, first_handle + missing))
     changes: list[Change] = [RaiseNextHandle(handles[-1] + 1)]
     changes.extend(
-        PutChunk(Chunk(h, 2, floor=1, issued=2, replication=node.replication)) for h in handles
+        PutChunk(Chunk(h, NEW_VERSION, floor=1, issued=NEW_VERSION, replication=node.replication))
+        for h in handles
     )
     changes.append(PutNode(node._replace(chunks=node.chunks + handles, mtime=now)))
     return Mutation("add_chunks", {"path": path, "handles": list(handles)}, tuple(changes))

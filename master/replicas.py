@@ -72,7 +72,9 @@ class ReplicaManager:
             before_corrupt = set(known.corrupt) if known else set()
             before_stale = set(known.stale) if known else set()
             before_garbage = {r.handle for r in beat.reports if known and r.handle in known.garbage}
-            outcome = meta.servers.heartbeat(meta.state, beat, now, self.chunks.busy())
+            outcome = meta.servers.heartbeat(
+                meta.state, beat, now, self.chunks.busy(), self.chunks.pool.shelf.handles
+            )
             if outcome.full_wanted:
                 return BeatAnswer(full_report=True)
             behind = {(h, beat.address) for h in outcome.behind} - self._catching_up
@@ -81,6 +83,7 @@ class ReplicaManager:
         REPORTS.labels(kind).inc()
         REPORTED_REPLICAS.labels(kind).inc(len(beat.reports) + len(beat.gone) + len(beat.corrupt))
         if outcome.joined:
+            self.chunks.pool.unpool(beat.address)  # it may have come back without them
             log.info(
                 "chunkserver %s (rack %s) joined with %d replicas",
                 beat.address,
@@ -231,6 +234,7 @@ class ReplicaManager:
                 extra=fields("decommission_cancelled", address=address),
             )
         else:
+            self.chunks.pool.unpool(address)
             log.info(
                 "decommissioning %s: draining its replicas",
                 address,

@@ -91,7 +91,7 @@ class MasterService:
         calls = GrpcChunkserverCalls(self.channels, config.rpc_timeout, config.copy_timeout, epoch)
         self.metadata = Metadata(config, store, clock)
         self.tokens = TokenIssuer(config, clock) if config.tls is not None else None
-        self.chunks = ChunkControl(self.metadata, calls, self._fanout, self.tokens)
+        self.chunks = ChunkControl(self.metadata, calls, self._fanout, self.tokens, self._jobs)
         self.namespace = NamespaceOperations(self.metadata, self.chunks)
         self.replicas = ReplicaManager(self.metadata, self.chunks, self._jobs)
         self.oplog = OpLog(config, store, self.metadata.quorum)

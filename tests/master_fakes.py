@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from common import errors
+from master import tables
 from master.chunkservers import Heartbeat, Report
 from master.config import MasterConfig
 from master.service import MasterService
@@ -28,6 +29,7 @@ class Sent:
     request: Any
     logged_version: int
     logged_holder: str
+    logged_next_handle: int = 0  # the handles issued, as the store held it
 
 
 @dataclass
@@ -58,6 +60,15 @@ class FakeCluster:
                 cluster.held.setdefault(address, {})[request.handle] = request.version
                 return reply
 
+            def CreateReplicas(self, request: Any, timeout: float) -> object:
+                issued = tables.recorded(cluster.store.db.conn, "next_handle") or 0
+                cluster.sent.append(Sent("CreateReplicas", address, request, 0, "", issued))
+                if address in cluster.down:
+                    raise errors.Unavailable(f"cannot reach {address}")
+                for handle in request.handles:
+                    cluster.held.setdefault(address, {})[handle] = request.version
+                return object()
+
             def GrantLease(self, request: Any, timeout: float) -> object:
                 return self._record("GrantLease", request)
 
@@ -74,9 +85,14 @@ class FakeCluster:
         pass
 
 
-def config(tmp_path: Path) -> MasterConfig:
+def config(tmp_path: Path, chunk_pool: int = 0) -> MasterConfig:
+    """No pool of new chunks unless asked for: each test sees the creations it makes."""
     return MasterConfig(
-        data_dir=tmp_path, lease_seconds=LEASE, rpc_timeout=MARGIN, dead_after=DEAD_AFTER
+        data_dir=tmp_path,
+        lease_seconds=LEASE,
+        rpc_timeout=MARGIN,
+        dead_after=DEAD_AFTER,
+        chunk_pool=chunk_pool,
     )
 
 
@@ -123,13 +139,16 @@ class BlockingCluster(FakeCluster):
         return stub
 
 
-def four_servers(tmp_path: Path) -> tuple[MasterService, FakeCluster, list[float]]:
+def four_servers(
+    tmp_path: Path, chunk_pool: int = 0
+) -> tuple[MasterService, FakeCluster, list[float]]:
     """A master (its clock the list's one value) beside four fake servers, with an empty
     file `/f`."""
     clock = [1000.0]
     store = Store(tmp_path / "m.db")
     fake = FakeCluster(store)
-    service = MasterService(config(tmp_path), store, clock=lambda: clock[0], channels=fake)  # type: ignore[arg-type]
+    master_config = config(tmp_path, chunk_pool)
+    service = MasterService(master_config, store, clock=lambda: clock[0], channels=fake)  # type: ignore[arg-type]
     for address in ("a:1", "b:1", "c:1", "d:1"):
         service.heartbeat(Heartbeat(address, "r", 0, 10**12))
     service.create("/f")
