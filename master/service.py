@@ -3,7 +3,7 @@
 - `Metadata` (metadata.py): the state, durable commits, read queries: what a shadow has too.
 - `NamespaceOperations` (operations.py): mkdir, create, delete, rename, snapshot, the trash.
 - `ChunkControl` (chunkcontrol.py): allocation, copy-on-write; chunk locks. Its `Leasing`
-  (leasing.py): versions and leases.
+  (leasing.py): versions and leases; its `ChunkPool` (chunkpool.py): new chunks made ahead.
 - `ReplicaManager` (replicas.py): heartbeats, liveness, safe mode, repair, balance, copies.
 - `OpLog` (oplog.py): streaming the log to followers, compaction.
 

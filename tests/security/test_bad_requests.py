@@ -55,6 +55,16 @@ def test_an_impossible_version_or_handle_is_refused_and_heartbeats_go_on(
         cpb.SetVersionRequest(handle=0, version=1, create=True),
     ):
         assert code(stub.SetVersion, request) == grpc.StatusCode.INVALID_ARGUMENT, request
+    for many in (
+        cpb.CreateReplicasRequest(handles=[10**9, 2**63], version=2),
+        cpb.CreateReplicasRequest(handles=[10**9], version=0),
+        cpb.CreateReplicasRequest(handles=[10**9, 10**9], version=2),
+        cpb.CreateReplicasRequest(handles=range(10**9, 10**9 + 1025), version=2),
+    ):
+        assert code(stub.CreateReplicas, many) == grpc.StatusCode.INVALID_ARGUMENT, many
+    assert code(
+        stub.CreateReplicas, cpb.CreateReplicasRequest(handles=[10**9 + 1, held.handle], version=2)
+    ) == grpc.StatusCode.FAILED_PRECONDITION
     beats_before = {s.address: s.last_heartbeat_age_s for s in gfs.report().chunkservers}
     time.sleep(1.0)  # five heartbeat intervals of the test cluster
     after = {s.address: s for s in gfs.report().chunkservers}

@@ -129,6 +129,7 @@ def test_only_the_master_may_change_replicas_versions_and_leases(cluster: LocalC
             hostile = [
                 (stub.SetVersion, cpb.SetVersionRequest(handle=chunk.handle, version=2**40)),
                 (stub.SetVersion, cpb.SetVersionRequest(handle=10**6, version=1, create=True)),
+                (stub.CreateReplicas, cpb.CreateReplicasRequest(handles=[10**6], version=2)),
                 (
                     stub.CopyLocal,
                     cpb.CopyLocalRequest(
