@@ -269,7 +269,14 @@ class Client:
             r = self._master("Report", master_pb2.Empty(), read_only=True)
         servers = [ServerState.of(s) for s in r.chunkservers]
         return ClusterReport(
-            servers, r.safe_mode, r.role, r.log_seq, r.lag_seconds, r.master_http, masters
+            servers,
+            r.safe_mode,
+            r.role,
+            r.log_seq,
+            r.lag_seconds,
+            r.master_http,
+            masters,
+            tuple(r.pooled),
         )
 
     def _replicas_report(self) -> tuple[master_pb2.ClusterReport, list[dict[str, Any]]]:

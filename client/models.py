@@ -130,6 +130,8 @@ class ClusterReport:
     master_http: str = ""  # the answering server's /metrics and /healthz ("": none)
     # Of several master replicas: {"address", "role": "active"|"standby"|"down", "log_seq"}.
     masters: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # New chunks made ahead, ready in the master's pool: their replicas belong to no file yet.
+    pooled: tuple[int, ...] = ()
 
     def totals(self) -> dict[str, int]:
         """Servers by state; capacity, used and free bytes and replicas over the live ones
@@ -154,6 +156,7 @@ class ClusterReport:
             "log_seq": self.log_seq,
             "lag_seconds": self.lag_seconds,
             "master_http": self.master_http,
+            "pooled": list(self.pooled),
             **({"masters": self.masters} if self.masters else {}),
         }
 

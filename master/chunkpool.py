@@ -76,12 +76,12 @@ class Shelf:
             dropped.append(chunk)
         return None, dropped
 
-    def drop_server(self, address: str) -> list[Pooled]:
-        """Drops the chunks with a replica on `address`; returns them."""
+    def drop(self, which: Callable[[Pooled], bool]) -> list[Pooled]:
+        """Drops the chunks `which` picks; returns them."""
         dropped: list[Pooled] = []
         for ready in self._ready.values():
-            dropped += [c for c in ready if address in c.servers]
-            kept = [c for c in ready if address not in c.servers]
+            dropped += [c for c in ready if which(c)]
+            kept = [c for c in ready if not which(c)]
             ready.clear()
             ready.extend(kept)
         for chunk in dropped:
@@ -143,10 +143,17 @@ class ChunkPool:
         log.info("%d new chunks left the pool unused: their replicas go", len(dropped))
 
     def unpool(self, address: str) -> None:
-        """The pool's chunks with a replica on `address` go (it rejoined, and may have come
-        back without them; or it is being drained)."""
+        """The pool's chunks with a replica on `address` go (it started again, and may have
+        come back without them; or it is being drained)."""
         with self.meta.core:
-            dropped = self.shelf.drop_server(address)
+            dropped = self.shelf.drop(lambda c: address in c.servers)
+        self.drop(dropped)
+
+    def lost(self, address: str, handles: set[int]) -> None:
+        """`address` says it lost, no longer has or found corrupt `handles` (a failed disk):
+        the pool's chunks among them go."""
+        with self.meta.core:
+            dropped = self.shelf.drop(lambda c: c.handle in handles and address in c.servers)
         self.drop(dropped)
 
     def _refill(self, replication: int) -> None:

@@ -82,8 +82,12 @@ class ReplicaManager:
         kind = "part" if beat.part else "incremental" if beat.incremental else "full"
         REPORTS.labels(kind).inc()
         REPORTED_REPLICAS.labels(kind).inc(len(beat.reports) + len(beat.gone) + len(beat.corrupt))
+        if outcome.joined or not beat.incremental or beat.part == 1:
+            # A full report: the server started (again), maybe without the pool's replicas.
+            self.chunks.pool.unpool(beat.address)
+        elif beat.lost or beat.gone or beat.corrupt:
+            self.chunks.pool.lost(beat.address, {*beat.lost, *beat.gone, *beat.corrupt})
         if outcome.joined:
-            self.chunks.pool.unpool(beat.address)  # it may have come back without them
             log.info(
                 "chunkserver %s (rack %s) joined with %d replicas",
                 beat.address,

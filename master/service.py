@@ -123,6 +123,11 @@ class MasterService:
         """How far behind the master this server's state may be (0: it is the master)."""
         return 0.0
 
+    def pooled(self) -> list[int]:
+        """The handles of the new chunks ready in the pool."""
+        with self.metadata.core:
+            return sorted(self.chunks.pool.shelf.handles)
+
     def depose(self, epoch: int) -> None:
         """Ends this master's term on hearing of term `epoch`, newer than its own: it
         acknowledges nothing more (its server steps down to a standby)."""

@@ -359,6 +359,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             log_seq=self.service.store.last_seq,
             lag_seconds=self.service.lag_seconds(),
             master_http=self.service.config.http,
+            pooled=self.service.pooled(),
         )
 
     @aborting(log)

@@ -136,6 +136,10 @@ class ShadowService:
     def lag_seconds(self) -> float:
         return max(0.0, time.monotonic() - self.caught_up_at)
 
+    def pooled(self) -> list[int]:
+        """A shadow makes no new chunks."""
+        return []
+
     def tick(self) -> None:
         """One round of the shadow's timer: where chunks live, compaction of its own log, images."""
         self.poll_chunkservers()

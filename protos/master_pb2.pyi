@@ -321,20 +321,22 @@ class ServerReport(_message.Message):
     def __init__(self, address: _Optional[str] = ..., rack: _Optional[str] = ..., state: _Optional[str] = ..., chunks: _Optional[int] = ..., used_bytes: _Optional[int] = ..., free_bytes: _Optional[int] = ..., last_heartbeat_age_s: _Optional[float] = ..., http: _Optional[str] = ..., failed_dirs: _Optional[_Iterable[str]] = ..., slow_dirs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClusterReport(_message.Message):
-    __slots__ = ("chunkservers", "safe_mode", "role", "log_seq", "lag_seconds", "master_http")
+    __slots__ = ("chunkservers", "safe_mode", "role", "log_seq", "lag_seconds", "master_http", "pooled")
     CHUNKSERVERS_FIELD_NUMBER: _ClassVar[int]
     SAFE_MODE_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQ_FIELD_NUMBER: _ClassVar[int]
     LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MASTER_HTTP_FIELD_NUMBER: _ClassVar[int]
+    POOLED_FIELD_NUMBER: _ClassVar[int]
     chunkservers: _containers.RepeatedCompositeFieldContainer[ServerReport]
     safe_mode: bool
     role: str
     log_seq: int
     lag_seconds: float
     master_http: str
-    def __init__(self, chunkservers: _Optional[_Iterable[_Union[ServerReport, _Mapping]]] = ..., safe_mode: _Optional[bool] = ..., role: _Optional[str] = ..., log_seq: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., master_http: _Optional[str] = ...) -> None: ...
+    pooled: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, chunkservers: _Optional[_Iterable[_Union[ServerReport, _Mapping]]] = ..., safe_mode: _Optional[bool] = ..., role: _Optional[str] = ..., log_seq: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., master_http: _Optional[str] = ..., pooled: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SafeModeRequest(_message.Message):
     __slots__ = ("action",)

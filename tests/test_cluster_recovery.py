@@ -312,10 +312,11 @@ def test_kill_9_during_a_storm_of_namespace_operations_loses_nothing_acknowledge
 def test_small_files_acknowledged_are_on_every_replica_and_survive_a_kill_9_of_everything(
     own_cluster: LocalCluster,
 ) -> None:
-    """The short path of a small put (the first chunk made with the file, its first lease
-    without a version bump, the data inline with the write) keeps the promise of the long one:
-    a put that returned is on all R replicas' disks, and all of it is there after SIGKILL of
-    the master and every chunkserver while more puts are under way."""
+    """The short path of a small put (the first chunk taken from the pool of chunks made
+    ahead, or made with the file, its first lease without a version bump, the data inline with
+    the write) keeps the promise of the long one: a put that returned is on all R replicas'
+    disks, and all of it is there after SIGKILL of the master and every chunkserver while more
+    puts are under way."""
     m = own_cluster.master_address
     acked: dict[str, bytes] = {}
     stop = threading.Event()
@@ -364,3 +365,5 @@ def test_small_files_acknowledged_are_on_every_replica_and_survive_a_kill_9_of_e
         for path, data in survivors.items():
             assert gfs.stat(path).size == len(data)
             assert gfs.read(path, 0, len(data)) == data, path
+    log = (own_cluster.data_dir / "logs" / "master.log").read_text()
+    assert "taken from the pool" in log, "no small file took a chunk made ahead"

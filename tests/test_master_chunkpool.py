@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,12 @@ from master.store import Store
 from tests.master_fakes import DEAD_AFTER, FakeCluster, config, four_servers
 
 POOL = 4
+
+
+def _beat(address: str, reports: list[Report] | None = None, **more: Any) -> Heartbeat:
+    """An incremental report (a full one drops the server's pooled chunks: it may have just
+    started again without them)."""
+    return Heartbeat(address, "r", 0, 10**12, reports or [], incremental=True, **more)
 
 
 def _pooled(service: MasterService, count: int) -> list[Pooled]:
@@ -51,6 +58,7 @@ def test_the_pool_is_made_in_one_call_a_server_after_its_handles_are_logged(setu
         assert len(set(chunk.servers)) == 3
         for address in chunk.servers:
             assert fake.held[address][chunk.handle] == 2, "made at a new chunk's version"
+    assert service.pooled() == sorted(c.handle for c in pooled), "what gfs report lists"
     highest = max(c.handle for c in pooled)
     assert all(s.logged_next_handle > highest for s in calls), "handles logged before replicas"
     # Placed apart: four servers, four chunks of three replicas, three on each.
@@ -64,6 +72,7 @@ def test_a_new_file_takes_a_pooled_chunk_with_no_creation_and_no_version_bump(se
     before = len(fake.sent)
     view = service.create("/g", first_chunk=True)
     assert view is not None and view.handle == first.handle
+    assert first.handle not in service.pooled()
     assert sorted(view.replicas) == sorted(first.servers)
     sent = fake.sent[before:]
     assert [s.method for s in sent if s.method != "CreateReplicas"] == ["GrantLease"]
@@ -71,9 +80,7 @@ def test_a_new_file_takes_a_pooled_chunk_with_no_creation_and_no_version_bump(se
     (grant,) = [s for s in sent if s.method == "GrantLease"]
     assert grant.logged_holder == grant.address, "the lease is logged before the primary is told"
     # Its replicas count now: a report lists them as held, not as garbage.
-    answer = service.heartbeat(
-        Heartbeat(first.servers[0], "r", 0, 10**12, [Report(first.handle, 2, 0)], [], [])
-    )
+    answer = service.heartbeat(_beat(first.servers[0], [Report(first.handle, 2, 0)]))
     assert answer.removals == []
     assert first.servers[0] in service.metadata.servers.locations[first.handle]
 
@@ -81,9 +88,7 @@ def test_a_new_file_takes_a_pooled_chunk_with_no_creation_and_no_version_bump(se
 def test_pooled_replicas_are_neither_garbage_nor_listed_again_while_pooled(setup) -> None:  # type: ignore[no-untyped-def]
     service, _, _ = setup
     chunk = _pooled(service, POOL)[-1]
-    answer = service.heartbeat(
-        Heartbeat(chunk.servers[0], "r", 0, 10**12, [Report(chunk.handle, 2, 0)], [], [])
-    )
+    answer = service.heartbeat(_beat(chunk.servers[0], [Report(chunk.handle, 2, 0)]))
     assert answer.removals == []
     assert chunk.handle not in answer.recheck, "a heartbeat lists what changed, not the pool"
     assert chunk.servers[0] not in service.metadata.servers.locations.get(chunk.handle, ())
@@ -96,16 +101,14 @@ def test_a_chunk_with_a_dead_server_is_dropped_and_its_replicas_removed(setup) -
     clock[0] += DEAD_AFTER + 1
     for address in ("a:1", "b:1", "c:1", "d:1"):
         if address != dead:
-            service.heartbeat(Heartbeat(address, "r", 0, 10**12))
+            service.heartbeat(_beat(address))
     service.replicas.check_liveness()
     view = service.create("/g", first_chunk=True)
     assert view is not None and dead not in view.replicas
     skipped = pooled[0]  # the oldest: taken first, were its servers all alive
     assert view.handle != skipped.handle
     alive = next(a for a in skipped.servers if a != dead)
-    answer = service.heartbeat(
-        Heartbeat(alive, "r", 0, 10**12, [Report(skipped.handle, 2, 0)], [], [])
-    )
+    answer = service.heartbeat(_beat(alive, [Report(skipped.handle, 2, 0)]))
     assert skipped.handle in {r.handle for r in answer.removals}
 
 
@@ -128,6 +131,24 @@ def test_a_server_that_rejoins_takes_its_pooled_chunks_with_it(setup) -> None:  
         ordered = service.metadata.servers.ordered()
     others = [(a, c.handle) for c in on_it for a in c.servers if a != back]
     assert others and all(o in ordered for o in others)
+
+
+def test_a_full_report_or_a_lost_replica_takes_the_pooled_chunks_with_it(setup) -> None:  # type: ignore[no-untyped-def]
+    """A server that restarted (its data directory failed meanwhile, say) reports in full; one
+    whose directory failed under pooled replicas says they are lost: either way no pooled
+    chunk on it that it may not hold is handed out."""
+    service, _, _ = setup
+    pooled = _pooled(service, POOL)
+    server = pooled[0].servers[0]
+    on_it = [c for c in pooled if server in c.servers]
+    answer = service.heartbeat(_beat(server, lost=(on_it[0].handle,)))
+    left = {c.handle for c in service.chunks.pool.shelf.ready()}
+    assert on_it[0].handle not in left and on_it[0].handle in {r.handle for r in answer.removals}
+    assert {c.handle for c in on_it[1:]} <= left, "only the one it lost"
+    service.heartbeat(Heartbeat(server, "r", 0, 10**12))  # started again: a full report
+    left = {c.handle for c in service.chunks.pool.shelf.ready()}
+    assert not left & {c.handle for c in on_it}
+    assert left == {c.handle for c in pooled if server not in c.servers}
 
 
 def test_a_server_being_drained_takes_its_pooled_chunks_with_it(setup) -> None:  # type: ignore[no-untyped-def]

@@ -229,8 +229,9 @@ def live_handles(client: Client, path: str = "/") -> set[int]:
 
 
 def unreclaimed(cluster: FaultCluster, client: Client) -> set[int]:
-    """Replicas on some chunkserver's disk of chunks no file holds."""
-    live = live_handles(client)
+    """Replicas on some chunkserver's disk of chunks no file holds, nor the master's pool of
+    new chunks."""
+    live = set(client.report().pooled) | live_handles(client)
     on_disk = {
         int(p.stem)
         for node in CHUNKSERVERS

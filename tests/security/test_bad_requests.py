@@ -62,9 +62,13 @@ def test_an_impossible_version_or_handle_is_refused_and_heartbeats_go_on(
         cpb.CreateReplicasRequest(handles=range(10**9, 10**9 + 1025), version=2),
     ):
         assert code(stub.CreateReplicas, many) == grpc.StatusCode.INVALID_ARGUMENT, many
-    assert code(
-        stub.CreateReplicas, cpb.CreateReplicasRequest(handles=[10**9 + 1, held.handle], version=2)
-    ) == grpc.StatusCode.FAILED_PRECONDITION
+    assert (
+        code(
+            stub.CreateReplicas,
+            cpb.CreateReplicasRequest(handles=[10**9 + 1, held.handle], version=2),
+        )
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
     beats_before = {s.address: s.last_heartbeat_age_s for s in gfs.report().chunkservers}
     time.sleep(1.0)  # five heartbeat intervals of the test cluster
     after = {s.address: s for s in gfs.report().chunkservers}
