@@ -5,10 +5,12 @@ for many chunks and one sync of its directory for them all.
 
 A pooled chunk is not in the chunk table: its handle was logged as issued before any replica
 was made (no handle is given out twice, across restarts too), and until a file takes it, it is
-among the handles reserved (`ChunkControl.busy`), which no report judges. Taken, it enters the
-table with the file's chunk list in one commit, its replicas listed as located. Dropped (one of
-its servers died, rejoined or went away, or no file took it before this master's term ended),
-its replicas are garbage: removed by order, or by the next report that lists them.
+among the handles reserved (`ChunkControl.busy`), and reports neither judge its replicas nor
+ask for them again. Taken, it enters the table with the file's chunk list in one commit, its
+replicas listed as located. Dropped (a server of its is dead or not roomy when it would be
+taken, reports in full as one that started again does, says it lost or found corrupt the
+replica, or is drained; or no file took it before this master's term ended), its replicas are
+garbage: removed by order, or by the next report that lists them.
 
 `Shelf` is the pool's bookkeeping (pure); `ChunkPool` makes and drops its chunks;
 chunkcontrol.py gives a new file one (`ChunkControl._from_pool`).
