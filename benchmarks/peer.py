@@ -7,8 +7,10 @@ Both run a master and 3 chunkservers on local processes, replication ("goal") 3,
 data on the same disk; MooseFS is Debian's (installed if missing, benchmarks/moosefs.py) with
 durable settings (its change log written synchronously, chunks fsynced before close) and is
 used through its FUSE mount, as its users use it; pygfs through its Python client, as `gfs`
-uses it. Each round measures every phase on both, back to back (which goes first alternating
-from round to round), with the page cache dropped before each phase:
+and fsspec use it. The threads of a phase share one mount, and one pygfs client (whose
+concurrent stats travel to the master in one call, as a FUSE mount's share its connection).
+Each round measures every phase on both, back to back (which goes first alternating from round
+to round), with the page cache dropped before each phase:
 - write: a local file of --size-mib copied in (pygfs: put, acknowledged by every replica;
   MooseFS: copy, fsync and close, then every chunk's copies counted);
 - read: the file copied back out to a local file;
@@ -16,9 +18,9 @@ from round to round), with the page cache dropped before each phase:
 - stats: each of those files stat'ed once by --threads threads;
 - server CPU per GiB written: the master's and chunkservers' CPU time (from /proc) during the
   write, per GiB (clients not counted: MooseFS's is the FUSE mount).
-With pygfs's stats, the limit they are bound by, in the same round: a bare Python gRPC server
+With pygfs's stats, the limit of one call a stat, in the same round: a bare Python gRPC server
 (benchmarks/bare.py noop, in its own process) answering as many no-op calls from --threads
-threads, each on its own connection as the stat clients are.
+threads, each on its own connection (stats batched by the client pass it).
 Prints each figure's median with its min-max and the ratios pygfs/MooseFS (CPU: the ratio of
 CPU seconds, lower is better); writes --json. Needs root (the mount, dropping caches).
 """
@@ -89,11 +91,10 @@ def in_threads(threads: int, items: list[str], work: Callable[[int, str], object
 class Pygfs:
     name = "pygfs"
 
-    def __init__(self, base: Path, threads: int) -> None:
+    def __init__(self, base: Path) -> None:
         self.cluster = LocalCluster(base, chunkservers=3)
         self.cluster.start()
-        self.clients = [Client(self.cluster.master_address, timeout=300) for _ in range(threads)]
-        self.gfs = self.clients[0]
+        self.gfs = Client(self.cluster.master_address, timeout=300)  # the threads share it
 
     def pids(self) -> list[int]:
         procs = [self.cluster.master, *self.cluster.servers]
@@ -113,10 +114,10 @@ class Pygfs:
         self.gfs.mkdir(f"/{name}", parents=True)
 
     def create(self, thread: int, name: str, data: bytes) -> None:
-        self.clients[thread].put(io.BytesIO(data), f"/{name}")
+        self.gfs.put(io.BytesIO(data), f"/{name}")
 
     def stat(self, thread: int, name: str) -> None:
-        self.clients[thread].stat(f"/{name}")
+        self.gfs.stat(f"/{name}")
 
     def remove(self, name: str) -> None:
         self.gfs.rm(f"/{name}", recursive=True, skip_trash=True)
@@ -126,8 +127,7 @@ class Pygfs:
         return {str(p.log_path): p.log_path.read_text(errors="replace") for p in procs if p}
 
     def stop(self) -> None:
-        for gfs in self.clients:
-            gfs.close()
+        self.gfs.close()
         self.cluster.stop()
 
 
@@ -285,7 +285,7 @@ def main() -> None:
                 f.write(os.urandom(1024 * 1024))
         systems: list[System] = []
         try:
-            systems.append(Pygfs(tmp / "pygfs", args.threads))
+            systems.append(Pygfs(tmp / "pygfs"))
             systems.append(Moose(tmp / "moosefs"))
             for r in range(args.rounds):
                 for system in systems if r % 2 == 0 else reversed(systems):

@@ -34,6 +34,7 @@ from client.models import (
 )
 from client.replicas import Replicas
 from common import errors, limits, paths, transport
+from common.grouping import Groups
 from common.masters import MasterList
 from common.tls import TlsFiles
 from protos import master_pb2
@@ -75,6 +76,7 @@ class Client:
         )
         self._chunk_size: int | None = None
         self._append_at: dict[str, int] = {}  # the chunk an append to a file starts at
+        self._stats: Groups[str, str, FileStat] = Groups(lambda _, asked: self._stat_many(asked))
 
     @property
     def master_address(self) -> str:
@@ -227,8 +229,25 @@ class Client:
         return [Entry.of(e) for e in reply.entries]
 
     def stat(self, path: str) -> FileStat:
-        path = paths.normalize(path)
-        info = self._master("Stat", master_pb2.StatRequest(path=path), read_only=True)
+        """The file's or directory's entry and, for a file, where its chunks are. The stats
+        this client's threads ask at the same time go to the master in one call."""
+        return self._stats.submit("", paths.normalize(path))
+
+    def _stat_many(self, asked: list[str]) -> list[FileStat | BaseException]:
+        answers: list[FileStat | BaseException] = []
+        while len(answers) < len(asked):
+            batch = asked[len(answers) : len(answers) + limits.MAX_STATS]
+            request = master_pb2.StatManyRequest(paths=batch)
+            results = self._master("StatMany", request, read_only=True).results
+            if not results:
+                raise errors.GfsError(f"the master answered none of {len(batch)} stats")
+            answers += [self._stat_of(p, r) for p, r in zip(batch, results, strict=False)]
+        return answers
+
+    def _stat_of(self, path: str, result: master_pb2.StatResult) -> FileStat | errors.GfsError:
+        if not result.HasField("info"):
+            return transport.named(result.kinds, result.error)
+        info = result.info
         chunks = tuple(ChunkInfo.of(c) for c in info.chunks)
         now = time.monotonic()
         for chunk in chunks:

@@ -19,6 +19,8 @@ MAX_HANDLE = 2**62
 MAX_INLINE = 128 * 1024
 # New empty replicas one call may ask a chunkserver to make (the master's pool of new chunks).
 MAX_CREATED = 1024
+# Paths one StatMany call may ask about (a client's concurrent stats, batched).
+MAX_STATS = 1024
 
 
 def check_record_id(record_id: str) -> str:
@@ -53,3 +55,9 @@ def check_inline(data: bytes) -> bytes:
             f"data inline with a write is at most {MAX_INLINE} bytes, not {len(data)}; push it"
         )
     return data
+
+
+def check_stats(count: int) -> int:
+    if count > MAX_STATS:
+        raise errors.InvalidArgument(f"one call stats at most {MAX_STATS} paths, not {count}")
+    return count

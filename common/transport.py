@@ -165,6 +165,13 @@ def status_of(err: errors.GfsError) -> tuple[grpc.StatusCode, str]:
     return code, ",".join(k.__name__ for k in lineage)
 
 
+def named(kinds: str, message: str) -> errors.GfsError:
+    """The error of a batch's answer, from the class names `status_of` gave (the most specific
+    this side knows); for the answers a batched call carries, each its own."""
+    kind = next((_NAMED[n] for n in kinds.split(",") if n in _NAMED), errors.GfsError)
+    return kind(message)
+
+
 def abort(context: grpc.ServicerContext, err: errors.GfsError) -> None:
     """Ends the RPC with `err` (raises, as `context.abort` does)."""
     code, kinds = status_of(err)

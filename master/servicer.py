@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 
-from common import access, errors, paths, tls, transport
+from common import access, errors, limits, paths, tls, transport
 from common.admission import Admission
 from common.serving import HEALTH_METHODS, aborting
 from common.tokens import READ, WRITE
@@ -54,6 +54,7 @@ def _keys(tokens: TokenIssuer | None) -> dict[str, Any]:
 
 
 RECORD_BYTES = 4 * 1024 * 1024  # the entries of one log record, well under a message's limit
+STATS_BYTES = 4 * 1024 * 1024  # the answers of one StatMany, likewise
 
 
 def _groups(page: list[LogEntry], most: int) -> Iterator[list[LogEntry]]:
@@ -114,7 +115,7 @@ POLICY: access.Policy = {
     for roles, methods in [
         (
             _USERS,
-            "Mkdir Create Delete Undelete Rename Snapshot List Stat GetChunk Fsck "
+            "Mkdir Create Delete Undelete Rename Snapshot List Stat StatMany GetChunk Fsck "
             "Summary SafeMode Chmod Chown SetReplication",
         ),
         (_USERS | {"shadow"}, "Report"),
@@ -227,7 +228,32 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def Stat(
         self, request: master_pb2.StatRequest, context: grpc.ServicerContext
     ) -> master_pb2.FileInfo:
-        node, views = self._reads(context).stat(paths.normalize(request.path), _caller(context))
+        return self._info(self._reads(context), request.path, _caller(context), context)
+
+    @aborting(log)
+    def StatMany(
+        self, request: master_pb2.StatManyRequest, context: grpc.ServicerContext
+    ) -> master_pb2.StatManyReply:
+        limits.check_stats(len(request.paths))
+        reads, caller = self._reads(context), _caller(context)
+        reply = master_pb2.StatManyReply()
+        size = 0
+        for path in request.paths:
+            if size > STATS_BYTES:
+                break  # the client asks again for the rest
+            result = reply.results.add()
+            try:
+                result.info.CopyFrom(self._info(reads, path, caller, context))
+            except errors.GfsError as err:
+                result.error = str(err)
+                result.kinds = transport.status_of(err)[1]
+            size += result.ByteSize()
+        return reply
+
+    def _info(
+        self, reads: Metadata, path: str, caller: Caller, context: grpc.ServicerContext
+    ) -> master_pb2.FileInfo:
+        node, views = reads.stat(paths.normalize(path), caller)
         return master_pb2.FileInfo(
             entry=_entry(node, self.service.config.replication),
             chunk_size=self.service.config.chunk_size,

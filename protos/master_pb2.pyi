@@ -182,6 +182,28 @@ class FileInfo(_message.Message):
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkLocation]
     def __init__(self, entry: _Optional[_Union[Entry, _Mapping]] = ..., chunk_size: _Optional[int] = ..., chunks: _Optional[_Iterable[_Union[ChunkLocation, _Mapping]]] = ...) -> None: ...
 
+class StatManyRequest(_message.Message):
+    __slots__ = ("paths",)
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, paths: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StatResult(_message.Message):
+    __slots__ = ("info", "error", "kinds")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    info: FileInfo
+    error: str
+    kinds: str
+    def __init__(self, info: _Optional[_Union[FileInfo, _Mapping]] = ..., error: _Optional[str] = ..., kinds: _Optional[str] = ...) -> None: ...
+
+class StatManyReply(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[StatResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[StatResult, _Mapping]]] = ...) -> None: ...
+
 class GetChunkRequest(_message.Message):
     __slots__ = ("path", "index", "for_write")
     PATH_FIELD_NUMBER: _ClassVar[int]

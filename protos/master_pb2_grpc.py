@@ -74,6 +74,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.StatRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.FileInfo.FromString,
                 _registered_method=True)
+        self.StatMany = channel.unary_unary(
+                '/pygfs.master.Master/StatMany',
+                request_serializer=protos_dot_master__pb2.StatManyRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.StatManyReply.FromString,
+                _registered_method=True)
         self.GetChunk = channel.unary_unary(
                 '/pygfs.master.Master/GetChunk',
                 request_serializer=protos_dot_master__pb2.GetChunkRequest.SerializeToString,
@@ -205,6 +210,15 @@ class MasterServicer:
 
     def Stat(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StatMany(self, request, context):
+        """Many stats in one call (a client's concurrent stats travel together). The answers come
+        in the order asked, each a FileInfo or its error; a reply that would grow too large ends
+        early (at least one answer), and the rest are asked again.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -366,6 +380,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Stat,
                     request_deserializer=protos_dot_master__pb2.StatRequest.FromString,
                     response_serializer=protos_dot_master__pb2.FileInfo.SerializeToString,
+            ),
+            'StatMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.StatMany,
+                    request_deserializer=protos_dot_master__pb2.StatManyRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.StatManyReply.SerializeToString,
             ),
             'GetChunk': grpc.unary_unary_rpc_method_handler(
                     servicer.GetChunk,
@@ -664,6 +683,33 @@ class Master:
             '/pygfs.master.Master/Stat',
             protos_dot_master__pb2.StatRequest.SerializeToString,
             protos_dot_master__pb2.FileInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StatMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/StatMany',
+            protos_dot_master__pb2.StatManyRequest.SerializeToString,
+            protos_dot_master__pb2.StatManyReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,7 +13,7 @@ import pytest
 from client.client import Client
 from client.localcluster import LocalCluster
 from common import transport
-from common.limits import MAX_INLINE
+from common.limits import MAX_INLINE, MAX_STATS
 from protos import chunkserver_pb2 as cpb
 from protos import master_pb2 as mpb
 from tests.conftest import SMALL_CHUNK
@@ -62,6 +62,9 @@ def test_the_master_refuses_malformed_requests_and_keeps_serving(
     )
     assert call(master.Delete, mpb.DeleteRequest(path="/")) == bad
     assert call(master.Stat, mpb.StatRequest(path="/missing")) == grpc.StatusCode.NOT_FOUND
+    assert call(master.StatMany, mpb.StatManyRequest(paths=["/"] * (MAX_STATS + 1))) == bad
+    results = master.StatMany(mpb.StatManyRequest(paths=["/", "x\x00", "/missing"]), timeout=10)
+    assert [r.kinds.split(",")[0] for r in results.results] == ["", "InvalidPath", "NotFound"]
     with Client(shared_cluster.master_address) as gfs:
         gfs.put(io.BytesIO(b"still serving"), "/after-bad-master-requests")
 

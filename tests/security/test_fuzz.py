@@ -41,7 +41,7 @@ PATHS = st.sampled_from(
 CLIENT_RPCS = {
     "Master": {
         "Mkdir", "Create", "Delete", "Undelete", "Rename", "Snapshot", "List", "Stat",
-        "GetChunk", "ExtendFile", "Report", "Fsck", "Chmod", "Chown",
+        "StatMany", "GetChunk", "ExtendFile", "Report", "Fsck", "Chmod", "Chown",
     },
     "ChunkServer": {"PushData", "Write", "Append", "Read", "Describe", "ReplicaInfo"},
 }  # fmt: skip

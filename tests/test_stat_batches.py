@@ -1,0 +1,130 @@
+"""Stats in batches: the master's StatMany answers each path in order with its own entry or
+error, ends a reply that grows too large (the client asks again for the rest), and a client's
+concurrent stats travel to the master together. The master servicer in-process, beside the
+fake chunkservers of tests/master_fakes.py, with a client whose master calls go straight to it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client.client import Client
+from common import errors
+from master import servicer as servicer_module
+from master.service import MasterService
+from master.servicer import MasterServicer
+from protos import master_pb2
+from tests.master_fakes import Gate, four_servers
+
+
+class _Context:
+    """What the servicer asks of an insecure call's context."""
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {}
+
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
+
+class _Calls:
+    """The client's master calls, made on the servicer in this process and counted; the
+    first `held` StatMany calls wait at `gate`."""
+
+    def __init__(self, servicer: MasterServicer) -> None:
+        self.servicer = servicer
+        self.asked: list[list[str]] = []
+        self.gate: Gate | None = None
+
+    def __call__(self, method: str, request: Any, read_only: bool = False) -> Any:
+        if method == "StatMany":
+            self.asked.append(list(request.paths))
+            if self.gate is not None and len(self.asked) == 1:
+                self.gate.pass_through()
+        return getattr(self.servicer, method)(request, _Context())
+
+
+@pytest.fixture
+def master(tmp_path: Path) -> Iterator[MasterService]:
+    service, _, _ = four_servers(tmp_path)
+    for name in ("a", "b", "c"):
+        service.create(f"/{name}")
+        service.get_chunk(f"/{name}", 0, True)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def calls(master: MasterService) -> _Calls:
+    return _Calls(MasterServicer(master))
+
+
+@pytest.fixture
+def gfs(calls: _Calls) -> Iterator[Client]:
+    client = Client("127.0.0.1:1")  # never dialled: its master calls go to `calls`
+    client._master = calls  # type: ignore[method-assign]
+    yield client
+    client.close()
+
+
+def test_a_batch_answers_each_path_in_order_with_its_own_error(calls: _Calls) -> None:
+    asked = ["/a", "no-slash", "/missing", "/", "/a/under-a-file"]
+    reply = calls.servicer.StatMany(master_pb2.StatManyRequest(paths=asked), _Context())
+    results = list(reply.results)
+    assert [r.HasField("info") for r in results] == [True, False, False, True, False]
+    assert results[0].info.entry.path == "/a" and len(results[0].info.chunks) == 1
+    assert results[0].info.chunks[0].replicas  # where its chunk lives, as Stat says
+    assert results[3].info.entry.is_dir
+    kinds = [r.kinds.split(",")[0] for r in results if not r.HasField("info")]
+    assert kinds == ["InvalidPath", "NotFound", "NotFound"]
+    assert results[1].kinds == "InvalidPath,InvalidArgument,GfsError"  # as a status names it
+    assert "/missing" in results[2].error
+
+
+def test_the_client_raises_each_error_as_its_own_class(gfs: Client) -> None:
+    assert gfs.stat("/a").chunks[0].replicas
+    with pytest.raises(errors.NotFound, match="/missing"):
+        gfs.stat("/missing")
+    with pytest.raises(errors.NotFound, match="/a/b"):
+        gfs.stat("/a/b")
+    assert not gfs.exists("/missing") and gfs.exists("/b")
+
+
+def test_a_reply_grown_too_large_ends_early_and_the_rest_is_asked_again(
+    gfs: Client, calls: _Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(servicer_module, "STATS_BYTES", 1)  # every answer is past it
+    stats = gfs._stat_many(["/a", "/missing", "/b", "/c"])
+    assert calls.asked == [
+        ["/a", "/missing", "/b", "/c"],
+        ["/missing", "/b", "/c"],
+        ["/b", "/c"],
+        ["/c"],
+    ]
+    assert [getattr(s, "path", None) for s in stats] == ["/a", None, "/b", "/c"]
+    assert isinstance(stats[1], errors.NotFound)
+
+
+def test_stats_asked_while_one_is_in_flight_go_together_in_the_next_call(
+    gfs: Client, calls: _Calls
+) -> None:
+    calls.gate = Gate()
+    asked = ["/a", "/b", "/missing", "/c", "/", "/b"]
+    with ThreadPoolExecutor(len(asked)) as pool:
+        first = pool.submit(gfs.stat, asked[0])
+        assert calls.gate.entered.wait(10)
+        rest = [pool.submit(gfs.stat, p) for p in asked[1:]]
+        while gfs._stats.queued("") < len(rest):
+            threading.Event().wait(0.01)
+        calls.gate.release()
+        assert first.result(10).path == "/a"
+        with pytest.raises(errors.NotFound):
+            rest[1].result(10)
+        assert [rest[i].result(10).path for i in (0, 2, 3, 4)] == ["/b", "/c", "/", "/b"]
+    assert calls.asked[0] == ["/a"]
+    assert sorted(calls.asked[1]) == sorted(asked[1:]) and len(calls.asked) == 2
