@@ -81,6 +81,9 @@ class ChunkIO:
         self.plain_unreachable: set[str] = set()  # plain read ports that failed to answer
         # Told of every acknowledged mutation (the fault suite checks one primary at a time).
         self.on_acknowledged: Callable[[Acknowledged], None] | None = None
+        # Told each time a mutation is asked of a primary, answered or not: a record appended
+        # without an id may be applied once an ask (the fault suite bounds duplicates by it).
+        self.on_asking: Callable[[], None] | None = None
 
     def is_local(self, address: str) -> bool:
         return address.rsplit(":", 1)[0] in self.local
@@ -172,6 +175,8 @@ class ChunkIO:
                     progress(len(data))
                 first[0] = False
                 sent = time.time()
+                if self.on_asking is not None:
+                    self.on_asking()
                 result = apply(info, data_id, inline)
                 if self.on_acknowledged is not None:
                     acked = Acknowledged(info.handle, info.version, info.primary, sent, time.time())

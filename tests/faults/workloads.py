@@ -185,6 +185,17 @@ class Write(Workload):
                 return
 
 
+class _Asks:
+    """How many times the library asked a primary to apply a mutation (it retries too: a record
+    without an id may be applied once an ask)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
 class Append(Workload):
     """Four workers append framed records of 100 B to 16 KiB to one file, retrying a record
     that failed; with `with_ids` each record carries an id (exactly once), else not (at least
@@ -206,11 +217,16 @@ class Append(Workload):
         payload = content(key, length)
         record_id = key if self.with_ids else ""
         for attempt in range(RETRIES):
+            asks = _Asks()
+            client.io.on_asking = asks
             with self.history.op(
                 "append", self.path, key=key, length=length, record_id=record_id
             ) as event:
                 event["attempt"] = attempt
-                event["offset"] = client.append_record(self.path, payload, record_id)
+                try:
+                    event["offset"] = client.append_record(self.path, payload, record_id)
+                finally:
+                    event["asks"] = asks.count
             if self._count(event):
                 return
 
