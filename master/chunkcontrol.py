@@ -19,14 +19,14 @@ from concurrent.futures import Executor
 from common import errors
 from common.keyedlocks import KeyedLocks
 from common.logformat import fields
-from master import namespace, placement
+from master import leases, namespace, placement
 from master.calls import ChunkserverCalls
 from master.chunkpool import ChunkPool
 from master.issuer import TokenIssuer
 from master.leasing import Leasing
 from master.metadata import ChunkView, Metadata
 from master.permissions import SUPERUSER, Caller
-from master.state import Chunk
+from master.state import Chunk, Mutation
 
 log = logging.getLogger(__name__)
 
@@ -182,23 +182,32 @@ class ChunkControl:
             return False
         handle, servers = taken
         now = meta.clock()
+        # Its replicas were made and acknowledged before it was pooled: its first lease needs
+        # no bump, and goes in the commit that adds it (see leases.with_first_lease).
+        primary, secondaries = leases.choose_primary(handle, sorted(servers))
+        until = self.leasing.lease_end()
+
+        def leased() -> Mutation:
+            added = namespace.add_chunks(meta.state, path, index, now, handle)
+            return leases.with_first_lease(added, handle, primary, until)
 
         def located() -> None:
             for address in servers:
                 meta.servers.confirm(handle, address, now)
-            self.leasing.created_cleanly[handle] = frozenset(servers)
 
         try:
-            meta.commit(
-                meta.plan(lambda: namespace.add_chunks(meta.state, path, index, now, handle)),
-                along=located,
-            )
-        except BaseException:
-            with meta.core:
-                applied = handle in meta.state.chunks  # though not acknowledged by a majority
-            if not applied:
-                self.pool.drop([taken])
-            raise
+            with self.locks.hold(handle):
+                try:
+                    meta.commit(meta.plan(leased), along=located)
+                except BaseException:
+                    with meta.core:  # applied, though not acknowledged by a majority?
+                        applied = handle in meta.state.chunks
+                    if not applied:
+                        self.pool.drop([taken])
+                    raise
+                with meta.core:
+                    chunk = meta.state.chunks[handle]
+                self.leasing.tell_primary(chunk, secondaries)
         finally:
             self._release([handle])
         log.info(

@@ -6,11 +6,11 @@ for many chunks and one sync of its directory for them all.
 A pooled chunk is not in the chunk table: its handle was logged as issued before any replica
 was made (no handle is given out twice, across restarts too), and until a file takes it, it is
 among the handles reserved (`ChunkControl.busy`), and reports neither judge its replicas nor
-ask for them again. Taken, it enters the table with the file's chunk list in one commit, its
-replicas listed as located. Dropped (a server of its is dead or not roomy when it would be
-taken, reports in full as one that started again does, says it lost or found corrupt the
-replica, or is drained; or no file took it before this master's term ended), its replicas are
-garbage: removed by order, or by the next report that lists them.
+ask for them again. Taken, it enters the table with the file's chunk list and its first lease
+in one commit, its replicas listed as located. Dropped (a server of its is dead or not roomy
+when it would be taken, reports in full as one that started again does, says it lost or found
+corrupt the replica, or is drained; or no file took it before this master's term ended), its
+replicas are garbage: removed by order, or by the next report that lists them.
 
 `Shelf` is the pool's bookkeeping (pure); `ChunkPool` makes and drops its chunks;
 chunkcontrol.py gives a new file one (`ChunkControl._from_pool`).
@@ -121,6 +121,11 @@ class ChunkPool:
         self.release = release
         self.pending = pending
         self.shelf = Shelf(meta.config.chunk_pool if jobs is not None else 0)  # under meta.core
+
+    @property
+    def handles(self) -> set[int]:
+        """Of the chunks ready (the caller holds `meta.core`)."""
+        return self.shelf.handles
 
     def take(self, replication: int, roomy: list[placement.Candidate]) -> Pooled | None:
         """A chunk of `replication` whose servers are all among `roomy` (its handle still

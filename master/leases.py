@@ -112,6 +112,20 @@ def choose_primary(handle: int, holders: list[str]) -> tuple[str, list[str]]:
     return primary, [a for a in holders if a != primary]
 
 
+def with_first_lease(mutation: Mutation, handle: int, primary: str, until: float) -> Mutation:
+    """`mutation`, which adds chunk `handle` with its replicas made and acknowledged already
+    (a pooled one: see master/chunkpool.py), with the chunk's first lease in it too, so that
+    one commit logs both: no replica of it can be behind, so no bump, and the floor goes with
+    the grant as in any other."""
+    changes = tuple(
+        PutChunk(c.chunk._replace(lease_holder=primary, lease_expiry=until, floor=0))
+        if isinstance(c, PutChunk) and c.chunk.handle == handle
+        else c
+        for c in mutation.changes
+    )
+    return Mutation(mutation.op, {**mutation.args, "primary": primary}, changes)
+
+
 def lease_until(granted_at: float, lease_seconds: float, margin: float) -> float:
     """The master's record of a lease's end: the primary starts its own clock when the grant
     arrives, up to `margin` (the RPC deadline) later, so the master waits that much longer."""

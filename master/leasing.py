@@ -180,30 +180,35 @@ class Leasing:
                 else:
                     bumped, holders = self._bump_version(chunk, replicas)
         primary, secondaries = leases.choose_primary(handle, holders)
-        config = self.config
-        until = leases.lease_until(meta.clock(), config.lease_seconds, config.rpc_timeout)
+        until = self.lease_end()
         # The floor goes with the grant: replicas below the version are stale from now on.
         leased = bumped._replace(lease_holder=primary, lease_expiry=until, floor=0)
         meta.commit(put_chunk("grant_lease", leased, primary=primary))
+        self.tell_primary(leased, secondaries)
+
+    def lease_end(self) -> float:
+        """The master's record of the end of a lease granted now."""
+        config = self.config
+        return leases.lease_until(self.meta.clock(), config.lease_seconds, config.rpc_timeout)
+
+    def tell_primary(self, leased: Chunk, secondaries: list[str]) -> None:
+        """Gives the lease `leased` records (logged already) to its holder. Raises the RPC's
+        error."""
+        config = self.config
+        handle, version, primary = leased.handle, leased.version, leased.lease_holder
         proof = b""
         if self.tokens is not None:
-            proof = self.tokens.lease(handle, bumped.version, primary, until)
+            proof = self.tokens.lease(handle, version, primary, leased.lease_expiry)
         self.calls.grant_lease(
-            primary,
-            handle,
-            bumped.version,
-            config.lease_seconds,
-            secondaries,
-            config.chunk_size,
-            proof,
+            primary, handle, version, config.lease_seconds, secondaries, config.chunk_size, proof
         )
         LEASES_GRANTED.inc()
         log.info(
             "lease on chunk %d v%d granted to %s",
             handle,
-            bumped.version,
+            version,
             primary,
-            extra=fields("lease_granted", handle=handle, version=bumped.version, address=primary),
+            extra=fields("lease_granted", handle=handle, version=version, address=primary),
         )
 
     def _revoke(self, chunk: Chunk, reason: str) -> Chunk:

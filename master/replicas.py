@@ -73,7 +73,7 @@ class ReplicaManager:
             before_stale = set(known.stale) if known else set()
             before_garbage = {r.handle for r in beat.reports if known and r.handle in known.garbage}
             outcome = meta.servers.heartbeat(
-                meta.state, beat, now, self.chunks.busy(), self.chunks.pool.shelf.handles
+                meta.state, beat, now, self.chunks.busy(), self.chunks.pool.handles
             )
             if outcome.full_wanted:
                 return BeatAnswer(full_report=True)

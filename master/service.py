@@ -126,7 +126,7 @@ class MasterService:
     def pooled(self) -> list[int]:
         """The handles of the new chunks ready in the pool."""
         with self.metadata.core:
-            return sorted(self.chunks.pool.shelf.handles)
+            return sorted(self.chunks.pool.handles)
 
     def depose(self, epoch: int) -> None:
         """Ends this master's term on hearing of term `epoch`, newer than its own: it

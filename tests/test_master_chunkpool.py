@@ -69,7 +69,7 @@ def test_the_pool_is_made_in_one_call_a_server_after_its_handles_are_logged(setu
 def test_a_new_file_takes_a_pooled_chunk_with_no_creation_and_no_version_bump(setup) -> None:  # type: ignore[no-untyped-def]
     service, fake, _ = setup
     first = _pooled(service, POOL)[0]
-    before = len(fake.sent)
+    before, logged = len(fake.sent), service.store.head()
     view = service.create("/g", first_chunk=True)
     assert view is not None and view.handle == first.handle
     assert first.handle not in service.pooled()
@@ -79,6 +79,9 @@ def test_a_new_file_takes_a_pooled_chunk_with_no_creation_and_no_version_bump(se
     assert view.version == 2 and view.primary in first.servers
     (grant,) = [s for s in sent if s.method == "GrantLease"]
     assert grant.logged_holder == grant.address, "the lease is logged before the primary is told"
+    entries = service.store.read_log(logged, 100)
+    assert [e.op for e in entries] == ["create", "add_chunks"], "the chunk and its lease: one"
+    assert f'"primary": "{grant.address}"' in entries[1].args_json
     # Its replicas count now: a report lists them as held, not as garbage.
     answer = service.heartbeat(_beat(first.servers[0], [Report(first.handle, 2, 0)]))
     assert answer.removals == []
