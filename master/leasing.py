@@ -193,15 +193,21 @@ class Leasing:
 
     def tell_primary(self, leased: Chunk, secondaries: list[str]) -> None:
         """Gives the lease `leased` records (logged already) to its holder. Raises the RPC's
-        error."""
+        error. A holder that refuses it for not holding the chunk at that version took no
+        lease: the record is cleared and that replica no longer counts, so the next lookup
+        grants among the others (after a bump) instead of waiting the lease out. On any other
+        failure the holder may have taken the lease, and the record stays."""
         config = self.config
         handle, version, primary = leased.handle, leased.version, leased.lease_holder
         proof = b""
         if self.tokens is not None:
             proof = self.tokens.lease(handle, version, primary, leased.lease_expiry)
-        self.calls.grant_lease(
-            primary, handle, version, config.lease_seconds, secondaries, config.chunk_size, proof
-        )
+        seconds, size = config.lease_seconds, config.chunk_size
+        try:
+            self.calls.grant_lease(primary, handle, version, seconds, secondaries, size, proof)
+        except errors.StaleReplica as refused:
+            self._refused(leased, str(refused))
+            raise
         LEASES_GRANTED.inc()
         log.info(
             "lease on chunk %d v%d granted to %s",
@@ -209,6 +215,23 @@ class Leasing:
             version,
             primary,
             extra=fields("lease_granted", handle=handle, version=version, address=primary),
+        )
+
+    def _refused(self, leased: Chunk, reason: str) -> None:
+        meta, handle, holder = self.meta, leased.handle, leased.lease_holder
+        with meta.core:
+            meta.servers.forget(handle, holder)
+            meta.servers.recheck(handle, holder)  # its next report says what it holds
+        # Expired now, never 0.0: the next grant bumps the version.
+        cleared = leased._replace(lease_holder="", lease_expiry=meta.clock())
+        meta.commit(put_chunk("lease_refused", cleared, holder=holder))
+        log.warning(
+            "lease on chunk %d v%d refused by %s (%s): granted again among the others",
+            handle,
+            leased.version,
+            holder,
+            reason,
+            extra=fields("lease_refused", handle=handle, address=holder, reason=reason),
         )
 
     def _revoke(self, chunk: Chunk, reason: str) -> Chunk:

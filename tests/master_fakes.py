@@ -40,6 +40,7 @@ class FakeCluster:
     held: dict[str, dict[int, int]] = field(default_factory=dict)  # address -> handle -> version
     on_revoke: Callable[[], None] = lambda: None
     on_set_version: Callable[[str], None] = lambda address: None  # before it takes effect
+    refuse_grants: set[str] = field(default_factory=set)  # say they do not hold the chunk
 
     def chunkserver(self, address: str) -> Any:
         cluster = self
@@ -70,7 +71,10 @@ class FakeCluster:
                 return object()
 
             def GrantLease(self, request: Any, timeout: float) -> object:
-                return self._record("GrantLease", request)
+                reply = self._record("GrantLease", request)
+                if address in cluster.refuse_grants:
+                    raise errors.StaleReplica(f"cannot lead chunk {request.handle}: not held")
+                return reply
 
             def RevokeLease(self, request: Any, timeout: float) -> object:
                 cluster.on_revoke()

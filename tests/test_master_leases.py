@@ -83,6 +83,26 @@ def test_a_dead_primarys_lease_is_waited_out_and_a_replica_that_misses_the_bump_
     assert view.replicas == [survivors[0]], "the dead and the one that missed the bump are stale"
 
 
+def test_a_primary_that_refuses_its_lease_as_not_held_is_passed_over_at_once(setup) -> None:  # type: ignore[no-untyped-def]
+    """A server that came back without the replica (its data directory replaced) before any
+    report said so refuses the grant, logged already. It took no lease: the record is cleared
+    and its replica no longer counts, so the next lookup grants among the others at once,
+    bumping the version; writers no longer wait the lease out on a primary that refuses them."""
+    service, fake, clock = setup
+    fake.refuse_grants = {"a:1", "b:1", "c:1", "d:1"}
+    with pytest.raises(errors.StaleReplica):
+        service.get_chunk("/f", 0, for_write=True)
+    refused = fake.sent[-1]
+    assert refused.method == "GrantLease" and refused.logged_holder == refused.address
+    fake.refuse_grants = {refused.address}
+    clock[0] += 1  # well within the refused lease
+    view = service.get_chunk("/f", 0, for_write=True)
+    assert view.primary and view.primary != refused.address
+    assert refused.address not in view.replicas and len(view.replicas) == 2
+    assert view.version == refused.request.version + 1  # a bump fences whatever it holds
+    assert 1 in service.metadata.servers.servers[refused.address].recheck
+
+
 def test_while_a_version_bump_travels_only_replicas_that_took_it_are_listed(setup) -> None:  # type: ignore[no-untyped-def]
     """The new version is logged before the replicas hear of it; meanwhile the master must not
     list a replica at a version it does not hold yet (found by the fault suite: a bump stuck on
