@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 
 from common import errors
@@ -138,7 +138,9 @@ class ChunkControl:
                     f"only {len(roomy)} chunkserver(s) have room for a new chunk "
                     f"({self.config.chunk_size} bytes); it needs at least {least}"
                 )
-            if missing == 1 and self._from_pool(path, index, r, roomy):
+            if missing == 1 and self._from_pool(
+                path, r, roomy, lambda h: namespace.add_chunks(meta.state, path, index, now, h)
+            ):
                 return
             first = self._reserve(missing)
             handles = list(range(first, first + missing))
@@ -170,12 +172,40 @@ class ChunkControl:
 
     # --- the pool of new chunks ---------------------------------------------------------------
 
+    def create_with_first_chunk(
+        self, path: str, caller: Caller = SUPERUSER, replication: int = 0
+    ) -> ChunkView | None:
+        """A new file made with its chunk 0, from the pool, leased for writing: the file, the
+        chunk and its lease in one commit. None, with nothing done, when the pool has no chunk
+        on servers that may take it now (the caller creates the file and allocates as ever);
+        raises as a create would (the file exists, say) without taking any."""
+        meta = self.meta
+        with meta.paths.hold(write=[path]):
+            now = meta.clock()
+            with meta.core:  # as the create would: raises its error before the pool is asked
+                namespace.create(meta.state, path, now, caller, replication)
+                roomy = self._roomy(now)
+
+            def made_with(handle: int) -> Mutation:
+                return namespace.create(meta.state, path, now, caller, replication, handle)
+
+            r = replication or self.config.replication
+            if not self._from_pool(path, r, roomy, made_with):
+                return None
+            with meta.core:
+                return meta.view(meta.state.nodes[path], 0, meta.clock())
+
     def _from_pool(
-        self, path: str, index: int, replication: int, roomy: list[placement.Candidate]
+        self,
+        path: str,
+        replication: int,
+        roomy: list[placement.Candidate],
+        add: Callable[[int], Mutation],
     ) -> bool:
-        """Adds chunk `index` of `path` from the pool (the caller holds the file's write lock);
-        False if the pool had none on servers that may take it now. Either way the pool is
-        refilled in the background when low."""
+        """Gives `path` a chunk from the pool, `add(handle)` planning the mutation that puts it
+        in the namespace (the caller holds the file's write lock); False if the pool had none on
+        servers that may take it now. Either way the pool is refilled in the background when
+        low."""
         meta = self.meta
         taken = self.pool.take(replication, roomy)
         if taken is None:
@@ -187,10 +217,6 @@ class ChunkControl:
         primary, secondaries = leases.choose_primary(handle, sorted(servers))
         until = self.leasing.lease_end()
 
-        def leased() -> Mutation:
-            added = namespace.add_chunks(meta.state, path, index, now, handle)
-            return leases.with_first_lease(added, handle, primary, until)
-
         def located() -> None:
             for address in servers:
                 meta.servers.confirm(handle, address, now)
@@ -198,7 +224,10 @@ class ChunkControl:
         try:
             with self.locks.hold(handle):
                 try:
-                    meta.commit(meta.plan(leased), along=located)
+                    mutation = meta.plan(
+                        lambda: leases.with_first_lease(add(handle), handle, primary, until)
+                    )
+                    meta.commit(mutation, along=located)
                 except BaseException:
                     with meta.core:  # applied, though not acknowledged by a majority?
                         applied = handle in meta.state.chunks

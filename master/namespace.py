@@ -109,9 +109,16 @@ def mkdir(
 
 
 def create(
-    state: MasterState, path: str, now: float, caller: Caller = SUPERUSER, replication: int = 0
+    state: MasterState,
+    path: str,
+    now: float,
+    caller: Caller = SUPERUSER,
+    replication: int = 0,
+    first_handle: int | None = None,
 ) -> Mutation:
-    """A new empty file; `replication` 0: the cluster's default."""
+    """A new empty file; `replication` 0: the cluster's default. With `first_handle`, the file
+    is made with that chunk as its chunk 0, in the same mutation (a pooled chunk, whose
+    replicas were made before: see master/chunkpool.py)."""
     require_not_reserved(path)
     _check_replication(replication, allow_default=True)
     check(state, path, caller, parent=WRITE | EXECUTE)
@@ -124,7 +131,11 @@ def create(
         "path": path,
         **({"replication": replication} if replication else {}),
     }
-    return Mutation("create", args, (PutNode(node),))
+    if first_handle is None:
+        return Mutation("create", args, (PutNode(node),))
+    handles = (first_handle,)
+    changes = (*_new_chunks(handles, replication), PutNode(node._replace(chunks=handles)))
+    return Mutation("create", {**args, "handles": list(handles)}, changes)
 
 
 MAX_REPLICATION = 64
@@ -445,10 +456,18 @@ def add_chunks(
     if missing <= 0:
         return Mutation("add_chunks", {"path": path, "index": upto_index}, ())
     handles = tuple(range(first_handle, first_handle + missing))
+    changes = (
+        *_new_chunks(handles, node.replication),
+        PutNode(node._replace(chunks=node.chunks + handles, mtime=now)),
+    )
+    return Mutation("add_chunks", {"path": path, "handles": list(handles)}, changes)
+
+
+def _new_chunks(handles: tuple[int, ...], replication: int) -> list[Change]:
+    """New chunks: a chunk starts at version 2 with floor 1 (see `add_chunks`)."""
     changes: list[Change] = [RaiseNextHandle(handles[-1] + 1)]
     changes.extend(
-        PutChunk(Chunk(h, NEW_VERSION, floor=1, issued=NEW_VERSION, replication=node.replication))
+        PutChunk(Chunk(h, NEW_VERSION, floor=1, issued=NEW_VERSION, replication=replication))
         for h in handles
     )
-    changes.append(PutNode(node._replace(chunks=node.chunks + handles, mtime=now)))
-    return Mutation("add_chunks", {"path": path, "handles": list(handles)}, tuple(changes))
+    return changes

@@ -177,8 +177,13 @@ class MasterService:
         first_chunk: bool = False,
     ) -> ChunkView | None:
         """A new empty file; with `first_chunk` also its chunk 0, leased for writing, when it
-        can be made (a put that has data saves a lookup). None when not asked or not made:
-        the client's own lookup then meets the reason."""
+        can be made (a put that has data saves a lookup): from the pool, all in one commit.
+        None when not asked or not made: the client's own lookup then meets the reason."""
+        if first_chunk:
+            view = self.chunks.create_with_first_chunk(path, caller, replication)
+            if view is not None:
+                self.replicas.wanted(view)
+                return view
         self.namespace.create(path, caller, replication)
         if not first_chunk:
             return None

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from common import errors
 from master.chunkpool import Pooled, Shelf
 from master.chunkservers import Heartbeat, Report
 from master.service import MasterService
@@ -80,12 +81,24 @@ def test_a_new_file_takes_a_pooled_chunk_with_no_creation_and_no_version_bump(se
     (grant,) = [s for s in sent if s.method == "GrantLease"]
     assert grant.logged_holder == grant.address, "the lease is logged before the primary is told"
     entries = service.store.read_log(logged, 100)
-    assert [e.op for e in entries] == ["create", "add_chunks"], "the chunk and its lease: one"
-    assert f'"primary": "{grant.address}"' in entries[1].args_json
+    assert [e.op for e in entries] == ["create"], "the file, its chunk and its lease: one commit"
+    assert f'"primary": "{grant.address}"' in entries[0].args_json
+    assert service.stat("/g")[0].chunks == (first.handle,)
     # Its replicas count now: a report lists them as held, not as garbage.
     answer = service.heartbeat(_beat(first.servers[0], [Report(first.handle, 2, 0)]))
     assert answer.removals == []
     assert first.servers[0] in service.metadata.servers.locations[first.handle]
+
+
+def test_a_create_that_fails_takes_nothing_from_the_pool(setup) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = setup
+    pooled = _pooled(service, POOL)
+    with pytest.raises(errors.AlreadyExists):
+        service.create("/f", first_chunk=True)
+    with pytest.raises(errors.NotFound):
+        service.create("/no/such/dir/g", first_chunk=True)
+    assert service.pooled() == sorted(c.handle for c in pooled)
+    assert service.create("/g", first_chunk=True).handle == pooled[0].handle  # type: ignore[union-attr]
 
 
 def test_pooled_replicas_are_neither_garbage_nor_listed_again_while_pooled(setup) -> None:  # type: ignore[no-untyped-def]
