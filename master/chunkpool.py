@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import NamedTuple
 
-from common import errors
+from common import errors, limits
 from common.logformat import fields
 from master import namespace, placement
 from master.calls import ChunkserverCalls
@@ -43,9 +43,13 @@ class Pooled(NamedTuple):
 class Shelf:
     """The chunks ready in the pool, for each replication, and what refilling it takes."""
 
-    def __init__(self, size: int) -> None:
-        """`size`: chunks kept ready for each replication asked for (0: no pool)."""
+    def __init__(self, size: int, most: int = 0) -> None:
+        """`size`: chunks kept ready for each replication asked for (0: no pool); a replication
+        whose pool ran out is kept twice as large from then on, up to `most` (default 16 times
+        `size`, at most what one call may make)."""
         self.size = size
+        self.most = most or min(16 * size, limits.MAX_CREATED)
+        self._target: dict[int, int] = {}  # by replication: its size, grown on misses
         self._ready: dict[int, deque[Pooled]] = {}  # by replication
         self.handles: set[int] = set()  # of the chunks ready
         self.placed: Counter[str] = Counter()  # replicas ready or being made, by server
@@ -55,9 +59,10 @@ class Shelf:
         """How many chunks of `replication` to make now: none while a batch is being made or
         while more than half the pool is left; else enough to fill it."""
         ready = len(self._ready.get(replication, ()))
-        if not self.size or replication in self.filling or ready > self.size // 2:
+        target = self._target.get(replication, self.size)
+        if not self.size or replication in self.filling or ready > target // 2:
             return 0
-        return self.size - ready
+        return target - ready
 
     def add(self, replication: int, made: Iterable[Pooled]) -> None:
         for chunk in made:
@@ -76,6 +81,10 @@ class Shelf:
             if usable.issuperset(chunk.servers):
                 return chunk, dropped
             dropped.append(chunk)
+        if ready is not None:  # ran out (not just never filled yet): the demand outpaces
+            # the batches (a burst of small files); larger ones keep up, at one call a server.
+            target = self._target.get(replication, self.size)
+            self._target[replication] = min(self.most, 2 * target)
         return None, dropped
 
     def drop(self, which: Callable[[Pooled], bool]) -> list[Pooled]:

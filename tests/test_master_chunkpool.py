@@ -243,3 +243,18 @@ def test_the_shelf_hands_out_only_chunks_on_usable_servers() -> None:
     shelf.filling.add(3)
     assert shelf.wanted(3) == 0, "one batch at a time"
     assert shelf.take(2, {"a"}) == (None, [])
+
+
+def test_a_shelf_that_runs_out_keeps_more_ready_from_then_on() -> None:
+    shelf = Shelf(4, most=12)
+    assert shelf.take(3, {"a", "b", "c"}) == (None, [])
+    assert shelf.wanted(3) == 4, "never filled yet is no miss"
+    shelf.add(3, [Pooled(1, ("a", "b", "c"))])
+    assert shelf.take(3, {"a", "b", "c"})[0] == Pooled(1, ("a", "b", "c"))
+    assert shelf.wanted(3) == 4, "taking what it had is no miss"
+    assert shelf.take(3, {"a", "b", "c"}) == (None, [])
+    assert shelf.wanted(3) == 8
+    shelf.take(3, {"a", "b", "c"})
+    shelf.take(3, {"a", "b", "c"})
+    assert shelf.wanted(3) == 12, "never past `most`"
+    assert shelf.wanted(2) == 4, "each replication's own"
