@@ -203,9 +203,9 @@ class ChunkControl:
         add: Callable[[int], Mutation],
     ) -> bool:
         """Gives `path` a chunk from the pool, `add(handle)` planning the mutation that puts it
-        in the namespace (the caller holds the file's write lock); False if the pool had none on
-        servers that may take it now. Either way the pool is refilled in the background when
-        low."""
+        in the namespace with its first lease (the caller holds the file's write lock); False if
+        the pool had none on servers that may take it now. Either way the pool is refilled in
+        the background when low. Raises if the commit failed; not if only the grant did."""
         meta = self.meta
         taken = self.pool.take(replication, roomy)
         if taken is None:
@@ -236,7 +236,12 @@ class ChunkControl:
                     raise
                 with meta.core:
                     chunk = meta.state.chunks[handle]
-                self.leasing.tell_primary(chunk, secondaries)
+                try:
+                    self.leasing.tell_primary(chunk, secondaries)
+                except errors.GfsError as err:
+                    # The chunk is the file's: whoever looks it up next meets the lease as
+                    # recorded (cleared if refused, see Leasing.tell_primary).
+                    log.warning("chunk %d of %s: its first lease not given: %s", handle, path, err)
         finally:
             self._release([handle])
         log.info(

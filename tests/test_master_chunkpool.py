@@ -90,6 +90,24 @@ def test_a_new_file_takes_a_pooled_chunk_with_no_creation_and_no_version_bump(se
     assert first.servers[0] in service.metadata.servers.locations[first.handle]
 
 
+def test_a_put_whose_pooled_primary_refuses_its_lease_still_gets_its_file_and_a_primary(
+    setup,
+) -> None:  # type: ignore[no-untyped-def]
+    """The file and its chunk are committed before the primary hears of the lease: a refused
+    grant fails no create (a retried create would find its own file there), and the put's
+    lookup then grants among the other replicas at once."""
+    service, fake, _ = setup
+    first = _pooled(service, POOL)[0]
+    fake.refuse_grants = set(first.servers)  # whichever is chosen refuses
+    view = service.create("/g", first_chunk=True)
+    assert view is not None and view.handle == first.handle and not view.primary
+    refused = next(s.address for s in reversed(fake.sent) if s.method == "GrantLease")
+    fake.refuse_grants = {refused}
+    again = service.get_chunk("/g", 0, True)
+    assert again.primary and again.primary != refused
+    assert again.version == 3 and refused not in again.replicas
+
+
 def test_a_create_that_fails_takes_nothing_from_the_pool(setup) -> None:  # type: ignore[no-untyped-def]
     service, _, _ = setup
     pooled = _pooled(service, POOL)
