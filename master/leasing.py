@@ -222,11 +222,9 @@ class Leasing:
         with meta.core:
             meta.servers.forget(handle, holder)
             meta.servers.recheck(handle, holder)  # its next report says what it holds
-        # Expired now, never 0.0: the next grant bumps the version.
-        cleared = leased._replace(lease_holder="", lease_expiry=meta.clock())
-        meta.commit(put_chunk("lease_refused", cleared, holder=holder))
+        self._ended("lease_refused", leased)
         log.warning(
-            "lease on chunk %d v%d refused by %s (%s): granted again among the others",
+            "lease on chunk %d v%d refused by %s (%s): the next lookup grants among the others",
             handle,
             leased.version,
             holder,
@@ -234,14 +232,20 @@ class Leasing:
             extra=fields("lease_refused", handle=handle, address=holder, reason=reason),
         )
 
+    def _ended(self, op: str, chunk: Chunk) -> Chunk:
+        """Logs the chunk's lease as over now (as `op`, naming its holder) and returns the
+        chunk as it then stands. Expired now, never 0.0: the chunk was leased, so the next
+        grant must bump the version."""
+        ended = chunk._replace(lease_holder="", lease_expiry=self.meta.clock())
+        self.meta.commit(put_chunk(op, ended, holder=chunk.lease_holder))
+        return ended
+
     def _revoke(self, chunk: Chunk, reason: str) -> Chunk:
         """Takes the lease back from a live primary (GFS section 3.1: the master may revoke a
         lease); once it acknowledges, no write is being ordered under it."""
         holder = chunk.lease_holder
         self.calls.revoke_lease(holder, chunk.handle, chunk.version)
-        # Expired now, never 0.0: the chunk was leased, so the next grant must bump the version.
-        revoked = chunk._replace(lease_holder="", lease_expiry=self.meta.clock())
-        self.meta.commit(put_chunk("revoke_lease", revoked, holder=holder))
+        revoked = self._ended("revoke_lease", chunk)
         LEASES_REVOKED.inc()
         log.info(
             "lease on chunk %d revoked from %s: %s",
