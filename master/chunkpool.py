@@ -59,10 +59,14 @@ class Shelf:
         """How many chunks of `replication` to make now: none while a batch is being made or
         while more than half the pool is left; else enough to fill it."""
         ready = len(self._ready.get(replication, ()))
-        target = self._target.get(replication, self.size)
+        target = self._size(replication)
         if not self.size or replication in self.filling or ready > target // 2:
             return 0
         return target - ready
+
+    def _size(self, replication: int) -> int:
+        """The pool's size for `replication`: `size`, doubled each time it ran out."""
+        return self._target.get(replication, self.size)
 
     def add(self, replication: int, made: Iterable[Pooled]) -> None:
         for chunk in made:
@@ -83,8 +87,7 @@ class Shelf:
             dropped.append(chunk)
         if ready is not None:  # ran out (not just never filled yet): the demand outpaces
             # the batches (a burst of small files); larger ones keep up, at one call a server.
-            target = self._target.get(replication, self.size)
-            self._target[replication] = min(self.most, 2 * target)
+            self._target[replication] = min(self.most, 2 * self._size(replication))
         return None, dropped
 
     def drop(self, which: Callable[[Pooled], bool]) -> list[Pooled]:
