@@ -49,14 +49,17 @@ CHANNEL_OPTIONS = [
 # killed container, a machine gone, a frozen process) fails the calls waiting on it after
 # about KEEPALIVE_MS x 2, not at their deadlines (a client's is 30 s), so they go on to the
 # next replica: the connection is pinged after KEEPALIVE_MS without a frame from the peer and
-# dropped if no answer comes within as long. Not on channels to chunkservers: a ping queued
-# behind megabytes of a push on a slow link would be taken for a dead peer.
+# dropped if no answer comes within as long. A new connection to it (the next round of the
+# replicas) fails as soon: its kernel still accepts, but no HTTP/2 settings come, and gRPC
+# waits 20 s for them unless told. Not on channels to chunkservers: a ping queued behind
+# megabytes of a push on a slow link would be taken for a dead peer.
 MASTER_CHANNEL_OPTIONS = [
     *CHANNEL_OPTIONS,
     ("grpc.keepalive_time_ms", KEEPALIVE_MS),
     ("grpc.keepalive_timeout_ms", KEEPALIVE_MS),
     ("grpc.http2.ping_timeout_ms", KEEPALIVE_MS),  # what gRPC 1.85 waits for the answer by
     ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.min_reconnect_backoff_ms", 2 * KEEPALIVE_MS),  # what a connection attempt may take
 ]
 
 

@@ -19,6 +19,7 @@ import pytest
 from common import errors, transport
 from common.serving import aborting
 from protos import master_pb2
+from tests.conftest import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,22 @@ time.sleep(300)
 """
 
 
+def answers(method: Any, request: master_pb2.StatRequest, address: str) -> bool:
+    try:
+        transport.call(method, request, target=address, timeout=10)
+    except errors.Unavailable:
+        return False  # the channel waits out its backoff before connecting again
+    return True
+
+
 def test_a_master_that_falls_silent_fails_the_calls_on_it_long_before_their_deadline() -> None:
     """A killed container or a machine gone closes no connection: a call on it used to wait
     out its whole deadline (a client's is 30 s) before the client tried another replica. The
     keepalive pings of a channel to a master find the silence (a stopped process here) and
-    fail the call as Unavailable, and the connection is made again once the peer answers."""
+    fail the call as Unavailable; a new connection to it (the client's next round of the
+    replicas) fails as soon, not after gRPC's 20 s wait for a connection's settings (a
+    deadline of 15 s would end the call first); the connection is made again once the peer
+    answers."""
     peer = subprocess.Popen(
         [sys.executable, "-c", SILENT_PEER], stdout=subprocess.PIPE, cwd=os.getcwd()
     )
@@ -154,8 +166,10 @@ def test_a_master_that_falls_silent_fails_the_calls_on_it_long_before_their_dead
         peer.send_signal(signal.SIGSTOP)
         with pytest.raises(errors.Unavailable, match="ping timeout"):
             transport.call(method, request, target=address, timeout=120)
+        with pytest.raises(errors.Unavailable, match="before receiving settings frame"):
+            transport.call(method, request, target=address, timeout=15)
         peer.send_signal(signal.SIGCONT)
-        transport.call(method, request, target=address, timeout=10)
+        wait_until(lambda: answers(method, request, address), 10, "the woken peer answers")
     finally:
         if channel is not None:
             channel.close()
