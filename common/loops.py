@@ -40,6 +40,8 @@ class Loop:
             try:
                 wait = self.round()
             except Exception as err:
+                if self.stop.is_set():
+                    return  # its owner closed what the round used while stopping: no fault
                 self._failed(err)
             if self.stop.wait(self.interval() if wait is None else wait):
                 return

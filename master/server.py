@@ -170,9 +170,6 @@ class MasterServer:
         self._stopping.set()
         self.health.stopping()
         self.server.stop(grace).wait()
-        for thread in self._threads:  # the round under way, before its store closes
-            if thread.ident is not None:
-                thread.join(timeout=5)
         if self.http is not None:
             self.http.stop()
             self.events.unwatch("master")
