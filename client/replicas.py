@@ -15,6 +15,12 @@ from common.masters import MasterList
 log = logging.getLogger(__name__)
 
 RETRY_EVERY = 0.2  # seconds between rounds of the replicas while none takes the call
+# A replica whose call failed only after this long did not answer at all (a stalled or
+# vanished machine: the channel's keepalive or connection attempt gave up on it) ...
+SILENT_AFTER = 1.0
+# ... and is left out of the rounds for this long while another replica answers (a standby
+# refusing while the live ones elect): each try of it would cost seconds more.
+SILENT_FOR = 5.0
 
 
 @dataclass(frozen=True)
@@ -38,13 +44,22 @@ class Replicas:
     def call(self, method: str, request: Any, *, read_only: bool, timeout: float) -> Any:
         """The one taken for active first, then the others in turn (a standby refuses, a
         dead one does not answer), until one takes the call or `timeout` passed (an election
-        takes a few seconds). A read that found no active replica in a whole round is
-        answered by a standby, as by a shadow."""
+        takes a few seconds). A replica that did not answer at all is left out of the next
+        rounds for a while as long as others refuse: they are electing a new active among
+        themselves. A read that found no active replica in a whole round is answered by a
+        standby, as by a shadow."""
         deadline = time.monotonic() + timeout
         metadata: tuple[tuple[str, str], ...] = ()
+        silent: dict[str, float] = {}  # replica -> until when it is left out
+        last: errors.GfsError | None = None
+        refused = False  # a replica refused the call in the last round: some are alive
         while True:
+            answered = False
             for address in self.masters.in_turn():
-                sent = time.time()
+                if refused and time.monotonic() < silent.get(address, 0.0):
+                    self.masters.passed(address)
+                    continue
+                sent, started = time.time(), time.monotonic()
                 try:
                     reply, trailers = transport.call_with_metadata(
                         getattr(self.channels.master(address), method),
@@ -53,8 +68,14 @@ class Replicas:
                         timeout=max(1.0, deadline - time.monotonic()),
                         metadata=metadata,
                     )
-                except (errors.NotActive, errors.Unavailable) as err:
+                except errors.NotActive as err:
                     self.masters.passed(address)
+                    answered, last = True, err
+                    continue
+                except errors.Unavailable as err:
+                    self.masters.passed(address)
+                    if time.monotonic() - started > SILENT_AFTER:
+                        silent[address] = time.monotonic() + SILENT_FOR
                     last = err
                     continue
                 if transport.TERM in trailers:
@@ -69,6 +90,7 @@ class Replicas:
                     f"no master replica of {self.masters} took the call within {timeout:g}s "
                     f"(last: {last})"
                 )
+            refused = answered
             if read_only:
                 metadata = ((transport.STANDBY_READS, "1"),)
             time.sleep(RETRY_EVERY)
