@@ -116,7 +116,7 @@ def test_quorum_benchmark_compares_replicated_creates_with_a_lone_master(tmp_pat
 
 
 @pytest.mark.cluster
-def test_failover_benchmark_times_a_kill_of_the_active_to_the_next_answer(
+def test_failover_benchmark_times_a_kill_and_a_stall_of_the_active_to_the_next_answer(
     tmp_path: Path,
 ) -> None:
     needs_zookeeper()
@@ -130,7 +130,9 @@ def test_failover_benchmark_times_a_kill_of_the_active_to_the_next_answer(
     figures = json.loads(out.read_text())
     (seconds,) = figures["seconds"]
     assert seconds > 0 and figures["max_s"] == seconds
-    assert "goal < 10s" in result.stdout
+    (stalled,) = figures["stalled_seconds"]
+    assert stalled > 0 and figures["stalled_max_s"] == stalled
+    assert "goal < 10s" in result.stdout and "SIGSTOP of the active" in result.stdout
 
 
 @pytest.mark.cluster
