@@ -15,12 +15,6 @@ from common.masters import MasterList
 log = logging.getLogger(__name__)
 
 RETRY_EVERY = 0.2  # seconds between rounds of the replicas while none takes the call
-# A replica whose call failed only after this long did not answer at all (a stalled or
-# vanished machine: the channel's keepalive or connection attempt gave up on it) ...
-SILENT_AFTER = 1.0
-# ... and is left out of the rounds for this long while another replica answers (a standby
-# refusing while the live ones elect): each try of it would cost seconds more.
-SILENT_FOR = 5.0
 
 
 @dataclass(frozen=True)
@@ -45,18 +39,17 @@ class Replicas:
         """The one taken for active first, then the others in turn (a standby refuses, a
         dead one does not answer), until one takes the call or `timeout` passed (an election
         takes a few seconds). A replica that did not answer at all is left out of the next
-        rounds for a while as long as others refuse: they are electing a new active among
-        themselves. A read that found no active replica in a whole round is answered by a
-        standby, as by a shadow."""
+        rounds for a while as long as others refuse (`MasterList.silent`): they are electing
+        a new active among themselves. A read that found no active replica in a whole round
+        is answered by a standby, as by a shadow."""
         deadline = time.monotonic() + timeout
         metadata: tuple[tuple[str, str], ...] = ()
-        silent: dict[str, float] = {}  # replica -> until when it is left out
         last: errors.GfsError | None = None
         refused = False  # a replica refused the call in the last round: some are alive
         while True:
-            answered = False
+            answered = False  # in this round
             for address in self.masters.in_turn():
-                if refused and time.monotonic() < silent.get(address, 0.0):
+                if (refused or answered) and self.masters.silent(address):
                     self.masters.passed(address)
                     continue
                 sent, started = time.time(), time.monotonic()
@@ -73,9 +66,7 @@ class Replicas:
                     answered, last = True, err
                     continue
                 except errors.Unavailable as err:
-                    self.masters.passed(address)
-                    if time.monotonic() - started > SILENT_AFTER:
-                        silent[address] = time.monotonic() + SILENT_FOR
+                    self.masters.passed(address, took=time.monotonic() - started)
                     last = err
                     continue
                 if transport.TERM in trailers:

@@ -1,7 +1,7 @@
-"""How a client goes round the master replicas (`--master A,B,C`) while they change roles: a
-replica that did not answer at all is not asked again each round while the others refuse
-(they are electing a new active); one that refused its connection at once, or the only one
-left, is."""
+"""How a client (or a chunkserver) goes round the master replicas (`--master A,B,C`) while
+they change roles: a replica that did not answer at all is not asked again each round while
+the others refuse (they are electing a new active); one that refused its connection at once,
+or the only one left, is."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import common.masters
 from client import replicas
 from client.replicas import Replicas
 from common import errors
@@ -76,7 +77,7 @@ def test_a_replica_that_did_not_answer_is_left_out_while_the_others_elect(
     """The stalled active: each try of it costs seconds (a keepalive, a connection attempt).
     Asked once, then not again while b and c refuse, until c is elected and takes the call;
     the next call goes to c first."""
-    monkeypatch.setattr(replicas, "SILENT_AFTER", 0.0, raising=False)  # every failure is "long"
+    monkeypatch.setattr(common.masters, "SILENT_AFTER", 0.0)  # every failure is "long"
     channels = Channels({"a:1": silent, "b:1": standby, "c:1": refuses_until(5)})
     masters = MasterList("a:1,b:1,c:1")
     assert call(channels, masters) == "done"
@@ -108,7 +109,7 @@ def test_a_silent_replica_is_asked_again_when_no_other_answers(
 ) -> None:
     """With nobody else alive (or a single master), leaving it out would leave no one: it is
     asked every round, and answers once it is back."""
-    monkeypatch.setattr(replicas, "SILENT_AFTER", 0.0, raising=False)
+    monkeypatch.setattr(common.masters, "SILENT_AFTER", 0.0)
 
     def back_later(n: int) -> object:
         if n < 3:
@@ -122,3 +123,27 @@ def test_a_silent_replica_is_asked_again_when_no_other_answers(
     alone = Channels({"a:1": back_later})
     assert call(alone, MasterList("a:1")) == "done"
     assert alone.calls == ["a:1"] * 4
+
+
+def test_a_chunkservers_next_master_after_a_refusal_is_not_a_silent_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A chunkserver asks one replica a heartbeat and takes the next when it fails: past the
+    stalled active while the standbys refuse; back to it once its silence is old, or when
+    every other one is silent too."""
+    listed = MasterList("a:1,b:1,c:1")
+    listed.passed("a:1", took=3.0)  # its heartbeat failed only after 3 s
+    assert listed.current == "b:1"
+    listed.passed("b:1")  # a standby refusing at once
+    assert listed.current == "c:1"
+    listed.passed("c:1")
+    assert listed.current == "b:1"
+    listed.passed("b:1", took=3.0)
+    listed.passed("c:1", took=3.0)
+    assert listed.current == "a:1"
+    monkeypatch.setattr(common.masters, "SILENT_FOR", 0.0)
+    fresh = MasterList("a:1,b:1,c:1")
+    fresh.passed("a:1", took=3.0)
+    fresh.passed("b:1")
+    fresh.passed("c:1")
+    assert fresh.current == "a:1"
