@@ -6,6 +6,7 @@ or the only one left, is."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -40,9 +41,7 @@ class Channels:
         self.calls: list[str] = []
 
     def master(self, address: str) -> Any:
-        stub = type("Stub", (), {})()
-        stub.Mkdir = Method(address, self.behaviours[address], self.calls)
-        return stub
+        return SimpleNamespace(Mkdir=Method(address, self.behaviours[address], self.calls))
 
 
 def silent(n: int) -> object:
@@ -91,10 +90,8 @@ def test_a_replica_that_did_not_answer_is_left_out_while_the_others_elect(
 def test_a_replica_that_refused_its_connection_at_once_is_asked_every_round() -> None:
     """A new active restarting its server refuses connections for a moment: quick, so it is
     not taken for silent and is asked again in the next round."""
-    restarting = {"n": 0}
 
     def restarts(n: int) -> object:
-        restarting["n"] += 1
         if n < 3:
             raise errors.Unavailable("cannot reach master c:1: connection refused")
         return "done"
