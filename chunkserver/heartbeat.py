@@ -146,7 +146,6 @@ class Heartbeater(Background):
             report_parts=len(self._parts),
         )
         master = self.config.masters.current
-        asked = time.monotonic()
         try:
             reply: master_pb2.HeartbeatResponse = transport.call(
                 self.channels.master(master).Heartbeat,
@@ -159,8 +158,7 @@ class Heartbeater(Background):
         except errors.GfsError as err:
             self.store.changes.mark_all(changed)
             if isinstance(err, errors.FailedPrecondition | errors.Unavailable):
-                # Of several replicas: the next one (a silent one is passed over a while).
-                self.config.masters.passed(master, took=time.monotonic() - asked)
+                self.config.masters.passed(master)  # of several replicas: the next one
             raise
         if reply.full_report:
             self.store.changes.mark_all(changed)

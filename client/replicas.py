@@ -38,21 +38,13 @@ class Replicas:
     def call(self, method: str, request: Any, *, read_only: bool, timeout: float) -> Any:
         """The one taken for active first, then the others in turn (a standby refuses, a
         dead one does not answer), until one takes the call or `timeout` passed (an election
-        takes a few seconds). A replica that did not answer at all is left out of the next
-        rounds for a while as long as others refuse (`MasterList.silent`): they are electing
-        a new active among themselves. A read that found no active replica in a whole round
-        is answered by a standby, as by a shadow."""
+        takes a few seconds). A read that found no active replica in a whole round is
+        answered by a standby, as by a shadow."""
         deadline = time.monotonic() + timeout
         metadata: tuple[tuple[str, str], ...] = ()
-        last: errors.GfsError | None = None
-        refused = False  # a replica refused the call in the last round: some are alive
         while True:
-            answered = False  # in this round
             for address in self.masters.in_turn():
-                if (refused or answered) and self.masters.silent(address):
-                    self.masters.passed(address)
-                    continue
-                sent, started = time.time(), time.monotonic()
+                sent = time.time()
                 try:
                     reply, trailers = transport.call_with_metadata(
                         getattr(self.channels.master(address), method),
@@ -61,12 +53,8 @@ class Replicas:
                         timeout=max(1.0, deadline - time.monotonic()),
                         metadata=metadata,
                     )
-                except errors.NotActive as err:
+                except (errors.NotActive, errors.Unavailable) as err:
                     self.masters.passed(address)
-                    answered, last = True, err
-                    continue
-                except errors.Unavailable as err:
-                    self.masters.passed(address, took=time.monotonic() - started)
                     last = err
                     continue
                 if transport.TERM in trailers:
@@ -81,7 +69,6 @@ class Replicas:
                     f"no master replica of {self.masters} took the call within {timeout:g}s "
                     f"(last: {last})"
                 )
-            refused = answered
             if read_only:
                 metadata = ((transport.STANDBY_READS, "1"),)
             time.sleep(RETRY_EVERY)
