@@ -41,6 +41,11 @@ from protos import master_pb2
 
 log = logging.getLogger(__name__)
 
+# How long a stat's call waits for this client's other threads that were answered together
+# last time (common.grouping): they come back within a fraction of a millisecond and go in one
+# call with it, where without it they went as a call of one and a call of the rest.
+STAT_LINGER = 0.001
+
 
 class Client:
     def __init__(
@@ -76,7 +81,9 @@ class Client:
         )
         self._chunk_size: int | None = None
         self._append_at: dict[str, int] = {}  # the chunk an append to a file starts at
-        self._stats: Groups[str, str, FileStat] = Groups(lambda _, asked: self._stat_many(asked))
+        self._stats: Groups[str, str, FileStat] = Groups(
+            lambda _, asked: self._stat_many(asked), linger=STAT_LINGER
+        )
 
     @property
     def master_address(self) -> str:

@@ -107,3 +107,52 @@ def test_the_next_batch_is_carried_out_while_the_last_ones_then_still_runs() -> 
         second = pool.submit(groups.submit, None, 2)
         assert second.result(5) == 20
         assert first.result(5) == 10
+
+
+def _loops(groups: Groups[str, int, int], threads: int, rounds: int) -> None:
+    """`threads` threads each handing in `rounds` items one after another; every answer
+    checked."""
+    start = threading.Barrier(threads)
+
+    def run(t: int) -> None:
+        start.wait()
+        for r in range(rounds):
+            assert groups.submit("k", t * 1000 + r) == t * 1000 + r
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run, range(threads)))
+
+
+def test_with_a_linger_threads_asking_one_after_another_go_together() -> None:
+    batches: list[list[int]] = []
+
+    def carry_out(_: str, items: list[int]) -> list[int | BaseException]:
+        batches.append(list(items))
+        time.sleep(0.002)  # a round trip
+        return list(items)
+
+    # Threads come back within a millisecond: the linger runs out only at the end, where a
+    # thread that went ahead at the start (alone, before the others queued) has finished.
+    groups: Groups[str, int, int] = Groups(carry_out, linger=2.0)
+    _loops(groups, threads=4, rounds=30)
+    everything = [t * 1000 + r for t in range(4) for r in range(30)]
+    assert sorted(i for b in batches for i in b) == everything
+    sizes = [len(b) for b in batches]
+    first_full = sizes.index(4)  # they came together...
+    assert first_full <= 2
+    assert sizes[first_full:-1] == [4] * (len(sizes) - 1 - first_full)  # ...and stayed so
+
+
+def test_a_linger_waits_for_no_thread_that_is_not_coming_back_and_never_for_oneself() -> None:
+    groups: Groups[str, int, int] = Groups(lambda _, items: list(items), linger=60.0)
+    start = time.monotonic()
+    _loops(groups, threads=1, rounds=5)  # alone: each of its batches was its own
+    assert time.monotonic() - start < 30
+
+    groups = Groups(lambda _, items: list(items), linger=0.2)
+    first = threading.Thread(target=groups.submit, args=("k", 1))
+    first.start()  # answered once, then gone
+    first.join(10)
+    start = time.monotonic()
+    _loops(groups, threads=1, rounds=5)  # waits for the gone thread once, at most 0.2 s
+    assert time.monotonic() - start < 30
