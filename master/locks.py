@@ -2,8 +2,12 @@
 
 An operation on /d1/d2/leaf takes read locks on /d1 and /d1/d2 and a read or write lock on the
 leaf. Creating /d/x and /d/y at once is allowed (both only read-lock /d); deleting /d while
-something is created inside it is not (write vs read on /d). Locks are taken in sorted path
-order, so two operations never wait for each other in a cycle.
+something is created inside it is not (write vs read on /d).
+
+The holders of every path are counted under one lock, and an operation takes all its paths at
+once, when none of them is held against it: it never holds some while it waits for others, so
+two operations never wait for each other in a cycle. A path nobody holds has no entry, and
+taking a free path costs a dictionary update (a stat takes two).
 """
 
 from __future__ import annotations
@@ -15,49 +19,18 @@ from collections.abc import Iterable, Iterator
 from common import paths
 
 
-class _RWLock:
-    def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
-        self.readers = 0
-        self.writer = False
-        self.users = 0  # holders and waiters; the entry is dropped when none are left
-
-    def acquire(self, write: bool) -> None:
-        with self.cond:
-            if write:
-                self.cond.wait_for(lambda: not self.writer and self.readers == 0)
-                self.writer = True
-            else:
-                self.cond.wait_for(lambda: not self.writer)
-                self.readers += 1
-
-    def release(self, write: bool) -> None:
-        with self.cond:
-            if write:
-                self.writer = False
-            else:
-                self.readers -= 1
-            self.cond.notify_all()
-
-
 class PathLocks:
     def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, _RWLock] = {}
+        self._changed = threading.Condition(threading.Lock())
+        self._readers: dict[str, int] = {}  # path -> how many hold it for reading
+        self._writers: set[str] = set()
+        self._waiting = 0
 
-    def _enter(self, path: str) -> _RWLock:
-        with self._guard:
-            lock = self._locks.get(path)
-            if lock is None:  # not setdefault: that built a lock (and its condition) every call
-                lock = self._locks[path] = _RWLock()
-            lock.users += 1
-            return lock
-
-    def _leave(self, path: str, lock: _RWLock) -> None:
-        with self._guard:
-            lock.users -= 1
-            if lock.users == 0:
-                del self._locks[path]
+    def _free(self, wanted: dict[str, bool]) -> bool:
+        return not any(
+            path in self._writers or (write and path in self._readers)
+            for path, write in wanted.items()
+        )
 
     @contextlib.contextmanager
     def hold(self, read: Iterable[str] = (), write: Iterable[str] = ()) -> Iterator[None]:
@@ -71,18 +44,28 @@ class PathLocks:
             wanted.setdefault(path, False)
         for path in write:
             wanted[path] = True
-        held: list[tuple[str, _RWLock, bool]] = []
-        try:
-            for path in sorted(wanted):
-                lock = self._enter(path)
+        with self._changed:
+            if not self._free(wanted):
+                self._waiting += 1
                 try:
-                    lock.acquire(wanted[path])
-                except BaseException:
-                    self._leave(path, lock)
-                    raise
-                held.append((path, lock, wanted[path]))
+                    self._changed.wait_for(lambda: self._free(wanted))
+                finally:
+                    self._waiting -= 1
+            for path, writing in wanted.items():
+                if writing:
+                    self._writers.add(path)
+                else:
+                    self._readers[path] = self._readers.get(path, 0) + 1
+        try:
             yield
         finally:
-            for path, lock, write_mode in reversed(held):
-                lock.release(write_mode)
-                self._leave(path, lock)
+            with self._changed:
+                for path, writing in wanted.items():
+                    if writing:
+                        self._writers.discard(path)
+                    elif self._readers[path] == 1:
+                        del self._readers[path]
+                    else:
+                        self._readers[path] -= 1
+                if self._waiting:
+                    self._changed.notify_all()

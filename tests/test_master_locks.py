@@ -50,4 +50,38 @@ def test_deleting_a_directory_waits_for_work_inside_it() -> None:
     for t in threads:
         t.join(5)
     assert order == ["child done", "delete"]
-    assert locks._locks == {}, "lock entries are dropped when unused"
+    assert (locks._readers, locks._writers) == ({}, set()), "nothing is left held"
+
+
+def test_an_operation_waiting_for_one_path_holds_none_of_its_others() -> None:
+    locks = PathLocks()
+    release = threading.Event()
+    e_held = threading.Event()
+
+    def holder() -> None:
+        with locks.hold(write=["/e/y"]):
+            e_held.set()
+            release.wait(5)
+
+    def both() -> None:  # a rename of /d/x to /e/y: waits for /e/y
+        with locks.hold(write=["/d/x", "/e/y"]):
+            pass
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=both)]
+    threads[0].start()
+    assert e_held.wait(5)
+    threads[1].start()
+    threads[1].join(0.2)
+    assert threads[1].is_alive(), "the rename must wait for /e/y"
+    done = threading.Event()
+
+    def other() -> None:
+        with locks.hold(write=["/d/x"]):  # not held by the waiting rename
+            done.set()
+
+    threading.Thread(target=other).start()
+    assert done.wait(5), "/d/x was held by an operation still waiting for another path"
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert (locks._readers, locks._writers) == ({}, set())
