@@ -15,6 +15,7 @@ from typing import IO
 
 from client import zookeeper
 from common import certs, errors, transport
+from common.launching import EXIT_WITH_PARENT
 from common.tls import TlsFiles
 from protos import master_pb2
 
@@ -164,7 +165,7 @@ class LocalCluster:
         log: IO[bytes] = open(proc.log_path, "ab")  # noqa: SIM115 - owned by the child
         proc.popen = subprocess.Popen(
             self.command(proc),
-            env={**os.environ, **proc.env} if proc.env else None,
+            env={**os.environ, **proc.env, EXIT_WITH_PARENT: "1"},
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.DEVNULL,

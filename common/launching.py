@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -25,6 +26,13 @@ DEFAULT_MASTER = "127.0.0.1:9000"
 # New objects between collections of the youngest generation. Python's 700 made collections a
 # third of a shadow's replay of the log (26k entries/s, 40k without them).
 YOUNG_COLLECTION = 50_000
+# Set in the environment of the servers a local cluster starts (client/localcluster.py): such a
+# server stops once the process that started it is gone, killed rather than stopping it (a
+# benchmark or a test run killed halfway left whole clusters running, taking cores and ports).
+# Off elsewhere: a server started from a shell that then closes must keep serving.
+EXIT_WITH_PARENT = "GFS_EXIT_WITH_PARENT"
+
+log = logging.getLogger(__name__)
 
 
 def settle_collector() -> None:
@@ -39,13 +47,18 @@ def settle_collector() -> None:
 
 def serve_forever(stop: Callable[[], None], tick: Callable[[], None] | None = None) -> None:
     """Blocks until SIGINT or SIGTERM, then stops the server; meanwhile calls `tick` every
-    half second (an exception it raises ends the wait, without `stop`)."""
+    half second (an exception it raises ends the wait, without `stop`). Under
+    EXIT_WITH_PARENT, it also stops once the process that started it is gone."""
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    while not done.wait(None if tick is None else 0.5):
-        assert tick is not None
-        tick()
+    parent = os.getppid() if os.environ.get(EXIT_WITH_PARENT) else None
+    while not done.wait(None if tick is None and parent is None else 0.5):
+        if parent is not None and os.getppid() != parent:
+            log.warning("the process that started this server (%d) is gone: stopping", parent)
+            break
+        if tick is not None:
+            tick()
     stop()
 
 

@@ -104,6 +104,39 @@ def test_cluster_up_keeps_data_across_a_stop_and_start(tmp_path: Path) -> None:
         stop(proc)
 
 
+def servers_under(data_dir: Path) -> list[int]:
+    """The live (not zombie) processes whose command line names `data_dir`: a cluster's
+    servers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(data_dir).encode() in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.cluster
+def test_a_cluster_whose_cluster_up_is_killed_stops_by_itself(tmp_path: Path) -> None:
+    proc, _, _ = cluster_up(tmp_path / "data")
+    servers = [pid for pid in servers_under(tmp_path / "data") if pid != proc.pid]
+    assert len(servers) == 1 + 3, servers  # the master and the chunkservers
+    proc.kill()  # no SIGTERM, no stopping in order: gone
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while servers_under(tmp_path / "data") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert servers_under(tmp_path / "data") == [], "servers went on without their cluster up"
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 @pytest.mark.cluster
 def test_concurrent_creates_and_puts_in_one_directory_all_land(
     shared_cluster: LocalCluster,
