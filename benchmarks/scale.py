@@ -53,6 +53,7 @@ SERVERS = 3
 # At a million files (the targets of the scale issue).
 TARGETS = {"restart_s": 5.0, "rss_with_locations_mib": 1024.0, "idle_cpu_pct": 5.0}
 TARGET_HEARTBEAT_MS = 5.0
+START_DEADLINE_S = 120.0  # for a master to serve, even a million files on a slow spell
 
 
 def path_of(i: int) -> str:
@@ -140,10 +141,16 @@ def spawn(args: list[str], log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str
         [sys.executable, "-m", "client.cli", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=log
     )
     assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
+    first: list[bytes] = []
+    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(START_DEADLINE_S)
+    line = first[0].decode() if first else ""
     if "serving on" not in line:
         proc.kill()
-        raise SystemExit(f"gfs {args[0]} did not start: {line!r}")
+        proc.wait()
+        said = repr(line) if first else f"nothing in {START_DEADLINE_S:.0f}s"
+        raise SystemExit(f"gfs {args[0]} did not start: {said}")
     return proc, line.split("serving on")[1].split()[0]
 
 
@@ -157,8 +164,27 @@ def start_master(directory: Path, log: IO[bytes]) -> tuple[subprocess.Popen[byte
         try:
             stub.Stat(master_pb2.StatRequest(path=path_of(0)), timeout=5)
             return proc, address, time.monotonic() - began
-        except grpc.RpcError:
+        except grpc.RpcError as err:
+            if time.monotonic() - began > START_DEADLINE_S:
+                proc.kill()
+                proc.wait()
+                raise SystemExit(
+                    f"the master on {directory} answered no Stat of {path_of(0)} in "
+                    f"{START_DEADLINE_S:.0f}s; the last answer: {err.code().name} {err.details()}"
+                ) from None
             time.sleep(0.01)
+
+
+def stop_master(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as an operator stops a master; one that has not exited a minute later is
+    killed, and the run fails saying so."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise SystemExit("the master did not stop within 60s of SIGTERM (killed)") from None
 
 
 class FakeChunkserver(threading.Thread):
@@ -279,8 +305,7 @@ def main() -> None:
         (directory / NAME).rename(aside)
         try:
             proc, _, from_tables = start_master(directory, log)
-            proc.terminate()
-            proc.wait()
+            stop_master(proc)
         finally:
             aside.rename(directory / NAME)
         proc, address, restart = start_master(directory, log)
@@ -317,8 +342,7 @@ def main() -> None:
         finally:
             for server in servers:
                 server.stop.set()
-            proc.terminate()
-            proc.wait()
+            stop_master(proc)
             log.close()
     beats = sorted(ms for s in servers for ms in s.beats_ms)
     result = {
