@@ -107,3 +107,62 @@ def test_one_client_gets_its_share_and_vital_calls_always_find_a_worker() -> Non
         first.close()
         second.close()
         server.stop(None)
+
+
+class FakeContext:
+    """A call's context on an insecure server, from connection `peer`; counts the askings."""
+
+    def __init__(self, peer: str) -> None:
+        self._peer = peer
+        self.asked = 0
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {}
+
+    def peer(self) -> str:
+        self.asked += 1
+        return self._peer
+
+    def set_trailing_metadata(self, metadata: object) -> None:
+        pass
+
+    def abort(self, code: object, details: str) -> None:
+        raise errors.Busy(details)
+
+
+def test_shares_ask_who_calls_only_once_the_server_is_busy_and_then_count_every_call() -> None:
+    """Per client 4: three calls of A and one of B are admitted without asking who makes
+    them; A's fourth call names all five, A's fifth is refused, B still gets a call, and an
+    ended call gives its client's share back."""
+    from collections.abc import Iterator
+
+    from common.admission import Shares
+
+    shares = Shares(workers=20, reserved=2, per_client=4, vital=frozenset())
+    held = shares.wrapper("/t.S/Slow")
+
+    def streaming(request: object, context: object) -> Iterator[bytes]:
+        yield b"done"
+
+    assert held is not None
+    call = held(streaming)  # type: ignore[arg-type]
+
+    def start(who: str) -> tuple[Iterator[bytes], FakeContext]:
+        context = FakeContext(who)
+        return call(b"", context), context  # holds its share until the stream ends
+
+    first = [start("A") for _ in range(3)] + [start("B")]
+    assert [context.asked for _, context in first] == [0, 0, 0, 0]
+    a4 = start("A")
+    assert [context.asked for _, context in [*first, a4]] == [1, 1, 1, 1, 1]
+    with pytest.raises(errors.Busy, match="this client has 4 calls"):
+        start("A")
+    b2 = start("B")
+    assert [context.asked for _, context in first] == [1, 1, 1, 1], "each named once"
+    for stream, _ in [*first[:3], a4]:
+        assert list(stream) == [b"done"]
+    a5 = start("A")  # A's calls ended: B's two are under way, so it goes unasked
+    assert a5[1].asked == 0
+    for stream, _ in [first[3], b2, a5]:
+        assert list(stream) == [b"done"]
+    assert not shares._by_client and not shares._unnamed and shares._total == 0
