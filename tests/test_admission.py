@@ -116,6 +116,9 @@ class FakeContext:
         self._peer = peer
         self.asked = 0
 
+    def peer_identities(self) -> None:
+        return None
+
     def auth_context(self) -> dict[str, list[bytes]]:
         return {}
 

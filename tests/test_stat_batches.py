@@ -25,6 +25,9 @@ from tests.master_fakes import Gate, four_servers
 class _Context:
     """What the servicer asks of an insecure call's context."""
 
+    def peer_identities(self) -> None:
+        return None
+
     def auth_context(self) -> dict[str, list[bytes]]:
         return {}
 
