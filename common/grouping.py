@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -29,14 +28,21 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass
 class _Waiting(Generic[T]):
-    item: T
-    thread: int = field(default_factory=threading.get_ident)
-    wake: threading.Event = field(default_factory=threading.Event)  # done, or made leader
-    lead: bool = False
-    done: bool = False
-    result: object = None
+    """A caller's item. `wake` is a lock taken from the start and let go once, when the item
+    is done or its caller is made leader: the cheapest wake-up Python has (an Event is a
+    Condition, a Lock and a waiter's Lock each time, a sixth of a client's CPU for a stat)."""
+
+    __slots__ = ("done", "item", "lead", "result", "thread", "wake")
+
+    def __init__(self, item: T) -> None:
+        self.item = item
+        self.thread = threading.get_ident()
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.lead = False
+        self.done = False
+        self.result: object = None
 
 
 class Groups(Generic[K, T, R]):
@@ -82,7 +88,7 @@ class Groups(Generic[K, T, R]):
             else:
                 queue.append(waiting)
         if not waiting.lead:
-            waiting.wake.wait()
+            waiting.wake.acquire()
         if not waiting.done:  # leading: this item, and whatever queued behind the last batch
             batch = [waiting]
             results: list[R | BaseException] = []
@@ -106,7 +112,8 @@ class Groups(Generic[K, T, R]):
                 results += [RuntimeError("not carried out")] * (len(batch) - len(results))
                 for other, result in zip(batch, results, strict=True):
                     other.result, other.done = result, True
-                    other.wake.set()
+                    if other is not waiting:  # the leader is awake
+                        other.wake.release()
         if isinstance(waiting.result, BaseException):
             raise waiting.result
         return waiting.result  # type: ignore[return-value]
@@ -144,7 +151,7 @@ class Groups(Generic[K, T, R]):
             if queue:
                 successor = queue.pop(0)
                 successor.lead = True
-                successor.wake.set()
+                successor.wake.release()
             else:
                 del self._queues[key]
 
