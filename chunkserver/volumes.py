@@ -95,6 +95,8 @@ def emptiest(volumes: list[Volume]) -> Volume | None:
     """The serving volume a new replica goes to: the one with the most free space, and among
     directories on one disk, the one with the fewest replicas. None if none serves."""
     serving = [v for v in volumes if not v.failed]
+    if len(serving) == 1:  # most servers: no statfs a new replica
+        return serving[0]
     return max(serving, key=lambda v: (v.free(), -v.replicas), default=None)
 
 
