@@ -115,7 +115,7 @@ def rate(kind: str, address: str, processes: int, threads: int, seconds: float) 
 def restart_seconds(files: int, work: Path) -> float:
     """Time from starting a master with `files` one-chunk files in its store (and its image)
     to its first answered Stat (benchmarks/scale.py measures the rest of such a master)."""
-    from scale import build, ensure_image, start_master
+    from scale import build, ensure_image, start_master, stop_master
 
     directory = work / "big"
     directory.mkdir()
@@ -123,8 +123,7 @@ def restart_seconds(files: int, work: Path) -> float:
     ensure_image(directory)  # as a running master would have written it
     with open(os.devnull, "wb") as log:
         proc, _, took = start_master(directory, log)
-    proc.terminate()
-    proc.wait()
+    stop_master(proc)
     return took
 
 
