@@ -76,20 +76,28 @@ class Metadata:
         applies it (and `along`, in the same step under `core`: nobody sees one without the
         other). Unavailable if no majority held it in time: applied all the same, as the
         store has it, but not acknowledged."""
+        self.commit_all([mutation], along)
+
+    def commit_all(
+        self, mutations: list[Mutation], along: Callable[[], None] | None = None
+    ) -> None:
+        """Commits the mutations as `commit` does one, all in one transaction, applied in
+        order."""
         unacknowledged: errors.Unavailable | None = None
         with self.changing():
-            seq = self.store.commit(mutation)
+            seq = self.store.commit_all(mutations)
             try:
                 self.quorum.wait(seq, self.config.rpc_timeout)
             except errors.Unavailable as err:
                 unacknowledged = err
             with self.core:
-                self.state.apply(mutation)
-                for change in mutation.changes:
-                    if isinstance(change, DeleteChunk):
-                        self.servers.chunk_deleted(change.handle)
-                    elif isinstance(change, PutChunk):  # new, its version or replication moved
-                        self.servers.touched.add(change.chunk.handle)
+                for mutation in mutations:
+                    self.state.apply(mutation)
+                    for change in mutation.changes:
+                        if isinstance(change, DeleteChunk):
+                            self.servers.chunk_deleted(change.handle)
+                        elif isinstance(change, PutChunk):  # new, its version or replication
+                            self.servers.touched.add(change.chunk.handle)
                 if along is not None:
                     along()
         if unacknowledged is not None:

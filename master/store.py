@@ -13,6 +13,7 @@ leads, committing everything queued in one transaction, then hands the lead to t
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import sqlite3
 import threading
@@ -64,7 +65,7 @@ class Store:
             raise StoreDamaged(path, str(err)) from None
         self._lock = threading.Lock()
         self.transactions = 0  # durable transactions so far (each one fsync)
-        self._commits: Groups[None, Mutation, int] = Groups(self._write_batch, self._behind)
+        self._commits: Groups[None, list[Mutation], int] = Groups(self._write_batch, self._behind)
         self.tail = LogTail()
         self.appended = threading.Condition()
         self.last_seq = self.log_bounds()[1]
@@ -125,10 +126,16 @@ class Store:
         """Makes the mutation durable: its log entry and the rows it changes in one transaction,
         shared with whatever else is committed at the same moment. Returns the entry's sequence
         number (0 for a mutation that changes nothing, which is not logged)."""
-        if not mutation.changes:
+        return self.commit_all([mutation])
+
+    def commit_all(self, mutations: list[Mutation]) -> int:
+        """Makes the mutations durable together, as `commit` does one (all or none of them):
+        returns the last one's sequence number, 0 if none changes anything."""
+        mutations = [m for m in mutations if m.changes]
+        if not mutations:
             return 0
         try:
-            seq: int = self._commits.submit(None, mutation)
+            seq: int = self._commits.submit(None, mutations)
         except sqlite3.OperationalError as err:
             raise _refusal(err) from None
         return seq
@@ -164,8 +171,10 @@ class Store:
         self._on_lost = on_lost
         self._followers_hold = followers_hold
 
-    def _write_batch(self, _: None, batch: list[Mutation]) -> list[int | BaseException]:
-        COMMIT_GROUP.observe(len(batch))
+    def _write_batch(self, _: None, batch: list[list[Mutation]]) -> list[int | BaseException]:
+        """Each caller's mutations logged, all callers' in one transaction; a caller's result
+        is the sequence number of its last entry."""
+        COMMIT_GROUP.observe(sum(len(mutations) for mutations in batch))
         if self._lost_entries is not None:
             refused = errors.Unavailable(
                 f"this master logs nothing more: {self._lost_entries}; nothing was changed"
@@ -177,25 +186,26 @@ class Store:
         with self._lock, COMMIT_SECONDS.time():
             try:
                 with self.db.atomic():
-                    entries = self._log(batch)
+                    entries = self._log([m for mutations in batch for m in mutations])
                     published = self._publish(entries)
                 logged = entries  # only once its transaction committed
-                results += [entry.seq for entry in entries]
+                ends = itertools.accumulate(len(mutations) for mutations in batch)
+                results += [entries[end - 1].seq for end in ends]
                 self.transactions += 1
             except Exception as err:
                 if published:  # followers have them: their numbers cannot be given again
                     return self._lost(published, err, len(batch))
-                # One bad mutation must not fail the others: commit them one by one.
-                for mutation in batch:
+                # One bad mutation must not fail the others' callers: commit them one by one.
+                for mutations in batch:
                     try:
                         with self.db.atomic():
-                            entries = self._log([mutation])
+                            entries = self._log(mutations)
                         logged += entries
                         self.transactions += 1
                     except Exception as err:
                         results.append(err)
                         continue
-                    results.append(entries[0].seq)
+                    results.append(entries[-1].seq)
             if not published:
                 self.tail.add(logged)
         self._appended(logged)

@@ -379,10 +379,10 @@ def test_removals_taken_by_a_heartbeat_reach_the_server_when_its_extension_canno
     kept = service.get_chunk("/kept", 0, for_write=True)
     service.delete("/doomed", recursive=False, skip_trash=True)
 
-    def full(mutation: object) -> int:
+    def full(mutations: object) -> int:
         raise store_module._refusal(sqlite3.OperationalError("database or disk is full"))
 
-    monkeypatch.setattr(store, "commit", full)
+    monkeypatch.setattr(store, "commit_all", full)
     clock[0] += LEASE / 2
     asks = [(kept.handle, kept.version)]
     beat = Heartbeat(kept.primary, "r", 0, 10**12, extend=asks, incremental=True)

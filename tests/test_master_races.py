@@ -43,14 +43,14 @@ def hold_commit(service: MasterService, op: str) -> Gate:
     """The next commit of a mutation named `op` waits at the returned gate (before the store
     sees it), so other operations can run while it is planned but not yet durable."""
     gate = Gate()
-    commit = service.store.commit
+    commit_all = service.store.commit_all
 
-    def held(mutation: Mutation) -> int:
-        if mutation.op == op and not gate.entered.is_set():
+    def held(mutations: list[Mutation]) -> int:
+        if any(m.op == op for m in mutations) and not gate.entered.is_set():
             gate.pass_through()
-        return commit(mutation)
+        return commit_all(mutations)
 
-    service.store.commit = held  # type: ignore[method-assign]
+    service.store.commit_all = held  # type: ignore[method-assign]
     return gate
 
 
