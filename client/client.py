@@ -41,10 +41,11 @@ from protos import master_pb2
 
 log = logging.getLogger(__name__)
 
-# How long a stat's call waits for this client's other threads that were answered together
-# last time (common.grouping): they come back within a fraction of a millisecond and go in one
-# call with it, where without it they went as a call of one and a call of the rest.
-STAT_LINGER = 0.001
+# How long a batched call (stats, creates) waits for this client's other threads that were
+# answered together last time (common.grouping): they come back within a fraction of a
+# millisecond and go in one call with it, where without it they went as a call of one and a
+# call of the rest.
+BATCH_LINGER = 0.001
 
 
 class Client:
@@ -82,7 +83,10 @@ class Client:
         self._chunk_size: int | None = None
         self._append_at: dict[str, int] = {}  # the chunk an append to a file starts at
         self._stats: Groups[str, str, FileStat] = Groups(
-            lambda _, asked: self._stat_many(asked), linger=STAT_LINGER
+            lambda _, asked: self._stat_many(asked), linger=BATCH_LINGER
+        )
+        self._creates: Groups[str, tuple[str, int], None] = Groups(
+            lambda _, asked: self._create_many(asked), linger=BATCH_LINGER
         )
 
     @property
@@ -136,8 +140,29 @@ class Client:
         self._master("Mkdir", master_pb2.MkdirRequest(path=paths.normalize(path), parents=parents))
 
     def create(self, path: str, replication: int = 0) -> None:
-        """A new empty file; `replication` 0: the cluster's default."""
-        self._create(paths.normalize(path), replication, first_chunk=False)
+        """A new empty file; `replication` 0: the cluster's default. The creates this client's
+        threads ask at the same time go to the master in one call, and one commit there."""
+        self._creates.submit("", (paths.normalize(path), replication))
+
+    def _create_many(self, asked: list[tuple[str, int]]) -> list[BaseException | None]:
+        outcomes: list[BaseException | None] = []
+        for start in range(0, len(asked), limits.MAX_BATCH):
+            batch = asked[start : start + limits.MAX_BATCH]
+            files = [master_pb2.CreateRequest(path=p, replication=r) for p, r in batch]
+            try:
+                reply = self._master("CreateMany", master_pb2.CreateManyRequest(files=files))
+                if len(reply.outcomes) != len(batch):
+                    raise errors.GfsError(
+                        f"the master answered {len(reply.outcomes)} of {len(batch)} creates"
+                    )
+            except errors.GfsError as err:  # the batches before it were answered
+                return outcomes + [err] * (len(asked) - len(outcomes))
+            self._chunk_size = reply.chunk_size or self._chunk_size
+            for outcome in reply.outcomes:
+                outcomes.append(
+                    transport.named(outcome.kinds, outcome.error) if outcome.error else None
+                )
+        return outcomes
 
     def _create(self, path: str, replication: int, first_chunk: bool) -> None:
         """Creates the file; with `first_chunk`, the master adds its chunk 0 leased for
@@ -243,7 +268,7 @@ class Client:
     def _stat_many(self, asked: list[str]) -> list[FileStat | BaseException]:
         answers: list[FileStat | BaseException] = []
         while len(answers) < len(asked):
-            batch = asked[len(answers) : len(answers) + limits.MAX_STATS]
+            batch = asked[len(answers) : len(answers) + limits.MAX_BATCH]
             request = master_pb2.StatManyRequest(paths=batch)
             results = self._master("StatMany", request, read_only=True).results
             if not results:

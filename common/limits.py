@@ -19,8 +19,8 @@ MAX_HANDLE = 2**62
 MAX_INLINE = 128 * 1024
 # New empty replicas one call may ask a chunkserver to make (the master's pool of new chunks).
 MAX_CREATED = 1024
-# Paths one StatMany call may ask about (a client's concurrent stats, batched).
-MAX_STATS = 1024
+# Paths one StatMany or CreateMany call may carry (a client's concurrent stats or creates).
+MAX_BATCH = 1024
 
 
 def check_record_id(record_id: str) -> str:
@@ -57,7 +57,8 @@ def check_inline(data: bytes) -> bytes:
     return data
 
 
-def check_stats(count: int) -> int:
-    if count > MAX_STATS:
-        raise errors.InvalidArgument(f"one call stats at most {MAX_STATS} paths, not {count}")
+def check_batch(count: int, verb: str) -> int:
+    """`count` paths in one batched call that `verb`s them."""
+    if count > MAX_BATCH:
+        raise errors.InvalidArgument(f"one call {verb} at most {MAX_BATCH} paths, not {count}")
     return count

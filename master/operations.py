@@ -13,7 +13,7 @@ from master import namespace, trash
 from master.chunkcontrol import ChunkControl
 from master.metadata import Metadata
 from master.permissions import SUPERUSER, Caller
-from master.state import PutNode
+from master.state import Mutation, PutNode
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,30 @@ class NamespaceOperations:
                     lambda: namespace.create(meta.state, path, meta.clock(), caller, replication)
                 )
             )
+
+    def create_many(
+        self, files: list[tuple[str, int]], caller: Caller = SUPERUSER
+    ) -> list[errors.GfsError | None]:
+        """Creates each (path, replication) as `create` would, all in one commit; each file's
+        error, or None, in order. A path twice: the second already exists."""
+        meta = self.meta
+        outcomes: list[errors.GfsError | None] = []
+        made: list[Mutation] = []
+        with meta.paths.hold(write=[path for path, _ in files]):
+            with meta.core:
+                now, seen = meta.clock(), set()
+                for path, replication in files:
+                    try:
+                        if path in seen:
+                            raise errors.AlreadyExists(f"already exists: {path}")
+                        made.append(namespace.create(meta.state, path, now, caller, replication))
+                        seen.add(path)
+                        outcomes.append(None)
+                    except errors.GfsError as err:
+                        outcomes.append(err)
+            if made:
+                meta.commit_all(made)
+        return outcomes
 
     def set_replication(self, path: str, replication: int, caller: Caller = SUPERUSER) -> int:
         """Returns how many files it set; repair then copies or trims their chunks."""

@@ -193,6 +193,12 @@ class MasterService:
             log.info("%s created without its first chunk: %s", path, err)
             return None
 
+    def create_many(
+        self, files: list[tuple[str, int]], caller: Caller = SUPERUSER
+    ) -> list[errors.GfsError | None]:
+        """New empty files (path, replication) in one commit: each one's error or None."""
+        return self.namespace.create_many(files, caller)
+
     def set_replication(self, path: str, replication: int, caller: Caller = SUPERUSER) -> int:
         return self.namespace.set_replication(path, replication, caller)
 

@@ -115,8 +115,8 @@ POLICY: access.Policy = {
     for roles, methods in [
         (
             _USERS,
-            "Mkdir Create Delete Undelete Rename Snapshot List Stat StatMany GetChunk Fsck "
-            "Summary SafeMode Chmod Chown SetReplication",
+            "Mkdir Create CreateMany Delete Undelete Rename Snapshot List Stat StatMany GetChunk "
+            "Fsck Summary SafeMode Chmod Chown SetReplication",
         ),
         (_USERS | {"shadow"}, "Report"),
         (frozenset({"chunkserver"}), "Heartbeat"),
@@ -178,6 +178,29 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         return reply
 
     @aborting(log)
+    def CreateMany(
+        self, request: master_pb2.CreateManyRequest, context: grpc.ServicerContext
+    ) -> master_pb2.CreateManyReply:
+        limits.check_batch(len(request.files), "creates")
+        master = self._master(context)
+        outcomes: list[errors.GfsError | None] = [None] * len(request.files)
+        wanted: list[tuple[int, tuple[str, int]]] = []
+        for i, file in enumerate(request.files):
+            try:
+                wanted.append((i, (paths.normalize(file.path), file.replication)))
+            except errors.GfsError as err:
+                outcomes[i] = err
+        made = master.create_many([file for _, file in wanted], _caller(context))
+        for (i, _), outcome in zip(wanted, made, strict=True):
+            outcomes[i] = outcome
+        reply = master_pb2.CreateManyReply(chunk_size=self.service.config.chunk_size)
+        for outcome in outcomes:
+            done = reply.outcomes.add()
+            if outcome is not None:
+                done.error, done.kinds = str(outcome), transport.status_of(outcome)[1]
+        return reply
+
+    @aborting(log)
     def SetReplication(
         self, request: master_pb2.SetReplicationRequest, context: grpc.ServicerContext
     ) -> master_pb2.SetReplicationReply:
@@ -234,7 +257,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     def StatMany(
         self, request: master_pb2.StatManyRequest, context: grpc.ServicerContext
     ) -> master_pb2.StatManyReply:
-        limits.check_stats(len(request.paths))
+        limits.check_batch(len(request.paths), "stats")
         reads, caller = self._reads(context), _caller(context)
         reply = master_pb2.StatManyReply()
         size = 0

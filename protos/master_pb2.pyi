@@ -36,6 +36,28 @@ class CreateReply(_message.Message):
     chunk_size: int
     def __init__(self, first_chunk: _Optional[_Union[ChunkLocation, _Mapping]] = ..., chunk_size: _Optional[int] = ...) -> None: ...
 
+class CreateManyRequest(_message.Message):
+    __slots__ = ("files",)
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[CreateRequest]
+    def __init__(self, files: _Optional[_Iterable[_Union[CreateRequest, _Mapping]]] = ...) -> None: ...
+
+class Outcome(_message.Message):
+    __slots__ = ("error", "kinds")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    kinds: str
+    def __init__(self, error: _Optional[str] = ..., kinds: _Optional[str] = ...) -> None: ...
+
+class CreateManyReply(_message.Message):
+    __slots__ = ("outcomes", "chunk_size")
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[Outcome]
+    chunk_size: int
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., chunk_size: _Optional[int] = ...) -> None: ...
+
 class SetReplicationRequest(_message.Message):
     __slots__ = ("path", "replication")
     PATH_FIELD_NUMBER: _ClassVar[int]

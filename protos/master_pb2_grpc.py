@@ -44,6 +44,11 @@ class MasterStub:
                 request_serializer=protos_dot_master__pb2.CreateRequest.SerializeToString,
                 response_deserializer=protos_dot_master__pb2.CreateReply.FromString,
                 _registered_method=True)
+        self.CreateMany = channel.unary_unary(
+                '/pygfs.master.Master/CreateMany',
+                request_serializer=protos_dot_master__pb2.CreateManyRequest.SerializeToString,
+                response_deserializer=protos_dot_master__pb2.CreateManyReply.FromString,
+                _registered_method=True)
         self.Delete = channel.unary_unary(
                 '/pygfs.master.Master/Delete',
                 request_serializer=protos_dot_master__pb2.DeleteRequest.SerializeToString,
@@ -172,6 +177,14 @@ class MasterServicer:
 
     def Create(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateMany(self, request, context):
+        """Many empty files in one call and one commit (a client's concurrent creates travel
+        together): each one's outcome in the order asked. first_chunk is not taken here.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -351,6 +364,11 @@ def add_MasterServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_master__pb2.CreateRequest.FromString,
                     response_serializer=protos_dot_master__pb2.CreateReply.SerializeToString,
             ),
+            'CreateMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateMany,
+                    request_deserializer=protos_dot_master__pb2.CreateManyRequest.FromString,
+                    response_serializer=protos_dot_master__pb2.CreateManyReply.SerializeToString,
+            ),
             'Delete': grpc.unary_unary_rpc_method_handler(
                     servicer.Delete,
                     request_deserializer=protos_dot_master__pb2.DeleteRequest.FromString,
@@ -521,6 +539,33 @@ class Master:
             '/pygfs.master.Master/Create',
             protos_dot_master__pb2.CreateRequest.SerializeToString,
             protos_dot_master__pb2.CreateReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pygfs.master.Master/CreateMany',
+            protos_dot_master__pb2.CreateManyRequest.SerializeToString,
+            protos_dot_master__pb2.CreateManyReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,10 +1,13 @@
-"""Stats in batches: the master's StatMany answers each path in order with its own entry or
-error, ends a reply that grows too large (the client asks again for the rest), and a client's
-concurrent stats travel to the master together. The master servicer in-process, beside the
-fake chunkservers of tests/master_fakes.py, with a client whose master calls go straight to it."""
+"""Stats and creates in batches: the master's StatMany answers each path in order with its own
+entry or error, ends a reply that grows too large (the client asks again for the rest), and a
+client's concurrent stats travel to the master together; CreateMany makes its files in one
+commit, each with its own outcome, and a client's concurrent creates travel together. The
+master servicer in-process, beside the fake chunkservers of tests/master_fakes.py, with a
+client whose master calls go straight to it."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +19,7 @@ import pytest
 from client.client import Client
 from common import errors
 from master import servicer as servicer_module
+from master import store as store_module
 from master.service import MasterService
 from master.servicer import MasterServicer
 from protos import master_pb2
@@ -36,8 +40,8 @@ class _Context:
 
 
 class _Calls:
-    """The client's master calls, made on the servicer in this process and counted; the
-    first `held` StatMany calls wait at `gate`."""
+    """The client's master calls, made on the servicer in this process; the paths of each
+    batched call (StatMany, CreateMany) are kept, and the first such call waits at `gate`."""
 
     def __init__(self, servicer: MasterServicer) -> None:
         self.servicer = servicer
@@ -45,8 +49,9 @@ class _Calls:
         self.gate: Gate | None = None
 
     def __call__(self, method: str, request: Any, read_only: bool = False) -> Any:
-        if method == "StatMany":
-            self.asked.append(list(request.paths))
+        if method in ("StatMany", "CreateMany"):
+            paths = request.paths if method == "StatMany" else [f.path for f in request.files]
+            self.asked.append(list(paths))
             if self.gate is not None and len(self.asked) == 1:
                 self.gate.pass_through()
         return getattr(self.servicer, method)(request, _Context())
@@ -131,3 +136,60 @@ def test_stats_asked_while_one_is_in_flight_go_together_in_the_next_call(
         assert [rest[i].result(10).path for i in (0, 2, 3, 4)] == ["/b", "/c", "/", "/b"]
     assert calls.asked[0] == ["/a"]
     assert sorted(calls.asked[1]) == sorted(asked[1:]) and len(calls.asked) == 2
+
+
+def _kinds(reply: master_pb2.CreateManyReply) -> list[str]:
+    return [outcome.kinds.split(",")[0] for outcome in reply.outcomes]
+
+
+def test_a_create_batch_is_one_commit_and_each_file_has_its_own_outcome(
+    calls: _Calls, master: MasterService
+) -> None:
+    asked = ["/new1", "no-slash", "/a", "/new1", "/missing/x", "/new2"]
+    files = [master_pb2.CreateRequest(path=p) for p in asked]
+    before = master.store.transactions
+    reply = calls.servicer.CreateMany(master_pb2.CreateManyRequest(files=files), _Context())
+    assert _kinds(reply) == ["", "InvalidPath", "AlreadyExists", "AlreadyExists", "NotFound", ""]
+    assert "/a" in reply.outcomes[2].error and reply.chunk_size
+    assert master.store.transactions == before + 1
+    durable = master.store.load().nodes  # what a restarted master would find
+    assert "/new1" in durable and "/new2" in durable and "/missing/x" not in durable
+    assert not durable["/new1"].is_dir and master.stat("/new2")[0].path == "/new2"
+
+
+def test_a_create_batch_the_store_cannot_write_makes_none_of_its_files(
+    master: MasterService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*_: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store_module.tables, "write", failing)
+    with pytest.raises(errors.Unavailable, match="disk I/O error"):
+        master.create_many([("/x1", 0), ("/x2", 0)])
+    monkeypatch.undo()
+    assert "/x1" not in master.store.load().nodes
+    with pytest.raises(errors.NotFound):
+        master.stat("/x1")
+    master.create_many([("/x1", 0)])  # nothing was half done: it can be made now
+    assert "/x1" in master.store.load().nodes
+
+
+def test_creates_asked_while_one_is_in_flight_go_together_in_the_next_call(
+    gfs: Client, calls: _Calls
+) -> None:
+    calls.gate = Gate()
+    asked = ["/n0", "/n1", "/a", "/n2", "/n1", "/n3"]
+    with ThreadPoolExecutor(len(asked)) as pool:
+        first = pool.submit(gfs.create, asked[0])
+        assert calls.gate.entered.wait(10)
+        rest = [pool.submit(gfs.create, p) for p in asked[1:]]
+        while gfs._creates.queued("") < len(rest):
+            threading.Event().wait(0.01)
+        calls.gate.release()
+        first.result(10)
+        failed = [f for f in rest if f.exception(10) is not None]
+        assert len(failed) == 2  # "/a", and one of the two "/n1"
+        assert all(isinstance(f.exception(), errors.AlreadyExists) for f in failed)
+    assert calls.asked[0] == ["/n0"]
+    assert sorted(calls.asked[1]) == sorted(asked[1:]) and len(calls.asked) == 2
+    assert all(gfs.exists(p) for p in ("/n0", "/n1", "/n2", "/n3"))

@@ -13,7 +13,7 @@ import pytest
 from client.client import Client
 from client.localcluster import LocalCluster
 from common import transport
-from common.limits import MAX_INLINE, MAX_STATS
+from common.limits import MAX_BATCH, MAX_INLINE
 from protos import chunkserver_pb2 as cpb
 from protos import master_pb2 as mpb
 from tests.conftest import SMALL_CHUNK
@@ -62,9 +62,14 @@ def test_the_master_refuses_malformed_requests_and_keeps_serving(
     )
     assert call(master.Delete, mpb.DeleteRequest(path="/")) == bad
     assert call(master.Stat, mpb.StatRequest(path="/missing")) == grpc.StatusCode.NOT_FOUND
-    assert call(master.StatMany, mpb.StatManyRequest(paths=["/"] * (MAX_STATS + 1))) == bad
+    assert call(master.StatMany, mpb.StatManyRequest(paths=["/"] * (MAX_BATCH + 1))) == bad
     results = master.StatMany(mpb.StatManyRequest(paths=["/", "x\x00", "/missing"]), timeout=10)
     assert [r.kinds.split(",")[0] for r in results.results] == ["", "InvalidPath", "NotFound"]
+    too_many = [mpb.CreateRequest(path=f"/many-{i}") for i in range(MAX_BATCH + 1)]
+    assert call(master.CreateMany, mpb.CreateManyRequest(files=too_many)) == bad
+    files = [mpb.CreateRequest(path=p) for p in ("/made-in-a-batch", "x\x00", "/")]
+    made = master.CreateMany(mpb.CreateManyRequest(files=files), timeout=10)
+    assert [o.kinds.split(",")[0] for o in made.outcomes] == ["", "InvalidPath", "AlreadyExists"]
     with Client(shared_cluster.master_address) as gfs:
         gfs.put(io.BytesIO(b"still serving"), "/after-bad-master-requests")
 
