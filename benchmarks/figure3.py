@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,7 +224,7 @@ class Measured:
 
 def report(op: str, n: int, figure: Measured) -> None:
     line = (
-        f"  {op:6} {n:>2} client(s): {figure.mb_per_s:7.1f} MB/s, CPU {figure.cpu_busy:4.0%} busy"
+        f"  {op:11} {n:>2} client(s): {figure.mb_per_s:7.1f} MB/s, CPU {figure.cpu_busy:4.0%} busy"
     )
     if figure.phases_ms:
         line += "; a call: " + ", ".join(f"{k} {v:.1f}" for k, v in figure.phases_ms.items())
@@ -248,8 +248,15 @@ def client_paths(op: str, n: int, written: list[str]) -> list[list[str]]:
 Figures = dict[str, dict[int, Measured]]  # op -> clients -> figures
 
 
-def measure(run: Any, master: str, counts: list[int], seconds: float) -> Figures:
-    """Writes first (the files reads then read), reads, appends."""
+def measure(
+    run: Any,
+    master: str,
+    counts: list[int],
+    seconds: float,
+    beside: Callable[[str, int], None] | None = None,
+) -> Figures:
+    """Writes first (the files reads then read), reads, appends; after each, `beside(op, n)`
+    if given (its limit, measured right after it)."""
     out: Figures = {op: {} for op in OPS}
     written: list[str] = []
     with Client(master, timeout=60) as gfs:
@@ -261,6 +268,8 @@ def measure(run: Any, master: str, counts: list[int], seconds: float) -> Figures
                     gfs.create(paths[0][0])
                 out[op][n] = run(master, op, n, paths, seconds)
                 report(op, n, out[op][n])
+                if beside is not None:
+                    beside(op, n)
                 if op in ("write", "put"):
                     written += [p[0] for p in paths]
     return out
@@ -317,25 +326,28 @@ def loopback(
         proc, source_address = spawn("source", "--file", str(source))
         bare_procs.append(proc)
         cluster.start()
-        print("loopback, pygfs:", flush=True)
-        gfs = measure(
-            lambda m, op, n, paths, s: run_processes(m, op, n, paths, s, []),
-            cluster.master_address,
-            counts,
-            seconds,
-        )
-        print("loopback, bare gRPC:", flush=True)
         limits: Figures = {op: {} for op in OPS}
-        for op in OPS:
+
+        def bare_beside(op: str, n: int) -> None:
+            """The bare op, right after pygfs's: this host's speed drifts within minutes (the
+            same bare push measured 62 and 112 MB/s a few minutes apart when every bare op
+            came after all of pygfs's)."""
             size = str(64 * 2**20 if op == "put" else SIZES[op])  # a put pushes whole chunks
             if op == "read":
                 bare = ["bare-read", "--bare", source_address, "--bare-size", str(256 * MB)]
             else:
                 bare = ["bare-push", "--bare", nxt]
-            for n in counts:
-                args = [*bare, "--size", size]
-                limits[op][n] = run_processes("", op, n, [[]] * n, seconds, args)
-                report(op, n, limits[op][n])
+            limits[op][n] = run_processes("", op, n, [[]] * n, seconds, [*bare, "--size", size])
+            report(f"bare {op}", n, limits[op][n])
+
+        print("loopback, pygfs and after each the same op on bare gRPC:", flush=True)
+        gfs = measure(
+            lambda m, op, n, paths, s: run_processes(m, op, n, paths, s, []),
+            cluster.master_address,
+            counts,
+            seconds,
+            bare_beside,
+        )
         return gfs, limits
     finally:
         cluster.stop()
