@@ -91,7 +91,7 @@ class MasterServer:
         # What /metrics reads of the cluster when scraped (registered while --http serves).
         service = self.service
         self.health_snapshot = HealthSnapshot(service.metadata)
-        self.cloning = service.replicas.cloning if isinstance(service, MasterService) else None
+        self.cloning = service.repairs.cloning if isinstance(service, MasterService) else None
         self.collector = ClusterState(
             service.metadata, service.safe_mode, self.health_snapshot, self.cloning
         )

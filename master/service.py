@@ -4,7 +4,8 @@
 - `NamespaceOperations` (operations.py): mkdir, create, delete, rename, snapshot, the trash.
 - `ChunkControl` (chunkcontrol.py): allocation, copy-on-write; chunk locks. Its `Leasing`
   (leasing.py): versions and leases; its `ChunkPool` (chunkpool.py): new chunks made ahead.
-- `ReplicaManager` (replicas.py): heartbeats, liveness, safe mode, repair, balance, copies.
+- `ReplicaManager` (replicas.py): heartbeats, liveness, safe mode, decommissioning.
+- `Repair` (repair.py): repair, balancing and the copies they start.
 - `OpLog` (oplog.py): streaming the log to followers, compaction.
 
 Every change is planned against the in-memory state under the locks that keep what was
@@ -49,6 +50,7 @@ from master.metadata import ChunkView, Metadata
 from master.operations import NamespaceOperations
 from master.oplog import OpLog
 from master.permissions import SUPERUSER, Caller
+from master.repair import Repair
 from master.replicas import BeatAnswer, ReplicaManager
 from master.rows import LogEntry
 from master.safemode import SafeMode
@@ -94,6 +96,7 @@ class MasterService:
         self.chunks = ChunkControl(self.metadata, calls, self._fanout, self.tokens, self._jobs)
         self.namespace = NamespaceOperations(self.metadata, self.chunks)
         self.replicas = ReplicaManager(self.metadata, self.chunks, self._jobs)
+        self.repairs = Repair(self.metadata, self.chunks, self._jobs, self.replicas.safe_mode)
         self.oplog = OpLog(config, store, self.metadata.quorum)
         self.images = ImageWriter(store, self.metadata.cut, config.image_every)
         if epoch:
@@ -154,9 +157,9 @@ class MasterService:
     def tick(self, balance: bool) -> None:
         """One round of the master's timer: liveness, repair, the trash, compaction, images."""
         if balance:
-            self.replicas.balance()
+            self.repairs.balance()
         self.replicas.check_liveness()
-        self.replicas.repair()
+        self.repairs.repair()
         self.namespace.purge_trash()
         self.oplog.compact()  # one min/max query unless there is work to do
         self.images.tick()
@@ -182,7 +185,7 @@ class MasterService:
         if first_chunk:
             view = self.chunks.create_with_first_chunk(path, caller, replication)
             if view is not None:
-                self.replicas.wanted(view)
+                self.repairs.wanted(view)
                 return view
         self.namespace.create(path, caller, replication)
         if not first_chunk:
@@ -241,7 +244,7 @@ class MasterService:
         self, path: str, index: int, for_write: bool, caller: Caller = SUPERUSER
     ) -> ChunkView:
         view = self.chunks.get_chunk(path, index, for_write, caller)
-        self.replicas.wanted(view)
+        self.repairs.wanted(view)
         return view
 
     def heartbeat(self, beat: Heartbeat) -> BeatAnswer:
@@ -259,10 +262,10 @@ class MasterService:
         self.replicas.decommission(address, cancel)
 
     def repair(self) -> None:
-        self.replicas.repair()
+        self.repairs.repair()
 
     def balance(self) -> int:
-        return self.replicas.balance()
+        return self.repairs.balance()
 
     def stream_log(
         self,

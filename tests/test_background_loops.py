@@ -42,7 +42,7 @@ def test_the_master_timer_loop_survives_an_exception(tmp_path: Path) -> None:
     config = MasterConfig(data_dir=tmp_path, listen="127.0.0.1:0", heartbeat_interval=0.02)
     server = MasterServer(config)
     step = FailsOnce()
-    server.service.replicas.repair = step  # type: ignore[method-assign,union-attr]
+    server.service.repairs.repair = step  # type: ignore[method-assign,union-attr]
     server.start()
     try:
         assert step.more.wait(10), "the timer loop stopped after the exception"
@@ -67,7 +67,7 @@ def test_a_round_that_meets_its_closed_store_while_the_master_stops_is_no_failur
         go_on.wait(10)
         server.store.log_bounds()  # what a round reads after its wait
 
-    server.service.replicas.repair = slow_round  # type: ignore[method-assign,union-attr]
+    server.service.repairs.repair = slow_round  # type: ignore[method-assign,union-attr]
     server.start()
     assert in_round.wait(10)
     server.stop(grace=0)

@@ -137,7 +137,7 @@ def test_repair_copies_nothing_while_a_version_bump_travels(setup) -> None:  # t
 
     def repair_meanwhile(address: str) -> None:
         service.repair()
-        planned.extend(service.replicas.cloning.values())
+        planned.extend(service.repairs.cloning.values())
 
     fake.on_set_version = repair_meanwhile
     service.get_chunk("/f", 0, for_write=True)
@@ -290,7 +290,7 @@ def test_a_file_deleted_while_its_chunk_is_being_copied_does_not_come_back(setup
         deleter.join(timeout=0.5)  # with the chunk's lock held, the delete waits for the copy
 
     fake.on_revoke = delete_meanwhile
-    service.replicas.clone(replication.Clone(view.handle, view.version, view.primary, target))
+    service.repairs.clone(replication.Clone(view.handle, view.version, view.primary, target))
     deleter.join()
     assert service.chunk(view.handle) is None
     assert service.store.load().chunks == {}
@@ -307,7 +307,7 @@ def test_a_copy_stops_a_primary_whose_lease_is_over_by_the_masters_record(setup)
     revoked: list[bool] = []
     fake.on_revoke = lambda: revoked.append(True)
     target = next(a for a in ("a:1", "b:1", "c:1", "d:1") if a not in view.replicas)
-    service.replicas.clone(replication.Clone(view.handle, view.version, view.primary, target))
+    service.repairs.clone(replication.Clone(view.handle, view.version, view.primary, target))
     assert revoked, "the primary was told to give its lease up before the copy"
     assert service.chunk(view.handle).lease_holder == ""
 

@@ -186,8 +186,8 @@ def test_a_slow_clone_does_not_hold_its_chunk_and_counts_only_if_nothing_moved(s
     target = next(a for a in SERVERS if a not in view.replicas)
     fake.clone_gate = Gate()
     clone = replication.Clone(view.handle, view.version, view.replicas[0], target)
-    service.replicas.cloning[view.handle] = clone
-    cloning = started(service.replicas.clone, clone)
+    service.repairs.cloning[view.handle] = clone
+    cloning = started(service.repairs.clone, clone)
     assert fake.clone_gate.entered.wait(10)
     write = started(service.get_chunk, "/f", 0, True)
     write.join(10)

@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from master.chunkservers import Heartbeat
-from master.replicas import SWEEP
+from master.repair import SWEEP
 from master.service import MasterService
 from master.store import Store
 from tests.master_fakes import DEAD_AFTER, FakeCluster, config
@@ -59,7 +59,7 @@ def test_repair_judges_what_changed_and_sweeps_everything_once_in_a_while(tmp_pa
         def settle() -> None:
             """Until the copies repair started are done (they run on its pool)."""
             deadline = time.monotonic() + 10
-            while service.replicas.cloning and time.monotonic() < deadline:
+            while service.repairs.cloning and time.monotonic() < deadline:
                 time.sleep(0.01)
 
         def whole() -> bool:
