@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 # The most bytes of records sent inline with a batch of appends to each secondary (gRPC's
 # default limit on a message it receives is 4 MiB).
 RUN_BYTES = 2 * 1024 * 1024
-# How long a primary waits for the master to extend a file for its appends before it leaves
-# that to the clients (who retry for as long as their calls may take).
+# How long a primary waits for the master to extend a file for its writes and appends before it
+# leaves that to the clients (who retry for as long as their calls may take).
 EXTEND_TIMEOUT = 2.0
 
 
@@ -77,14 +77,24 @@ class Mutations:
 
     # --- as the primary -----------------------------------------------------------------------
 
-    def write(self, handle: int, version: int, offset: int, data_id: str, inline: bytes) -> int:
+    def write(
+        self, handle: int, version: int, offset: int, data_id: str, inline: bytes, path: str = ""
+    ) -> tuple[int, bool]:
         """A client's write of pushed data (or of `inline` data, which the secondaries are
-        handed with the order); returns the chunk's length after it."""
+        handed with the order); returns the chunk's length after it, and whether the master's
+        length of the file covers it. Given the chunk's `path`, this server has the master
+        extend the file while the replicas apply the write, not after (a write that then fails
+        leaves its region inconsistent, as any failed write may)."""
         pushed = self._pushed(data_id, inline)
+        size = pushed.size if pushed is not None else len(inline)
+        extending = None
         with self.store.lock(handle):
             with self.lease_lock:
                 apply = self.primary.order_write(handle, version, offset, data_id, time.monotonic())
-            return self._everywhere(apply, pushed, inline)
+            if path and size:
+                extending = self._pool.submit(self._extend, path, handle, offset + size)
+            length = self._everywhere(apply, pushed, inline)
+        return length, extending is not None and extending.result()
 
     def append(
         self,
@@ -191,28 +201,32 @@ class Mutations:
         for item, result in zip(batch, results, strict=True):
             if item.path and isinstance(result, Appended) and not result.padded:
                 ends[item.path] = max(ends.get(item.path, 0), result.offset + item.size)
-        extended = set()
-        for path, end in ends.items():
-            request = master_pb2.ExtendFileRequest(
-                path=path, handle=handle, chunk_end=end, primary=self.address
-            )
-            try:
-                master = self.config.masters.current
-                transport.call(
-                    self.channels.master(master).ExtendFile,
-                    request,
-                    target=master,
-                    timeout=min(self.config.rpc_timeout, EXTEND_TIMEOUT),
-                )
-                extended.add(path)
-            except errors.GfsError as err:
-                log.info("could not extend %s for appends to chunk %d: %s", path, handle, err)
+        extended = {path for path, end in ends.items() if self._extend(path, handle, end)}
         return [
             dataclasses.replace(result, extended=True)
             if isinstance(result, Appended) and item.path in extended and not result.padded
             else result
             for item, result in zip(batch, results, strict=True)
         ]
+
+    def _extend(self, path: str, handle: int, chunk_end: int) -> bool:
+        """Has the master extend `path` to cover chunk `handle` up to `chunk_end` (it takes
+        that from the chunk's lease holder only); False if it could not: the clients then do."""
+        request = master_pb2.ExtendFileRequest(
+            path=path, handle=handle, chunk_end=chunk_end, primary=self.address
+        )
+        master = self.config.masters.current
+        try:
+            transport.call(
+                self.channels.master(master).ExtendFile,
+                request,
+                target=master,
+                timeout=min(self.config.rpc_timeout, EXTEND_TIMEOUT),
+            )
+        except errors.GfsError as err:
+            log.info("could not extend %s for chunk %d: %s", path, handle, err)
+            return False
+        return True
 
     def _pushed(self, data_id: str, inline: bytes) -> Pushed | None:
         """The data pushed for a mutation; None if it came `inline`, with the request."""

@@ -137,10 +137,15 @@ class ChunkServicer(chunkserver_pb2_grpc.ChunkServerServicer):
         self, request: chunkserver_pb2.WriteRequest, context: grpc.ServicerContext
     ) -> chunkserver_pb2.WriteResponse:
         self.tokens.data(tls.peer(context), request.token, WRITE, request.handle, request.version)
-        length = self.mutations.write(
-            request.handle, request.version, request.offset, request.data_id, request.data
+        length, extended = self.mutations.write(
+            request.handle,
+            request.version,
+            request.offset,
+            request.data_id,
+            request.data,
+            request.path,
         )
-        return chunkserver_pb2.WriteResponse(chunk_length=length)
+        return chunkserver_pb2.WriteResponse(chunk_length=length, extended=extended)
 
     @aborting(log)
     def Append(

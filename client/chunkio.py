@@ -192,12 +192,20 @@ class ChunkIO:
         )
 
     def write_chunk(
-        self, path: str, index: int, offset: int, data: bytes, progress: Progress | None = None
-    ) -> None:
-        """Writes `data` at `offset` within chunk `index`, on every replica."""
+        self,
+        path: str,
+        index: int,
+        offset: int,
+        data: bytes,
+        progress: Progress | None = None,
+        extend: bool = False,
+    ) -> bool:
+        """Writes `data` at `offset` within chunk `index`, on every replica. With `extend`, the
+        primary has the master's length of the file cover it meanwhile; returns whether it
+        did."""
 
-        def write(info: ChunkInfo, data_id: str, inline: bytes) -> None:
-            transport.call(
+        def write(info: ChunkInfo, data_id: str, inline: bytes) -> bool:
+            reply = transport.call(
                 self.channels.chunkserver(info.primary or "").Write,
                 chunkserver_pb2.WriteRequest(
                     handle=info.handle,
@@ -206,12 +214,14 @@ class ChunkIO:
                     data_id=data_id,
                     token=info.token,
                     data=inline,
+                    path=path if extend else "",
                 ),
                 target=info.primary or "",
                 timeout=self.timeout,
             )
+            return bool(reply.extended)
 
-        self.mutate_chunk(path, index, offset, data, write, progress)
+        return self.mutate_chunk(path, index, offset, data, write, progress)
 
     def append_to_chunk(
         self, path: str, index: int, data: bytes, record_id: str

@@ -355,13 +355,14 @@ class Client(Administration):
         if offset < 0:
             raise errors.InvalidArgument(f"offset must be >= 0, not {offset}")
         size = self.chunk_size_of(path)
-        pos = 0
+        pos, extended = 0, False
         while pos < len(data):
             index, within = divmod(offset + pos, size)
             take = min(size - within, len(data) - pos)
-            self.io.write_chunk(path, index, within, data[pos : pos + take])
+            last = pos + take == len(data)  # its primary has the master cover the whole write
+            extended = self.io.write_chunk(path, index, within, data[pos : pos + take], None, last)
             pos += take
-        if data:
+        if data and not extended:
             self._master(
                 "ExtendFile", master_pb2.ExtendFileRequest(path=path, length=offset + len(data))
             )
@@ -407,7 +408,7 @@ class Client(Administration):
         a few at once; returns the bytes written."""
         total = 0
         with ThreadPoolExecutor(self.parallel_chunks, thread_name_prefix="put") as pool:
-            pending: list[Future[None]] = []
+            pending: list[Future[bool]] = []
             index = 0
             while data:
                 if len(pending) >= self.parallel_chunks:

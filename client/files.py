@@ -149,7 +149,7 @@ class Writer(io.BufferedIOBase):
         self._held_size = 0
         self._length = start  # the file's length as the master knows it
         self._pool = ThreadPoolExecutor(client.parallel_chunks, thread_name_prefix="write")
-        self._pending: list[Future[None]] = []
+        self._pending: list[Future[bool]] = []
 
     def writable(self) -> bool:
         return True
@@ -177,7 +177,7 @@ class Writer(io.BufferedIOBase):
         while len(self._pending) >= self.client.parallel_chunks:
             self._pending.pop(0).result()
         index, within = divmod(self._pos, self.chunk_size)
-        write: Callable[..., None] = self.client.io.write_chunk
+        write: Callable[..., bool] = self.client.io.write_chunk
         self._pending.append(self._pool.submit(write, self.name, index, within, data))
         self._pos += len(data)
 

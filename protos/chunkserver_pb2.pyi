@@ -33,20 +33,22 @@ class PushDataResponse(_message.Message):
     def __init__(self, length: _Optional[int] = ...) -> None: ...
 
 class WriteRequest(_message.Message):
-    __slots__ = ("handle", "version", "offset", "data_id", "token", "data")
+    __slots__ = ("handle", "version", "offset", "data_id", "token", "data", "path")
     HANDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     DATA_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
     handle: int
     version: int
     offset: int
     data_id: str
     token: bytes
     data: bytes
-    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., token: _Optional[bytes] = ..., data: _Optional[bytes] = ...) -> None: ...
+    path: str
+    def __init__(self, handle: _Optional[int] = ..., version: _Optional[int] = ..., offset: _Optional[int] = ..., data_id: _Optional[str] = ..., token: _Optional[bytes] = ..., data: _Optional[bytes] = ..., path: _Optional[str] = ...) -> None: ...
 
 class ApplyWriteRequest(_message.Message):
     __slots__ = ("handle", "version", "offset", "data_id", "serial", "record_id", "pad_to", "token", "data")
@@ -113,10 +115,12 @@ class AppendResponse(_message.Message):
     def __init__(self, offset: _Optional[int] = ..., padded: _Optional[bool] = ..., duplicate: _Optional[bool] = ..., extended: _Optional[bool] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
-    __slots__ = ("chunk_length",)
+    __slots__ = ("chunk_length", "extended")
     CHUNK_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    EXTENDED_FIELD_NUMBER: _ClassVar[int]
     chunk_length: int
-    def __init__(self, chunk_length: _Optional[int] = ...) -> None: ...
+    extended: bool
+    def __init__(self, chunk_length: _Optional[int] = ..., extended: _Optional[bool] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
     __slots__ = ("handle", "version", "offset", "length", "token", "proof")

@@ -1,6 +1,7 @@
 """Record appends that queue on a chunk are ordered one after another and applied together:
 one write and one sync per replica for the new records, each secondary told in one request;
-a retried record id and padding keep their places in the order."""
+a retried record id and padding keep their places in the order. The primary has the master
+extend the file for a batch of appends, and for a write."""
 
 from __future__ import annotations
 
@@ -241,3 +242,22 @@ def test_the_primary_has_the_master_extend_the_file_once_for_a_batch(
     assert late.offset == 140 and not late.extended
     unnamed = primary.append(HANDLE, VERSION, "", "", b"z" * 10)
     assert unnamed.offset == 150 and not unnamed.extended
+
+
+def test_a_writes_primary_has_the_master_extend_the_file_when_given_its_path(
+    chain: tuple[Mutations, list[Mutations], Counter[str]],
+) -> None:
+    primary, secondaries, _ = chain
+    master = primary.channels.the_master  # type: ignore[attr-defined]
+    assert primary.write(HANDLE, VERSION, 50, "", b"w" * 100, "/f") == (150, True)
+    assert [(r.path, r.handle, r.chunk_end, r.primary) for r in master.extended] == [
+        ("/f", HANDLE, 150, primary.address)
+    ]
+    for m in (primary, *secondaries):
+        with m.store.lock(HANDLE):
+            assert m.store.peek(HANDLE, VERSION, 50, 100) == b"w" * 100
+    master.extended.clear()
+    assert primary.write(HANDLE, VERSION, 150, "", b"v" * 10) == (160, False), "no path named"
+    master.down = True  # applied all the same; the client is told to extend the file itself
+    assert primary.write(HANDLE, VERSION, 160, "", b"u" * 10, "/f") == (170, False)
+    assert master.extended == []

@@ -75,6 +75,26 @@ def test_write_at_an_offset_across_a_chunk_boundary(gfs: Client) -> None:
 
 
 @pytest.mark.cluster
+def test_a_writes_primary_has_the_master_record_the_new_length(
+    gfs: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gfs.create("/grown")
+    asked: list[str] = []
+    call = gfs._master
+
+    def counted(method: str, request: object, read_only: bool = False) -> object:
+        asked.append(method)
+        return call(method, request, read_only)
+
+    monkeypatch.setattr(gfs, "_master", counted)
+    data = os.urandom(SMALL_CHUNK + 1000)  # across a chunk boundary
+    gfs.write("/grown", 500, data)
+    assert "ExtendFile" not in asked, "the last chunk's primary had the master extend the file"
+    assert gfs.stat("/grown").size == 500 + len(data)
+    assert gfs.read("/grown", 0, 10 * SMALL_CHUNK) == bytes(500) + data
+
+
+@pytest.mark.cluster
 def test_write_past_the_end_extends_the_file_with_zeros(gfs: Client) -> None:
     gfs.put(io.BytesIO(b"head"), "/sparse")
     gfs.write("/sparse", 2 * SMALL_CHUNK + 10, b"tail")
