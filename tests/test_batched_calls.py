@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from client.client import Client
 from common import errors
+from common.grouping import Groups
 from master import servicer as servicer_module
 from master import store as store_module
 from master.service import MasterService
 from master.servicer import MasterServicer
 from protos import master_pb2
 from tests.master_fakes import Gate, four_servers
+
+T = TypeVar("T")
 
 
 class _Context:
@@ -118,22 +121,31 @@ def test_a_reply_grown_too_large_ends_early_and_the_rest_is_asked_again(
     assert isinstance(stats[1], errors.NotFound)
 
 
+def _asked_while_one_is_in_flight(
+    calls: _Calls, ask: Callable[[str], T], groups: Groups[str, Any, Any], asked: list[str]
+) -> tuple[Future[T], list[Future[T]]]:
+    """Asks `asked[0]` from a thread, and the rest from a thread each while its call waits at
+    the gate; lets it through once they all queued behind it. Their futures, done."""
+    calls.gate = Gate()
+    with ThreadPoolExecutor(len(asked)) as pool:
+        first = pool.submit(ask, asked[0])
+        assert calls.gate.entered.wait(10)
+        rest = [pool.submit(ask, p) for p in asked[1:]]
+        while groups.queued("") < len(rest):
+            threading.Event().wait(0.01)
+        calls.gate.release()
+    return first, rest
+
+
 def test_stats_asked_while_one_is_in_flight_go_together_in_the_next_call(
     gfs: Client, calls: _Calls
 ) -> None:
-    calls.gate = Gate()
     asked = ["/a", "/b", "/missing", "/c", "/", "/b"]
-    with ThreadPoolExecutor(len(asked)) as pool:
-        first = pool.submit(gfs.stat, asked[0])
-        assert calls.gate.entered.wait(10)
-        rest = [pool.submit(gfs.stat, p) for p in asked[1:]]
-        while gfs._stats.queued("") < len(rest):
-            threading.Event().wait(0.01)
-        calls.gate.release()
-        assert first.result(10).path == "/a"
-        with pytest.raises(errors.NotFound):
-            rest[1].result(10)
-        assert [rest[i].result(10).path for i in (0, 2, 3, 4)] == ["/b", "/c", "/", "/b"]
+    first, rest = _asked_while_one_is_in_flight(calls, gfs.stat, gfs._stats, asked)
+    assert first.result().path == "/a"
+    with pytest.raises(errors.NotFound):
+        rest[1].result()
+    assert [rest[i].result().path for i in (0, 2, 3, 4)] == ["/b", "/c", "/", "/b"]
     assert calls.asked[0] == ["/a"]
     assert sorted(calls.asked[1]) == sorted(asked[1:]) and len(calls.asked) == 2
 
@@ -177,19 +189,12 @@ def test_a_create_batch_the_store_cannot_write_makes_none_of_its_files(
 def test_creates_asked_while_one_is_in_flight_go_together_in_the_next_call(
     gfs: Client, calls: _Calls
 ) -> None:
-    calls.gate = Gate()
     asked = ["/n0", "/n1", "/a", "/n2", "/n1", "/n3"]
-    with ThreadPoolExecutor(len(asked)) as pool:
-        first = pool.submit(gfs.create, asked[0])
-        assert calls.gate.entered.wait(10)
-        rest = [pool.submit(gfs.create, p) for p in asked[1:]]
-        while gfs._creates.queued("") < len(rest):
-            threading.Event().wait(0.01)
-        calls.gate.release()
-        first.result(10)
-        failed = [f for f in rest if f.exception(10) is not None]
-        assert len(failed) == 2  # "/a", and one of the two "/n1"
-        assert all(isinstance(f.exception(), errors.AlreadyExists) for f in failed)
+    first, rest = _asked_while_one_is_in_flight(calls, gfs.create, gfs._creates, asked)
+    first.result()
+    failed = [f for f in rest if f.exception() is not None]
+    assert len(failed) == 2  # "/a", and one of the two "/n1"
+    assert all(isinstance(f.exception(), errors.AlreadyExists) for f in failed)
     assert calls.asked[0] == ["/n0"]
     assert sorted(calls.asked[1]) == sorted(asked[1:]) and len(calls.asked) == 2
     assert all(gfs.exists(p) for p in ("/n0", "/n1", "/n2", "/n3"))
