@@ -8,7 +8,6 @@ import dataclasses
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import grpc
 
@@ -16,71 +15,19 @@ from common import access, errors, limits, paths, tls, transport
 from common.admission import Admission
 from common.serving import HEALTH_METHODS, aborting
 from common.tokens import READ, WRITE
+from master import messages
 from master.chunkservers import Heartbeat, Report
-from master.issuer import TokenIssuer
 from master.metadata import ChunkView, Metadata
 from master.metrics import HEARTBEATS
 from master.permissions import SUPERGROUP, SUPERUSER, Caller
-from master.rows import LogEntry
 from master.service import MasterService
 from master.shadow import ShadowService
-from master.state import Node
 from protos import master_pb2, master_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 
-def _entry(node: Node, default_replication: int) -> master_pb2.Entry:
-    return master_pb2.Entry(
-        path=node.path,
-        is_dir=node.is_dir,
-        size=node.size,
-        mtime=node.mtime,
-        mode=node.mode,
-        owner=node.owner,
-        group=node.group,
-        chunks=len(node.chunks),
-        replication=0 if node.is_dir else (node.replication or default_replication),
-    )
-
-
-def _keys(tokens: TokenIssuer | None) -> dict[str, Any]:
-    """The token keys in use and the master's clock, for a chunkserver or a shadow (fields of
-    a heartbeat reply or a log record; none from an insecure master)."""
-    if tokens is None:
-        return {}
-    keys = [master_pb2.TokenKey(id=k.id, secret=k.secret, until=k.until) for k in tokens.in_use()]
-    return {"keys": keys, "keys_time": tokens.now()}
-
-
-RECORD_BYTES = 4 * 1024 * 1024  # the entries of one log record, well under a message's limit
 STATS_BYTES = 4 * 1024 * 1024  # the answers of one StatMany, likewise
-
-
-def _groups(page: list[LogEntry], most: int) -> Iterator[list[LogEntry]]:
-    """`page` in runs of at most `most` entries and about RECORD_BYTES (an entry larger than
-    that travels alone)."""
-    group: list[LogEntry] = []
-    size = 0
-    for entry in page:
-        length = len(entry.args_json) + len(entry.changes_json)
-        if group and (len(group) >= most or size + length > RECORD_BYTES):
-            yield group
-            group, size = [], 0
-        group.append(entry)
-        size += length
-    if group:
-        yield group
-
-
-def _fields(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "ts": entry.ts,
-        "op": entry.op,
-        "args_json": entry.args_json,
-        "changes_json": entry.changes_json,
-    }
 
 
 def _caller(context: grpc.ServicerContext) -> Caller:
@@ -92,19 +39,6 @@ def _caller(context: grpc.ServicerContext) -> Caller:
     admin = who.role in _ADMIN
     groups = {who.name, SUPERGROUP} if admin else {who.name}
     return Caller(who.name, frozenset(groups), superuser=admin)
-
-
-def _location(view: ChunkView) -> master_pb2.ChunkLocation:
-    return master_pb2.ChunkLocation(
-        index=view.index,
-        handle=view.handle,
-        version=view.version,
-        size=view.size,
-        replicas=view.replicas,
-        primary=view.primary,
-        plain_reads=view.plain_reads if any(view.plain_reads) else [],
-        slow=view.slow,
-    )
 
 
 _USERS = access.USERS
@@ -245,7 +179,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     ) -> master_pb2.ListResponse:
         nodes = self._reads(context).list_dir(paths.normalize(request.path), _caller(context))
         replication = self.service.config.replication
-        return master_pb2.ListResponse(entries=[_entry(n, replication) for n in nodes])
+        return master_pb2.ListResponse(entries=[messages.entry(n, replication) for n in nodes])
 
     @aborting(log)
     def Stat(
@@ -278,7 +212,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
     ) -> master_pb2.FileInfo:
         node, views = reads.stat(paths.normalize(path), caller)
         return master_pb2.FileInfo(
-            entry=_entry(node, self.service.config.replication),
+            entry=messages.entry(node, self.service.config.replication),
             chunk_size=self.service.config.chunk_size,
             chunks=[self._located(v, READ, context) for v in views],
         )
@@ -302,7 +236,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
         self, view: ChunkView, ops: str, context: grpc.ServicerContext
     ) -> master_pb2.ChunkLocation:
         """Where the chunk lives and, from a secure master, the caller's token for it."""
-        location = _location(view)
+        location = messages.location(view)
         tokens = self.service.tokens
         who = tls.peer(context)
         if tokens is not None and who is not None:
@@ -390,7 +324,7 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             full_report=answer.full_report,
             recheck=answer.recheck,
             lease_seconds=self.service.config.lease_seconds,
-            **_keys(master.tokens),
+            **messages.token_keys(master.tokens),
             epoch=master.epoch,
         )
 
@@ -522,13 +456,13 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
             ):
                 head = self.service.store.last_seq
                 # A shadow's token keys: with the first record, then with every keepalive.
-                keys = _keys(tokens) if first or not page else {}
+                keys = messages.token_keys(tokens) if first or not page else {}
                 first = False
                 if not page:
                     yield master_pb2.LogRecord(seq=0, head_seq=head, epoch=epoch, **keys)
                 elif request.batch > 0:
-                    for group in _groups(page, request.batch):
-                        entries = [master_pb2.LogEntry(**_fields(e)) for e in group]
+                    for group in messages.log_groups(page, request.batch):
+                        entries = [master_pb2.LogEntry(**messages.log_fields(e)) for e in group]
                         yield master_pb2.LogRecord(
                             head_seq=head, entries=entries, epoch=epoch, **keys
                         )
@@ -536,6 +470,6 @@ class MasterServicer(master_pb2_grpc.MasterServicer):
                 else:
                     for entry in page:
                         yield master_pb2.LogRecord(
-                            **_fields(entry), head_seq=head, epoch=epoch, **keys
+                            **messages.log_fields(entry), head_seq=head, epoch=epoch, **keys
                         )
                         keys = {}

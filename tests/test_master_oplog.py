@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from common import errors, transport
-from master import oplog, servicer
+from master import messages, oplog
 from master.config import MasterConfig
 from master.oplog import OpLog
 from master.quorum import Quorum
@@ -130,7 +130,7 @@ def test_a_batched_stream_carries_the_same_entries_as_one_a_record(
         assert [e.seq for e in flat] == [2, 3, 4, 5, 6, 7]
         assert [e.args["path"] for e in flat] == [f"/f{i}" for i in range(1, 7)]
         assert entries_of(master_pb2.LogRecord(head_seq=7)) == [], "a keepalive carries none"
-        monkeypatch.setattr(servicer, "RECORD_BYTES", 10)  # smaller than any entry
+        monkeypatch.setattr(messages, "RECORD_BYTES", 10)  # smaller than any entry
         assert [len(r.entries) for r in records(3)] == [1] * 6, "a large entry travels alone"
     finally:
         server.stop()
