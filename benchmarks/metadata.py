@@ -71,7 +71,7 @@ def worker(kind: str, address: str, tag: str, threads: int, seconds: float, out:
         request_serializer=master_pb2.Empty.SerializeToString,
         response_deserializer=master_pb2.Empty.FromString,
     )
-    gfs = Client(address)
+    gfs = Client(address) if kind == "create" else None
     if kind.startswith("create"):
         stub.Mkdir(master_pb2.MkdirRequest(path=f"/bench/{tag}", parents=True))
     counts: list[int | None] = [None] * threads  # None: the thread failed
@@ -84,7 +84,7 @@ def worker(kind: str, address: str, tag: str, threads: int, seconds: float, out:
         while time.monotonic() < deadline[0]:
             if kind == "noop":
                 noop(master_pb2.Empty(), timeout=10)
-            elif kind == "create":  # as users do: concurrent ones go in one call
+            elif gfs is not None:  # "create", as users do: concurrent ones go in one call
                 gfs.create(f"/bench/{tag}/t{t}-{n}")
             elif kind == "create_call":
                 stub.Create(master_pb2.CreateRequest(path=f"/bench/{tag}/t{t}-{n}"), timeout=10)
@@ -101,7 +101,8 @@ def worker(kind: str, address: str, tag: str, threads: int, seconds: float, out:
     for thread in pool:
         thread.join()
     channel.close()
-    gfs.close()
+    if gfs is not None:
+        gfs.close()
     out.put(None if None in counts else sum(c for c in counts if c is not None))
 
 

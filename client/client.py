@@ -360,7 +360,7 @@ class Client(Administration):
             index, within = divmod(offset + pos, size)
             take = min(size - within, len(data) - pos)
             last = pos + take == len(data)  # its primary has the master cover the whole write
-            extended = self.io.write_chunk(path, index, within, data[pos : pos + take], None, last)
+            extended = self.io.write_chunk(path, index, within, data[pos : pos + take], extend=last)
             pos += take
         if data and not extended:
             self._master(
