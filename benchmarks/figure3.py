@@ -15,11 +15,12 @@ and C chunkservers, the limits are computed as the paper does:
     write   min(n L, C L / 3)  every byte enters 3 of the C chunkservers
     append  L                  the links of the servers holding the file's last chunk
 Loopback: the same workloads on a local cluster (processes, nothing shaped), each beside the raw
-Python gRPC limit measured in the same run by the same number of clients: bare.py's 3-link chain
+Python gRPC limit measured right after it by the same number of clients: bare.py's 3-link chain
 for writes and appends, its file source for reads.
 
-Writes benchmarks/results/figure3.json and benchmarks/results/figure3.png (like Figure 3);
-prints the table. Needs root, a Docker engine and compose (as the fault suite does).
+Writes benchmarks/results/figure3.json and benchmarks/results/figure3.png (like Figure 3, drawn
+by figure3_plot.py); prints the table. Needs root, a Docker engine and compose (as the fault
+suite does).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks import shaping  # noqa: E402
 from benchmarks.bare import spawn  # noqa: E402
+from benchmarks.figure3_plot import plot  # noqa: E402
 from benchmarks.shaping import sh  # noqa: E402
 from client.client import Client  # noqa: E402
 from client.localcluster import LocalCluster  # noqa: E402
@@ -354,51 +356,6 @@ def loopback(
         for proc in bare_procs:
             proc.kill()
             proc.wait()
-
-
-# --- report ---------------------------------------------------------------------------------
-
-
-def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
-    counts = result["clients"]
-    panels = {
-        "(a) Reads": {"read": "pygfs, 4 MB reads"},
-        "(b) Writes": {"write": "pygfs, 1 MB writes", "put": "pygfs, put (streamed)"},
-        "(c) Record appends": {"append": "pygfs, 1 MB records"},
-    }
-    for ax, (title, lines) in zip(axes, panels.items(), strict=True):
-        first = result["shaped"][next(iter(lines))]
-        ax.plot(counts, [first["limit"][str(n)] for n in counts], "k--", label="Network limit")
-        for op, label in lines.items():
-            ax.plot(
-                counts,
-                [result["shaped"][op]["mb_per_s"][str(n)] for n in counts],
-                "o-",
-                label=label,
-            )
-        op = next(iter(lines))
-        paper = [
-            paper_ratio(op, "one" if n == 1 else "many") * first["limit"][str(n)] for n in counts
-        ]
-        ax.plot(counts, paper, "x:", color="grey", label="GFS paper's ratio x limit")
-        ax.set_title(title)
-        ax.set_xlabel("Number of clients N")
-        ax.set_xticks(counts)
-        ax.set_ylim(bottom=0)
-        ax.legend(loc="best", fontsize=7)
-    axes[0].set_ylabel("Aggregate throughput (MB/s)")
-    fig.suptitle(
-        f"pygfs, Figure 3 of the GFS paper: {result['chunkservers']} chunkservers, "
-        f"links shaped to {result['mbit']:g} Mbit/s"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
