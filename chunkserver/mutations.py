@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -40,7 +40,7 @@ RUN_BYTES = 2 * 1024 * 1024
 EXTEND_TIMEOUT = 2.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Append:
     """A client's record append, waiting for the next batch of its chunk."""
 
@@ -50,6 +50,8 @@ class _Append:
     inline: bytes
     pushed: Pushed | None
     path: str = ""  # the chunk's file, as the client names it: extended for the record here
+    # The master extending `path` over the record, asked while the replicas apply it.
+    extending: Future[bool] | None = None
 
     @property
     def size(self) -> int:
@@ -69,7 +71,7 @@ class Mutations:
         self.lease_lock = threading.Lock()  # guards `primary` (RPC threads and the heartbeat)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="cs-forward")
         self._appends: Groups[int, _Append, Appended] = Groups(
-            self._append_batch, self.store.lock, self._extend_files
+            self._append_batch, self.store.lock, self._extended
         )
 
     def close(self) -> None:
@@ -131,6 +133,7 @@ class Mutations:
             run.clear()
             if not taken:
                 return
+            self._extending(handle, [(batch[i], answer) for i, _, answer in taken])
             try:
                 self._apply_run([a for _, a, _ in taken], [batch[i] for i, _, _ in taken])
             except Exception as err:  # the run fails as one: none of it is acknowledged
@@ -180,6 +183,7 @@ class Mutations:
                 run.append((i, apply, answer))
                 continue
             apply_run()
+            self._extending(handle, [(item, answer)])
             try:
                 self._everywhere(apply, item.pushed if fresh else None, item.inline)
             except Exception as err:
@@ -191,20 +195,29 @@ class Mutations:
         apply_run()
         return results
 
-    def _extend_files(
+    def _extending(self, handle: int, landing: list[tuple[_Append, Appended]]) -> None:
+        """Has the master extend each file named to cover the records about to be applied (one
+        call a file), while the replicas apply them: not after, when every append of the
+        batch would wait for it. A record whose apply then fails may leave the file covering
+        its region, as a failed write may (and as a later record's extension would anyway)."""
+        ends: dict[str, int] = {}
+        for item, answer in landing:
+            if item.path and not answer.padded:
+                ends[item.path] = max(ends.get(item.path, 0), answer.offset + item.size)
+        calls = {p: self._pool.submit(self._extend, p, handle, end) for p, end in ends.items()}
+        for item, answer in landing:
+            if not answer.padded:
+                item.extending = calls.get(item.path)
+
+    def _extended(
         self, handle: int, batch: list[_Append], results: list[Appended | BaseException]
     ) -> list[Appended | BaseException]:
-        """After a batch (the chunk's lock given up): has the master extend each file named to
-        cover the records that landed (one call a file, not one a record); an answer says
-        whether it did. A master that cannot be reached leaves it to the clients."""
-        ends: dict[str, int] = {}
-        for item, result in zip(batch, results, strict=True):
-            if item.path and isinstance(result, Appended) and not result.padded:
-                ends[item.path] = max(ends.get(item.path, 0), result.offset + item.size)
-        extended = {path for path, end in ends.items() if self._extend(path, handle, end)}
+        """After a batch (the chunk's lock given up, so the next batch goes on meanwhile): each
+        answer says whether the master extended its file; one it could not reach leaves that
+        to the clients."""
         return [
             dataclasses.replace(result, extended=True)
-            if isinstance(result, Appended) and item.path in extended and not result.padded
+            if isinstance(result, Appended) and item.extending and item.extending.result()
             else result
             for item, result in zip(batch, results, strict=True)
         ]

@@ -244,6 +244,42 @@ def test_the_primary_has_the_master_extend_the_file_once_for_a_batch(
     assert unnamed.offset == 150 and not unnamed.extended
 
 
+@pytest.mark.parametrize("mutation", ["append", "write"])
+def test_the_master_extends_the_file_while_the_secondaries_apply(
+    chain: tuple[Mutations, list[Mutations], Counter[str]], mutation: str
+) -> None:
+    """Not after: a secondary that holds its apply until the master was asked would wait for
+    good (here, 5 s) if the extension came after the apply."""
+    primary, _, _ = chain
+    master = primary.channels.the_master  # type: ignore[attr-defined]
+    asked, extend = threading.Event(), master.ExtendFile
+
+    def extending(request: Any, timeout: float) -> Any:
+        asked.set()
+        return extend(request, timeout)
+
+    master.ExtendFile = extending
+    peer = primary.channels.peers["s0:1"]  # type: ignore[attr-defined]
+    unary_unary, waited = peer.unary_unary, []
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        call = unary_unary(*args, **kwargs)
+
+        def holding(payload: bytes, timeout: float) -> Any:
+            waited.append(asked.wait(5))
+            return call(payload, timeout)
+
+        return holding
+
+    peer.unary_unary = held
+    if mutation == "append":
+        assert primary.append(HANDLE, VERSION, "", "a", b"x" * 100, "/log").extended
+    else:
+        assert primary.write(HANDLE, VERSION, 0, "", b"w" * 100, "/log") == (100, True)
+    assert waited == [True], "the secondary applied only once the master had been asked"
+    assert [(r.path, r.chunk_end) for r in master.extended] == [("/log", 100)]
+
+
 def test_a_writes_primary_has_the_master_extend_the_file_when_given_its_path(
     chain: tuple[Mutations, list[Mutations], Counter[str]],
 ) -> None:
