@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chunkserver.checksum import BLOCK, crc
-from common.durable import replace_file
+from common.durable import pwrite_all, replace_file
 
 _HEADER = struct.Struct("<4sQQI")  # magic, version, length, number of CRCs
 _MAGIC = b"GFSM"
@@ -99,8 +99,7 @@ def save(path: Path, meta: ReplicaMeta, slots: Slots, capacity: int) -> Slots:
     if slots.size and len(record) <= slots.size:
         fd = os.open(path, os.O_WRONLY)
         try:
-            if os.pwrite(fd, record, generation % 2 * slots.size) != len(record):
-                raise OSError(f"short write of {path}")
+            pwrite_all(fd, record, generation % 2 * slots.size)
             os.fdatasync(fd)
         finally:
             os.close(fd)

@@ -30,7 +30,7 @@ from chunkserver.metrics import CHECKSUM_FAILURES
 from chunkserver.staging import Staging
 from chunkserver.volumes import Volume, Volumes
 from common import errors, limits
-from common.durable import fsync_dir, replace_files
+from common.durable import fsync_dir, pwrite_all, replace_files
 from common.keyedlocks import KeyedLocks
 
 log = logging.getLogger(__name__)
@@ -367,9 +367,7 @@ class ChunkStore:
                 self._read_verified(handle, meta, fd, end, region_end) if region_end > end else b""
             )
             region = b"".join((prefix, bytes(max(0, offset - old)), data, suffix))
-            written = os.pwrite(fd, region, start)
-            if written != len(region):
-                raise OSError(f"short write of chunk {handle}")
+            pwrite_all(fd, region, start)
             os.fdatasync(fd)
         except OSError as err:
             raise self._failure(handle, err, "write") from None

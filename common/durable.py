@@ -1,8 +1,10 @@
 """Files replaced whole and durably: written beside the old one, synced, renamed over it, and
-the directory synced, so a crash leaves either the old file or the new one, never a part."""
+the directory synced, so a crash leaves either the old file or the new one, never a part. And
+bytes written in place whole, or failing with the disk's own reason."""
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -42,3 +44,15 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def pwrite_all(fd: int, data: bytes | bytearray, offset: int) -> None:
+    """Writes all of `data` at `offset` of `fd`. A disk that fills up takes part of a write and
+    refuses the rest: that refusal (ENOSPC) is raised, not a count of bytes short."""
+    view = memoryview(data)
+    done = 0
+    while done < len(view):
+        wrote = os.pwrite(fd, view[done:], offset + done)
+        if not wrote:  # (a regular file never takes nothing without saying why)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done += wrote

@@ -275,6 +275,28 @@ def test_a_copy_that_cannot_be_kept_leaves_nothing_behind(
     assert not source.exists() and store.reports() == []
 
 
+def test_a_write_the_disk_fills_up_during_fails_saying_so_and_changes_nothing(
+    store: ChunkStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that fills up takes part of a write and refuses the rest: the client is told
+    the disk is full (it said "short write of chunk 1"), and the replica is as it was."""
+    store.write(1, 1, 0, b"a" * 100)
+    pwrite, calls = os.pwrite, []
+
+    def filling_up(fd: int, data: bytes, offset: int) -> int:
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return pwrite(fd, bytes(data)[: len(data) // 2], offset)
+
+    monkeypatch.setattr(durable.os, "pwrite", filling_up)
+    with pytest.raises(errors.ResourceExhausted, match="chunk 1: No space left on device"):
+        store.write(1, 1, 100, b"b" * (3 * BLOCK))
+    monkeypatch.undo()
+    assert len(calls) == 2, "the rest of the write was tried, and refused"
+    assert store.length(1) == 100 and read_all(store, 1, 1) == b"a" * 100
+
+
 def test_a_thread_waiting_on_a_replica_being_deleted_still_excludes_the_next_one(
     store: ChunkStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
