@@ -257,8 +257,10 @@ def measure(
     seconds: float,
     beside: Callable[[str, int], None] | None = None,
 ) -> Figures:
-    """Writes first (the files reads then read), reads, appends; after each, `beside(op, n)`
-    if given (its limit, measured right after it)."""
+    """Writes first (the files reads then read), puts, reads, appends; after each,
+    `beside(op, n)` if given (its limit, measured right after it). What the puts and the
+    writes wrote is removed once done with (on loopback, tens of GB a run: kept, it filled
+    the disk before the appends' turn)."""
     out: Figures = {op: {} for op in OPS}
     written: list[str] = []
     with Client(master, timeout=60) as gfs:
@@ -272,8 +274,14 @@ def measure(
                 report(op, n, out[op][n])
                 if beside is not None:
                     beside(op, n)
-                if op in ("write", "put"):
+                if op == "write":
                     written += [p[0] for p in paths]
+                elif op == "put":
+                    for p in paths:
+                        gfs.rm(p[0], skip_trash=True)
+            if op == "read":
+                for path in written:
+                    gfs.rm(path, skip_trash=True)
     return out
 
 
