@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 
 from chunkserver.config import ChunkserverConfig
+from chunkserver.extension import extend_file
 from chunkserver.metrics import APPEND_RUN, INLINE_BYTES
 from chunkserver.primary import Appended, Apply, Landing, Primary
 from chunkserver.spool import Pushed, Spool
@@ -28,16 +29,13 @@ from chunkserver.storage import ChunkStore
 from common import errors, limits, transport
 from common.grouping import Groups
 from common.logformat import fields
-from protos import chunkserver_pb2, master_pb2
+from protos import chunkserver_pb2
 
 log = logging.getLogger(__name__)
 
 # The most bytes of records sent inline with a batch of appends to each secondary (gRPC's
 # default limit on a message it receives is 4 MiB).
 RUN_BYTES = 2 * 1024 * 1024
-# How long a primary waits for the master to extend a file for its writes and appends before it
-# leaves that to the clients (who retry for as long as their calls may take).
-EXTEND_TIMEOUT = 2.0
 
 
 @dataclass
@@ -94,7 +92,7 @@ class Mutations:
             with self.lease_lock:
                 apply = self.primary.order_write(handle, version, offset, data_id, time.monotonic())
             if path and size:
-                extending = self._pool.submit(self._extend, path, handle, offset + size)
+                extending = self._extend(path, handle, offset + size)
             length = self._everywhere(apply, pushed, inline)
         return length, extending is not None and extending.result()
 
@@ -204,7 +202,7 @@ class Mutations:
         for item, answer in landing:
             if item.path and not answer.padded:
                 ends[item.path] = max(ends.get(item.path, 0), answer.offset + item.size)
-        calls = {p: self._pool.submit(self._extend, p, handle, end) for p, end in ends.items()}
+        calls = {p: self._extend(p, handle, end) for p, end in ends.items()}
         for item, answer in landing:
             if not answer.padded:
                 item.extending = calls.get(item.path)
@@ -222,24 +220,12 @@ class Mutations:
             for item, result in zip(batch, results, strict=True)
         ]
 
-    def _extend(self, path: str, handle: int, chunk_end: int) -> bool:
-        """Has the master extend `path` to cover chunk `handle` up to `chunk_end` (it takes
-        that from the chunk's lease holder only); False if it could not: the clients then do."""
-        request = master_pb2.ExtendFileRequest(
-            path=path, handle=handle, chunk_end=chunk_end, primary=self.address
+    def _extend(self, path: str, handle: int, chunk_end: int) -> Future[bool]:
+        """Has the master extend `path` over chunk `handle` up to `chunk_end`, meanwhile: its
+        answer, once given, says whether it did (chunkserver.extension)."""
+        return self._pool.submit(
+            extend_file, self.config, self.channels, self.address, path, handle, chunk_end
         )
-        master = self.config.masters.current
-        try:
-            transport.call(
-                self.channels.master(master).ExtendFile,
-                request,
-                target=master,
-                timeout=min(self.config.rpc_timeout, EXTEND_TIMEOUT),
-            )
-        except errors.GfsError as err:
-            log.info("could not extend %s for chunk %d: %s", path, handle, err)
-            return False
-        return True
 
     def _pushed(self, data_id: str, inline: bytes) -> Pushed | None:
         """The data pushed for a mutation; None if it came `inline`, with the request."""
